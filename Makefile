@@ -1,0 +1,74 @@
+# layerlaw build.  `make` builds build/layerlaw (with the CUDA backend when nvcc
+# is found), `make CUDA=0` without it, `make test` runs the C test-suite,
+# `make asan` builds and runs the tests under AddressSanitizer + UBSan.
+CC      ?= gcc
+NVCC    ?= nvcc
+BUILD   ?= build
+PKGS    := libcjson zlib openblas lapacke libpcre2-8 libutf8proc
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fopenmp -Ihost $(PKG_CFLAGS) $(SAN)
+LDLIBS  += $(PKG_LIBS) -lm -lpthread
+LDFLAGS += -fopenmp $(SAN)
+
+# CUDA: on by default when nvcc is on the PATH.
+ifeq ($(origin CUDA), undefined)
+  CUDA := $(if $(shell command -v $(NVCC) 2>/dev/null),1,0)
+endif
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(shell command -v $(NVCC) 2>/dev/null))
+NVCCFLAGS ?= -O3 -lineinfo -std=c++17 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 -Ihost -Xcompiler -fPIC
+
+LIB_SRC  := $(wildcard host/*.c)
+CLI_SRC  := $(wildcard host/cli/*.c)
+TEST_SRC := $(wildcard tests/*.c)
+BENCH_SRC:= $(wildcard bench/*.c)
+CU_SRC   := $(wildcard kernels/*.cu)
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+ifeq ($(CUDA),1)
+  CU_OBJ := $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
+  CFLAGS += -DLL_HAVE_CUDA=1 -I$(CUDA_HOME)/include
+  LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcublasLt -lcusolver -lcudart_static -ldl -lrt -lstdc++
+else
+  CU_OBJ :=
+endif
+
+.PHONY: all test asan bench clean fixtures
+all: $(BUILD)/layerlaw $(BUILD)/run_tests
+
+$(BUILD)/liblayerlaw.a: $(LIB_OBJ) $(CU_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BUILD)/layerlaw: $(CLI_OBJ) $(BUILD)/liblayerlaw.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/liblayerlaw.a $(LDLIBS)
+
+$(BUILD)/run_tests: $(TEST_OBJ) $(BUILD)/liblayerlaw.a
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/liblayerlaw.a $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/liblayerlaw.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/liblayerlaw.a $(LDLIBS)
+
+$(BUILD)/obj/%.o: %.c $(wildcard host/*.h) $(wildcard tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.cu $(wildcard host/*.h) $(wildcard kernels/*.h)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
+
+test: $(BUILD)/layerlaw $(BUILD)/run_tests
+	LAYERLAW_BIN=$(BUILD)/layerlaw $(BUILD)/run_tests
+
+# AddressSanitizer + UBSan build of the library and tests (CPU only).
+asan:
+	$(MAKE) BUILD=build-asan CUDA=0 OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" build-asan/layerlaw build-asan/run_tests
+	ASAN_OPTIONS=detect_leaks=1 LAYERLAW_BIN=build-asan/layerlaw build-asan/run_tests
+
+clean:
+	rm -rf build build-asan

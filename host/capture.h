@@ -1,0 +1,29 @@
+/* Fused activation capture: the forward pass hands every hidden-state entry
+ * of a batch to a capture sink as soon as it is computed; the sink selects the
+ * examples (position j → label), normalises them and folds them into the
+ * probe statistics (or dumps them).  Nothing of size N×E×d is kept. */
+#ifndef LL_CAPTURE_H
+#define LL_CAPTURE_H
+#include <stdint.h>
+#include "probe.h"
+
+typedef struct ll_capture ll_capture;
+struct ll_capture {
+    /* Called for entry e = 0..E-1 of each batch, in order.
+     * h: [B, T, C] float32 row-major, host memory.
+     * tokens: [B, T] ids; lens[b]: real length of row b (positions >= lens[b]
+     * are padding and never looked at).  Returns 0, or -1 with error set. */
+    int (*on_entry)(ll_capture *self, int e, const float *h, const int32_t *tokens,
+                    const int *lens, int B, int T, int C);
+    void *impl;
+};
+
+/* Which position's feature predicts which token. */
+typedef enum { LL_POS_NEXT = 0, LL_POS_CURRENT, LL_POS_PREVIOUS, LL_POS_NEXT_NEXT } ll_position;
+int ll_position_parse(const char *s, ll_position *out);
+const char *ll_position_name(ll_position p);
+/* The positions j of a sequence of length len that make examples, and the
+ * label offset: examples are j in [*j0, *j1), label = tokens[j + *off]. */
+void ll_position_range(ll_position p, int len, int *j0, int *j1, int *off);
+/* Number of examples a sequence of length len gives. */
+long ll_position_count(ll_position p, int len);

@@ -1,0 +1,16 @@
+/* Subcommands of build/layerlaw.  Each returns the process exit status:
+ * 0 success, 1 internal/runtime failure, 2 bad input or usage. */
+#ifndef LL_CLI_H
+#define LL_CLI_H
+int cmd_fit(int argc, char **argv);      /* host/cli/cmd_fit.c */
+int cmd_run(int argc, char **argv);      /* host/cli/cmd_run.c */
+int cmd_tokenize(int argc, char **argv); /* host/cli/cmd_tokenize.c */
+int cmd_info(int argc, char **argv);     /* host/cli/main.c */
+/* Prints "layerlaw: <msg>" on stderr (one line) and returns 2. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints the last library error (ll_last_error) and returns 2. */
+int cli_fail_lib(void);
+/* Which backend the binary uses: "cpu" or "cuda" (device present). Prints
+ * the one-line notice "layerlaw: using the CPU backend (...)" to stderr. */
+const char *cli_backend_notice(const char *requested);
+#endif

@@ -1,0 +1,68 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "ll_util.h"
+#include "backend_info.h"
+
+int cli_fail(const char *fmt, ...) {
+    va_list ap;
+    fputs("layerlaw: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 2;
+}
+
+int cli_fail_lib(void) { return cli_fail("%s", ll_last_error()); }
+
+const char *cli_backend_notice(const char *requested) {
+    char why[256];
+    int have = ll_cuda_available(why, sizeof why);
+    if (requested && strcmp(requested, "cpu") == 0) have = 0;
+    if (have) {
+        fprintf(stderr, "layerlaw: using the CUDA backend (%s)\n", why);
+        return "cuda";
+    }
+    fprintf(stderr, "layerlaw: using the CPU backend (%s)\n", why);
+    return "cpu";
+}
+
+int cmd_info(int argc, char **argv) {
+    (void)argc; (void)argv;
+    char why[256];
+    int have = ll_cuda_available(why, sizeof why);
+    printf("layerlaw %s\n", LL_VERSION);
+    printf("cuda backend compiled in: %s\n", ll_cuda_compiled() ? "yes" : "no");
+    printf("cuda device: %s (%s)\n", have ? "yes" : "no", why);
+    return 0;
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "layerlaw %s — the law of equi-learning, layer by layer, fast\n\n"
+            "usage: layerlaw <command> [options]   (layerlaw <command> --help)\n\n"
+            "commands:\n"
+            "  fit       probes and the law from features you already have (.npy)\n"
+            "  run       forward a model over tokens, capture every layer, fit the law\n"
+            "  tokenize  text -> token ids with an HF tokenizer.json\n"
+            "  info      version, backends, devices\n",
+            LL_VERSION);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) { printf("layerlaw %s\n", LL_VERSION); return 0; }
+    static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
+        {"fit", cmd_fit}, {"run", cmd_run}, {"tokenize", cmd_tokenize}, {"info", cmd_info},
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
+    usage(stderr);
+    return cli_fail("unknown command '%s'", argv[1]);
+}

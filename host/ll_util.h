@@ -1,0 +1,66 @@
+/* Common utilities: error reporting, checked allocation, timing, atomic file
+ * writes, progress lines.
+ *
+ * Error convention (whole library): a function that can fail returns 0 on
+ * success and -1 on failure (or NULL), after calling ll_set_error() with one
+ * line naming the file and the problem, e.g.
+ *     "model/config.json: missing key 'hidden_size'".
+ * The CLI prints "layerlaw: <message>" and exits with status 2 (bad input). */
+#ifndef LL_UTIL_H
+#define LL_UTIL_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+void ll_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *ll_last_error(void);
+
+/* Allocation that never returns NULL: on failure prints and exits(1). */
+void *ll_xmalloc(size_t n);
+void *ll_xcalloc(size_t n, size_t sz);
+void *ll_xrealloc(void *p, size_t n);
+char *ll_xstrdup(const char *s);
+/* 64-byte aligned allocation (free with free()). */
+void *ll_xmalloc_aligned(size_t n);
+
+/* a*b (and a*b*c) without overflow: returns 0 and sets *out, or -1. */
+int ll_mul_size(size_t a, size_t b, size_t *out);
+int ll_mul3_size(size_t a, size_t b, size_t c, size_t *out);
+
+double ll_now(void); /* monotonic seconds */
+
+/* Reads a whole (small) file; NUL-terminated; sets *len. NULL + error on fail. */
+char *ll_read_file(const char *path, size_t *len);
+/* Writes data to path atomically (temp file in the same folder, fsync, rename). */
+int ll_write_file_atomic(const char *path, const void *data, size_t n);
+/* Opens a temp file next to `path` for writing; ll_commit_tmp renames it. */
+FILE *ll_open_tmp(const char *path, char *tmp_path, size_t tmp_cap);
+int ll_commit_tmp(FILE *f, const char *tmp_path, const char *path);
+void ll_abort_tmp(FILE *f, const char *tmp_path);
+/* mkdir -p */
+int ll_mkdirs(const char *path);
+int ll_path_exists(const char *path);
+/* join dir/name into buf */
+const char *ll_path_join(char *buf, size_t cap, const char *dir, const char *name);
+
+/* Progress on stderr, only when stderr is a terminal (quiet when piped or
+ * when LAYERLAW_QUIET is set).  ll_progress_update prints at most ~5 per s. */
+typedef struct {
+    const char *what;   /* e.g. "sequences" */
+    long long total;    /* 0 if unknown */
+    double t0, last;
+    int enabled;
+} ll_progress;
+void ll_progress_init(ll_progress *p, const char *what, long long total);
+void ll_progress_update(ll_progress *p, long long done, long long tokens);
+void ll_progress_end(ll_progress *p, long long done, long long tokens);
+
+/* Half / bfloat16 conversions. */
+float ll_f16_to_f32(uint16_t h);
+float ll_bf16_to_f32(uint16_t h);
+uint16_t ll_f32_to_bf16(float f);
+uint16_t ll_f32_to_f16(float f);
+
+#define LL_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define LL_MAX(a, b) ((a) > (b) ? (a) : (b))
+#endif

@@ -1,0 +1,79 @@
+/* The probe engine: per-entry streaming statistics in float64 and the linear
+ * probe solve (He & Su 2024: PR = RSS/TSS of an OLS fit with intercept).
+ *
+ * Statistics per entry e (E entries, d features):
+ *   n, mean x (d), M2 = Σ (x-x̄)(x-x̄)ᵀ (d×d), ȳ, Cxy = Σ (x-x̄)(y-ȳ) (d), Syy = Σ (y-ȳ)².
+ * Batches are folded in with the pairwise (Chan et al.) update, so adding
+ * shard A then merging shard B equals one pass over A∪B up to rounding.
+ * For the one-hot target, class counts and per-class feature sums are kept
+ * too (classes 0..K-1; map token ids to classes with ll_classmap).
+ *
+ * Solve: minimum-norm least squares on the centred Gram matrix (eigen-
+ * decomposition; eigenvalues below 1e-12·λmax are treated as zero; when the
+ * features lie in the hyperplane Σx = 0 — LayerNorm/standardised features —
+ * that direction is deflated exactly first).  RSS = TSS − Σ_k (v_kᵀb)²/λ_k. */
+#ifndef LL_PROBE_H
+#define LL_PROBE_H
+#include <stdint.h>
+
+typedef enum { LL_TARGET_ID = 0, LL_TARGET_ONEHOT = 1 } ll_target;
+
+typedef struct {
+    int E, d;
+    ll_target target;
+    int K;              /* one-hot classes (0 for the id target) */
+    double *n;          /* [E] */
+    double *mean;       /* [E*d] */
+    double *M2;         /* [E*d*d] symmetric (both triangles kept) */
+    double *ymean;      /* [E] */
+    double *Cxy;        /* [E*d] */
+    double *Syy;        /* [E] */
+    double *class_n;    /* [E*K]       one-hot only */
+    double *class_sum;  /* [E*K*d] raw Σx per class, one-hot only */
+    int *ones_null;     /* [E] 1: features known to satisfy Σx = 0 (deflate 1/√d) */
+    /* scratch for batches */
+    double *scratch;
+    long scratch_rows;
+} ll_stats;
+
+ll_stats *ll_stats_new(int E, int d, ll_target target, int K);
+void ll_stats_free(ll_stats *s);
+void ll_stats_reset(ll_stats *s);
+/* Adds n rows X (n×d, row-major, float64) for entry e with labels y: the
+ * token id (id target) or the class index 0..K-1 (one-hot). */
+void ll_stats_add(ll_stats *s, int e, const double *X, const double *y, long n);
+/* dst ⊕= src (same E, d, target, K). */
+int ll_stats_merge(ll_stats *dst, const ll_stats *src);
+
+typedef struct {
+    double pr;    /* RSS / TSS */
+    double rss, tss;
+    double n;     /* examples */
+    int rank;     /* numerical rank of the centred Gram matrix used */
+} ll_probe_result;
+
+/* Solves every entry's probe (threads in parallel; threads<=0: all cores).
+ * ridge >= 0 (0 = OLS, minimum norm).  Returns 0 or -1 with error set. */
+int ll_stats_solve(const ll_stats *s, double ridge, int threads, ll_probe_result *out);
+
+/* Maps label values (token ids) to dense class indices 0..K-1. */
+typedef struct { int64_t *ids; int K; } ll_classmap; /* ids sorted */
+int ll_classmap_build(ll_classmap *m, const int64_t *labels, long n);
+int ll_classmap_index(const ll_classmap *m, int64_t id); /* -1 if absent */
+void ll_classmap_free(ll_classmap *m);
+
+/* The law: least-squares line of log10 PR over entries first..E-1 against
+ * x = 0..E-1-first. */
+typedef struct {
+    int first_entry, n_points;
+    double slope, intercept, r2, pearson_r, decay_ratio, overall_ratio;
+} ll_law;
+int ll_law_fit(const double *pr, int E, int first, ll_law *out);
+
+/* Normalisations applied per row (in float64).  eps ignored by standardize
+ * (numpy std, no eps, as the authors). */
+typedef enum { LL_NORM_NONE = 0, LL_NORM_LAYERNORM, LL_NORM_RMSNORM, LL_NORM_STANDARDIZE } ll_norm;
+const char *ll_norm_name(ll_norm n);
+int ll_norm_parse(const char *s, ll_norm *out); /* also accepts "initialized" -> caller decides */
+void ll_normalize_rows(double *X, long n, int d, ll_norm kind, double eps);
+#endif
