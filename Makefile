@@ -23,12 +23,14 @@ NVCCFLAGS ?= -O3 -lineinfo -std=c++17 -gencode arch=compute_90,code=sm_90 -genco
 LIB_SRC  := $(wildcard host/*.c)
 CLI_SRC  := $(wildcard host/cli/*.c)
 TEST_SRC := $(wildcard tests/*.c)
+GPU_TEST_SRC := $(wildcard tests/gpu/*.c)
 BENCH_SRC:= $(wildcard bench/*.c)
 CU_SRC   := $(wildcard kernels/*.cu)
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+GPU_TEST_OBJ := $(GPU_TEST_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/tests/harness.o
 ifeq ($(CUDA),1)
   CU_OBJ := $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
   CFLAGS += -DLL_HAVE_CUDA=1 -I$(CUDA_HOME)/include
@@ -37,8 +39,18 @@ else
   CU_OBJ :=
 endif
 
-.PHONY: all test asan bench clean fixtures
+.PHONY: all test asan bench clean fixtures gpu_tests
+ifeq ($(CUDA),1)
+all: $(BUILD)/layerlaw $(BUILD)/run_tests $(BUILD)/gpu_tests
+else
 all: $(BUILD)/layerlaw $(BUILD)/run_tests
+endif
+
+# CUDA-vs-CPU parity tests: a separate binary, run on a GPU by scripts/gpu-check.sh
+# (CI has no GPU, so they are built there but not run).
+$(BUILD)/gpu_tests: $(GPU_TEST_OBJ) $(BUILD)/liblayerlaw.a
+	$(CC) $(LDFLAGS) -o $@ $(GPU_TEST_OBJ) $(BUILD)/liblayerlaw.a $(LDLIBS)
+gpu_tests: $(BUILD)/gpu_tests
 
 $(BUILD)/liblayerlaw.a: $(LIB_OBJ) $(CU_OBJ)
 	@mkdir -p $(dir $@)
