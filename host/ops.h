@@ -32,10 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { LL_DT_F32 = 0, LL_DT_F16 = 1, LL_DT_BF16 = 2 } ll_dtype;
-/* Bytes per element of a dtype. */
-size_t ll_dtype_size(ll_dtype t);
-const char *ll_dtype_name(ll_dtype t);
+#include "npy.h" /* ll_dtype (LL_DT_F32, LL_DT_F16, LL_DT_BF16, ...), ll_dtype_size */
 
 /* A weight tensor in backend memory.  Matrices: [rows, cols] row-major, the
  * nn.Linear layout [out, in].  Vectors: rows = n, cols = 1.  3-D tensors (e.g.
