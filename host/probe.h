@@ -14,6 +14,7 @@
  * that direction is deflated exactly first).  RSS = TSS − Σ_k (v_kᵀb)²/λ_k. */
 #ifndef LL_PROBE_H
 #define LL_PROBE_H
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum { LL_TARGET_ID = 0, LL_TARGET_ONEHOT = 1 } ll_target;
@@ -31,17 +32,18 @@ typedef struct {
     double *class_n;    /* [E*K]       one-hot only */
     double *class_sum;  /* [E*K*d] raw Σx per class, one-hot only */
     int *ones_null;     /* [E] 1: features known to satisfy Σx = 0 (deflate 1/√d) */
-    /* scratch for batches */
-    double *scratch;
-    long scratch_rows;
 } ll_stats;
 
 ll_stats *ll_stats_new(int E, int d, ll_target target, int K);
 void ll_stats_free(ll_stats *s);
 void ll_stats_reset(ll_stats *s);
 /* Adds n rows X (n×d, row-major, float64) for entry e with labels y: the
- * token id (id target) or the class index 0..K-1 (one-hot). */
-void ll_stats_add(ll_stats *s, int e, const double *X, const double *y, long n);
+ * token id (id target) or the class index 0..K-1 (one-hot).  X is used as
+ * scratch (centred in place).  Different entries may be added from
+ * different threads at once; the same entry may not. */
+void ll_stats_add(ll_stats *s, int e, double *X, const double *y, long n);
+/* Bytes held by the statistics (E·d² dominates). */
+size_t ll_stats_bytes(const ll_stats *s);
 /* dst ⊕= src (same E, d, target, K). */
 int ll_stats_merge(ll_stats *dst, const ll_stats *src);
 
@@ -69,6 +71,12 @@ typedef struct {
     double slope, intercept, r2, pearson_r, decay_ratio, overall_ratio;
 } ll_law;
 int ll_law_fit(const double *pr, int E, int first, ll_law *out);
+
+/* Portable RNG (splitmix64) and the shuffled-vocabulary control: maps each
+ * label through a random permutation of the distinct ids present (seeded
+ * Fisher-Yates over the sorted ids), as the authors' 'shuffled-vocabulary'. */
+uint64_t ll_splitmix64(uint64_t *state);
+void ll_shuffle_vocab(int64_t *labels, long n, uint64_t seed);
 
 /* Normalisations applied per row (in float64).  eps ignored by standardize
  * (numpy std, no eps, as the authors). */

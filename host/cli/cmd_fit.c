@@ -1,2 +1,194 @@
+/* layerlaw fit: probes and the law from features captured elsewhere. */
+#include <cJSON.h>
+#include <getopt.h>
+#include <math.h>
+#include <omp.h>
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
 #include "cli.h"
-int cmd_fit(int argc, char **argv) { (void)argc; (void)argv; return cli_fail("'fit' is not implemented yet"); }
+#include "ll_util.h"
+#include "npy.h"
+#include "probe.h"
+#include "report.h"
+
+static void fit_usage(FILE *f) {
+    fprintf(f,
+            "usage: layerlaw fit --features F.npy --labels Y.npy --out DIR [options]\n\n"
+            "  F.npy  (N, E, d) float16/float32/float64, C order: N examples, E hidden-state entries\n"
+            "  Y.npy  (N,) int32/int64 token ids (the label of each example)\n\n"
+            "options:\n"
+            "  --norm none|layernorm|rmsnorm|standardize   per-example normalisation (default layernorm)\n"
+            "  --eps X            norm epsilon (default 1e-5; standardize uses none)\n"
+            "  --norm-last        normalise the last entry too (default: as the authors, not)\n"
+            "  --fit-from K       first entry of the law fit (default 1)\n"
+            "  --ridge LAMBDA     ridge penalty (default 0: ordinary least squares, minimum norm)\n"
+            "  --target id|onehot scalar token id (default, as the paper) or one-hot multi-output\n"
+            "  --shuffle-vocab S  map ids through a random permutation (seed S) of the ids present\n"
+            "  --threads T        threads (default: all cores)\n"
+            "  --batch-rows R     examples per streamed batch (default 2048)\n"
+            "  --quiet            no table on stdout\n");
+}
+
+int cmd_fit(int argc, char **argv) {
+    const char *fpath = NULL, *ypath = NULL, *outdir = NULL, *norm_s = "layernorm", *target_s = "id";
+    double eps = 1e-5, ridge = 0;
+    int norm_last = 0, fit_from = 1, threads = 0, quiet = 0, have_shuffle = 0;
+    long batch = 2048;
+    unsigned long long shuffle_seed = 0;
+    enum { O_FEAT = 1, O_LAB, O_OUT, O_NORM, O_EPS, O_NLAST, O_FROM, O_RIDGE, O_TARGET, O_SHUF, O_THR, O_BATCH, O_QUIET, O_HELP };
+    static const struct option opts[] = {
+        {"features", 1, 0, O_FEAT}, {"labels", 1, 0, O_LAB}, {"out", 1, 0, O_OUT}, {"norm", 1, 0, O_NORM},
+        {"eps", 1, 0, O_EPS}, {"norm-last", 0, 0, O_NLAST}, {"fit-from", 1, 0, O_FROM}, {"ridge", 1, 0, O_RIDGE},
+        {"target", 1, 0, O_TARGET}, {"shuffle-vocab", 1, 0, O_SHUF}, {"threads", 1, 0, O_THR},
+        {"batch-rows", 1, 0, O_BATCH}, {"quiet", 0, 0, O_QUIET}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
+    optind = 1;
+    opterr = 0;
+    int c;
+    char *end;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case O_FEAT: fpath = optarg; break;
+        case O_LAB: ypath = optarg; break;
+        case O_OUT: outdir = optarg; break;
+        case O_NORM: norm_s = optarg; break;
+        case O_EPS: eps = strtod(optarg, &end); if (*end || !(eps >= 0)) return cli_fail("--eps: bad value '%s'", optarg); break;
+        case O_NLAST: norm_last = 1; break;
+        case O_FROM: fit_from = (int)strtol(optarg, &end, 10); if (*end || fit_from < 0) return cli_fail("--fit-from: bad value '%s'", optarg); break;
+        case O_RIDGE: ridge = strtod(optarg, &end); if (*end || !(ridge >= 0)) return cli_fail("--ridge: bad value '%s'", optarg); break;
+        case O_TARGET: target_s = optarg; break;
+        case O_SHUF: shuffle_seed = strtoull(optarg, &end, 10); if (*end) return cli_fail("--shuffle-vocab: bad seed '%s'", optarg); have_shuffle = 1; break;
+        case O_THR: threads = (int)strtol(optarg, &end, 10); if (*end || threads < 0) return cli_fail("--threads: bad value '%s'", optarg); break;
+        case O_BATCH: batch = strtol(optarg, &end, 10); if (*end || batch < 1) return cli_fail("--batch-rows: bad value '%s'", optarg); break;
+        case O_QUIET: quiet = 1; break;
+        case O_HELP: fit_usage(stdout); return 0;
+        default: fit_usage(stderr); return cli_fail("fit: unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) return cli_fail("fit: unexpected argument '%s'", argv[optind]);
+    if (!fpath || !ypath || !outdir) { fit_usage(stderr); return cli_fail("fit: --features, --labels and --out are required"); }
+    ll_norm norm;
+    if (ll_norm_parse(norm_s, &norm) != 0) return cli_fail_lib();
+    ll_target target;
+    if (!strcmp(target_s, "id")) target = LL_TARGET_ID;
+    else if (!strcmp(target_s, "onehot")) target = LL_TARGET_ONEHOT;
+    else return cli_fail("--target: unknown target '%s' (id|onehot)", target_s);
+    if (threads <= 0) threads = omp_get_num_procs();
+
+    ll_npy F, Y;
+    if (ll_npy_open(fpath, &F) != 0) return cli_fail_lib();
+    if (ll_npy_open(ypath, &Y) != 0) { ll_npy_close(&F); return cli_fail_lib(); }
+    int rc = 2;
+    ll_stats *st = NULL;
+    int64_t *labels = NULL;
+    double *lab = NULL;
+    ll_classmap cmap = {0};
+    if (F.ndim != 3) { cli_fail("%s: features must have shape (N, E, d), got %d dimensions", fpath, F.ndim); goto done; }
+    if (F.dtype != LL_DT_F16 && F.dtype != LL_DT_F32 && F.dtype != LL_DT_F64) { cli_fail("%s: features must be float16, float32 or float64, not %s", fpath, ll_dtype_name(F.dtype)); goto done; }
+    if (Y.ndim != 1) { cli_fail("%s: labels must have shape (N,), got %d dimensions", ypath, Y.ndim); goto done; }
+    if (Y.dtype != LL_DT_I32 && Y.dtype != LL_DT_I64) { cli_fail("%s: labels must be int32 or int64, not %s", ypath, ll_dtype_name(Y.dtype)); goto done; }
+    long N = (long)F.shape[0];
+    int E = (int)F.shape[1], d = (int)F.shape[2];
+    if (Y.shape[0] != F.shape[0]) { cli_fail("%s: %lld labels for %ld examples in %s", ypath, (long long)Y.shape[0], N, fpath); goto done; }
+    if (N < 2) { cli_fail("%s: need at least 2 examples, have %ld", fpath, N); goto done; }
+    if (E < 1 || d < 1 || F.shape[1] > 100000 || F.shape[2] > 1000000) { cli_fail("%s: bad shape (E=%lld, d=%lld)", fpath, (long long)F.shape[1], (long long)F.shape[2]); goto done; }
+    if (E - fit_from < 2) { cli_fail("%s: %d entries: a law fit from entry %d needs at least %d entries", fpath, E, fit_from, fit_from + 2); goto done; }
+    labels = ll_xmalloc((size_t)N * sizeof(int64_t));
+    for (long i = 0; i < N; i++) labels[i] = (int64_t)ll_npy_get(&Y, (size_t)i);
+    if (have_shuffle) ll_shuffle_vocab(labels, N, shuffle_seed);
+    lab = ll_xmalloc((size_t)N * sizeof(double));
+    if (target == LL_TARGET_ONEHOT) {
+        ll_classmap_build(&cmap, labels, N);
+        for (long i = 0; i < N; i++) lab[i] = ll_classmap_index(&cmap, labels[i]);
+    } else {
+        for (long i = 0; i < N; i++) lab[i] = (double)labels[i];
+    }
+    st = ll_stats_new(E, d, target, cmap.K);
+    if (!st) { cli_fail_lib(); goto done; }
+    for (int e = 0; e < E; e++)
+        st->ones_null[e] = (norm == LL_NORM_LAYERNORM || norm == LL_NORM_STANDARDIZE) && (e < E - 1 || norm_last);
+
+    ll_progress prog;
+    ll_progress_init(&prog, "examples", N);
+    double t0 = ll_now();
+    int nt = threads < E ? threads : E;
+    int saved = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    int bad = 0;
+    long bad_i = 0;
+    int bad_e = 0;
+    double **buf = ll_xcalloc((size_t)nt, sizeof(double *));
+    for (int t = 0; t < nt; t++) buf[t] = ll_xmalloc((size_t)batch * d * sizeof(double));
+    for (long i0 = 0; i0 < N && !bad; i0 += batch) {
+        long nb = LL_MIN(batch, N - i0);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+        for (int e = 0; e < E; e++) {
+            double *X = buf[omp_get_thread_num()];
+            for (long i = 0; i < nb; i++) {
+                ll_npy_read_f64(&F, ((size_t)(i0 + i) * E + (size_t)e) * d, (size_t)d, X + (size_t)i * d);
+                for (int j = 0; j < d; j++)
+                    if (!isfinite(X[(size_t)i * d + j])) {
+#pragma omp critical
+                        if (!bad || i0 + i < bad_i) { bad = 1; bad_i = i0 + i; bad_e = e; }
+                        break;
+                    }
+            }
+            if (bad) continue;
+            int apply = e < E - 1 || norm_last;
+            ll_normalize_rows(X, nb, d, apply ? norm : LL_NORM_NONE, eps);
+            ll_stats_add(st, e, X, lab + i0, nb);
+        }
+        ll_progress_update(&prog, i0 + nb, (i0 + nb) * (long long)E);
+    }
+    for (int t = 0; t < nt; t++) free(buf[t]);
+    free(buf);
+    openblas_set_num_threads(saved);
+    if (bad) { cli_fail("%s: non-finite value (NaN or Inf) in example %ld, entry %d", fpath, bad_i, bad_e); goto done; }
+    ll_progress_end(&prog, N, N * (long long)E);
+    double t_acc = ll_now() - t0;
+    ll_probe_result *res = ll_xcalloc((size_t)E, sizeof *res);
+    if (ll_stats_solve(st, ridge, threads, res) != 0) { free(res); cli_fail_lib(); goto done; }
+    for (int e = 0; e < E; e++)
+        if (!(res[e].tss > 0)) { free(res); cli_fail("%s: labels are constant: PR undefined", ypath); goto done; }
+    double *pr = ll_xmalloc((size_t)E * sizeof(double));
+    for (int e = 0; e < E; e++) pr[e] = res[e].pr;
+    ll_law law;
+    int lawrc = ll_law_fit(pr, E, fit_from, &law);
+    free(pr);
+    if (lawrc != 0) { free(res); cli_fail_lib(); goto done; }
+    double t_all = ll_now() - t0;
+
+    cJSON *cfg = cJSON_CreateObject();
+    cJSON_AddStringToObject(cfg, "command", "fit");
+    cJSON_AddStringToObject(cfg, "features", fpath);
+    cJSON_AddStringToObject(cfg, "features_dtype", ll_dtype_name(F.dtype));
+    cJSON_AddStringToObject(cfg, "labels", ypath);
+    cJSON_AddStringToObject(cfg, "norm", ll_norm_name(norm));
+    cJSON_AddNumberToObject(cfg, "eps", eps);
+    cJSON_AddBoolToObject(cfg, "norm_last", norm_last);
+    cJSON_AddNumberToObject(cfg, "fit_from", fit_from);
+    cJSON_AddNumberToObject(cfg, "ridge", ridge);
+    cJSON_AddStringToObject(cfg, "target", target_s);
+    if (have_shuffle) cJSON_AddNumberToObject(cfg, "shuffle_vocab_seed", (double)shuffle_seed);
+    else cJSON_AddNullToObject(cfg, "shuffle_vocab_seed");
+    cJSON_AddNumberToObject(cfg, "threads", threads);
+    cJSON_AddNumberToObject(cfg, "batch_rows", (double)batch);
+    cJSON_AddStringToObject(cfg, "backend", "cpu");
+    cJSON *extra = cJSON_CreateObject();
+    cJSON *tp = cJSON_AddObjectToObject(extra, "timing");
+    cJSON_AddNumberToObject(tp, "accumulate_s", t_acc);
+    cJSON_AddNumberToObject(tp, "total_s", t_all);
+    if (target == LL_TARGET_ONEHOT) cJSON_AddNumberToObject(extra, "n_classes", cmap.K);
+    if (ll_report_write(outdir, res, E, &law, N, d, cfg, extra) != 0) { free(res); cli_fail_lib(); goto done; }
+    if (!quiet) ll_report_print(stdout, res, E, &law, N, d);
+    free(res);
+    rc = 0;
+done:
+    ll_stats_free(st);
+    free(labels);
+    free(lab);
+    ll_classmap_free(&cmap);
+    ll_npy_close(&F);
+    ll_npy_close(&Y);
+    return rc;
+}
