@@ -27,3 +27,22 @@ const char *ll_position_name(ll_position p);
 void ll_position_range(ll_position p, int len, int *j0, int *j1, int *off);
 /* Number of examples a sequence of length len gives. */
 long ll_position_count(ll_position p, int len);
+
+/* Probe sink: selects the examples by position, normalises entries
+ * 0..E-2 (all entries when norm_last) in float64, and folds them into st
+ * (id target, or one-hot through cmap when st->target is LL_TARGET_ONEHOT).
+ * Sequences of length < 2 give no example for 'next'. */
+ll_capture *ll_capture_probe_new(ll_stats *st, ll_position pos, ll_norm norm, double eps,
+                                 int norm_last, const ll_classmap *cmap);
+/* Examples folded so far (counted once per batch, at entry 0). */
+long ll_capture_probe_examples(const ll_capture *c);
+/* Dump sink: the raw features of every example, (N, E, d) float32 .npy,
+ * examples in input order.  N must be known up front (sum over sequences of
+ * ll_position_count).  Written to a temp file; ll_capture_dump_finish renames
+ * it into place (and fails if fewer than N examples arrived). */
+ll_capture *ll_capture_dump_new(const char *path, long N, int E, int d, ll_position pos);
+int ll_capture_dump_finish(ll_capture *c);
+/* Tee: forwards every call to each sink in order (sinks not owned). */
+ll_capture *ll_capture_tee_new(ll_capture **sinks, int n);
+void ll_capture_free(ll_capture *c); /* any sink; a dump not finished is removed */
+#endif
