@@ -23,6 +23,7 @@ const char *ll_position_name(ll_position p) {
 }
 
 void ll_position_range(ll_position p, int len, int *j0, int *j1, int *off) {
+    *j0 = 0; *j1 = len - 1; *off = 1;
     switch (p) {
     case LL_POS_NEXT: *j0 = 0; *j1 = len - 1; *off = 1; break;
     case LL_POS_CURRENT: *j0 = 0; *j1 = len; *off = 0; break;
