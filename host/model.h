@@ -68,6 +68,10 @@ typedef struct {
     int o_bias;            /* attention output bias */
     int mlp_bias;          /* MLP biases */
     int tie_embeddings;
+    int sliding_window;    /* > 0: attention window (mistral; qwen2 with use_sliding_window) */
+    int window_from_layer; /* the window applies to layers >= this (qwen2 max_window_layers) */
+    double attn_scale_mult; /* multiplies 1/sqrt(hd) (1) */
+    int scale_attn_by_inverse_layer_idx; /* gpt2 option */
     /* RWKV-4 */
     int attention_hidden_size; /* null → C */
     int rescale_every;         /* 6 by default; 0 = never */
@@ -125,6 +129,8 @@ struct ll_model {
     /* forward workspace (backend memory), grown on demand */
     void *ws;
     size_t ws_bytes;
+    float *host_buf; /* download buffer for device backends */
+    size_t host_buf_n;
     /* stats */
     size_t n_params;
 };

@@ -59,6 +59,7 @@ typedef struct {
     int B, T, H, KVH, hd;
     const int *lens; /* [B] backend memory */
     float scale;     /* usually 1/sqrt(hd) */
+    int window;      /* sliding window (Mistral): keys s with t - s < window; 0 = none */
 } ll_attn_params;
 
 /* Rotary embedding in place, HF rotate_half convention, on the first
@@ -74,6 +75,23 @@ typedef struct {
     const int32_t *pos;     /* [N] backend memory */
     const float *inv_freq;  /* [rot_dims/2] backend memory */
 } ll_rope_params;
+
+/* Mamba selective scan over right-padded sequences (HF mamba_selective_scan,
+ * sequential path).  For row r = b*T + t, channel e < E, state n < S:
+ *   dt = softplus(dt_raw(r, e))            (x > 20 → x; dt_raw includes dt_proj's bias)
+ *   A  = −exp(A_log[e*S + n])
+ *   h_n = exp(A·dt)·h_n + (dt·B(r, n))·u(r, e)       (h: state[(b*E + e)*S + n] or 0)
+ *   y(r, e) = (Σ_n h_n·C(r, n) + u(r, e)·D[e]) · silu(z(r, e))
+ * B(r, n) = Bm[r*bc_rs + n], C(r, n) = Cm[r*bc_rs + n] (views into x_proj's
+ * output), z(r, e) = z[r*z_rs + e] (view into in_proj's output); D may be
+ * NULL; z NULL: no gate.  u, dt_raw, y: [B*T, E] contiguous. */
+typedef struct {
+    float *y;
+    const float *u, *dt_raw, *A_log, *Bm, *Cm, *D, *z;
+    int64_t bc_rs, z_rs;
+    float *state; /* [B, E, S] or NULL */
+    int B, T, E, S;
+} ll_sscan_params;
 
 typedef struct ll_ops {
     const char *name; /* "cpu", "cuda" */
@@ -111,15 +129,32 @@ typedef struct ll_ops {
     /* Strided copy: rows of `cols` floats, dst row stride drs, src row stride srs. */
     void (*copy2d)(void *ctx, float *dst, int64_t drs, const float *src, int64_t srs, int rows, int cols);
 
-    /* ---- recurrent families (RWKV-4, Mamba): owned by the RWKV/Mamba
-     * engineer; add slots here, e.g.
-     *   void (*token_shift_mix)(...);  RWKV time-mix with the previous token
-     *   void (*wkv4)(...);             RWKV-4 WKV recurrence
-     *   void (*conv1d_causal)(...);    Mamba depthwise causal conv1d
-     *   void (*selective_scan)(...);   Mamba selective scan
-     * ---- */
     void (*sigmoid)(void *ctx, float *out, const float *in, size_t n);
     void (*relu_sq)(void *ctx, float *out, const float *in, size_t n); /* max(x,0)² */
+    /* ---- recurrent families (RWKV-4, Mamba); CPU versions in host/ops_ssm.c.
+     * Rows r = b*T + t.  A `state` argument may be NULL (zero initial state,
+     * final state not kept); otherwise it holds the initial state and is
+     * overwritten with the state after step T-1 (T = 1: one recurrent step). */
+    /* RWKV-4 token shift + time mix, up to three mixes in one pass:
+     *   xs(r) = x(r-1) if t > 0, else prev[b*C..] (prev NULL: zeros)
+     *   out_i(r) = x(r)·mix_i + xs(r)·(1 − mix_i)  (HF order), i = k, v, r.
+     * out_v/mix_v may be NULL (channel mix).  x, outs: [B*T, C]. */
+    void (*rwkv_shift_mix)(void *ctx, float *out_k, float *out_v, float *out_r, const float *x,
+                           const float *prev, const float *mix_k, const float *mix_v, const float *mix_r,
+                           int B, int T, int C);
+    /* RWKV-4 WKV, HF rwkv_linear_attention_cpu: w = −exp(time_decay),
+     * u = time_first; state [3, B, A] = (num, den, max) (zero, zero, −1e38).
+     * k, v, out: [B*T, A]. */
+    void (*wkv4)(void *ctx, float *out, const float *k, const float *v, const float *time_decay,
+                 const float *time_first, float *state, int B, int T, int A);
+    /* Mamba causal depthwise conv1d (kernel K, left zero padding) + SiLU:
+     *   out(r, e) = silu(bias[e] + Σ_j w[e*K + j] · x(t − (K−1) + j, e)),
+     * x(t, e) = in[(b*T + t)*in_rs + e] (t < 0: state [B, E, K−1], oldest
+     * first, or 0).  bias may be NULL.  out: [B*T, E]. */
+    void (*conv1d_silu)(void *ctx, float *out, const float *in, int64_t in_rs, const float *w,
+                        const float *bias, float *state, int B, int T, int E, int K);
+    /* Mamba selective scan (HF MambaMixer, see ll_sscan_params). */
+    void (*selective_scan)(void *ctx, const ll_sscan_params *p);
 } ll_ops;
 
 /* ---- the CPU backend (host/ops_cpu.c): OpenBLAS sgemm + OpenMP ---- */
