@@ -83,4 +83,5 @@ asan:
 	ASAN_OPTIONS=detect_leaks=1 LAYERLAW_BIN=build-asan/layerlaw build-asan/run_tests
 
 clean:
+	rm -rf build-cpu
 	rm -rf build build-asan

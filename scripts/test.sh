@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The test command: installs what it needs, builds (with the CUDA backend when
+# nvcc is present) and the CPU-only build, runs the C test-suite, then the
+# AddressSanitizer/UBSan build of the same suite.  Ends with one line
+# "N passed, N failed" summing both runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+JOBS=$(nproc 2>/dev/null || echo 2)
+make -j"$JOBS" all
+make CUDA=0 -j"$JOBS" BUILD=build-cpu build-cpu/layerlaw build-cpu/run_tests >/dev/null  # the no-CUDA build must keep building
+build-cpu/layerlaw info | head -2
+log=$(mktemp)
+set +e
+echo "== test suite (build/) =="
+make --no-print-directory test 2>&1 | tee "$log"; rc1=${PIPESTATUS[0]}
+echo "== AddressSanitizer + UBSan (build-asan/) =="
+make --no-print-directory asan 2>&1 | tee -a "$log"; rc2=${PIPESTATUS[0]}
+set -e
+passed=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | awk '{s+=$1} END {print s+0}')
+failed=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | awk '{s+=$3} END {print s+0}')
+runs=$(grep -cE '^[0-9]+ passed, [0-9]+ failed$' "$log" || true)
+rm -f "$log"
+if [ "$rc1" -ne 0 ] || [ "$rc2" -ne 0 ] || [ "$runs" -ne 2 ]; then
+    [ "$failed" -eq 0 ] && failed=1   # a build or runner failure counts as a failure
+    echo "test.sh: FAILED (suite rc=$rc1, asan rc=$rc2)"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
