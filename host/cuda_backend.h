@@ -65,6 +65,8 @@ int ll_cuda_stats_add_host(ll_cuda_stats *s, int e, const float *X, const double
 /* Copies the statistics into a host ll_stats of the same E, d, target, K
  * (its contents are replaced), so that ll_stats_solve / ll_stats_merge apply. */
 int ll_cuda_stats_download(ll_cuda_stats *s, ll_stats *dst);
+/* Copies entry src's statistics over entry dst (benchmarks, tests). */
+int ll_cuda_stats_copy_entry(ll_cuda_stats *s, int dst, int src);
 /* Examples folded into entry e so far. */
 double ll_cuda_stats_count(const ll_cuda_stats *s, int e);
 /* Device memory held (bytes). */
@@ -86,6 +88,9 @@ int ll_cuda_stats_solve(ll_cuda_stats *s, double ridge, int solver, ll_probe_res
 int ll_cuda_measure_gemm_bf16(int size, int reps, double *tflops);
 /* Device-to-device copy of `bytes`: GB/s counting bytes read + written. */
 int ll_cuda_measure_copy(size_t bytes, int reps, double *gbps);
+/* x[i] = scale·U(-1,1) + offsets·U(-1,1) per column (rows of `cols` floats;
+ * offsets = 0: none), a counter-based hash of (i, seed): for benchmarks. */
+int ll_cuda_fill_random(float *x, size_t n, int cols, uint64_t seed, float scale, float offsets);
 
 /* ---- events (per-layer timing) ------------------------------------------ */
 typedef struct ll_cuda_timer ll_cuda_timer;

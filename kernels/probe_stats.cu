@@ -296,6 +296,30 @@ extern "C" ll_cuda_stats *ll_cuda_stats_new(int E, int d, ll_target target, int 
     return s;
 }
 
+extern "C" int ll_cuda_stats_copy_entry(ll_cuda_stats *s, int dst, int src) {
+    if (dst < 0 || src < 0 || dst >= s->E || src >= s->E) {
+        ll_set_error("ll_cuda_stats_copy_entry: entries %d, %d out of range (E=%d)", dst, src, s->E);
+        return -1;
+    }
+    ll_cuda_ctx *c = ll_cuda_ctx_get();
+    if (!c) return -1;
+    size_t d = s->d;
+    cudaMemcpyKind k = cudaMemcpyDeviceToDevice;
+    LL_CU(cudaMemcpyAsync(s->M2 + dst * d * d, s->M2 + src * d * d, d * d * sizeof(double), k, c->stream));
+    LL_CU(cudaMemcpyAsync(s->mean + dst * d, s->mean + src * d, d * sizeof(double), k, c->stream));
+    LL_CU(cudaMemcpyAsync(s->Cxy + dst * d, s->Cxy + src * d, d * sizeof(double), k, c->stream));
+    LL_CU(cudaMemcpyAsync(s->ymean + dst, s->ymean + src, sizeof(double), k, c->stream));
+    LL_CU(cudaMemcpyAsync(s->Syy + dst, s->Syy + src, sizeof(double), k, c->stream));
+    if (s->class_n) {
+        LL_CU(cudaMemcpyAsync(s->class_n + dst * s->K, s->class_n + src * s->K, s->K * sizeof(double), k, c->stream));
+        LL_CU(cudaMemcpyAsync(s->class_sum + dst * s->K * d, s->class_sum + src * s->K * d, s->K * d * sizeof(double),
+                              k, c->stream));
+    }
+    s->h_n[dst] = s->h_n[src];
+    s->h_ones[dst] = s->h_ones[src];
+    return 0;
+}
+
 extern "C" double ll_cuda_stats_count(const ll_cuda_stats *s, int e) { return s->h_n[e]; }
 extern "C" size_t ll_cuda_stats_bytes(const ll_cuda_stats *s) { return s->bytes; }
 
