@@ -13,7 +13,7 @@
 /* ---- the family table: one line per family ---- */
 static const ll_family *const ll_families[] = {
     &ll_family_gpt2, &ll_family_gpt_neox, &ll_family_llama, &ll_family_mistral, &ll_family_qwen2,
-    /* &ll_family_rwkv, &ll_family_mamba,   (host/forward_rwkv.c, host/forward_mamba.c) */
+    &ll_family_rwkv, &ll_family_mamba, /* host/forward_rwkv.c, host/forward_mamba.c */
 };
 #define N_FAMILIES (int)(sizeof ll_families / sizeof ll_families[0])
 

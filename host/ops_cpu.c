@@ -8,6 +8,7 @@
 #include <string.h>
 #include "ll_util.h"
 #include "ops.h"
+#include "ops_ssm.h"
 
 /* OpenBLAS extension (declared in its cblas.h; repeated here for builds whose
  * cblas.h does not). */
@@ -237,6 +238,10 @@ static const ll_ops cpu_ops = {
     .relu_sq = cpu_relu_sq,
     /* ---- recurrent families: the RWKV/Mamba engineer plugs his CPU ops
      * (host/ops_ssm.c) in here, one line each ---- */
+    .rwkv_shift_mix = ll_cpu_rwkv_shift_mix,
+    .wkv4 = ll_cpu_wkv4,
+    .conv1d_silu = ll_cpu_conv1d_silu,
+    .selective_scan = ll_cpu_selective_scan,
 };
 
 const ll_ops *ll_cpu_ops(void) { return &cpu_ops; }
