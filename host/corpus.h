@@ -11,8 +11,8 @@
  *   LL_SPLIT_JSONL      JSON Lines: each non-blank line a JSON object whose
  *                       string field `text_field` (default "text") is the
  *                       document.
- *   LL_SPLIT_AUTO       JSONL when the name ends in .jsonl / .ndjson
- *                       (optionally + .gz), else LINE.
+ *   LL_SPLIT_AUTO       JSONL when the name ends in .jsonl, .ndjson,
+ *                       .jsonl.gz or .ndjson.gz, else LINE.
  * Documents of zero length are skipped in every format.
  * path "-" reads stdin (no sampling then: it needs two passes).
  *
@@ -31,7 +31,7 @@ typedef struct ll_corpus ll_corpus;
 
 /* text_field: JSONL field (NULL = "text"). NULL + ll_set_error on failure. */
 ll_corpus *ll_corpus_open(const char *path, int split, const char *text_field);
-/* Next document: 1 and *text/*len (owned by the corpus, valid until the next
+/* Next document: 1 and *text, *len (owned by the corpus, valid until the next
  * call; NUL-terminated), 0 at the end, -1 on error (ll_set_error). */
 int ll_corpus_next(ll_corpus *c, const char **text, size_t *len);
 /* 0-based index of the document last returned (in the whole file, also when

@@ -92,11 +92,13 @@ static int is_ws(int32_t c) {
            (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
            c == 0x205F || c == 0x3000;
 }
-/* Rust char::is_alphanumeric (approximation: letters and numbers) */
-static int is_alnum_cp(int32_t c) {
+/* Rust regex \w (HF's single_word check uses ^\w / \w$): Alphabetic, marks,
+ * decimal digits, connector punctuation, Join_Control */
+static int is_word_cp(int32_t c) {
     utf8proc_category_t k = utf8proc_category(c);
     return (k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_LO) ||
-           (k >= UTF8PROC_CATEGORY_ND && k <= UTF8PROC_CATEGORY_NO);
+           (k >= UTF8PROC_CATEGORY_MN && k <= UTF8PROC_CATEGORY_ME) || k == UTF8PROC_CATEGORY_ND ||
+           k == UTF8PROC_CATEGORY_NL || k == UTF8PROC_CATEGORY_PC || c == 0x200C || c == 0x200D;
 }
 
 /* Python bytes.decode('utf-8', 'replace'): each maximal ill-formed subpart -> U+FFFD */
@@ -291,7 +293,7 @@ typedef struct {
 static int rx_compile(regex_t_ *r, const char *pat, size_t n, int literal, const char *name) {
     int err;
     PCRE2_SIZE off;
-    uint32_t opt = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0);
+    uint32_t opt = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);
     r->re = pcre2_compile((PCRE2_SPTR)pat, n, opt, &err, &off, NULL);
     if (!r->re) {
         PCRE2_UCHAR msg[256];
@@ -531,11 +533,11 @@ static void extract_added(ll_tokenizer *t, const addset *set, const char *s, siz
             if (ms > 0) {
                 int l;
                 size_t ls = utf8_last_start(s, ms);
-                if (is_alnum_cp(utf8_decode(s + ls, ms - ls, &l))) sp_start = 0;
+                if (is_word_cp(utf8_decode(s + ls, ms - ls, &l))) sp_start = 0;
             }
             if (me < n) {
                 int l;
-                if (is_alnum_cp(utf8_decode(s + me, n - me, &l))) sp_stop = 0;
+                if (is_word_cp(utf8_decode(s + me, n - me, &l))) sp_stop = 0;
             }
             if (!sp_start || !sp_stop) continue;
         }

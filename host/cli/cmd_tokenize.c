@@ -18,7 +18,7 @@ static void usage(FILE *f) {
             "  --tokenizer P     tokenizer.json, or a folder holding it (required)\n"
             "  --text FILE       input (plain text or JSONL, gzip or not); stdin if absent or '-'\n"
             "  --split S         auto|line|paragraph|file|jsonl (default auto: jsonl for\n"
-            "                    *.jsonl[.gz] / *.ndjson[.gz], else line)\n"
+            "                    names ending .jsonl, .ndjson (+ .gz), else line)\n"
             "  --text-field F    JSONL field holding the text (default text)\n"
             "  --docs N          sample N documents uniformly without replacement\n"
             "  --seed S          seed for --docs (default 0; splitmix64 + Algorithm S)\n"
