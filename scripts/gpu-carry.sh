@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# scripts/gpu-carry.sh — builds the CUDA binaries HERE and packs what the GPU
+# machine needs into .carry/ (git-ignored), for machines that lack our Debian
+# libraries (OpenBLAS, LAPACKE, cJSON, PCRE2, utf8proc, ...):
+#   .carry/bin/{gpu_tests,layerlaw,gpu_bench}
+#   .carry/lib.tar.xz   the shared libraries ldd lists, except glibc, libstdc++,
+#                       libgcc_s and the CUDA libraries (found on the device by
+#                       scripts/gpu-check.sh: toolkit lib64 or python nvidia-* wheels)
+#   .carry/BUILD_INFO
+# Then on the device: scripts/gpu-check.sh (with `.carry` carried) uses them and
+# skips the build.  The CUDA runtime is linked statically (-lcudart_static).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+make -j"$(nproc)" CUDA=1 build/gpu_tests build/layerlaw build/bench/gpu_bench >/dev/null
+rm -rf .carry
+mkdir -p .carry/bin .carry/stage
+cp build/gpu_tests build/layerlaw build/bench/gpu_bench .carry/bin/
+for b in .carry/bin/*; do ldd "$b"; done | awk '/=>/ && $3 ~ /^\// {print $1, $3}' | sort -u |
+while read -r name path; do
+    case $name in
+        libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|ld-linux*|libstdc++.so*|libgcc_s.so*) continue ;;
+        libcublas*|libcusolver*|libcusparse*|libnvJitLink*|libcudart*|libcuda.so*) continue ;;
+    esac
+    cp -L "$path" ".carry/stage/$name"
+done
+tar -C .carry/stage -cf - . | xz -T0 -6 >.carry/lib.tar.xz
+ls .carry/stage >.carry/LIBS
+rm -rf .carry/stage
+{
+    echo "built $(date -u '+%Y-%m-%d %H:%M UTC') on $(hostname), commit $(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty'), $(nvcc --version | grep -o 'release [0-9.]*'), gcc $(gcc -dumpversion), glibc $(ldd --version | head -1 | grep -o '[0-9.]*$')"
+} >.carry/BUILD_INFO
+cat .carry/BUILD_INFO
+echo "libraries packed: $(tr '\n' ' ' <.carry/LIBS)"
+du -sh .carry

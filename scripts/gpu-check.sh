@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# scripts/gpu-check.sh — the one GPU check of layerlaw's CUDA backend.
+#
+# Run on a machine with an NVIDIA GPU (sm_90: H100/H200), from anywhere:
+#     OUT=/some/dir scripts/gpu-check.sh          (default OUT: ./results/gpu-check)
+# Steps (each with its own time limit; the whole run stays under ~6 min on an H100):
+#   1. environment: GPU, driver, nvcc, the CUDA libraries our binaries load
+#   2. binaries: prebuilt ones from .carry/ (see scripts/gpu-carry.sh) if present,
+#      else `make` here (CUDA=1, sm_90)
+#   3. build/gpu_tests: CUDA-vs-CPU parity tests (ops, probe statistics, solve)
+#   4. compute-sanitizer memcheck over the custom-kernel op tests (if installed)
+#   5. bench/gpu_bench: copy bandwidth, bf16 GEMM peak, Gram accumulation, batched solve
+# Writes to $OUT (at most 8 files, flat): summary.md (the table, also printed
+# last), gpu-check.log (everything), build.log, gpu_tests.log, sanitizer.log,
+# bench.log, bench.csv.
+# Environment: LL_GPU_CHECK_BUDGET (seconds, default 340) caps the whole run;
+# LL_GPU_TESTS_FILTER (substring) restricts step 3; LL_BENCH_SECTIONS
+# (default "copy gemm gram solve").
+set -u -o pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=${OUT:-$ROOT/results/gpu-check}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+BUDGET=${LL_GPU_CHECK_BUDGET:-340}
+T_START=$(date +%s)
+LOG=$OUT/gpu-check.log
+: >"$LOG"
+ROWS=()        # summary rows: "step|status|seconds|detail"
+
+say() { echo "$*" | tee -a "$LOG"; }
+elapsed() { echo $(( $(date +%s) - T_START )); }
+left() { echo $(( BUDGET - $(elapsed) )); }
+row() { ROWS+=("$1|$2|$3|$4"); say "== $1: $2 ($3 s) $4"; }
+
+# run_limited LIMIT LOGFILE CMD... : runs CMD in its own process group, output
+# to LOGFILE; kills the whole group (forked test children too) at LIMIT s.
+run_limited() {
+    local limit=$1 logf=$2; shift 2
+    if [ "$limit" -lt 5 ]; then echo "skipped: no time left" >>"$logf"; return 125; fi
+    setsid "$@" >>"$logf" 2>&1 &
+    local pid=$! t=0
+    while kill -0 "$pid" 2>/dev/null; do
+        if [ "$t" -ge "$limit" ]; then
+            kill -KILL -- "-$pid" 2>/dev/null
+            wait "$pid" 2>/dev/null
+            echo "*** killed after ${limit}s" >>"$logf"
+            return 124
+        fi
+        sleep 1; t=$((t + 1))
+    done
+    wait "$pid"
+}
+limit_of() { local want=$1 reserve=${2:-20} l; l=$(( $(left) - reserve )); [ "$l" -gt "$want" ] && l=$want; echo "$l"; }
+
+say "layerlaw gpu-check, $(date -u '+%Y-%m-%d %H:%M:%S UTC'), host $(hostname), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo '+dirty')"
+
+# ---- 1. environment -------------------------------------------------------
+t0=$(date +%s)
+GPU="?"; DRIVER="?"
+if command -v nvidia-smi >/dev/null 2>&1; then
+    GPU=$(nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv,noheader 2>/dev/null | head -1)
+    DRIVER=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -1)
+    nvidia-smi >>"$LOG" 2>&1
+fi
+NVCC=$(command -v nvcc || ls /usr/local/cuda/bin/nvcc 2>/dev/null || true)
+NVCC_VER=$([ -n "$NVCC" ] && "$NVCC" --version | grep -o 'release [0-9.]*' || echo "none")
+say "GPU: $GPU; driver $DRIVER; nvcc: ${NVCC:-none} ($NVCC_VER)"
+
+# CUDA libraries: cuBLAS 13 / cuSOLVER 12 (+ their cuBLASLt, cuSPARSE, nvJitLink).
+NEED_LIBS="libcublas.so.13 libcublasLt.so.13 libcusolver.so.12 libcusparse.so.12 libnvJitLink.so.13"
+CAND_DIRS=()
+[ -n "${CUDA_HOME:-}" ] && CAND_DIRS+=("$CUDA_HOME/lib64" "$CUDA_HOME/targets/x86_64-linux/lib")
+[ -n "$NVCC" ] && CAND_DIRS+=("$(dirname "$(dirname "$NVCC")")/lib64" "$(dirname "$(dirname "$NVCC")")/targets/x86_64-linux/lib")
+CAND_DIRS+=(/usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda-13*/lib64 /usr/lib/x86_64-linux-gnu)
+for py in python3 /opt/torch/.venv/bin/python3; do
+    command -v "$py" >/dev/null 2>&1 || continue
+    while IFS= read -r p; do [ -n "$p" ] && CAND_DIRS+=("$p"); done < <("$py" - 2>/dev/null <<'EOF'
+import importlib, os
+seen = set()
+for m in ["nvidia", "nvidia.cublas", "nvidia.cusolver", "nvidia.cusparse", "nvidia.nvjitlink", "nvidia.cu13"]:
+    try:
+        mod = importlib.import_module(m)
+    except Exception:
+        continue
+    for base in getattr(mod, "__path__", []):
+        for root, dirs, files in os.walk(base):
+            if any(f.startswith(("libcublas.so", "libcusolver.so", "libcusparse.so", "libnvJitLink.so")) for f in files):
+                if root not in seen:
+                    seen.add(root); print(root)
+EOF
+)
+done
+LIBDIRS=""
+for lib in $NEED_LIBS; do
+    found=""
+    for dd in "${CAND_DIRS[@]}"; do
+        if [ -e "$dd/$lib" ]; then found=$dd; break; fi
+    done
+    if [ -n "$found" ]; then
+        case ":$LIBDIRS:" in *":$found:"*) ;; *) LIBDIRS="${LIBDIRS:+$LIBDIRS:}$found" ;; esac
+        say "  $lib: $found"
+    else
+        say "  $lib: NOT FOUND"
+    fi
+done
+
+# ---- 2. binaries ------------------------------------------------------------
+t0=$(date +%s)
+BIN=""
+if [ -x .carry/bin/gpu_tests ]; then
+    BIN=$ROOT/.carry/bin
+    if [ ! -d .carry/lib ] && [ -f .carry/lib.tar.xz ]; then
+        mkdir -p .carry/lib && tar -xJf .carry/lib.tar.xz -C .carry/lib >>"$OUT/build.log" 2>&1
+    fi
+    [ -d .carry/lib ] && LIBDIRS="$ROOT/.carry/lib${LIBDIRS:+:$LIBDIRS}"
+    export LD_LIBRARY_PATH="$LIBDIRS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    [ -f .carry/BUILD_INFO ] && cat .carry/BUILD_INFO >>"$OUT/build.log"
+    row build "prebuilt" $(( $(date +%s) - t0 )) "using .carry/bin ($(cat .carry/BUILD_INFO 2>/dev/null | head -1))"
+else
+    export LD_LIBRARY_PATH="$LIBDIRS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    [ -n "$NVCC" ] && export PATH="$(dirname "$NVCC"):$PATH"
+    lim=$(limit_of 240 120)
+    run_limited "$lim" "$OUT/build.log" make -j"$(nproc)" CUDA=1 build/gpu_tests build/layerlaw build/bench/gpu_bench
+    rc=$?
+    if [ $rc -eq 0 ]; then
+        BIN=$ROOT/build; mkdir -p "$BIN/bench"
+        row build ok $(( $(date +%s) - t0 )) "make CUDA=1 (sm_90)"
+    else
+        row build "FAILED rc=$rc" $(( $(date +%s) - t0 )) "see build.log: $(grep -m1 -E 'error|No such file|cannot find' "$OUT/build.log" | cut -c1-150)"
+    fi
+fi
+GPU_BENCH=""
+if [ -n "$BIN" ]; then
+    for cand in "$BIN/gpu_bench" "$BIN/bench/gpu_bench"; do [ -x "$cand" ] && GPU_BENCH=$cand && break; done
+    missing=$(ldd "$BIN/gpu_tests" 2>/dev/null | grep 'not found' | awk '{print $1}' | tr '\n' ' ')
+    if [ -n "$missing" ]; then
+        row libraries "MISSING" 0 "$missing (LD_LIBRARY_PATH=$LD_LIBRARY_PATH)"
+    fi
+    ldd "$BIN/gpu_tests" >>"$OUT/build.log" 2>&1
+fi
+
+# ---- 3. parity tests ----------------------------------------------------------
+if [ -n "$BIN" ]; then
+    t0=$(date +%s)
+    lim=$(limit_of 170 150)
+    # shellcheck disable=SC2086
+    run_limited "$lim" "$OUT/gpu_tests.log" "$BIN/gpu_tests" ${LL_GPU_TESTS_FILTER:-}
+    rc=$?
+    tail_line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$OUT/gpu_tests.log" | tail -1)
+    [ -z "$tail_line" ] && tail_line="no result line (rc=$rc)"
+    status=ok; [ $rc -ne 0 ] && status="FAILED rc=$rc"
+    row gpu_tests "$status" $(( $(date +%s) - t0 )) "$tail_line"
+    grep -E '^FAIL' "$OUT/gpu_tests.log" | head -40 | tee -a "$LOG"
+    # failure messages (lines the harness prints before FAIL), compact
+    grep -E '^\s+\S+\.c:[0-9]+:' "$OUT/gpu_tests.log" | head -40 | cut -c1-300 | tee -a "$LOG"
+    grep -E '^\s+\[' "$OUT/gpu_tests.log" | head -40 | tee -a "$LOG"   # per-test measurements
+fi
+
+# ---- 4. compute-sanitizer memcheck -------------------------------------------
+SAN=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || ls /opt/nvidia/nsight-compute/*/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1 || true)
+if [ -n "$BIN" ] && [ -n "$SAN" ]; then
+    t0=$(date +%s)
+    lim=$(limit_of 60 110)
+    run_limited "$lim" "$OUT/sanitizer.log" "$SAN" --tool memcheck --leak-check no --error-exitcode 9 \
+        "$BIN/gpu_tests" ${LL_SANITIZER_FILTER:-gpu_ops_ gpu_probe_fp64_all_norms gpu_probe_bad}
+    rc=$?
+    errs=$(grep -cE '^========= (Invalid|Program hit|Error)' "$OUT/sanitizer.log" || true)
+    res=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$OUT/sanitizer.log" | tail -1)
+    summ=$(grep -E 'ERROR SUMMARY' "$OUT/sanitizer.log" | sort | uniq -c | tr '\n' ';')
+    status=ok; [ $rc -ne 0 ] && status="FAILED rc=$rc"
+    row memcheck "$status" $(( $(date +%s) - t0 )) "${res:-no result line}; $errs error lines; $summ"
+    grep -E '^========= (Invalid|Program hit)' -A3 "$OUT/sanitizer.log" | head -30 | tee -a "$LOG"
+elif [ -n "$BIN" ]; then
+    row memcheck "skipped" 0 "compute-sanitizer not found"
+fi
+
+# ---- 5. benchmarks ------------------------------------------------------------
+if [ -n "$GPU_BENCH" ]; then
+    t0=$(date +%s)
+    lim=$(limit_of 150 8)
+    : >"$OUT/bench.csv"
+    echo "bench,params,metric,value,unit" >"$OUT/bench.csv"
+    # shellcheck disable=SC2086
+    run_limited "$lim" "$OUT/bench.log" "$GPU_BENCH" --csv "$OUT/bench.csv" ${LL_BENCH_SECTIONS:-copy gemm gram solve}
+    rc=$?
+    status=ok; [ $rc -ne 0 ] && status="FAILED rc=$rc"
+    [ $rc -eq 124 ] && status="TIMED OUT (partial)"
+    row bench "$status" $(( $(date +%s) - t0 )) "$(($(wc -l <"$OUT/bench.csv") - 1)) results"
+    cat "$OUT/bench.log" >>"$LOG"
+elif [ -n "$BIN" ]; then
+    row bench "skipped" 0 "gpu_bench binary not found"
+fi
+
+# ---- summary ---------------------------------------------------------------
+{
+    echo "# layerlaw gpu-check"
+    echo
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+    echo "- GPU: $GPU; driver $DRIVER; nvcc $NVCC_VER"
+    echo "- total: $(elapsed) s"
+    echo
+    echo "| step | status | s | detail |"
+    echo "|---|---|---|---|"
+    for r in "${ROWS[@]}"; do echo "| ${r//|/ | } |"; done
+    if [ -s "$OUT/bench.log" ]; then
+        echo
+        echo '```'
+        grep -vE '^(device:)' "$OUT/bench.log" | head -80
+        echo '```'
+    fi
+    if [ -s "$OUT/gpu_tests.log" ]; then
+        echo
+        echo '```'
+        grep -E '^(PASS|FAIL|\s+\[)' "$OUT/gpu_tests.log" | head -120
+        echo '```'
+    fi
+} >"$OUT/summary.md"
+echo
+cat "$OUT/summary.md"
+fail=0
+for r in "${ROWS[@]}"; do case "$r" in *"|FAILED"*|*"|MISSING"*) fail=1 ;; esac; done
+exit $fail
