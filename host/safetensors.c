@@ -1,5 +1,6 @@
 /* safetensors reader: mmap + checked header (see safetensors.h). */
 #include "safetensors.h"
+#include "torch_pickle.h"
 #include <cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -156,7 +157,10 @@ int ll_st_open_dir(ll_safetensors *st, const char *dir) {
     char ipath[4096];
     ll_path_join(ipath, sizeof ipath, dir, "model.safetensors.index.json");
     if (!ll_path_exists(ipath)) {
-        ll_set_error("%s: no model.safetensors or model.safetensors.index.json", dir);
+        /* PyTorch checkpoints (pytorch_model.bin[.index.json]): safe reader, host/torch_pickle.c */
+        int rc = ll_torch_open_dir_as_safetensors(st, dir);
+        if (rc <= 0) return rc;
+        ll_set_error("%s: no model.safetensors, model.safetensors.index.json or pytorch_model.bin", dir);
         return -1;
     }
     size_t len;

@@ -21,6 +21,7 @@
 #define LL_TORCH_PICKLE_H
 #include <stddef.h>
 #include <stdint.h>
+#include "safetensors.h"
 
 typedef enum {
     LL_TT_F32 = 0, LL_TT_F16, LL_TT_BF16, LL_TT_F64,
@@ -53,4 +54,16 @@ size_t ll_torch_dtype_size(ll_torch_dtype t);
 const char *ll_torch_dtype_name(ll_torch_dtype t);
 /* Copies the tensor into out[numel] as float32 (any dtype, any strides). */
 void ll_torch_to_f32(const ll_torch_tensor *t, float *out);
+
+/* ---- as a safetensors set (so the model loader reads .bin checkpoints) ----
+ * Appends the tensors of the torch.save file `path` to *st (zero it first for
+ * a fresh set): contiguous stored tensors point into the file's mapping,
+ * the others are copied (row-major) into an anonymous mapping; both mappings
+ * belong to *st (freed by ll_st_close).  Tensors are re-sorted by name; a
+ * duplicate name is an error.  0, or -1 + error (then *st is closed). */
+int ll_torch_add_to_safetensors(ll_safetensors *st, const char *path);
+/* DIR/pytorch_model.bin, or the shards named by DIR/pytorch_model.bin.index.json
+ * (weight_map), as one safetensors set.  Returns 1 if DIR has neither (nothing
+ * done, no error), 0 on success, -1 + error. */
+int ll_torch_open_dir_as_safetensors(ll_safetensors *st, const char *dir);
 #endif

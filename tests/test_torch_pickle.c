@@ -3,6 +3,7 @@
  * nothing executed), truncated and garbled files. */
 #include "harness.h"
 #include "ll_util.h"
+#include "model.h"
 #include "safetensors.h"
 #include "torch_pickle.h"
 #include <dirent.h>
@@ -264,4 +265,65 @@ TEST(torch_pickle_truncated_and_garbled) {
     CHECK(ll_torch_open(path) == NULL);
     CHECK_MSG(strstr(ll_last_error(), "legacy") != NULL, "%s", ll_last_error());
     free(buf);
+}
+
+/* The model loader reads pytorch_model.bin through the safe reader; the
+ * malicious fixture is refused by ll_model_load without running anything. */
+TEST(torch_pickle_model_loader) {
+    unlink("/tmp/layerlaw_bad_pickle_EXECUTED");
+    ll_model *m = ll_model_load(FIX "bad_pickle");
+    CHECK(m == NULL);
+    ll_model_free(m);
+    CHECK_MSG(strstr(ll_last_error(), "pytorch_model.bin") && strstr(ll_last_error(), "os.system"), "%s", ll_last_error());
+    CHECK(!ll_path_exists("/tmp/layerlaw_bad_pickle_EXECUTED"));
+    m = ll_model_load(FIX "rwkv_bin");
+    REQUIRE_MSG(m, "%s", ll_last_error());
+    CHECK_INT(m->cfg.arch, LL_ARCH_RWKV);
+    ll_model_free(m);
+}
+
+/* Sharded pytorch_model-*.bin + index, with a non-contiguous tensor: the
+ * safetensors view holds row-major copies. */
+TEST(torch_pickle_sharded_as_safetensors) {
+    float s0[10];
+    for (int i = 0; i < 10; i++) s0[i] = (float)i;
+    char p1[700], p2[700], ip[700];
+    snprintf(p1, sizeof p1, "%s", tmp("pytorch_model-00001-of-00002.bin"));
+    snprintf(p2, sizeof p2, "%s", tmp("pytorch_model-00002-of-00002.bin"));
+    snprintf(ip, sizeof ip, "%s", tmp("pytorch_model.bin.index.json"));
+    pk a = {.n = 0};
+    pc(&a, 0x80); pc(&a, 2); pc(&a, '}'); pstr(&a, "a.t");
+    int sz[2] = {3, 2}, st[2] = {1, 3};
+    ptensor(&a, "FloatStorage", "0", 10, 1, 2, sz, st);
+    pc(&a, 's'); pc(&a, '.');
+    zin e1[2] = {{"x/data.pkl", a.b, a.n}, {"x/data/0", s0, sizeof s0}};
+    REQUIRE(write_zip(p1, e1, 2) == 0);
+    pk b = {.n = 0};
+    pc(&b, 0x80); pc(&b, 2); pc(&b, '}'); pstr(&b, "b.v");
+    int sz1[1] = {4}, st1[1] = {1};
+    ptensor(&b, "FloatStorage", "0", 10, 6, 1, sz1, st1);
+    pc(&b, 's'); pc(&b, '.');
+    zin e2[2] = {{"y/data.pkl", b.b, b.n}, {"y/data/0", s0, sizeof s0}};
+    REQUIRE(write_zip(p2, e2, 2) == 0);
+    const char *idx = "{\"weight_map\": {\"a.t\": \"pytorch_model-00001-of-00002.bin\", \"b.v\": \"pytorch_model-00002-of-00002.bin\"}}";
+    REQUIRE(ll_write_file_atomic(ip, idx, strlen(idx)) == 0);
+    ll_safetensors S;
+    REQUIRE_MSG(ll_st_open_dir(&S, ll_test_tmpdir()) == 0, "%s", ll_last_error());
+    CHECK_INT(S.n_tensors, 2);
+    const ll_st_tensor *t = ll_st_find(&S, "a.t");
+    REQUIRE(t && t->ndim == 2 && t->shape[0] == 3 && t->shape[1] == 2);
+    float out[6];
+    REQUIRE(ll_st_to_f32(t, 0, 6, out) == 0);
+    float want[6] = {1, 4, 2, 5, 3, 6};
+    for (int i = 0; i < 6; i++) CHECK(out[i] == want[i]);
+    t = ll_st_find(&S, "b.v");
+    REQUIRE(t && t->numel == 4);
+    REQUIRE(ll_st_to_f32(t, 0, 4, out) == 0);
+    CHECK(out[0] == 6 && out[3] == 9);
+    ll_st_close(&S);
+    /* a weight_map entry missing from its shard */
+    const char *bad = "{\"weight_map\": {\"a.t\": \"pytorch_model-00001-of-00002.bin\", \"zz\": \"pytorch_model-00002-of-00002.bin\"}}";
+    REQUIRE(ll_write_file_atomic(ip, bad, strlen(bad)) == 0);
+    CHECK(ll_st_open_dir(&S, ll_test_tmpdir()) != 0);
+    CHECK_MSG(strstr(ll_last_error(), "zz") != NULL, "%s", ll_last_error());
 }
