@@ -76,20 +76,28 @@ void ll_corpus_close(ll_corpus *c) {
     free(c);
 }
 
+/* gzerror() prefixes the message with the path: drop it */
+static const char *gz_msg(ll_corpus *c) {
+    int err;
+    const char *m = gzerror(c->gz, &err);
+    if (!m) return "?";
+    size_t pl = strlen(c->path);
+    if (!strncmp(m, c->path, pl) && !strncmp(m + pl, ": ", 2)) m += pl + 2;
+    return m;
+}
+
 static int fill(ll_corpus *c) {
     if (c->eof) return 0;
     int n = gzread(c->gz, c->buf, CHUNK);
     if (n < 0) {
-        int err;
-        const char *m = gzerror(c->gz, &err);
-        ll_set_error("%s: read error after line %lld: %s", c->path, c->lineno, m ? m : "?");
+        ll_set_error("%s: corrupt gzip data after line %lld: %s", c->path, c->lineno, gz_msg(c));
         return -1;
     }
     if (n == 0) {
         int err;
-        const char *m = gzerror(c->gz, &err);
+        gzerror(c->gz, &err);
         if (err != Z_OK && err != Z_STREAM_END) {
-            ll_set_error("%s: corrupt or truncated gzip data after line %lld: %s", c->path, c->lineno, m ? m : "?");
+            ll_set_error("%s: corrupt or truncated gzip data after line %lld: %s", c->path, c->lineno, gz_msg(c));
             return -1;
         }
         c->eof = 1;
