@@ -8,7 +8,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cJSON.h>
 #include "capture.h"
+#include "probe.h"
 #include "forward_ssm.h"
 #include "harness.h"
 #include "ll_util.h"
@@ -258,6 +260,67 @@ static void ssm_check_embed_entry(const char *name) {
     free(a.out);
     free(b.out);
     ll_cpu_ctx_free(ctx);
+    ll_model_free(m);
+}
+
+/* The authors' pipeline end to end: forward (batches of 4, right padding) →
+ * probe sink (next-token labels, a fresh LayerNorm (rwkv) / RMSNorm (mamba)
+ * on every entry but the last) → exact PR per entry, against the fixture's
+ * expected.json (pr_exact: float64 on HF's features; pr_sklearn). */
+static void ssm_check_pr(const char *name, double tol_exact, double tol_sklearn) {
+    char dir[1024], p[1200];
+    snprintf(dir, sizeof dir, "tests/fixtures/models/%s", name);
+    ll_model *m = ll_model_load(dir);
+    REQUIRE_MSG(m, "%s", ll_last_error());
+    ll_tokens tk;
+    snprintf(p, sizeof p, "%s/tokens.jsonl", dir);
+    REQUIRE_MSG(ll_tokens_read(p, 0, &tk) == 0, "%s", ll_last_error());
+    snprintf(p, sizeof p, "%s/expected.json", dir);
+    char *txt = ll_read_file(p, NULL);
+    REQUIRE_MSG(txt, "%s", ll_last_error());
+    cJSON *exp = cJSON_Parse(txt);
+    free(txt);
+    REQUIRE(exp);
+    const int E = ll_model_n_entries(m), d = ll_model_dim(m);
+    double eps;
+    ll_norm norm = ll_model_fresh_norm(m, &eps);
+    CHECK(norm == (m->cfg.arch == LL_ARCH_RWKV ? LL_NORM_LAYERNORM : LL_NORM_RMSNORM));
+    ll_stats *st = ll_stats_new(E, d, LL_TARGET_ID, 0);
+    ll_capture *cap = ll_capture_probe_new(st, LL_POS_NEXT, norm, eps, 0, NULL);
+    REQUIRE(cap);
+    const ll_ops *ops = ll_cpu_ops();
+    void *ctx = ll_cpu_ctx_new(2);
+    for (int64_t s0 = 0; s0 < tk.n_seq; s0 += 4) {
+        int B = (int)LL_MIN((int64_t)4, tk.n_seq - s0), T = 1;
+        for (int b = 0; b < B; b++) T = LL_MAX(T, (int)(tk.off[s0 + b + 1] - tk.off[s0 + b]));
+        int32_t *toks = ll_xcalloc((size_t)B * T, sizeof(int32_t));
+        int lens[4];
+        for (int b = 0; b < B; b++) {
+            lens[b] = (int)(tk.off[s0 + b + 1] - tk.off[s0 + b]);
+            for (int t = 0; t < lens[b]; t++) toks[b * T + t] = tk.ids[tk.off[s0 + b] + t];
+        }
+        int rc = ll_model_forward(m, ops, ctx, toks, lens, B, T, cap);
+        free(toks);
+        REQUIRE_MSG(rc == 0, "%s", ll_last_error());
+    }
+    CHECK_INT(ll_capture_probe_examples(cap), (long)cJSON_GetObjectItem(exp, "n_examples")->valuedouble);
+    ll_probe_result *res = ll_xcalloc(E, sizeof *res);
+    REQUIRE_MSG(ll_stats_solve(st, 0, 2, res) == 0, "%s", ll_last_error());
+    const cJSON *pe = cJSON_GetObjectItem(exp, "pr_exact"), *ps = cJSON_GetObjectItem(exp, "pr_sklearn");
+    REQUIRE(cJSON_GetArraySize(pe) == E && cJSON_GetArraySize(ps) == E);
+    for (int e = 0; e < E; e++) {
+        double want = cJSON_GetArrayItem(pe, e)->valuedouble, sk = cJSON_GetArrayItem(ps, e)->valuedouble;
+        fprintf(stderr, "  %-8s entry %d: PR %.9f  exact(HF) %.9f (rel %.2g)  sklearn %.9f (rel %.2g)\n", name, e,
+                res[e].pr, want, fabs(res[e].pr - want) / want, sk, fabs(res[e].pr - sk) / sk);
+        CHECK_MSG(fabs(res[e].pr - want) <= tol_exact * want, "%s entry %d: PR %.9g vs exact %.9g", name, e, res[e].pr, want);
+        CHECK_MSG(fabs(res[e].pr - sk) <= tol_sklearn * sk, "%s entry %d: PR %.9g vs sklearn %.9g", name, e, res[e].pr, sk);
+    }
+    free(res);
+    ll_capture_free(cap);
+    ll_stats_free(st);
+    ll_cpu_ctx_free(ctx);
+    cJSON_Delete(exp);
+    ll_tokens_free(&tk);
     ll_model_free(m);
 }
 #endif

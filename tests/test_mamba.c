@@ -147,3 +147,5 @@ TEST(mamba_logits_tied_head) {
     ll_cpu_ctx_free(ctx);
     ll_model_free(m);
 }
+
+TEST(mamba_pr_pipeline) { ssm_check_pr("mamba", 1e-6, 1e-5); }

@@ -136,3 +136,6 @@ TEST(rwkv_tiny660k_logits) {
     ll_cpu_ctx_free(ctx);
     ll_model_free(m);
 }
+
+TEST(rwkv_pr_pipeline) { ssm_check_pr("rwkv", 1e-6, 1e-4); }
+TEST(rwkv_bin_pr_pipeline) { ssm_check_pr("rwkv_bin", 1e-6, 1e-4); }
