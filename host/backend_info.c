@@ -7,7 +7,10 @@ int ll_cuda_available(char *why, int cap) {
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess || n == 0) {
-        snprintf(why, (size_t)cap, "no CUDA device: %s", e != cudaSuccess ? cudaGetErrorString(e) : "none found");
+        const char *r = e == cudaErrorInsufficientDriver ? "no usable NVIDIA driver"
+                        : e == cudaErrorNoDevice || e == cudaSuccess ? "no CUDA device found"
+                        : cudaGetErrorString(e);
+        snprintf(why, (size_t)cap, "%s", r);
         return 0;
     }
     struct cudaDeviceProp p;
