@@ -11,6 +11,7 @@
 #ifdef LL_HAVE_CUDA
 #include <stddef.h>
 #include <stdint.h>
+#include "ops.h"
 #include "probe.h"
 
 #ifdef __cplusplus
@@ -82,6 +83,18 @@ size_t ll_cuda_stats_bytes(const ll_cuda_stats *s);
  * (cusolverDnXsyevBatched), split into chunks only where memory or the 32-bit
  * size limit demands; solver = 0 batched, 1 a loop of cusolverDnXsyevd. */
 int ll_cuda_stats_solve(ll_cuda_stats *s, double ridge, int solver, ll_probe_result *out);
+
+/* ---- op table (kernels/ops_cuda.cu) --------------------------------------
+ * The CUDA backend of host/ops.h: same names and signatures as the CPU table,
+ * backend pointers are device pointers.  compute: LL_DT_F32 (F32 weights run
+ * plain FP32 SGEMM, no TF32) or LL_DT_BF16 (GEMM inputs in bf16, FP32
+ * accumulation).  Weights may be F32, BF16 or F16 on the device. */
+const ll_ops *ll_cuda_ops(void);
+void *ll_cuda_ops_ctx_new(int device, ll_dtype compute);   /* NULL + error */
+void ll_cuda_ops_ctx_free(void *ctx);
+/* Uploads a host F32 matrix [rows, cols] as dtype (F32, BF16, F16); dst->data
+ * is device memory (free with ll_cuda_free). */
+int ll_cuda_upload_weight(ll_weight *dst, const float *src, int64_t rows, int64_t cols, ll_dtype dt);
 
 /* ---- measured ceilings (kernels/cuda_bench.cu) -------------------------- */
 /* bf16 GEMM m=n=k=size through cublasGemmEx (FP32 accumulate): TFLOP/s, median of reps. */

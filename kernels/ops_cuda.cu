@@ -1,0 +1,707 @@
+/* The CUDA backend's op table (host/ops.h): the same ops, names and
+ * signatures as the CPU backend (host/ops_cpu.c), on device memory.
+ *
+ * Ops return nothing (ops.h): each launcher below is an int function that
+ * fails through the LL_CU* / LL_LAUNCH macros (naming call, file and line);
+ * the table's entries record the first failure in the context, later ops are
+ * skipped, and sync() reports it.
+ *
+ * Precision: activations are float32.  linear: F32 weights with compute F32
+ * run SGEMM without TF32 (CUBLAS_COMPUTE_32F_PEDANTIC); BF16/F16 weights
+ * convert the activations to the weight dtype and run cublasGemmEx with FP32
+ * accumulation; F32 weights with compute BF16 let cuBLAS down-convert
+ * (CUBLAS_COMPUTE_32F_FAST_16BF).  Reductions (norms) accumulate in float64
+ * as the CPU backend does. */
+#include "ll_cuda.h"
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    ll_cuda_ctx *c;
+    ll_dtype compute;
+    int failed;
+    char err[1024];
+    void *scratch;
+    size_t scratch_bytes;
+} opsctx;
+
+static void record(opsctx *x) {
+    if (!x->failed) {
+        x->failed = 1;
+        snprintf(x->err, sizeof x->err, "%s", ll_last_error());
+    }
+}
+#define OPCALL(ctx, expr)                      \
+    do {                                       \
+        opsctx *x_ = (opsctx *)(ctx);          \
+        if (x_->failed) return;                \
+        if ((expr) != 0) record(x_);           \
+    } while (0)
+
+static int scratch_get(opsctx *x, size_t bytes, void **p) {
+    if (bytes > x->scratch_bytes) {
+        if (x->scratch) {
+            LL_CU(cudaStreamSynchronize(x->c->stream));
+            LL_CU(cudaFree(x->scratch));
+            x->scratch = NULL;
+            x->scratch_bytes = 0;
+        }
+        size_t want = bytes + bytes / 4;
+        LL_CU(cudaMalloc(&x->scratch, want));
+        x->scratch_bytes = want;
+    }
+    *p = x->scratch;
+    return 0;
+}
+
+static inline unsigned grid_for(size_t n, int threads) {
+    size_t b = (n + threads - 1) / threads;
+    if (b > 65535u * 16) b = 65535u * 16;
+    return (unsigned)(b ? b : 1);
+}
+
+/* ------------------------------------------------------------------ memory */
+static void *cu_alloc(void *ctx, size_t bytes) {
+    (void)ctx;
+    return ll_cuda_malloc(bytes);
+}
+static void cu_free(void *ctx, void *p) {
+    (void)ctx;
+    ll_cuda_free(p);
+}
+static int up_(opsctx *x, void *dst, const void *src, size_t bytes) {
+    LL_CU(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, x->c->stream));
+    LL_CU(cudaStreamSynchronize(x->c->stream));
+    return 0;
+}
+static int down_(opsctx *x, void *dst, const void *src, size_t bytes) {
+    LL_CU(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, x->c->stream));
+    LL_CU(cudaStreamSynchronize(x->c->stream));
+    return 0;
+}
+static void cu_upload(void *ctx, void *dst, const void *src, size_t bytes) { OPCALL(ctx, up_((opsctx *)ctx, dst, src, bytes)); }
+static void cu_download(void *ctx, void *dst, const void *src, size_t bytes) { OPCALL(ctx, down_((opsctx *)ctx, dst, src, bytes)); }
+static int sync_(opsctx *x) {
+    LL_CU(cudaStreamSynchronize(x->c->stream));
+    LL_CU(cudaGetLastError());
+    return 0;
+}
+static int cu_sync(void *ctx) {
+    opsctx *x = (opsctx *)ctx;
+    if (!x->failed && sync_(x) != 0) record(x);
+    if (x->failed) {
+        ll_set_error("%s", x->err);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ linear */
+__global__ void k_f32_to_bf16(__nv_bfloat16 *o, const float *i, size_t n) {
+    for (size_t k = blockIdx.x * (size_t)blockDim.x + threadIdx.x; k < n; k += (size_t)gridDim.x * blockDim.x)
+        o[k] = __float2bfloat16(i[k]);
+}
+__global__ void k_f32_to_f16(__half *o, const float *i, size_t n) {
+    for (size_t k = blockIdx.x * (size_t)blockDim.x + threadIdx.x; k < n; k += (size_t)gridDim.x * blockDim.x)
+        o[k] = __float2half(i[k]);
+}
+/* out[r, :] = bias (M floats per row) */
+__global__ void k_bias_rows(float *out, const float *bias, int N, int M) {
+    size_t n = (size_t)N * M;
+    for (size_t k = blockIdx.x * (size_t)blockDim.x + threadIdx.x; k < n; k += (size_t)gridDim.x * blockDim.x)
+        out[k] = bias[k % M];
+}
+
+static int linear_(opsctx *x, float *out, const float *in, const ll_weight *W, const float *bias, int N) {
+    if (N <= 0) return 0;
+    const int M = (int)W->rows, K = (int)W->cols;
+    cudaStream_t st = x->c->stream;
+    float beta = 0.0f, one = 1.0f;
+    if (bias) {
+        LL_LAUNCH(k_bias_rows, grid_for((size_t)N * M, 256), 256, 0, st, out, bias, N, M);
+        beta = 1.0f;
+    }
+    /* column-major view: out (M×N, ld M) = Wᵀ-op (W is K×M col-major, ld K) · in (K×N, ld K) */
+    if (W->dtype == LL_DT_F32) {
+        cublasComputeType_t ct = x->compute == LL_DT_BF16 ? CUBLAS_COMPUTE_32F_FAST_16BF : CUBLAS_COMPUTE_32F_PEDANTIC;
+        LL_CUBLAS(cublasGemmEx(x->c->blas, CUBLAS_OP_T, CUBLAS_OP_N, M, N, K, &one, W->data, CUDA_R_32F, K, in,
+                               CUDA_R_32F, K, &beta, out, CUDA_R_32F, M, ct, CUBLAS_GEMM_DEFAULT));
+        return 0;
+    }
+    if (W->dtype != LL_DT_BF16 && W->dtype != LL_DT_F16) {
+        ll_set_error("CUDA linear: weight dtype %d not supported (F32, BF16, F16)", (int)W->dtype);
+        return -1;
+    }
+    void *tmp;
+    size_t n = (size_t)N * K;
+    LL_TRY(scratch_get(x, n * 2, &tmp));
+    cudaDataType dt;
+    if (W->dtype == LL_DT_BF16) {
+        LL_LAUNCH(k_f32_to_bf16, grid_for(n, 256), 256, 0, st, (__nv_bfloat16 *)tmp, in, n);
+        dt = CUDA_R_16BF;
+    } else {
+        LL_LAUNCH(k_f32_to_f16, grid_for(n, 256), 256, 0, st, (__half *)tmp, in, n);
+        dt = CUDA_R_16F;
+    }
+    LL_CUBLAS(cublasGemmEx(x->c->blas, CUBLAS_OP_T, CUBLAS_OP_N, M, N, K, &one, W->data, dt, K, tmp, dt, K, &beta,
+                           out, CUDA_R_32F, M, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    return 0;
+}
+static void cu_linear(void *ctx, float *out, const float *in, const ll_weight *W, const float *bias, int N) {
+    OPCALL(ctx, linear_((opsctx *)ctx, out, in, W, bias, N));
+}
+
+/* --------------------------------------------------------------- embedding */
+__device__ __forceinline__ float load_any(const void *p, int dt, size_t i) {
+    if (dt == LL_DT_BF16) return __bfloat162float(((const __nv_bfloat16 *)p)[i]);
+    if (dt == LL_DT_F16) return __half2float(((const __half *)p)[i]);
+    return ((const float *)p)[i];
+}
+__global__ void k_embedding(float *out, const void *table, int dt, const int32_t *ids, int N, int64_t C, int acc) {
+    size_t n = (size_t)N * C;
+    for (size_t k = blockIdx.x * (size_t)blockDim.x + threadIdx.x; k < n; k += (size_t)gridDim.x * blockDim.x) {
+        size_t r = k / C, c = k % C;
+        float v = load_any(table, dt, (size_t)ids[r] * C + c);
+        out[k] = acc ? out[k] + v : v;
+    }
+}
+static int embedding_(opsctx *x, float *out, const ll_weight *t, const int32_t *ids, int N, int acc) {
+    if (N <= 0) return 0;
+    LL_LAUNCH(k_embedding, grid_for((size_t)N * t->cols, 256), 256, 0, x->c->stream, out, t->data, (int)t->dtype, ids,
+              N, t->cols, acc);
+    return 0;
+}
+static void cu_embedding(void *ctx, float *out, const ll_weight *table, const int32_t *ids, int N, int accumulate) {
+    OPCALL(ctx, embedding_((opsctx *)ctx, out, table, ids, N, accumulate));
+}
+
+/* ------------------------------------------------------------------- norms */
+__device__ __forceinline__ double warp_sum_d(double v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+__device__ double block_sum_d(double v, double *sh) {
+    int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    v = warp_sum_d(v);
+    __syncthreads();
+    if (lane == 0) sh[w] = v;
+    __syncthreads();
+    if (w == 0) {
+        double t = lane < nw ? sh[lane] : 0.0;
+        t = warp_sum_d(t);
+        if (lane == 0) sh[32] = t;
+    }
+    __syncthreads();
+    return sh[32];
+}
+/* One block per row, as cpu_layernorm: float64 mean and variance, float
+ * normalisation. */
+__global__ void k_layernorm(float *out, const float *in, const float *w, const float *b, int C, float eps) {
+    __shared__ double sh[33];
+    const float *x = in + (size_t)blockIdx.x * C;
+    float *y = out + (size_t)blockIdx.x * C;
+    double s = 0;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) s += x[c];
+    double mean = block_sum_d(s, sh) / C;
+    double v = 0;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) { double d = x[c] - mean; v += d * d; }
+    v = block_sum_d(v, sh);
+    float rstd = (float)(1.0 / sqrt(v / C + (double)eps));
+    float m = (float)mean;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+        float t = (x[c] - m) * rstd;
+        if (w) t *= w[c];
+        if (b) t += b[c];
+        y[c] = t;
+    }
+}
+__global__ void k_rmsnorm(float *out, const float *in, const float *w, int C, float eps) {
+    __shared__ double sh[33];
+    const float *x = in + (size_t)blockIdx.x * C;
+    float *y = out + (size_t)blockIdx.x * C;
+    double s = 0;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) s += (double)x[c] * x[c];
+    s = block_sum_d(s, sh);
+    float rs = (float)(1.0 / sqrt(s / C + (double)eps));
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+        float t = x[c] * rs;
+        y[c] = w ? w[c] * t : t;
+    }
+}
+static int norm_threads(int C) { return C >= 2048 ? 512 : C >= 512 ? 256 : 128; }
+static int layernorm_(opsctx *x, float *out, const float *in, const float *w, const float *b, int N, int C, float eps) {
+    if (N <= 0) return 0;
+    LL_LAUNCH(k_layernorm, (unsigned)N, norm_threads(C), 0, x->c->stream, out, in, w, b, C, eps);
+    return 0;
+}
+static int rmsnorm_(opsctx *x, float *out, const float *in, const float *w, int N, int C, float eps) {
+    if (N <= 0) return 0;
+    LL_LAUNCH(k_rmsnorm, (unsigned)N, norm_threads(C), 0, x->c->stream, out, in, w, C, eps);
+    return 0;
+}
+static void cu_layernorm(void *ctx, float *out, const float *in, const float *w, const float *b, int N, int C, float eps) {
+    OPCALL(ctx, layernorm_((opsctx *)ctx, out, in, w, b, N, C, eps));
+}
+static void cu_rmsnorm(void *ctx, float *out, const float *in, const float *w, int N, int C, float eps) {
+    OPCALL(ctx, rmsnorm_((opsctx *)ctx, out, in, w, N, C, eps));
+}
+
+/* -------------------------------------------------------------- elementwise */
+enum { EW_GELU_TANH, EW_GELU_ERF, EW_SILU, EW_SIGMOID, EW_RELU_SQ };
+__global__ void k_unary(float *out, const float *in, size_t n, int op) {
+    for (size_t k = blockIdx.x * (size_t)blockDim.x + threadIdx.x; k < n; k += (size_t)gridDim.x * blockDim.x) {
+        float x = in[k], y;
+        switch (op) {
+        case EW_GELU_TANH: y = 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))); break;
+        case EW_GELU_ERF: y = (float)(0.5 * x * (1.0 + erf(x * 0.7071067811865476))); break;
+        case EW_SILU: y = x / (1.0f + expf(-x)); break;
+        case EW_SIGMOID: y = 1.0f / (1.0f + expf(-x)); break;
+        default: y = x > 0 ? x * x : 0.0f; break;
+        }
+        out[k] = y;
+    }
+}
+enum { EB_ADD, EB_MUL, EB_SWIGLU };
+__global__ void k_binary(float *out, const float *a, const float *b, size_t n, int op) {
+    for (size_t k = blockIdx.x * (size_t)blockDim.x + threadIdx.x; k < n; k += (size_t)gridDim.x * blockDim.x) {
+        float x = a[k], y = b[k];
+        out[k] = op == EB_ADD ? x + y : op == EB_MUL ? x * y : (x / (1.0f + expf(-x))) * y;
+    }
+}
+__global__ void k_scale(float *out, const float *a, float s, size_t n) {
+    for (size_t k = blockIdx.x * (size_t)blockDim.x + threadIdx.x; k < n; k += (size_t)gridDim.x * blockDim.x)
+        out[k] = a[k] * s;
+}
+static int unary_(opsctx *x, float *out, const float *in, size_t n, int op) {
+    if (!n) return 0;
+    LL_LAUNCH(k_unary, grid_for(n, 256), 256, 0, x->c->stream, out, in, n, op);
+    return 0;
+}
+static int binary_(opsctx *x, float *out, const float *a, const float *b, size_t n, int op) {
+    if (!n) return 0;
+    LL_LAUNCH(k_binary, grid_for(n, 256), 256, 0, x->c->stream, out, a, b, n, op);
+    return 0;
+}
+static int scale_(opsctx *x, float *out, const float *a, float s, size_t n) {
+    if (!n) return 0;
+    LL_LAUNCH(k_scale, grid_for(n, 256), 256, 0, x->c->stream, out, a, s, n);
+    return 0;
+}
+static void cu_gelu_tanh(void *ctx, float *o, const float *i, size_t n) { OPCALL(ctx, unary_((opsctx *)ctx, o, i, n, EW_GELU_TANH)); }
+static void cu_gelu_erf(void *ctx, float *o, const float *i, size_t n) { OPCALL(ctx, unary_((opsctx *)ctx, o, i, n, EW_GELU_ERF)); }
+static void cu_silu(void *ctx, float *o, const float *i, size_t n) { OPCALL(ctx, unary_((opsctx *)ctx, o, i, n, EW_SILU)); }
+static void cu_sigmoid(void *ctx, float *o, const float *i, size_t n) { OPCALL(ctx, unary_((opsctx *)ctx, o, i, n, EW_SIGMOID)); }
+static void cu_relu_sq(void *ctx, float *o, const float *i, size_t n) { OPCALL(ctx, unary_((opsctx *)ctx, o, i, n, EW_RELU_SQ)); }
+static void cu_add(void *ctx, float *o, const float *a, const float *b, size_t n) { OPCALL(ctx, binary_((opsctx *)ctx, o, a, b, n, EB_ADD)); }
+static void cu_mul(void *ctx, float *o, const float *a, const float *b, size_t n) { OPCALL(ctx, binary_((opsctx *)ctx, o, a, b, n, EB_MUL)); }
+static void cu_swiglu(void *ctx, float *o, const float *g, const float *u, size_t n) { OPCALL(ctx, binary_((opsctx *)ctx, o, g, u, n, EB_SWIGLU)); }
+static void cu_scale(void *ctx, float *o, const float *a, float s, size_t n) { OPCALL(ctx, scale_((opsctx *)ctx, o, a, s, n)); }
+
+/* -------------------------------------------------------------------- rope */
+/* One thread per (row, head, i < half), as cpu_rope. */
+__global__ void k_rope(float *x, int64_t rs, int64_t hs, int N, int H, int half, const int32_t *pos, const float *inv_freq) {
+    size_t n = (size_t)N * H * half;
+    for (size_t k = blockIdx.x * (size_t)blockDim.x + threadIdx.x; k < n; k += (size_t)gridDim.x * blockDim.x) {
+        int i = (int)(k % half);
+        size_t rh = k / half;
+        int h = (int)(rh % H);
+        size_t r = rh / H;
+        float a = (float)pos[r] * inv_freq[i];
+        float c = cosf(a), s = sinf(a);
+        float *p = x + (int64_t)r * rs + (int64_t)h * hs;
+        float x1 = p[i], x2 = p[i + half];
+        p[i] = x1 * c - x2 * s;
+        p[i + half] = x2 * c + x1 * s;
+    }
+}
+static int rope_(opsctx *x, const ll_rope_params *p) {
+    int half = p->rot_dims / 2;
+    if (p->N <= 0 || half <= 0 || p->n_heads <= 0) return 0;
+    LL_LAUNCH(k_rope, grid_for((size_t)p->N * p->n_heads * half, 256), 256, 0, x->c->stream, p->x, p->rs, p->hs, p->N,
+              p->n_heads, half, p->pos, p->inv_freq);
+    return 0;
+}
+static void cu_rope(void *ctx, const ll_rope_params *p) { OPCALL(ctx, rope_((opsctx *)ctx, p)); }
+
+/* --------------------------------------------------------------- attention */
+/* Flash-style causal attention (no T×T matrix anywhere): a block handles
+ * ATT_Q consecutive queries of one (b, h), one warp per query; keys and
+ * values stream through shared memory in tiles of 32; each lane scores one
+ * key of the tile and owns hd/32 output dims; online softmax in float32. */
+#define ATT_Q 8
+#define ATT_MAXD 8 /* hd <= 256 */
+__global__ void k_attention(ll_attn_params p) {
+    extern __shared__ float smem[];
+    const int hd = p.hd, ldk = hd + 1;
+    float *Qs = smem;                 /* [ATT_Q][hd] */
+    float *Ks = Qs + ATT_Q * hd;      /* [32][hd+1] */
+    float *Vs = Ks + 32 * ldk;        /* [32][hd] */
+    const int b = blockIdx.z, h = blockIdx.y, t0 = blockIdx.x * ATT_Q;
+    const int T = p.T, grp = p.H / p.KVH, g = h / grp;
+    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nthr = blockDim.x;
+    const int len = p.lens[b] < T ? p.lens[b] : T;
+    const int t = t0 + w;
+    for (int k = threadIdx.x; k < ATT_Q * hd; k += nthr) {
+        int qi = k / hd, i = k % hd, tq = t0 + qi;
+        Qs[k] = tq < T ? p.q[((int64_t)b * T + tq) * p.q_rs + (int64_t)h * p.q_hs + i] : 0.0f;
+    }
+    int s_lo = 0;
+    if (p.window > 0) { s_lo = t0 - p.window + 1; if (s_lo < 0) s_lo = 0; }
+    int s_hi = t0 + ATT_Q - 1; /* last key any query of the block needs */
+    if (s_hi > len - 1) s_hi = len - 1;
+    float m = -INFINITY, l = 0.0f, acc[ATT_MAXD];
+#pragma unroll
+    for (int j = 0; j < ATT_MAXD; j++) acc[j] = 0.0f;
+    const bool active = t < T && t < len;
+    int my_lo = 0;
+    if (p.window > 0) { my_lo = t - p.window + 1; if (my_lo < 0) my_lo = 0; }
+    for (int s0 = (s_lo / 32) * 32; s0 <= s_hi; s0 += 32) {
+        __syncthreads();
+        for (int k = threadIdx.x; k < 32 * hd; k += nthr) {
+            int j = k / hd, i = k % hd, s = s0 + j;
+            float kv = 0.0f, vv = 0.0f;
+            if (s < len) {
+                kv = p.k[((int64_t)b * T + s) * p.k_rs + (int64_t)g * p.k_hs + i];
+                vv = p.v[((int64_t)b * T + s) * p.v_rs + (int64_t)g * p.v_hs + i];
+            }
+            Ks[j * ldk + i] = kv;
+            Vs[j * hd + i] = vv;
+        }
+        __syncthreads();
+        if (!active) continue;
+        const int s = s0 + lane;
+        const bool ok = s <= t && s >= my_lo && s < len;
+        float sc = -INFINITY;
+        if (ok) {
+            const float *q = Qs + w * hd, *kk = Ks + lane * ldk;
+            float d = 0.0f;
+            for (int i = 0; i < hd; i++) d += q[i] * kk[i];
+            sc = d * p.scale;
+        }
+        float mx = sc;
+        for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+        if (mx == -INFINITY) continue; /* no key of this tile for this query */
+        float mn = fmaxf(m, mx);
+        float corr = expf(m - mn); /* m = -inf at first: 0 */
+        float pe = ok ? expf(sc - mn) : 0.0f;
+        float ps = pe;
+        for (int o = 16; o > 0; o >>= 1) ps += __shfl_xor_sync(0xffffffffu, ps, o);
+        l = l * corr + ps;
+#pragma unroll
+        for (int j = 0; j < ATT_MAXD; j++) acc[j] *= corr;
+        for (int j2 = 0; j2 < 32; j2++) {
+            float pj = __shfl_sync(0xffffffffu, pe, j2);
+            if (pj == 0.0f) continue;
+            const float *vr = Vs + j2 * hd;
+#pragma unroll
+            for (int j = 0; j < ATT_MAXD; j++) {
+                int i = lane + 32 * j;
+                if (i < hd) acc[j] += pj * vr[i];
+            }
+        }
+        m = mn;
+    }
+    if (t >= T) return;
+    float *o = p.out + ((int64_t)b * T + t) * p.o_rs + (int64_t)h * hd;
+    float inv = active && l > 0 ? 1.0f / l : 0.0f;
+#pragma unroll
+    for (int j = 0; j < ATT_MAXD; j++) {
+        int i = lane + 32 * j;
+        if (i < hd) o[i] = active ? acc[j] * inv : 0.0f;
+    }
+}
+static int attention_(opsctx *x, const ll_attn_params *p) {
+    if (p->B <= 0 || p->T <= 0 || p->H <= 0) return 0;
+    if (p->hd > 32 * ATT_MAXD || p->hd <= 0 || p->KVH <= 0 || p->H % p->KVH) {
+        ll_set_error("CUDA attention: head size %d (max %d) or heads %d/%d not supported", p->hd, 32 * ATT_MAXD, p->H,
+                     p->KVH);
+        return -1;
+    }
+    size_t smem = sizeof(float) * ((size_t)ATT_Q * p->hd + 32 * (size_t)(p->hd + 1) + 32 * (size_t)p->hd);
+    if (smem > 48 * 1024)
+        LL_CU(cudaFuncSetAttribute(k_attention, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    dim3 grid(ll_cdiv(p->T, ATT_Q), p->H, p->B);
+    LL_LAUNCH(k_attention, grid, 32 * ATT_Q, smem, x->c->stream, *p);
+    return 0;
+}
+static void cu_attention(void *ctx, const ll_attn_params *p) { OPCALL(ctx, attention_((opsctx *)ctx, p)); }
+
+/* ------------------------------------------------------------------ copy2d */
+static int copy2d_(opsctx *x, float *dst, int64_t drs, const float *src, int64_t srs, int rows, int cols) {
+    if (rows <= 0 || cols <= 0) return 0;
+    LL_CU(cudaMemcpy2DAsync(dst, (size_t)drs * 4, src, (size_t)srs * 4, (size_t)cols * 4, (size_t)rows,
+                            cudaMemcpyDeviceToDevice, x->c->stream));
+    return 0;
+}
+static void cu_copy2d(void *ctx, float *dst, int64_t drs, const float *src, int64_t srs, int rows, int cols) {
+    OPCALL(ctx, copy2d_((opsctx *)ctx, dst, drs, src, srs, rows, cols));
+}
+
+/* ------------------------------------------------------- recurrent families */
+/* RWKV-4 token shift + mix: one thread per (r, c). */
+__global__ void k_shift_mix(float *ok, float *ov, float *orr, const float *x, const float *prev, const float *mk,
+                            const float *mv, const float *mr, int B, int T, int C) {
+    size_t n = (size_t)B * T * C;
+    for (size_t k = blockIdx.x * (size_t)blockDim.x + threadIdx.x; k < n; k += (size_t)gridDim.x * blockDim.x) {
+        int c = (int)(k % C);
+        size_t r = k / C;
+        int t = (int)(r % T), b = (int)(r / T);
+        float xv = x[k];
+        float xs = t > 0 ? x[k - C] : (prev ? prev[(size_t)b * C + c] : 0.0f);
+        if (ok) ok[k] = xv * mk[c] + xs * (1.0f - mk[c]);
+        if (ov && mv) ov[k] = xv * mv[c] + xs * (1.0f - mv[c]);
+        if (orr) orr[k] = xv * mr[c] + xs * (1.0f - mr[c]);
+    }
+}
+static int shift_mix_(opsctx *x, float *ok, float *ov, float *orr, const float *xx, const float *prev, const float *mk,
+                      const float *mv, const float *mr, int B, int T, int C) {
+    if ((size_t)B * T * C == 0) return 0;
+    LL_LAUNCH(k_shift_mix, grid_for((size_t)B * T * C, 256), 256, 0, x->c->stream, ok, ov, orr, xx, prev, mk, mv, mr, B,
+              T, C);
+    return 0;
+}
+static void cu_shift_mix(void *ctx, float *ok, float *ov, float *orr, const float *xx, const float *prev,
+                         const float *mk, const float *mv, const float *mr, int B, int T, int C) {
+    OPCALL(ctx, shift_mix_((opsctx *)ctx, ok, ov, orr, xx, prev, mk, mv, mr, B, T, C));
+}
+
+/* RWKV-4 WKV: one thread per (b, a), serial over t (HF rwkv_linear_attention_cpu
+ * order of operations, float32).  state [3, B, A] = (num, den, max). */
+__global__ void k_wkv4(float *out, const float *k, const float *v, const float *td, const float *tf, float *state,
+                       int B, int T, int A) {
+    int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= B * A) return;
+    int b = idx / A, a = idx % A;
+    float w = -expf(td[a]), u = tf[a];
+    float num = 0.0f, den = 0.0f, mx = -1e38f;
+    size_t sB = (size_t)B * A;
+    if (state) { num = state[idx]; den = state[sB + idx]; mx = state[2 * sB + idx]; }
+    for (int t = 0; t < T; t++) {
+        size_t r = ((size_t)b * T + t) * A + a;
+        float kt = k[r], vt = v[r];
+        float q = fmaxf(mx, u + kt);
+        float e1 = expf(mx - q), e2 = expf(u + kt - q);
+        out[r] = (e1 * num + e2 * vt) / (e1 * den + e2);
+        float q2 = fmaxf(mx + w, kt);
+        e1 = expf(mx + w - q2);
+        e2 = expf(kt - q2);
+        num = e1 * num + e2 * vt;
+        den = e1 * den + e2;
+        mx = q2;
+    }
+    if (state) { state[idx] = num; state[sB + idx] = den; state[2 * sB + idx] = mx; }
+}
+static int wkv4_(opsctx *x, float *out, const float *k, const float *v, const float *td, const float *tf, float *state,
+                 int B, int T, int A) {
+    if (B * A == 0) return 0;
+    LL_LAUNCH(k_wkv4, ll_cdiv((long)B * A, 128), 128, 0, x->c->stream, out, k, v, td, tf, state, B, T, A);
+    return 0;
+}
+static void cu_wkv4(void *ctx, float *out, const float *k, const float *v, const float *td, const float *tf,
+                    float *state, int B, int T, int A) {
+    OPCALL(ctx, wkv4_((opsctx *)ctx, out, k, v, td, tf, state, B, T, A));
+}
+
+/* Mamba causal depthwise conv1d + SiLU: one thread per (b, e), a sliding
+ * window of K−1 past inputs in registers (K <= 8). */
+#define CONV_MAXK 8
+__global__ void k_conv1d_silu(float *out, const float *in, int64_t in_rs, const float *wt, const float *bias,
+                              float *state, int B, int T, int E, int K) {
+    int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= B * E) return;
+    int b = idx / E, e = idx % E;
+    float win[CONV_MAXK], wk[CONV_MAXK];
+#pragma unroll
+    for (int j = 0; j < CONV_MAXK; j++) {
+        wk[j] = j < K ? wt[(size_t)e * K + j] : 0.0f;
+        win[j] = 0.0f;
+    }
+    /* win[0..K-2]: inputs t-(K-1) .. t-1 */
+    if (state)
+#pragma unroll
+        for (int j = 0; j < CONV_MAXK - 1; j++)
+            if (j < K - 1) win[j] = state[((size_t)b * E + e) * (K - 1) + j];
+    float bs = bias ? bias[e] : 0.0f;
+    for (int t = 0; t < T; t++) {
+        size_t r = (size_t)b * T + t;
+        float xt = in[r * in_rs + e];
+        float s = bs;
+#pragma unroll
+        for (int j = 0; j < CONV_MAXK - 1; j++)
+            if (j < K - 1) s += wk[j] * win[j];
+        s += wk[K - 1] * xt;
+        out[r * E + e] = s / (1.0f + expf(-s));
+#pragma unroll
+        for (int j = 0; j < CONV_MAXK - 2; j++)
+            if (j < K - 2) win[j] = win[j + 1];
+        if (K >= 2) {
+#pragma unroll
+            for (int j = 0; j < CONV_MAXK - 1; j++)
+                if (j == K - 2) win[j] = xt;
+        }
+    }
+    if (state)
+#pragma unroll
+        for (int j = 0; j < CONV_MAXK - 1; j++)
+            if (j < K - 1) state[((size_t)b * E + e) * (K - 1) + j] = win[j];
+}
+static int conv1d_(opsctx *x, float *out, const float *in, int64_t in_rs, const float *w, const float *bias,
+                   float *state, int B, int T, int E, int K) {
+    if (K < 1 || K > CONV_MAXK) {
+        ll_set_error("CUDA conv1d_silu: kernel size %d not supported (1..%d)", K, CONV_MAXK);
+        return -1;
+    }
+    if (B * E == 0) return 0;
+    LL_LAUNCH(k_conv1d_silu, ll_cdiv((long)B * E, 128), 128, 0, x->c->stream, out, in, in_rs, w, bias, state, B, T, E,
+              K);
+    return 0;
+}
+static void cu_conv1d_silu(void *ctx, float *out, const float *in, int64_t in_rs, const float *w, const float *bias,
+                           float *state, int B, int T, int E, int K) {
+    OPCALL(ctx, conv1d_((opsctx *)ctx, out, in, in_rs, w, bias, state, B, T, E, K));
+}
+
+/* Mamba selective scan: one thread per (b, e), the S states in registers
+ * (S <= 64), serial in t (ggml's ssm_scan layout). */
+#define SSCAN_MAXS 64
+__device__ __forceinline__ float softplus_f(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
+__global__ void k_sscan(ll_sscan_params p) {
+    int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= p.B * p.E) return;
+    const int b = idx / p.E, e = idx % p.E, S = p.S;
+    float h[SSCAN_MAXS], A[SSCAN_MAXS];
+#pragma unroll
+    for (int n = 0; n < SSCAN_MAXS; n++) {
+        A[n] = n < S ? -expf(p.A_log[(size_t)e * S + n]) : 0.0f;
+        h[n] = (n < S && p.state) ? p.state[((size_t)b * p.E + e) * S + n] : 0.0f;
+    }
+    const float Dv = p.D ? p.D[e] : 0.0f;
+    for (int t = 0; t < p.T; t++) {
+        size_t r = (size_t)b * p.T + t;
+        float dt = softplus_f(p.dt_raw[r * p.E + e]);
+        float u = p.u[r * p.E + e];
+        const float *Bt = p.Bm + r * p.bc_rs, *Ct = p.Cm + r * p.bc_rs;
+        float y = 0.0f;
+#pragma unroll
+        for (int n = 0; n < SSCAN_MAXS; n++) {
+            if (n < S) {
+                h[n] = expf(A[n] * dt) * h[n] + (dt * Bt[n]) * u;
+                y += h[n] * Ct[n];
+            }
+        }
+        y += u * Dv;
+        if (p.z) {
+            float z = p.z[r * p.z_rs + e];
+            y *= z / (1.0f + expf(-z));
+        }
+        p.y[r * p.E + e] = y;
+    }
+    if (p.state)
+#pragma unroll
+        for (int n = 0; n < SSCAN_MAXS; n++)
+            if (n < S) p.state[((size_t)b * p.E + e) * S + n] = h[n];
+}
+static int sscan_(opsctx *x, const ll_sscan_params *p) {
+    if (p->S < 1 || p->S > SSCAN_MAXS) {
+        ll_set_error("CUDA selective_scan: state size %d not supported (1..%d)", p->S, SSCAN_MAXS);
+        return -1;
+    }
+    if (p->B * p->E == 0) return 0;
+    LL_LAUNCH(k_sscan, ll_cdiv((long)p->B * p->E, 64), 64, 0, x->c->stream, *p);
+    return 0;
+}
+static void cu_sscan(void *ctx, const ll_sscan_params *p) { OPCALL(ctx, sscan_((opsctx *)ctx, p)); }
+
+/* ------------------------------------------------------------------- table */
+static const ll_ops cuda_ops = {
+    .name = "cuda",
+    .host_memory = 0,
+    .alloc = cu_alloc,
+    .free = cu_free,
+    .upload = cu_upload,
+    .download = cu_download,
+    .sync = cu_sync,
+    .linear = cu_linear,
+    .embedding = cu_embedding,
+    .layernorm = cu_layernorm,
+    .rmsnorm = cu_rmsnorm,
+    .add = cu_add,
+    .mul = cu_mul,
+    .scale = cu_scale,
+    .gelu_tanh = cu_gelu_tanh,
+    .gelu_erf = cu_gelu_erf,
+    .silu = cu_silu,
+    .swiglu = cu_swiglu,
+    .rope = cu_rope,
+    .attention = cu_attention,
+    .copy2d = cu_copy2d,
+    .sigmoid = cu_sigmoid,
+    .relu_sq = cu_relu_sq,
+    .rwkv_shift_mix = cu_shift_mix,
+    .wkv4 = cu_wkv4,
+    .conv1d_silu = cu_conv1d_silu,
+    .selective_scan = cu_sscan,
+};
+
+extern "C" const ll_ops *ll_cuda_ops(void) { return &cuda_ops; }
+
+extern "C" void *ll_cuda_ops_ctx_new(int device, ll_dtype compute) {
+    if (compute != LL_DT_F32 && compute != LL_DT_BF16) {
+        ll_set_error("CUDA backend: compute dtype must be f32 or bf16");
+        return NULL;
+    }
+    if (ll_cuda_init(device) != 0) return NULL;
+    opsctx *x = (opsctx *)calloc(1, sizeof *x);
+    x->c = ll_cuda_ctx_get();
+    x->compute = compute;
+    return x;
+}
+extern "C" void ll_cuda_ops_ctx_free(void *ctx) {
+    opsctx *x = (opsctx *)ctx;
+    if (!x) return;
+    if (x->scratch) {
+        cudaStreamSynchronize(x->c->stream);
+        cudaFree(x->scratch);
+    }
+    free(x);
+}
+
+__global__ void k_f32_to_bf16_w(__nv_bfloat16 *o, const float *i, size_t n) {
+    for (size_t k = blockIdx.x * (size_t)blockDim.x + threadIdx.x; k < n; k += (size_t)gridDim.x * blockDim.x)
+        o[k] = __float2bfloat16(i[k]);
+}
+static int upload_weight_(ll_weight *dst, const float *src, int64_t rows, int64_t cols, ll_dtype dt) {
+    ll_cuda_ctx *c = ll_cuda_ctx_get();
+    if (!c) return -1;
+    size_t n = (size_t)rows * cols;
+    float *tmp = NULL;
+    void *out = NULL;
+    LL_CU(cudaMalloc(&out, n * (dt == LL_DT_F32 ? 4 : 2)));
+    if (dt == LL_DT_F32) {
+        LL_CU(cudaMemcpyAsync(out, src, n * 4, cudaMemcpyHostToDevice, c->stream));
+    } else {
+        LL_CU(cudaMalloc((void **)&tmp, n * 4));
+        LL_CU(cudaMemcpyAsync(tmp, src, n * 4, cudaMemcpyHostToDevice, c->stream));
+        if (dt == LL_DT_BF16)
+            LL_LAUNCH(k_f32_to_bf16_w, grid_for(n, 256), 256, 0, c->stream, (__nv_bfloat16 *)out, tmp, n);
+        else
+            LL_LAUNCH(k_f32_to_f16, grid_for(n, 256), 256, 0, c->stream, (__half *)out, tmp, n);
+    }
+    LL_CU(cudaStreamSynchronize(c->stream));
+    if (tmp) cudaFree(tmp);
+    dst->data = out;
+    dst->dtype = dt;
+    dst->rows = rows;
+    dst->cols = cols;
+    return 0;
+}
+extern "C" int ll_cuda_upload_weight(ll_weight *dst, const float *src, int64_t rows, int64_t cols, ll_dtype dt) {
+    if (dt != LL_DT_F32 && dt != LL_DT_BF16 && dt != LL_DT_F16) {
+        ll_set_error("CUDA weights: dtype %d not supported (f32, bf16, f16)", (int)dt);
+        return -1;
+    }
+    return upload_weight_(dst, src, rows, cols, dt);
+}
