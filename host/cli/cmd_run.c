@@ -1,3 +1,284 @@
-/* placeholder until the run subcommand lands */
+/* layerlaw run: forward an HF checkpoint over pre-tokenised sequences, fold
+ * every hidden-state entry into the probe statistics as it is computed
+ * (fused capture), then solve the probes and fit the law. */
+#include <cJSON.h>
+#include <getopt.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include "capture.h"
 #include "cli.h"
-int cmd_run(int argc, char **argv) { (void)argc; (void)argv; return cli_fail("'run' is not implemented yet"); }
+#include "ll_util.h"
+#include "model.h"
+#include "ops.h"
+#include "probe.h"
+#include "report.h"
+#include "tokens.h"
+
+static void run_usage(FILE *f) {
+    fprintf(f,
+            "usage: layerlaw run --model DIR --tokens FILE --out DIR [options]\n\n"
+            "  DIR   an HF checkpoint folder: config.json + model.safetensors (or sharded with\n"
+            "        model.safetensors.index.json); model_type gpt2, gpt_neox, llama, mistral, qwen2\n"
+            "  FILE  pre-tokenised sequences, one JSON array of token ids per line\n\n"
+            "options:\n"
+            "  --batch-size B      sequences per forward batch, right-padded (default 8)\n"
+            "  --max-length L      cut sequences to L tokens (default 512; 0 = no cut)\n"
+            "  --threads T         threads (default: all cores)\n"
+            "  --position P        next|current|previous|next-next: which token a feature predicts (default next)\n"
+            "  --norm N            initialized (default: a fresh norm of the model's own kind and eps,\n"
+            "                      as the authors) | layernorm | rmsnorm | standardize | none\n"
+            "  --norm-last         normalise the last entry too (default: as the authors, not)\n"
+            "  --fit-from K        first entry of the law fit (default 1)\n"
+            "  --ridge LAMBDA      ridge penalty (default 0: OLS, minimum norm)\n"
+            "  --dump-hidden F.npy also write the raw features, (N, E, d) float32, examples in input order\n"
+            "  --backend B         auto|cpu (default auto)\n"
+            "  --quiet             no table on stdout\n");
+}
+
+/* A capture wrapper that measures the time spent in the sink (so that the
+ * forward's own throughput can be reported). */
+typedef struct {
+    ll_capture base;
+    ll_capture *inner;
+    double seconds;
+} timed_cap;
+
+static int timed_on_entry(ll_capture *self, int e, const float *h, const int32_t *tokens, const int *lens, int B, int T,
+                          int C) {
+    timed_cap *t = (timed_cap *)self;
+    double t0 = ll_now();
+    int rc = t->inner->on_entry(t->inner, e, h, tokens, lens, B, T, C);
+    t->seconds += ll_now() - t0;
+    return rc;
+}
+
+static cJSON *model_json(const ll_model *m) {
+    const ll_model_config *c = &m->cfg;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "dir", m->dir);
+    cJSON_AddStringToObject(j, "model_type", c->model_type);
+    cJSON_AddNumberToObject(j, "n_layers", c->n_layer);
+    cJSON_AddNumberToObject(j, "hidden_size", c->d_model);
+    cJSON_AddNumberToObject(j, "vocab_size", c->vocab);
+    if (c->arch <= LL_ARCH_QWEN2) {
+        cJSON_AddNumberToObject(j, "n_heads", c->n_head);
+        cJSON_AddNumberToObject(j, "n_kv_heads", c->n_kv_head);
+        cJSON_AddNumberToObject(j, "head_dim", c->head_dim);
+        cJSON_AddNumberToObject(j, "intermediate_size", c->d_ff);
+        cJSON_AddNumberToObject(j, "rotary_dims", c->rotary_dims);
+        if (c->rotary_dims) cJSON_AddNumberToObject(j, "rope_theta", c->rope_theta);
+        cJSON_AddStringToObject(j, "rope_scaling",
+                                c->rope_scaling.type == LL_ROPE_SCALING_LLAMA3   ? "llama3"
+                                : c->rope_scaling.type == LL_ROPE_SCALING_LINEAR ? "linear"
+                                                                                 : "none");
+        cJSON_AddBoolToObject(j, "parallel_residual", c->parallel_residual);
+        if (c->sliding_window) cJSON_AddNumberToObject(j, "sliding_window", c->sliding_window);
+    }
+    cJSON_AddStringToObject(j, "norm", ll_norm_name(c->norm));
+    cJSON_AddNumberToObject(j, "norm_eps", c->norm_eps);
+    cJSON_AddNumberToObject(j, "n_entries", ll_model_n_entries(m));
+    cJSON_AddNumberToObject(j, "n_params", (double)m->n_params);
+    return j;
+}
+
+int cmd_run(int argc, char **argv) {
+    const char *model_dir = NULL, *tok_path = NULL, *outdir = NULL, *pos_s = "next", *norm_s = "initialized",
+               *dump = NULL, *backend = "auto";
+    int batch = 8, max_len = 512, threads = 0, norm_last = 0, fit_from = 1, quiet = 0;
+    double ridge = 0;
+    enum { O_MODEL = 1, O_TOK, O_OUT, O_BATCH, O_MAXLEN, O_THR, O_POS, O_NORM, O_NLAST, O_FROM, O_RIDGE, O_DUMP,
+           O_BACKEND, O_QUIET, O_HELP };
+    static const struct option opts[] = {
+        {"model", 1, 0, O_MODEL},     {"tokens", 1, 0, O_TOK},       {"out", 1, 0, O_OUT},
+        {"batch-size", 1, 0, O_BATCH}, {"max-length", 1, 0, O_MAXLEN}, {"threads", 1, 0, O_THR},
+        {"position", 1, 0, O_POS},    {"norm", 1, 0, O_NORM},        {"norm-last", 0, 0, O_NLAST},
+        {"fit-from", 1, 0, O_FROM},   {"ridge", 1, 0, O_RIDGE},      {"dump-hidden", 1, 0, O_DUMP},
+        {"backend", 1, 0, O_BACKEND}, {"quiet", 0, 0, O_QUIET},      {"help", 0, 0, O_HELP},
+        {0, 0, 0, 0}};
+    optind = 1;
+    opterr = 0;
+    int c;
+    char *end;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case O_MODEL: model_dir = optarg; break;
+        case O_TOK: tok_path = optarg; break;
+        case O_OUT: outdir = optarg; break;
+        case O_BATCH: batch = (int)strtol(optarg, &end, 10); if (*end || batch < 1 || batch > 1 << 20) return cli_fail("--batch-size: bad value '%s'", optarg); break;
+        case O_MAXLEN: max_len = (int)strtol(optarg, &end, 10); if (*end || max_len < 0) return cli_fail("--max-length: bad value '%s'", optarg); break;
+        case O_THR: threads = (int)strtol(optarg, &end, 10); if (*end || threads < 0) return cli_fail("--threads: bad value '%s'", optarg); break;
+        case O_POS: pos_s = optarg; break;
+        case O_NORM: norm_s = optarg; break;
+        case O_NLAST: norm_last = 1; break;
+        case O_FROM: fit_from = (int)strtol(optarg, &end, 10); if (*end || fit_from < 0) return cli_fail("--fit-from: bad value '%s'", optarg); break;
+        case O_RIDGE: ridge = strtod(optarg, &end); if (*end || !(ridge >= 0)) return cli_fail("--ridge: bad value '%s'", optarg); break;
+        case O_DUMP: dump = optarg; break;
+        case O_BACKEND: backend = optarg; break;
+        case O_QUIET: quiet = 1; break;
+        case O_HELP: run_usage(stdout); return 0;
+        default: run_usage(stderr); return cli_fail("run: unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) return cli_fail("run: unexpected argument '%s'", argv[optind]);
+    if (!model_dir || !tok_path || !outdir) { run_usage(stderr); return cli_fail("run: --model, --tokens and --out are required"); }
+    ll_position pos;
+    if (ll_position_parse(pos_s, &pos) != 0) return cli_fail_lib();
+    int norm_initialized = !strcmp(norm_s, "initialized") || !strcmp(norm_s, "initialized-LN");
+    ll_norm norm = LL_NORM_NONE;
+    if (!norm_initialized && ll_norm_parse(norm_s, &norm) != 0) return cli_fail_lib();
+    if (strcmp(backend, "auto") && strcmp(backend, "cpu")) {
+        if (!strcmp(backend, "cuda")) return cli_fail("--backend cuda: the CUDA forward pass is not available yet (use auto or cpu)");
+        return cli_fail("--backend: unknown backend '%s' (auto|cpu)", backend);
+    }
+    if (threads <= 0) threads = omp_get_num_procs();
+
+    /* everything is validated before anything is written */
+    double t_load0 = ll_now();
+    ll_model *m = ll_model_load(model_dir);
+    if (!m) return cli_fail_lib();
+    double t_load = ll_now() - t_load0;
+    ll_tokens tk;
+    if (ll_tokens_read(tok_path, max_len, &tk) != 0) { ll_model_free(m); return cli_fail_lib(); }
+    int rc = 2;
+    ll_stats *st = NULL;
+    ll_capture *probe = NULL, *dumpcap = NULL, *tee = NULL;
+    void *ctx = NULL;
+    int32_t *toks = NULL;
+    int *lens = NULL;
+    ll_probe_result *res = NULL;
+    if (ll_tokens_check_vocab(&tk, tok_path, m->cfg.vocab) != 0) { cli_fail_lib(); goto done; }
+    const int E = ll_model_n_entries(m), d = ll_model_dim(m);
+    double eps = m->cfg.norm_eps;
+    if (norm_initialized) norm = ll_model_fresh_norm(m, &eps);
+    long N = 0;
+    int longest = 1;
+    for (int64_t s = 0; s < tk.n_seq; s++) {
+        int len = (int)(tk.off[s + 1] - tk.off[s]);
+        N += ll_position_count(pos, len);
+        longest = LL_MAX(longest, len);
+    }
+    if (N < 2) { cli_fail("%s: only %ld examples for position '%s' (need at least 2)", tok_path, N, pos_s); goto done; }
+    if (m->cfg.arch == LL_ARCH_GPT2 && longest > m->cfg.max_pos) {
+        cli_fail("%s: a sequence has %d tokens, more than the model's %d positions (use --max-length %d)", tok_path,
+                 longest, m->cfg.max_pos, m->cfg.max_pos);
+        goto done;
+    }
+
+    const char *bk = cli_backend_notice("cpu");
+    (void)bk;
+    const ll_ops *ops = ll_cpu_ops();
+    ctx = ll_cpu_ctx_new(threads);
+    if (ll_model_upload(m, ops, ctx) != 0) { rc = 1; cli_fail_lib(); goto done; }
+    st = ll_stats_new(E, d, LL_TARGET_ID, 0);
+    if (!st) { rc = 1; cli_fail_lib(); goto done; }
+    probe = ll_capture_probe_new(st, pos, norm, eps, norm_last, NULL);
+    ll_capture *sink = probe;
+    if (dump) {
+        dumpcap = ll_capture_dump_new(dump, N, E, d, pos);
+        if (!dumpcap) { cli_fail_lib(); goto done; }
+        ll_capture *both[2] = {probe, dumpcap};
+        tee = ll_capture_tee_new(both, 2);
+        sink = tee;
+    }
+    timed_cap tc = {{timed_on_entry, NULL}, sink, 0};
+
+    ll_progress prog;
+    ll_progress_init(&prog, "sequences", tk.n_seq);
+    double t0 = ll_now();
+    long long done_tok = 0, padded = 0;
+    int bmax = (int)LL_MIN((int64_t)batch, tk.n_seq);
+    toks = ll_xmalloc(sizeof(int32_t) * (size_t)bmax * longest);
+    lens = ll_xmalloc(sizeof(int) * (size_t)bmax);
+    for (int64_t s0 = 0; s0 < tk.n_seq;) {
+        /* next batch: up to `batch` non-empty sequences, in input order */
+        int B = 0, T = 1;
+        int64_t s = s0;
+        for (; s < tk.n_seq && B < batch; s++) {
+            int len = (int)(tk.off[s + 1] - tk.off[s]);
+            if (len == 0) continue;
+            lens[B++] = len;
+            T = LL_MAX(T, len);
+        }
+        if (B > 0) {
+            int b = 0;
+            for (int64_t q = s0; q < s; q++) {
+                int len = (int)(tk.off[q + 1] - tk.off[q]);
+                if (len == 0) continue;
+                memcpy(toks + (size_t)b * T, tk.ids + tk.off[q], sizeof(int32_t) * len);
+                for (int t = len; t < T; t++) toks[(size_t)b * T + t] = 0;
+                done_tok += len;
+                b++;
+            }
+            padded += (long long)B * T;
+            if (ll_model_forward(m, ops, ctx, toks, lens, B, T, &tc.base) != 0) { rc = 1; cli_fail_lib(); goto done; }
+        }
+        s0 = s;
+        ll_progress_update(&prog, s0, done_tok);
+    }
+    ll_progress_end(&prog, tk.n_seq, done_tok);
+    double t_fwd = ll_now() - t0;
+    if (dumpcap && ll_capture_dump_finish(dumpcap) != 0) { rc = 1; cli_fail_lib(); goto done; }
+
+    double t1 = ll_now();
+    res = ll_xcalloc((size_t)E, sizeof *res);
+    if (ll_stats_solve(st, ridge, threads, res) != 0) { rc = 1; cli_fail_lib(); goto done; }
+    for (int e = 0; e < E; e++)
+        if (!(res[e].tss > 0)) { cli_fail("%s: labels are constant: PR undefined", tok_path); goto done; }
+    double *pr = ll_xmalloc((size_t)E * sizeof(double));
+    for (int e = 0; e < E; e++) pr[e] = res[e].pr;
+    ll_law law;
+    int have_law = E - fit_from >= 2 && ll_law_fit(pr, E, fit_from, &law) == 0;
+    free(pr);
+    double t_solve = ll_now() - t1;
+
+    cJSON *cfg = cJSON_CreateObject();
+    cJSON_AddStringToObject(cfg, "command", "run");
+    cJSON_AddStringToObject(cfg, "model", model_dir);
+    cJSON_AddStringToObject(cfg, "tokens", tok_path);
+    cJSON_AddNumberToObject(cfg, "batch_size", batch);
+    cJSON_AddNumberToObject(cfg, "max_length", max_len);
+    cJSON_AddNumberToObject(cfg, "threads", threads);
+    cJSON_AddStringToObject(cfg, "position", ll_position_name(pos));
+    cJSON_AddStringToObject(cfg, "norm", norm_initialized ? "initialized" : ll_norm_name(norm));
+    cJSON_AddStringToObject(cfg, "norm_applied", ll_norm_name(norm));
+    cJSON_AddNumberToObject(cfg, "eps", eps);
+    cJSON_AddBoolToObject(cfg, "norm_last", norm_last);
+    cJSON_AddNumberToObject(cfg, "fit_from", fit_from);
+    cJSON_AddNumberToObject(cfg, "ridge", ridge);
+    cJSON_AddStringToObject(cfg, "target", "id");
+    if (dump) cJSON_AddStringToObject(cfg, "dump_hidden", dump);
+    else cJSON_AddNullToObject(cfg, "dump_hidden");
+    cJSON_AddStringToObject(cfg, "backend", "cpu");
+    cJSON_AddStringToObject(cfg, "backend_requested", backend);
+    cJSON *extra = cJSON_CreateObject();
+    cJSON_AddItemToObject(extra, "model", model_json(m));
+    cJSON *tp = cJSON_AddObjectToObject(extra, "throughput");
+    cJSON_AddNumberToObject(tp, "sequences", (double)tk.n_seq);
+    cJSON_AddNumberToObject(tp, "sequences_cut", (double)tk.n_cut);
+    cJSON_AddNumberToObject(tp, "tokens", (double)done_tok);
+    cJSON_AddNumberToObject(tp, "padded_tokens", (double)padded);
+    cJSON_AddNumberToObject(tp, "seconds", t_fwd);
+    cJSON_AddNumberToObject(tp, "tokens_per_s", t_fwd > 0 ? done_tok / t_fwd : 0);
+    cJSON_AddNumberToObject(tp, "capture_s", tc.seconds);
+    cJSON_AddNumberToObject(tp, "forward_s", t_fwd - tc.seconds);
+    cJSON_AddNumberToObject(tp, "forward_tokens_per_s", t_fwd - tc.seconds > 0 ? done_tok / (t_fwd - tc.seconds) : 0);
+    cJSON_AddNumberToObject(tp, "load_s", t_load);
+    cJSON_AddNumberToObject(tp, "solve_s", t_solve);
+    if (ll_report_write(outdir, res, E, have_law ? &law : NULL, N, d, cfg, extra) != 0) { rc = 1; cli_fail_lib(); goto done; }
+    if (!quiet) ll_report_print(stdout, res, E, have_law ? &law : NULL, N, d);
+    rc = 0;
+done:
+    free(res);
+    free(toks);
+    free(lens);
+    if (tee) ll_capture_free(tee);
+    if (dumpcap) ll_capture_free(dumpcap);
+    if (probe) ll_capture_free(probe);
+    ll_stats_free(st);
+    if (ctx) ll_cpu_ctx_free(ctx);
+    ll_tokens_free(&tk);
+    ll_model_free(m);
+    return rc;
+}
