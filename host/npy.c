@@ -162,6 +162,13 @@ void ll_npy_read_f64(const ll_npy *n, size_t i0, size_t cnt, double *out) {
     for (size_t i = 0; i < cnt; i++) out[i] = ll_npy_get(n, i0 + i);
 }
 
+void ll_npy_release(const ll_npy *n, size_t upto) {
+    long pg = sysconf(_SC_PAGESIZE);
+    size_t end = n->data_offset + upto * ll_dtype_size(n->dtype);
+    end -= end % (size_t)pg;
+    if (end > 0 && n->map) madvise(n->map, end, MADV_DONTNEED);
+}
+
 int ll_npy_write_header(FILE *f, ll_dtype t, int ndim, const int64_t *shape) {
     static const char *descr[] = {"<f2", "<f4", "<f8", "<i4", "<i8", "<u2"};
     char dict[512];

@@ -34,6 +34,10 @@ double ll_npy_get(const ll_npy *n, size_t i);
 /* Converts elements [i0, i0+cnt) to double. */
 void ll_npy_read_f64(const ll_npy *n, size_t i0, size_t cnt, double *out);
 
+/* Tells the kernel that elements [0, upto) will not be read again (their
+ * pages leave the resident set: streaming keeps memory flat). */
+void ll_npy_release(const ll_npy *n, size_t upto);
+
 /* Writing: header for a C-order array; data written by the caller after it.
  * ll_npy_write_header returns the header length or -1. */
 int ll_npy_write_header(FILE *f, ll_dtype t, int ndim, const int64_t *shape);

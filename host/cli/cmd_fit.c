@@ -108,6 +108,7 @@ int cmd_fit(int argc, char **argv) {
     for (int e = 0; e < E; e++)
         st->ones_null[e] = (norm == LL_NORM_LAYERNORM || norm == LL_NORM_STANDARDIZE) && (e < E - 1 || norm_last);
 
+    fprintf(stderr, "layerlaw: fit uses the CPU backend (float64 statistics, %d threads)\n", threads);
     ll_progress prog;
     ll_progress_init(&prog, "examples", N);
     double t0 = ll_now();
@@ -138,6 +139,7 @@ int cmd_fit(int argc, char **argv) {
             ll_normalize_rows(X, nb, d, apply ? norm : LL_NORM_NONE, eps);
             ll_stats_add(st, e, X, lab + i0, nb);
         }
+        ll_npy_release(&F, (size_t)(i0 + nb) * E * d);
         ll_progress_update(&prog, i0 + nb, (i0 + nb) * (long long)E);
     }
     for (int t = 0; t < nt; t++) free(buf[t]);
