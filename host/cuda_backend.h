@@ -11,12 +11,12 @@
 #ifdef LL_HAVE_CUDA
 #include <stddef.h>
 #include <stdint.h>
-#include "ops.h"
-#include "probe.h"
-
 #ifdef __cplusplus
 extern "C" {
 #endif
+#include "capture.h"
+#include "ops.h"
+#include "probe.h"
 
 /* ---- device ------------------------------------------------------------ */
 /* Selects the device (call before anything else; default 0). */
@@ -60,6 +60,9 @@ int ll_cuda_stats_reset(ll_cuda_stats *s);
  * STANDARDIZE mark the entry ones_null.  Asynchronous on the backend stream. */
 int ll_cuda_stats_add(ll_cuda_stats *s, int e, const float *X, long ldx, const double *y, long n,
                       ll_norm norm, double eps);
+/* Same with a row list: row i is X + rows[i]*ldx (rows: device int64 [n]). */
+int ll_cuda_stats_add_gather(ll_cuda_stats *s, int e, const float *X, long ldx, const int64_t *rows,
+                             const double *y, long n, ll_norm norm, double eps);
 /* Same, from host memory (X n×d contiguous). */
 int ll_cuda_stats_add_host(ll_cuda_stats *s, int e, const float *X, const double *y, long n,
                            ll_norm norm, double eps);
@@ -83,6 +86,25 @@ size_t ll_cuda_stats_bytes(const ll_cuda_stats *s);
  * (cusolverDnXsyevBatched), split into chunks only where memory or the 32-bit
  * size limit demands; solver = 0 batched, 1 a loop of cusolverDnXsyevd. */
 int ll_cuda_stats_solve(ll_cuda_stats *s, double ridge, int solver, ll_probe_result *out);
+
+/* ---- device probe capture (kernels/capture_cuda.cu) ----------------------
+ * The twin of ll_capture_probe_new (host/capture.h) over device statistics.
+ * Its on_entry takes HOST hidden states (uploads them: works with today's
+ * ll_model_emit); ll_cuda_capture_on_entry_device takes the DEVICE entry
+ * [B*T, C] directly (nothing leaves the GPU) — see docs/cuda.md for the hook
+ * in ll_model_emit.  Free with ll_cuda_capture_free (not ll_capture_free). */
+ll_capture *ll_cuda_capture_probe_new(ll_cuda_stats *st, int E, int d, ll_position pos, ll_norm norm,
+                                      double eps, int norm_last, const ll_classmap *cmap);
+int ll_cuda_capture_on_entry_device(ll_capture *c, int e, const float *h_dev, const int32_t *tokens,
+                                    const int *lens, int B, int T, int C);
+void ll_cuda_capture_free(ll_capture *c);
+long ll_cuda_capture_examples(const ll_capture *c);
+/* Records the batch-start event (call right before ll_model_forward) so that
+ * entry 0 (the embedding) is timed too. */
+int ll_cuda_capture_mark_start(ll_capture *c);
+/* Cumulative ms per entry: layer compute (arrival(e) − folded(e−1)) and
+ * capture (fold of entry e).  Returns the number of batches timed. */
+long ll_cuda_capture_timing(const ll_capture *c, double *layer_ms, double *capture_ms);
 
 /* ---- op table (kernels/ops_cuda.cu) --------------------------------------
  * The CUDA backend of host/ops.h: same names and signatures as the CPU table,

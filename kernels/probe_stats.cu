@@ -75,10 +75,10 @@ __device__ double block_sum(double v, double *sh /* [33] */) {
 }
 
 /* One block per row: Z[r,:] = normalise(X[r,:]) in float64. */
-__global__ void k_norm_rows(const float *__restrict__ X, long ldx, int d, int norm, double eps,
-                            double *__restrict__ Z) {
+__global__ void k_norm_rows(const float *__restrict__ X, long ldx, const int64_t *__restrict__ rows, int d, int norm,
+                            double eps, double *__restrict__ Z) {
     __shared__ double sh[33];
-    const float *x = X + (long)blockIdx.x * ldx;
+    const float *x = X + (rows ? rows[blockIdx.x] : (long)blockIdx.x) * ldx;
     double *z = Z + (long)blockIdx.x * d;
     if (norm == LL_NORM_NONE) {
         for (int c = threadIdx.x; c < d; c += blockDim.x) z[c] = (double)x[c];
@@ -364,13 +364,13 @@ static int gram_batch(ll_cuda_stats *s, ll_cuda_ctx *c, int e, long m) {
     return 0;
 }
 
-static int add_chunk(ll_cuda_stats *s, ll_cuda_ctx *c, int e, const float *X, long ldx, const double *y, long m,
-                     ll_norm norm, double eps) {
+static int add_chunk(ll_cuda_stats *s, ll_cuda_ctx *c, int e, const float *X, long ldx, const int64_t *rows,
+                     const double *y, long m, ll_norm norm, double eps) {
     const int d = s->d;
     cudaStream_t st = c->stream;
     double na = s->h_n[e], nb = (double)m, n = na + nb;
     double alpha = na * nb / n;
-    LL_LAUNCH(k_norm_rows, (unsigned)m, 256, 0, st, X, ldx, d, (int)norm, eps, s->Z);
+    LL_LAUNCH(k_norm_rows, (unsigned)m, 256, 0, st, X, ldx, rows, d, (int)norm, eps, s->Z);
     if (s->target == LL_TARGET_ONEHOT)
         LL_LAUNCH(k_class_add, (unsigned)m, 128, 0, st, s->Z, y, d, s->K, s->class_n + (size_t)e * s->K,
                   s->class_sum + (size_t)e * s->K * d);
@@ -392,8 +392,8 @@ static int add_chunk(ll_cuda_stats *s, ll_cuda_ctx *c, int e, const float *X, lo
     return 0;
 }
 
-extern "C" int ll_cuda_stats_add(ll_cuda_stats *s, int e, const float *X, long ldx, const double *y, long n,
-                                 ll_norm norm, double eps) {
+static int stats_add(ll_cuda_stats *s, int e, const float *X, long ldx, const int64_t *rows, const double *y, long n,
+                     ll_norm norm, double eps) {
     if (e < 0 || e >= s->E || n < 0 || ldx < s->d) {
         ll_set_error("ll_cuda_stats_add: bad arguments e=%d (E=%d) n=%ld ldx=%ld (d=%d)", e, s->E, n, ldx, s->d);
         return -1;
@@ -403,10 +403,20 @@ extern "C" int ll_cuda_stats_add(ll_cuda_stats *s, int e, const float *X, long l
     int ones = norm == LL_NORM_LAYERNORM || norm == LL_NORM_STANDARDIZE;
     for (long r = 0; r < n; r += s->max_rows) {
         long m = LL_MIN(s->max_rows, n - r);
-        LL_TRY(add_chunk(s, c, e, X + r * ldx, ldx, y + r, m, norm, eps));
+        LL_TRY(add_chunk(s, c, e, rows ? X : X + r * ldx, ldx, rows ? rows + r : NULL, y + r, m, norm, eps));
     }
     if (n > 0) s->h_ones[e] = (s->h_ones[e] == -1) ? ones : (s->h_ones[e] && ones);
     return 0;
+}
+
+extern "C" int ll_cuda_stats_add(ll_cuda_stats *s, int e, const float *X, long ldx, const double *y, long n,
+                                 ll_norm norm, double eps) {
+    return stats_add(s, e, X, ldx, NULL, y, n, norm, eps);
+}
+
+extern "C" int ll_cuda_stats_add_gather(ll_cuda_stats *s, int e, const float *X, long ldx, const int64_t *rows,
+                                        const double *y, long n, ll_norm norm, double eps) {
+    return stats_add(s, e, X, ldx, rows, y, n, norm, eps);
 }
 
 extern "C" int ll_cuda_stats_add_host(ll_cuda_stats *s, int e, const float *X, const double *y, long n,

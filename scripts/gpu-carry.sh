@@ -6,6 +6,7 @@
 #   .carry/lib.tar.xz   the shared libraries ldd lists, except glibc, libstdc++,
 #                       libgcc_s and the CUDA libraries (found on the device by
 #                       scripts/gpu-check.sh: toolkit lib64 or python nvidia-* wheels)
+#   .carry/shared/data/checkpoints/stories260K-hf   (1 MB, the trained reference model)
 #   .carry/BUILD_INFO
 # Then on the device: scripts/gpu-check.sh (with `.carry` carried) uses them and
 # skips the build.  The CUDA runtime is linked statically (-lcudart_static).
@@ -26,6 +27,12 @@ done
 tar -C .carry/stage -cf - . | xz -T0 -6 >.carry/lib.tar.xz
 ls .carry/stage >.carry/LIBS
 rm -rf .carry/stage
+# the trained stories260K checkpoint for the reference test (../shared does not travel)
+SHARED=${LAYERLAW_SHARED:-../shared}
+if [ -d "$SHARED/data/checkpoints/stories260K-hf" ]; then
+    mkdir -p .carry/shared/data/checkpoints
+    cp -r "$SHARED/data/checkpoints/stories260K-hf" .carry/shared/data/checkpoints/
+fi
 {
     echo "built $(date -u '+%Y-%m-%d %H:%M UTC') on $(hostname), commit $(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty'), $(nvcc --version | grep -o 'release [0-9.]*'), gcc $(gcc -dumpversion), glibc $(ldd --version | head -1 | grep -o '[0-9.]*$')"
 } >.carry/BUILD_INFO

@@ -141,6 +141,10 @@ if [ -n "$BIN" ]; then
 fi
 
 # ---- 3. parity tests ----------------------------------------------------------
+# shared test data: carried copy first (../shared does not travel to the device)
+if [ -d "$ROOT/.carry/shared/data" ]; then export LAYERLAW_SHARED=$ROOT/.carry/shared;
+elif [ -z "${LAYERLAW_SHARED:-}" ] && [ -d "$ROOT/shared/data" ]; then export LAYERLAW_SHARED=$ROOT/shared; fi
+say "shared data: ${LAYERLAW_SHARED:-../shared (default)}"
 if [ -n "$BIN" ]; then
     t0=$(date +%s)
     lim=$(limit_of 170 150)

@@ -210,7 +210,7 @@ static void linear_case(ll_dtype compute, ll_dtype wdt, double tol) {
 }
 TEST(gpu_ops_linear_f32) { linear_case(LL_DT_F32, LL_DT_F32, 1e-11); }
 TEST(gpu_ops_linear_bf16_weights) { linear_case(LL_DT_BF16, LL_DT_BF16, 3e-5); }
-TEST(gpu_ops_linear_f16_weights) { linear_case(LL_DT_BF16, LL_DT_F16, 3e-7); }
+TEST(gpu_ops_linear_f16_weights) { linear_case(LL_DT_BF16, LL_DT_F16, 1e-6); }
 TEST(gpu_ops_linear_f32_weights_bf16_compute) { linear_case(LL_DT_BF16, LL_DT_F32, 5e-5); }
 
 /* -------------------------------------------------------------- embedding */

@@ -22,18 +22,21 @@ static double nrand(void) {
 
 /* n rows of d features: a rank-r latent part (r = d: full rank), per-column
  * offsets up to `offset` (hidden states carry large constant channels), one
- * "massive" channel; labels = token ids correlated with the features. */
+ * "massive" channel; labels = token ids correlated with the features.
+ * r < d: small integers throughout, so that float32 holds X exactly and the
+ * null space is exact (no rounding noise near the eigenvalue threshold). */
 static void make_data(float *X, double *y, long n, int d, int r, double offset, uint64_t seed) {
     rng_state = seed;
     double *Wl = malloc(sizeof(double) * (size_t)r * d), *off = malloc(sizeof(double) * d), *w = malloc(sizeof(double) * r);
-    for (long i = 0; i < (long)r * d; i++) Wl[i] = nrand();
-    for (int j = 0; j < d; j++) off[j] = offset * nrand();
+    int exact = r < d;
+    for (long i = 0; i < (long)r * d; i++) Wl[i] = exact ? (double)((int)(7 * urand()) - 3) : nrand();
+    for (int j = 0; j < d; j++) off[j] = exact ? (double)(int)(offset * nrand()) : offset * nrand();
     off[d / 2] = 50 * offset + 20; /* massive activation channel */
     for (int k = 0; k < r; k++) w[k] = nrand();
     double *z = malloc(sizeof(double) * r);
     for (long i = 0; i < n; i++) {
         double t = 0;
-        for (int k = 0; k < r; k++) { z[k] = nrand(); t += w[k] * z[k]; }
+        for (int k = 0; k < r; k++) { z[k] = exact ? (double)((int)(5 * urand()) - 2) : nrand(); t += w[k] * z[k]; }
         for (int j = 0; j < d; j++) {
             double v = off[j];
             for (int k = 0; k < r; k++) v += z[k] * Wl[(size_t)k * d + j];
@@ -210,19 +213,19 @@ TEST(gpu_probe_fp64_d768) {
 /* Mixed precision: tolerances are the accuracy we claim for them. */
 TEST(gpu_probe_tf32x3) {
     cfg c = base;
-    c.gram = LL_GRAM_TF32X3; c.stat_tol = 2e-6; c.pr_tol = 1e-6;
+    c.gram = LL_GRAM_TF32X3; c.stat_tol = 2e-6; c.pr_tol = 1e-5;
     run_parity(&c);
 }
 TEST(gpu_probe_tf32x3_d768) {
     cfg c = base;
     c.gram = LL_GRAM_TF32X3; c.E = 2; c.d = 768; c.n = 4096; c.max_rows = 2048; c.batch = 2048;
     c.norms[0] = LL_NORM_LAYERNORM; c.norms[1] = LL_NORM_RMSNORM; c.n_norms = 2;
-    c.stat_tol = 2e-6; c.pr_tol = 1e-6;
+    c.stat_tol = 2e-6; c.pr_tol = 1e-5;
     run_parity(&c);
 }
 TEST(gpu_probe_fp32) {
     cfg c = base;
-    c.gram = LL_GRAM_FP32; c.stat_tol = 2e-6; c.pr_tol = 1e-6;
+    c.gram = LL_GRAM_FP32; c.stat_tol = 2e-6; c.pr_tol = 1e-5;
     run_parity(&c);
 }
 TEST(gpu_probe_fp64emu) {
