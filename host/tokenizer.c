@@ -98,7 +98,10 @@ static int is_word_cp(int32_t c) {
     utf8proc_category_t k = utf8proc_category(c);
     return (k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_LO) ||
            (k >= UTF8PROC_CATEGORY_MN && k <= UTF8PROC_CATEGORY_ME) || k == UTF8PROC_CATEGORY_ND ||
-           k == UTF8PROC_CATEGORY_NL || k == UTF8PROC_CATEGORY_PC || c == 0x200C || c == 0x200D;
+           k == UTF8PROC_CATEGORY_NL || k == UTF8PROC_CATEGORY_PC || c == 0x200C || c == 0x200D ||
+           /* Other_Alphabetic symbols (circled / squared letters, category So) */
+           (c >= 0x24B6 && c <= 0x24E9) || (c >= 0x1F130 && c <= 0x1F149) || (c >= 0x1F150 && c <= 0x1F169) ||
+           (c >= 0x1F170 && c <= 0x1F189);
 }
 
 /* Python bytes.decode('utf-8', 'replace'): each maximal ill-formed subpart -> U+FFFD */
@@ -290,11 +293,66 @@ typedef struct {
     pcre2_match_data *md;
 } regex_t_;
 
+/* PCRE2 counts U+180E MONGOLIAN VOWEL SEPARATOR as \s (its \h list keeps
+ * it, from before Unicode 6.3); Oniguruma, the engine of HF tokenizers, does
+ * not.  Rewrite the pattern so that they agree:
+ *   \s -> [^\S\x{180E}]        \S -> [\S\x{180E}]
+ *   [..\s..]  -> (?:(?!\x{180E})[..\s..])
+ *   [^..\s..] -> (?:[^..\s..]|\x{180E}) */
+static void onig_compat(const char *pat, size_t n, sbuf *out) {
+    for (size_t i = 0; i < n; i++) {
+        char c = pat[i];
+        if (c == '\\' && i + 1 < n) {
+            const char *rep = NULL;
+            if (pat[i + 1] == 's') rep = "[^\\S\\x{180E}]";
+            else if (pat[i + 1] == 'S') rep = "[\\S\\x{180E}]";
+            if (rep) sb_add(out, rep, strlen(rep));
+            else sb_add(out, pat + i, 2);
+            i++;
+            continue;
+        }
+        if (c == '[') {
+            /* find the end of the class */
+            size_t j = i + 1;
+            int neg = 0, has_s = 0;
+            if (j < n && pat[j] == '^') { neg = 1; j++; }
+            if (j < n && pat[j] == ']') j++;
+            for (; j < n && pat[j] != ']'; j++) {
+                if (pat[j] == '\\' && j + 1 < n) { if (pat[j + 1] == 's') has_s = 1; j++; }
+                else if (pat[j] == '[' && j + 1 < n && pat[j + 1] == ':') { /* [:posix:] */
+                    const char *e = strstr(pat + j + 2, ":]");
+                    if (e && (size_t)(e - pat) < n) j = (size_t)(e - pat) + 1;
+                }
+            }
+            if (j >= n || !has_s) { sb_add(out, pat + i, (j < n ? j + 1 : n) - i); i = j < n ? j : n; continue; }
+            if (neg) {
+                sb_add(out, "(?:", 3);
+                sb_add(out, pat + i, j + 1 - i);
+                sb_add(out, "|\\x{180E})", 10);
+            } else {
+                sb_add(out, "(?:(?!\\x{180E})", 15);
+                sb_add(out, pat + i, j + 1 - i);
+                sb_add(out, ")", 1);
+            }
+            i = j;
+            continue;
+        }
+        sb_add(out, pat + i, 1);
+    }
+}
+
 static int rx_compile(regex_t_ *r, const char *pat, size_t n, int literal, const char *name) {
     int err;
     PCRE2_SIZE off;
     uint32_t opt = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);
+    sbuf rw = {0};
+    if (!literal) {
+        onig_compat(pat, n, &rw);
+        pat = rw.p;
+        n = rw.n;
+    }
     r->re = pcre2_compile((PCRE2_SPTR)pat, n, opt, &err, &off, NULL);
+    free(rw.p);
     if (!r->re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(err, msg, sizeof msg);
@@ -442,6 +500,19 @@ static void norm_unicode(int type, const char *s, size_t n, sbuf *out) {
     else if (type == N_NFD) opt |= UTF8PROC_DECOMPOSE;
     else if (type == N_NFKC) opt |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT;
     else opt |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT;
+    if (opt & UTF8PROC_COMPOSE) {
+        /* utf8proc composes an LV syllable with U+11A7 (= its TBase, which is
+         * not a trailing consonant) and drops the U+11A7.  U+11A7 is a starter
+         * that composes with nothing, so normalise around it. */
+        const char *p = memmem(s, n, "\xE1\x86\xA7", 3);
+        if (p) {
+            size_t a = (size_t)(p - s);
+            norm_unicode(type, s, a, out);
+            sb_add(out, p, 3);
+            norm_unicode(type, p + 3, n - a - 3, out);
+            return;
+        }
+    }
     utf8proc_uint8_t *res = NULL;
     utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &res, (utf8proc_option_t)opt);
     if (r < 0) { sb_add(out, s, n); return; } /* cannot happen on valid UTF-8 */

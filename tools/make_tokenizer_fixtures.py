@@ -110,6 +110,10 @@ def stress_strings():
         "\"quoted\" 'single' `back` «guillemets» „low“", "$100 €50 £20 ¥1000 ₹500",
         "a\u0300\u0301\u0302\u0303\u0304\u0305\u0306\u0307 stacked", "\U0001f600" * 10,
         "\U00010348 gothic \U0001d11e music", "Ω≈ç√∫˜µ≤≥÷", "¡™£¢∞§¶•ªº–≠",
+        # regressions found by fuzzing against tokenizers:
+        "a   \u180e\u180e x\u180e\u180ey \r\n\u180e", "\u1680\u1680 \u2008\u2006 \u202f\u205f x",  # Oniguruma's \s
+        "\uc5b4\u11a7 \ud6c8\u11a8 \u1100\u1161\u11a7 \u1100\u1161\u11a8",  # NFC around U+11A7
+        "[WORD]\u24d9 [WORD]\u24b6 \u24d9[WORD] [WORD]_ _[WORD] [WORD]\u0301",  # single_word uses \w
     ]
     out = [s.encode("utf-8") for s in fixed]
     invalid = [b"\xff", b"\xfe\xfe", b"\xc3", b"\xc3(", b"\xe2\x82", b"\xe2\x82(", b"\xed\xa0\x80",
@@ -133,6 +137,25 @@ def stress_strings():
             else:
                 parts.append(p.encode("utf-8"))
         out.append(b"".join(parts))
+    # random code points from many scripts and planes (the fuzzing mix)
+    ranges = [(0x20, 0x7e, 30), (0x9, 0xd, 3), (0xa0, 0xff, 3), (0x300, 0x36f, 3), (0x370, 0x3ff, 1), (0x400, 0x4ff, 1),
+              (0x590, 0x5ff, 1), (0x600, 0x6ff, 1), (0x900, 0x97f, 1), (0xe00, 0xe7f, 1), (0x1100, 0x11ff, 2),
+              (0xac00, 0xd7a3, 1), (0x4e00, 0x9fff, 2), (0x3040, 0x30ff, 1), (0x1f300, 0x1faff, 2), (0x2000, 0x206f, 2),
+              (0x3000, 0x3003, 1), (0xfe00, 0xfe0f, 1), (0xe000, 0xe010, 1), (0xfff0, 0xffff, 1), (0x10000, 0x1007f, 1),
+              (0xf0000, 0xf0010, 1), (0x1d400, 0x1d7ff, 1), (0x2460, 0x24ff, 1), (0xfb00, 0xfb4f, 1), (0x1, 0x1f, 1),
+              (0x80, 0x9f, 1), (0x2150, 0x218f, 1), (0x660, 0x669, 1), (0x1680, 0x1680, 1), (0x180e, 0x180e, 1)]
+    weights = [w for *_, w in ranges]
+    for i in range(250):
+        parts = []
+        for _ in range(rnd.randint(0, 30)):
+            if rnd.random() < 0.1:
+                parts.append(rnd.choice(pool) or " ")
+                continue
+            lo, hi, _ = rnd.choices(ranges, weights=weights)[0]
+            parts.append("".join(chr(rnd.randint(lo, hi)) for _ in range(rnd.randint(1, 6))))
+            if rnd.random() < 0.3:
+                parts.append(" ")
+        out.append("".join(parts).encode("utf-8", errors="surrogatepass"))
     # long documents: the no-cache path (> 256 bytes per word) and long merges
     words = ["the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "Alice", "rabbit", "中文", "😀"]
     out.append(" ".join(rnd.choice(words) for _ in range(800)).encode())
