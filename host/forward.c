@@ -158,6 +158,32 @@ static int prepare_rope(ll_model *m) {
     return 0;
 }
 
+/* Llama family: q, k, v (and their biases) were declared one after the
+ * other, so they usually sit back to back in the arena: view them as one
+ * fused [Q+2KV, C] projection (one sgemm, no copies). */
+static int prepare_llama(ll_model *m) {
+    prepare_rope(m);
+    const ll_model_config *c = &m->cfg;
+    const int64_t C = c->d_model, Q = (int64_t)c->n_head * c->head_dim, KV = (int64_t)c->n_kv_head * c->head_dim;
+    for (int l = 0; l < c->n_layer; l++) {
+        ll_tf_layer *y = &m->layers[l];
+        if (y->q.dtype != LL_DT_F32 || y->k.dtype != LL_DT_F32 || y->v.dtype != LL_DT_F32) continue;
+        const float *q = y->q.data, *k = y->k.data, *v = y->v.data;
+        if (k != q + Q * C || v != k + KV * C) continue;
+        int have_b = y->q_b.data != NULL;
+        if (have_b != (y->k_b.data != NULL) || have_b != (y->v_b.data != NULL)) continue;
+        if (have_b) {
+            const float *qb = y->q_b.data, *kb = y->k_b.data, *vb = y->v_b.data;
+            if (kb != qb + Q || vb != kb + KV) continue;
+            y->qkv_b = (ll_weight){qb, LL_DT_F32, Q + 2 * KV, 1};
+            ll_model_add_slot(m, &y->qkv_b);
+        }
+        y->qkv = (ll_weight){q, LL_DT_F32, Q + 2 * KV, C};
+        ll_model_add_slot(m, &y->qkv);
+    }
+    return 0;
+}
+
 /* --------------------------------------------------------------- forward */
 #define NEED(op)                                                                                        \
     do {                                                                                                \
@@ -336,6 +362,6 @@ static int forward_transformer(ll_model *m, const ll_ops *ops, void *ctx, const 
 
 const ll_family ll_family_gpt2 = {LL_ARCH_GPT2, "gpt2", bind_gpt2, NULL, forward_transformer};
 const ll_family ll_family_gpt_neox = {LL_ARCH_GPT_NEOX, "gpt_neox", bind_neox, prepare_rope, forward_transformer};
-const ll_family ll_family_llama = {LL_ARCH_LLAMA, "llama", bind_llama, prepare_rope, forward_transformer};
-const ll_family ll_family_mistral = {LL_ARCH_MISTRAL, "mistral", bind_llama, prepare_rope, forward_transformer};
-const ll_family ll_family_qwen2 = {LL_ARCH_QWEN2, "qwen2", bind_llama, prepare_rope, forward_transformer};
+const ll_family ll_family_llama = {LL_ARCH_LLAMA, "llama", bind_llama, prepare_llama, forward_transformer};
+const ll_family ll_family_mistral = {LL_ARCH_MISTRAL, "mistral", bind_llama, prepare_llama, forward_transformer};
+const ll_family ll_family_qwen2 = {LL_ARCH_QWEN2, "qwen2", bind_llama, prepare_llama, forward_transformer};

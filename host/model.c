@@ -6,6 +6,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include "capture.h"
 #include "ll_util.h"
 #include "safetensors.h"
@@ -370,20 +372,30 @@ static void fill_req(const ld_req *q, char *arena) {
     void *out = arena + q->off;
     const ll_st_tensor *t = q->t;
     if (!t) { memset(out, 0, q->bytes); return; }
-    if (q->dtype != LL_DT_F32) { memcpy(out, t->data, q->bytes); return; } /* kept half */
-    if (q->flags & LL_LOAD_TRANSPOSE) {
-        /* stored [in = cols, out = rows] → [rows, cols] */
-        const int64_t in = q->cols, o = q->rows;
-        float *row = ll_xmalloc(sizeof(float) * (size_t)o);
+    if (q->dtype != LL_DT_F32) { memcpy(out, t->data, q->bytes); }
+    else if (q->flags & LL_LOAD_TRANSPOSE) {
+        /* stored [in = cols, out = rows] → [rows, cols], in tiles of 64×64 */
+        const int64_t in = q->cols, o = q->rows, TB = 64;
+        float *tmp = ll_xmalloc(sizeof(float) * (size_t)(TB * o));
         float *dst = out;
-        for (int64_t i = 0; i < in; i++) {
-            ll_st_to_f32(t, i * o, o, row);
-            for (int64_t j = 0; j < o; j++) dst[j * in + i] = row[j];
+        for (int64_t i0 = 0; i0 < in; i0 += TB) {
+            const int64_t bi = LL_MIN(TB, in - i0);
+            ll_st_to_f32(t, i0 * o, bi * o, tmp);
+            for (int64_t j0 = 0; j0 < o; j0 += TB) {
+                const int64_t bj = LL_MIN(TB, o - j0);
+                for (int64_t j = j0; j < j0 + bj; j++)
+                    for (int64_t i = 0; i < bi; i++) dst[j * in + i0 + i] = tmp[i * o + j];
+            }
         }
-        free(row);
+        free(tmp);
     } else {
         ll_st_to_f32(t, 0, t->numel, out);
     }
+    /* the source pages are not needed any more: drop them from this
+     * process's resident set (file-backed, read-only: re-read if touched) */
+    long pg = sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)t->data & ~(uintptr_t)(pg - 1), b = (uintptr_t)t->data + t->nbytes;
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
 static int build_arena(ll_model *m, ll_loader *ld) {
@@ -466,6 +478,11 @@ void ll_model_free(ll_model *m) {
     free(m->host_buf);
     free(m->dir);
     free(m);
+}
+
+void ll_model_add_slot(ll_model *m, ll_weight *w) {
+    m->slots = ll_xrealloc(m->slots, sizeof(ll_weight *) * (m->n_slots + 1));
+    m->slots[m->n_slots++] = w;
 }
 
 int ll_model_n_entries(const ll_model *m) { return m->cfg.n_layer + 1; }

@@ -174,6 +174,9 @@ int ll_loader_has(const ll_loader *ld, const char *name);
 /* Reserves n F32 values in the arena for a derived table; *dst is filled with
  * zeros when the arena is built (write it in family->prepare). */
 void ll_loader_scratch(ll_loader *ld, ll_weight *dst, int64_t n);
+/* Registers a derived view into the arena (e.g. a fused weight made in
+ * family->prepare) so that ll_model_upload rebases it too. */
+void ll_model_add_slot(ll_model *m, ll_weight *w);
 /* Workspace of at least `bytes` in backend memory (kept in the model). */
 void *ll_model_workspace(ll_model *m, const ll_ops *ops, void *ctx, size_t bytes);
 /* Hands entry e (backend memory [B*T, C]) to the capture; downloads first on

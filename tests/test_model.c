@@ -122,6 +122,9 @@ TEST(model_configs) {
     m = ll_model_load(fx("qwen2"));
     REQUIRE(m);
     CHECK(m->layers[0].q_b.data != NULL && m->layers[0].k_b.data != NULL && m->layers[0].o_b.data == NULL);
+    /* q/k/v (and biases) are viewed as one fused projection */
+    CHECK(m->layers[0].qkv.data == m->layers[0].q.data && m->layers[0].qkv_b.data == m->layers[0].q_b.data);
+    CHECK_INT(m->layers[0].qkv.rows, (m->cfg.n_head + 2 * m->cfg.n_kv_head) * m->cfg.head_dim);
     ll_model_free(m);
     /* mistral sliding window parsed */
     m = ll_model_load(fx("mistral"));
