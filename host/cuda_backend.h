@@ -126,6 +126,8 @@ int ll_cuda_measure_copy(size_t bytes, int reps, double *gbps);
 /* x[i] = scale·U(-1,1) + offsets·U(-1,1) per column (rows of `cols` floats;
  * offsets = 0: none), a counter-based hash of (i, seed): for benchmarks. */
 int ll_cuda_fill_random(float *x, size_t n, int cols, uint64_t seed, float scale, float offsets);
+/* A device weight [rows, cols] of dtype (F32/BF16/F16), scale·U(-1,1) (free w->data with ll_cuda_free). */
+int ll_cuda_random_weight(ll_weight *w, int64_t rows, int64_t cols, ll_dtype dt, uint64_t seed, float scale);
 
 /* ---- events (per-layer timing) ------------------------------------------ */
 typedef struct ll_cuda_timer ll_cuda_timer;

@@ -2,6 +2,7 @@
  * against) and a device random fill for benchmarks. */
 #include "ll_cuda.h"
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <stdlib.h>
 
 static int cmp_f(const void *a, const void *b) {
@@ -35,6 +36,39 @@ extern "C" int ll_cuda_fill_random(float *x, size_t n, int cols, uint64_t seed, 
     if (!c) return -1;
     LL_LAUNCH(k_fill_random, 1024, 256, 0, c->stream, x, n, cols, seed, scale, offsets);
     return 0;
+}
+
+__global__ void k_fill_half(__half *x, size_t n, uint64_t seed, float scale) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        x[i] = __float2half(scale * hash_unit(i, seed));
+}
+__global__ void k_fill_bf16s(__nv_bfloat16 *x, size_t n, uint64_t seed, float scale) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        x[i] = __float2bfloat16(scale * hash_unit(i, seed));
+}
+
+static int random_weight_(ll_weight *w, int64_t rows, int64_t cols, ll_dtype dt, uint64_t seed, float scale) {
+    ll_cuda_ctx *c = ll_cuda_ctx_get();
+    if (!c) return -1;
+    size_t n = (size_t)rows * cols;
+    void *p = NULL;
+    LL_CU(cudaMalloc(&p, n * (dt == LL_DT_F32 ? 4 : 2)));
+    if (dt == LL_DT_F32) LL_LAUNCH(k_fill_random, 1024, 256, 0, c->stream, (float *)p, n, 0, seed, scale, 0.0f);
+    else if (dt == LL_DT_BF16) LL_LAUNCH(k_fill_bf16s, 1024, 256, 0, c->stream, (__nv_bfloat16 *)p, n, seed, scale);
+    else LL_LAUNCH(k_fill_half, 1024, 256, 0, c->stream, (__half *)p, n, seed, scale);
+    w->data = p;
+    w->dtype = dt;
+    w->rows = rows;
+    w->cols = cols;
+    return 0;
+}
+extern "C" int ll_cuda_random_weight(ll_weight *w, int64_t rows, int64_t cols, ll_dtype dt, uint64_t seed,
+                                     float scale) {
+    if (dt != LL_DT_F32 && dt != LL_DT_BF16 && dt != LL_DT_F16) {
+        ll_set_error("ll_cuda_random_weight: dtype %d not supported", (int)dt);
+        return -1;
+    }
+    return random_weight_(w, rows, cols, dt, seed, scale);
 }
 
 static int gemm_bf16(ll_cuda_ctx *c, int size, int reps, double *tflops, void *A, void *B, void *C) {

@@ -15,7 +15,7 @@
 # bench.log, bench.csv.
 # Environment: LL_GPU_CHECK_BUDGET (seconds, default 340) caps the whole run;
 # LL_GPU_TESTS_FILTER (substring) restricts step 3; LL_BENCH_SECTIONS
-# (default "copy gemm gram solve").
+# (default "copy gemm layer scan gram solve").
 set -u -o pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -186,7 +186,7 @@ if [ -n "$GPU_BENCH" ]; then
     : >"$OUT/bench.csv"
     echo "bench,params,metric,value,unit" >"$OUT/bench.csv"
     # shellcheck disable=SC2086
-    run_limited "$lim" "$OUT/bench.log" "$GPU_BENCH" --csv "$OUT/bench.csv" ${LL_BENCH_SECTIONS:-copy gemm gram solve}
+    run_limited "$lim" "$OUT/bench.log" "$GPU_BENCH" --csv "$OUT/bench.csv" ${LL_BENCH_SECTIONS:-copy gemm layer scan gram solve}
     rc=$?
     status=ok; [ $rc -ne 0 ] && status="FAILED rc=$rc"
     [ $rc -eq 124 ] && status="TIMED OUT (partial)"
