@@ -346,17 +346,13 @@ static int rx_compile(regex_t_ *r, const char *pat, size_t n, int literal, const
     PCRE2_SIZE off;
     uint32_t opt = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);
     sbuf rw = {0};
-    if (!literal) {
-        onig_compat(pat, n, &rw);
-        pat = rw.p;
-        n = rw.n;
-    }
-    r->re = pcre2_compile((PCRE2_SPTR)pat, n, opt, &err, &off, NULL);
+    if (!literal) onig_compat(pat, n, &rw);
+    r->re = pcre2_compile((PCRE2_SPTR)(literal ? pat : rw.p ? rw.p : ""), literal ? n : rw.n, opt, &err, &off, NULL);
     free(rw.p);
     if (!r->re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(err, msg, sizeof msg);
-        ll_set_error("%s: cannot compile regex '%.60s' at offset %zu: %s", name, pat, (size_t)off, (char *)msg);
+        ll_set_error("%s: cannot compile regex '%.60s': %s", name, pat, (char *)msg);
         return -1;
     }
     pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */

@@ -84,7 +84,7 @@ TEST(corpus_line_paragraph_file) {
 
 TEST(corpus_long_lines_streamed) {
     /* lines longer than the read chunk, gzip, many documents */
-    size_t len = 0, cap = 3 << 20;
+    size_t len = 0, cap = 40 * 200002;
     char *d = malloc(cap);
     for (int i = 0; i < 40; i++) {
         int L = i * 9973 % 200000 + 1;
