@@ -330,14 +330,19 @@ static void cu_rope(void *ctx, const ll_rope_params *p) { OPCALL(ctx, rope_((ops
 /* Flash-style causal attention (no T×T matrix anywhere): a block handles
  * ATT_Q consecutive queries of one (b, h), one warp per query; keys and
  * values stream through shared memory in tiles of 32; each lane scores one
- * key of the tile and owns hd/32 output dims; online softmax in float32. */
-#define ATT_Q 8
+ * key of the tile and owns hd/32 output dims; online softmax in float32.
+ * VEC (hd % 4 == 0): 16-byte shared-memory accesses (q, k rows padded to
+ * hd + 4 floats: conflict-free per quarter warp; each lane owns 4 consecutive
+ * output dims per 128). */
+#define ATT_Q 16
 #define ATT_MAXD 8 /* hd <= 256 */
-__global__ void k_attention(ll_attn_params p) {
-    extern __shared__ float smem[];
-    const int hd = p.hd, ldk = hd + 1;
+template <bool VEC>
+__global__ void __launch_bounds__(32 * ATT_Q) k_attention(ll_attn_params p) {
+    extern __shared__ float4 smem4[];
+    float *smem = (float *)smem4;
+    const int hd = p.hd, ldk = VEC ? hd + 4 : hd + 1;
     float *Qs = smem;                 /* [ATT_Q][hd] */
-    float *Ks = Qs + ATT_Q * hd;      /* [32][hd+1] */
+    float *Ks = Qs + ATT_Q * hd;      /* [32][ldk] */
     float *Vs = Ks + 32 * ldk;        /* [32][hd] */
     const int b = blockIdx.z, h = blockIdx.y, t0 = blockIdx.x * ATT_Q;
     const int T = p.T, grp = p.H / p.KVH, g = h / grp;
@@ -371,14 +376,22 @@ __global__ void k_attention(ll_attn_params p) {
             Vs[j * hd + i] = vv;
         }
         __syncthreads();
-        if (!active) continue;
+        if (!active || s0 > t) continue; /* whole tile in this query's future */
         const int s = s0 + lane;
         const bool ok = s <= t && s >= my_lo && s < len;
         float sc = -INFINITY;
         if (ok) {
-            const float *q = Qs + w * hd, *kk = Ks + lane * ldk;
             float d = 0.0f;
-            for (int i = 0; i < hd; i++) d += q[i] * kk[i];
+            if (VEC) {
+                const float4 *q4 = (const float4 *)(Qs + w * hd), *k4 = (const float4 *)(Ks + lane * ldk);
+                for (int i = 0; i < hd / 4; i++) {
+                    float4 a = q4[i], c = k4[i];
+                    d += a.x * c.x + a.y * c.y + a.z * c.z + a.w * c.w;
+                }
+            } else {
+                const float *q = Qs + w * hd, *kk = Ks + lane * ldk;
+                for (int i = 0; i < hd; i++) d += q[i] * kk[i];
+            }
             sc = d * p.scale;
         }
         float mx = sc;
@@ -396,10 +409,24 @@ __global__ void k_attention(ll_attn_params p) {
             float pj = __shfl_sync(0xffffffffu, pe, j2);
             if (pj == 0.0f) continue;
             const float *vr = Vs + j2 * hd;
+            if (VEC) {
 #pragma unroll
-            for (int j = 0; j < ATT_MAXD; j++) {
-                int i = lane + 32 * j;
-                if (i < hd) acc[j] += pj * vr[i];
+                for (int j = 0; j < ATT_MAXD / 4; j++) {
+                    int i = 4 * lane + 128 * j;
+                    if (i < hd) {
+                        float4 vv = *(const float4 *)(vr + i);
+                        acc[4 * j] += pj * vv.x;
+                        acc[4 * j + 1] += pj * vv.y;
+                        acc[4 * j + 2] += pj * vv.z;
+                        acc[4 * j + 3] += pj * vv.w;
+                    }
+                }
+            } else {
+#pragma unroll
+                for (int j = 0; j < ATT_MAXD; j++) {
+                    int i = lane + 32 * j;
+                    if (i < hd) acc[j] += pj * vr[i];
+                }
             }
         }
         m = mn;
@@ -407,10 +434,19 @@ __global__ void k_attention(ll_attn_params p) {
     if (t >= T) return;
     float *o = p.out + ((int64_t)b * T + t) * p.o_rs + (int64_t)h * hd;
     float inv = active && l > 0 ? 1.0f / l : 0.0f;
+    if (VEC) {
 #pragma unroll
-    for (int j = 0; j < ATT_MAXD; j++) {
-        int i = lane + 32 * j;
-        if (i < hd) o[i] = active ? acc[j] * inv : 0.0f;
+        for (int j = 0; j < ATT_MAXD / 4; j++) {
+            int i = 4 * lane + 128 * j;
+            if (i < hd)
+                for (int r = 0; r < 4; r++) o[i + r] = active ? acc[4 * j + r] * inv : 0.0f;
+        }
+    } else {
+#pragma unroll
+        for (int j = 0; j < ATT_MAXD; j++) {
+            int i = lane + 32 * j;
+            if (i < hd) o[i] = active ? acc[j] * inv : 0.0f;
+        }
     }
 }
 static int attention_(opsctx *x, const ll_attn_params *p) {
@@ -420,11 +456,19 @@ static int attention_(opsctx *x, const ll_attn_params *p) {
                      p->KVH);
         return -1;
     }
-    size_t smem = sizeof(float) * ((size_t)ATT_Q * p->hd + 32 * (size_t)(p->hd + 1) + 32 * (size_t)p->hd);
-    if (smem > 48 * 1024)
-        LL_CU(cudaFuncSetAttribute(k_attention, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    const bool vec = p->hd % 4 == 0;
+    const int ldk = vec ? p->hd + 4 : p->hd + 1;
+    size_t smem = sizeof(float) * ((size_t)ATT_Q * p->hd + 32 * (size_t)ldk + 32 * (size_t)p->hd);
     dim3 grid(ll_cdiv(p->T, ATT_Q), p->H, p->B);
-    LL_LAUNCH(k_attention, grid, 32 * ATT_Q, smem, x->c->stream, *p);
+    if (vec) {
+        if (smem > 48 * 1024)
+            LL_CU(cudaFuncSetAttribute(k_attention<true>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        LL_LAUNCH(k_attention<true>, grid, 32 * ATT_Q, smem, x->c->stream, *p);
+    } else {
+        if (smem > 48 * 1024)
+            LL_CU(cudaFuncSetAttribute(k_attention<false>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        LL_LAUNCH(k_attention<false>, grid, 32 * ATT_Q, smem, x->c->stream, *p);
+    }
     return 0;
 }
 static void cu_attention(void *ctx, const ll_attn_params *p) { OPCALL(ctx, attention_((opsctx *)ctx, p)); }

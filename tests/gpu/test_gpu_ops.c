@@ -329,6 +329,9 @@ TEST(gpu_ops_attention) {
         {2, 33, 2, 2, 20, 0, 2, {33, 1}},
         {3, 200, 8, 2, 128, 0, 0, {200, 131, 7}},
         {1, 100, 4, 4, 80, 0, 2, {100}},
+        {2, 19, 3, 1, 33, 0, 0, {19, 11}},   /* hd % 4 != 0: the scalar kernel */
+        {1, 40, 2, 2, 6, 8, 0, {40}},
+        {2, 600, 4, 2, 128, 0, 0, {600, 333}}, /* many key tiles */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) attn_run(&b, &cases[i]);
     teardown(&b);
