@@ -514,8 +514,9 @@ static void cu_shift_mix(void *ctx, float *ok, float *ov, float *orr, const floa
 
 /* RWKV-4 WKV: one thread per (b, a), serial over t (HF rwkv_linear_attention_cpu
  * order of operations, float32).  state [3, B, A] = (num, den, max). */
-__global__ void k_wkv4(float *out, const float *k, const float *v, const float *td, const float *tf, float *state,
-                       int B, int T, int A) {
+__global__ void k_wkv4(float *__restrict__ out, const float *__restrict__ k, const float *__restrict__ v,
+                       const float *__restrict__ td, const float *__restrict__ tf, float *__restrict__ state, int B,
+                       int T, int A) {
     int idx = blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= B * A) return;
     int b = idx / A, a = idx % A;
@@ -523,8 +524,30 @@ __global__ void k_wkv4(float *out, const float *k, const float *v, const float *
     float num = 0.0f, den = 0.0f, mx = -1e38f;
     size_t sB = (size_t)B * A;
     if (state) { num = state[idx]; den = state[sB + idx]; mx = state[2 * sB + idx]; }
-    for (int t = 0; t < T; t++) {
-        size_t r = ((size_t)b * T + t) * A + a;
+    const size_t base = (size_t)b * T * A + a;
+    int t = 0;
+    /* four steps at a time: the loads of k, v do not depend on the state */
+    for (; t + 4 <= T; t += 4) {
+        float kt[4], vt[4], ot[4];
+#pragma unroll
+        for (int j = 0; j < 4; j++) { kt[j] = k[base + (size_t)(t + j) * A]; vt[j] = v[base + (size_t)(t + j) * A]; }
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            float q = fmaxf(mx, u + kt[j]);
+            float e1 = expf(mx - q), e2 = expf(u + kt[j] - q);
+            ot[j] = (e1 * num + e2 * vt[j]) / (e1 * den + e2);
+            float q2 = fmaxf(mx + w, kt[j]);
+            e1 = expf(mx + w - q2);
+            e2 = expf(kt[j] - q2);
+            num = e1 * num + e2 * vt[j];
+            den = e1 * den + e2;
+            mx = q2;
+        }
+#pragma unroll
+        for (int j = 0; j < 4; j++) out[base + (size_t)(t + j) * A] = ot[j];
+    }
+    for (; t < T; t++) {
+        size_t r = base + (size_t)t * A;
         float kt = k[r], vt = v[r];
         float q = fmaxf(mx, u + kt);
         float e1 = expf(mx - q), e2 = expf(u + kt - q);
@@ -552,8 +575,9 @@ static void cu_wkv4(void *ctx, float *out, const float *k, const float *v, const
 /* Mamba causal depthwise conv1d + SiLU: one thread per (b, e), a sliding
  * window of K−1 past inputs in registers (K <= 8). */
 #define CONV_MAXK 8
-__global__ void k_conv1d_silu(float *out, const float *in, int64_t in_rs, const float *wt, const float *bias,
-                              float *state, int B, int T, int E, int K) {
+__global__ void k_conv1d_silu(float *__restrict__ out, const float *__restrict__ in, int64_t in_rs,
+                              const float *__restrict__ wt, const float *__restrict__ bias, float *__restrict__ state,
+                              int B, int T, int E, int K) {
     int idx = blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= B * E) return;
     int b = idx / E, e = idx % E;
@@ -569,6 +593,7 @@ __global__ void k_conv1d_silu(float *out, const float *in, int64_t in_rs, const 
         for (int j = 0; j < CONV_MAXK - 1; j++)
             if (j < K - 1) win[j] = state[((size_t)b * E + e) * (K - 1) + j];
     float bs = bias ? bias[e] : 0.0f;
+#pragma unroll 4
     for (int t = 0; t < T; t++) {
         size_t r = (size_t)b * T + t;
         float xt = in[r * in_rs + e];
@@ -623,6 +648,7 @@ __global__ void k_sscan(ll_sscan_params p) {
         h[n] = (n < S && p.state) ? p.state[((size_t)b * p.E + e) * S + n] : 0.0f;
     }
     const float Dv = p.D ? p.D[e] : 0.0f;
+#pragma unroll 2
     for (int t = 0; t < p.T; t++) {
         size_t r = (size_t)b * p.T + t;
         float dt = softplus_f(p.dt_raw[r * p.E + e]);
