@@ -366,3 +366,4 @@ TEST(tokenizer_cli_output) {
     CHECK_MSG(out && !strcmp(out, "[22557,1526]\n"), "got %s", out ? out : "");
     free(out);
 }
+TEST(tokenizer_exact_split_variants) { run_manifest("split-variants"); }

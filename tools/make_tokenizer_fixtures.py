@@ -24,7 +24,8 @@ Writes to tests/fixtures/tokenizers/:
                           "\\n__ggml_vocab_test__\\n" (the llama.cpp format)
   <name>.json             small tokenizers trained here (Llama-3/Qwen2 style,
                           Llama-2 style, Metaspace-split style, ByteLevel
-                          with added-token flags and RobertaProcessing)
+                          with added-token flags and RobertaProcessing, every
+                          Split behaviour with NFKD/Replace/BertProcessing)
   <tok>__<source>[-ml<N>][-nospecial].ids.gz  expected ids, one JSON array per document/string
 """
 import gzip
@@ -266,6 +267,25 @@ def make_bytelevel_flags(path):
     tok.save(path)
 
 
+def make_split_variants(path):
+    """Every Split behaviour, invert, NFKD, Replace (Regex and String),
+    continuing_subword_prefix / end_of_word_suffix, unk without fuse, BertProcessing."""
+    tok = Tokenizer(models.BPE(unk_token="[UNK]", continuing_subword_prefix="##", end_of_word_suffix="</w>"))
+    tok.normalizer = normalizers.Sequence([normalizers.NFKD(), normalizers.Replace(Regex(r"[0-9]{2,}"), "<num>"),
+                                           normalizers.Replace("''", '"')])
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(" ", behavior="merged_with_previous"),
+        pre_tokenizers.Split(Regex(r"\p{P}"), behavior="merged_with_next"),
+        pre_tokenizers.Split("-", behavior="removed"),
+        pre_tokenizers.Split(Regex(r"[aeiou]"), behavior="contiguous"),
+        pre_tokenizers.Split(Regex(r"\s+"), behavior="isolated", invert=True)])
+    tr = trainers.BpeTrainer(vocab_size=600, special_tokens=["[UNK]", "[CLS]", "[SEP]"], continuing_subword_prefix="##",
+                             end_of_word_suffix="</w>", limit_alphabet=150, show_progress=False)
+    tok.train([train_files()[0]], tr)
+    tok.post_processor = processors.BertProcessing(("[SEP]", tok.token_to_id("[SEP]")), ("[CLS]", tok.token_to_id("[CLS]")))
+    tok.save(path)
+
+
 # ------------------------------------------------------------------- main
 def main():
     assert tokenizers.__version__ == "0.23.3", tokenizers.__version__
@@ -281,6 +301,7 @@ def main():
     make_llama2_style(os.path.join(OUT, "llama2-style.json"))
     make_metaspace_split(os.path.join(OUT, "metaspace-split.json"))
     make_bytelevel_flags(os.path.join(OUT, "bytelevel-flags.json"))
+    make_split_variants(os.path.join(OUT, "split-variants.json"))
 
     toks = {
         "gpt2": "shared:data/tokenizers/gpt2/tokenizer.json",
@@ -290,6 +311,7 @@ def main():
         "llama2-style": "fixture:llama2-style.json",
         "metaspace-split": "fixture:metaspace-split.json",
         "bytelevel-flags": "fixture:bytelevel-flags.json",
+        "split-variants": "fixture:split-variants.json",
     }
 
     def tpath(spec):
@@ -329,7 +351,7 @@ def main():
         return len(docs)
 
     real = ["gpt2", "gpt-neox-20b", "mistral-7b-v0.1"]
-    small = ["llama3-style", "llama2-style", "metaspace-split", "bytelevel-flags"]
+    small = ["llama3-style", "llama2-style", "metaspace-split", "bytelevel-flags", "split-variants"]
     for tname in real + small:
         for sname, spec, split, docs in sources:
             cap = CAP
