@@ -166,7 +166,7 @@ SAN=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2
 if [ -n "$BIN" ] && [ -n "$SAN" ]; then
     t0=$(date +%s)
     lim=$(limit_of 60 110)
-    run_limited "$lim" "$OUT/sanitizer.log" "$SAN" --tool memcheck --leak-check no --error-exitcode 9 \
+    run_limited "$lim" "$OUT/sanitizer.log" "$SAN" --tool memcheck --target-processes all --leak-check no --error-exitcode 9 \
         "$BIN/gpu_tests" ${LL_SANITIZER_FILTER:-gpu_ops_ gpu_probe_fp64_all_norms gpu_probe_bad}
     rc=$?
     errs=$(grep -cE '^========= (Invalid|Program hit|Error)' "$OUT/sanitizer.log" || true)
