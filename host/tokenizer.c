@@ -464,7 +464,8 @@ struct ll_tokenizer {
     ibuf out, wids;
     wcache cache;
     struct sym { int32_t id; int prev, next, len; } *syms; size_t syms_cap;
-    struct hent { uint32_t rank; int pos; int32_t id; } *heap; size_t heap_cap;
+    struct hent { uint32_t rank; int pos; int32_t id, left, right; } *heap; size_t heap_cap;
+    int32_t ascii_ids[128]; /* vocab id of each one-byte token, -1 if none */
 };
 
 static char bl_map[256][3];
@@ -806,12 +807,12 @@ static int heap_less(const struct hent *a, const struct hent *b) {
     if (a->rank != b->rank) return a->rank < b->rank;
     return a->pos < b->pos;
 }
-static void heap_push(ll_tokenizer *t, size_t *hn, uint32_t rank, int pos, int32_t id) {
+static void heap_push(ll_tokenizer *t, size_t *hn, uint32_t rank, int pos, int32_t id, int32_t left, int32_t right) {
     if (*hn == t->heap_cap) {
         t->heap_cap = t->heap_cap ? t->heap_cap * 2 : 256;
         t->heap = ll_xrealloc(t->heap, t->heap_cap * sizeof *t->heap);
     }
-    struct hent e = {rank, pos, id};
+    struct hent e = {rank, pos, id, left, right};
     size_t i = (*hn)++;
     while (i > 0) {
         size_t p = (i - 1) / 2;
@@ -868,7 +869,7 @@ static int bpe_word(ll_tokenizer *t, const char *w, size_t n, ibuf *out) {
             key = b->p;
             kn = b->n;
         }
-        int32_t id = sm_get(&t->vocab, key, kn);
+        int32_t id = kn == 1 && (unsigned char)key[0] < 128 ? t->ascii_ids[(unsigned char)key[0]] : sm_get(&t->vocab, key, kn);
         if (id >= 0) {
             if (have_unk) { sym_push(t, &ns, unk_id, unk_len); have_unk = 0; }
             sym_push(t, &ns, id, cl);
@@ -909,7 +910,7 @@ static int bpe_word(ll_tokenizer *t, const char *w, size_t n, ibuf *out) {
     size_t hn = 0;
     for (size_t i = 0; i + 1 < ns; i++) {
         const pm_ent *e = pm_get(&t->merges, S[i].id, S[i + 1].id);
-        if (e) heap_push(t, &hn, e->rank, (int)i, e->id);
+        if (e) heap_push(t, &hn, e->rank, (int)i, e->id, S[i].id, S[i + 1].id);
     }
     while (hn) {
         struct hent top = heap_pop(t, &hn);
@@ -917,8 +918,8 @@ static int bpe_word(ll_tokenizer *t, const char *w, size_t n, ibuf *out) {
         if (S[top.pos].len == 0 || S[top.pos].next == -1) continue;
         int np = S[top.pos].next;
         struct sym right = S[np];
-        const pm_ent *e = pm_get(&t->merges, S[top.pos].id, right.id);
-        if (!e || e->id != top.id) continue;
+        /* stale entry? the pair (left, right) determines the merge */
+        if (S[top.pos].id != top.left || right.id != top.right) continue;
         S[top.pos].id = top.id;
         S[top.pos].len += right.len;
         S[top.pos].next = right.next;
@@ -927,11 +928,11 @@ static int bpe_word(ll_tokenizer *t, const char *w, size_t n, ibuf *out) {
         struct sym cur = S[top.pos];
         if (cur.prev >= 0) {
             const pm_ent *e2 = pm_get(&t->merges, S[cur.prev].id, cur.id);
-            if (e2) heap_push(t, &hn, e2->rank, cur.prev, e2->id);
+            if (e2) heap_push(t, &hn, e2->rank, cur.prev, e2->id, S[cur.prev].id, cur.id);
         }
         if (cur.next >= 0) {
             const pm_ent *e3 = pm_get(&t->merges, cur.id, S[cur.next].id);
-            if (e3) heap_push(t, &hn, e3->rank, top.pos, e3->id);
+            if (e3) heap_push(t, &hn, e3->rank, top.pos, e3->id, cur.id, S[cur.next].id);
         }
     }
     for (size_t i = 0; i < ns; i++) if (S[i].len) ib_add(out, S[i].id);
@@ -1298,6 +1299,10 @@ static int load_model(ll_tokenizer *t, const cJSON *m) {
     const char *pfx = jstr(m, "continuing_subword_prefix"), *sfx = jstr(m, "end_of_word_suffix");
     if (pfx && *pfx) { t->cs_prefix = ll_xstrdup(pfx); t->cs_prefix_n = strlen(pfx); }
     if (sfx && *sfx) { t->eow_suffix = ll_xstrdup(sfx); t->eow_suffix_n = strlen(sfx); }
+    for (int b = 0; b < 128; b++) {
+        char k[2] = {(char)b, 0};
+        t->ascii_ids[b] = sm_get(&t->vocab, k, 1);
+    }
     for (int b = 0; b < 256; b++) {
         char k[8];
         snprintf(k, sizeof k, "<0x%02X>", b);
