@@ -41,7 +41,8 @@ int ll_cuda_memset(void *dst, int value, size_t bytes);
  * computed as chosen by `gram`, and folded in with Chan's pairwise update. */
 typedef enum {
     LL_GRAM_FP64 = 0,   /* DSYRK on the float64 centred rows (the reference) */
-    LL_GRAM_TF32X3,     /* x = hi + lo (TF32 each), hi·hiᵀ + hi·loᵀ + lo·hiᵀ on tensor cores, FP32 sums per batch */
+    LL_GRAM_TF32X3,     /* x = hi + lo (TF32 each), hi·hiᵀ + hi·loᵀ + lo·hiᵀ on tensor cores (one GEMM,
+                           K = 2m: hi·hiᵀ + 2·hi·loᵀ, symmetric part), FP32 sums per batch */
     LL_GRAM_FP32,       /* SGEMM in plain FP32 per batch */
     LL_GRAM_FP64EMU,    /* cublasGemmEx CUBLAS_COMPUTE_64F_EMULATED_FIXEDPOINT (falls back to FP64 where unsupported) */
     LL_GRAM_N_MODES

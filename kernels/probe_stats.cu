@@ -136,7 +136,7 @@ __device__ __forceinline__ float tf32_round(float x) {
 }
 
 /* Z -= x̄_b (per column); for the FP32 modes also the float copies:
- * TF32X3: P = [hi | lo | hi | hi] (4 blocks of m·d), FP32: P = [z]. */
+ * TF32X3: P = [hi | hi | 2·lo] (3 blocks of m·d), FP32: P = [z]. */
 __global__ void k_center(double *__restrict__ Z, const double *__restrict__ mub, long m, int d, int mode,
                          float *__restrict__ P) {
     long n = m * d;
@@ -147,9 +147,8 @@ __global__ void k_center(double *__restrict__ Z, const double *__restrict__ mub,
             float h = tf32_round((float)z);
             float l = (float)(z - (double)h);
             P[i] = h;
-            P[n + i] = l;
-            P[2 * n + i] = h;
-            P[3 * n + i] = h;
+            P[n + i] = h;
+            P[2 * n + i] = 2.0f * l;
         } else if (mode == LL_GRAM_FP32) {
             P[i] = (float)z;
         }
@@ -173,6 +172,29 @@ __global__ void k_yscalars(const double *__restrict__ y, long m, double *__restr
         *Syy += syy + dy * dy * (na * nb / n);
         *ymean += dy * (nb / n);
         scal[0] = dy;
+    }
+}
+
+/* Chan merge into M2 with the symmetric part of Gb: M2 += (Gb + Gbᵀ)/2 +
+ * α δδᵀ.  Column-major: G(i, j) at Gb[i + j·d].  A block covers the tile
+ * i in [I0, I0+32), j in [J0, J0+32); the transposed tile goes through
+ * shared memory so both reads are coalesced. */
+__global__ void k_merge_gram_sym(double *__restrict__ M2, const float *__restrict__ Gb,
+                                 const double *__restrict__ delta, int d, double alpha) {
+    __shared__ float tr[32][33];
+    const int I0 = blockIdx.x * 32, J0 = blockIdx.y * 32, x = threadIdx.x;
+    for (int y = threadIdx.y; y < 32; y += blockDim.y) {
+        int r = J0 + x, c = I0 + y; /* tr[y][x] = G(J0 + x, I0 + y) */
+        tr[y][x] = (r < d && c < d) ? Gb[(size_t)r + (size_t)c * d] : 0.0f;
+    }
+    __syncthreads();
+    for (int y = threadIdx.y; y < 32; y += blockDim.y) {
+        int i = I0 + x, j = J0 + y;
+        if (i < d && j < d) {
+            size_t k = (size_t)i + (size_t)j * d;
+            double g = 0.5 * ((double)Gb[k] + (double)tr[x][y]); /* tr[x][y] = G(j, i) */
+            M2[k] += g + alpha * delta[i] * delta[j];
+        }
     }
 }
 
@@ -237,7 +259,7 @@ static int stats_alloc(ll_cuda_stats *s) {
     LL_TRY(dalloc(s, &s->delta, d));
     LL_TRY(dalloc(s, &s->yc, m));
     LL_TRY(dalloc(s, &s->scal, 4));
-    if (s->gram == LL_GRAM_TF32X3) LL_TRY(dalloc(s, &s->P, 4 * m * d));
+    if (s->gram == LL_GRAM_TF32X3) LL_TRY(dalloc(s, &s->P, 3 * m * d));
     if (s->gram == LL_GRAM_FP32) LL_TRY(dalloc(s, &s->P, m * d));
     if (s->gram == LL_GRAM_TF32X3 || s->gram == LL_GRAM_FP32) LL_TRY(dalloc(s, &s->Gb, d * d));
     return 0;
@@ -351,9 +373,10 @@ static int gram_batch(ll_cuda_stats *s, ll_cuda_ctx *c, int e, long m) {
     }
     const float onef = 1.0f, zerof = 0.0f;
     if (s->gram_eff == LL_GRAM_TF32X3) {
-        /* A = [hi|lo|hi], B = [lo|hi|hi] (k = 3m): hi·loᵀ + lo·hiᵀ + hi·hiᵀ. */
+        /* P = [hi | hi | 2lo]; A = [hi|hi], B = [hi|2lo] (k = 2m): hi·hiᵀ + 2·hi·loᵀ, whose
+         * symmetric part (taken in k_merge_gram_sym) is hi·hiᵀ + hi·loᵀ + lo·hiᵀ. */
         size_t n = (size_t)m * d;
-        LL_CUBLAS(cublasGemmEx(c->blas, CUBLAS_OP_N, CUBLAS_OP_T, d, d, (int)(3 * m), &onef, s->P, CUDA_R_32F, d,
+        LL_CUBLAS(cublasGemmEx(c->blas, CUBLAS_OP_N, CUBLAS_OP_T, d, d, (int)(2 * m), &onef, s->P, CUDA_R_32F, d,
                                s->P + n, CUDA_R_32F, d, &zerof, s->Gb, CUDA_R_32F, d, CUBLAS_COMPUTE_32F_FAST_TF32,
                                CUBLAS_GEMM_DEFAULT));
     } else {
@@ -381,10 +404,14 @@ static int add_chunk(ll_cuda_stats *s, ll_cuda_ctx *c, int e, const float *X, lo
     LL_LAUNCH(k_center, blocks, 256, 0, st, s->Z, s->mub, m, d, (int)s->gram_eff, s->P);
     LL_LAUNCH(k_yscalars, 1, 1024, 0, st, y, m, s->yc, s->ymean + e, s->Syy + e, s->scal, na, nb);
     LL_TRY(gram_batch(s, c, e, m));
-    dim3 g(ll_cdiv(d, 256), (unsigned)d);
-    LL_LAUNCH(k_merge_gram, g, 256, 0, st, s->M2 + (size_t)e * d * d,
-              (s->gram_eff == LL_GRAM_TF32X3 || s->gram_eff == LL_GRAM_FP32) ? s->Gb : (const float *)NULL,
-              s->delta, d, alpha);
+    if (s->gram_eff == LL_GRAM_TF32X3) {
+        LL_LAUNCH(k_merge_gram_sym, dim3(ll_cdiv(d, 32), ll_cdiv(d, 32)), dim3(32, 8), 0, st,
+                  s->M2 + (size_t)e * d * d, s->Gb, s->delta, d, alpha);
+    } else {
+        dim3 g(ll_cdiv(d, 256), (unsigned)d);
+        LL_LAUNCH(k_merge_gram, g, 256, 0, st, s->M2 + (size_t)e * d * d,
+                  s->gram_eff == LL_GRAM_FP32 ? s->Gb : (const float *)NULL, s->delta, d, alpha);
+    }
     const double one = 1.0;
     LL_CUBLAS(cublasDgemv(c->blas, CUBLAS_OP_N, d, (int)m, &one, s->Z, d, s->yc, 1, &one, s->Cxy + (size_t)e * d, 1));
     LL_LAUNCH(k_cxy_rank1, ll_cdiv(d, 256), 256, 0, st, s->Cxy + (size_t)e * d, s->delta, s->scal, d, alpha);
