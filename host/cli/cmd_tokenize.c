@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "corpus.h"
@@ -91,13 +92,15 @@ int cmd_tokenize(int argc, char **argv) {
     size_t len;
     int r;
     long long nd = 0, nb = 0, ni = 0;
-    double ttok = 0;
+    double ttok = 0, tcpu = 0;
     while ((r = ll_corpus_next(c, &doc, &len)) == 1) {
         int32_t *ids;
         int n;
         double a = ll_now();
+        clock_t ca = clock();
         if (ll_tokenizer_encode(tk, doc, len, add_special, max_length, &ids, &n) != 0) { r = -1; break; }
         ttok += ll_now() - a;
+        tcpu += (double)(clock() - ca) / CLOCKS_PER_SEC;
         put_ids(stdout, ids, n, obuf, sizeof obuf);
         free(ids);
         nd++; nb += (long long)len; ni += n;
@@ -106,8 +109,10 @@ int cmd_tokenize(int argc, char **argv) {
     if (r < 0) rc = cli_fail_lib();
     if (fflush(stdout) != 0 && rc == 0) rc = cli_fail("tokenize: cannot write to stdout");
     if (stats && rc == 0)
-        fprintf(stderr, "layerlaw: tokenize: %lld documents, %lld bytes, %lld ids; load %.3f s, encode %.3f s (%.2f MB/s), total %.3f s\n",
-                nd, nb, ni, t1 - t0, ttok, ttok > 0 ? nb / ttok / 1e6 : 0.0, ll_now() - t0);
+        fprintf(stderr, "layerlaw: tokenize: %lld documents, %lld bytes, %lld ids; load %.3f s, encode %.3f s (%.2f MB/s), "
+                "encode cpu %.3f s (%.2f MB/s), total %.3f s\n",
+                nd, nb, ni, t1 - t0, ttok, ttok > 0 ? nb / ttok / 1e6 : 0.0, tcpu, tcpu > 0 ? nb / tcpu / 1e6 : 0.0,
+                ll_now() - t0);
     ll_corpus_close(c);
     ll_tokenizer_free(tk);
     return rc;
