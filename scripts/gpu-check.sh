@@ -9,10 +9,13 @@
 #      else `make` here (CUDA=1, sm_90)
 #   3. build/gpu_tests: CUDA-vs-CPU parity tests (ops, probe statistics, solve)
 #   4. compute-sanitizer memcheck over the custom-kernel op tests (if installed)
-#   5. bench/gpu_bench: copy bandwidth, bf16 GEMM peak, Gram accumulation, batched solve
+#   5. bench/gpu_bench: copy bandwidth, bf16 GEMM peak, layer at 7B / GPT-2-XL shapes,
+#      scans, Gram accumulation, batched solve
+#   6. if time is left: bench/gpu_baseline_authors.py (the authors' PyTorch + sklearn
+#      pipeline, GPT-2-XL shape, 8192 tokens) for the speed-up ratio
 # Writes to $OUT (at most 8 files, flat): summary.md (the table, also printed
 # last), gpu-check.log (everything), build.log, gpu_tests.log, sanitizer.log,
-# bench.log, bench.csv.
+# bench.log, bench.csv, baseline.log.
 # Environment: LL_GPU_CHECK_BUDGET (seconds, default 340) caps the whole run;
 # LL_GPU_TESTS_FILTER (substring) restricts step 3; LL_BENCH_SECTIONS
 # (default "copy gemm layer scan gram solve").
@@ -23,6 +26,7 @@ OUT=${OUT:-$ROOT/results/gpu-check}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 BUDGET=${LL_GPU_CHECK_BUDGET:-340}
+ORIG_LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}
 T_START=$(date +%s)
 LOG=$OUT/gpu-check.log
 : >"$LOG"
@@ -196,6 +200,22 @@ elif [ -n "$BIN" ]; then
     row bench "skipped" 0 "gpu_bench binary not found"
 fi
 
+# ---- 6. the authors' pipeline (baseline) ---------------------------------------
+PY=$(command -v python3 || true)
+if [ -n "$PY" ] && [ "${LL_BASELINE:-1}" = 1 ]; then
+    t0=$(date +%s)
+    lim=$(limit_of 90 5)
+    if [ "$lim" -ge 30 ]; then
+        run_limited "$lim" "$OUT/baseline.log" env LD_LIBRARY_PATH="$ORIG_LD_LIBRARY_PATH" PYTHONUNBUFFERED=1 \
+            "$PY" bench/gpu_baseline_authors.py --tokens 8192 --seq-len 512 --batch 8 --entries 8
+        rc=$?
+        status=ok; [ $rc -ne 0 ] && status="FAILED rc=$rc"
+        row baseline "$status" $(( $(date +%s) - t0 )) "$(grep -E '^baseline,' "$OUT/baseline.log" | tail -1)"
+    else
+        row baseline "skipped" 0 "no time left (${lim}s)"
+    fi
+fi
+
 # ---- summary ---------------------------------------------------------------
 {
     echo "# layerlaw gpu-check"
@@ -211,6 +231,12 @@ fi
         echo
         echo '```'
         grep -vE '^(device:)' "$OUT/bench.log" | head -80
+        echo '```'
+    fi
+    if [ -s "$OUT/baseline.log" ]; then
+        echo
+        echo '```'
+        tail -8 "$OUT/baseline.log"
         echo '```'
     fi
     if [ -s "$OUT/gpu_tests.log" ]; then
