@@ -65,7 +65,9 @@ TEST(mamba_selective_scan_op) {
     ll_cpu_selective_scan(NULL, &p);
     p.y = y2;
     ll_ref_selective_scan(&p);
-    CHECK(memcmp(y1, y2, sizeof(float) * NE) == 0);
+    double dref = 0, ymx = 0;
+    for (size_t i = 0; i < NE; i++) { dref = fmax(dref, fabs(y1[i] - y2[i])); ymx = fmax(ymx, fabs(y2[i])); }
+    CHECK_MSG(dref <= 1e-6 * ymx, "vectorised scan vs scalar libm reference: %.3g (max |y| %.3g)", dref, ymx);
     /* float64 definition */
     double worst = 0, ymax = 0;
     for (int b = 0; b < B; b++)

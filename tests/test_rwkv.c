@@ -33,7 +33,9 @@ TEST(rwkv_wkv4_op) {
     for (int i = 0; i < B * T * A; i++) { k[i] = frand(&s, -6, 6); v[i] = frand(&s, -3, 3); }
     ll_cpu_wkv4(NULL, o1, k, v, td, tf, NULL, B, T, A);
     ll_ref_wkv4(o2, k, v, td, tf, B, T, A);
-    CHECK(memcmp(o1, o2, sizeof(float) * B * T * A) == 0);
+    double dref = 0;
+    for (int i = 0; i < B * T * A; i++) dref = fmax(dref, fabs(o1[i] - o2[i]));
+    CHECK_MSG(dref <= 3e-6, "vectorised wkv4 vs scalar libm reference: %.3g", dref); /* |v| <= 3 */
     double worst = 0;
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++)
