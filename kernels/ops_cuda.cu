@@ -15,6 +15,7 @@
 #include "ll_cuda.h"
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <mma.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 typedef struct {
     ll_cuda_ctx *c;
     ll_dtype compute;
+    int attn_tc; /* bf16 tensor-core attention (compute BF16, hd 64/128); env LL_CUDA_ATTN_TC=1 */
     int failed;
     char err[1024];
     void *scratch;
@@ -449,12 +451,157 @@ __global__ void __launch_bounds__(32 * ATT_Q) k_attention(ll_attn_params p) {
         }
     }
 }
+/* Tensor-core attention (compute BF16): FlashAttention-2 layout with WMMA
+ * bf16 16×16×16 fragments, FP32 accumulation.  A block = 4 warps = 64
+ * queries of one (b, h), 16 query rows per warp; K/V tiles of 64 keys in
+ * shared memory (bf16); S = Q·Kᵀ per warp into shared memory, online softmax
+ * there (FP32, two lanes per row), P in bf16, O (FP32, shared memory) rescaled
+ * and O += P·V with WMMA.  No T×T matrix anywhere. */
+using namespace nvcuda;
+#define TC_BQ 64
+#define TC_BK 64
+template <int HD> struct tc_layout {
+    static constexpr int LDQ = HD + 8, LDS = TC_BK + 4, LDP = TC_BK + 8, LDO = HD + 4;
+    static constexpr size_t q_off = 0;
+    static constexpr size_t k_off = q_off + (size_t)TC_BQ * LDQ * 2;
+    static constexpr size_t v_off = k_off + (size_t)TC_BK * LDQ * 2;
+    static constexpr size_t s_off = v_off + (size_t)TC_BK * LDQ * 2;
+    static constexpr size_t p_off = s_off + (size_t)TC_BQ * LDS * 4;
+    static constexpr size_t o_off = p_off + (size_t)TC_BQ * LDP * 2;
+    static constexpr size_t c_off = o_off + (size_t)TC_BQ * LDO * 4;
+    static constexpr size_t bytes = c_off + (size_t)TC_BQ * 4;
+};
+template <int HD>
+__global__ void __launch_bounds__(128) k_attention_tc(ll_attn_params p) {
+    typedef tc_layout<HD> L;
+    extern __shared__ float4 smem4[];
+    char *sm = (char *)smem4;
+    __nv_bfloat16 *Qs = (__nv_bfloat16 *)(sm + L::q_off), *Ks = (__nv_bfloat16 *)(sm + L::k_off),
+                  *Vs = (__nv_bfloat16 *)(sm + L::v_off), *Ps = (__nv_bfloat16 *)(sm + L::p_off);
+    float *Ss = (float *)(sm + L::s_off), *Os = (float *)(sm + L::o_off), *Cs = (float *)(sm + L::c_off);
+    const int b = blockIdx.z, h = blockIdx.y, t0 = blockIdx.x * TC_BQ;
+    const int T = p.T, g = h / (p.H / p.KVH);
+    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+    const int len = p.lens[b] < T ? p.lens[b] : T;
+    for (int k = threadIdx.x; k < TC_BQ * HD; k += 128) {
+        int qi = k / HD, i = k % HD, tq = t0 + qi;
+        float v = tq < T ? p.q[((int64_t)b * T + tq) * p.q_rs + (int64_t)h * p.q_hs + i] : 0.0f;
+        Qs[qi * L::LDQ + i] = __float2bfloat16(v);
+        Os[qi * L::LDO + i] = 0.0f;
+    }
+    /* softmax state: lane handles row r = lane/2 of the warp's 16, columns half*32.. */
+    const int r = lane >> 1, half = lane & 1, t = t0 + w * 16 + r;
+    float m = -INFINITY, l = 0.0f;
+    int my_lo = 0;
+    if (p.window > 0) { my_lo = t - p.window + 1; if (my_lo < 0) my_lo = 0; }
+    int s_lo = 0;
+    if (p.window > 0) { s_lo = t0 - p.window + 1; if (s_lo < 0) s_lo = 0; }
+    int s_hi = t0 + TC_BQ - 1;
+    if (s_hi > len - 1) s_hi = len - 1;
+    const bool row_ok = t < T && t < len;
+    float *Sw = Ss + w * 16 * L::LDS, *Ow = Os + w * 16 * L::LDO;
+    __nv_bfloat16 *Pw = Ps + w * 16 * L::LDP;
+    for (int s0 = (s_lo / TC_BK) * TC_BK; s0 <= s_hi; s0 += TC_BK) {
+        __syncthreads();
+        for (int k = threadIdx.x; k < TC_BK * HD; k += 128) {
+            int j = k / HD, i = k % HD, s = s0 + j;
+            float kv = 0.0f, vv = 0.0f;
+            if (s < len) {
+                kv = p.k[((int64_t)b * T + s) * p.k_rs + (int64_t)g * p.k_hs + i];
+                vv = p.v[((int64_t)b * T + s) * p.v_rs + (int64_t)g * p.v_hs + i];
+            }
+            Ks[j * L::LDQ + i] = __float2bfloat16(kv);
+            Vs[j * L::LDQ + i] = __float2bfloat16(vv);
+        }
+        __syncthreads();
+        if (s0 > t0 + w * 16 + 15) continue; /* the whole tile is in this warp's future */
+        /* S = Q_w · Kᵀ */
+#pragma unroll
+        for (int j = 0; j < TC_BK / 16; j++) {
+            wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+            wmma::fill_fragment(acc, 0.0f);
+#pragma unroll
+            for (int kk = 0; kk < HD / 16; kk++) {
+                wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fa;
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> fb;
+                wmma::load_matrix_sync(fa, Qs + (w * 16) * L::LDQ + kk * 16, L::LDQ);
+                wmma::load_matrix_sync(fb, Ks + (j * 16) * L::LDQ + kk * 16, L::LDQ);
+                wmma::mma_sync(acc, fa, fb, acc);
+            }
+            wmma::store_matrix_sync(Sw + j * 16, acc, L::LDS, wmma::mem_row_major);
+        }
+        __syncwarp();
+        /* online softmax over this tile, row r, columns half*32 .. +31 */
+        float sv[32];
+        float mx = -INFINITY;
+#pragma unroll
+        for (int c = 0; c < 32; c++) {
+            int col = half * 32 + c, s = s0 + col;
+            bool ok = row_ok && s <= t && s >= my_lo && s < len;
+            float v = ok ? Sw[r * L::LDS + col] * p.scale : -INFINITY;
+            sv[c] = v;
+            mx = fmaxf(mx, v);
+        }
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        float mn = fmaxf(m, mx);
+        float corr = (mn == -INFINITY) ? 1.0f : expf(m - mn);
+        float ps = 0.0f;
+#pragma unroll
+        for (int c = 0; c < 32; c++) {
+            float pe = (mn == -INFINITY || sv[c] == -INFINITY) ? 0.0f : expf(sv[c] - mn);
+            ps += pe;
+            Pw[r * L::LDP + half * 32 + c] = __float2bfloat16(pe);
+        }
+        ps += __shfl_xor_sync(0xffffffffu, ps, 1);
+        l = l * corr + ps;
+        m = mn;
+        /* rescale this row of O */
+        for (int i = half; i < HD; i += 2) Ow[r * L::LDO + i] *= corr;
+        __syncwarp();
+        /* O_w += P_w · V */
+#pragma unroll
+        for (int n = 0; n < HD / 16; n++) {
+            wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+            wmma::load_matrix_sync(acc, Ow + n * 16, L::LDO, wmma::mem_row_major);
+#pragma unroll
+            for (int kk = 0; kk < TC_BK / 16; kk++) {
+                wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fa;
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major> fb;
+                wmma::load_matrix_sync(fa, Pw + kk * 16, L::LDP);
+                wmma::load_matrix_sync(fb, Vs + (kk * 16) * L::LDQ + n * 16, L::LDQ);
+                wmma::mma_sync(acc, fa, fb, acc);
+            }
+            wmma::store_matrix_sync(Ow + n * 16, acc, L::LDO, wmma::mem_row_major);
+        }
+        __syncwarp();
+    }
+    (void)Cs;
+    __syncwarp();
+    if (t < T) {
+        float inv = row_ok && l > 0 ? 1.0f / l : 0.0f;
+        float *o = p.out + ((int64_t)b * T + t) * p.o_rs + (int64_t)h * HD;
+        for (int i = half; i < HD; i += 2) o[i] = row_ok ? Ow[r * L::LDO + i] * inv : 0.0f;
+    }
+}
+
+template <int HD> static int attention_tc_(opsctx *x, const ll_attn_params *p) {
+    size_t smem = tc_layout<HD>::bytes;
+    LL_CU(cudaFuncSetAttribute(k_attention_tc<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    dim3 grid(ll_cdiv(p->T, TC_BQ), p->H, p->B);
+    LL_LAUNCH(k_attention_tc<HD>, grid, 128, smem, x->c->stream, *p);
+    return 0;
+}
+
 static int attention_(opsctx *x, const ll_attn_params *p) {
     if (p->B <= 0 || p->T <= 0 || p->H <= 0) return 0;
     if (p->hd > 32 * ATT_MAXD || p->hd <= 0 || p->KVH <= 0 || p->H % p->KVH) {
         ll_set_error("CUDA attention: head size %d (max %d) or heads %d/%d not supported", p->hd, 32 * ATT_MAXD, p->H,
                      p->KVH);
         return -1;
+    }
+    if (x->attn_tc && x->compute == LL_DT_BF16) {
+        if (p->hd == 64) return attention_tc_<64>(x, p);
+        if (p->hd == 128) return attention_tc_<128>(x, p);
     }
     const bool vec = p->hd % 4 == 0;
     const int ldk = vec ? p->hd + 4 : p->hd + 1;
@@ -727,6 +874,8 @@ extern "C" void *ll_cuda_ops_ctx_new(int device, ll_dtype compute) {
     opsctx *x = (opsctx *)calloc(1, sizeof *x);
     x->c = ll_cuda_ctx_get();
     x->compute = compute;
+    const char *tc = getenv("LL_CUDA_ATTN_TC");
+    x->attn_tc = tc && tc[0] == '1';
     return x;
 }
 extern "C" void ll_cuda_ops_ctx_free(void *ctx) {

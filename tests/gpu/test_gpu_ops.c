@@ -280,7 +280,9 @@ TEST(gpu_ops_rope) {
 
 /* -------------------------------------------------------------- attention */
 typedef struct { int B, T, H, KVH, hd, window, layout; int lens[4]; } attn_case;
-static void attn_run(backends *b, const attn_case *ac) {
+static void attn_run_tol(backends *b, const attn_case *ac, double tol);
+static void attn_run(backends *b, const attn_case *ac) { attn_run_tol(b, ac, 1e-10); }
+static void attn_run_tol(backends *b, const attn_case *ac, double tol) {
     int B = ac->B, T = ac->T, H = ac->H, KVH = ac->KVH, hd = ac->hd;
     int C = H * hd, Ckv = KVH * hd;
     /* layout 0: separate q [N, C], k/v [N, Ckv]; 1: GPT-2 fused [N, 3C] (q|k|v); 2: NeoX per-head [N, H, 3hd] */
@@ -311,7 +313,7 @@ static void attn_run(backends *b, const attn_case *ac) {
     char lab[128];
     snprintf(lab, sizeof lab, "attention B=%d T=%d H=%d KVH=%d hd=%d win=%d layout=%d lens=%d,%d", B, T, H, KVH, hd,
              ac->window, ac->layout, ac->lens[0], B > 1 ? ac->lens[1] : -1);
-    COMPARE(lab, dout, c, N * C, 1e-10);
+    COMPARE(lab, dout, c, N * C, tol);
     CHECK_MSG(dget(NULL, d, 4 * qkv_n, "attention inputs") == 0, "inputs guard");
     free(qkv); free(c);
     ll_cuda_free(d); ll_cuda_free(dout); ll_cuda_free(dl);
@@ -334,6 +336,24 @@ TEST(gpu_ops_attention) {
         {2, 600, 4, 2, 128, 0, 0, {600, 333}}, /* many key tiles */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) attn_run(&b, &cases[i]);
+    teardown(&b);
+}
+
+/* The bf16 tensor-core kernel (compute BF16, hd 64 / 128, LL_CUDA_ATTN_TC=1):
+ * bf16 rounding of q, k, v and P bounds the agreement (NMSE ~1e-5). */
+TEST(gpu_ops_attention_tc_bf16) {
+    setenv("LL_CUDA_ATTN_TC", "1", 1);
+    backends b;
+    REQUIRE(setup(&b, LL_DT_BF16) == 0);
+    attn_case cases[] = {
+        {2, 37, 4, 1, 64, 0, 0, {37, 20}},
+        {1, 70, 2, 2, 128, 16, 0, {70}},
+        {3, 200, 8, 2, 128, 0, 0, {200, 131, 7}},
+        {2, 600, 4, 2, 128, 0, 0, {600, 333}},
+        {1, 100, 4, 4, 64, 0, 2, {100}},
+        {2, 45, 3, 3, 64, 0, 1, {45, 1}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) attn_run_tol(&b, &cases[i], 2e-4);
     teardown(&b);
 }
 
