@@ -157,7 +157,7 @@ if [ -n "$BIN" ]; then
     rc=$?
     tail_line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$OUT/gpu_tests.log" | tail -1)
     [ -z "$tail_line" ] && tail_line="no result line (rc=$rc)"
-    status=ok; [ $rc -ne 0 ] && status="FAILED rc=$rc"
+    status=ok; [ $rc -ne 0 ] && status="FAILED rc=$rc"; [ $rc -eq 125 ] && status="skipped (no time left)"
     row gpu_tests "$status" $(( $(date +%s) - t0 )) "$tail_line"
     grep -E '^FAIL' "$OUT/gpu_tests.log" | head -40 | tee -a "$LOG"
     # failure messages (lines the harness prints before FAIL), compact
@@ -176,7 +176,7 @@ if [ -n "$BIN" ] && [ -n "$SAN" ]; then
     errs=$(grep -cE '^========= (Invalid|Program hit|Error)' "$OUT/sanitizer.log" || true)
     res=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$OUT/sanitizer.log" | tail -1)
     summ=$(grep -E 'ERROR SUMMARY' "$OUT/sanitizer.log" | sort | uniq -c | tr '\n' ';')
-    status=ok; [ $rc -ne 0 ] && status="FAILED rc=$rc"
+    status=ok; [ $rc -ne 0 ] && status="FAILED rc=$rc"; [ $rc -eq 125 ] && status="skipped (no time left)"
     row memcheck "$status" $(( $(date +%s) - t0 )) "${res:-no result line}; $errs error lines; $summ"
     grep -E '^========= (Invalid|Program hit)' -A3 "$OUT/sanitizer.log" | head -30 | tee -a "$LOG"
 elif [ -n "$BIN" ]; then
@@ -193,7 +193,7 @@ if [ -n "$GPU_BENCH" ]; then
     run_limited "$lim" "$OUT/bench.log" "$GPU_BENCH" --csv "$OUT/bench.csv" ${LL_BENCH_SECTIONS:-copy gemm layer scan gram solve}
     rc=$?
     status=ok; [ $rc -ne 0 ] && status="FAILED rc=$rc"
-    [ $rc -eq 124 ] && status="TIMED OUT (partial)"
+    [ $rc -eq 124 ] && status="TIMED OUT (partial)"; [ $rc -eq 125 ] && status="skipped (no time left)"
     row bench "$status" $(( $(date +%s) - t0 )) "$(($(wc -l <"$OUT/bench.csv") - 1)) results"
     cat "$OUT/bench.log" >>"$LOG"
 elif [ -n "$BIN" ]; then
