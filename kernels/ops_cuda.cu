@@ -672,39 +672,38 @@ __global__ void k_wkv4(float *__restrict__ out, const float *__restrict__ k, con
     size_t sB = (size_t)B * A;
     if (state) { num = state[idx]; den = state[sB + idx]; mx = state[2 * sB + idx]; }
     const size_t base = (size_t)b * T * A + a;
-    int t = 0;
-    /* four steps at a time: the loads of k, v do not depend on the state */
-    for (; t + 4 <= T; t += 4) {
-        float kt[4], vt[4], ot[4];
+    /* software pipeline: the k, v of the next WKV_U steps are loaded while the
+     * current ones are computed (they do not depend on the state) */
+#define WKV_U 8
+    float kn[WKV_U], vn[WKV_U];
 #pragma unroll
-        for (int j = 0; j < 4; j++) { kt[j] = k[base + (size_t)(t + j) * A]; vt[j] = v[base + (size_t)(t + j) * A]; }
+    for (int j = 0; j < WKV_U; j++) {
+        kn[j] = j < T ? k[base + (size_t)j * A] : 0.0f;
+        vn[j] = j < T ? v[base + (size_t)j * A] : 0.0f;
+    }
+    for (int t = 0; t < T; t += WKV_U) {
+        float kc[WKV_U], vc[WKV_U];
 #pragma unroll
-        for (int j = 0; j < 4; j++) {
-            float q = fmaxf(mx, u + kt[j]);
-            float e1 = expf(mx - q), e2 = expf(u + kt[j] - q);
-            ot[j] = (e1 * num + e2 * vt[j]) / (e1 * den + e2);
-            float q2 = fmaxf(mx + w, kt[j]);
-            e1 = expf(mx + w - q2);
-            e2 = expf(kt[j] - q2);
-            num = e1 * num + e2 * vt[j];
-            den = e1 * den + e2;
-            mx = q2;
+        for (int j = 0; j < WKV_U; j++) { kc[j] = kn[j]; vc[j] = vn[j]; }
+#pragma unroll
+        for (int j = 0; j < WKV_U; j++) {
+            int tn = t + WKV_U + j;
+            if (tn < T) { kn[j] = k[base + (size_t)tn * A]; vn[j] = v[base + (size_t)tn * A]; }
         }
 #pragma unroll
-        for (int j = 0; j < 4; j++) out[base + (size_t)(t + j) * A] = ot[j];
-    }
-    for (; t < T; t++) {
-        size_t r = base + (size_t)t * A;
-        float kt = k[r], vt = v[r];
-        float q = fmaxf(mx, u + kt);
-        float e1 = expf(mx - q), e2 = expf(u + kt - q);
-        out[r] = (e1 * num + e2 * vt) / (e1 * den + e2);
-        float q2 = fmaxf(mx + w, kt);
-        e1 = expf(mx + w - q2);
-        e2 = expf(kt - q2);
-        num = e1 * num + e2 * vt;
-        den = e1 * den + e2;
-        mx = q2;
+        for (int j = 0; j < WKV_U; j++) {
+            if (t + j < T) {
+                float q = fmaxf(mx, u + kc[j]);
+                float e1 = expf(mx - q), e2 = expf(u + kc[j] - q);
+                out[base + (size_t)(t + j) * A] = (e1 * num + e2 * vc[j]) / (e1 * den + e2);
+                float q2 = fmaxf(mx + w, kc[j]);
+                e1 = expf(mx + w - q2);
+                e2 = expf(kc[j] - q2);
+                num = e1 * num + e2 * vc[j];
+                den = e1 * den + e2;
+                mx = q2;
+            }
+        }
     }
     if (state) { state[idx] = num; state[sB + idx] = den; state[2 * sB + idx] = mx; }
 }
@@ -795,11 +794,22 @@ __global__ void k_sscan(ll_sscan_params p) {
         h[n] = (n < S && p.state) ? p.state[((size_t)b * p.E + e) * S + n] : 0.0f;
     }
     const float Dv = p.D ? p.D[e] : 0.0f;
-#pragma unroll 2
+    /* the per-channel inputs of step t+1 are loaded while step t is computed */
+    const size_t r0 = (size_t)b * p.T;
+    float dtn = 0, un = 0, zn = 0;
+    if (p.T > 0) {
+        dtn = p.dt_raw[r0 * p.E + e];
+        un = p.u[r0 * p.E + e];
+        zn = p.z ? p.z[r0 * p.z_rs + e] : 0.0f;
+    }
     for (int t = 0; t < p.T; t++) {
-        size_t r = (size_t)b * p.T + t;
-        float dt = softplus_f(p.dt_raw[r * p.E + e]);
-        float u = p.u[r * p.E + e];
+        size_t r = r0 + t;
+        float dt = softplus_f(dtn), u = un, z = zn;
+        if (t + 1 < p.T) {
+            dtn = p.dt_raw[(r + 1) * p.E + e];
+            un = p.u[(r + 1) * p.E + e];
+            if (p.z) zn = p.z[(r + 1) * p.z_rs + e];
+        }
         const float *Bt = p.Bm + r * p.bc_rs, *Ct = p.Cm + r * p.bc_rs;
         float y = 0.0f;
 #pragma unroll
@@ -810,10 +820,7 @@ __global__ void k_sscan(ll_sscan_params p) {
             }
         }
         y += u * Dv;
-        if (p.z) {
-            float z = p.z[r * p.z_rs + e];
-            y *= z / (1.0f + expf(-z));
-        }
+        if (p.z) y *= z / (1.0f + expf(-z));
         p.y[r * p.E + e] = y;
     }
     if (p.state)
