@@ -52,7 +52,6 @@ static int bind_mamba(ll_model *m, ll_loader *ld) {
     const char *pre = ll_loader_has(ld, "backbone.embeddings.weight") ? "backbone." : "";
     mamba_data *d = ll_xcalloc(1, sizeof *d + (size_t)L * sizeof(mamba_layer));
     m->family_data = d;
-    const int bias = c->use_bias ? 0 : LL_LOAD_OPTIONAL, cbias = c->use_conv_bias ? 0 : LL_LOAD_OPTIONAL;
     if (want(ld, &m->embed, pre, -1, "embeddings.weight", SHAPE2(V, C), 0) ||
         want(ld, &m->norm_w, pre, -1, "norm_f.weight", SHAPE1(C), 0) ||
         ll_loader_want(ld, &d->head, "lm_head.weight", SHAPE2(V, C), LL_LOAD_OPTIONAL))
@@ -61,20 +60,23 @@ static int bind_mamba(ll_model *m, ll_loader *ld) {
         mamba_layer *y = &d->layers[l];
         if (want(ld, &y->norm_w, pre, l, "norm.weight", SHAPE1(C), 0) ||
             want(ld, &y->in_proj, pre, l, "mixer.in_proj.weight", SHAPE2(2 * E, C), 0) ||
-            want(ld, &y->in_proj_b, pre, l, "mixer.in_proj.bias", SHAPE1(2 * E), bias | LL_LOAD_OPTIONAL) ||
+            (c->use_bias && want(ld, &y->in_proj_b, pre, l, "mixer.in_proj.bias", SHAPE1(2 * E), 0)) ||
             want(ld, &y->conv_w, pre, l, "mixer.conv1d.weight", SHAPE3(E, 1, K), LL_LOAD_F32) ||
-            want(ld, &y->conv_b, pre, l, "mixer.conv1d.bias", SHAPE1(E), cbias | LL_LOAD_OPTIONAL) ||
+            (c->use_conv_bias && want(ld, &y->conv_b, pre, l, "mixer.conv1d.bias", SHAPE1(E), 0)) ||
             want(ld, &y->x_proj, pre, l, "mixer.x_proj.weight", SHAPE2(R + 2 * S, E), 0) ||
             want(ld, &y->dt_proj, pre, l, "mixer.dt_proj.weight", SHAPE2(E, R), 0) ||
             want(ld, &y->dt_proj_b, pre, l, "mixer.dt_proj.bias", SHAPE1(E), 0) ||
             want(ld, &y->A_log, pre, l, "mixer.A_log", SHAPE2(E, S), LL_LOAD_F32) ||
             want(ld, &y->D, pre, l, "mixer.D", SHAPE1(E), 0) ||
             want(ld, &y->out_proj, pre, l, "mixer.out_proj.weight", SHAPE2(C, E), 0) ||
-            want(ld, &y->out_proj_b, pre, l, "mixer.out_proj.bias", SHAPE1(C), bias | LL_LOAD_OPTIONAL))
+            (c->use_bias && want(ld, &y->out_proj_b, pre, l, "mixer.out_proj.bias", SHAPE1(C), 0)))
             return -1;
     }
     return 0;
 }
+
+/* (use_bias / use_conv_bias false: the biases are not read even if present,
+ * as HF builds those layers without them.) */
 
 /* State per layer (floats): conv window [B, E, K-1], ssm [B, E, S]. */
 static size_t layer_state(const ll_model *m, int B) {

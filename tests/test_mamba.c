@@ -47,8 +47,8 @@ TEST(mamba_conv1d_op) {
     free(in); free(w); free(o1); free(o2); free(state);
 }
 
-TEST(mamba_selective_scan_op) {
-    const int B = 2, T = 13, E = 37, S = 8, R = 3, W = R + 2 * S;
+static void scan_op_case(int S) {
+    const int B = 2, T = 13, E = 37, R = 3, W = R + 2 * S;
     unsigned s = 11;
     const size_t NE = (size_t)B * T * E;
     float *u = ll_xmalloc(sizeof(float) * NE), *dt = ll_xmalloc(sizeof(float) * NE),
@@ -72,7 +72,7 @@ TEST(mamba_selective_scan_op) {
     double worst = 0, ymax = 0;
     for (int b = 0; b < B; b++)
         for (int e = 0; e < E; e++) {
-            double h[8] = {0};
+            double h[32] = {0};
             for (int t = 0; t < T; t++) {
                 size_t r = (size_t)b * T + t;
                 double x = dt[r * E + e], d = x > 20 ? x : log1p(exp(x)), acc = 0;
@@ -109,6 +109,13 @@ TEST(mamba_selective_scan_op) {
         free(cu); free(cd); free(cz); free(cb);
     }
     free(u); free(dt); free(z); free(bc); free(Al); free(y1); free(y2); free(y3); free(st);
+}
+
+/* E = 37 (not a multiple of the 16-channel block), S = 8, 5 and 19. */
+TEST(mamba_selective_scan_op) {
+    scan_op_case(8);
+    scan_op_case(5);
+    scan_op_case(19);
 }
 
 #define TOL 1e-5
