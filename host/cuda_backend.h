@@ -45,10 +45,12 @@ typedef enum {
                            K = 2m: hi·hiᵀ + 2·hi·loᵀ, symmetric part), FP32 sums per batch */
     LL_GRAM_FP32,       /* SGEMM in plain FP32 per batch */
     LL_GRAM_FP64EMU,    /* cublasGemmEx CUBLAS_COMPUTE_64F_EMULATED_FIXEDPOINT (falls back to FP64 where unsupported) */
+    LL_GRAM_TF32SYRK,   /* the tf32x3 terms as cublasSsyrk(hi) + cublasSsyr2k(hi, lo) with TF32 tensor-op math:
+                           one triangle, 3m·d² instead of 4m·d² flops (if cuBLAS uses tensor cores there) */
     LL_GRAM_N_MODES
 } ll_gram_mode;
 const char *ll_gram_mode_name(ll_gram_mode m);
-int ll_gram_mode_parse(const char *s, ll_gram_mode *out);
+int ll_gram_mode_parse(const char *s, ll_gram_mode *out); /* fp64|tf32x3|fp32|fp64emu|tf32syrk */
 
 typedef struct ll_cuda_stats ll_cuda_stats;
 ll_cuda_stats *ll_cuda_stats_new(int E, int d, ll_target target, int K, long max_rows, ll_gram_mode gram);

@@ -30,7 +30,8 @@ struct ll_cuda_stats {
     double *mean, *M2, *ymean, *Cxy, *Syy, *class_n, *class_sum;
     /* device scratch */
     double *Z, *mub, *delta, *yc, *scal;
-    float *P;               /* [4·max_rows·d] hi | lo | hi | hi (TF32X3) or [max_rows·d] (FP32) */
+    float *P;               /* [3·max_rows·d] hi | hi | 2lo (TF32X3), [2·max_rows·d] hi | lo (TF32SYRK),
+                               [max_rows·d] (FP32) */
     float *Gb;              /* [d·d] batch Gram (FP32 modes) */
     float *stage_X;         /* add_host staging */
     double *stage_y;
@@ -43,13 +44,14 @@ extern "C" const char *ll_gram_mode_name(ll_gram_mode m) {
     case LL_GRAM_TF32X3: return "tf32x3";
     case LL_GRAM_FP32: return "fp32";
     case LL_GRAM_FP64EMU: return "fp64emu";
+    case LL_GRAM_TF32SYRK: return "tf32syrk";
     default: return "?";
     }
 }
 extern "C" int ll_gram_mode_parse(const char *s, ll_gram_mode *out) {
     for (int m = 0; m < LL_GRAM_N_MODES; m++)
         if (strcmp(s, ll_gram_mode_name((ll_gram_mode)m)) == 0) { *out = (ll_gram_mode)m; return 0; }
-    ll_set_error("--gram: '%s' is not one of fp64, tf32x3, fp32, fp64emu", s);
+    ll_set_error("--gram: '%s' is not one of fp64, tf32x3, fp32, fp64emu, tf32syrk", s);
     return -1;
 }
 
@@ -149,6 +151,10 @@ __global__ void k_center(double *__restrict__ Z, const double *__restrict__ mub,
             P[i] = h;
             P[n + i] = h;
             P[2 * n + i] = 2.0f * l;
+        } else if (mode == LL_GRAM_TF32SYRK) {
+            float h = tf32_round((float)z);
+            P[i] = h;
+            P[n + i] = (float)(z - (double)h);
         } else if (mode == LL_GRAM_FP32) {
             P[i] = (float)z;
         }
@@ -261,7 +267,11 @@ static int stats_alloc(ll_cuda_stats *s) {
     LL_TRY(dalloc(s, &s->scal, 4));
     if (s->gram == LL_GRAM_TF32X3) LL_TRY(dalloc(s, &s->P, 3 * m * d));
     if (s->gram == LL_GRAM_FP32) LL_TRY(dalloc(s, &s->P, m * d));
-    if (s->gram == LL_GRAM_TF32X3 || s->gram == LL_GRAM_FP32) LL_TRY(dalloc(s, &s->Gb, d * d));
+    if (s->gram == LL_GRAM_TF32SYRK) LL_TRY(dalloc(s, &s->P, 2 * m * d));
+    if (s->gram == LL_GRAM_TF32X3 || s->gram == LL_GRAM_FP32 || s->gram == LL_GRAM_TF32SYRK) {
+        LL_TRY(dalloc(s, &s->Gb, d * d));
+        LL_CU(cudaMemset(s->Gb, 0, d * d * sizeof(float))); /* tf32syrk never writes the upper triangle */
+    }
     return 0;
 }
 
@@ -379,6 +389,22 @@ static int gram_batch(ll_cuda_stats *s, ll_cuda_ctx *c, int e, long m) {
         LL_CUBLAS(cublasGemmEx(c->blas, CUBLAS_OP_N, CUBLAS_OP_T, d, d, (int)(2 * m), &onef, s->P, CUDA_R_32F, d,
                                s->P + n, CUDA_R_32F, d, &zerof, s->Gb, CUDA_R_32F, d, CUBLAS_COMPUTE_32F_FAST_TF32,
                                CUBLAS_GEMM_DEFAULT));
+    } else if (s->gram_eff == LL_GRAM_TF32SYRK) {
+        /* lower triangle: hi·hiᵀ, then + hi·loᵀ + lo·hiᵀ */
+        size_t n = (size_t)m * d;
+        LL_CUBLAS(cublasSetMathMode(c->blas, CUBLAS_TF32_TENSOR_OP_MATH));
+        cublasStatus_t st1 = cublasSsyrk(c->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, d, (int)m, &onef, s->P, d,
+                                         &zerof, s->Gb, d);
+        cublasStatus_t st2 = st1 == CUBLAS_STATUS_SUCCESS
+                                 ? cublasSsyr2k(c->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, d, (int)m, &onef, s->P, d,
+                                                s->P + n, d, &onef, s->Gb, d)
+                                 : st1;
+        LL_CUBLAS(cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH));
+        if (st1 != CUBLAS_STATUS_SUCCESS || st2 != CUBLAS_STATUS_SUCCESS) {
+            LL_CU_FAIL_(st1 != CUBLAS_STATUS_SUCCESS ? "cublasSsyrk (TF32 tensor-op math)" : "cublasSsyr2k (TF32 tensor-op math)",
+                        __FILE__, __LINE__, __func__, ll_cublas_status_str(st1 != CUBLAS_STATUS_SUCCESS ? st1 : st2));
+            return -1;
+        }
     } else {
         LL_CUBLAS(cublasGemmEx(c->blas, CUBLAS_OP_N, CUBLAS_OP_T, d, d, (int)m, &onef, s->P, CUDA_R_32F, d, s->P,
                                CUDA_R_32F, d, &zerof, s->Gb, CUDA_R_32F, d, CUBLAS_COMPUTE_32F_PEDANTIC,
@@ -409,8 +435,11 @@ static int add_chunk(ll_cuda_stats *s, ll_cuda_ctx *c, int e, const float *X, lo
                   s->M2 + (size_t)e * d * d, s->Gb, s->delta, d, alpha);
     } else {
         dim3 g(ll_cdiv(d, 256), (unsigned)d);
+        /* TF32SYRK: Gb valid in its lower triangle only; the upper one of M2 is
+         * never read before k_symmetrize overwrites it */
         LL_LAUNCH(k_merge_gram, g, 256, 0, st, s->M2 + (size_t)e * d * d,
-                  s->gram_eff == LL_GRAM_FP32 ? s->Gb : (const float *)NULL, s->delta, d, alpha);
+                  (s->gram_eff == LL_GRAM_FP32 || s->gram_eff == LL_GRAM_TF32SYRK) ? s->Gb : (const float *)NULL,
+                  s->delta, d, alpha);
     }
     const double one = 1.0;
     LL_CUBLAS(cublasDgemv(c->blas, CUBLAS_OP_N, d, (int)m, &one, s->Z, d, s->yc, 1, &one, s->Cxy + (size_t)e * d, 1));

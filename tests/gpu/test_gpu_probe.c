@@ -228,6 +228,11 @@ TEST(gpu_probe_fp32) {
     c.gram = LL_GRAM_FP32; c.stat_tol = 2e-6; c.pr_tol = 1e-5;
     run_parity(&c);
 }
+TEST(gpu_probe_tf32syrk) {
+    cfg c = base;
+    c.gram = LL_GRAM_TF32SYRK; c.stat_tol = 2e-6; c.pr_tol = 1e-5;
+    run_parity(&c);
+}
 TEST(gpu_probe_fp64emu) {
     cfg c = base;
     c.gram = LL_GRAM_FP64EMU; c.stat_tol = 1e-11; c.pr_tol = 1e-9;
