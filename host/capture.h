@@ -16,7 +16,14 @@ struct ll_capture {
     int (*on_entry)(ll_capture *self, int e, const float *h, const int32_t *tokens,
                     const int *lens, int B, int T, int C);
     void *impl;
+    /* Optional (NULL on host sinks): the same call with h in DEVICE memory of
+     * a device backend (tokens and lens stay host memory), so that hidden
+     * states never leave the GPU.  The forward calls it instead of
+     * downloading when the backend is not host memory and this is set. */
+    int (*on_entry_device)(ll_capture *self, int e, const float *h_dev, const int32_t *tokens,
+                           const int *lens, int B, int T, int C);
 };
+#define LL_CAPTURE_HAS_DEVICE 1
 
 /* Which position's feature predicts which token. */
 typedef enum { LL_POS_NEXT = 0, LL_POS_CURRENT, LL_POS_PREVIOUS, LL_POS_NEXT_NEXT } ll_position;

@@ -525,6 +525,7 @@ int ll_model_emit(ll_model *m, const ll_ops *ops, void *ctx, ll_capture *cap, in
     if (!cap) return 0;
     const int C = m->cfg.d_model;
     if (ops->host_memory) return cap->on_entry(cap, e, h, tokens_host, lens_host, B, T, C);
+    if (cap->on_entry_device) return cap->on_entry_device(cap, e, h, tokens_host, lens_host, B, T, C);
     size_t n = (size_t)B * T * C;
     if (m->host_buf_n < n) {
         free(m->host_buf);
