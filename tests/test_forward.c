@@ -68,7 +68,7 @@ static int run_fixture(const char *name, int bs, double tol, cmp_result *res, ch
     }
     const ll_ops *ops = ll_cpu_ops();
     void *ctx = ll_cpu_ctx_new(2);
-    copy_cap cc = {{copy_on_entry, NULL}, NULL, E, 0, 0, 0, 0, 1};
+    copy_cap cc = {.base = {.on_entry = copy_on_entry}, .E = E, .order_ok = 1};
     cc.out = ll_xcalloc((size_t)tk.n_ids * E * d, sizeof(float));
     int rc = 0;
     for (int64_t s0 = 0; s0 < tk.n_seq && rc == 0; s0 += bs) {
@@ -154,7 +154,7 @@ TEST(forward_entry_order) {
     ll_model *m = ll_model_load("tests/fixtures/models/llama_gqa");
     REQUIRE_MSG(m, "%s", ll_last_error());
     const int E = ll_model_n_entries(m), d = ll_model_dim(m);
-    copy_cap cc = {{copy_on_entry, NULL}, NULL, E, 0, 0, 0, 0, 1};
+    copy_cap cc = {.base = {.on_entry = copy_on_entry}, .E = E, .order_ok = 1};
     cc.out = ll_xcalloc((size_t)10 * E * d, sizeof(float));
     int32_t toks[2 * 5] = {1, 2, 3, 4, 5, 6, 7, 0, 0, 0};
     int lens[2] = {5, 2};

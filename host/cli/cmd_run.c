@@ -2,7 +2,9 @@
  * every hidden-state entry into the probe statistics as it is computed
  * (fused capture), then solve the probes and fit the law. */
 #include <cJSON.h>
+#include <errno.h>
 #include <getopt.h>
+#include <unistd.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -33,6 +35,8 @@ static void run_usage(FILE *f) {
             "  --fit-from K        first entry of the law fit (default 1)\n"
             "  --ridge LAMBDA      ridge penalty (default 0: OLS, minimum norm)\n"
             "  --dump-hidden F.npy also write the raw features, (N, E, d) float32, examples in input order\n"
+            "  --keep-order        batch sequences in input order (default: longest first, less padding;\n"
+            "                      implied by --dump-hidden)\n"
             "  --backend B         auto|cpu (default auto)\n"
             "  --quiet             no table on stdout\n");
 }
@@ -52,6 +56,33 @@ static int timed_on_entry(ll_capture *self, int e, const float *h, const int32_t
     int rc = t->inner->on_entry(t->inner, e, h, tokens, lens, B, T, C);
     t->seconds += ll_now() - t0;
     return rc;
+}
+
+/* libgomp's default wait policy spins ~300k iterations at every barrier; when
+ * the cores are shared with other processes a descheduled worker then costs
+ * milliseconds per parallel region (measured here: stories260K 12 s instead
+ * of 0.9 s at load 8 on 2 cores).  libgomp reads its settings when it is
+ * loaded, before main, so the only way to change them is the environment:
+ * unless the user chose (OMP_WAIT_POLICY / GOMP_SPINCOUNT), run again with a
+ * short spin.  LAYERLAW_NO_REEXEC=1 disables this. */
+static void reexec_with_short_spin(int argc, char **argv) {
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || getenv("LAYERLAW_NO_REEXEC")) return;
+    setenv("GOMP_SPINCOUNT", "1000", 1);
+    char **full = ll_xcalloc((size_t)argc + 2, sizeof(char *));
+    full[0] = program_invocation_name;
+    for (int i = 0; i < argc; i++) full[i + 1] = argv[i];
+    fflush(NULL);
+    execv("/proc/self/exe", full);
+    free(full); /* exec failed: carry on with the default spin */
+    unsetenv("GOMP_SPINCOUNT");
+}
+
+static const ll_tokens *sort_tk;
+static int by_length_desc(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    int64_t lx = sort_tk->off[x + 1] - sort_tk->off[x], ly = sort_tk->off[y + 1] - sort_tk->off[y];
+    if (lx != ly) return lx > ly ? -1 : 1;
+    return x < y ? -1 : x > y;
 }
 
 static cJSON *model_json(const ll_model *m) {
@@ -86,17 +117,19 @@ static cJSON *model_json(const ll_model *m) {
 int cmd_run(int argc, char **argv) {
     const char *model_dir = NULL, *tok_path = NULL, *outdir = NULL, *pos_s = "next", *norm_s = "initialized",
                *dump = NULL, *backend = "auto";
-    int batch = 8, max_len = 512, threads = 0, norm_last = 0, fit_from = 1, quiet = 0;
+    int batch = 8, max_len = 512, threads = 0, norm_last = 0, fit_from = 1, quiet = 0, keep_order = 0;
     double ridge = 0;
     enum { O_MODEL = 1, O_TOK, O_OUT, O_BATCH, O_MAXLEN, O_THR, O_POS, O_NORM, O_NLAST, O_FROM, O_RIDGE, O_DUMP,
-           O_BACKEND, O_QUIET, O_HELP };
+           O_BACKEND, O_QUIET, O_KEEP, O_HELP };
     static const struct option opts[] = {
         {"model", 1, 0, O_MODEL},     {"tokens", 1, 0, O_TOK},       {"out", 1, 0, O_OUT},
         {"batch-size", 1, 0, O_BATCH}, {"max-length", 1, 0, O_MAXLEN}, {"threads", 1, 0, O_THR},
         {"position", 1, 0, O_POS},    {"norm", 1, 0, O_NORM},        {"norm-last", 0, 0, O_NLAST},
         {"fit-from", 1, 0, O_FROM},   {"ridge", 1, 0, O_RIDGE},      {"dump-hidden", 1, 0, O_DUMP},
         {"backend", 1, 0, O_BACKEND}, {"quiet", 0, 0, O_QUIET},      {"help", 0, 0, O_HELP},
+        {"keep-order", 0, 0, O_KEEP},
         {0, 0, 0, 0}};
+    reexec_with_short_spin(argc, argv);
     optind = 1;
     opterr = 0;
     int c;
@@ -117,6 +150,7 @@ int cmd_run(int argc, char **argv) {
         case O_DUMP: dump = optarg; break;
         case O_BACKEND: backend = optarg; break;
         case O_QUIET: quiet = 1; break;
+        case O_KEEP: keep_order = 1; break;
         case O_HELP: run_usage(stdout); return 0;
         default: run_usage(stderr); return cli_fail("run: unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -147,6 +181,7 @@ int cmd_run(int argc, char **argv) {
     void *ctx = NULL;
     int32_t *toks = NULL;
     int *lens = NULL;
+    int64_t *order = NULL;
     ll_probe_result *res = NULL;
     if (ll_tokens_check_vocab(&tk, tok_path, m->cfg.vocab) != 0) { cli_fail_lib(); goto done; }
     const int E = ll_model_n_entries(m), d = ll_model_dim(m);
@@ -182,7 +217,7 @@ int cmd_run(int argc, char **argv) {
         tee = ll_capture_tee_new(both, 2);
         sink = tee;
     }
-    timed_cap tc = {{timed_on_entry, NULL}, sink, 0};
+    timed_cap tc = {.base = {.on_entry = timed_on_entry}, .inner = sink, .seconds = 0};
 
     ll_progress prog;
     ll_progress_init(&prog, "sequences", tk.n_seq);
@@ -191,31 +226,34 @@ int cmd_run(int argc, char **argv) {
     int bmax = (int)LL_MIN((int64_t)batch, tk.n_seq);
     toks = ll_xmalloc(sizeof(int32_t) * (size_t)bmax * longest);
     lens = ll_xmalloc(sizeof(int) * (size_t)bmax);
-    for (int64_t s0 = 0; s0 < tk.n_seq;) {
-        /* next batch: up to `batch` non-empty sequences, in input order */
-        int B = 0, T = 1;
-        int64_t s = s0;
-        for (; s < tk.n_seq && B < batch; s++) {
-            int len = (int)(tk.off[s + 1] - tk.off[s]);
-            if (len == 0) continue;
-            lens[B++] = len;
-            T = LL_MAX(T, len);
+    /* batch order: longest first (less padding; results are independent of
+     * the order up to rounding), or input order with --keep-order and
+     * --dump-hidden (the dump is in input order) */
+    int64_t n_order = 0;
+    order = ll_xmalloc(sizeof(int64_t) * (size_t)tk.n_seq);
+    for (int64_t q = 0; q < tk.n_seq; q++)
+        if (tk.off[q + 1] > tk.off[q]) order[n_order++] = q;
+    if (!keep_order && !dump) {
+        sort_tk = &tk;
+        qsort(order, (size_t)n_order, sizeof(int64_t), by_length_desc);
+    }
+    for (int64_t i0 = 0; i0 < n_order; i0 += batch) {
+        const int B = (int)LL_MIN((int64_t)batch, n_order - i0);
+        int T = 1;
+        for (int b = 0; b < B; b++) {
+            const int64_t q = order[i0 + b];
+            lens[b] = (int)(tk.off[q + 1] - tk.off[q]);
+            T = LL_MAX(T, lens[b]);
         }
-        if (B > 0) {
-            int b = 0;
-            for (int64_t q = s0; q < s; q++) {
-                int len = (int)(tk.off[q + 1] - tk.off[q]);
-                if (len == 0) continue;
-                memcpy(toks + (size_t)b * T, tk.ids + tk.off[q], sizeof(int32_t) * len);
-                for (int t = len; t < T; t++) toks[(size_t)b * T + t] = 0;
-                done_tok += len;
-                b++;
-            }
-            padded += (long long)B * T;
-            if (ll_model_forward(m, ops, ctx, toks, lens, B, T, &tc.base) != 0) { rc = 1; cli_fail_lib(); goto done; }
+        for (int b = 0; b < B; b++) {
+            const int64_t q = order[i0 + b];
+            memcpy(toks + (size_t)b * T, tk.ids + tk.off[q], sizeof(int32_t) * lens[b]);
+            for (int t = lens[b]; t < T; t++) toks[(size_t)b * T + t] = 0;
+            done_tok += lens[b];
         }
-        s0 = s;
-        ll_progress_update(&prog, s0, done_tok);
+        padded += (long long)B * T;
+        if (ll_model_forward(m, ops, ctx, toks, lens, B, T, &tc.base) != 0) { rc = 1; cli_fail_lib(); goto done; }
+        ll_progress_update(&prog, i0 + B + (tk.n_seq - n_order), done_tok);
     }
     ll_progress_end(&prog, tk.n_seq, done_tok);
     double t_fwd = ll_now() - t0;
@@ -238,6 +276,7 @@ int cmd_run(int argc, char **argv) {
     cJSON_AddStringToObject(cfg, "model", model_dir);
     cJSON_AddStringToObject(cfg, "tokens", tok_path);
     cJSON_AddNumberToObject(cfg, "batch_size", batch);
+    cJSON_AddBoolToObject(cfg, "keep_order", keep_order || dump);
     cJSON_AddNumberToObject(cfg, "max_length", max_len);
     cJSON_AddNumberToObject(cfg, "threads", threads);
     cJSON_AddStringToObject(cfg, "position", ll_position_name(pos));
@@ -273,6 +312,7 @@ done:
     free(res);
     free(toks);
     free(lens);
+    free(order);
     if (tee) ll_capture_free(tee);
     if (dumpcap) ll_capture_free(dumpcap);
     if (probe) ll_capture_free(probe);
