@@ -116,10 +116,18 @@ TEST(run_batch_size_invariance) {
     const char *dir = "tests/fixtures/models/neox_parallel";
     cJSON *a = run_layerlaw(dir, "tests/fixtures/models/neox_parallel/tokens.jsonl", "b1", "--batch-size 1 --threads 1");
     cJSON *b = run_layerlaw(dir, "tests/fixtures/models/neox_parallel/tokens.jsonl", "b9", "--batch-size 9");
-    REQUIRE(a && b);
+    cJSON *c = run_layerlaw(dir, "tests/fixtures/models/neox_parallel/tokens.jsonl", "k4", "--batch-size 4 --keep-order");
+    cJSON *d = run_layerlaw(dir, "tests/fixtures/models/neox_parallel/tokens.jsonl", "s4", "--batch-size 4");
+    REQUIRE(a && b && c && d);
     for (int e = 0; e < 4; e++) CHECK_REL(pr_of(a, e), pr_of(b, e), 1e-7);
+    for (int e = 0; e < 4; e++) CHECK_REL(pr_of(c, e), pr_of(b, e), 1e-7);
+    /* longest-first batching pads less than input order */
+    const cJSON *td = cJSON_GetObjectItem(d, "throughput"), *tc = cJSON_GetObjectItem(c, "throughput");
+    CHECK(cJSON_GetObjectItem(td, "padded_tokens")->valuedouble < cJSON_GetObjectItem(tc, "padded_tokens")->valuedouble);
+    cJSON_Delete(d);
     cJSON_Delete(a);
     cJSON_Delete(b);
+    cJSON_Delete(c);
 }
 
 /* --dump-hidden writes the raw features of every example (position next:
