@@ -132,6 +132,12 @@ int ll_cuda_fill_random(float *x, size_t n, int cols, uint64_t seed, float scale
 /* A device weight [rows, cols] of dtype (F32/BF16/F16), scale·U(-1,1) (free w->data with ll_cuda_free). */
 int ll_cuda_random_weight(ll_weight *w, int64_t rows, int64_t cols, ll_dtype dt, uint64_t seed, float scale);
 
+/* In place on a device weight (data, dtype F32/BF16/F16, rows·cols values):
+ * scale·U(-1,1) from a counter-based hash of (index, seed) when scale != 0,
+ * else every value = `value`.  For random-weight models at real shapes
+ * (bench/gpu_e2e.c); asynchronous on the backend stream. */
+int ll_cuda_fill_weight(ll_weight *w, uint64_t seed, float scale, float value);
+
 /* ---- events (per-layer timing) ------------------------------------------ */
 typedef struct ll_cuda_timer ll_cuda_timer;
 ll_cuda_timer *ll_cuda_timer_new(int n_marks);

@@ -145,3 +145,25 @@ extern "C" int ll_cuda_measure_copy(size_t bytes, int reps, double *gbps) {
     cudaFree(b);
     return 0;
 }
+
+/* In place on a device weight: scale·U(-1,1) (scale != 0) or the constant value. */
+__global__ void k_fill_w(void *x, size_t n, int dt, uint64_t seed, float scale, float value) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        float v = scale != 0.0f ? scale * hash_unit(i, seed) : value;
+        if (dt == LL_DT_F32) ((float *)x)[i] = v;
+        else if (dt == LL_DT_BF16) ((__nv_bfloat16 *)x)[i] = __float2bfloat16(v);
+        else ((__half *)x)[i] = __float2half(v);
+    }
+}
+extern "C" int ll_cuda_fill_weight(ll_weight *w, uint64_t seed, float scale, float value) {
+    if (!w->data) return 0;
+    if (w->dtype != LL_DT_F32 && w->dtype != LL_DT_BF16 && w->dtype != LL_DT_F16) {
+        ll_set_error("ll_cuda_fill_weight: dtype %d not supported", (int)w->dtype);
+        return -1;
+    }
+    ll_cuda_ctx *c = ll_cuda_ctx_get();
+    if (!c) return -1;
+    size_t n = (size_t)w->rows * (size_t)w->cols;
+    LL_LAUNCH(k_fill_w, 2048, 256, 0, c->stream, (void *)w->data, n, (int)w->dtype, seed, scale, value);
+    return 0;
+}
