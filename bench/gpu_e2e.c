@@ -17,6 +17,9 @@
  * milliseconds, read as zeros) in --tmp, loaded by the normal loader (BF16 matrices kept as
  * BF16 for --dtype bf16), uploaded, then every matrix filled on the device with U(-a, a),
  * a = 0.02·√3 (std 0.02), norm weights 1, biases 0 (ll_cuda_fill_weight).
+ *   ckpt:KIND:N[:L]      no timing: writes a DENSE random checkpoint of that shape (same values) and
+ *                        N random tokens (tokens.jsonl, sequences of 512) in --tmp/layerlaw-ckpt-KIND,
+ *                        for timing the real binary `layerlaw run --backend cuda` on it
  * Per synthetic job: setup times; plain forward (no capture) over all tokens; the same with
  * the capture folded into the statistics (every entry, next-token labels); the solve;
  * end to end = capture pass + solve; per entry: ms per batch, tokens/s, TFLOP/s (layer
@@ -87,7 +90,60 @@ static int add_t(tdesc *t, int n, const char *name, int ndim, int64_t a, int64_t
     return n + 1;
 }
 
-/* Writes dir/config.json and dir/model.safetensors (BF16, all zeros, sparse). */
+static int g_dense; /* 1: write_synth writes the values (random matrices, norm weights 1, biases 0) */
+
+static int is_norm_weight(const char *name) {
+    static const char *suf[] = {"ln_1.weight", "ln_2.weight", "ln_f.weight", "layernorm.weight", "norm.weight"};
+    size_t ln = strlen(name);
+    for (size_t k = 0; k < sizeof suf / sizeof suf[0]; k++) {
+        size_t ls = strlen(suf[k]);
+        if (ln >= ls && !strcmp(name + ln - ls, suf[k])) return 1;
+    }
+    return 0;
+}
+
+/* bf16 bits of scale·U(-1,1) from a counter hash (the device fill's generator). */
+static uint16_t bf16_rand(uint64_t i, uint64_t seed, float scale) {
+    uint64_t z = i * 0x9e3779b97f4a7c15ull + seed;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    float v = scale * (float)((double)(z >> 40) * (1.0 / 8388608.0) - 1.0);
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    u += 0x7fffu + ((u >> 16) & 1u); /* round to nearest even */
+    return (uint16_t)(u >> 16);
+}
+
+/* The data of the tensors, in order, to fd (dense checkpoints). */
+static int write_values(int fd, const tdesc *t, int n) {
+    const size_t CH = (size_t)32 << 20; /* values per chunk */
+    uint16_t *buf = malloc(CH * 2);
+    const float a = 0.02f * 1.7320508f;
+    for (int i = 0; i < n; i++) {
+        uint64_t numel = (uint64_t)t[i].shape[0] * (t[i].ndim == 2 ? (uint64_t)t[i].shape[1] : 1);
+        int kind = t[i].ndim == 2 ? 2 : is_norm_weight(t[i].name);
+        for (uint64_t o = 0; o < numel; o += CH) {
+            size_t c = (size_t)LL_MIN((uint64_t)CH, numel - o);
+#pragma omp parallel for schedule(static)
+            for (size_t k = 0; k < c; k++)
+                buf[k] = kind == 2 ? bf16_rand(o + k, 0x1234ull + (uint64_t)i * 7919ull, a) : (kind == 1 ? 0x3f80 : 0);
+            const char *p = (const char *)buf;
+            size_t left = c * 2;
+            while (left) {
+                ssize_t w = write(fd, p, left);
+                if (w <= 0) { free(buf); return -1; }
+                p += w;
+                left -= (size_t)w;
+            }
+        }
+    }
+    free(buf);
+    return 0;
+}
+
+/* Writes dir/config.json and dir/model.safetensors (BF16): all zeros and sparse
+ * (g_dense = 0), or with the values (g_dense = 1). */
 static int write_synth(const char *dir, const char *config, const tdesc *t, int n) {
     char path[1024];
     mkdir(dir, 0755);
@@ -120,7 +176,8 @@ static int write_synth(const char *dir, const char *config, const tdesc *t, int 
     int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
     if (fd < 0) { free(h); ll_set_error("%s: cannot create", path); return -1; }
     uint64_t hl = len;
-    int ok = write(fd, &hl, 8) == 8 && write(fd, h, len) == (ssize_t)len && ftruncate(fd, (off_t)(8 + len + off)) == 0;
+    int ok = write(fd, &hl, 8) == 8 && write(fd, h, len) == (ssize_t)len &&
+             (g_dense ? write_values(fd, t, n) == 0 : ftruncate(fd, (off_t)(8 + len + off)) == 0);
     close(fd);
     free(h);
     if (!ok) { ll_set_error("%s: write failed", path); return -1; }
@@ -443,6 +500,43 @@ static int stories_job(const char *dir) {
     return bad;
 }
 
+/* ckpt:KIND:N[:L]: a DENSE random checkpoint (the values ll_cuda_fill_weight would
+ * give: std 0.02 matrices, norm weights 1, biases 0) in --tmp/layerlaw-ckpt-KIND, with
+ * tokens.jsonl: N random ids in sequences of 512, for `layerlaw run --backend cuda`. */
+static int ckpt_job(const char *arg) {
+    char kind[32] = "";
+    long n = 0;
+    int L = 0;
+    if (sscanf(arg, "%31[^:]:%ld:%d", kind, &n, &L) < 2 || n <= 0 || (strcmp(kind, "gpt2-xl") && strcmp(kind, "llama-7b"))) {
+        printf("FAILED ckpt:%s: want ckpt:gpt2-xl|llama-7b:N[:L]\n", arg);
+        return 1;
+    }
+    if (L <= 0) L = !strcmp(kind, "gpt2-xl") ? 48 : 32;
+    char dir[1100], tag[64];
+    snprintf(dir, sizeof dir, "%s/layerlaw-ckpt-%s", g_tmp, kind);
+    snprintf(tag, sizeof tag, "ckpt %s L%d", kind, L);
+    double t0 = now();
+    g_dense = 1;
+    int rc = !strcmp(kind, "gpt2-xl") ? synth_gpt2xl(dir, L) : synth_llama7b(dir, L);
+    g_dense = 0;
+    if (rc) return fail(tag, "write");
+    result(tag, "dense random checkpoint written", now() - t0, "s");
+    char p[1200];
+    snprintf(p, sizeof p, "%s/tokens.jsonl", dir);
+    FILE *f = fopen(p, "w");
+    if (!f) { ll_set_error("%s: cannot write", p); return fail(tag, "tokens"); }
+    int V = !strcmp(kind, "gpt2-xl") ? 50257 : 32000;
+    uint64_t st = 42;
+    for (long s0 = 0; s0 < n; s0 += 512) {
+        fputc('[', f);
+        for (long i = 0; i < 512; i++) fprintf(f, i ? ",%d" : "%d", (int)(ll_splitmix64(&st) % (uint64_t)V));
+        fputs("]\n", f);
+    }
+    fclose(f);
+    printf("ckpt %s: %s (tokens: %ld sequences of 512)\n", kind, dir, (n + 511) / 512);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *jobs[16];
     int nj = 0;
@@ -481,7 +575,8 @@ int main(int argc, char **argv) {
                    m->cfg.n_layer, m->cfg.d_model, (double)m->n_params / 1e9, m->n_slots, now() - t0);
             ll_model_free(m);
         }
-        return 0;
+        /* a dense 2-layer GPT-2-XL-wide checkpoint with 1024 tokens, for a CPU `layerlaw run` */
+        return ckpt_job("gpt2-xl:1024:2");
     }
     char desc[512];
     if (ll_cuda_init(g_device) || ll_cuda_describe(desc, sizeof desc)) {
@@ -499,9 +594,15 @@ int main(int argc, char **argv) {
         if (!colon) { printf("FAILED %s: job spec needs ':'\n", spec); bad = 1; continue; }
         *colon = 0;
         const char *kind = spec, *arg = colon + 1;
-        if (left() < 10) { printf("SKIPPED %s: budget spent (%.0f s left)\n", jobs[j], left()); continue; }
+        /* rough need per job on an H100/H200 (setup + passes + solve); skipped rather than cut off */
+        double need = !strcmp(kind, "llama-7b") ? 45 : !strcmp(kind, "gpt2-xl") ? 20 : !strcmp(kind, "ckpt") ? 15 : 5;
+        if (left() < need) {
+            printf("SKIPPED %s: %.0f s of the budget left, about %.0f s needed\n", jobs[j], left(), need);
+            continue;
+        }
         double t0 = now();
         if (!strcmp(kind, "stories")) bad |= stories_job(arg);
+        else if (!strcmp(kind, "ckpt")) bad |= ckpt_job(arg);
         else if (!strcmp(kind, "gpt2-xl") || !strcmp(kind, "llama-7b")) {
             long n = 0;
             int T = 512, B = 16, L = 0;

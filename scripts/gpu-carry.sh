@@ -2,7 +2,7 @@
 # scripts/gpu-carry.sh — builds the CUDA binaries HERE and packs what the GPU
 # machine needs into .carry/ (git-ignored), for machines that lack our Debian
 # libraries (OpenBLAS, LAPACKE, cJSON, PCRE2, utf8proc, ...):
-#   .carry/bin/{gpu_tests,layerlaw,gpu_bench}
+#   .carry/bin/{gpu_tests,layerlaw,gpu_bench,gpu_e2e}
 #   .carry/lib.tar.xz   the shared libraries ldd lists, except glibc, libstdc++,
 #                       libgcc_s and the CUDA libraries (found on the device by
 #                       scripts/gpu-check.sh: toolkit lib64 or python nvidia-* wheels)
@@ -12,10 +12,10 @@
 # skips the build.  The CUDA runtime is linked statically (-lcudart_static).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-make -j"$(nproc)" CUDA=1 build/gpu_tests build/layerlaw build/bench/gpu_bench >/dev/null
+make -j"$(nproc)" CUDA=1 build/gpu_tests build/layerlaw build/bench/gpu_bench build/bench/gpu_e2e >/dev/null
 rm -rf .carry
 mkdir -p .carry/bin .carry/stage
-cp build/gpu_tests build/layerlaw build/bench/gpu_bench .carry/bin/
+cp build/gpu_tests build/layerlaw build/bench/gpu_bench build/bench/gpu_e2e .carry/bin/
 for b in .carry/bin/*; do ldd "$b"; done | awk '/=>/ && $3 ~ /^\// {print $1, $3}' | sort -u |
 while read -r name path; do
     case $name in

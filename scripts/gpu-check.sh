@@ -11,14 +11,21 @@
 #   4. compute-sanitizer memcheck over the custom-kernel op tests (if installed)
 #   5. bench/gpu_bench: copy bandwidth, bf16 GEMM peak, layer at 7B / GPT-2-XL shapes,
 #      scans, Gram accumulation, batched solve
-#   6. if time is left: bench/gpu_baseline_authors.py (the authors' PyTorch + sklearn
+#   6. bench/gpu_e2e: end to end (load, forward, device capture, batched solve, law) on
+#      stories260K (vs its float64 reference) and random-weight GPT-2-XL (8192 and 100k
+#      tokens) and Llama-7B (100k tokens) shapes; plain vs captured pass, per-layer rates
+#   7. if `layerlaw run` has --backend cuda: the real binary on stories260K (fp32, bf16)
+#      and on a dense random GPT-2-XL checkpoint with 100k tokens (LL_CLI_GPT2XL=0: skip)
+#   8. if time is left: bench/gpu_baseline_authors.py (the authors' PyTorch + sklearn
 #      pipeline, GPT-2-XL shape, 8192 tokens) for the speed-up ratio
-# Writes to $OUT (at most 8 files, flat): summary.md (the table, also printed
-# last), gpu-check.log (everything), build.log, gpu_tests.log, sanitizer.log,
-# bench.log, bench.csv, baseline.log.
+# Writes to $OUT (flat): summary.md (the table, also printed last), gpu-check.log
+# (everything), build.log, gpu_tests.log, sanitizer.log, bench.log, bench.csv,
+# e2e.log, cli.log, baseline.log.
 # Environment: LL_GPU_CHECK_BUDGET (seconds, default 340) caps the whole run;
 # LL_GPU_TESTS_FILTER (substring) restricts step 3; LL_BENCH_SECTIONS
-# (default "copy gemm layer scan gram solve").
+# (default "copy gemm layer scan gram solve"); LL_E2E=0 skips step 6, LL_E2E_JOBS
+# replaces its job list, LL_E2E_TMP (default $TMPDIR or /tmp) holds its checkpoints;
+# LL_BASELINE=0 skips step 8.
 set -u -o pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -125,7 +132,7 @@ else
     export LD_LIBRARY_PATH="$LIBDIRS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     [ -n "$NVCC" ] && export PATH="$(dirname "$NVCC"):$PATH"
     lim=$(limit_of 240 120)
-    run_limited "$lim" "$OUT/build.log" make -j"$(nproc)" CUDA=1 build/gpu_tests build/layerlaw build/bench/gpu_bench
+    run_limited "$lim" "$OUT/build.log" make -j"$(nproc)" CUDA=1 build/gpu_tests build/layerlaw build/bench/gpu_bench build/bench/gpu_e2e
     rc=$?
     if [ $rc -eq 0 ]; then
         BIN=$ROOT/build; mkdir -p "$BIN/bench"
@@ -188,6 +195,7 @@ if [ -n "$BIN" ] && [ -n "$SAN" ]; then
     res=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$OUT/sanitizer.log" | tr '\n' ';')
     summ=$(grep -E 'ERROR SUMMARY' "$OUT/sanitizer.log" | sort | uniq -c | tr '\n' ';')
     status=ok; [ $rc -ne 0 ] && status="FAILED rc=$rc"; [ $rc -eq 125 ] && status="skipped (no time left)"
+    [ $rc -eq 124 ] && status="TIMED OUT (partial, see sanitizer.log)"
     row memcheck "$status" $(( $(date +%s) - t0 )) "${res:-no result line}; $errs error lines; $summ"
     grep -E '^========= (Invalid|Program hit)' -A3 "$OUT/sanitizer.log" | head -30 | tee -a "$LOG"
 elif [ -n "$BIN" ]; then
@@ -197,7 +205,7 @@ fi
 # ---- 5. benchmarks ------------------------------------------------------------
 if [ -n "$GPU_BENCH" ]; then
     t0=$(date +%s)
-    lim=$(limit_of 150 8)
+    lim=$(limit_of 60 150)
     : >"$OUT/bench.csv"
     echo "bench,params,metric,value,unit" >"$OUT/bench.csv"
     # shellcheck disable=SC2086
@@ -211,7 +219,58 @@ elif [ -n "$BIN" ]; then
     row bench "skipped" 0 "gpu_bench binary not found"
 fi
 
-# ---- 6. the authors' pipeline (baseline) ---------------------------------------
+# ---- 6. end to end (bench/gpu_e2e) ------------------------------------------------
+# stories260K vs its float64 reference; random-weight GPT-2-XL at 8192 tokens (the
+# baseline's size: the like-for-like ratio) and 100k tokens; Llama-7B at 100k tokens.
+E2E=""
+if [ -n "$BIN" ]; then for cand in "$BIN/gpu_e2e" "$BIN/bench/gpu_e2e"; do [ -x "$cand" ] && E2E=$cand && break; done; fi
+E2E_TMP=${LL_E2E_TMP:-${TMPDIR:-/tmp}}
+if [ -n "$E2E" ] && [ "${LL_E2E:-1}" = 1 ]; then
+    t0=$(date +%s)
+    lim=$(limit_of 150 45)
+    # shellcheck disable=SC2086
+    run_limited "$lim" "$OUT/e2e.log" "$E2E" --csv "$OUT/bench.csv" --tmp "$E2E_TMP" --budget $((lim - 3)) \
+        ${LL_E2E_JOBS:-stories:configs/stories260K-hf gpt2-xl:8192 gpt2-xl:100000 llama-7b:100000}
+    rc=$?
+    status=ok; [ $rc -ne 0 ] && status="FAILED rc=$rc"
+    [ $rc -eq 124 ] && status="TIMED OUT (partial)"; [ $rc -eq 125 ] && status="skipped (no time left)"
+    row e2e "$status" $(( $(date +%s) - t0 )) "$(grep -cE '^e2e ' "$OUT/e2e.log") results; $(grep -E '^(SKIPPED|FAILED)' "$OUT/e2e.log" | head -3 | tr '\n' ';')"
+    cat "$OUT/e2e.log" >>"$LOG"
+    rm -rf "$E2E_TMP"/layerlaw-synth-* 2>/dev/null
+elif [ -n "$BIN" ]; then
+    row e2e "skipped" 0 "gpu_e2e binary not found or LL_E2E=0"
+fi
+
+# ---- 7. the real binary: layerlaw run --backend cuda (once the CLI has it) ----------
+if [ -n "$BIN" ] && [ -x "$BIN/layerlaw" ] && "$BIN/layerlaw" run --help 2>&1 | grep -q 'cuda'; then
+    t0=$(date +%s)
+    lim=$(limit_of 40 40)
+    CLI_SCRIPT='
+        tm() { local s e rc; s=$(date +%s.%N); "$@"; rc=$?; e=$(date +%s.%N); awk -v a="$s" -v b="$e" "BEGIN{printf \"wall %.2f s\\n\", b - a}"; return $rc; }
+        echo "== layerlaw run --backend cuda, stories260K (reference PR 0.910152 0.896124 0.879437 0.865318 0.842318 0.831666; slope -0.0083567)"
+        for dt in fp32 bf16; do
+            tm "$BIN/layerlaw" run --backend cuda --device 0 --dtype $dt \
+                --model configs/stories260K-hf --tokens configs/stories260K-hf/alice-200x128.tok512.jsonl \
+                --out "$E2E_TMP/layerlaw-run-stories-$dt" --batch-size 16 2>&1 || echo "rc=$? (dtype $dt)"
+        done
+        if [ -n "$E2E" ] && [ "${LL_CLI_GPT2XL:-1}" = 1 ]; then
+            echo "== layerlaw run --backend cuda, GPT-2-XL shape, random weights (dense checkpoint), 100k tokens"
+            "$E2E" --tmp "$E2E_TMP" ckpt:gpt2-xl:100000 || echo "rc=$? (ckpt)"
+            tm "$BIN/layerlaw" run --backend cuda --device 0 --dtype bf16 \
+                --model "$E2E_TMP/layerlaw-ckpt-gpt2-xl" --tokens "$E2E_TMP/layerlaw-ckpt-gpt2-xl/tokens.jsonl" \
+                --out "$E2E_TMP/layerlaw-run-gpt2xl" --batch-size 16 2>&1 | tail -70
+        fi'
+    run_limited "$lim" "$OUT/cli.log" env BIN="$BIN" E2E="$E2E" E2E_TMP="$E2E_TMP" \
+        bash -c "$CLI_SCRIPT"
+    [ $? -eq 124 ] && echo "*** killed after ${lim}s" >>"$OUT/cli.log"
+    row cli "ran" $(( $(date +%s) - t0 )) "layerlaw run --backend cuda: see cli.log ($(grep -cE 'rc=|killed' "$OUT/cli.log") failures/kills)"
+    cat "$OUT/cli.log" >>"$LOG"
+    rm -rf "$E2E_TMP"/layerlaw-ckpt-* "$E2E_TMP"/layerlaw-run-* 2>/dev/null
+else
+    [ -n "$BIN" ] && row cli "skipped" 0 "layerlaw run has no --backend cuda in this build"
+fi
+
+# ---- 8. the authors' pipeline (baseline) ---------------------------------------
 PY=$(command -v python3 || true)
 if [ -n "$PY" ] && [ "${LL_BASELINE:-1}" = 1 ]; then
     t0=$(date +%s)
@@ -242,6 +301,18 @@ fi
         echo
         echo '```'
         grep -vE '^(device:)' "$OUT/bench.log" | head -80
+        echo '```'
+    fi
+    if [ -s "$OUT/e2e.log" ]; then
+        echo
+        echo '```'
+        grep -E '^(e2e|FAILED|SKIPPED|--)' "$OUT/e2e.log" | head -120
+        echo '```'
+    fi
+    if [ -s "$OUT/cli.log" ]; then
+        echo
+        echo '```'
+        grep -vE '^\s*$' "$OUT/cli.log" | tail -60
         echo '```'
     fi
     if [ -s "$OUT/baseline.log" ]; then
