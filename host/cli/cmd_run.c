@@ -85,6 +85,15 @@ static int by_length_desc(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+static int timed_on_entry_device(ll_capture *self, int e, const float *h, const int32_t *tokens, const int *lens, int B,
+                                 int T, int C) {
+    timed_cap *t = (timed_cap *)self;
+    double t0 = ll_now();
+    int rc = t->inner->on_entry_device(t->inner, e, h, tokens, lens, B, T, C);
+    t->seconds += ll_now() - t0;
+    return rc;
+}
+
 static cJSON *model_json(const ll_model *m) {
     const ll_model_config *c = &m->cfg;
     cJSON *j = cJSON_CreateObject();
@@ -218,6 +227,7 @@ int cmd_run(int argc, char **argv) {
         sink = tee;
     }
     timed_cap tc = {.base = {.on_entry = timed_on_entry}, .inner = sink, .seconds = 0};
+    if (sink->on_entry_device) tc.base.on_entry_device = timed_on_entry_device;
 
     ll_progress prog;
     ll_progress_init(&prog, "sequences", tk.n_seq);
