@@ -22,6 +22,14 @@ typedef struct { int threads; } cpu_ctx;
  * other processes (a descheduled worker stalls the barrier). */
 #define PAR_MIN (1L << 18)
 
+/* Hot loops are compiled for AVX-512 / AVX2 / baseline and picked at run time. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define LL_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define LL_CLONES
+#endif
+
+
 void *ll_cpu_ctx_new(int threads) {
     cpu_ctx *c = ll_xcalloc(1, sizeof *c);
     if (threads <= 0) threads = omp_get_num_procs();
@@ -84,15 +92,17 @@ static void cpu_embedding(void *ctx, float *out, const ll_weight *table, const i
     }
 }
 
-static void cpu_layernorm(void *ctx, float *out, const float *in, const float *w, const float *b, int N, int C, float eps) {
+LL_CLONES static void cpu_layernorm(void *ctx, float *out, const float *in, const float *w, const float *b, int N, int C, float eps) {
     (void)ctx;
 #pragma omp parallel for schedule(static) if ((long)N * C > PAR_MIN / 4)
     for (int r = 0; r < N; r++) {
         const float *x = in + (int64_t)r * C;
         float *y = out + (int64_t)r * C;
         double s = 0;
+#pragma omp simd reduction(+ : s)
         for (int c = 0; c < C; c++) s += x[c];
         double mean = s / C, v = 0;
+#pragma omp simd reduction(+ : v)
         for (int c = 0; c < C; c++) { double d = x[c] - mean; v += d * d; }
         float rstd = (float)(1.0 / sqrt(v / C + (double)eps));
         float m = (float)mean;
@@ -105,13 +115,14 @@ static void cpu_layernorm(void *ctx, float *out, const float *in, const float *w
     }
 }
 
-static void cpu_rmsnorm(void *ctx, float *out, const float *in, const float *w, int N, int C, float eps) {
+LL_CLONES static void cpu_rmsnorm(void *ctx, float *out, const float *in, const float *w, int N, int C, float eps) {
     (void)ctx;
 #pragma omp parallel for schedule(static) if ((long)N * C > PAR_MIN / 4)
     for (int r = 0; r < N; r++) {
         const float *x = in + (int64_t)r * C;
         float *y = out + (int64_t)r * C;
         double s = 0;
+#pragma omp simd reduction(+ : s)
         for (int c = 0; c < C; c++) s += (double)x[c] * x[c];
         float rs = (float)(1.0 / sqrt(s / C + (double)eps));
         for (int c = 0; c < C; c++) {
@@ -141,12 +152,6 @@ static inline float ll_fexp(float x) {
     return y * sc.f;
 }
 
-/* Hot loops are compiled for AVX-512 / AVX2 / baseline and picked at run time. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define LL_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define LL_CLONES
-#endif
 
 #define ELEMWISE(name, expr)                                                                   \
     LL_CLONES static void name(void *ctx, float *out, const float *in, size_t n) {             \
@@ -213,7 +218,7 @@ static void cpu_rope(void *ctx, const ll_rope_params *p) {
  * O_blk = softmax(S)·V[0:t1] by sgemm (OpenBLAS single-threaded inside the
  * OpenMP loop), causal mask and sliding window applied to S. */
 #define ATT_QB 64
-static void cpu_attention(void *ctx, const ll_attn_params *p) {
+LL_CLONES static void cpu_attention(void *ctx, const ll_attn_params *p) {
     (void)ctx;
     const int B = p->B, T = p->T, H = p->H, hd = p->hd;
     const int grp = p->H / p->KVH;
@@ -243,12 +248,14 @@ static void cpu_attention(void *ctx, const ll_attn_params *p) {
                         if (p->window > 0 && t - p->window + 1 > s0) lo = t - p->window + 1 - s0;
                         const int hi = t - s0; /* last allowed key */
                         float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
                         for (int s = lo; s <= hi; s++) mx = row[s] > mx ? row[s] : mx;
                         float sum = 0;
 #pragma omp simd reduction(+ : sum)
                         for (int s = lo; s <= hi; s++) { float e = ll_fexp(row[s] - mx); row[s] = e; sum += e; }
                         const float inv = 1.0f / sum;
                         for (int s = 0; s < lo; s++) row[s] = 0;
+#pragma omp simd
                         for (int s = lo; s <= hi; s++) row[s] *= inv;
                         for (int s = hi + 1; s < nk; s++) row[s] = 0;
                     }
