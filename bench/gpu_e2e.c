@@ -7,6 +7,7 @@
  * Jobs (in order, each skipped with a message when --budget is spent):
  *   stories:DIR          the trained stories260K checkpoint with DIR/alice-200x128.tok512.jsonl:
  *                        PR per entry and the law against the published float64 reference
+ *                        (--dtype; stories32:DIR: fp32 compute whatever --dtype says)
  *   gpt2-xl:N[:T[:B]]    random weights at GPT-2-XL shape (48 layers, C 1600, 25 heads, F 6400,
  *                        vocab 50257), N random tokens in sequences of T (512) in batches of B
  *                        sequences (16)
@@ -20,6 +21,8 @@
  *   ckpt:KIND:N[:L]      no timing: writes a DENSE random checkpoint of that shape (same values) and
  *                        N random tokens (tokens.jsonl, sequences of 512) in --tmp/layerlaw-ckpt-KIND,
  *                        for timing the real binary `layerlaw run --backend cuda` on it
+ * Per synthetic job a line "prs KIND|attn_tc=..| PR_0 .. PR_L" (for comparing runs with and
+ * without LL_CUDA_ATTN_TC: same seeds, same model, same tokens).
  * Per synthetic job: setup times; plain forward (no capture) over all tokens; the same with
  * the capture folded into the statistics (every entry, next-token labels); the solve;
  * end to end = capture pass + solve; per entry: ms per batch, tokens/s, TFLOP/s (layer
@@ -386,6 +389,12 @@ static int synth_job(const char *job, const char *kind, long tokens, int T, int 
         result(tag, "PR entry 1", pr[1], "");
         result(tag, "PR last entry", pr[E - 1], "");
         result(tag, "entries with PR outside (0,1]", nan, "");
+        {
+            const char *tc = getenv("LL_CUDA_ATTN_TC");
+            printf("prs %s|attn_tc=%s|", kind, tc ? tc : "unset");
+            for (int e = 0; e < E; e++) printf(" %.10f", pr[e]);
+            printf("\n");
+        }
         ll_law law;
         if (ll_law_fit(pr, E, 1, &law) == 0) result(tag, "law slope (random weights)", law.slope, "");
         free(pr);
@@ -602,6 +611,12 @@ int main(int argc, char **argv) {
         }
         double t0 = now();
         if (!strcmp(kind, "stories")) bad |= stories_job(arg);
+        else if (!strcmp(kind, "stories32")) { /* the same in fp32 compute: the 1e-5 agreement */
+            ll_dtype keep = g_dtype;
+            g_dtype = LL_DT_F32;
+            bad |= stories_job(arg);
+            g_dtype = keep;
+        }
         else if (!strcmp(kind, "ckpt")) bad |= ckpt_job(arg);
         else if (!strcmp(kind, "gpt2-xl") || !strcmp(kind, "llama-7b")) {
             long n = 0;

@@ -225,13 +225,24 @@ fi
 E2E=""
 if [ -n "$BIN" ]; then for cand in "$BIN/gpu_e2e" "$BIN/bench/gpu_e2e"; do [ -x "$cand" ] && E2E=$cand && break; done; fi
 E2E_TMP=${LL_E2E_TMP:-${TMPDIR:-/tmp}}
+E2E_TC_OTHER=1   # the attention setting that is NOT the default of kernels/ops_cuda.cu
 if [ -n "$E2E" ] && [ "${LL_E2E:-1}" = 1 ]; then
     t0=$(date +%s)
     lim=$(limit_of 150 45)
     # shellcheck disable=SC2086
     run_limited "$lim" "$OUT/e2e.log" "$E2E" --csv "$OUT/bench.csv" --tmp "$E2E_TMP" --budget $((lim - 3)) \
-        ${LL_E2E_JOBS:-stories:configs/stories260K-hf gpt2-xl:8192 gpt2-xl:100000 llama-7b:100000}
+        ${LL_E2E_JOBS:-stories:configs/stories260K-hf stories32:configs/stories260K-hf gpt2-xl:8192 gpt2-xl:100000 llama-7b:100000}
     rc=$?
+    # the same random models with the other attention kernel (tensor-core flash attention
+    # on/off: LL_CUDA_ATTN_TC), PRs compared entry by entry (bf16 compute: ~1e-3 expected)
+    if [ $rc -eq 0 ] && [ "${LL_E2E_TC_COMPARE:-1}" = 1 ]; then
+        lim2=$(limit_of 60 45)
+        echo "== the same with LL_CUDA_ATTN_TC=$E2E_TC_OTHER" >>"$OUT/e2e.log"
+        run_limited "$lim2" "$OUT/e2e.log" env LL_CUDA_ATTN_TC=$E2E_TC_OTHER "$E2E" --csv "$OUT/bench.csv" --tmp "$E2E_TMP" \
+            --budget $((lim2 - 3)) gpt2-xl:100000 llama-7b:100000
+        awk '/^prs /{split($0, a, "|"); k=substr(a[1], 5); n=split(a[3], v, " "); if (k in first) { m=0; for (i=1;i<=n;i++) { d=v[i]-f[k,i]; if (d<0) d=-d; r=d/f[k,i]; if (r>m) m=r } printf "e2e      %-30s %-40s %12.4g \n", k " attn_tc on/off", "max rel PR diff over entries", m } else { first[k]=1; for (i=1;i<=n;i++) f[k,i]=v[i] } }' \
+            "$OUT/e2e.log" >>"$OUT/e2e.log"
+    fi
     status=ok; [ $rc -ne 0 ] && status="FAILED rc=$rc"
     [ $rc -eq 124 ] && status="TIMED OUT (partial)"; [ $rc -eq 125 ] && status="skipped (no time left)"
     row e2e "$status" $(( $(date +%s) - t0 )) "$(grep -cE '^e2e ' "$OUT/e2e.log") results; $(grep -E '^(SKIPPED|FAILED)' "$OUT/e2e.log" | head -3 | tr '\n' ';')"
