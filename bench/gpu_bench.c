@@ -357,7 +357,7 @@ static int bench_layer(const layer_shape *s, ll_dtype wdt, ll_dtype compute) {
     char p[160];
     const char *tc = getenv("LL_CUDA_ATTN_TC");
     snprintf(p, sizeof p, "%s B=%d T=%d w=%s compute=%s%s", s->name, B, T, ll_dtype_name(wdt), ll_dtype_name(compute),
-             tc && tc[0] == '1' && compute == LL_DT_BF16 ? " attn=tc" : "");
+             !(tc && tc[0] == '0') && compute == LL_DT_BF16 ? " attn=tc" : "");
     double ms = time_ms(layer_run, &w, reps);
     if (ms < 0) { ll_cuda_ops_ctx_free(w.ctx); layer_free(&w); return fail("layer"); }
     double fl = layer_flops(&w), tf = fl / (ms * 1e-3) / 1e12;
@@ -500,11 +500,15 @@ int main(int argc, char **argv) {
         else if (!strcmp(s, "layer")) {
             static const layer_shape llama7b = {"llama-7B", 4096, 32, 32, 11008, 1, 32};
             static const layer_shape gpt2xl = {"gpt2-xl", 1600, 25, 25, 6400, 0, 48};
+            const char *env = getenv("LL_CUDA_ATTN_TC");
+            char *keep = env ? strdup(env) : NULL;
+            setenv("LL_CUDA_ATTN_TC", "0", 1); /* the FP32 flash-style attention kernel, for comparison */
             bad |= bench_layer(&llama7b, LL_DT_BF16, LL_DT_BF16);
-            setenv("LL_CUDA_ATTN_TC", "1", 1); /* the tensor-core attention, for comparison */
-            bad |= bench_layer(&llama7b, LL_DT_BF16, LL_DT_BF16);
-            unsetenv("LL_CUDA_ATTN_TC");
             bad |= bench_layer(&gpt2xl, LL_DT_BF16, LL_DT_BF16);
+            setenv("LL_CUDA_ATTN_TC", "1", 1); /* the tensor-core attention (the default) */
+            bad |= bench_layer(&llama7b, LL_DT_BF16, LL_DT_BF16);
+            bad |= bench_layer(&gpt2xl, LL_DT_BF16, LL_DT_BF16);
+            if (keep) { setenv("LL_CUDA_ATTN_TC", keep, 1); free(keep); } else unsetenv("LL_CUDA_ATTN_TC");
             if (!g_quick) bad |= bench_layer(&gpt2xl, LL_DT_F32, LL_DT_F32);
         } else if (!strcmp(s, "scan")) bad |= bench_scan();
         else { printf("unknown section %s\n", s); bad = 1; }
