@@ -18,9 +18,10 @@
 #      and on a dense random GPT-2-XL checkpoint with 100k tokens (LL_CLI_GPT2XL=0: skip)
 #   8. if time is left: bench/gpu_baseline_authors.py (the authors' PyTorch + sklearn
 #      pipeline, GPT-2-XL shape, 8192 tokens) for the speed-up ratio
-# Writes to $OUT (flat): summary.md (the table, also printed last), gpu-check.log
-# (everything), build.log, gpu_tests.log, sanitizer.log, bench.log, bench.csv,
-# e2e.log, cli.log, baseline.log.
+# Writes to $OUT (flat, 8 files: what a lent GPU machine sends back): summary.md (the
+# table, also printed last), gpu-check.log (everything, the build log at its end),
+# gpu_tests.log, sanitizer.log, bench.log, bench.csv, e2e.log (step 7's output at its
+# end), baseline.log.  Write nothing else to $OUT.
 # Environment: LL_GPU_CHECK_BUDGET (seconds, default 340) caps the whole run;
 # LL_GPU_TESTS_FILTER (substring) restricts step 3; LL_BENCH_SECTIONS
 # (default "copy gemm layer scan gram solve"); LL_E2E=0 skips step 6, LL_E2E_JOBS
@@ -64,7 +65,9 @@ run_limited() {
 }
 limit_of() { local want=$1 reserve=${2:-20} l; l=$(( $(left) - reserve )); [ "$l" -gt "$want" ] && l=$want; echo "$l"; }
 
-say "layerlaw gpu-check, $(date -u '+%Y-%m-%d %H:%M:%S UTC'), host $(hostname), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo '+dirty')"
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo '+dirty')
+case "$COMMIT" in ""|+dirty) COMMIT="$(grep -o 'commit [0-9a-f+dirty]*' .carry/BUILD_INFO 2>/dev/null | head -1 | cut -d' ' -f2) (carried build; no git here)" ;; esac
+say "layerlaw gpu-check, $(date -u '+%Y-%m-%d %H:%M:%S UTC'), host $(hostname), commit $COMMIT"
 
 # ---- 1. environment -------------------------------------------------------
 t0=$(date +%s)
@@ -301,7 +304,7 @@ fi
 {
     echo "# layerlaw gpu-check"
     echo
-    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $COMMIT"
     echo "- GPU: $GPU; driver $DRIVER; nvcc $NVCC_VER"
     echo "- total: $(elapsed) s"
     echo
@@ -339,6 +342,12 @@ fi
         echo '```'
     fi
 } >"$OUT/summary.md"
+# at most 8 files come back from a lent GPU machine: fold build.log into gpu-check.log
+# and cli.log into e2e.log (after the summary has read them)
+for pair in "build.log:gpu-check.log" "cli.log:e2e.log"; do
+    src=$OUT/${pair%%:*}; dst=$OUT/${pair##*:}
+    if [ -f "$src" ]; then { echo "== ${pair%%:*}"; cat "$src"; } >>"$dst"; rm -f "$src"; fi
+done
 echo
 cat "$OUT/summary.md"
 fail=0
