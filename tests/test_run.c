@@ -88,6 +88,10 @@ TEST(run_fixture_llama3_scaling) { check_fixture_pr("llama3_scaling", PR_RTOL); 
 TEST(run_fixture_mistral) { check_fixture_pr("mistral", PR_RTOL); }
 TEST(run_fixture_qwen2) { check_fixture_pr("qwen2", PR_RTOL); }
 TEST(run_fixture_llama_bf16) { check_fixture_pr("llama_bf16", PR_RTOL); }
+/* the RWKV / Mamba families (host/forward_rwkv.c, forward_mamba.c) through run */
+TEST(run_fixture_rwkv) { check_fixture_pr("rwkv", PR_RTOL); }
+TEST(run_fixture_rwkv_bin) { check_fixture_pr("rwkv_bin", PR_RTOL); }
+TEST(run_fixture_mamba) { check_fixture_pr("mamba", PR_RTOL); }
 
 /* The trained stories260K model (Llama, GQA, tied) on 200 Alice paragraphs:
  * the float64 reference of shared/data/README.md (written from a separate
@@ -194,4 +198,9 @@ TEST(run_options) {
     cJSON_Delete(cur);
     cJSON_Delete(nn);
     cJSON_Delete(cut);
+    /* --embedding-entry is for rwkv/mamba only: exit 2 elsewhere */
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s run --model %s --tokens %s --out %s/ee --embedding-entry >/dev/null 2>&1", ll_bin_path(),
+             dir, tok, ll_test_tmpdir());
+    CHECK_INT(ll_run_cmd(cmd, NULL), 2);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include "capture.h"
 #include "cli.h"
+#include "forward_ssm.h"
 #include "ll_util.h"
 #include "model.h"
 #include "ops.h"
@@ -22,7 +23,8 @@ static void run_usage(FILE *f) {
     fprintf(f,
             "usage: layerlaw run --model DIR --tokens FILE --out DIR [options]\n\n"
             "  DIR   an HF checkpoint folder: config.json + model.safetensors (or sharded with\n"
-            "        model.safetensors.index.json); model_type gpt2, gpt_neox, llama, mistral, qwen2\n"
+            "        model.safetensors.index.json, or pytorch_model.bin); model_type gpt2, gpt_neox,\n"
+            "        llama, mistral, qwen2, rwkv, mamba\n"
             "  FILE  pre-tokenised sequences, one JSON array of token ids per line\n\n"
             "options:\n"
             "  --batch-size B      sequences per forward batch, right-padded (default 8)\n"
@@ -37,6 +39,8 @@ static void run_usage(FILE *f) {
             "  --dump-hidden F.npy also write the raw features, (N, E, d) float32, examples in input order\n"
             "  --keep-order        batch sequences in input order (default: longest first, less padding;\n"
             "                      implied by --dump-hidden)\n"
+            "  --embedding-entry   rwkv/mamba: entry 0 = the token embeddings and no raw last block\n"
+            "                      (default: HF's hidden_states, entry 0 = block 1's output, as the paper)\n"
             "  --backend B         auto|cpu (default auto)\n"
             "  --quiet             no table on stdout\n");
 }
@@ -115,6 +119,15 @@ static cJSON *model_json(const ll_model *m) {
                                                                                  : "none");
         cJSON_AddBoolToObject(j, "parallel_residual", c->parallel_residual);
         if (c->sliding_window) cJSON_AddNumberToObject(j, "sliding_window", c->sliding_window);
+    } else if (c->arch == LL_ARCH_RWKV) {
+        cJSON_AddNumberToObject(j, "attention_hidden_size", c->attention_hidden_size);
+        cJSON_AddNumberToObject(j, "intermediate_size", c->d_ff);
+        cJSON_AddNumberToObject(j, "rescale_every", c->rescale_every);
+    } else if (c->arch == LL_ARCH_MAMBA) {
+        cJSON_AddNumberToObject(j, "state_size", c->d_state);
+        cJSON_AddNumberToObject(j, "conv_kernel", c->d_conv);
+        cJSON_AddNumberToObject(j, "intermediate_size", c->d_inner);
+        cJSON_AddNumberToObject(j, "time_step_rank", c->dt_rank);
     }
     cJSON_AddStringToObject(j, "norm", ll_norm_name(c->norm));
     cJSON_AddNumberToObject(j, "norm_eps", c->norm_eps);
@@ -126,17 +139,17 @@ static cJSON *model_json(const ll_model *m) {
 int cmd_run(int argc, char **argv) {
     const char *model_dir = NULL, *tok_path = NULL, *outdir = NULL, *pos_s = "next", *norm_s = "initialized",
                *dump = NULL, *backend = "auto";
-    int batch = 8, max_len = 512, threads = 0, norm_last = 0, fit_from = 1, quiet = 0, keep_order = 0;
+    int batch = 8, max_len = 512, threads = 0, norm_last = 0, fit_from = 1, quiet = 0, keep_order = 0, embed_entry = 0;
     double ridge = 0;
     enum { O_MODEL = 1, O_TOK, O_OUT, O_BATCH, O_MAXLEN, O_THR, O_POS, O_NORM, O_NLAST, O_FROM, O_RIDGE, O_DUMP,
-           O_BACKEND, O_QUIET, O_KEEP, O_HELP };
+           O_BACKEND, O_QUIET, O_KEEP, O_EMBED, O_HELP };
     static const struct option opts[] = {
         {"model", 1, 0, O_MODEL},     {"tokens", 1, 0, O_TOK},       {"out", 1, 0, O_OUT},
         {"batch-size", 1, 0, O_BATCH}, {"max-length", 1, 0, O_MAXLEN}, {"threads", 1, 0, O_THR},
         {"position", 1, 0, O_POS},    {"norm", 1, 0, O_NORM},        {"norm-last", 0, 0, O_NLAST},
         {"fit-from", 1, 0, O_FROM},   {"ridge", 1, 0, O_RIDGE},      {"dump-hidden", 1, 0, O_DUMP},
         {"backend", 1, 0, O_BACKEND}, {"quiet", 0, 0, O_QUIET},      {"help", 0, 0, O_HELP},
-        {"keep-order", 0, 0, O_KEEP},
+        {"keep-order", 0, 0, O_KEEP}, {"embedding-entry", 0, 0, O_EMBED},
         {0, 0, 0, 0}};
     reexec_with_short_spin(argc, argv);
     optind = 1;
@@ -160,6 +173,7 @@ int cmd_run(int argc, char **argv) {
         case O_BACKEND: backend = optarg; break;
         case O_QUIET: quiet = 1; break;
         case O_KEEP: keep_order = 1; break;
+        case O_EMBED: embed_entry = 1; break;
         case O_HELP: run_usage(stdout); return 0;
         default: run_usage(stderr); return cli_fail("run: unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -193,6 +207,10 @@ int cmd_run(int argc, char **argv) {
     int64_t *order = NULL;
     ll_probe_result *res = NULL;
     if (ll_tokens_check_vocab(&tk, tok_path, m->cfg.vocab) != 0) { cli_fail_lib(); goto done; }
+    if (embed_entry && ll_ssm_set_embed_entry(m, 1) != 0) {
+        cli_fail("--embedding-entry: only for rwkv and mamba models (%s is %s)", model_dir, m->cfg.model_type);
+        goto done;
+    }
     const int E = ll_model_n_entries(m), d = ll_model_dim(m);
     double eps = m->cfg.norm_eps;
     if (norm_initialized) norm = ll_model_fresh_norm(m, &eps);
@@ -287,6 +305,7 @@ int cmd_run(int argc, char **argv) {
     cJSON_AddStringToObject(cfg, "tokens", tok_path);
     cJSON_AddNumberToObject(cfg, "batch_size", batch);
     cJSON_AddBoolToObject(cfg, "keep_order", keep_order || dump);
+    cJSON_AddBoolToObject(cfg, "embedding_entry", embed_entry);
     cJSON_AddNumberToObject(cfg, "max_length", max_len);
     cJSON_AddNumberToObject(cfg, "threads", threads);
     cJSON_AddStringToObject(cfg, "position", ll_position_name(pos));
