@@ -24,6 +24,7 @@ typedef struct {
     ll_cuda_ctx *c;
     ll_dtype compute;
     int attn_tc; /* bf16 tensor-core attention (compute BF16, hd 64/128); default on, env LL_CUDA_ATTN_TC=0: off */
+    int sscan_serial; /* env LL_CUDA_SSCAN_SERIAL=1: the unstaged selective-scan kernel (comparison) */
     int failed;
     char err[1024];
     void *scratch;
@@ -828,13 +829,85 @@ __global__ void k_sscan(ll_sscan_params p) {
         for (int n = 0; n < SSCAN_MAXS; n++)
             if (n < S) p.state[((size_t)b * p.E + e) * S + n] = h[n];
 }
+/* The same recurrence, same order of operations (same results), with the inputs
+ * staged: a block = 64 channels of one sequence b; for each chunk of SSCAN_TC
+ * steps the block first loads the chunk's B and C rows (shared by its channels)
+ * and each thread its dt, u, z (all loads of the chunk in flight at once), then
+ * runs the steps from shared memory.  The state array is sized by the template
+ * (16 covers Mamba's d_state), not by the 64-state maximum. */
+#define SSCAN_TC 32
+#define SSCAN_BLK 64
+template <int MAXS>
+__global__ void __launch_bounds__(SSCAN_BLK) k_sscan_chunk(ll_sscan_params p) {
+    extern __shared__ float sm[];
+    const int S = p.S, b = blockIdx.y, tid = threadIdx.x, e = blockIdx.x * SSCAN_BLK + tid;
+    float *sB = sm, *sC = sB + SSCAN_TC * S, *sdt = sC + SSCAN_TC * S, *su = sdt + SSCAN_TC * SSCAN_BLK,
+          *sz = su + SSCAN_TC * SSCAN_BLK;
+    const bool act = e < p.E;
+    float h[MAXS], A[MAXS];
+#pragma unroll
+    for (int n = 0; n < MAXS; n++) {
+        A[n] = (n < S && act) ? -expf(p.A_log[(size_t)e * S + n]) : 0.0f;
+        h[n] = (n < S && act && p.state) ? p.state[((size_t)b * p.E + e) * S + n] : 0.0f;
+    }
+    const float Dv = (act && p.D) ? p.D[e] : 0.0f;
+    const size_t r0 = (size_t)b * p.T;
+    for (int t0 = 0; t0 < p.T; t0 += SSCAN_TC) {
+        const int tc = min(SSCAN_TC, p.T - t0);
+        __syncthreads(); /* the previous chunk is consumed */
+        for (int i = tid; i < tc * S; i += SSCAN_BLK) {
+            const size_t r = r0 + t0 + i / S;
+            sB[i] = p.Bm[r * p.bc_rs + i % S];
+            sC[i] = p.Cm[r * p.bc_rs + i % S];
+        }
+        if (act)
+            for (int tt = 0; tt < tc; tt++) {
+                const size_t r = r0 + t0 + tt;
+                sdt[tt * SSCAN_BLK + tid] = p.dt_raw[r * p.E + e];
+                su[tt * SSCAN_BLK + tid] = p.u[r * p.E + e];
+                if (p.z) sz[tt * SSCAN_BLK + tid] = p.z[r * p.z_rs + e];
+            }
+        __syncthreads();
+        if (!act) continue;
+        for (int tt = 0; tt < tc; tt++) {
+            const float dt = softplus_f(sdt[tt * SSCAN_BLK + tid]), u = su[tt * SSCAN_BLK + tid];
+            const float *Bt = sB + tt * S, *Ct = sC + tt * S;
+            float y = 0.0f;
+#pragma unroll
+            for (int n = 0; n < MAXS; n++) {
+                if (n < S) {
+                    h[n] = expf(A[n] * dt) * h[n] + (dt * Bt[n]) * u;
+                    y += h[n] * Ct[n];
+                }
+            }
+            y += u * Dv;
+            if (p.z) {
+                const float z = sz[tt * SSCAN_BLK + tid];
+                y *= z / (1.0f + expf(-z));
+            }
+            p.y[(r0 + t0 + tt) * p.E + e] = y;
+        }
+    }
+    if (act && p.state)
+#pragma unroll
+        for (int n = 0; n < MAXS; n++)
+            if (n < S) p.state[((size_t)b * p.E + e) * S + n] = h[n];
+}
+
 static int sscan_(opsctx *x, const ll_sscan_params *p) {
     if (p->S < 1 || p->S > SSCAN_MAXS) {
         ll_set_error("CUDA selective_scan: state size %d not supported (1..%d)", p->S, SSCAN_MAXS);
         return -1;
     }
     if (p->B * p->E == 0) return 0;
-    LL_LAUNCH(k_sscan, ll_cdiv((long)p->B * p->E, 64), 64, 0, x->c->stream, *p);
+    if (x->sscan_serial) {
+        LL_LAUNCH(k_sscan, ll_cdiv((long)p->B * p->E, 64), 64, 0, x->c->stream, *p);
+        return 0;
+    }
+    const size_t smem = sizeof(float) * ((size_t)2 * SSCAN_TC * p->S + (size_t)3 * SSCAN_TC * SSCAN_BLK);
+    dim3 grid(ll_cdiv(p->E, SSCAN_BLK), p->B);
+    if (p->S <= 16) LL_LAUNCH(k_sscan_chunk<16>, grid, SSCAN_BLK, smem, x->c->stream, *p);
+    else LL_LAUNCH(k_sscan_chunk<SSCAN_MAXS>, grid, SSCAN_BLK, smem, x->c->stream, *p);
     return 0;
 }
 static void cu_sscan(void *ctx, const ll_sscan_params *p) { OPCALL(ctx, sscan_((opsctx *)ctx, p)); }
@@ -885,6 +958,8 @@ extern "C" void *ll_cuda_ops_ctx_new(int device, ll_dtype compute) {
      * the model-level comparison on an H200: docs/gpu-log.md); LL_CUDA_ATTN_TC=0: the FP32 kernel */
     const char *tc = getenv("LL_CUDA_ATTN_TC");
     x->attn_tc = !(tc && tc[0] == '0');
+    const char *ss = getenv("LL_CUDA_SSCAN_SERIAL");
+    x->sscan_serial = ss && ss[0] == '1';
     return x;
 }
 extern "C" void ll_cuda_ops_ctx_free(void *ctx) {
