@@ -70,6 +70,8 @@ static void check_fixture_pr(const char *name, double rtol) {
     const cJSON *tp = cJSON_GetObjectItem(law, "throughput");
     CHECK(tp && cJSON_GetObjectItem(tp, "tokens")->valuedouble == cJSON_GetObjectItem(exp, "n_tokens")->valuedouble);
     CHECK(tp && cJSON_GetObjectItem(tp, "tokens_per_s")->valuedouble > 0);
+    CHECK(tp && cJSON_GetArraySize(cJSON_GetObjectItem(tp, "per_entry_forward_s")) == E);
+    CHECK(cJSON_GetObjectItem(law, "memory") != NULL);
     const cJSON *cfg = cJSON_GetObjectItem(law, "config");
     CHECK(cfg && !strcmp(cJSON_GetObjectItem(cfg, "norm")->valuestring, "initialized"));
     cJSON_Delete(law);

@@ -46,11 +46,16 @@ static void run_usage(FILE *f) {
 }
 
 /* A capture wrapper that measures the time spent in the sink (so that the
- * forward's own throughput can be reported). */
+ * forward's own throughput can be reported) and, per entry, the forward time
+ * since the previous entry (entry 0: embeddings; entry e: block e, the last
+ * one with the final norm).  `last` is set before each batch. */
 typedef struct {
     ll_capture base;
     ll_capture *inner;
     double seconds;
+    double last;
+    double *fwd_s, *cap_s; /* [E] */
+    int E;
 } timed_cap;
 
 static int timed_on_entry(ll_capture *self, int e, const float *h, const int32_t *tokens, const int *lens, int B, int T,
@@ -58,7 +63,10 @@ static int timed_on_entry(ll_capture *self, int e, const float *h, const int32_t
     timed_cap *t = (timed_cap *)self;
     double t0 = ll_now();
     int rc = t->inner->on_entry(t->inner, e, h, tokens, lens, B, T, C);
-    t->seconds += ll_now() - t0;
+    double t1 = ll_now();
+    if (e >= 0 && e < t->E) { t->fwd_s[e] += t0 - t->last; t->cap_s[e] += t1 - t0; }
+    t->last = t1;
+    t->seconds += t1 - t0;
     return rc;
 }
 
@@ -94,7 +102,10 @@ static int timed_on_entry_device(ll_capture *self, int e, const float *h, const 
     timed_cap *t = (timed_cap *)self;
     double t0 = ll_now();
     int rc = t->inner->on_entry_device(t->inner, e, h, tokens, lens, B, T, C);
-    t->seconds += ll_now() - t0;
+    double t1 = ll_now();
+    if (e >= 0 && e < t->E) { t->fwd_s[e] += t0 - t->last; t->cap_s[e] += t1 - t0; }
+    t->last = t1;
+    t->seconds += t1 - t0;
     return rc;
 }
 
@@ -205,6 +216,7 @@ int cmd_run(int argc, char **argv) {
     int32_t *toks = NULL;
     int *lens = NULL;
     int64_t *order = NULL;
+    double *per_entry_fwd = NULL, *per_entry_cap = NULL;
     ll_probe_result *res = NULL;
     if (ll_tokens_check_vocab(&tk, tok_path, m->cfg.vocab) != 0) { cli_fail_lib(); goto done; }
     if (embed_entry && ll_ssm_set_embed_entry(m, 1) != 0) {
@@ -244,7 +256,11 @@ int cmd_run(int argc, char **argv) {
         tee = ll_capture_tee_new(both, 2);
         sink = tee;
     }
-    timed_cap tc = {.base = {.on_entry = timed_on_entry}, .inner = sink, .seconds = 0};
+    timed_cap tc = {.base = {.on_entry = timed_on_entry}, .inner = sink, .seconds = 0, .E = E};
+    tc.fwd_s = ll_xcalloc((size_t)E, sizeof(double));
+    tc.cap_s = ll_xcalloc((size_t)E, sizeof(double));
+    per_entry_fwd = tc.fwd_s;
+    per_entry_cap = tc.cap_s;
     if (sink->on_entry_device) tc.base.on_entry_device = timed_on_entry_device;
 
     ll_progress prog;
@@ -280,6 +296,7 @@ int cmd_run(int argc, char **argv) {
             done_tok += lens[b];
         }
         padded += (long long)B * T;
+        tc.last = ll_now();
         if (ll_model_forward(m, ops, ctx, toks, lens, B, T, &tc.base) != 0) { rc = 1; cli_fail_lib(); goto done; }
         ll_progress_update(&prog, i0 + B + (tk.n_seq - n_order), done_tok);
     }
@@ -330,9 +347,14 @@ int cmd_run(int argc, char **argv) {
     cJSON_AddNumberToObject(tp, "seconds", t_fwd);
     cJSON_AddNumberToObject(tp, "tokens_per_s", t_fwd > 0 ? done_tok / t_fwd : 0);
     cJSON_AddNumberToObject(tp, "capture_s", tc.seconds);
+    cJSON_AddItemToObject(tp, "per_entry_forward_s", cJSON_CreateDoubleArray(tc.fwd_s, E));
+    cJSON_AddItemToObject(tp, "per_entry_capture_s", cJSON_CreateDoubleArray(tc.cap_s, E));
     cJSON_AddNumberToObject(tp, "forward_s", t_fwd - tc.seconds);
     cJSON_AddNumberToObject(tp, "forward_tokens_per_s", t_fwd - tc.seconds > 0 ? done_tok / (t_fwd - tc.seconds) : 0);
     cJSON_AddNumberToObject(tp, "load_s", t_load);
+    cJSON *mem = cJSON_AddObjectToObject(extra, "memory");
+    cJSON_AddNumberToObject(mem, "weights_bytes", (double)m->arena_bytes);
+    cJSON_AddNumberToObject(mem, "workspace_bytes", (double)m->ws_bytes);
     cJSON_AddNumberToObject(tp, "solve_s", t_solve);
     if (ll_report_write(outdir, res, E, have_law ? &law : NULL, N, d, cfg, extra) != 0) { rc = 1; cli_fail_lib(); goto done; }
     if (!quiet) ll_report_print(stdout, res, E, have_law ? &law : NULL, N, d);
@@ -342,6 +364,8 @@ done:
     free(toks);
     free(lens);
     free(order);
+    free(per_entry_fwd);
+    free(per_entry_cap);
     if (tee) ll_capture_free(tee);
     if (dumpcap) ll_capture_free(dumpcap);
     if (probe) ll_capture_free(probe);
