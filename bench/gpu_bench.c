@@ -394,6 +394,7 @@ static int bench_layer(const layer_shape *s, ll_dtype wdt, ll_dtype compute) {
 
 /* ------------------------------------------------------------- scan bench */
 static double g_scan_gbps;
+static const char *g_scan_tag = "";
 static int bench_scan(void) {
     if (g_copy_gbps <= 0 && ll_cuda_measure_copy((size_t)1 << 30, 5, &g_copy_gbps)) return fail("copy");
     const ll_ops *o = ll_cuda_ops();
@@ -437,7 +438,7 @@ static int bench_scan(void) {
         ll_cuda_timer_elapsed(t, 0, 1, &ms);
         if (o->sync(c)) return fail("conv1d");
         double gb = 2.0 * N * E * 4 / (ms / reps * 1e-3) / 1e9;
-        snprintf(p, sizeof p, "conv1d_silu B=%d T=%d E=%d K=%d", B, T, E, K);
+        snprintf(p, sizeof p, "conv1d_silu B=%d T=%d E=%d K=%d%s", B, T, E, K, g_scan_tag);
         result("scan", p, "ms", ms / reps, "ms");
         result("scan", p, "bandwidth", gb, "GB/s");
         result("scan", p, "% of copy bandwidth", 100 * gb / g_copy_gbps, "%");
@@ -450,7 +451,7 @@ static int bench_scan(void) {
         ll_cuda_timer_elapsed(t, 0, 1, &ms);
         if (o->sync(c)) return fail("selective_scan");
         gb = (4.0 * N * E + 2.0 * N * S) * 4 / (ms / reps * 1e-3) / 1e9;
-        snprintf(p, sizeof p, "selective_scan B=%d T=%d E=%d S=%d", B, T, E, S);
+        snprintf(p, sizeof p, "selective_scan B=%d T=%d E=%d S=%d%s", B, T, E, S, g_scan_tag);
         result("scan", p, "ms", ms / reps, "ms");
         result("scan", p, "bandwidth", gb, "GB/s");
         result("scan", p, "% of copy bandwidth", 100 * gb / g_copy_gbps, "%");
@@ -510,7 +511,15 @@ int main(int argc, char **argv) {
             bad |= bench_layer(&gpt2xl, LL_DT_BF16, LL_DT_BF16);
             if (keep) { setenv("LL_CUDA_ATTN_TC", keep, 1); free(keep); } else unsetenv("LL_CUDA_ATTN_TC");
             if (!g_quick) bad |= bench_layer(&gpt2xl, LL_DT_F32, LL_DT_F32);
-        } else if (!strcmp(s, "scan")) bad |= bench_scan();
+        } else if (!strcmp(s, "scan")) {
+            bad |= bench_scan();
+            /* the serial conv1d / unstaged selective-scan kernels, for comparison */
+            setenv("LL_CUDA_SSCAN_SERIAL", "1", 1);
+            g_scan_tag = " serial";
+            bad |= bench_scan();
+            g_scan_tag = "";
+            unsetenv("LL_CUDA_SSCAN_SERIAL");
+        }
         else { printf("unknown section %s\n", s); bad = 1; }
     }
     if (g_csv) fclose(g_csv);

@@ -24,7 +24,7 @@ typedef struct {
     ll_cuda_ctx *c;
     ll_dtype compute;
     int attn_tc; /* bf16 tensor-core attention (compute BF16, hd 64/128); default on, env LL_CUDA_ATTN_TC=0: off */
-    int sscan_serial; /* env LL_CUDA_SSCAN_SERIAL=1: the unstaged selective-scan kernel (comparison) */
+    int sscan_serial; /* env LL_CUDA_SSCAN_SERIAL=1: the serial conv1d and unstaged selective-scan kernels (comparison) */
     int failed;
     char err[1024];
     void *scratch;
@@ -764,13 +764,41 @@ __global__ void k_conv1d_silu(float *__restrict__ out, const float *__restrict__
         for (int j = 0; j < CONV_MAXK - 1; j++)
             if (j < K - 1) state[((size_t)b * E + e) * (K - 1) + j] = win[j];
 }
+/* Without a carried state the convolution has no recurrence: one thread per
+ * (b, t, e), channels fastest (coalesced), the K inputs read directly (the
+ * same sum in the same order as k_conv1d_silu: bias, then w_j·x(t−K+1+j),
+ * zeros before t = 0). */
+__global__ void k_conv1d_silu_par(float *__restrict__ out, const float *__restrict__ in, int64_t in_rs,
+                                  const float *__restrict__ wt, const float *__restrict__ bias, int T, size_t n, int E,
+                                  int K) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        const int e = (int)(i % E);
+        const size_t r = i / E; /* b·T + t */
+        const int t = (int)(r % T);
+        float s = bias ? bias[e] : 0.0f;
+        for (int j = 0; j < K - 1; j++) {
+            const int tt = t - (K - 1) + j;
+            const float v = tt >= 0 ? in[(r - (size_t)(K - 1 - j)) * in_rs + e] : 0.0f;
+            s += wt[(size_t)e * K + j] * v;
+        }
+        s += wt[(size_t)e * K + K - 1] * in[r * in_rs + e];
+        out[r * E + e] = s / (1.0f + expf(-s));
+    }
+}
+
 static int conv1d_(opsctx *x, float *out, const float *in, int64_t in_rs, const float *w, const float *bias,
                    float *state, int B, int T, int E, int K) {
     if (K < 1 || K > CONV_MAXK) {
         ll_set_error("CUDA conv1d_silu: kernel size %d not supported (1..%d)", K, CONV_MAXK);
         return -1;
     }
-    if (B * E == 0) return 0;
+    if (B * E == 0 || T <= 0) return 0;
+    if (!state && !x->sscan_serial) {
+        const size_t n = (size_t)B * T * E;
+        LL_LAUNCH(k_conv1d_silu_par, (unsigned)LL_MIN((long)ll_cdiv((long)n, 256), 65535L * 8), 256, 0, x->c->stream,
+                  out, in, in_rs, w, bias, T, n, E, K);
+        return 0;
+    }
     LL_LAUNCH(k_conv1d_silu, ll_cdiv((long)B * E, 128), 128, 0, x->c->stream, out, in, in_rs, w, bias, state, B, T, E,
               K);
     return 0;
