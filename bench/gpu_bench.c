@@ -404,8 +404,8 @@ static int bench_scan(void) {
     char p[128];
     ll_cuda_timer *t = ll_cuda_timer_new(2);
     float ms;
-    /* RWKV-4 WKV, A = 2048 (RWKV-4 1.5B) */
-    {
+    /* RWKV-4 WKV, A = 2048 (RWKV-4 1.5B); not repeated in the " serial" pass */
+    if (!*g_scan_tag) {
         int A = 2048;
         float *k = dfloats((size_t)N * A, 1, 3), *v = dfloats((size_t)N * A, 2, 1), *out = dfloats((size_t)N * A, 3, 1);
         float *td = dfloats(A, 4, 1), *tf = dfloats(A, 5, 1);
