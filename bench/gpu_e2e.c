@@ -65,7 +65,7 @@ static double now(void) {
 static double left(void) { return g_budget - (now() - g_t0); }
 
 static void result(const char *job, const char *metric, double value, const char *unit) {
-    printf("e2e      %-30s %-40s %12.5g %s\n", job, metric, value, unit);
+    printf("e2e      %-30s %-40s %12.7g %s\n", job, metric, value, unit);
     fflush(stdout);
     if (g_csv) {
         fprintf(g_csv, "e2e,\"%s\",\"%s\",%.6g,%s\n", job, metric, value, unit);

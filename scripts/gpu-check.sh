@@ -335,6 +335,22 @@ fi
         tail -8 "$OUT/baseline.log"
         echo '```'
     fi
+    # speed-up against the authors' pipeline, both measured in this run
+    if [ -s "$OUT/baseline.log" ] && [ -s "$OUT/e2e.log" ]; then
+        awk -F, '/^baseline,gpt2-xl,/{bn=$3; bs=$4}
+            END { if (bs == "") exit
+                  while ((getline l < E) > 0) {
+                      n = split(l, f, " "); v = f[n-1]
+                      if (l ~ /gpt2-xl 8192tok/ && l ~ /END TO END/ && e8 == "") e8 = v
+                      if (l ~ /gpt2-xl 8192tok/ && l ~ /setup: / && !done8) s8 += v
+                      if (l ~ /gpt2-xl 8192tok/ && l ~ /END TO END/) done8 = 1
+                      if (l ~ /gpt2-xl 100000tok/ && l ~ /END TO END/ && e1 == "") e1 = v
+                      if (l ~ /gpt2-xl 100000tok/ && l ~ /examples/ && x1 == "") x1 = f[n] }
+                  print ""
+                  if (e8 != "") printf "- speed-up, GPT-2-XL shape, %d examples, same run: authors %.2f s / layerlaw %.3f s end to end = %.0fx (%.0fx counting layerlaw'"'"'s setup: load, upload, fill %.2f s)\n", bn, bs, e8, bs / e8, bs / (e8 + s8), s8
+                  if (e1 != "" && x1 != "") printf "- at 100k tokens (%d examples): layerlaw %.2f s end to end; the authors'"'"' pipeline extrapolated linearly from %d examples: %.0f s -> %.0fx\n", x1, e1, bn, bs * x1 / bn, bs * x1 / bn / e1 }' \
+            E="$OUT/e2e.log" "$OUT/baseline.log"
+    fi
     if [ -s "$OUT/gpu_tests.log" ]; then
         echo
         echo '```'
