@@ -27,7 +27,9 @@ static void run_usage(FILE *f) {
             "        llama, mistral, qwen2, rwkv, mamba\n"
             "  FILE  pre-tokenised sequences, one JSON array of token ids per line\n\n"
             "options:\n"
-            "  --batch-size B      sequences per forward batch, right-padded (default 8)\n"
+            "  --batch-size B      at most B sequences per forward batch, right-padded (default 64)\n"
+            "  --batch-tokens N    at most N padded tokens per batch (default 4096; a longer\n"
+            "                      sequence goes alone): bounds the activation memory\n"
             "  --max-length L      cut sequences to L tokens (default 512; 0 = no cut)\n"
             "  --threads T         threads (default: all cores)\n"
             "  --position P        next|current|previous|next-next: which token a feature predicts (default next)\n"
@@ -150,17 +152,18 @@ static cJSON *model_json(const ll_model *m) {
 int cmd_run(int argc, char **argv) {
     const char *model_dir = NULL, *tok_path = NULL, *outdir = NULL, *pos_s = "next", *norm_s = "initialized",
                *dump = NULL, *backend = "auto";
-    int batch = 8, max_len = 512, threads = 0, norm_last = 0, fit_from = 1, quiet = 0, keep_order = 0, embed_entry = 0;
+    int batch = 64, max_len = 512, threads = 0, norm_last = 0, fit_from = 1, quiet = 0, keep_order = 0, embed_entry = 0;
     double ridge = 0;
+    long long batch_tokens = 4096;
     enum { O_MODEL = 1, O_TOK, O_OUT, O_BATCH, O_MAXLEN, O_THR, O_POS, O_NORM, O_NLAST, O_FROM, O_RIDGE, O_DUMP,
-           O_BACKEND, O_QUIET, O_KEEP, O_EMBED, O_HELP };
+           O_BACKEND, O_QUIET, O_KEEP, O_EMBED, O_BTOK, O_HELP };
     static const struct option opts[] = {
         {"model", 1, 0, O_MODEL},     {"tokens", 1, 0, O_TOK},       {"out", 1, 0, O_OUT},
         {"batch-size", 1, 0, O_BATCH}, {"max-length", 1, 0, O_MAXLEN}, {"threads", 1, 0, O_THR},
         {"position", 1, 0, O_POS},    {"norm", 1, 0, O_NORM},        {"norm-last", 0, 0, O_NLAST},
         {"fit-from", 1, 0, O_FROM},   {"ridge", 1, 0, O_RIDGE},      {"dump-hidden", 1, 0, O_DUMP},
         {"backend", 1, 0, O_BACKEND}, {"quiet", 0, 0, O_QUIET},      {"help", 0, 0, O_HELP},
-        {"keep-order", 0, 0, O_KEEP}, {"embedding-entry", 0, 0, O_EMBED},
+        {"keep-order", 0, 0, O_KEEP}, {"embedding-entry", 0, 0, O_EMBED}, {"batch-tokens", 1, 0, O_BTOK},
         {0, 0, 0, 0}};
     reexec_with_short_spin(argc, argv);
     optind = 1;
@@ -185,6 +188,7 @@ int cmd_run(int argc, char **argv) {
         case O_QUIET: quiet = 1; break;
         case O_KEEP: keep_order = 1; break;
         case O_EMBED: embed_entry = 1; break;
+        case O_BTOK: batch_tokens = strtoll(optarg, &end, 10); if (*end || batch_tokens < 1) return cli_fail("--batch-tokens: bad value '%s'", optarg); break;
         case O_HELP: run_usage(stdout); return 0;
         default: run_usage(stderr); return cli_fail("run: unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -281,13 +285,15 @@ int cmd_run(int argc, char **argv) {
         sort_tk = &tk;
         qsort(order, (size_t)n_order, sizeof(int64_t), by_length_desc);
     }
-    for (int64_t i0 = 0; i0 < n_order; i0 += batch) {
-        const int B = (int)LL_MIN((int64_t)batch, n_order - i0);
-        int T = 1;
-        for (int b = 0; b < B; b++) {
-            const int64_t q = order[i0 + b];
-            lens[b] = (int)(tk.off[q + 1] - tk.off[q]);
-            T = LL_MAX(T, lens[b]);
+    for (int64_t i0 = 0; i0 < n_order;) {
+        /* up to `batch` sequences and `batch_tokens` padded tokens (at least one sequence) */
+        int B = 0, T = 1;
+        while (i0 + B < n_order && B < batch) {
+            const int64_t q = order[i0 + B];
+            const int len = (int)(tk.off[q + 1] - tk.off[q]), nT = LL_MAX(T, len);
+            if (B > 0 && (long long)nT * (B + 1) > batch_tokens) break;
+            lens[B++] = len;
+            T = nT;
         }
         for (int b = 0; b < B; b++) {
             const int64_t q = order[i0 + b];
@@ -298,7 +304,8 @@ int cmd_run(int argc, char **argv) {
         padded += (long long)B * T;
         tc.last = ll_now();
         if (ll_model_forward(m, ops, ctx, toks, lens, B, T, &tc.base) != 0) { rc = 1; cli_fail_lib(); goto done; }
-        ll_progress_update(&prog, i0 + B + (tk.n_seq - n_order), done_tok);
+        i0 += B;
+        ll_progress_update(&prog, i0 + (tk.n_seq - n_order), done_tok);
     }
     ll_progress_end(&prog, tk.n_seq, done_tok);
     double t_fwd = ll_now() - t0;
@@ -321,6 +328,7 @@ int cmd_run(int argc, char **argv) {
     cJSON_AddStringToObject(cfg, "model", model_dir);
     cJSON_AddStringToObject(cfg, "tokens", tok_path);
     cJSON_AddNumberToObject(cfg, "batch_size", batch);
+    cJSON_AddNumberToObject(cfg, "batch_tokens", (double)batch_tokens);
     cJSON_AddBoolToObject(cfg, "keep_order", keep_order || dump);
     cJSON_AddBoolToObject(cfg, "embedding_entry", embed_entry);
     cJSON_AddNumberToObject(cfg, "max_length", max_len);
