@@ -124,7 +124,12 @@ TEST(run_batch_size_invariance) {
     cJSON *b = run_layerlaw(dir, "tests/fixtures/models/neox_parallel/tokens.jsonl", "b9", "--batch-size 9");
     cJSON *c = run_layerlaw(dir, "tests/fixtures/models/neox_parallel/tokens.jsonl", "k4", "--batch-size 4 --keep-order");
     cJSON *d = run_layerlaw(dir, "tests/fixtures/models/neox_parallel/tokens.jsonl", "s4", "--batch-size 4");
-    REQUIRE(a && b && c && d);
+    cJSON *f = run_layerlaw(dir, "tests/fixtures/models/neox_parallel/tokens.jsonl", "t20", "--batch-tokens 20");
+    REQUIRE(a && b && c && d && f);
+    for (int e = 0; e < 4; e++) CHECK_REL(pr_of(f, e), pr_of(b, e), 1e-7);
+    /* a token budget below the longest sequence still runs it (alone) */
+    CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(f, "throughput"), "tokens")->valuedouble == 215);
+    cJSON_Delete(f);
     for (int e = 0; e < 4; e++) CHECK_REL(pr_of(a, e), pr_of(b, e), 1e-7);
     for (int e = 0; e < 4; e++) CHECK_REL(pr_of(c, e), pr_of(b, e), 1e-7);
     /* longest-first batching pads less than input order */
