@@ -391,7 +391,7 @@ static int synth_job(const char *job, const char *kind, long tokens, int T, int 
         result(tag, "entries with PR outside (0,1]", nan, "");
         {
             const char *tc = getenv("LL_CUDA_ATTN_TC");
-            printf("prs %s|attn_tc=%s|", kind, tc ? tc : "unset");
+            printf("prs %s|attn_tc=%s|", tag, tc ? tc : "unset");
             for (int e = 0; e < E; e++) printf(" %.10f", pr[e]);
             printf("\n");
         }
