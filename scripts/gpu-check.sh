@@ -314,13 +314,13 @@ fi
     if [ -s "$OUT/bench.log" ]; then
         echo
         echo '```'
-        grep -vE '^(device:)' "$OUT/bench.log" | head -80
+        grep -vE '^(device:)' "$OUT/bench.log" | head -200
         echo '```'
     fi
     if [ -s "$OUT/e2e.log" ]; then
         echo
         echo '```'
-        grep -E '^(e2e|FAILED|SKIPPED|--)' "$OUT/e2e.log" | head -120
+        grep -E '^(FAILED|SKIPPED|--|==)|^e2e .*(peak|max rel|slope|pearson|plain forward|forward \+ capture|overhead|batched solve|END TO END|tokens/s|layer: |capture: ms|on/off|PR outside|setup: load|setup: upload)' "$OUT/e2e.log" | head -150
         echo '```'
     fi
     if [ -s "$OUT/cli.log" ]; then
