@@ -233,7 +233,7 @@ if [ -n "$E2E" ] && [ "${LL_E2E:-1}" = 1 ]; then
     t0=$(date +%s)
     lim=$(limit_of 150 45)
     # shellcheck disable=SC2086
-    run_limited "$lim" "$OUT/e2e.log" "$E2E" --csv "$OUT/bench.csv" --tmp "$E2E_TMP" --budget $((lim - 3)) \
+    run_limited "$lim" "$OUT/e2e.log" "$E2E" --layers --csv "$OUT/bench.csv" --tmp "$E2E_TMP" --budget $((lim - 3)) \
         ${LL_E2E_JOBS:-stories:configs/stories260K-hf stories32:configs/stories260K-hf gpt2-xl:8192 gpt2-xl:100000 llama-7b:100000}
     rc=$?
     # the same random models with the other attention kernel (tensor-core flash attention
