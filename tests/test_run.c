@@ -24,7 +24,8 @@ static cJSON *load_json(const char *path) {
 static cJSON *run_layerlaw(const char *model, const char *tokens, const char *sub, const char *extra) {
     char out[1100], cmd[4096], lp[1200];
     ll_path_join(out, sizeof out, ll_test_tmpdir(), sub);
-    snprintf(cmd, sizeof cmd, "%s run --model '%s' --tokens '%s' --out '%s' --quiet %s 2>&1", ll_bin_path(), model,
+    /* --backend cpu: these are the CPU backend's tests, also on a machine with a GPU */
+    snprintf(cmd, sizeof cmd, "%s run --backend cpu --model '%s' --tokens '%s' --out '%s' --quiet %s 2>&1", ll_bin_path(), model,
              tokens, out, extra ? extra : "");
     char *o = NULL;
     int rc = ll_run_cmd(cmd, &o);

@@ -9,8 +9,10 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include "backend_info.h"
 #include "capture.h"
 #include "cli.h"
+#include "cuda_backend.h"
 #include "forward_ssm.h"
 #include "ll_util.h"
 #include "model.h"
@@ -43,7 +45,8 @@ static void run_usage(FILE *f) {
             "                      implied by --dump-hidden)\n"
             "  --embedding-entry   rwkv/mamba: entry 0 = the token embeddings and no raw last block\n"
             "                      (default: HF's hidden_states, entry 0 = block 1's output, as the paper)\n"
-            "  --backend B         auto|cpu (default auto)\n"
+            "  --backend B         auto|cpu|cuda (default auto: cuda when a device is present)\n"
+            "  --compute C         cuda: fp32 (default) or bf16 (weights kept as stored, bf16 GEMMs)\n"
             "  --quiet             no table on stdout\n");
 }
 
@@ -151,12 +154,12 @@ static cJSON *model_json(const ll_model *m) {
 
 int cmd_run(int argc, char **argv) {
     const char *model_dir = NULL, *tok_path = NULL, *outdir = NULL, *pos_s = "next", *norm_s = "initialized",
-               *dump = NULL, *backend = "auto";
+               *dump = NULL, *backend = "auto", *compute_s = "fp32";
     int batch = 64, max_len = 512, threads = 0, norm_last = 0, fit_from = 1, quiet = 0, keep_order = 0, embed_entry = 0;
     double ridge = 0;
     long long batch_tokens = 4096;
     enum { O_MODEL = 1, O_TOK, O_OUT, O_BATCH, O_MAXLEN, O_THR, O_POS, O_NORM, O_NLAST, O_FROM, O_RIDGE, O_DUMP,
-           O_BACKEND, O_QUIET, O_KEEP, O_EMBED, O_BTOK, O_HELP };
+           O_BACKEND, O_QUIET, O_KEEP, O_EMBED, O_BTOK, O_COMPUTE, O_HELP };
     static const struct option opts[] = {
         {"model", 1, 0, O_MODEL},     {"tokens", 1, 0, O_TOK},       {"out", 1, 0, O_OUT},
         {"batch-size", 1, 0, O_BATCH}, {"max-length", 1, 0, O_MAXLEN}, {"threads", 1, 0, O_THR},
@@ -164,6 +167,7 @@ int cmd_run(int argc, char **argv) {
         {"fit-from", 1, 0, O_FROM},   {"ridge", 1, 0, O_RIDGE},      {"dump-hidden", 1, 0, O_DUMP},
         {"backend", 1, 0, O_BACKEND}, {"quiet", 0, 0, O_QUIET},      {"help", 0, 0, O_HELP},
         {"keep-order", 0, 0, O_KEEP}, {"embedding-entry", 0, 0, O_EMBED}, {"batch-tokens", 1, 0, O_BTOK},
+        {"compute", 1, 0, O_COMPUTE},
         {0, 0, 0, 0}};
     reexec_with_short_spin(argc, argv);
     optind = 1;
@@ -185,6 +189,7 @@ int cmd_run(int argc, char **argv) {
         case O_RIDGE: ridge = strtod(optarg, &end); if (*end || !(ridge >= 0)) return cli_fail("--ridge: bad value '%s'", optarg); break;
         case O_DUMP: dump = optarg; break;
         case O_BACKEND: backend = optarg; break;
+        case O_COMPUTE: compute_s = optarg; break;
         case O_QUIET: quiet = 1; break;
         case O_KEEP: keep_order = 1; break;
         case O_EMBED: embed_entry = 1; break;
@@ -200,15 +205,30 @@ int cmd_run(int argc, char **argv) {
     int norm_initialized = !strcmp(norm_s, "initialized") || !strcmp(norm_s, "initialized-LN");
     ll_norm norm = LL_NORM_NONE;
     if (!norm_initialized && ll_norm_parse(norm_s, &norm) != 0) return cli_fail_lib();
-    if (strcmp(backend, "auto") && strcmp(backend, "cpu")) {
-        if (!strcmp(backend, "cuda")) return cli_fail("--backend cuda: the CUDA forward pass is not available yet (use auto or cpu)");
-        return cli_fail("--backend: unknown backend '%s' (auto|cpu)", backend);
+    if (strcmp(compute_s, "fp32") && strcmp(compute_s, "bf16"))
+        return cli_fail("--compute: unknown compute type '%s' (fp32|bf16)", compute_s);
+    const int bf16 = !strcmp(compute_s, "bf16");
+    /* backend: decided before loading (a GPU keeps bf16 weights), announced
+     * after the input is validated (bad input: one line on stderr) */
+    int use_cuda = 0;
+    if (!strcmp(backend, "cuda") || !strcmp(backend, "auto")) {
+        char why[256];
+        int have = ll_cuda_available(why, sizeof why);
+        if (!strcmp(backend, "cuda") && !have) return cli_fail("--backend cuda: %s", why);
+        use_cuda = have;
+    } else if (strcmp(backend, "cpu")) {
+        return cli_fail("--backend: unknown backend '%s' (auto|cpu|cuda)", backend);
     }
+#ifndef LL_HAVE_CUDA
+    use_cuda = 0;
+#endif
+    if (bf16 && !use_cuda) return cli_fail("--compute bf16: only with the CUDA backend (the CPU computes in fp32)");
     if (threads <= 0) threads = omp_get_num_procs();
 
     /* everything is validated before anything is written */
     double t_load0 = ll_now();
-    ll_model *m = ll_model_load(model_dir);
+    ll_load_opts lo = {use_cuda && bf16};
+    ll_model *m = ll_model_load_ex(model_dir, &lo);
     if (!m) return cli_fail_lib();
     double t_load = ll_now() - t_load0;
     ll_tokens tk;
@@ -217,6 +237,10 @@ int cmd_run(int argc, char **argv) {
     ll_stats *st = NULL;
     ll_capture *probe = NULL, *dumpcap = NULL, *tee = NULL;
     void *ctx = NULL;
+    const ll_ops *ops = NULL;
+#ifdef LL_HAVE_CUDA
+    ll_cuda_stats *gst = NULL;
+#endif
     int32_t *toks = NULL;
     int *lens = NULL;
     int64_t *order = NULL;
@@ -244,14 +268,30 @@ int cmd_run(int argc, char **argv) {
         goto done;
     }
 
-    const char *bk = cli_backend_notice("cpu");
-    (void)bk;
-    const ll_ops *ops = ll_cpu_ops();
-    ctx = ll_cpu_ctx_new(threads);
-    if (ll_model_upload(m, ops, ctx) != 0) { rc = 1; cli_fail_lib(); goto done; }
-    st = ll_stats_new(E, d, LL_TARGET_ID, 0);
-    if (!st) { rc = 1; cli_fail_lib(); goto done; }
-    probe = ll_capture_probe_new(st, pos, norm, eps, norm_last, NULL);
+    cli_backend_notice(use_cuda ? "cuda" : "cpu");
+    if (use_cuda) {
+#ifdef LL_HAVE_CUDA
+        /* the device pipeline: forward on the CUDA op table, hidden states
+         * folded into device statistics where they are computed, batched
+         * device solve */
+        omp_set_num_threads(threads);
+        ops = ll_cuda_ops();
+        ctx = ll_cuda_ops_ctx_new(0, bf16 ? LL_DT_BF16 : LL_DT_F32);
+        if (!ctx) { rc = 1; cli_fail_lib(); goto done; }
+        if (ll_model_upload(m, ops, ctx) != 0) { rc = 1; cli_fail_lib(); goto done; }
+        gst = ll_cuda_stats_new(E, d, LL_TARGET_ID, 0, (long)LL_MAX(batch_tokens, (long long)longest), LL_GRAM_FP64);
+        if (!gst) { rc = 1; cli_fail_lib(); goto done; }
+        probe = ll_cuda_capture_probe_new(gst, E, d, pos, norm, eps, norm_last, NULL);
+        if (!probe) { rc = 1; cli_fail_lib(); goto done; }
+#endif
+    } else {
+        ops = ll_cpu_ops();
+        ctx = ll_cpu_ctx_new(threads);
+        if (ll_model_upload(m, ops, ctx) != 0) { rc = 1; cli_fail_lib(); goto done; }
+        st = ll_stats_new(E, d, LL_TARGET_ID, 0);
+        if (!st) { rc = 1; cli_fail_lib(); goto done; }
+        probe = ll_capture_probe_new(st, pos, norm, eps, norm_last, NULL);
+    }
     ll_capture *sink = probe;
     if (dump) {
         dumpcap = ll_capture_dump_new(dump, N, E, d, pos);
@@ -313,7 +353,13 @@ int cmd_run(int argc, char **argv) {
 
     double t1 = ll_now();
     res = ll_xcalloc((size_t)E, sizeof *res);
-    if (ll_stats_solve(st, ridge, threads, res) != 0) { rc = 1; cli_fail_lib(); goto done; }
+    int solved;
+#ifdef LL_HAVE_CUDA
+    if (use_cuda) solved = ll_cuda_stats_solve(gst, ridge, 0, res);
+    else
+#endif
+        solved = ll_stats_solve(st, ridge, threads, res);
+    if (solved != 0) { rc = 1; cli_fail_lib(); goto done; }
     for (int e = 0; e < E; e++)
         if (!(res[e].tss > 0)) { cli_fail("%s: labels are constant: PR undefined", tok_path); goto done; }
     double *pr = ll_xmalloc((size_t)E * sizeof(double));
@@ -343,7 +389,8 @@ int cmd_run(int argc, char **argv) {
     cJSON_AddStringToObject(cfg, "target", "id");
     if (dump) cJSON_AddStringToObject(cfg, "dump_hidden", dump);
     else cJSON_AddNullToObject(cfg, "dump_hidden");
-    cJSON_AddStringToObject(cfg, "backend", "cpu");
+    cJSON_AddStringToObject(cfg, "backend", use_cuda ? "cuda" : "cpu");
+    cJSON_AddStringToObject(cfg, "compute", compute_s);
     cJSON_AddStringToObject(cfg, "backend_requested", backend);
     cJSON *extra = cJSON_CreateObject();
     cJSON_AddItemToObject(extra, "model", model_json(m));
@@ -376,10 +423,18 @@ done:
     free(per_entry_cap);
     if (tee) ll_capture_free(tee);
     if (dumpcap) ll_capture_free(dumpcap);
-    if (probe) ll_capture_free(probe);
-    ll_stats_free(st);
-    if (ctx) ll_cpu_ctx_free(ctx);
     ll_tokens_free(&tk);
-    ll_model_free(m);
+    ll_model_free(m); /* before the backend context: device weights are freed through it */
+    if (use_cuda) {
+#ifdef LL_HAVE_CUDA
+        if (probe) ll_cuda_capture_free(probe);
+        ll_cuda_stats_free(gst);
+        if (ctx) ll_cuda_ops_ctx_free(ctx);
+#endif
+    } else {
+        if (probe) ll_capture_free(probe);
+        ll_stats_free(st);
+        if (ctx) ll_cpu_ctx_free(ctx);
+    }
     return rc;
 }
