@@ -131,6 +131,15 @@ TEST(run_batch_size_invariance) {
     /* a token budget below the longest sequence still runs it (alone) */
     CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(f, "throughput"), "tokens")->valuedouble == 215);
     cJSON_Delete(f);
+    /* the token file is streamed in windows: tiny windows give the same result */
+    setenv("LAYERLAW_WINDOW_TOKENS", "30", 1);
+    cJSON *w = run_layerlaw(dir, "tests/fixtures/models/neox_parallel/tokens.jsonl", "w30", "--batch-size 4");
+    unsetenv("LAYERLAW_WINDOW_TOKENS");
+    REQUIRE(w);
+    CHECK_INT(cJSON_GetObjectItem(w, "n_examples")->valueint, cJSON_GetObjectItem(b, "n_examples")->valueint);
+    CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(w, "throughput"), "tokens")->valuedouble == 215);
+    for (int e = 0; e < 4; e++) CHECK_REL(pr_of(w, e), pr_of(b, e), 1e-7);
+    cJSON_Delete(w);
     for (int e = 0; e < 4; e++) CHECK_REL(pr_of(a, e), pr_of(b, e), 1e-7);
     for (int e = 0; e < 4; e++) CHECK_REL(pr_of(c, e), pr_of(b, e), 1e-7);
     /* longest-first batching pads less than input order */

@@ -94,10 +94,10 @@ static void reexec_with_short_spin(int argc, char **argv) {
     unsetenv("GOMP_SPINCOUNT");
 }
 
-static const ll_tokens *sort_tk;
+static const int64_t *sort_off;
 static int by_length_desc(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    int64_t lx = sort_tk->off[x + 1] - sort_tk->off[x], ly = sort_tk->off[y + 1] - sort_tk->off[y];
+    int64_t lx = sort_off[x + 1] - sort_off[x], ly = sort_off[y + 1] - sort_off[y];
     if (lx != ly) return lx > ly ? -1 : 1;
     return x < y ? -1 : x > y;
 }
@@ -231,9 +231,38 @@ int cmd_run(int argc, char **argv) {
     ll_model *m = ll_model_load_ex(model_dir, &lo);
     if (!m) return cli_fail_lib();
     double t_load = ll_now() - t_load0;
-    ll_tokens tk;
-    if (ll_tokens_read(tok_path, max_len, &tk) != 0) { ll_model_free(m); return cli_fail_lib(); }
+    /* pass 1 over the token file: every line and id checked, the examples
+     * counted; nothing kept (memory does not grow with the token count) */
+    long long n_seq = 0, n_ids = 0, n_cut = 0;
+    long N = 0;
+    int longest = 1;
+    {
+        ll_token_reader *rd = ll_token_reader_open(tok_path, max_len);
+        if (!rd) { ll_model_free(m); return cli_fail_lib(); }
+        const int32_t *ids;
+        int n, cut, r;
+        while ((r = ll_token_reader_next(rd, &ids, &n, &cut)) == 1) {
+            for (int i = 0; i < n && r == 1; i++)
+                if (ids[i] >= m->cfg.vocab) {
+                    ll_set_error("%s: line %ld: token id %d is outside the model's vocabulary (%d)", tok_path,
+                                 ll_token_reader_line(rd), ids[i], m->cfg.vocab);
+                    r = -1;
+                }
+            if (r != 1) break;
+            n_seq++;
+            n_ids += n;
+            n_cut += cut;
+            N += ll_position_count(pos, n);
+            longest = LL_MAX(longest, n);
+        }
+        ll_token_reader_close(rd);
+        if (r == 0 && n_ids == 0) { ll_set_error("%s: no tokens (empty token file)", tok_path); r = -1; }
+        if (r < 0) { ll_model_free(m); return cli_fail_lib(); }
+    }
     int rc = 2;
+    ll_token_reader *rd2 = NULL;
+    int32_t *wids = NULL;
+    int64_t *woff = NULL;
     ll_stats *st = NULL;
     ll_capture *probe = NULL, *dumpcap = NULL, *tee = NULL;
     void *ctx = NULL;
@@ -246,7 +275,6 @@ int cmd_run(int argc, char **argv) {
     int64_t *order = NULL;
     double *per_entry_fwd = NULL, *per_entry_cap = NULL;
     ll_probe_result *res = NULL;
-    if (ll_tokens_check_vocab(&tk, tok_path, m->cfg.vocab) != 0) { cli_fail_lib(); goto done; }
     if (embed_entry && ll_ssm_set_embed_entry(m, 1) != 0) {
         cli_fail("--embedding-entry: only for rwkv and mamba models (%s is %s)", model_dir, m->cfg.model_type);
         goto done;
@@ -254,13 +282,6 @@ int cmd_run(int argc, char **argv) {
     const int E = ll_model_n_entries(m), d = ll_model_dim(m);
     double eps = m->cfg.norm_eps;
     if (norm_initialized) norm = ll_model_fresh_norm(m, &eps);
-    long N = 0;
-    int longest = 1;
-    for (int64_t s = 0; s < tk.n_seq; s++) {
-        int len = (int)(tk.off[s + 1] - tk.off[s]);
-        N += ll_position_count(pos, len);
-        longest = LL_MAX(longest, len);
-    }
     if (N < 2) { cli_fail("%s: only %ld examples for position '%s' (need at least 2)", tok_path, N, pos_s); goto done; }
     if (m->cfg.arch == LL_ARCH_GPT2 && longest > m->cfg.max_pos) {
         cli_fail("%s: a sequence has %d tokens, more than the model's %d positions (use --max-length %d)", tok_path,
@@ -308,36 +329,67 @@ int cmd_run(int argc, char **argv) {
     if (sink->on_entry_device) tc.base.on_entry_device = timed_on_entry_device;
 
     ll_progress prog;
-    ll_progress_init(&prog, "sequences", tk.n_seq);
+    ll_progress_init(&prog, "sequences", n_seq);
     double t0 = ll_now();
     long long done_tok = 0, padded = 0;
-    int bmax = (int)LL_MIN((int64_t)batch, tk.n_seq);
+    int bmax = (int)LL_MIN((long long)batch, n_seq);
     toks = ll_xmalloc(sizeof(int32_t) * (size_t)bmax * longest);
     lens = ll_xmalloc(sizeof(int) * (size_t)bmax);
-    /* batch order: longest first (less padding; results are independent of
-     * the order up to rounding), or input order with --keep-order and
-     * --dump-hidden (the dump is in input order) */
-    int64_t n_order = 0;
-    order = ll_xmalloc(sizeof(int64_t) * (size_t)tk.n_seq);
-    for (int64_t q = 0; q < tk.n_seq; q++)
-        if (tk.off[q + 1] > tk.off[q]) order[n_order++] = q;
-    if (!keep_order && !dump) {
-        sort_tk = &tk;
-        qsort(order, (size_t)n_order, sizeof(int64_t), by_length_desc);
-    }
-    for (int64_t i0 = 0; i0 < n_order;) {
+    /* pass 2: windows of about WIN tokens.  Batch order inside a window:
+     * longest first (less padding; results are independent of the order up to
+     * rounding), or input order with --keep-order and --dump-hidden (the dump
+     * is in input order) */
+    long long WIN = LL_MAX(64LL * batch_tokens, 1LL << 20);
+    if (getenv("LAYERLAW_WINDOW_TOKENS")) WIN = LL_MAX(1LL, atoll(getenv("LAYERLAW_WINDOW_TOKENS"))); /* tests */
+    rd2 = ll_token_reader_open(tok_path, max_len);
+    if (!rd2) { rc = 1; cli_fail_lib(); goto done; }
+    int64_t wcap_ids = 4096, wcap_seq = 256;
+    wids = ll_xmalloc(sizeof(int32_t) * (size_t)wcap_ids);
+    woff = ll_xmalloc(sizeof(int64_t) * (size_t)(wcap_seq + 1));
+    order = ll_xmalloc(sizeof(int64_t) * (size_t)wcap_seq);
+    long long seen_seq = 0;
+    for (int eof = 0; !eof;) {
+        int64_t nw = 0;
+        woff[0] = 0;
+        while (woff[nw] < WIN) {
+            const int32_t *ids;
+            int n, cut;
+            int r = ll_token_reader_next(rd2, &ids, &n, &cut);
+            if (r < 0) { rc = 1; cli_fail_lib(); goto done; }
+            if (r == 0) { eof = 1; break; }
+            seen_seq++;
+            if (n == 0) continue;
+            if (woff[nw] + n > wcap_ids) {
+                while (woff[nw] + n > wcap_ids) wcap_ids *= 2;
+                wids = ll_xrealloc(wids, sizeof(int32_t) * (size_t)wcap_ids);
+            }
+            if (nw + 1 > wcap_seq) {
+                wcap_seq *= 2;
+                woff = ll_xrealloc(woff, sizeof(int64_t) * (size_t)(wcap_seq + 1));
+                order = ll_xrealloc(order, sizeof(int64_t) * (size_t)wcap_seq);
+            }
+            memcpy(wids + woff[nw], ids, sizeof(int32_t) * (size_t)n);
+            woff[nw + 1] = woff[nw] + n;
+            nw++;
+        }
+        for (int64_t q = 0; q < nw; q++) order[q] = q;
+        if (!keep_order && !dump) {
+            sort_off = woff;
+            qsort(order, (size_t)nw, sizeof(int64_t), by_length_desc);
+        }
+    for (int64_t i0 = 0; i0 < nw;) {
         /* up to `batch` sequences and `batch_tokens` padded tokens (at least one sequence) */
         int B = 0, T = 1;
-        while (i0 + B < n_order && B < batch) {
+        while (i0 + B < nw && B < batch) {
             const int64_t q = order[i0 + B];
-            const int len = (int)(tk.off[q + 1] - tk.off[q]), nT = LL_MAX(T, len);
+            const int len = (int)(woff[q + 1] - woff[q]), nT = LL_MAX(T, len);
             if (B > 0 && (long long)nT * (B + 1) > batch_tokens) break;
             lens[B++] = len;
             T = nT;
         }
         for (int b = 0; b < B; b++) {
             const int64_t q = order[i0 + b];
-            memcpy(toks + (size_t)b * T, tk.ids + tk.off[q], sizeof(int32_t) * lens[b]);
+            memcpy(toks + (size_t)b * T, wids + woff[q], sizeof(int32_t) * lens[b]);
             for (int t = lens[b]; t < T; t++) toks[(size_t)b * T + t] = 0;
             done_tok += lens[b];
         }
@@ -345,9 +397,10 @@ int cmd_run(int argc, char **argv) {
         tc.last = ll_now();
         if (ll_model_forward(m, ops, ctx, toks, lens, B, T, &tc.base) != 0) { rc = 1; cli_fail_lib(); goto done; }
         i0 += B;
-        ll_progress_update(&prog, i0 + (tk.n_seq - n_order), done_tok);
     }
-    ll_progress_end(&prog, tk.n_seq, done_tok);
+        ll_progress_update(&prog, seen_seq, done_tok);
+    }
+    ll_progress_end(&prog, n_seq, done_tok);
     double t_fwd = ll_now() - t0;
     if (dumpcap && ll_capture_dump_finish(dumpcap) != 0) { rc = 1; cli_fail_lib(); goto done; }
 
@@ -395,8 +448,8 @@ int cmd_run(int argc, char **argv) {
     cJSON *extra = cJSON_CreateObject();
     cJSON_AddItemToObject(extra, "model", model_json(m));
     cJSON *tp = cJSON_AddObjectToObject(extra, "throughput");
-    cJSON_AddNumberToObject(tp, "sequences", (double)tk.n_seq);
-    cJSON_AddNumberToObject(tp, "sequences_cut", (double)tk.n_cut);
+    cJSON_AddNumberToObject(tp, "sequences", (double)n_seq);
+    cJSON_AddNumberToObject(tp, "sequences_cut", (double)n_cut);
     cJSON_AddNumberToObject(tp, "tokens", (double)done_tok);
     cJSON_AddNumberToObject(tp, "padded_tokens", (double)padded);
     cJSON_AddNumberToObject(tp, "seconds", t_fwd);
@@ -423,7 +476,9 @@ done:
     free(per_entry_cap);
     if (tee) ll_capture_free(tee);
     if (dumpcap) ll_capture_free(dumpcap);
-    ll_tokens_free(&tk);
+    ll_token_reader_close(rd2);
+    free(wids);
+    free(woff);
     ll_model_free(m); /* before the backend context: device weights are freed through it */
     if (use_cuda) {
 #ifdef LL_HAVE_CUDA
