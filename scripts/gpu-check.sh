@@ -14,8 +14,9 @@
 #   6. bench/gpu_e2e: end to end (load, forward, device capture, batched solve, law) on
 #      stories260K (vs its float64 reference) and random-weight GPT-2-XL (8192 and 100k
 #      tokens) and Llama-7B (100k tokens) shapes; plain vs captured pass, per-layer rates
-#   7. if `layerlaw run` has --backend cuda: the real binary on stories260K (fp32, bf16)
-#      and on a dense random GPT-2-XL checkpoint with 100k tokens (LL_CLI_GPT2XL=0: skip)
+#   7. if `layerlaw run` has --backend cuda: the real binary on stories260K (--compute fp32,
+#      bf16) and on a dense random GPT-2-XL checkpoint with 100k tokens, bf16, timed from
+#      the shell (load + tokens + forward + capture + solve + report; LL_CLI_GPT2XL=0: skip)
 #   8. if time is left: bench/gpu_baseline_authors.py (the authors' PyTorch + sklearn
 #      pipeline, GPT-2-XL shape, 8192 tokens) for the speed-up ratio
 # Writes to $OUT (flat, 8 files: what a lent GPU machine sends back): summary.md (the
@@ -263,16 +264,16 @@ if [ -n "$BIN" ] && [ -x "$BIN/layerlaw" ] && "$BIN/layerlaw" run --help 2>&1 | 
         tm() { local s e rc; s=$(date +%s.%N); "$@"; rc=$?; e=$(date +%s.%N); awk -v a="$s" -v b="$e" "BEGIN{printf \"wall %.2f s\\n\", b - a}"; return $rc; }
         echo "== layerlaw run --backend cuda, stories260K (reference PR 0.910152 0.896124 0.879437 0.865318 0.842318 0.831666; slope -0.0083567)"
         for dt in fp32 bf16; do
-            tm "$BIN/layerlaw" run --backend cuda --device 0 --dtype $dt \
+            tm "$BIN/layerlaw" run --backend cuda --compute $dt \
                 --model configs/stories260K-hf --tokens configs/stories260K-hf/alice-200x128.tok512.jsonl \
-                --out "$E2E_TMP/layerlaw-run-stories-$dt" --batch-size 16 2>&1 || echo "rc=$? (dtype $dt)"
+                --out "$E2E_TMP/layerlaw-run-stories-$dt" 2>&1 || echo "rc=$? (compute $dt)"
         done
         if [ -n "$E2E" ] && [ "${LL_CLI_GPT2XL:-1}" = 1 ]; then
             echo "== layerlaw run --backend cuda, GPT-2-XL shape, random weights (dense checkpoint), 100k tokens"
             "$E2E" --tmp "$E2E_TMP" ckpt:gpt2-xl:100000 || echo "rc=$? (ckpt)"
-            tm "$BIN/layerlaw" run --backend cuda --device 0 --dtype bf16 \
+            tm "$BIN/layerlaw" run --backend cuda --compute bf16 --batch-size 16 --batch-tokens 8192 \
                 --model "$E2E_TMP/layerlaw-ckpt-gpt2-xl" --tokens "$E2E_TMP/layerlaw-ckpt-gpt2-xl/tokens.jsonl" \
-                --out "$E2E_TMP/layerlaw-run-gpt2xl" --batch-size 16 2>&1 | tail -70
+                --out "$E2E_TMP/layerlaw-run-gpt2xl" 2>&1 | tail -70
         fi'
     run_limited "$lim" "$OUT/cli.log" env BIN="$BIN" E2E="$E2E" E2E_TMP="$E2E_TMP" \
         bash -c "$CLI_SCRIPT"
