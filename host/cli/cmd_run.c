@@ -20,15 +20,27 @@
 #include "probe.h"
 #include "report.h"
 #include "tokens.h"
+#include "corpus.h"
+#include "token_stream.h"
+#include <unistd.h>
 
 static void run_usage(FILE *f) {
     fprintf(f,
-            "usage: layerlaw run --model DIR --tokens FILE --out DIR [options]\n\n"
+            "usage: layerlaw run --model DIR --tokens FILE --out DIR [options]\n"
+            "       layerlaw run --model DIR --data TEXT --out DIR [--docs N --seed S] [options]\n\n"
             "  DIR   an HF checkpoint folder: config.json + model.safetensors (or sharded with\n"
             "        model.safetensors.index.json, or pytorch_model.bin); model_type gpt2, gpt_neox,\n"
             "        llama, mistral, qwen2, rwkv, mamba\n"
             "  FILE  pre-tokenised sequences, one JSON array of token ids per line\n\n"
+            "  TEXT  raw text: plain (a document per line, or per paragraph / file: --split), or\n"
+            "        JSON Lines with a text field (--text-field, default text); either may be .gz.\n"
+            "        Tokenised with the model folder's tokenizer.json (or --tokenizer) exactly as HF\n"
+            "        AutoTokenizer does (special tokens added, truncation at --max-length)\n\n"
             "options:\n"
+            "  --tokenizer T       tokenizer.json or its folder (default: the model folder)\n"
+            "  --split S           auto|line|paragraph|file|jsonl (default auto: jsonl for .jsonl[.gz], else line)\n"
+            "  --text-field F      JSONL field holding the text (default text)\n"
+            "  --docs N --seed S   sample N documents uniformly without replacement (portable RNG, seed S, default 0)\n"
             "  --batch-size B      at most B sequences per forward batch, right-padded (default 64)\n"
             "  --batch-tokens N    at most N padded tokens per batch (default 4096; a longer\n"
             "                      sequence goes alone): bounds the activation memory\n"
@@ -154,12 +166,17 @@ static cJSON *model_json(const ll_model *m) {
 
 int cmd_run(int argc, char **argv) {
     const char *model_dir = NULL, *tok_path = NULL, *outdir = NULL, *pos_s = "next", *norm_s = "initialized",
-               *dump = NULL, *backend = "auto", *compute_s = "fp32";
+               *dump = NULL, *backend = "auto", *compute_s = "fp32", *data_path = NULL, *tokenizer = NULL,
+               *split_s = "auto", *text_field = "text";
+    long long docs = 0;
+    unsigned long long seed = 0;
+    char data_tmp[4096] = "";
     int batch = 64, max_len = 512, threads = 0, norm_last = 0, fit_from = 1, quiet = 0, keep_order = 0, embed_entry = 0;
     double ridge = 0;
     long long batch_tokens = 4096;
     enum { O_MODEL = 1, O_TOK, O_OUT, O_BATCH, O_MAXLEN, O_THR, O_POS, O_NORM, O_NLAST, O_FROM, O_RIDGE, O_DUMP,
-           O_BACKEND, O_QUIET, O_KEEP, O_EMBED, O_BTOK, O_COMPUTE, O_HELP };
+           O_BACKEND, O_QUIET, O_KEEP, O_EMBED, O_BTOK, O_COMPUTE, O_DATA, O_TOKZ, O_SPLIT, O_FIELD, O_DOCS, O_SEED,
+           O_HELP };
     static const struct option opts[] = {
         {"model", 1, 0, O_MODEL},     {"tokens", 1, 0, O_TOK},       {"out", 1, 0, O_OUT},
         {"batch-size", 1, 0, O_BATCH}, {"max-length", 1, 0, O_MAXLEN}, {"threads", 1, 0, O_THR},
@@ -167,7 +184,9 @@ int cmd_run(int argc, char **argv) {
         {"fit-from", 1, 0, O_FROM},   {"ridge", 1, 0, O_RIDGE},      {"dump-hidden", 1, 0, O_DUMP},
         {"backend", 1, 0, O_BACKEND}, {"quiet", 0, 0, O_QUIET},      {"help", 0, 0, O_HELP},
         {"keep-order", 0, 0, O_KEEP}, {"embedding-entry", 0, 0, O_EMBED}, {"batch-tokens", 1, 0, O_BTOK},
-        {"compute", 1, 0, O_COMPUTE},
+        {"compute", 1, 0, O_COMPUTE}, {"data", 1, 0, O_DATA},     {"tokenizer", 1, 0, O_TOKZ},
+        {"split", 1, 0, O_SPLIT},     {"text-field", 1, 0, O_FIELD}, {"docs", 1, 0, O_DOCS},
+        {"seed", 1, 0, O_SEED},
         {0, 0, 0, 0}};
     reexec_with_short_spin(argc, argv);
     optind = 1;
@@ -194,12 +213,26 @@ int cmd_run(int argc, char **argv) {
         case O_KEEP: keep_order = 1; break;
         case O_EMBED: embed_entry = 1; break;
         case O_BTOK: batch_tokens = strtoll(optarg, &end, 10); if (*end || batch_tokens < 1) return cli_fail("--batch-tokens: bad value '%s'", optarg); break;
+        case O_DATA: data_path = optarg; break;
+        case O_TOKZ: tokenizer = optarg; break;
+        case O_SPLIT: split_s = optarg; break;
+        case O_FIELD: text_field = optarg; break;
+        case O_DOCS: docs = strtoll(optarg, &end, 10); if (*end || docs < 1) return cli_fail("--docs: bad value '%s'", optarg); break;
+        case O_SEED: seed = strtoull(optarg, &end, 10); if (*end) return cli_fail("--seed: bad value '%s'", optarg); break;
         case O_HELP: run_usage(stdout); return 0;
         default: run_usage(stderr); return cli_fail("run: unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc) return cli_fail("run: unexpected argument '%s'", argv[optind]);
-    if (!model_dir || !tok_path || !outdir) { run_usage(stderr); return cli_fail("run: --model, --tokens and --out are required"); }
+    if (tok_path && data_path) return cli_fail("run: give --tokens or --data, not both");
+    if (!model_dir || !(tok_path || data_path) || !outdir) {
+        run_usage(stderr);
+        return cli_fail("run: --model, --tokens (or --data) and --out are required");
+    }
+    if (!data_path && (tokenizer || docs || strcmp(split_s, "auto") || strcmp(text_field, "text")))
+        return cli_fail("run: --tokenizer, --split, --text-field and --docs apply to --data only");
+    const int split = ll_corpus_split_from_name(split_s);
+    if (split < 0) return cli_fail("--split: unknown split '%s' (auto|line|paragraph|file|jsonl)", split_s);
     ll_position pos;
     if (ll_position_parse(pos_s, &pos) != 0) return cli_fail_lib();
     int norm_initialized = !strcmp(norm_s, "initialized") || !strcmp(norm_s, "initialized-LN");
@@ -231,6 +264,47 @@ int cmd_run(int argc, char **argv) {
     ll_model *m = ll_model_load_ex(model_dir, &lo);
     if (!m) return cli_fail_lib();
     double t_load = ll_now() - t_load0;
+    /* --data: tokenise (sampling documents) into a private temporary token
+     * file, removed at the end; the two passes below then read it */
+    long long n_docs = 0;
+    double t_tok = 0;
+    if (data_path) {
+        double tt0 = ll_now();
+        ll_token_stream_opts so = {.tokenizer = tokenizer ? tokenizer : model_dir, .corpus = data_path, .split = split,
+                                   .text_field = text_field, .docs = docs, .seed = seed, .add_special = 1,
+                                   .max_length = max_len, .queue = 0};
+        ll_token_stream *ts = ll_token_stream_open(&so);
+        if (!ts) { ll_model_free(m); return cli_fail_lib(); }
+        const char *tmpd = getenv("TMPDIR");
+        snprintf(data_tmp, sizeof data_tmp, "%s/layerlaw-tokens-XXXXXX", tmpd && *tmpd ? tmpd : "/tmp");
+        int fd = mkstemp(data_tmp);
+        FILE *tf = fd >= 0 ? fdopen(fd, "w") : NULL;
+        if (!tf) {
+            ll_token_stream_close(ts);
+            ll_model_free(m);
+            return cli_fail("%s: cannot create a temporary token file", data_tmp);
+        }
+        int32_t *ids;
+        int n, r;
+        long long di;
+        while ((r = ll_token_stream_next(ts, &ids, &n, &di)) == 1) {
+            fputc('[', tf);
+            for (int i = 0; i < n; i++) fprintf(tf, i ? ", %d" : "%d", ids[i]);
+            fputs("]\n", tf);
+            free(ids);
+            n_docs++;
+        }
+        ll_token_stream_close(ts);
+        int werr = fclose(tf) != 0;
+        if (r < 0 || werr || n_docs == 0) {
+            if (r >= 0) ll_set_error("%s: %s", data_path, werr ? "cannot write the temporary token file" : "no documents");
+            unlink(data_tmp);
+            ll_model_free(m);
+            return cli_fail_lib();
+        }
+        tok_path = data_tmp;
+        t_tok = ll_now() - tt0;
+    }
     /* pass 1 over the token file: every line and id checked, the examples
      * counted; nothing kept (memory does not grow with the token count) */
     long long n_seq = 0, n_ids = 0, n_cut = 0;
@@ -257,7 +331,11 @@ int cmd_run(int argc, char **argv) {
         }
         ll_token_reader_close(rd);
         if (r == 0 && n_ids == 0) { ll_set_error("%s: no tokens (empty token file)", tok_path); r = -1; }
-        if (r < 0) { ll_model_free(m); return cli_fail_lib(); }
+        if (r < 0) {
+            if (data_tmp[0]) unlink(data_tmp);
+            ll_model_free(m);
+            return cli_fail_lib();
+        }
     }
     int rc = 2;
     ll_token_reader *rd2 = NULL;
@@ -425,7 +503,19 @@ int cmd_run(int argc, char **argv) {
     cJSON *cfg = cJSON_CreateObject();
     cJSON_AddStringToObject(cfg, "command", "run");
     cJSON_AddStringToObject(cfg, "model", model_dir);
-    cJSON_AddStringToObject(cfg, "tokens", tok_path);
+    if (data_path) {
+        cJSON_AddNullToObject(cfg, "tokens");
+        cJSON_AddStringToObject(cfg, "data", data_path);
+        cJSON_AddStringToObject(cfg, "tokenizer", tokenizer ? tokenizer : model_dir);
+        cJSON_AddStringToObject(cfg, "split", split_s);
+        cJSON_AddStringToObject(cfg, "text_field", text_field);
+        if (docs) cJSON_AddNumberToObject(cfg, "docs", (double)docs);
+        else cJSON_AddNullToObject(cfg, "docs");
+        cJSON_AddNumberToObject(cfg, "seed", (double)seed);
+        cJSON_AddBoolToObject(cfg, "add_special_tokens", 1);
+    } else {
+        cJSON_AddStringToObject(cfg, "tokens", tok_path);
+    }
     cJSON_AddNumberToObject(cfg, "batch_size", batch);
     cJSON_AddNumberToObject(cfg, "batch_tokens", (double)batch_tokens);
     cJSON_AddBoolToObject(cfg, "keep_order", keep_order || dump);
@@ -460,6 +550,10 @@ int cmd_run(int argc, char **argv) {
     cJSON_AddNumberToObject(tp, "forward_s", t_fwd - tc.seconds);
     cJSON_AddNumberToObject(tp, "forward_tokens_per_s", t_fwd - tc.seconds > 0 ? done_tok / (t_fwd - tc.seconds) : 0);
     cJSON_AddNumberToObject(tp, "load_s", t_load);
+    if (data_path) {
+        cJSON_AddNumberToObject(tp, "documents", (double)n_docs);
+        cJSON_AddNumberToObject(tp, "tokenize_s", t_tok);
+    }
     cJSON *mem = cJSON_AddObjectToObject(extra, "memory");
     cJSON_AddNumberToObject(mem, "weights_bytes", (double)m->arena_bytes);
     cJSON_AddNumberToObject(mem, "workspace_bytes", (double)m->ws_bytes);
@@ -468,6 +562,7 @@ int cmd_run(int argc, char **argv) {
     if (!quiet) ll_report_print(stdout, res, E, have_law ? &law : NULL, N, d);
     rc = 0;
 done:
+    if (data_tmp[0]) unlink(data_tmp);
     free(res);
     free(toks);
     free(lens);
