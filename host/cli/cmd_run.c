@@ -87,25 +87,6 @@ static int timed_on_entry(ll_capture *self, int e, const float *h, const int32_t
     return rc;
 }
 
-/* libgomp's default wait policy spins ~300k iterations at every barrier; when
- * the cores are shared with other processes a descheduled worker then costs
- * milliseconds per parallel region (measured here: stories260K 12 s instead
- * of 0.9 s at load 8 on 2 cores).  libgomp reads its settings when it is
- * loaded, before main, so the only way to change them is the environment:
- * unless the user chose (OMP_WAIT_POLICY / GOMP_SPINCOUNT), run again with a
- * short spin.  LAYERLAW_NO_REEXEC=1 disables this. */
-static void reexec_with_short_spin(int argc, char **argv) {
-    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || getenv("LAYERLAW_NO_REEXEC")) return;
-    setenv("GOMP_SPINCOUNT", "1000", 1);
-    char **full = ll_xcalloc((size_t)argc + 2, sizeof(char *));
-    full[0] = program_invocation_name;
-    for (int i = 0; i < argc; i++) full[i + 1] = argv[i];
-    fflush(NULL);
-    execv("/proc/self/exe", full);
-    free(full); /* exec failed: carry on with the default spin */
-    unsetenv("GOMP_SPINCOUNT");
-}
-
 static const int64_t *sort_off;
 static int by_length_desc(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -188,7 +169,6 @@ int cmd_run(int argc, char **argv) {
         {"split", 1, 0, O_SPLIT},     {"text-field", 1, 0, O_FIELD}, {"docs", 1, 0, O_DOCS},
         {"seed", 1, 0, O_SEED},
         {0, 0, 0, 0}};
-    reexec_with_short_spin(argc, argv);
     optind = 1;
     opterr = 0;
     int c;
