@@ -86,5 +86,5 @@ void ll_report_print(FILE *f, const ll_probe_result *res, int E, const ll_law *l
                 law->first_entry, E - 1, law->slope, law->intercept, law->r2, law->pearson_r, law->decay_ratio,
                 law->overall_ratio);
     else
-        fprintf(f, "law: not fitted (fewer than 2 entries)\n");
+        fprintf(f, "law: not fitted (fewer than 2 entries from --fit-from on, or a PR that is 0 or undefined)\n");
 }

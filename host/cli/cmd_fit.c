@@ -93,6 +93,9 @@ int cmd_fit(int argc, char **argv) {
     if (N < 2) { cli_fail("%s: need at least 2 examples, have %ld", fpath, N); goto done; }
     if (E < 1 || d < 1 || F.shape[1] > 100000 || F.shape[2] > 1000000) { cli_fail("%s: bad shape (E=%lld, d=%lld)", fpath, (long long)F.shape[1], (long long)F.shape[2]); goto done; }
     if (E - fit_from < 2) { cli_fail("%s: %d entries: a law fit from entry %d needs at least %d entries", fpath, E, fit_from, fit_from + 2); goto done; }
+    if (N <= (long)d + 1)
+        fprintf(stderr, "layerlaw: warning: %s: %ld examples for %d features: the probes can fit every example "
+                        "(PR near 0)\n", fpath, N, d);
     labels = ll_xmalloc((size_t)N * sizeof(int64_t));
     for (long i = 0; i < N; i++) labels[i] = (int64_t)ll_npy_get(&Y, (size_t)i);
     if (have_shuffle) ll_shuffle_vocab(labels, N, shuffle_seed);

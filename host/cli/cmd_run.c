@@ -285,6 +285,9 @@ int cmd_run(int argc, char **argv) {
         tok_path = data_tmp;
         t_tok = ll_now() - tt0;
     }
+    /* what error messages name: the user's input, never the temporary file */
+    const char *src = data_path ? data_path : tok_path;
+    const char *unit = data_path ? "document" : "line";
     /* pass 1 over the token file: every line and id checked, the examples
      * counted; nothing kept (memory does not grow with the token count) */
     long long n_seq = 0, n_ids = 0, n_cut = 0;
@@ -298,8 +301,9 @@ int cmd_run(int argc, char **argv) {
         while ((r = ll_token_reader_next(rd, &ids, &n, &cut)) == 1) {
             for (int i = 0; i < n && r == 1; i++)
                 if (ids[i] >= m->cfg.vocab) {
-                    ll_set_error("%s: line %ld: token id %d is outside the model's vocabulary (%d)", tok_path,
-                                 ll_token_reader_line(rd), ids[i], m->cfg.vocab);
+                    ll_set_error("%s: %s %ld: token id %d%s%s is outside the model's vocabulary (%d)", src, unit,
+                                 ll_token_reader_line(rd), ids[i], data_path ? " from tokenizer " : "",
+                                 data_path ? (tokenizer ? tokenizer : model_dir) : "", m->cfg.vocab);
                     r = -1;
                 }
             if (r != 1) break;
@@ -310,7 +314,7 @@ int cmd_run(int argc, char **argv) {
             longest = LL_MAX(longest, n);
         }
         ll_token_reader_close(rd);
-        if (r == 0 && n_ids == 0) { ll_set_error("%s: no tokens (empty token file)", tok_path); r = -1; }
+        if (r == 0 && n_ids == 0) { ll_set_error("%s: no tokens (empty %s)", src, data_path ? "corpus" : "token file"); r = -1; }
         if (r < 0) {
             if (data_tmp[0]) unlink(data_tmp);
             ll_model_free(m);
@@ -340,9 +344,12 @@ int cmd_run(int argc, char **argv) {
     const int E = ll_model_n_entries(m), d = ll_model_dim(m);
     double eps = m->cfg.norm_eps;
     if (norm_initialized) norm = ll_model_fresh_norm(m, &eps);
-    if (N < 2) { cli_fail("%s: only %ld examples for position '%s' (need at least 2)", tok_path, N, pos_s); goto done; }
+    if (N < 2) { cli_fail("%s: only %ld examples for position '%s' (need at least 2)", src, N, pos_s); goto done; }
+    if (N <= (long)d + 1)
+        fprintf(stderr, "layerlaw: warning: %s: %ld examples for %d features: the probes can fit every example "
+                        "(PR near 0, no law); use more text\n", src, N, d);
     if (m->cfg.arch == LL_ARCH_GPT2 && longest > m->cfg.max_pos) {
-        cli_fail("%s: a sequence has %d tokens, more than the model's %d positions (use --max-length %d)", tok_path,
+        cli_fail("%s: a sequence has %d tokens, more than the model's %d positions (use --max-length %d)", src,
                  longest, m->cfg.max_pos, m->cfg.max_pos);
         goto done;
     }
@@ -472,7 +479,7 @@ int cmd_run(int argc, char **argv) {
         solved = ll_stats_solve(st, ridge, threads, res);
     if (solved != 0) { rc = 1; cli_fail_lib(); goto done; }
     for (int e = 0; e < E; e++)
-        if (!(res[e].tss > 0)) { cli_fail("%s: labels are constant: PR undefined", tok_path); goto done; }
+        if (!(res[e].tss > 0)) { cli_fail("%s: labels are constant: PR undefined", src); goto done; }
     double *pr = ll_xmalloc((size_t)E * sizeof(double));
     for (int e = 0; e < E; e++) pr[e] = res[e].pr;
     ll_law law;
