@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: installs what it needs, builds, and
-# measures the law of equi-learning on a trained Llama-architecture model
+# measures the law of equi-learning, from raw text, on a trained Llama-architecture model
 # (configs/stories260K-hf, 260K parameters, 200 paragraphs of Alice in
 # Wonderland), writing results/stories260K/{law.json,layers.csv}.
 set -euo pipefail
@@ -8,5 +8,5 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 make -j"$(nproc 2>/dev/null || echo 2)" build/layerlaw
 build/layerlaw run --model configs/stories260K-hf \
-    --tokens configs/stories260K-hf/alice-200x128.tok512.jsonl \
+    --data configs/stories260K-hf/alice-200.jsonl --max-length 128 \
     --out results/stories260K "$@"
