@@ -49,24 +49,10 @@ void ll_ssm_state_free(ll_ssm_state *s) {
 int ll_ssm_forward(ll_model *m, const ll_ops *ops, void *ctx, const int32_t *tokens, const int *lens, int B, int T,
                    ll_capture *cap, ll_ssm_state *state, float *logits) {
     if (!is_ssm(m)) { ll_set_error("%s: ll_ssm_forward on model_type %s", m->dir, m->cfg.model_type); return -1; }
-    if (B <= 0 || T <= 0) { ll_set_error("%s: empty batch", m->dir); return -1; }
+    if (ll_model_check_batch(m, tokens, lens, B, T) != 0) return -1;
     if (state && (state->B != B || state->arch != m->cfg.arch)) {
         ll_set_error("%s: recurrent state made for %d sequences, batch has %d", m->dir, state->B, B);
         return -1;
-    }
-    for (int b = 0; b < B; b++) {
-        if (lens[b] < 1 || lens[b] > T) {
-            ll_set_error("%s: sequence %d has length %d (batch width %d)", m->dir, b, lens[b], T);
-            return -1;
-        }
-        for (int t = 0; t < lens[b]; t++) {
-            int32_t id = tokens[(size_t)b * T + t];
-            if (id < 0 || id >= m->cfg.vocab) {
-                ll_set_error("%s: token id %d (sequence %d, position %d) is outside the vocabulary (%d)", m->dir, id,
-                             b, t, m->cfg.vocab);
-                return -1;
-            }
-        }
     }
     if (m->cfg.arch == LL_ARCH_RWKV) return ll_rwkv_run(m, ops, ctx, tokens, lens, B, T, cap, state, logits);
     return ll_mamba_run(m, ops, ctx, tokens, lens, B, T, cap, state, logits);

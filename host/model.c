@@ -537,8 +537,7 @@ int ll_model_emit(ll_model *m, const ll_ops *ops, void *ctx, ll_capture *cap, in
     return cap->on_entry(cap, e, m->host_buf, tokens_host, lens_host, B, T, C);
 }
 
-int ll_model_forward(ll_model *m, const ll_ops *ops, void *ctx, const int32_t *tokens, const int *lens, int B, int T,
-                     ll_capture *cap) {
+int ll_model_check_batch(const ll_model *m, const int32_t *tokens, const int *lens, int B, int T) {
     if (B <= 0 || T <= 0) { ll_set_error("%s: empty batch", m->dir); return -1; }
     for (int b = 0; b < B; b++) {
         if (lens[b] < 1 || lens[b] > T) {
@@ -554,6 +553,12 @@ int ll_model_forward(ll_model *m, const ll_ops *ops, void *ctx, const int32_t *t
             }
         }
     }
+    return 0;
+}
+
+int ll_model_forward(ll_model *m, const ll_ops *ops, void *ctx, const int32_t *tokens, const int *lens, int B, int T,
+                     ll_capture *cap) {
+    if (ll_model_check_batch(m, tokens, lens, B, T) != 0) return -1;
     if (m->cfg.max_pos > 0 && T > m->cfg.max_pos && m->cfg.arch == LL_ARCH_GPT2) {
         ll_set_error("%s: sequences of %d tokens exceed the model's %d positions", m->dir, T, m->cfg.max_pos);
         return -1;

@@ -142,6 +142,9 @@ typedef struct {
 /* Loads DIR/config.json and DIR/model.safetensors (or the shards listed in
  * DIR/model.safetensors.index.json).  NULL + ll_set_error on failure. */
 ll_model *ll_model_load(const char *dir);
+/* Checks a right-padded batch: 1 <= lens[b] <= T, every real id < vocab.
+ * 0, or -1 with an error naming the model folder. */
+int ll_model_check_batch(const ll_model *m, const int32_t *tokens, const int *lens, int B, int T);
 ll_model *ll_model_load_ex(const char *dir, const ll_load_opts *opts);
 void ll_model_free(ll_model *m);
 /* Number of hidden-state entries (L + 1) and their width (C). */
