@@ -22,7 +22,6 @@
 #include "tokens.h"
 #include "corpus.h"
 #include "token_stream.h"
-#include <unistd.h>
 
 static void run_usage(FILE *f) {
     fprintf(f,
@@ -397,6 +396,7 @@ int cmd_run(int argc, char **argv) {
     ll_progress_init(&prog, "sequences", n_seq);
     double t0 = ll_now();
     long long done_tok = 0, padded = 0;
+    double attn_flops = 0;
     int bmax = (int)LL_MIN((long long)batch, n_seq);
     toks = ll_xmalloc(sizeof(int32_t) * (size_t)bmax * longest);
     lens = ll_xmalloc(sizeof(int) * (size_t)bmax);
@@ -459,6 +459,10 @@ int cmd_run(int argc, char **argv) {
             done_tok += lens[b];
         }
         padded += (long long)B * T;
+        for (int b = 0; b < B; b++) attn_flops += 2.0 * lens[b] * (double)lens[b] * d; /* causal QKᵀ and PV */
+#ifdef LL_HAVE_CUDA
+        if (use_cuda) ll_cuda_capture_mark_start(probe);
+#endif
         tc.last = ll_now();
         if (ll_model_forward(m, ops, ctx, toks, lens, B, T, &tc.base) != 0) { rc = 1; cli_fail_lib(); goto done; }
         i0 += B;
@@ -545,8 +549,55 @@ int cmd_run(int argc, char **argv) {
     cJSON_AddNumberToObject(mem, "weights_bytes", (double)m->arena_bytes);
     cJSON_AddNumberToObject(mem, "workspace_bytes", (double)m->ws_bytes);
     cJSON_AddNumberToObject(tp, "solve_s", t_solve);
+#ifdef LL_HAVE_CUDA
+    /* per-layer device timing: CUDA events at every entry, read after the
+     * run (no synchronisation inside the loop) */
+    double *lms = NULL, *cms = NULL, peak = 0;
+    long nbt = 0;
+    if (use_cuda) {
+        lms = ll_xcalloc((size_t)E, sizeof(double));
+        cms = ll_xcalloc((size_t)E, sizeof(double));
+        nbt = ll_cuda_capture_timing(probe, lms, cms);
+        if (ll_cuda_measure_gemm_bf16(8192, 5, &peak) != 0) peak = 0;
+        /* GEMM FLOPs of one layer per token: 2 x its parameters (total less the
+         * embeddings), plus causal attention for the transformer families */
+        const ll_model_config *mc = &m->cfg;
+        double emb = (double)mc->vocab * mc->d_model + (mc->arch == LL_ARCH_GPT2 ? (double)mc->max_pos * mc->d_model : 0);
+        double fl_tok = 2.0 * ((double)m->n_params - emb) / LL_MAX(mc->n_layer, 1);
+        double lay_fl = fl_tok * (double)done_tok + (mc->arch <= LL_ARCH_QWEN2 ? attn_flops : 0);
+        cJSON *gt = cJSON_AddObjectToObject(extra, "gpu_timing");
+        cJSON_AddNumberToObject(gt, "batches", (double)nbt);
+        cJSON_AddNumberToObject(gt, "peak_bf16_gemm_tflops", peak);
+        cJSON_AddNumberToObject(gt, "layer_flops_estimate", lay_fl);
+        cJSON *pe = cJSON_AddArrayToObject(gt, "per_entry");
+        for (int e = 0; e < E && nbt > 0; e++) {
+            cJSON *o = cJSON_CreateObject();
+            double sec = lms[e] / 1000;
+            cJSON_AddNumberToObject(o, "index", e);
+            cJSON_AddNumberToObject(o, "layer_ms_per_batch", lms[e] / nbt);
+            cJSON_AddNumberToObject(o, "capture_ms_per_batch", cms[e] / nbt);
+            cJSON_AddNumberToObject(o, "tokens_per_s", sec > 0 ? done_tok / sec : 0);
+            if (e > 0 || mc->arch >= LL_ARCH_RWKV) { /* entry 0 of a transformer is the embedding lookup */
+                cJSON_AddNumberToObject(o, "tflops", sec > 0 ? lay_fl / sec / 1e12 : 0);
+                cJSON_AddNumberToObject(o, "pct_of_peak", sec > 0 && peak > 0 ? 100 * lay_fl / sec / 1e12 / peak : 0);
+            }
+            cJSON_AddItemToArray(pe, o);
+        }
+    }
+#endif
     if (ll_report_write(outdir, res, E, have_law ? &law : NULL, N, d, cfg, extra) != 0) { rc = 1; cli_fail_lib(); goto done; }
     if (!quiet) ll_report_print(stdout, res, E, have_law ? &law : NULL, N, d);
+#ifdef LL_HAVE_CUDA
+    if (use_cuda && !quiet && nbt > 0) {
+        printf("GPU per entry (%ld batches; bf16 GEMM peak measured %.0f TFLOP/s)\n", nbt, peak);
+        printf("entry  layer ms/batch   tokens/s   capture ms/batch\n");
+        for (int e = 0; e < E; e++)
+            printf("%5d  %14.3f  %9.3g  %17.3f\n", e, lms[e] / nbt, lms[e] > 0 ? done_tok / (lms[e] / 1000) : 0,
+                   cms[e] / nbt);
+    }
+    free(lms);
+    free(cms);
+#endif
     rc = 0;
 done:
     if (data_tmp[0]) unlink(data_tmp);
