@@ -57,7 +57,8 @@ static void run_usage(FILE *f) {
             "  --embedding-entry   rwkv/mamba: entry 0 = the token embeddings and no raw last block\n"
             "                      (default: HF's hidden_states, entry 0 = block 1's output, as the paper)\n"
             "  --backend B         auto|cpu|cuda (default auto: cuda when a device is present)\n"
-            "  --compute C         cuda: fp32 (default) or bf16 (weights kept as stored, bf16 GEMMs)\n"
+            "  --compute C         auto (default: bf16 on CUDA, fp32 on the CPU) | bf16 (CUDA: weights kept as\n"
+            "                      stored, bf16 GEMMs with fp32 accumulation) | fp32 (bit-closer checks); --dtype C alike\n"
             "  --quiet             no table on stdout\n");
 }
 
@@ -146,7 +147,7 @@ static cJSON *model_json(const ll_model *m) {
 
 int cmd_run(int argc, char **argv) {
     const char *model_dir = NULL, *tok_path = NULL, *outdir = NULL, *pos_s = "next", *norm_s = "initialized",
-               *dump = NULL, *backend = "auto", *compute_s = "fp32", *data_path = NULL, *tokenizer = NULL,
+               *dump = NULL, *backend = "auto", *compute_s = "auto", *data_path = NULL, *tokenizer = NULL,
                *split_s = "auto", *text_field = "text";
     long long docs = 0;
     unsigned long long seed = 0;
@@ -164,7 +165,7 @@ int cmd_run(int argc, char **argv) {
         {"fit-from", 1, 0, O_FROM},   {"ridge", 1, 0, O_RIDGE},      {"dump-hidden", 1, 0, O_DUMP},
         {"backend", 1, 0, O_BACKEND}, {"quiet", 0, 0, O_QUIET},      {"help", 0, 0, O_HELP},
         {"keep-order", 0, 0, O_KEEP}, {"embedding-entry", 0, 0, O_EMBED}, {"batch-tokens", 1, 0, O_BTOK},
-        {"compute", 1, 0, O_COMPUTE}, {"data", 1, 0, O_DATA},     {"tokenizer", 1, 0, O_TOKZ},
+        {"compute", 1, 0, O_COMPUTE}, {"dtype", 1, 0, O_COMPUTE}, {"data", 1, 0, O_DATA},     {"tokenizer", 1, 0, O_TOKZ},
         {"split", 1, 0, O_SPLIT},     {"text-field", 1, 0, O_FIELD}, {"docs", 1, 0, O_DOCS},
         {"seed", 1, 0, O_SEED},
         {0, 0, 0, 0}};
@@ -217,9 +218,8 @@ int cmd_run(int argc, char **argv) {
     int norm_initialized = !strcmp(norm_s, "initialized") || !strcmp(norm_s, "initialized-LN");
     ll_norm norm = LL_NORM_NONE;
     if (!norm_initialized && ll_norm_parse(norm_s, &norm) != 0) return cli_fail_lib();
-    if (strcmp(compute_s, "fp32") && strcmp(compute_s, "bf16"))
-        return cli_fail("--compute: unknown compute type '%s' (fp32|bf16)", compute_s);
-    const int bf16 = !strcmp(compute_s, "bf16");
+    if (strcmp(compute_s, "fp32") && strcmp(compute_s, "bf16") && strcmp(compute_s, "auto"))
+        return cli_fail("--compute: unknown compute type '%s' (auto|fp32|bf16)", compute_s);
     /* backend: decided before loading (a GPU keeps bf16 weights), announced
      * after the input is validated (bad input: one line on stderr) */
     int use_cuda = 0;
@@ -234,6 +234,8 @@ int cmd_run(int argc, char **argv) {
 #ifndef LL_HAVE_CUDA
     use_cuda = 0;
 #endif
+    if (!strcmp(compute_s, "auto")) compute_s = use_cuda ? "bf16" : "fp32";
+    const int bf16 = !strcmp(compute_s, "bf16");
     if (bf16 && !use_cuda) return cli_fail("--compute bf16: only with the CUDA backend (the CPU computes in fp32)");
     if (threads <= 0) threads = omp_get_num_procs();
 
