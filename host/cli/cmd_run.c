@@ -57,6 +57,7 @@ static void run_usage(FILE *f) {
             "  --embedding-entry   rwkv/mamba: entry 0 = the token embeddings and no raw last block\n"
             "                      (default: HF's hidden_states, entry 0 = block 1's output, as the paper)\n"
             "  --backend B         auto|cpu|cuda (default auto: cuda when a device is present)\n"
+            "  --device N          cuda: the device to use (default 0)\n"
             "  --compute C         auto (default: bf16 on CUDA, fp32 on the CPU) | bf16 (CUDA: weights kept as\n"
             "                      stored, bf16 GEMMs with fp32 accumulation) | fp32 (bit-closer checks); --dtype C alike\n"
             "  --quiet             no table on stdout\n");
@@ -150,6 +151,7 @@ int cmd_run(int argc, char **argv) {
                *dump = NULL, *backend = "auto", *compute_s = "auto", *data_path = NULL, *tokenizer = NULL,
                *split_s = "auto", *text_field = "text";
     long long docs = 0;
+    int device = 0;
     unsigned long long seed = 0;
     char data_tmp[4096] = "";
     int batch = 64, max_len = 512, threads = 0, norm_last = 0, fit_from = 1, quiet = 0, keep_order = 0, embed_entry = 0;
@@ -157,7 +159,7 @@ int cmd_run(int argc, char **argv) {
     long long batch_tokens = 4096;
     enum { O_MODEL = 1, O_TOK, O_OUT, O_BATCH, O_MAXLEN, O_THR, O_POS, O_NORM, O_NLAST, O_FROM, O_RIDGE, O_DUMP,
            O_BACKEND, O_QUIET, O_KEEP, O_EMBED, O_BTOK, O_COMPUTE, O_DATA, O_TOKZ, O_SPLIT, O_FIELD, O_DOCS, O_SEED,
-           O_HELP };
+           O_DEVICE, O_HELP };
     static const struct option opts[] = {
         {"model", 1, 0, O_MODEL},     {"tokens", 1, 0, O_TOK},       {"out", 1, 0, O_OUT},
         {"batch-size", 1, 0, O_BATCH}, {"max-length", 1, 0, O_MAXLEN}, {"threads", 1, 0, O_THR},
@@ -167,7 +169,7 @@ int cmd_run(int argc, char **argv) {
         {"keep-order", 0, 0, O_KEEP}, {"embedding-entry", 0, 0, O_EMBED}, {"batch-tokens", 1, 0, O_BTOK},
         {"compute", 1, 0, O_COMPUTE}, {"dtype", 1, 0, O_COMPUTE}, {"data", 1, 0, O_DATA},     {"tokenizer", 1, 0, O_TOKZ},
         {"split", 1, 0, O_SPLIT},     {"text-field", 1, 0, O_FIELD}, {"docs", 1, 0, O_DOCS},
-        {"seed", 1, 0, O_SEED},
+        {"seed", 1, 0, O_SEED},       {"device", 1, 0, O_DEVICE},
         {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -199,6 +201,7 @@ int cmd_run(int argc, char **argv) {
         case O_FIELD: text_field = optarg; break;
         case O_DOCS: docs = strtoll(optarg, &end, 10); if (*end || docs < 1) return cli_fail("--docs: bad value '%s'", optarg); break;
         case O_SEED: seed = strtoull(optarg, &end, 10); if (*end) return cli_fail("--seed: bad value '%s'", optarg); break;
+        case O_DEVICE: device = (int)strtol(optarg, &end, 10); if (*end || device < 0) return cli_fail("--device: bad value '%s'", optarg); break;
         case O_HELP: run_usage(stdout); return 0;
         default: run_usage(stderr); return cli_fail("run: unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -363,7 +366,7 @@ int cmd_run(int argc, char **argv) {
          * device solve */
         omp_set_num_threads(threads);
         ops = ll_cuda_ops();
-        ctx = ll_cuda_ops_ctx_new(0, bf16 ? LL_DT_BF16 : LL_DT_F32);
+        ctx = ll_cuda_ops_ctx_new(device, bf16 ? LL_DT_BF16 : LL_DT_F32);
         if (!ctx) { rc = 1; cli_fail_lib(); goto done; }
         if (ll_model_upload(m, ops, ctx) != 0) { rc = 1; cli_fail_lib(); goto done; }
         gst = ll_cuda_stats_new(E, d, LL_TARGET_ID, 0, (long)LL_MAX(batch_tokens, (long long)longest), LL_GRAM_FP64);
@@ -527,6 +530,7 @@ int cmd_run(int argc, char **argv) {
     else cJSON_AddNullToObject(cfg, "dump_hidden");
     cJSON_AddStringToObject(cfg, "backend", use_cuda ? "cuda" : "cpu");
     cJSON_AddStringToObject(cfg, "compute", compute_s);
+    if (use_cuda) cJSON_AddNumberToObject(cfg, "device", device);
     cJSON_AddStringToObject(cfg, "backend_requested", backend);
     cJSON *extra = cJSON_CreateObject();
     cJSON_AddItemToObject(extra, "model", model_json(m));
