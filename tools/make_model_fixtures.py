@@ -37,7 +37,7 @@ Fixtures:
                    config.json is written in the LEGACY (transformers 4.x / hub)
                    form: top-level "rope_theta" + "rope_scaling" instead of v5's
                    "rope_parameters"; HF v5 loads it identically (asserted).
-  mistral          MistralForCausalLM, hidden 32, 4 heads / 2 kv, sliding_window 64
+  mistral          MistralForCausalLM, hidden 32, 4 heads / 2 kv, sliding_window 8 (< most lengths: the window is exercised)
                    (> longest sequence 40, so it never bites), 3 layers.
   qwen2            Qwen2ForCausalLM, hidden 32, 4 heads / 2 kv, q/k/v biases,
                    tie_word_embeddings false, 3 layers.
@@ -189,7 +189,7 @@ def specs():
     S["mistral"] = dict(
         cls=T.MistralForCausalLM, norm="rmsnorm", eps_key="rms_norm_eps",
         cfg=T.MistralConfig(vocab_size=100, hidden_size=32, intermediate_size=48, num_hidden_layers=3,
-                            num_attention_heads=4, num_key_value_heads=2, sliding_window=64,
+                            num_attention_heads=4, num_key_value_heads=2, sliding_window=8,
                             rope_theta=10000.0, rms_norm_eps=1e-5, max_position_embeddings=128,
                             tie_word_embeddings=False))
     S["qwen2"] = dict(
@@ -411,7 +411,7 @@ def build(name, spec, report):
     }
     if cfgd.model_type == "mistral":
         exp["sliding_window"] = cfgd.sliding_window
-        exp["note"] = "sliding_window 64 > longest sequence (40): no effect on these tokens"
+        exp["note"] = "sliding_window 8 < the longer sequences (up to 40): the window changes their hidden states"
     if spec.get("legacy_rope"):
         exp["config_style"] = "legacy rope_theta + rope_scaling (transformers 4.x / hub form)"
     if spec.get("bf16"):
