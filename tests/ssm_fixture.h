@@ -18,6 +18,7 @@
 #include "npy.h"
 #include "ops.h"
 #include "tokens.h"
+#include "model_fixture.h"
 
 /* Copies every position (padding included) of every entry into
  * out[((e * B + b) * T + t) * C]; dense per call. */
@@ -38,111 +39,8 @@ static int dense_on_entry(ll_capture *self, int e, const float *h, const int32_t
     return 0;
 }
 
-typedef struct {
-    double max_abs, max_rel;
-    int first_bad;
-    double bad_rel;
-    double rel[64];
-} ssm_cmp;
-
-/* Batches of bs sequences (right-padded with junk ids), all entries
- * compared with hidden.npy; rel = max|diff| / max|ref| per entry. */
-static int ssm_run_fixture(const char *name, int bs, double tol, ssm_cmp *res, char *msg, size_t cap) {
-    char dir[1024], p[1200];
-    snprintf(dir, sizeof dir, "tests/fixtures/models/%s", name);
-    ll_model *m = ll_model_load(dir);
-    if (!m) { snprintf(msg, cap, "load: %s", ll_last_error()); return -1; }
-    ll_tokens tk;
-    snprintf(p, sizeof p, "%s/tokens.jsonl", dir);
-    if (ll_tokens_read(p, 0, &tk)) { snprintf(msg, cap, "tokens: %s", ll_last_error()); ll_model_free(m); return -1; }
-    ll_npy ref;
-    snprintf(p, sizeof p, "%s/hidden.npy", dir);
-    if (ll_npy_open(p, &ref)) {
-        snprintf(msg, cap, "npy: %s", ll_last_error());
-        ll_model_free(m); ll_tokens_free(&tk);
-        return -1;
-    }
-    const int E = ll_model_n_entries(m), d = ll_model_dim(m);
-    if (ref.ndim != 3 || ref.shape[0] != tk.n_ids || ref.shape[1] != E || ref.shape[2] != d || ref.dtype != LL_DT_F32) {
-        snprintf(msg, cap, "hidden.npy shape (%lld,%lld,%lld) vs tokens %lld, E %d, d %d", (long long)ref.shape[0],
-                 (long long)ref.shape[1], (long long)ref.shape[2], (long long)tk.n_ids, E, d);
-        ll_npy_close(&ref); ll_model_free(m); ll_tokens_free(&tk);
-        return -1;
-    }
-    const ll_ops *ops = ll_cpu_ops();
-    void *ctx = ll_cpu_ctx_new(2);
-    float *got = ll_xcalloc((size_t)tk.n_ids * E * d, sizeof(float));
-    int rc = 0;
-    long p0 = 0;
-    for (int64_t s0 = 0; s0 < tk.n_seq && rc == 0; s0 += bs) {
-        int B = (int)LL_MIN((int64_t)bs, tk.n_seq - s0), T = 1;
-        for (int b = 0; b < B; b++) T = LL_MAX(T, (int)(tk.off[s0 + b + 1] - tk.off[s0 + b]));
-        int32_t *toks = ll_xmalloc(sizeof(int32_t) * B * T);
-        int *lens = ll_xmalloc(sizeof(int) * B);
-        for (int b = 0; b < B; b++) {
-            lens[b] = (int)(tk.off[s0 + b + 1] - tk.off[s0 + b]);
-            for (int t = 0; t < T; t++) toks[b * T + t] = t < lens[b] ? tk.ids[tk.off[s0 + b] + t] : 99999;
-        }
-        dense_cap dc = {{dense_on_entry, NULL}, NULL, E, 0, 1, 0};
-        dc.out = ll_xcalloc((size_t)E * B * T * d, sizeof(float));
-        if (ll_model_forward(m, ops, ctx, toks, lens, B, T, &dc.base)) {
-            snprintf(msg, cap, "forward: %s", ll_last_error());
-            rc = -1;
-        } else if (!dc.order_ok || dc.calls != E) {
-            snprintf(msg, cap, "capture: %d calls (expected %d) or entries out of order", dc.calls, E);
-            rc = -1;
-        }
-        for (int b = 0; b < B && rc == 0; b++)
-            for (int t = 0; t < lens[b]; t++, p0++)
-                for (int e = 0; e < E; e++)
-                    memcpy(got + ((size_t)p0 * E + e) * d, dc.out + (((size_t)e * B + b) * T + t) * d,
-                           sizeof(float) * d);
-        free(dc.out);
-        free(toks);
-        free(lens);
-    }
-    if (rc == 0 && p0 != tk.n_ids) { snprintf(msg, cap, "%ld rows, expected %lld", p0, (long long)tk.n_ids); rc = -1; }
-    if (rc == 0) {
-        const float *R = ref.data;
-        res->max_abs = res->max_rel = 0;
-        res->first_bad = -1;
-        for (int e = 0; e < E; e++) {
-            double mref = 0, mdiff = 0;
-            for (int64_t q = 0; q < tk.n_ids; q++)
-                for (int k = 0; k < d; k++) {
-                    size_t i = ((size_t)q * E + e) * d + k;
-                    double a = got[i], b = R[i];
-                    if (fabs(b) > mref) mref = fabs(b);
-                    double df = fabs(a - b);
-                    if (!(df <= mdiff)) mdiff = df;
-                }
-            double rel = mdiff / (mref > 0 ? mref : 1);
-            if (e < 64) res->rel[e] = rel;
-            if (!(rel <= res->max_rel)) res->max_rel = rel;
-            if (!(mdiff <= res->max_abs)) res->max_abs = mdiff;
-            if (res->first_bad < 0 && !(rel <= tol)) { res->first_bad = e; res->bad_rel = rel; }
-        }
-        fprintf(stderr, "  %-12s batch %2d: max abs %.3g, max rel %.3g\n", name, bs, res->max_abs, res->max_rel);
-    }
-    free(got);
-    ll_cpu_ctx_free(ctx);
-    ll_npy_close(&ref);
-    ll_tokens_free(&tk);
-    ll_model_free(m);
-    return rc;
-}
-
-static void ssm_check_fixture(const char *name, double tol) {
-    const int sizes[] = {4, 1, 16};
-    for (int i = 0; i < 3; i++) {
-        ssm_cmp r;
-        char msg[2048] = "";
-        int rc = ssm_run_fixture(name, sizes[i], tol, &r, msg, sizeof msg);
-        REQUIRE_MSG(rc == 0, "%s: %s", name, msg);
-        CHECK_MSG(r.first_bad < 0, "%s (batch %d): entry %d is the first to diverge from HF: max rel %.3g > %.3g",
-                  name, sizes[i], r.first_bad, r.bad_rel, tol);
-    }
-}
+/* The comparison of every entry with HF is check_fixture()
+ * (tests/model_fixture.h, shared with the transformer families). */
 
 /* Full-sequence (scan) mode vs token-by-token recurrent mode on the first
  * `nseq` fixture sequences as one right-padded batch; also checks that the

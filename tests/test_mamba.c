@@ -119,7 +119,7 @@ TEST(mamba_selective_scan_op) {
 }
 
 #define TOL 1e-5
-TEST(mamba_matches_hf) { ssm_check_fixture("mamba", TOL); }
+TEST(mamba_matches_hf) { check_fixture("mamba", TOL); }
 
 TEST(mamba_scan_vs_recurrent) {
     char msg[2048] = "";

@@ -86,8 +86,8 @@ TEST(rwkv_shift_mix_op) {
 }
 
 #define TOL 1e-5
-TEST(rwkv_matches_hf) { ssm_check_fixture("rwkv", TOL); }
-TEST(rwkv_bin_matches_hf) { ssm_check_fixture("rwkv_bin", TOL); }
+TEST(rwkv_matches_hf) { check_fixture("rwkv", TOL); }
+TEST(rwkv_bin_matches_hf) { check_fixture("rwkv_bin", TOL); }
 
 TEST(rwkv_scan_vs_recurrent) {
     char msg[2048] = "";
