@@ -149,6 +149,38 @@ int ll_st_open_file(ll_safetensors *st, const char *path) {
     return 0;
 }
 
+int ll_st_read_index(const char *ipath, cJSON **root_out, const cJSON **wm_out, const char ***files_out, int *nf_out) {
+    size_t len;
+    char *txt = ll_read_file(ipath, &len);
+    if (!txt) return -1;
+    cJSON *root = cJSON_Parse(txt);
+    free(txt);
+    cJSON *wm = root ? cJSON_GetObjectItemCaseSensitive(root, "weight_map") : NULL;
+    if (!cJSON_IsObject(wm)) {
+        ll_set_error("%s: not valid JSON with a 'weight_map' object", ipath);
+        cJSON_Delete(root);
+        return -1;
+    }
+    const char **files = NULL;
+    int nf = 0;
+    for (cJSON *e = wm->child; e; e = e->next) {
+        if (!cJSON_IsString(e) || strchr(e->valuestring, '/') || !strcmp(e->valuestring, "..")) {
+            ll_set_error("%s: weight_map entry '%s' is not a file name", ipath, e->string ? e->string : "?");
+            free(files);
+            cJSON_Delete(root);
+            return -1;
+        }
+        int seen = 0;
+        for (int i = 0; i < nf; i++) seen |= !strcmp(files[i], e->valuestring);
+        if (!seen) { files = ll_xrealloc(files, sizeof(char *) * (nf + 1)); files[nf++] = e->valuestring; }
+    }
+    *root_out = root;
+    *wm_out = wm;
+    *files_out = files;
+    *nf_out = nf;
+    return 0;
+}
+
 int ll_st_open_dir(ll_safetensors *st, const char *dir) {
     memset(st, 0, sizeof *st);
     char path[4096];
@@ -163,32 +195,12 @@ int ll_st_open_dir(ll_safetensors *st, const char *dir) {
         ll_set_error("%s: no model.safetensors, model.safetensors.index.json or pytorch_model.bin", dir);
         return -1;
     }
-    size_t len;
-    char *txt = ll_read_file(ipath, &len);
-    if (!txt) return -1;
-    cJSON *root = cJSON_Parse(txt);
-    free(txt);
-    cJSON *wm = root ? cJSON_GetObjectItemCaseSensitive(root, "weight_map") : NULL;
-    if (!cJSON_IsObject(wm)) {
-        ll_set_error("%s: not valid JSON with a 'weight_map' object", ipath);
-        cJSON_Delete(root);
-        return -1;
-    }
-    /* distinct shard files, in order of first appearance */
+    cJSON *root;
+    const cJSON *wm;
+    const char **files;
+    int nf;
+    if (ll_st_read_index(ipath, &root, &wm, &files, &nf) != 0) return -1;
     int rc = 0;
-    char **files = NULL;
-    int nf = 0;
-    for (cJSON *e = wm->child; e; e = e->next) {
-        if (!cJSON_IsString(e) || strchr(e->valuestring, '/') || !strcmp(e->valuestring, "..")) {
-            ll_set_error("%s: weight_map entry '%s' is not a file name", ipath, e->string ? e->string : "?");
-            rc = -1;
-            break;
-        }
-        int seen = 0;
-        for (int i = 0; i < nf; i++)
-            if (!strcmp(files[i], e->valuestring)) seen = 1;
-        if (!seen) { files = ll_xrealloc(files, sizeof(char *) * (nf + 1)); files[nf++] = e->valuestring; }
-    }
     for (int i = 0; rc == 0 && i < nf; i++) {
         ll_path_join(path, sizeof path, dir, files[i]);
         if (st_add_file(st, path) != 0) rc = -1;
@@ -201,7 +213,7 @@ int ll_st_open_dir(ll_safetensors *st, const char *dir) {
             rc = -1;
         }
     }
-    free(files);
+    free((void *)files);
     cJSON_Delete(root);
     if (rc) ll_st_close(st);
     return rc;

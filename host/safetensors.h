@@ -43,6 +43,13 @@ int ll_st_open_file(ll_safetensors *st, const char *path);
  * DIR/model.safetensors.index.json (every weight_map entry must be found in
  * its shard). */
 int ll_st_open_dir(ll_safetensors *st, const char *dir);
+/* Reads an HF shard index (model.safetensors.index.json or
+ * pytorch_model.bin.index.json): *root is the parsed file (cJSON_Delete it),
+ * *wm its "weight_map" object, *files the distinct shard file names in order
+ * of first appearance (pointers into *root; free() the array).  A name with
+ * '/' or equal to ".." is refused.  0, or -1 with an error naming ipath. */
+struct cJSON;
+int ll_st_read_index(const char *ipath, struct cJSON **root, const struct cJSON **wm, const char ***files, int *nf);
 const ll_st_tensor *ll_st_find(const ll_safetensors *st, const char *name);
 void ll_st_close(ll_safetensors *st);
 /* Converts n elements of an F32/F16/BF16/F64 tensor, starting at element i0,

@@ -963,29 +963,12 @@ int ll_torch_open_dir_as_safetensors(ll_safetensors *st, const char *dir) {
     if (ll_path_exists(path)) return ll_torch_add_to_safetensors(st, path);
     ll_path_join(ipath, sizeof ipath, dir, "pytorch_model.bin.index.json");
     if (!ll_path_exists(ipath)) return 1;
-    size_t len;
-    char *txt = ll_read_file(ipath, &len);
-    if (!txt) return -1;
-    cJSON *root = cJSON_Parse(txt);
-    free(txt);
-    cJSON *wm = root ? cJSON_GetObjectItemCaseSensitive(root, "weight_map") : NULL;
-    if (!cJSON_IsObject(wm)) {
-        ll_set_error("%s: not valid JSON with a 'weight_map' object", ipath);
-        cJSON_Delete(root);
-        return -1;
-    }
-    int rc = 0, nf = 0;
-    const char **files = NULL;
-    for (cJSON *e = wm->child; e && rc == 0; e = e->next) {
-        if (!cJSON_IsString(e) || strchr(e->valuestring, '/') || !strcmp(e->valuestring, "..")) {
-            ll_set_error("%s: weight_map entry '%s' is not a file name", ipath, e->string ? e->string : "?");
-            rc = -1;
-            break;
-        }
-        int seen = 0;
-        for (int i = 0; i < nf; i++) seen |= !strcmp(files[i], e->valuestring);
-        if (!seen) { files = ll_xrealloc(files, sizeof(char *) * (nf + 1)); files[nf++] = e->valuestring; }
-    }
+    cJSON *root;
+    const cJSON *wm;
+    const char **files;
+    int nf;
+    if (ll_st_read_index(ipath, &root, &wm, &files, &nf) != 0) return -1;
+    int rc = 0;
     for (int i = 0; rc == 0 && i < nf; i++) {
         ll_path_join(path, sizeof path, dir, files[i]);
         rc = ll_torch_add_to_safetensors(st, path); /* closes st on failure */
@@ -997,7 +980,7 @@ int ll_torch_open_dir_as_safetensors(ll_safetensors *st, const char *dir) {
             ll_st_close(st);
             rc = -1;
         }
-    free(files);
+    free((void *)files);
     cJSON_Delete(root);
     return rc;
 }
