@@ -141,6 +141,7 @@ const char *ll_path_join(char *buf, size_t cap, const char *dir, const char *nam
 void ll_progress_init(ll_progress *p, const char *what, long long total) {
     const char *q = getenv("LAYERLAW_QUIET");
     p->what = what;
+    p->rate_what = "tokens";
     p->total = total;
     p->t0 = p->last = ll_now();
     p->enabled = isatty(2) && !(q && *q && strcmp(q, "0") != 0);
@@ -155,9 +156,9 @@ static void progress_print(ll_progress *p, long long done, long long tokens, int
         snprintf(eta, sizeof eta, "  ETA %.0fs", rem);
     }
     if (p->total > 0)
-        fprintf(stderr, "\r%lld/%lld %s  %.0f tokens/s%s   ", done, p->total, p->what, tps, eta);
+        fprintf(stderr, "\r%lld/%lld %s  %.0f %s/s%s   ", done, p->total, p->what, tps, p->rate_what, eta);
     else
-        fprintf(stderr, "\r%lld %s  %.0f tokens/s   ", done, p->what, tps);
+        fprintf(stderr, "\r%lld %s  %.0f %s/s   ", done, p->what, tps, p->rate_what);
     if (final) fputc('\n', stderr);
     fflush(stderr);
 }

@@ -47,6 +47,7 @@ const char *ll_path_join(char *buf, size_t cap, const char *dir, const char *nam
  * when LAYERLAW_QUIET is set).  ll_progress_update prints at most ~5 per s. */
 typedef struct {
     const char *what;   /* e.g. "sequences" */
+    const char *rate_what; /* the unit of the rate: "tokens" (default) */
     long long total;    /* 0 if unknown */
     double t0, last;
     int enabled;

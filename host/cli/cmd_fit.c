@@ -114,6 +114,7 @@ int cmd_fit(int argc, char **argv) {
     fprintf(stderr, "layerlaw: fit uses the CPU backend (float64 statistics, %d threads)\n", threads);
     ll_progress prog;
     ll_progress_init(&prog, "examples", N);
+    prog.rate_what = "examples";
     double t0 = ll_now();
     int nt = threads < E ? threads : E;
     int saved = openblas_get_num_threads();
@@ -143,13 +144,13 @@ int cmd_fit(int argc, char **argv) {
             ll_stats_add(st, e, X, lab + i0, nb);
         }
         ll_npy_release(&F, (size_t)(i0 + nb) * E * d);
-        ll_progress_update(&prog, i0 + nb, (i0 + nb) * (long long)E);
+        ll_progress_update(&prog, i0 + nb, i0 + nb);
     }
     for (int t = 0; t < nt; t++) free(buf[t]);
     free(buf);
     openblas_set_num_threads(saved);
     if (bad) { cli_fail("%s: non-finite value (NaN or Inf) in example %ld, entry %d", fpath, bad_i, bad_e); goto done; }
-    ll_progress_end(&prog, N, N * (long long)E);
+    ll_progress_end(&prog, N, N);
     double t_acc = ll_now() - t0;
     ll_probe_result *res = ll_xcalloc((size_t)E, sizeof *res);
     if (ll_stats_solve(st, ridge, threads, res) != 0) { free(res); cli_fail_lib(); goto done; }
