@@ -50,6 +50,8 @@ typedef struct {
     double eps;
     int norm_last;
     const ll_classmap *cmap;
+    const ll_classmap *relabel_ids; /* label id -> relabel_to[index] (shuffled vocabulary) */
+    const int64_t *relabel_to;
     long examples;
     double *X, *y;
     size_t cap_rows;
@@ -93,13 +95,18 @@ static int probe_on_entry(ll_capture *c, int e, const float *h, const int32_t *t
             const float *src = h + ((size_t)b * T + j) * C;
             double *dst = s->X + (size_t)k * C;
             for (int q = 0; q < C; q++) dst[q] = src[q];
-            int32_t lab = tokens[(size_t)b * T + j + off];
+            int64_t lab = tokens[(size_t)b * T + j + off];
+            if (s->relabel_ids) {
+                int ri = ll_classmap_index(s->relabel_ids, lab);
+                if (ri < 0) { ll_set_error("capture: label %lld is not in the shuffled vocabulary", (long long)lab); return -1; }
+                lab = s->relabel_to[ri];
+            }
             if (s->cmap) {
                 int ci = ll_classmap_index(s->cmap, lab);
-                if (ci < 0) { ll_set_error("capture: label %d is not in the class map", (int)lab); return -1; }
+                if (ci < 0) { ll_set_error("capture: label %lld is not in the class map", (long long)lab); return -1; }
                 s->y[k] = ci;
             } else {
-                s->y[k] = lab;
+                s->y[k] = (double)lab;
             }
         }
     }
@@ -126,6 +133,14 @@ ll_capture *ll_capture_probe_new(ll_stats *st, ll_position pos, ll_norm norm, do
     c->impl = s;
     c->on_entry = probe_on_entry;
     return c;
+}
+
+int ll_capture_probe_relabel(ll_capture *c, const ll_classmap *ids, const int64_t *to) {
+    sink *s = c->impl;
+    if (s->kind != SINK_PROBE) { ll_set_error("capture: relabelling needs a probe sink"); return -1; }
+    s->relabel_ids = ids;
+    s->relabel_to = to;
+    return 0;
 }
 
 long ll_capture_probe_examples(const ll_capture *c) {

@@ -41,6 +41,9 @@ long ll_position_count(ll_position p, int len);
  * Sequences of length < 2 give no example for 'next'. */
 ll_capture *ll_capture_probe_new(ll_stats *st, ll_position pos, ll_norm norm, double eps,
                                  int norm_last, const ll_classmap *cmap);
+/* Maps every label id through ids->ids[k] -> to[k] before it is used (the
+ * shuffled-vocabulary control; not owned).  0 / -1. */
+int ll_capture_probe_relabel(ll_capture *c, const ll_classmap *ids, const int64_t *to);
 /* Examples folded so far (counted once per batch, at entry 0). */
 long ll_capture_probe_examples(const ll_capture *c);
 /* Dump sink: the raw features of every example, (N, E, d) float32 .npy,

@@ -98,6 +98,8 @@ int ll_cuda_stats_solve(ll_cuda_stats *s, double ridge, int solver, ll_probe_res
  * in ll_model_emit.  Free with ll_cuda_capture_free (not ll_capture_free). */
 ll_capture *ll_cuda_capture_probe_new(ll_cuda_stats *st, int E, int d, ll_position pos, ll_norm norm,
                                       double eps, int norm_last, const ll_classmap *cmap);
+/* Label ids mapped through ids->ids[k] -> to[k] (shuffled vocabulary; not owned). */
+int ll_cuda_capture_probe_relabel(ll_capture *c, const ll_classmap *ids, const int64_t *to);
 int ll_cuda_capture_on_entry_device(ll_capture *c, int e, const float *h_dev, const int32_t *tokens,
                                     const int *lens, int B, int T, int C);
 void ll_cuda_capture_free(ll_capture *c);

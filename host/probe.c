@@ -322,16 +322,20 @@ uint64_t ll_splitmix64(uint64_t *state) {
     return z ^ (z >> 31);
 }
 
+void ll_vocab_permutation(const ll_classmap *m, uint64_t seed, int64_t *perm) {
+    memcpy(perm, m->ids, (size_t)m->K * sizeof(int64_t));
+    uint64_t st = seed;
+    for (int i = m->K - 1; i > 0; i--) { /* Fisher-Yates; modulo bias < 2^-40 */
+        int j = (int)(ll_splitmix64(&st) % (uint64_t)(i + 1));
+        int64_t t = perm[i]; perm[i] = perm[j]; perm[j] = t;
+    }
+}
+
 void ll_shuffle_vocab(int64_t *labels, long n, uint64_t seed) {
     ll_classmap m;
     ll_classmap_build(&m, labels, n);
     int64_t *perm = ll_xmalloc((size_t)(m.K > 0 ? m.K : 1) * sizeof(int64_t));
-    memcpy(perm, m.ids, (size_t)m.K * sizeof(int64_t));
-    uint64_t st = seed;
-    for (int i = m.K - 1; i > 0; i--) { /* Fisher-Yates; modulo bias < 2^-40 */
-        int j = (int)(ll_splitmix64(&st) % (uint64_t)(i + 1));
-        int64_t t = perm[i]; perm[i] = perm[j]; perm[j] = t;
-    }
+    ll_vocab_permutation(&m, seed, perm);
     for (long i = 0; i < n; i++) labels[i] = perm[ll_classmap_index(&m, labels[i])];
     free(perm);
     ll_classmap_free(&m);

@@ -77,6 +77,8 @@ int ll_law_fit(const double *pr, int E, int first, ll_law *out);
  * Fisher-Yates over the sorted ids), as the authors' 'shuffled-vocabulary'. */
 uint64_t ll_splitmix64(uint64_t *state);
 void ll_shuffle_vocab(int64_t *labels, long n, uint64_t seed);
+/* The permutation itself: perm[k] is the id that m->ids[k] becomes. */
+void ll_vocab_permutation(const ll_classmap *m, uint64_t seed, int64_t *perm);
 
 /* Normalisations applied per row (in float64).  eps ignored by standardize
  * (numpy std, no eps, as the authors). */

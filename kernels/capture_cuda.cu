@@ -25,6 +25,8 @@ typedef struct {
     double eps;
     int norm_last;
     const ll_classmap *cmap;
+    const ll_classmap *relabel_ids; /* shuffled vocabulary: label ids -> relabel_to */
+    const int64_t *relabel_to;
     long examples, n;
     int64_t *h_rows;
     double *h_y;
@@ -57,16 +59,24 @@ static int build_selection(csink *s, const int32_t *tokens, const int *lens, int
         ll_position_range(s->pos, lens[b], &j0, &j1, &off);
         for (int j = j0; j < j1; j++, k++) {
             s->h_rows[k] = (int64_t)b * T + j;
-            int32_t lab = tokens[(size_t)b * T + j + off];
+            int64_t lab = tokens[(size_t)b * T + j + off];
+            if (s->relabel_ids) {
+                int ri = ll_classmap_index(s->relabel_ids, lab);
+                if (ri < 0) {
+                    ll_set_error("capture: label %lld is not in the shuffled vocabulary", (long long)lab);
+                    return -1;
+                }
+                lab = s->relabel_to[ri];
+            }
             if (s->cmap) {
                 int ci = ll_classmap_index(s->cmap, lab);
                 if (ci < 0) {
-                    ll_set_error("capture: label %d is not in the class map", (int)lab);
+                    ll_set_error("capture: label %lld is not in the class map", (long long)lab);
                     return -1;
                 }
                 s->h_y[k] = ci;
             } else {
-                s->h_y[k] = lab;
+                s->h_y[k] = (double)lab;
             }
         }
     }
@@ -181,6 +191,13 @@ static int make_events(csink *s) {
         LL_CU(cudaEventCreate(&s->ev_out[e]));
     }
     LL_CU(cudaEventCreate(&s->ev_start));
+    return 0;
+}
+
+extern "C" int ll_cuda_capture_probe_relabel(ll_capture *c, const ll_classmap *ids, const int64_t *to) {
+    csink *s = (csink *)c->impl;
+    s->relabel_ids = ids;
+    s->relabel_to = to;
     return 0;
 }
 

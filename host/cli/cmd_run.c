@@ -51,6 +51,8 @@ static void run_usage(FILE *f) {
             "  --norm-last         normalise the last entry too (default: as the authors, not)\n"
             "  --fit-from K        first entry of the law fit (default 1)\n"
             "  --ridge LAMBDA      ridge penalty (default 0: OLS, minimum norm)\n"
+            "  --shuffle-vocab S   the shuffled-vocabulary control: labels mapped through a random permutation\n"
+            "                      (seed S) of the label ids present, as the authors (same as fit)\n"
             "  --dump-hidden F.npy also write the raw features, (N, E, d) float32, examples in input order\n"
             "  --keep-order        batch sequences in input order (default: longest first, less padding;\n"
             "                      implied by --dump-hidden)\n"
@@ -151,7 +153,8 @@ int cmd_run(int argc, char **argv) {
                *dump = NULL, *backend = "auto", *compute_s = "auto", *data_path = NULL, *tokenizer = NULL,
                *split_s = "auto", *text_field = "text";
     long long docs = 0;
-    int device = 0;
+    int device = 0, have_shuffle = 0;
+    unsigned long long shuffle_seed = 0;
     unsigned long long seed = 0;
     char data_tmp[4096] = "";
     int batch = 64, max_len = 512, threads = 0, norm_last = 0, fit_from = 1, quiet = 0, keep_order = 0, embed_entry = 0;
@@ -159,7 +162,7 @@ int cmd_run(int argc, char **argv) {
     long long batch_tokens = 4096;
     enum { O_MODEL = 1, O_TOK, O_OUT, O_BATCH, O_MAXLEN, O_THR, O_POS, O_NORM, O_NLAST, O_FROM, O_RIDGE, O_DUMP,
            O_BACKEND, O_QUIET, O_KEEP, O_EMBED, O_BTOK, O_COMPUTE, O_DATA, O_TOKZ, O_SPLIT, O_FIELD, O_DOCS, O_SEED,
-           O_DEVICE, O_HELP };
+           O_DEVICE, O_SHUF, O_HELP };
     static const struct option opts[] = {
         {"model", 1, 0, O_MODEL},     {"tokens", 1, 0, O_TOK},       {"out", 1, 0, O_OUT},
         {"batch-size", 1, 0, O_BATCH}, {"max-length", 1, 0, O_MAXLEN}, {"threads", 1, 0, O_THR},
@@ -170,6 +173,7 @@ int cmd_run(int argc, char **argv) {
         {"compute", 1, 0, O_COMPUTE}, {"dtype", 1, 0, O_COMPUTE}, {"data", 1, 0, O_DATA},     {"tokenizer", 1, 0, O_TOKZ},
         {"split", 1, 0, O_SPLIT},     {"text-field", 1, 0, O_FIELD}, {"docs", 1, 0, O_DOCS},
         {"seed", 1, 0, O_SEED},       {"device", 1, 0, O_DEVICE},
+        {"shuffle-vocab", 1, 0, O_SHUF},
         {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -202,6 +206,7 @@ int cmd_run(int argc, char **argv) {
         case O_DOCS: docs = strtoll(optarg, &end, 10); if (*end || docs < 1) return cli_fail("--docs: bad value '%s'", optarg); break;
         case O_SEED: seed = strtoull(optarg, &end, 10); if (*end) return cli_fail("--seed: bad value '%s'", optarg); break;
         case O_DEVICE: device = (int)strtol(optarg, &end, 10); if (*end || device < 0) return cli_fail("--device: bad value '%s'", optarg); break;
+        case O_SHUF: shuffle_seed = strtoull(optarg, &end, 10); if (*end) return cli_fail("--shuffle-vocab: bad seed '%s'", optarg); have_shuffle = 1; break;
         case O_HELP: run_usage(stdout); return 0;
         default: run_usage(stderr); return cli_fail("run: unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -295,6 +300,7 @@ int cmd_run(int argc, char **argv) {
     /* pass 1 over the token file: every line and id checked, the examples
      * counted; nothing kept (memory does not grow with the token count) */
     long long n_seq = 0, n_ids = 0, n_cut = 0;
+    unsigned char *present = have_shuffle ? ll_xcalloc((size_t)m->cfg.vocab, 1) : NULL; /* label ids seen */
     long N = 0;
     int longest = 1;
     {
@@ -315,15 +321,34 @@ int cmd_run(int argc, char **argv) {
             n_ids += n;
             n_cut += cut;
             N += ll_position_count(pos, n);
+            if (present) {
+                int j0, j1, off;
+                ll_position_range(pos, n, &j0, &j1, &off);
+                for (int j = j0; j < j1; j++) present[ids[j + off]] = 1;
+            }
             longest = LL_MAX(longest, n);
         }
         ll_token_reader_close(rd);
         if (r == 0 && n_ids == 0) { ll_set_error("%s: no tokens (empty %s)", src, data_path ? "corpus" : "token file"); r = -1; }
         if (r < 0) {
             if (data_tmp[0]) unlink(data_tmp);
+            free(present);
             ll_model_free(m);
             return cli_fail_lib();
         }
+    }
+    ll_classmap shuf_ids = {0};
+    int64_t *shuf_to = NULL;
+    if (present) {
+        int K = 0;
+        for (int v = 0; v < m->cfg.vocab; v++) K += present[v];
+        shuf_ids.ids = ll_xmalloc(sizeof(int64_t) * (size_t)(K > 0 ? K : 1));
+        for (int v = 0; v < m->cfg.vocab; v++)
+            if (present[v]) shuf_ids.ids[shuf_ids.K++] = v;
+        shuf_to = ll_xmalloc(sizeof(int64_t) * (size_t)(K > 0 ? K : 1));
+        ll_vocab_permutation(&shuf_ids, shuffle_seed, shuf_to);
+        free(present);
+        present = NULL;
     }
     int rc = 2;
     ll_token_reader *rd2 = NULL;
@@ -373,6 +398,7 @@ int cmd_run(int argc, char **argv) {
         if (!gst) { rc = 1; cli_fail_lib(); goto done; }
         probe = ll_cuda_capture_probe_new(gst, E, d, pos, norm, eps, norm_last, NULL);
         if (!probe) { rc = 1; cli_fail_lib(); goto done; }
+        if (shuf_to) ll_cuda_capture_probe_relabel(probe, &shuf_ids, shuf_to);
 #endif
     } else {
         ops = ll_cpu_ops();
@@ -381,6 +407,7 @@ int cmd_run(int argc, char **argv) {
         st = ll_stats_new(E, d, LL_TARGET_ID, 0);
         if (!st) { rc = 1; cli_fail_lib(); goto done; }
         probe = ll_capture_probe_new(st, pos, norm, eps, norm_last, NULL);
+        if (shuf_to) ll_capture_probe_relabel(probe, &shuf_ids, shuf_to);
     }
     ll_capture *sink = probe;
     if (dump) {
@@ -526,6 +553,8 @@ int cmd_run(int argc, char **argv) {
     cJSON_AddNumberToObject(cfg, "fit_from", fit_from);
     cJSON_AddNumberToObject(cfg, "ridge", ridge);
     cJSON_AddStringToObject(cfg, "target", "id");
+    if (have_shuffle) cJSON_AddNumberToObject(cfg, "shuffle_vocab_seed", (double)shuffle_seed);
+    else cJSON_AddNullToObject(cfg, "shuffle_vocab_seed");
     if (dump) cJSON_AddStringToObject(cfg, "dump_hidden", dump);
     else cJSON_AddNullToObject(cfg, "dump_hidden");
     cJSON_AddStringToObject(cfg, "backend", use_cuda ? "cuda" : "cpu");
@@ -607,6 +636,8 @@ int cmd_run(int argc, char **argv) {
     rc = 0;
 done:
     if (data_tmp[0]) unlink(data_tmp);
+    ll_classmap_free(&shuf_ids);
+    free(shuf_to);
     free(res);
     free(toks);
     free(lens);
