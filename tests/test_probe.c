@@ -6,6 +6,8 @@
 #include "harness.h"
 #include "ll_util.h"
 #include "probe.h"
+#include <cblas.h>
+#include <omp.h>
 
 static double frand(uint64_t *s) { return (double)(ll_splitmix64(s) >> 11) * (1.0 / 9007199254740992.0) - 0.5; }
 
@@ -121,4 +123,32 @@ TEST(probe_shuffle_is_a_permutation_of_present_ids) {
     ll_classmap_free(&b);
     uint64_t st = 0;
     CHECK(ll_splitmix64(&st) == 0xe220a8397b1dcdafull); /* published splitmix64 first output for seed 0 */
+}
+
+/* The banded multi-threaded Gram equals one DSYRK (odd d, 2 and 3 threads). */
+TEST(probe_banded_gram_equals_dsyrk) {
+    int d = 233;
+    long n = 301;
+    uint64_t s = 99;
+    double *X = ll_xmalloc((size_t)n * d * sizeof(double)), *y = ll_xmalloc((size_t)n * sizeof(double));
+    double *W = ll_xmalloc((size_t)n * d * sizeof(double));
+    fill(X, y, n, d, &s);
+    int saved = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    ll_stats *ref = ll_stats_new(1, d, LL_TARGET_ID, 0);
+    omp_set_num_threads(1);
+    memcpy(W, X, (size_t)n * d * sizeof(double));
+    ll_stats_add(ref, 0, W, y, n);
+    for (int th = 2; th <= 3; th++) {
+        ll_stats *a = ll_stats_new(1, d, LL_TARGET_ID, 0);
+        omp_set_num_threads(th);
+        memcpy(W, X, (size_t)n * d * sizeof(double));
+        ll_stats_add(a, 0, W, y, n);
+        for (int i = 0; i < d; i++)
+            for (int j = i; j < d; j++) CHECK_REL(a->M2[i * d + j], ref->M2[i * d + j], 1e-12);
+        ll_stats_free(a);
+    }
+    openblas_set_num_threads(saved);
+    ll_stats_free(ref);
+    free(X); free(y); free(W);
 }
