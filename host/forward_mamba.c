@@ -28,16 +28,9 @@ typedef struct {
     mamba_layer layers[];
 } mamba_data;
 
-#define SHAPE1(a) 1, (int64_t[]){(a)}
-#define SHAPE2(a, b) 2, (int64_t[]){(a), (b)}
-#define SHAPE3(a, b, c) 3, (int64_t[]){(a), (b), (c)}
-
 static int want(ll_loader *ld, ll_weight *w, const char *pre, int layer, const char *name, int ndim,
                 const int64_t *s, int flags) {
-    char full[512];
-    if (layer >= 0) snprintf(full, sizeof full, "%slayers.%d.%s", pre, layer, name);
-    else snprintf(full, sizeof full, "%s%s", pre, name);
-    return ll_loader_want(ld, w, full, ndim, s, flags);
+    return ll_ssm_want(ld, w, pre, "layers", layer, name, ndim, s, flags);
 }
 
 static int bind_mamba(ll_model *m, ll_loader *ld) {

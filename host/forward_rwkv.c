@@ -29,16 +29,9 @@ typedef struct {
     rwkv_layer layers[];
 } rwkv_data;
 
-#define SHAPE1(a) 1, (int64_t[]){(a)}
-#define SHAPE2(a, b) 2, (int64_t[]){(a), (b)}
-#define SHAPE3(a, b, c) 3, (int64_t[]){(a), (b), (c)}
-
 static int want(ll_loader *ld, ll_weight *w, const char *pre, int layer, const char *name, int ndim,
                 const int64_t *s, int flags) {
-    char full[512];
-    if (layer >= 0) snprintf(full, sizeof full, "%sblocks.%d.%s", pre, layer, name);
-    else snprintf(full, sizeof full, "%s%s", pre, name);
-    return ll_loader_want(ld, w, full, ndim, s, flags);
+    return ll_ssm_want(ld, w, pre, "blocks", layer, name, ndim, s, flags);
 }
 
 static int bind_rwkv(ll_model *m, ll_loader *ld) {

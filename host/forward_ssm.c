@@ -75,3 +75,11 @@ int ll_ssm_logits(ll_model *m, const ll_ops *ops, void *ctx, const ll_weight *he
     ops->download(ctx, logits_host, scratch, (size_t)N * (size_t)head->rows * sizeof(float));
     return ops->sync ? ops->sync(ctx) : 0;
 }
+
+int ll_ssm_want(ll_loader *ld, ll_weight *w, const char *pre, const char *group, int layer, const char *name, int ndim,
+                const int64_t *s, int flags) {
+    char full[512];
+    if (layer >= 0) snprintf(full, sizeof full, "%s%s.%d.%s", pre, group, layer, name);
+    else snprintf(full, sizeof full, "%s%s", pre, name);
+    return ll_loader_want(ld, w, full, ndim, s, flags);
+}

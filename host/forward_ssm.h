@@ -63,4 +63,12 @@ void ll_ssm_upload_ids(const ll_ops *ops, void *ctx, int32_t *d_ids, const int32
  * backend memory [N, V]. */
 int ll_ssm_logits(ll_model *m, const ll_ops *ops, void *ctx, const ll_weight *head, const float *hfinal, int N,
                   float *scratch, float *logits_host);
+/* Shapes for ll_loader_want: SHAPE2(rows, cols) expands to "2, (int64_t[]){rows, cols}". */
+#define SHAPE1(a) 1, (int64_t[]){(a)}
+#define SHAPE2(a, b) 2, (int64_t[]){(a), (b)}
+#define SHAPE3(a, b, c) 3, (int64_t[]){(a), (b), (c)}
+/* Declares tensor PRE GROUP.LAYER.NAME (layer >= 0; GROUP "blocks" for RWKV,
+ * "layers" for Mamba) or PRE NAME (layer < 0) to the loader. */
+int ll_ssm_want(ll_loader *ld, ll_weight *w, const char *pre, const char *group, int layer, const char *name, int ndim,
+                const int64_t *s, int flags);
 #endif
