@@ -9,7 +9,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -fopenmp -Ihost $(PKG_CFLAGS) $(SAN)
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -fopenmp -MMD -MP -Ihost $(PKG_CFLAGS) $(SAN)
 LDLIBS  += $(PKG_LIBS) -lm -lpthread
 LDFLAGS += -fopenmp $(SAN)
 
@@ -18,14 +18,17 @@ ifeq ($(origin CUDA), undefined)
   CUDA := $(if $(shell command -v $(NVCC) 2>/dev/null),1,0)
 endif
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(shell command -v $(NVCC) 2>/dev/null))
-NVCCFLAGS ?= -O3 -lineinfo -std=c++17 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 -Ihost -Xcompiler -fPIC
+NVCCFLAGS ?= -O3 -lineinfo -std=c++17 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 -Ihost -Ikernels -Xcompiler -fPIC
 
-LIB_SRC  := $(wildcard host/*.c)
+# Sources are found recursively: host/<role>/*.c is the library (host/cli/ the
+# command line), kernels/<role>/*.cu the CUDA backend.  Header dependencies
+# are tracked by the compiler (-MMD), so a changed header rebuilds its users.
+LIB_SRC  := $(sort $(filter-out host/cli/%,$(shell find host -name '*.c')))
 CLI_SRC  := $(wildcard host/cli/*.c)
 TEST_SRC := $(wildcard tests/*.c)
 GPU_TEST_SRC := $(wildcard tests/gpu/*.c)
 BENCH_SRC:= $(wildcard bench/*.c)
-CU_SRC   := $(wildcard kernels/*.cu)
+CU_SRC   := $(sort $(shell find kernels -name '*.cu'))
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -66,13 +69,15 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/liblayerlaw.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/liblayerlaw.a $(LDLIBS)
 
-$(BUILD)/obj/%.o: %.c $(wildcard host/*.h) $(wildcard tests/*.h)
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/obj/%.o: %.cu $(wildcard host/*.h) $(wildcard kernels/*.h)
+$(BUILD)/obj/%.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
+	$(NVCC) $(NVCCFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 test: $(BUILD)/layerlaw $(BUILD)/run_tests
 	LAYERLAW_BIN=$(BUILD)/layerlaw $(BUILD)/run_tests

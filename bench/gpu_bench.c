@@ -21,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #ifdef LL_HAVE_CUDA
-#include "cuda_backend.h"
-#include "ll_util.h"
-#include "probe.h"
+#include "backend/cuda_backend.h"
+#include "core/ll_util.h"
+#include "probe/probe.h"
 
 static FILE *g_csv;
 static int g_quick;

@@ -42,13 +42,13 @@
 #include <unistd.h>
 #include <fcntl.h>
 #ifdef LL_HAVE_CUDA
-#include "capture.h"
-#include "cuda_backend.h"
-#include "ll_util.h"
-#include "model.h"
-#include "ops.h"
-#include "probe.h"
-#include "tokens.h"
+#include "capture/capture.h"
+#include "backend/cuda_backend.h"
+#include "core/ll_util.h"
+#include "model/model.h"
+#include "ops/ops.h"
+#include "probe/probe.h"
+#include "io/tokens.h"
 
 static FILE *g_csv;
 static double g_t0, g_budget = 1e9, g_peak;

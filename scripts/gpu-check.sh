@@ -229,7 +229,7 @@ fi
 E2E=""
 if [ -n "$BIN" ]; then for cand in "$BIN/gpu_e2e" "$BIN/bench/gpu_e2e"; do [ -x "$cand" ] && E2E=$cand && break; done; fi
 E2E_TMP=${LL_E2E_TMP:-${TMPDIR:-/tmp}}
-E2E_TC_OTHER=0   # the attention setting that is NOT the default of kernels/ops_cuda.cu (tensor cores on)
+E2E_TC_OTHER=0   # the attention setting that is NOT the default of kernels/ops/ops_cuda.cu (tensor cores on)
 if [ -n "$E2E" ] && [ "${LL_E2E:-1}" = 1 ]; then
     t0=$(date +%s)
     lim=$(limit_of 150 45)

@@ -11,13 +11,13 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "capture.h"
+#include "capture/capture.h"
 #include "harness.h"
-#include "ll_util.h"
-#include "model.h"
-#include "npy.h"
-#include "ops.h"
-#include "tokens.h"
+#include "core/ll_util.h"
+#include "model/model.h"
+#include "io/npy.h"
+#include "ops/ops.h"
+#include "io/tokens.h"
 
 /* A capture that copies every real position of every entry into
  * out[(p0 + pos) * E + e][d] (p0 = rows of earlier batches). */

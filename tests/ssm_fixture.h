@@ -9,15 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cJSON.h>
-#include "capture.h"
-#include "probe.h"
-#include "forward_ssm.h"
+#include "capture/capture.h"
+#include "probe/probe.h"
+#include "families/ssm_common.h"
 #include "harness.h"
-#include "ll_util.h"
-#include "model.h"
-#include "npy.h"
-#include "ops.h"
-#include "tokens.h"
+#include "core/ll_util.h"
+#include "model/model.h"
+#include "io/npy.h"
+#include "ops/ops.h"
+#include "io/tokens.h"
 #include "model_fixture.h"
 
 /* Copies every position (padding included) of every entry into

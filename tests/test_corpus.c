@@ -3,9 +3,9 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "corpus.h"
+#include "io/corpus.h"
 #include "harness.h"
-#include "ll_util.h"
+#include "core/ll_util.h"
 
 static const char *tmpfile_with(const char *name, const char *data, size_t n, int gz) {
     static char p[8][700];

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "harness.h"
-#include "ll_util.h"
-#include "npy.h"
+#include "core/ll_util.h"
+#include "io/npy.h"
 
 static cJSON *load_json(const char *path) {
     char *s = ll_read_file(path, NULL);

@@ -8,9 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "harness.h"
-#include "ll_util.h"
-#include "model.h"
-#include "safetensors.h"
+#include "core/ll_util.h"
+#include "model/model.h"
+#include "io/safetensors.h"
 
 static const char *fx(const char *name) {
     static char buf[4][1024];

@@ -1,6 +1,6 @@
 #include "harness.h"
-#include "npy.h"
-#include "ll_util.h"
+#include "io/npy.h"
+#include "core/ll_util.h"
 #include <stdlib.h>
 #include <string.h>
 

@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "harness.h"
-#include "ll_util.h"
-#include "npy.h"
-#include "probe.h"
-#include "tokens.h"
+#include "core/ll_util.h"
+#include "io/npy.h"
+#include "probe/probe.h"
+#include "io/tokens.h"
 
 static const char *DIR_ = "tests/fixtures/models/llama_gqa";
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "harness.h"
-#include "ll_util.h"
+#include "core/ll_util.h"
 
 #define MODEL "configs/stories260K-hf"
 #define TEXT MODEL "/alice-200.jsonl"

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "harness.h"
-#include "ll_util.h"
-#include "npy.h"
-#include "tokens.h"
+#include "core/ll_util.h"
+#include "io/npy.h"
+#include "io/tokens.h"
 
 static cJSON *law_of(const char *dir) {
     char p[700];

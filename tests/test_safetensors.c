@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "harness.h"
-#include "ll_util.h"
-#include "safetensors.h"
+#include "core/ll_util.h"
+#include "io/safetensors.h"
 
 /* Writes a safetensors file from a JSON header and a data blob. */
 static void write_st(const char *path, const char *header, const void *data, size_t n) {

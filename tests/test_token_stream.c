@@ -2,11 +2,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "corpus.h"
+#include "io/corpus.h"
 #include "harness.h"
-#include "ll_util.h"
-#include "token_stream.h"
-#include "tokenizer.h"
+#include "core/ll_util.h"
+#include "io/token_stream.h"
+#include "tokenizer/tokenizer.h"
 
 TEST(token_stream_matches_encode) {
     const char *tok = ll_shared_path("data/tokenizers/mistral-7b-v0.1");

@@ -4,10 +4,10 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "corpus.h"
+#include "io/corpus.h"
 #include "harness.h"
-#include "ll_util.h"
-#include "tokenizer.h"
+#include "core/ll_util.h"
+#include "tokenizer/tokenizer.h"
 
 #define FIX "tests/fixtures/tokenizers"
 #define SEP "\n__ggml_vocab_test__\n"

@@ -2,10 +2,10 @@
  * hand-made archives (strides, dtypes, BUILD), malicious pickles (rejected,
  * nothing executed), truncated and garbled files. */
 #include "harness.h"
-#include "ll_util.h"
-#include "model.h"
-#include "safetensors.h"
-#include "torch_pickle.h"
+#include "core/ll_util.h"
+#include "model/model.h"
+#include "io/safetensors.h"
+#include "io/torch_pickle.h"
 #include <dirent.h>
 #include <stdint.h>
 #include <stdlib.h>

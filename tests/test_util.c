@@ -1,5 +1,5 @@
 #include "harness.h"
-#include "ll_util.h"
+#include "core/ll_util.h"
 #include <stdlib.h>
 #include <string.h>
 

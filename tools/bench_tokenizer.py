@@ -5,7 +5,7 @@ single-threaded, on the same documents, in one run.
     python3 tools/bench_tokenizer.py [corpus ...]
 
 Default corpus: the five files of ../shared/data/corpora (line documents,
-~3.6 MB).  Both sides encode the same documents (split as host/corpus.c
+~3.6 MB).  Both sides encode the same documents (split as host/io/corpus.c
 does: LF/CRLF lines, empty lines skipped) with add_special_tokens=True and
 no truncation; layerlaw's time is its own encode time (--stats), without
 start-up, file reading and tokenizer loading; PyPI's is the encode time

@@ -10,13 +10,13 @@ max_length is given (right, longest_first, stride 0), then
 encode(text, add_special_tokens=...).ids.  Input bytes are decoded with
 bytes.decode('utf-8', errors='replace') first (the library takes str).
 
-Documents of a corpus are made exactly as host/corpus.c makes them:
+Documents of a corpus are made exactly as host/io/corpus.c makes them:
   line       split on b'\\n', drop one trailing b'\\r', skip empty lines
   paragraph  lines as above; blank lines (only ' ', '\\t', '\\r') separate
              paragraphs; the lines of a paragraph are joined with '\\n'
 Each corpus is capped to its first CAP (2000) documents, WikiText-2 to 500
 (150 for the small trained tokenizers); the manifest's n_docs column says how
-many, and the C test reads that many documents with host/corpus.c.
+many, and the C test reads that many documents with host/io/corpus.c.
 
 Writes to tests/fixtures/tokenizers/:
   manifest.tsv            one row per fixture (read by the C test)

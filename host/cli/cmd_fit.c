@@ -6,11 +6,11 @@
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cli.h"
-#include "ll_util.h"
-#include "npy.h"
-#include "probe.h"
-#include "report.h"
+#include "cli/cli.h"
+#include "core/ll_util.h"
+#include "io/npy.h"
+#include "probe/probe.h"
+#include "report/report.h"
 
 static void fit_usage(FILE *f) {
     fprintf(f,

@@ -9,19 +9,19 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include "backend_info.h"
-#include "capture.h"
-#include "cli.h"
-#include "cuda_backend.h"
-#include "forward_ssm.h"
-#include "ll_util.h"
-#include "model.h"
-#include "ops.h"
-#include "probe.h"
-#include "report.h"
-#include "tokens.h"
-#include "corpus.h"
-#include "token_stream.h"
+#include "backend/backend_info.h"
+#include "capture/capture.h"
+#include "cli/cli.h"
+#include "backend/cuda_backend.h"
+#include "families/ssm_common.h"
+#include "core/ll_util.h"
+#include "model/model.h"
+#include "ops/ops.h"
+#include "probe/probe.h"
+#include "report/report.h"
+#include "io/tokens.h"
+#include "io/corpus.h"
+#include "io/token_stream.h"
 
 static void run_usage(FILE *f) {
     fprintf(f,

@@ -4,10 +4,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
-#include "corpus.h"
-#include "ll_util.h"
-#include "tokenizer.h"
+#include "cli/cli.h"
+#include "io/corpus.h"
+#include "core/ll_util.h"
+#include "tokenizer/tokenizer.h"
 
 static void usage(FILE *f) {
     fprintf(f,

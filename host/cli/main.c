@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "cli.h"
-#include "ll_util.h"
-#include "backend_info.h"
+#include "cli/cli.h"
+#include "core/ll_util.h"
+#include "backend/backend_info.h"
 
 int cli_fail(const char *fmt, ...) {
     va_list ap;

@@ -11,13 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../harness.h"
-#include "capture.h"
-#include "cuda_backend.h"
-#include "ll_util.h"
-#include "model.h"
-#include "ops.h"
-#include "probe.h"
-#include "tokens.h"
+#include "capture/capture.h"
+#include "backend/cuda_backend.h"
+#include "core/ll_util.h"
+#include "model/model.h"
+#include "ops/ops.h"
+#include "probe/probe.h"
+#include "io/tokens.h"
 
 typedef struct {
     ll_capture base;

@@ -1,5 +1,5 @@
 /* CUDA probe statistics and batched solve against the CPU engine
- * (host/probe.c) on random data: every normalisation, rank-deficient
+ * (host/probe/probe.c) on random data: every normalisation, rank-deficient
  * (LayerNorm'd, low-rank) features, odd sizes, batches split over max_rows,
  * each Gram mode.  Runs only on a GPU (build/gpu_tests, scripts/gpu-check.sh). */
 #ifdef LL_HAVE_CUDA
@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <lapacke.h>
-#include "cuda_backend.h"
+#include "backend/cuda_backend.h"
 #include "../harness.h"
-#include "ll_util.h"
-#include "probe.h"
+#include "core/ll_util.h"
+#include "probe/probe.h"
 
 static uint64_t rng_state = 12345;
 static double urand(void) { return (double)(ll_splitmix64(&rng_state) >> 11) * (1.0 / 9007199254740992.0); }

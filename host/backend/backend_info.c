@@ -1,0 +1,27 @@
+#include "backend/backend_info.h"
+#include <stdio.h>
+#ifdef LL_HAVE_CUDA
+#include <cuda_runtime_api.h>
+int ll_cuda_compiled(void) { return 1; }
+int ll_cuda_available(char *why, int cap) {
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess || n == 0) {
+        const char *r = e == cudaErrorInsufficientDriver ? "no usable NVIDIA driver"
+                        : e == cudaErrorNoDevice || e == cudaSuccess ? "no CUDA device found"
+                        : cudaGetErrorString(e);
+        snprintf(why, (size_t)cap, "%s", r);
+        return 0;
+    }
+    struct cudaDeviceProp p;
+    if (cudaGetDeviceProperties(&p, 0) != cudaSuccess) { snprintf(why, (size_t)cap, "CUDA device 0 unreadable"); return 0; }
+    snprintf(why, (size_t)cap, "%d device(s), 0: %s, sm_%d%d", n, p.name, p.major, p.minor);
+    return 1;
+}
+#else
+int ll_cuda_compiled(void) { return 0; }
+int ll_cuda_available(char *why, int cap) {
+    snprintf(why, (size_t)cap, "built without CUDA");
+    return 0;
+}
+#endif

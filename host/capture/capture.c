@@ -1,0 +1,239 @@
+/* Capture sinks: probe statistics, .npy dump, tee. */
+#include "capture/capture.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "core/ll_util.h"
+#include "io/npy.h"
+
+int ll_position_parse(const char *s, ll_position *out) {
+    if (!strcmp(s, "next")) *out = LL_POS_NEXT;
+    else if (!strcmp(s, "current")) *out = LL_POS_CURRENT;
+    else if (!strcmp(s, "previous")) *out = LL_POS_PREVIOUS;
+    else if (!strcmp(s, "next-next")) *out = LL_POS_NEXT_NEXT;
+    else { ll_set_error("unknown position '%s' (next|current|previous|next-next)", s); return -1; }
+    return 0;
+}
+
+const char *ll_position_name(ll_position p) {
+    static const char *n[] = {"next", "current", "previous", "next-next"};
+    return (unsigned)p < 4 ? n[p] : "?";
+}
+
+void ll_position_range(ll_position p, int len, int *j0, int *j1, int *off) {
+    *j0 = 0; *j1 = len - 1; *off = 1;
+    switch (p) {
+    case LL_POS_NEXT: *j0 = 0; *j1 = len - 1; *off = 1; break;
+    case LL_POS_CURRENT: *j0 = 0; *j1 = len; *off = 0; break;
+    case LL_POS_PREVIOUS: *j0 = 1; *j1 = len; *off = -1; break;
+    case LL_POS_NEXT_NEXT: *j0 = 0; *j1 = len - 2; *off = 2; break;
+    }
+    if (*j1 < *j0) *j1 = *j0;
+}
+
+long ll_position_count(ll_position p, int len) {
+    int j0, j1, off;
+    ll_position_range(p, len, &j0, &j1, &off);
+    return j1 - j0;
+}
+
+typedef enum { SINK_PROBE = 1, SINK_DUMP, SINK_TEE } sink_kind;
+
+typedef struct {
+    sink_kind kind;
+    /* probe */
+    ll_stats *st;
+    ll_position pos;
+    ll_norm norm;
+    double eps;
+    int norm_last;
+    const ll_classmap *cmap;
+    const ll_classmap *relabel_ids; /* label id -> relabel_to[index] (shuffled vocabulary) */
+    const int64_t *relabel_to;
+    long examples;
+    double *X, *y;
+    size_t cap_rows;
+    /* dump */
+    int fd;
+    char path[4096], tmp[4200];
+    long N, base, written;
+    int E, d;
+    size_t hdr;
+    float *row;
+    /* tee */
+    ll_capture **sinks;
+    int n;
+} sink;
+
+static long batch_examples(ll_position pos, const int *lens, int B) {
+    long n = 0;
+    for (int b = 0; b < B; b++) n += ll_position_count(pos, lens[b]);
+    return n;
+}
+
+static int probe_on_entry(ll_capture *c, int e, const float *h, const int32_t *tokens, const int *lens, int B, int T, int C) {
+    sink *s = c->impl;
+    if (e < 0 || e >= s->st->E || C != s->st->d) {
+        ll_set_error("capture: entry %d of width %d does not match the statistics (E=%d, d=%d)", e, C, s->st->E, s->st->d);
+        return -1;
+    }
+    long n = batch_examples(s->pos, lens, B);
+    if (n == 0) return 0;
+    if ((size_t)n > s->cap_rows) {
+        free(s->X); free(s->y);
+        s->cap_rows = (size_t)n;
+        s->X = ll_xmalloc((size_t)n * C * sizeof(double));
+        s->y = ll_xmalloc((size_t)n * sizeof(double));
+    }
+    long k = 0;
+    for (int b = 0; b < B; b++) {
+        int j0, j1, off;
+        ll_position_range(s->pos, lens[b], &j0, &j1, &off);
+        for (int j = j0; j < j1; j++, k++) {
+            const float *src = h + ((size_t)b * T + j) * C;
+            double *dst = s->X + (size_t)k * C;
+            for (int q = 0; q < C; q++) dst[q] = src[q];
+            int64_t lab = tokens[(size_t)b * T + j + off];
+            if (s->relabel_ids) {
+                int ri = ll_classmap_index(s->relabel_ids, lab);
+                if (ri < 0) { ll_set_error("capture: label %lld is not in the shuffled vocabulary", (long long)lab); return -1; }
+                lab = s->relabel_to[ri];
+            }
+            if (s->cmap) {
+                int ci = ll_classmap_index(s->cmap, lab);
+                if (ci < 0) { ll_set_error("capture: label %lld is not in the class map", (long long)lab); return -1; }
+                s->y[k] = ci;
+            } else {
+                s->y[k] = (double)lab;
+            }
+        }
+    }
+    int apply = e < s->st->E - 1 || s->norm_last;
+    ll_normalize_rows(s->X, n, C, apply ? s->norm : LL_NORM_NONE, s->eps);
+    ll_stats_add(s->st, e, s->X, s->y, n);
+    if (e == 0) s->examples += n;
+    return 0;
+}
+
+ll_capture *ll_capture_probe_new(ll_stats *st, ll_position pos, ll_norm norm, double eps, int norm_last,
+                                 const ll_classmap *cmap) {
+    ll_capture *c = ll_xcalloc(1, sizeof *c);
+    sink *s = ll_xcalloc(1, sizeof *s);
+    s->kind = SINK_PROBE;
+    s->st = st;
+    s->pos = pos;
+    s->norm = norm;
+    s->eps = eps;
+    s->norm_last = norm_last;
+    s->cmap = cmap;
+    for (int e = 0; e < st->E; e++)
+        st->ones_null[e] = (norm == LL_NORM_LAYERNORM || norm == LL_NORM_STANDARDIZE) && (e < st->E - 1 || norm_last);
+    c->impl = s;
+    c->on_entry = probe_on_entry;
+    return c;
+}
+
+int ll_capture_probe_relabel(ll_capture *c, const ll_classmap *ids, const int64_t *to) {
+    sink *s = c->impl;
+    if (s->kind != SINK_PROBE) { ll_set_error("capture: relabelling needs a probe sink"); return -1; }
+    s->relabel_ids = ids;
+    s->relabel_to = to;
+    return 0;
+}
+
+long ll_capture_probe_examples(const ll_capture *c) {
+    const sink *s = c->impl;
+    return s->kind == SINK_PROBE ? s->examples : -1;
+}
+
+static int dump_on_entry(ll_capture *c, int e, const float *h, const int32_t *tokens, const int *lens, int B, int T, int C) {
+    sink *s = c->impl;
+    (void)tokens;
+    if (e < 0 || e >= s->E || C != s->d) {
+        ll_set_error("%s: entry %d of width %d does not match (E=%d, d=%d)", s->path, e, C, s->E, s->d);
+        return -1;
+    }
+    long k = s->base;
+    for (int b = 0; b < B; b++) {
+        int j0, j1, off;
+        ll_position_range(s->pos, lens[b], &j0, &j1, &off);
+        for (int j = j0; j < j1; j++, k++) {
+            if (k >= s->N) { ll_set_error("%s: more examples than the %ld announced", s->path, s->N); return -1; }
+            off_t at = (off_t)s->hdr + ((off_t)k * s->E + e) * (off_t)C * 4;
+            const float *src = h + ((size_t)b * T + j) * C;
+            ssize_t w = pwrite(s->fd, src, (size_t)C * 4, at);
+            if (w != (ssize_t)C * 4) { ll_set_error("%s: write error: %s", s->path, strerror(errno)); return -1; }
+        }
+    }
+    if (e == s->E - 1) { s->written += k - s->base; s->base = k; }
+    return 0;
+}
+
+ll_capture *ll_capture_dump_new(const char *path, long N, int E, int d, ll_position pos) {
+    sink *s = ll_xcalloc(1, sizeof *s);
+    s->kind = SINK_DUMP;
+    snprintf(s->path, sizeof s->path, "%s", path);
+    FILE *f = ll_open_tmp(path, s->tmp, sizeof s->tmp);
+    if (!f) { free(s); return NULL; }
+    int64_t shape[3] = {N, E, d};
+    int hl = ll_npy_write_header(f, LL_DT_F32, 3, shape);
+    if (hl < 0 || fflush(f) != 0) { ll_abort_tmp(f, s->tmp); free(s); ll_set_error("%s: write error", path); return NULL; }
+    s->fd = dup(fileno(f));
+    fclose(f);
+    s->hdr = (size_t)hl;
+    s->N = N; s->E = E; s->d = d; s->pos = pos;
+    if (ftruncate(s->fd, (off_t)s->hdr + (off_t)N * E * d * 4) != 0) {
+        ll_set_error("%s: cannot size file: %s", path, strerror(errno));
+        close(s->fd); unlink(s->tmp); free(s);
+        return NULL;
+    }
+    ll_capture *c = ll_xcalloc(1, sizeof *c);
+    c->impl = s;
+    c->on_entry = dump_on_entry;
+    return c;
+}
+
+int ll_capture_dump_finish(ll_capture *c) {
+    sink *s = c->impl;
+    if (s->kind != SINK_DUMP || s->fd < 0) { ll_set_error("capture: not an open dump"); return -1; }
+    int rc = 0;
+    if (s->written != s->N) { ll_set_error("%s: %ld examples written, %ld announced", s->path, s->written, s->N); rc = -1; }
+    if (rc == 0 && fsync(s->fd) != 0 && errno != EINVAL) { ll_set_error("%s: fsync failed", s->path); rc = -1; }
+    close(s->fd);
+    s->fd = -1;
+    if (rc == 0 && rename(s->tmp, s->path) != 0) { ll_set_error("%s: cannot rename: %s", s->path, strerror(errno)); rc = -1; }
+    if (rc != 0) unlink(s->tmp);
+    return rc;
+}
+
+static int tee_on_entry(ll_capture *c, int e, const float *h, const int32_t *tokens, const int *lens, int B, int T, int C) {
+    sink *s = c->impl;
+    for (int i = 0; i < s->n; i++)
+        if (s->sinks[i]->on_entry(s->sinks[i], e, h, tokens, lens, B, T, C) != 0) return -1;
+    return 0;
+}
+
+ll_capture *ll_capture_tee_new(ll_capture **sinks, int n) {
+    sink *s = ll_xcalloc(1, sizeof *s);
+    s->kind = SINK_TEE;
+    s->sinks = ll_xmalloc((size_t)(n > 0 ? n : 1) * sizeof *sinks);
+    memcpy(s->sinks, sinks, (size_t)n * sizeof *sinks);
+    s->n = n;
+    ll_capture *c = ll_xcalloc(1, sizeof *c);
+    c->impl = s;
+    c->on_entry = tee_on_entry;
+    return c;
+}
+
+void ll_capture_free(ll_capture *c) {
+    if (!c) return;
+    sink *s = c->impl;
+    if (s) {
+        if (s->kind == SINK_DUMP && s->fd >= 0) { close(s->fd); unlink(s->tmp); }
+        free(s->X); free(s->y); free(s->sinks);
+        free(s);
+    }
+    free(c);
+}

@@ -1,0 +1,230 @@
+#include "core/ll_util.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static _Thread_local char g_err[1024];
+
+void ll_set_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_err, sizeof g_err, fmt, ap);
+    va_end(ap);
+    /* one line: fold any newline */
+    for (char *c = g_err; *c; c++)
+        if (*c == '\n' || *c == '\r') *c = ' ';
+}
+
+const char *ll_last_error(void) { return g_err[0] ? g_err : "unknown error"; }
+
+static void oom(size_t n) {
+    fprintf(stderr, "layerlaw: out of memory (asked for %zu bytes)\n", n);
+    exit(1);
+}
+void *ll_xmalloc(size_t n) { void *p = malloc(n ? n : 1); if (!p) oom(n); return p; }
+void *ll_xcalloc(size_t n, size_t sz) { void *p = calloc(n ? n : 1, sz ? sz : 1); if (!p) oom(n * sz); return p; }
+void *ll_xrealloc(void *q, size_t n) { void *p = realloc(q, n ? n : 1); if (!p) oom(n); return p; }
+char *ll_xstrdup(const char *s) { size_t n = strlen(s) + 1; char *p = ll_xmalloc(n); memcpy(p, s, n); return p; }
+void *ll_xmalloc_aligned(size_t n) {
+    void *p = NULL;
+    size_t r = (n + 63) & ~(size_t)63;
+    if (posix_memalign(&p, 64, r ? r : 64) != 0) oom(n);
+    return p;
+}
+
+int ll_mul_size(size_t a, size_t b, size_t *out) {
+    if (a && b > SIZE_MAX / a) return -1;
+    *out = a * b;
+    return 0;
+}
+int ll_mul3_size(size_t a, size_t b, size_t c, size_t *out) {
+    size_t t;
+    if (ll_mul_size(a, b, &t)) return -1;
+    return ll_mul_size(t, c, out);
+}
+
+double ll_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+char *ll_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { ll_set_error("%s: cannot open: %s", path, strerror(errno)); return NULL; }
+    if (fseek(f, 0, SEEK_END) != 0) { ll_set_error("%s: cannot seek", path); fclose(f); return NULL; }
+    long n = ftell(f);
+    if (n < 0) { ll_set_error("%s: cannot determine size", path); fclose(f); return NULL; }
+    rewind(f);
+    char *buf = ll_xmalloc((size_t)n + 1);
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        ll_set_error("%s: read error", path); free(buf); fclose(f); return NULL;
+    }
+    fclose(f);
+    buf[n] = 0;
+    if (len) *len = (size_t)n;
+    return buf;
+}
+
+FILE *ll_open_tmp(const char *path, char *tmp, size_t cap) {
+    snprintf(tmp, cap, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) { ll_set_error("%s: cannot create: %s", path, strerror(errno)); return NULL; }
+    fchmod(fd, 0644);
+    FILE *f = fdopen(fd, "wb");
+    if (!f) { close(fd); unlink(tmp); ll_set_error("%s: cannot open", path); }
+    return f;
+}
+
+int ll_commit_tmp(FILE *f, const char *tmp, const char *path) {
+    int bad = ferror(f) != 0;
+    if (fflush(f) != 0) bad = 1;
+    if (!bad && fsync(fileno(f)) != 0 && errno != EINVAL) bad = 1;
+    if (fclose(f) != 0) bad = 1;
+    if (bad) { unlink(tmp); ll_set_error("%s: write error", path); return -1; }
+    if (rename(tmp, path) != 0) {
+        ll_set_error("%s: cannot rename: %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+void ll_abort_tmp(FILE *f, const char *tmp) {
+    if (f) fclose(f);
+    unlink(tmp);
+}
+
+int ll_write_file_atomic(const char *path, const void *data, size_t n) {
+    char tmp[4096];
+    FILE *f = ll_open_tmp(path, tmp, sizeof tmp);
+    if (!f) return -1;
+    if (n && fwrite(data, 1, n, f) != n) { ll_abort_tmp(f, tmp); ll_set_error("%s: write error", path); return -1; }
+    return ll_commit_tmp(f, tmp, path);
+}
+
+int ll_mkdirs(const char *path) {
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf) { ll_set_error("%s: bad path", path); return -1; }
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == 0) {
+            char c = buf[i];
+            buf[i] = 0;
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+                ll_set_error("%s: cannot create directory: %s", buf, strerror(errno));
+                return -1;
+            }
+            buf[i] = c;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) { ll_set_error("%s: not a directory", path); return -1; }
+    return 0;
+}
+
+int ll_path_exists(const char *path) { struct stat st; return stat(path, &st) == 0; }
+
+const char *ll_path_join(char *buf, size_t cap, const char *dir, const char *name) {
+    size_t n = strlen(dir);
+    if (n && dir[n - 1] == '/') snprintf(buf, cap, "%s%s", dir, name);
+    else snprintf(buf, cap, "%s/%s", dir, name);
+    return buf;
+}
+
+void ll_progress_init(ll_progress *p, const char *what, long long total) {
+    const char *q = getenv("LAYERLAW_QUIET");
+    p->what = what;
+    p->rate_what = "tokens";
+    p->total = total;
+    p->t0 = p->last = ll_now();
+    p->enabled = isatty(2) && !(q && *q && strcmp(q, "0") != 0);
+}
+
+static void progress_print(ll_progress *p, long long done, long long tokens, int final) {
+    double now = ll_now(), el = now - p->t0;
+    double tps = el > 0 ? (double)tokens / el : 0;
+    char eta[64] = "";
+    if (!final && p->total > 0 && done > 0) {
+        double rem = el * (double)(p->total - done) / (double)done;
+        snprintf(eta, sizeof eta, "  ETA %.0fs", rem);
+    }
+    if (p->total > 0)
+        fprintf(stderr, "\r%lld/%lld %s  %.0f %s/s%s   ", done, p->total, p->what, tps, p->rate_what, eta);
+    else
+        fprintf(stderr, "\r%lld %s  %.0f %s/s   ", done, p->what, tps, p->rate_what);
+    if (final) fputc('\n', stderr);
+    fflush(stderr);
+}
+
+void ll_progress_update(ll_progress *p, long long done, long long tokens) {
+    if (!p->enabled) return;
+    double now = ll_now();
+    if (now - p->last < 0.2) return;
+    p->last = now;
+    progress_print(p, done, tokens, 0);
+}
+
+void ll_progress_end(ll_progress *p, long long done, long long tokens) {
+    if (p->enabled) progress_print(p, done, tokens, 1);
+}
+
+float ll_f16_to_f32(uint16_t h) {
+    uint32_t s = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff, u;
+    if (e == 0) {
+        if (m == 0) u = s;
+        else { /* subnormal */
+            e = 127 - 15 + 1;
+            while (!(m & 0x400)) { m <<= 1; e--; }
+            m &= 0x3ff;
+            u = s | (e << 23) | (m << 13);
+        }
+    } else if (e == 31) u = s | 0x7f800000u | (m << 13);
+    else u = s | ((e + 127 - 15) << 23) | (m << 13);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+float ll_bf16_to_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+uint16_t ll_f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* NaN */
+    u += 0x7fff + ((u >> 16) & 1); /* round to nearest even */
+    return (uint16_t)(u >> 16);
+}
+
+uint16_t ll_f32_to_f16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint32_t s = (u >> 16) & 0x8000;
+    int32_t e = (int32_t)((u >> 23) & 0xff) - 127 + 15;
+    uint32_t m = u & 0x7fffff;
+    if (((u >> 23) & 0xff) == 0xff) return (uint16_t)(s | 0x7c00 | (m ? 0x200 : 0));
+    if (e >= 31) return (uint16_t)(s | 0x7c00);
+    if (e <= 0) {
+        if (e < -10) return (uint16_t)s;
+        m |= 0x800000;
+        uint32_t shift = (uint32_t)(14 - e);
+        uint32_t half = m >> shift, rem = m & ((1u << shift) - 1), mid = 1u << (shift - 1);
+        if (rem > mid || (rem == mid && (half & 1))) half++;
+        return (uint16_t)(s | half);
+    }
+    uint32_t half = s | ((uint32_t)e << 10) | (m >> 13);
+    uint32_t rem = m & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) half++;
+    return (uint16_t)half;
+}

@@ -1,0 +1,309 @@
+/* Streaming corpus reader (plain text / JSONL, gzip or not) and sampling. */
+#include "io/corpus.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "core/ll_util.h"
+
+#define CHUNK (1 << 16)
+
+struct ll_corpus {
+    char *path;
+    int split;
+    char *field;
+    gzFile gz;
+    int is_stdin;
+    unsigned char *buf; size_t bpos, blen; int eof;
+    char *line; size_t lcap, llen; /* current raw line */
+    long long lineno;              /* lines read so far */
+    char *doc; size_t dcap, dlen;
+    long long doc_index, doc_line, next_index;
+    /* sampling */
+    long long *sel; long long nsel, isel;
+    int done;
+};
+
+int ll_corpus_split_from_name(const char *s) {
+    if (!s || !strcmp(s, "auto")) return LL_SPLIT_AUTO;
+    if (!strcmp(s, "line")) return LL_SPLIT_LINE;
+    if (!strcmp(s, "paragraph")) return LL_SPLIT_PARAGRAPH;
+    if (!strcmp(s, "file")) return LL_SPLIT_FILE;
+    if (!strcmp(s, "jsonl")) return LL_SPLIT_JSONL;
+    return -1;
+}
+
+static int ends_with(const char *s, const char *suf) {
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && strcmp(s + n - m, suf) == 0;
+}
+
+ll_corpus *ll_corpus_open(const char *path, int split, const char *text_field) {
+    if (split == LL_SPLIT_AUTO) {
+        split = (ends_with(path, ".jsonl") || ends_with(path, ".jsonl.gz") || ends_with(path, ".ndjson") ||
+                 ends_with(path, ".ndjson.gz")) ? LL_SPLIT_JSONL : LL_SPLIT_LINE;
+    }
+    if (split < LL_SPLIT_LINE || split > LL_SPLIT_JSONL) { ll_set_error("%s: unknown document split", path); return NULL; }
+    gzFile gz;
+    int is_stdin = !strcmp(path, "-");
+    if (is_stdin) gz = gzdopen(0, "rb");
+    else {
+        FILE *f = fopen(path, "rb"); /* for a clear error message */
+        if (!f) { ll_set_error("%s: cannot open: %s", path, strerror(errno)); return NULL; }
+        fclose(f);
+        gz = gzopen(path, "rb");
+    }
+    if (!gz) { ll_set_error("%s: cannot open", path); return NULL; }
+    gzbuffer(gz, 1 << 17);
+    ll_corpus *c = ll_xcalloc(1, sizeof *c);
+    c->path = ll_xstrdup(is_stdin ? "<stdin>" : path);
+    c->split = split;
+    c->field = ll_xstrdup(text_field && *text_field ? text_field : "text");
+    c->gz = gz;
+    c->is_stdin = is_stdin;
+    c->buf = ll_xmalloc(CHUNK);
+    c->doc_index = -1;
+    return c;
+}
+
+void ll_corpus_close(ll_corpus *c) {
+    if (!c) return;
+    if (c->gz) gzclose(c->gz);
+    free(c->path); free(c->field); free(c->buf); free(c->line); free(c->doc); free(c->sel);
+    free(c);
+}
+
+/* gzerror() prefixes the message with the path: drop it */
+static const char *gz_msg(ll_corpus *c) {
+    int err;
+    const char *m = gzerror(c->gz, &err);
+    if (!m) return "?";
+    size_t pl = strlen(c->path);
+    if (!strncmp(m, c->path, pl) && !strncmp(m + pl, ": ", 2)) m += pl + 2;
+    return m;
+}
+
+static int fill(ll_corpus *c) {
+    if (c->eof) return 0;
+    int n = gzread(c->gz, c->buf, CHUNK);
+    if (n < 0) {
+        ll_set_error("%s: corrupt gzip data after line %lld: %s", c->path, c->lineno, gz_msg(c));
+        return -1;
+    }
+    if (n == 0) {
+        int err;
+        gzerror(c->gz, &err);
+        if (err != Z_OK && err != Z_STREAM_END) {
+            ll_set_error("%s: corrupt or truncated gzip data after line %lld: %s", c->path, c->lineno, gz_msg(c));
+            return -1;
+        }
+        c->eof = 1;
+        return 0;
+    }
+    c->bpos = 0;
+    c->blen = (size_t)n;
+    return 1;
+}
+
+static void grow(char **p, size_t *cap, size_t need) {
+    if (need + 1 > *cap) {
+        size_t nc = *cap ? *cap : 1024;
+        while (nc < need + 1) nc *= 2;
+        *p = ll_xrealloc(*p, nc);
+        *cap = nc;
+    }
+}
+
+/* reads one line (without LF, and without a CR before it); 1, 0 at EOF, -1 */
+static int read_line(ll_corpus *c) {
+    c->llen = 0;
+    int any = 0;
+    for (;;) {
+        if (c->bpos >= c->blen) {
+            int r = fill(c);
+            if (r < 0) return -1;
+            if (r == 0) break;
+        }
+        unsigned char *s = c->buf + c->bpos;
+        size_t avail = c->blen - c->bpos;
+        unsigned char *nl = memchr(s, '\n', avail);
+        size_t take = nl ? (size_t)(nl - s) : avail;
+        grow(&c->line, &c->lcap, c->llen + take);
+        memcpy(c->line + c->llen, s, take);
+        c->llen += take;
+        any = 1;
+        c->bpos += take + (nl ? 1 : 0);
+        if (nl) break;
+    }
+    if (!any && c->eof) return 0;
+    c->lineno++;
+    if (c->llen && c->line[c->llen - 1] == '\r') c->llen--;
+    if (!c->line) grow(&c->line, &c->lcap, 0);
+    c->line[c->llen] = 0;
+    return 1;
+}
+
+static void set_doc(ll_corpus *c, const char *s, size_t n) {
+    grow(&c->doc, &c->dcap, n);
+    memcpy(c->doc, s, n);
+    c->doc[n] = 0;
+    c->dlen = n;
+}
+
+static int blank(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r') return 0;
+    return 1;
+}
+
+/* next document of the whole file, ignoring sampling */
+static int next_raw(ll_corpus *c) {
+    if (c->done) return 0;
+    switch (c->split) {
+    case LL_SPLIT_LINE:
+        for (;;) {
+            int r = read_line(c);
+            if (r <= 0) { if (r == 0) c->done = 1; return r; }
+            if (c->llen == 0) continue;
+            set_doc(c, c->line, c->llen);
+            c->doc_line = c->lineno;
+            return 1;
+        }
+    case LL_SPLIT_PARAGRAPH: {
+        c->dlen = 0;
+        int have = 0;
+        for (;;) {
+            int r = read_line(c);
+            if (r < 0) return -1;
+            if (r == 0) { c->done = 1; break; }
+            if (blank(c->line, c->llen)) { if (have) break; continue; }
+            if (!have) { c->doc_line = c->lineno; have = 1; }
+            else { grow(&c->doc, &c->dcap, c->dlen + 1); c->doc[c->dlen++] = '\n'; }
+            grow(&c->doc, &c->dcap, c->dlen + c->llen);
+            memcpy(c->doc + c->dlen, c->line, c->llen);
+            c->dlen += c->llen;
+        }
+        if (!have) return 0;
+        c->doc[c->dlen] = 0;
+        return 1;
+    }
+    case LL_SPLIT_FILE: {
+        c->dlen = 0;
+        for (;;) {
+            if (c->bpos >= c->blen) {
+                int r = fill(c);
+                if (r < 0) return -1;
+                if (r == 0) break;
+            }
+            size_t take = c->blen - c->bpos;
+            grow(&c->doc, &c->dcap, c->dlen + take);
+            memcpy(c->doc + c->dlen, c->buf + c->bpos, take);
+            c->dlen += take;
+            c->bpos += take;
+        }
+        c->done = 1;
+        c->doc_line = 1;
+        if (c->dlen == 0) return 0;
+        c->doc[c->dlen] = 0;
+        return 1;
+    }
+    case LL_SPLIT_JSONL:
+        for (;;) {
+            int r = read_line(c);
+            if (r <= 0) { if (r == 0) c->done = 1; return r; }
+            if (blank(c->line, c->llen)) continue;
+            cJSON *j = cJSON_ParseWithLength(c->line, c->llen);
+            if (!j) { ll_set_error("%s:%lld: not valid JSON", c->path, c->lineno); return -1; }
+            if (!cJSON_IsObject(j)) {
+                cJSON_Delete(j);
+                ll_set_error("%s:%lld: not a JSON object", c->path, c->lineno);
+                return -1;
+            }
+            cJSON *f = cJSON_GetObjectItemCaseSensitive(j, c->field);
+            if (!cJSON_IsString(f)) {
+                ll_set_error("%s:%lld: %s field '%s'", c->path, c->lineno, f ? "not a string:" : "no", c->field);
+                cJSON_Delete(j);
+                return -1;
+            }
+            size_t n = strlen(f->valuestring);
+            if (n == 0) { cJSON_Delete(j); continue; }
+            set_doc(c, f->valuestring, n);
+            cJSON_Delete(j);
+            c->doc_line = c->lineno;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int ll_corpus_next(ll_corpus *c, const char **text, size_t *len) {
+    for (;;) {
+        if (c->sel && c->isel >= c->nsel) return 0;
+        int r = next_raw(c);
+        if (r <= 0) return r;
+        c->doc_index = c->next_index++;
+        if (c->sel) {
+            if (c->doc_index != c->sel[c->isel]) continue;
+            c->isel++;
+        }
+        *text = c->doc;
+        *len = c->dlen;
+        return 1;
+    }
+}
+
+long long ll_corpus_doc_index(const ll_corpus *c) { return c->doc_index; }
+long long ll_corpus_doc_line(const ll_corpus *c) { return c->doc_line; }
+
+int ll_corpus_count(const char *path, int split, const char *text_field, long long *n_docs) {
+    ll_corpus *c = ll_corpus_open(path, split, text_field);
+    if (!c) return -1;
+    long long n = 0;
+    int r;
+    while ((r = next_raw(c)) == 1) n++;
+    ll_corpus_close(c);
+    if (r < 0) return -1;
+    *n_docs = n;
+    return 0;
+}
+
+static uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+/* unbiased integer in [0, m), m >= 1 */
+static uint64_t uniform(uint64_t *s, uint64_t m) {
+    uint64_t lim = UINT64_MAX - (UINT64_MAX % m + 1) % m; /* accept x <= lim */
+    for (;;) {
+        uint64_t x = splitmix64(s);
+        if (x <= lim) return x % m;
+    }
+}
+
+long long ll_sample_indices(long long n, long long k, uint64_t seed, long long *out) {
+    if (n <= 0 || k <= 0) return 0;
+    if (k >= n) { for (long long i = 0; i < n; i++) out[i] = i; return n; }
+    uint64_t s = seed;
+    long long taken = 0;
+    for (long long i = 0; i < n && taken < k; i++)
+        if ((long long)uniform(&s, (uint64_t)(n - i)) < k - taken) out[taken++] = i;
+    return taken;
+}
+
+ll_corpus *ll_corpus_open_sampled(const char *path, int split, const char *text_field, long long k, uint64_t seed) {
+    if (k <= 0) return ll_corpus_open(path, split, text_field);
+    if (!strcmp(path, "-")) { ll_set_error("<stdin>: sampling documents needs a file (two passes)"); return NULL; }
+    long long n;
+    if (ll_corpus_count(path, split, text_field, &n) != 0) return NULL;
+    ll_corpus *c = ll_corpus_open(path, split, text_field);
+    if (!c) return NULL;
+    long long m = k < n ? k : n;
+    c->sel = ll_xmalloc((size_t)(m > 0 ? m : 1) * sizeof *c->sel);
+    c->nsel = ll_sample_indices(n, k, seed, c->sel);
+    c->isel = 0;
+    return c;
+}
