@@ -180,3 +180,4 @@ TEST(tokenizer_encoders_small_cases) {
     expect_error("{\"model\":{\"type\":\"WordPiece\",\"vocab\":{}},\"normalizer\":{\"type\":\"BertNormalizer\",\"lowercase\":3}}",
                  "BertNormalizer");
 }
+TEST(tokenizer_exact_t5_precompiled) { run_encoders_manifest("t5-precompiled"); }

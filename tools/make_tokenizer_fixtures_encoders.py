@@ -20,6 +20,10 @@ tokenizer.json files use:
   unigram-bytes  Unigram with byte_fallback (<0x00>..<0xFF> pieces), small
                  alphabet so that rare characters fall back to bytes, Strip +
                  Lowercase normalizer, Metaspace prepend_scheme first
+  t5-precompiled the hub's T5 layout with a REAL SentencePiece charsmap: a Unigram
+                 model trained by PyPI `sentencepiece` (0.2.3, nmt_nfkc rules, Alice),
+                 its precompiled_charsmap read from the .model protobuf, normalizer
+                 Precompiled, WhitespaceSplit + Metaspace, $A </s>
   roberta-style  byte-level BPE (ByteLevel add_prefix_space false), RobertaProcessing
                  <s> $A </s>, <mask> added with lstrip             (roberta-base)
 
@@ -105,6 +109,57 @@ def make_unigram_bytes(path):
     json.dump(d, open(path, "w"), ensure_ascii=False)
 
 
+def _pb_fields(b):
+    """(field, wire type, value) of a protobuf message (enough for ModelProto)."""
+    def varint(i):
+        r = s = 0
+        while True:
+            c = b[i]
+            i += 1
+            r |= (c & 0x7F) << s
+            s += 7
+            if c < 0x80:
+                return r, i
+    i = 0
+    while i < len(b):
+        k, i = varint(i)
+        f, w = k >> 3, k & 7
+        if w == 0:
+            v, i = varint(i)
+        elif w == 2:
+            n, i = varint(i)
+            v, i = b[i:i + n], i + n
+        elif w == 5:
+            v, i = b[i:i + 4], i + 4
+        elif w == 1:
+            v, i = b[i:i + 8], i + 8
+        else:
+            raise ValueError("wire type %d" % w)
+        yield f, w, v
+
+
+def make_t5_precompiled(path, workdir):
+    import sentencepiece as spm
+    assert spm.__version__ == "0.2.3", spm.__version__
+    prefix = os.path.join(workdir, "t5pc")
+    spm.SentencePieceTrainer.train(input=base.train_files()[0], model_prefix=prefix, vocab_size=800,
+                                   model_type="unigram", normalization_rule_name="nmt_nfkc", character_coverage=1.0,
+                                   pad_id=0, eos_id=1, unk_id=2, bos_id=-1, minloglevel=2)
+    raw = open(prefix + ".model", "rb").read()
+    norm_spec = [v for f, _, v in _pb_fields(raw) if f == 3][0]           # ModelProto.normalizer_spec
+    charsmap = [v for f, _, v in _pb_fields(norm_spec) if f == 2][0]      # NormalizerSpec.precompiled_charsmap
+    sp = spm.SentencePieceProcessor(model_file=prefix + ".model")
+    vocab = [(sp.id_to_piece(i), sp.get_score(i)) for i in range(sp.get_piece_size())]
+    tok = Tokenizer(models.Unigram(vocab, unk_id=sp.unk_id(), byte_fallback=False))
+    tok.normalizer = normalizers.Precompiled(charsmap)
+    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(),
+                                                 pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")])
+    tok.post_processor = processors.TemplateProcessing(single="$A </s>", pair="$A </s> $B </s>",
+                                                       special_tokens=[("</s>", 1)])
+    tok.add_special_tokens(["<pad>", "</s>", "<unk>"])
+    json.dump(json.loads(tok.to_str()), open(path, "w"), ensure_ascii=False)
+
+
 def make_roberta_style(path):
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -123,12 +178,15 @@ def main():
     for f in os.listdir(OUT):
         if f.endswith(".ids.gz"):
             os.remove(os.path.join(OUT, f))
-    names = ["bert-uncased", "bert-cased", "t5-style", "unigram-bytes", "roberta-style"]
+    names = ["bert-uncased", "bert-cased", "t5-style", "unigram-bytes", "roberta-style", "t5-precompiled"]
     make_bert(os.path.join(OUT, "bert-uncased.json"), True)
     make_bert(os.path.join(OUT, "bert-cased.json"), False)
     make_t5_style(os.path.join(OUT, "t5-style.json"))
     make_unigram_bytes(os.path.join(OUT, "unigram-bytes.json"))
     make_roberta_style(os.path.join(OUT, "roberta-style.json"))
+    import tempfile
+    with tempfile.TemporaryDirectory() as td:
+        make_t5_precompiled(os.path.join(OUT, "t5-precompiled.json"), td)
 
     C = base.CORPORA
     sources = []

@@ -297,3 +297,125 @@ void ll_unigram_free(ll_unigram *u) {
     free(u->fused.p);
     free(u->rev.v);
 }
+
+/* ------------------------------------------------------------ Precompiled */
+static int b64val(int c) {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+' || c == '-') return 62;
+    if (c == '/' || c == '_') return 63;
+    return -1;
+}
+
+int ll_precompiled_init(ll_precompiled *p, const char *b64, const char *name) {
+    memset(p, 0, sizeof *p);
+    size_t n = strlen(b64), k = 0;
+    unsigned char *raw = ll_xmalloc(n / 4 * 3 + 4);
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (b64[i] == '=' || b64[i] == '\n' || b64[i] == '\r') continue;
+        int v = b64val((unsigned char)b64[i]);
+        if (v < 0) {
+            free(raw);
+            ll_set_error("%s: normalizer Precompiled: precompiled_charsmap is not base64", name);
+            return -1;
+        }
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            raw[k++] = (unsigned char)(acc >> bits);
+        }
+    }
+    if (k < 4) goto bad;
+    uint32_t tsize = (uint32_t)raw[0] | (uint32_t)raw[1] << 8 | (uint32_t)raw[2] << 16 | (uint32_t)raw[3] << 24;
+    if (tsize % 4 || tsize > k - 4 || tsize == 0) goto bad;
+    p->ntrie = tsize / 4;
+    p->trie = ll_xmalloc(tsize);
+    for (size_t i = 0; i < p->ntrie; i++) {
+        const unsigned char *q = raw + 4 + 4 * i;
+        p->trie[i] = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+    }
+    p->nnorm = k - 4 - tsize;
+    p->norm = ll_xmalloc(p->nnorm + 1);
+    memcpy(p->norm, raw + 4 + tsize, p->nnorm);
+    p->norm[p->nnorm] = 0;
+    free(raw);
+    return 0;
+bad:
+    free(raw);
+    ll_set_error("%s: normalizer Precompiled: precompiled_charsmap is malformed", name);
+    return -1;
+}
+
+void ll_precompiled_free(ll_precompiled *p) {
+    free(p->trie);
+    free(p->norm);
+    memset(p, 0, sizeof *p);
+}
+
+/* darts-clone unit fields */
+static inline uint32_t du_offset(uint32_t u) { return (u >> 10) << ((u & (1u << 9)) >> 6); }
+static inline uint32_t du_label(uint32_t u) { return u & ((1u << 31) | 0xFFu); }
+static inline int du_has_leaf(uint32_t u) { return (u >> 8) & 1; }
+static inline uint32_t du_value(uint32_t u) { return u & ((1u << 31) - 1); }
+
+/* the replacement of the shortest key that s[0..n) starts with, or NULL */
+static const char *pc_transform(const ll_precompiled *p, const char *s, size_t n, size_t *outlen) {
+    size_t pos = 0;
+    if (!p->ntrie) return NULL;
+    pos ^= du_offset(p->trie[0]);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == 0) break;
+        pos ^= c;
+        if (pos >= p->ntrie) return NULL;
+        uint32_t u = p->trie[pos];
+        if (du_label(u) != c) return NULL;
+        pos ^= du_offset(u);
+        if (pos >= p->ntrie) return NULL;
+        if (du_has_leaf(u)) {
+            uint32_t v = du_value(p->trie[pos]);
+            if (v >= p->nnorm) return NULL;
+            *outlen = strlen(p->norm + v);
+            return p->norm + v;
+        }
+    }
+    return NULL;
+}
+
+void ll_precompiled_normalize(const ll_precompiled *p, const char *s, size_t n, ll_sbuf *out) {
+    ll_sbuf_add(out, "", 0);
+    size_t i = 0;
+    while (i < n) {
+        /* one extended grapheme cluster [i, j) */
+        int l;
+        int32_t c = next_cp(s, n, i, &l);
+        size_t j = i + (size_t)l;
+        utf8proc_int32_t state = 0;
+        while (j < n) {
+            int l2;
+            int32_t c2 = next_cp(s, n, j, &l2);
+            if (utf8proc_grapheme_break_stateful(c, c2, &state)) break;
+            c = c2;
+            j += (size_t)l2;
+        }
+        size_t rl;
+        const char *r = j - i < 6 ? pc_transform(p, s + i, j - i, &rl) : NULL;
+        if (r) {
+            ll_sbuf_add(out, r, rl);
+        } else {
+            for (size_t k = i; k < j;) {
+                int l3;
+                next_cp(s, n, k, &l3);
+                r = pc_transform(p, s + k, (size_t)l3, &rl);
+                if (r) ll_sbuf_add(out, r, rl);
+                else ll_sbuf_add(out, s + k, (size_t)l3);
+                k += (size_t)l3;
+            }
+        }
+        i = j;
+    }
+}

@@ -71,4 +71,21 @@ typedef struct {
 int ll_unigram_word(ll_unigram *u, const char *w, size_t n, ll_vocab_get get, const void *vocab, ll_ibuf *out,
                     const char *name);
 void ll_unigram_free(ll_unigram *u);
+
+/* SentencePiece's Precompiled normalizer (precompiled_charsmap: u32 trie size,
+ * a darts double-array trie of the UTF-8 keys, NUL-terminated replacements).
+ * Per extended grapheme cluster (utf8proc): a cluster shorter than 6 bytes
+ * whose bytes START with a key is replaced by that (shortest) key's string —
+ * as HF's spm_precompiled does; otherwise each character is replaced when it
+ * starts with a key, or kept. */
+typedef struct {
+    uint32_t *trie;
+    size_t ntrie;
+    char *norm;
+    size_t nnorm;
+} ll_precompiled;
+/* b64: the tokenizer.json "precompiled_charsmap" (base64).  0, or -1 + error naming `name`. */
+int ll_precompiled_init(ll_precompiled *p, const char *b64, const char *name);
+void ll_precompiled_normalize(const ll_precompiled *p, const char *s, size_t n, ll_sbuf *out);
+void ll_precompiled_free(ll_precompiled *p);
 #endif

@@ -396,11 +396,12 @@ static void pl_free(plist *l) { free(l->s.p); free(l->p); }
 /* ------------------------------------------------------------------ */
 /* components                                                          */
 
-enum { N_NFC, N_NFD, N_NFKC, N_NFKD, N_PREPEND, N_REPLACE, N_SEQ, N_BERT, N_STRIP, N_LOWERCASE };
+enum { N_NFC, N_NFD, N_NFKC, N_NFKD, N_PREPEND, N_REPLACE, N_SEQ, N_BERT, N_STRIP, N_LOWERCASE, N_PRECOMPILED };
 typedef struct normnode {
     int type;
     ll_bert_norm bert;         /* BertNormalizer */
     int strip_left, strip_right; /* Strip */
+    ll_precompiled pc;         /* Precompiled */
     char *str;   /* prepend / replace content */
     size_t strn;
     regex_t_ rx; /* replace pattern */
@@ -523,6 +524,7 @@ static void norm_apply(ll_tokenizer *t, const normnode *nd, const char *s, size_
     switch (nd->type) {
     case N_NFC: case N_NFD: case N_NFKC: case N_NFKD: norm_unicode(nd->type, s, n, out); return;
     case N_BERT: ll_bert_normalize(&nd->bert, s, n, out); return;
+    case N_PRECOMPILED: ll_precompiled_normalize(&nd->pc, s, n, out); return;
     case N_LOWERCASE: {
         const ll_bert_norm lc = {0, 0, 0, 1};
         ll_bert_normalize(&lc, s, n, out);
@@ -1109,6 +1111,7 @@ static void norm_free(normnode *n) {
     if (!n) return;
     free(n->str);
     rx_free(&n->rx);
+    ll_precompiled_free(&n->pc);
     for (int i = 0; i < n->nkids; i++) norm_free(&n->kids[i]);
     free(n->kids);
 }
@@ -1121,6 +1124,12 @@ static int load_norm(ll_tokenizer *t, const cJSON *j, normnode *nd) {
     else if (!strcmp(ty, "NFKC")) nd->type = N_NFKC;
     else if (!strcmp(ty, "NFKD")) nd->type = N_NFKD;
     else if (!strcmp(ty, "Lowercase")) nd->type = N_LOWERCASE;
+    else if (!strcmp(ty, "Precompiled")) {
+        nd->type = N_PRECOMPILED;
+        const char *cm = jstr(j, "precompiled_charsmap");
+        if (!cm) { ll_set_error("%s: normalizer Precompiled needs a string \"precompiled_charsmap\"", t->name); return -1; }
+        if (ll_precompiled_init(&nd->pc, cm, t->name) != 0) return -1;
+    }
     else if (!strcmp(ty, "BertNormalizer")) {
         nd->type = N_BERT;
         int ct = jbool(j, "clean_text", 1), cc = jbool(j, "handle_chinese_chars", 1), lc = jbool(j, "lowercase", 1);

@@ -7,7 +7,8 @@
  *                  (normalized:false) and after it (normalized:true);
  *                  lstrip / rstrip / single_word
  *   normalizers    NFC NFD NFKC NFKD (utf8proc), Prepend, Replace (String or
- *                  Regex pattern), BertNormalizer, Strip, Lowercase, Sequence
+ *                  Regex pattern), BertNormalizer, Strip, Lowercase,
+ *                  Precompiled (SentencePiece charsmaps), Sequence
  *   pre-tokenizers ByteLevel (add_prefix_space, use_regex), Split (String or
  *                  Regex, all five behaviours, invert), Metaspace
  *                  (prepend_scheme first/always/never, split), BertPreTokenizer,
@@ -18,9 +19,8 @@
  *                  continuing_subword_prefix, end_of_word_suffix
  *   post-process   ByteLevel (no-op for ids), TemplateProcessing,
  *                  RobertaProcessing, BertProcessing, Sequence
- * Anything else (WordLevel, the Precompiled normalizer of SentencePiece
- * conversions, other pre-tokenizers) is rejected at load time with an
- * "unsupported" error.
+ * Anything else (WordLevel, Nmt, other pre-tokenizers) is rejected at load
+ * time with an "unsupported" error.
  *
  * Input text is bytes; ill-formed UTF-8 is first decoded as Python's
  * bytes.decode('utf-8', errors='replace') does (each maximal ill-formed
