@@ -13,7 +13,6 @@
 #include "capture/capture.h"
 #include "cli/cli.h"
 #include "backend/cuda_backend.h"
-#include "families/ssm_common.h"
 #include "core/ll_util.h"
 #include "model/model.h"
 #include "ops/ops.h"
@@ -28,8 +27,8 @@ static void run_usage(FILE *f) {
             "usage: layerlaw run --model DIR --tokens FILE --out DIR [options]\n"
             "       layerlaw run --model DIR --data TEXT --out DIR [--docs N --seed S] [options]\n\n"
             "  DIR   an HF checkpoint folder: config.json + model.safetensors (or sharded with\n"
-            "        model.safetensors.index.json, or pytorch_model.bin); model_type gpt2, gpt_neox,\n"
-            "        llama, mistral, qwen2, rwkv, mamba\n"
+            "        model.safetensors.index.json, or pytorch_model.bin); model_type one of\n"
+            "        %s\n"
             "  FILE  pre-tokenised sequences, one JSON array of token ids per line\n\n"
             "  TEXT  raw text: plain (a document per line, or per paragraph / file: --split), or\n"
             "        JSON Lines with a text field (--text-field, default text); either may be .gz.\n"
@@ -62,7 +61,7 @@ static void run_usage(FILE *f) {
             "  --device N          cuda: the device to use (default 0)\n"
             "  --compute C         auto (default: bf16 on CUDA, fp32 on the CPU) | bf16 (CUDA: weights kept as\n"
             "                      stored, bf16 GEMMs with fp32 accumulation) | fp32 (bit-closer checks); --dtype C alike\n"
-            "  --quiet             no table on stdout\n");
+            "  --quiet             no table on stdout\n", ll_family_supported());
 }
 
 /* A capture wrapper that measures the time spent in the sink (so that the
@@ -108,44 +107,6 @@ static int timed_on_entry_device(ll_capture *self, int e, const float *h, const 
     t->last = t1;
     t->seconds += t1 - t0;
     return rc;
-}
-
-static cJSON *model_json(const ll_model *m) {
-    const ll_model_config *c = &m->cfg;
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "dir", m->dir);
-    cJSON_AddStringToObject(j, "model_type", c->model_type);
-    cJSON_AddNumberToObject(j, "n_layers", c->n_layer);
-    cJSON_AddNumberToObject(j, "hidden_size", c->d_model);
-    cJSON_AddNumberToObject(j, "vocab_size", c->vocab);
-    if (c->arch <= LL_ARCH_QWEN2) {
-        cJSON_AddNumberToObject(j, "n_heads", c->n_head);
-        cJSON_AddNumberToObject(j, "n_kv_heads", c->n_kv_head);
-        cJSON_AddNumberToObject(j, "head_dim", c->head_dim);
-        cJSON_AddNumberToObject(j, "intermediate_size", c->d_ff);
-        cJSON_AddNumberToObject(j, "rotary_dims", c->rotary_dims);
-        if (c->rotary_dims) cJSON_AddNumberToObject(j, "rope_theta", c->rope_theta);
-        cJSON_AddStringToObject(j, "rope_scaling",
-                                c->rope_scaling.type == LL_ROPE_SCALING_LLAMA3   ? "llama3"
-                                : c->rope_scaling.type == LL_ROPE_SCALING_LINEAR ? "linear"
-                                                                                 : "none");
-        cJSON_AddBoolToObject(j, "parallel_residual", c->parallel_residual);
-        if (c->sliding_window) cJSON_AddNumberToObject(j, "sliding_window", c->sliding_window);
-    } else if (c->arch == LL_ARCH_RWKV) {
-        cJSON_AddNumberToObject(j, "attention_hidden_size", c->attention_hidden_size);
-        cJSON_AddNumberToObject(j, "intermediate_size", c->d_ff);
-        cJSON_AddNumberToObject(j, "rescale_every", c->rescale_every);
-    } else if (c->arch == LL_ARCH_MAMBA) {
-        cJSON_AddNumberToObject(j, "state_size", c->d_state);
-        cJSON_AddNumberToObject(j, "conv_kernel", c->d_conv);
-        cJSON_AddNumberToObject(j, "intermediate_size", c->d_inner);
-        cJSON_AddNumberToObject(j, "time_step_rank", c->dt_rank);
-    }
-    cJSON_AddStringToObject(j, "norm", ll_norm_name(c->norm));
-    cJSON_AddNumberToObject(j, "norm_eps", c->norm_eps);
-    cJSON_AddNumberToObject(j, "n_entries", ll_model_n_entries(m));
-    cJSON_AddNumberToObject(j, "n_params", (double)m->n_params);
-    return j;
 }
 
 int cmd_run(int argc, char **argv) {
@@ -366,8 +327,8 @@ int cmd_run(int argc, char **argv) {
     int64_t *order = NULL;
     double *per_entry_fwd = NULL, *per_entry_cap = NULL;
     ll_probe_result *res = NULL;
-    if (embed_entry && ll_ssm_set_embed_entry(m, 1) != 0) {
-        cli_fail("--embedding-entry: only for rwkv and mamba models (%s is %s)", model_dir, m->cfg.model_type);
+    if (embed_entry && ll_model_set_embedding_entry(m, 1) != 0) {
+        cli_fail_lib();
         goto done;
     }
     const int E = ll_model_n_entries(m), d = ll_model_dim(m);
@@ -377,9 +338,10 @@ int cmd_run(int argc, char **argv) {
     if (N <= (long)d + 1)
         fprintf(stderr, "layerlaw: warning: %s: %ld examples for %d features: the probes can fit every example "
                         "(PR near 0, no law); use more text\n", src, N, d);
-    if (m->cfg.arch == LL_ARCH_GPT2 && longest > m->cfg.max_pos) {
+    const int max_positions = ll_model_max_positions(m);
+    if (max_positions > 0 && longest > max_positions) {
         cli_fail("%s: a sequence has %d tokens, more than the model's %d positions (use --max-length %d)", src,
-                 longest, m->cfg.max_pos, m->cfg.max_pos);
+                 longest, max_positions, max_positions);
         goto done;
     }
 
@@ -562,7 +524,7 @@ int cmd_run(int argc, char **argv) {
     if (use_cuda) cJSON_AddNumberToObject(cfg, "device", device);
     cJSON_AddStringToObject(cfg, "backend_requested", backend);
     cJSON *extra = cJSON_CreateObject();
-    cJSON_AddItemToObject(extra, "model", model_json(m));
+    cJSON_AddItemToObject(extra, "model", ll_model_describe(m));
     cJSON *tp = cJSON_AddObjectToObject(extra, "throughput");
     cJSON_AddNumberToObject(tp, "sequences", (double)n_seq);
     cJSON_AddNumberToObject(tp, "sequences_cut", (double)n_cut);
@@ -597,9 +559,9 @@ int cmd_run(int argc, char **argv) {
         /* GEMM FLOPs of one layer per token: 2 x its parameters (total less the
          * embeddings), plus causal attention for the transformer families */
         const ll_model_config *mc = &m->cfg;
-        double emb = (double)mc->vocab * mc->d_model + (mc->arch == LL_ARCH_GPT2 ? (double)mc->max_pos * mc->d_model : 0);
+        double emb = (double)m->embed.rows * m->embed.cols + (double)m->pos_embed.rows * m->pos_embed.cols;
         double fl_tok = 2.0 * ((double)m->n_params - emb) / LL_MAX(mc->n_layer, 1);
-        double lay_fl = fl_tok * (double)done_tok + (mc->arch <= LL_ARCH_QWEN2 ? attn_flops : 0);
+        double lay_fl = fl_tok * (double)done_tok + (m->layers ? attn_flops : 0); /* transformer layers */
         cJSON *gt = cJSON_AddObjectToObject(extra, "gpu_timing");
         cJSON_AddNumberToObject(gt, "batches", (double)nbt);
         cJSON_AddNumberToObject(gt, "peak_bf16_gemm_tflops", peak);
@@ -612,7 +574,7 @@ int cmd_run(int argc, char **argv) {
             cJSON_AddNumberToObject(o, "layer_ms_per_batch", lms[e] / nbt);
             cJSON_AddNumberToObject(o, "capture_ms_per_batch", cms[e] / nbt);
             cJSON_AddNumberToObject(o, "tokens_per_s", sec > 0 ? done_tok / sec : 0);
-            if (e > 0 || mc->arch >= LL_ARCH_RWKV) { /* entry 0 of a transformer is the embedding lookup */
+            if (e > 0 || !m->layers) { /* entry 0 of a transformer is the embedding lookup */
                 cJSON_AddNumberToObject(o, "tflops", sec > 0 ? lay_fl / sec / 1e12 : 0);
                 cJSON_AddNumberToObject(o, "pct_of_peak", sec > 0 && peak > 0 ? 100 * lay_fl / sec / 1e12 / peak : 0);
             }

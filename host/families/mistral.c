@@ -1,0 +1,23 @@
+/* Mistral (HF MistralModel): llama blocks with a sliding attention window
+ * (sliding_window, every layer). */
+#include "families/llama.h"
+
+static int parse_mistral(ll_model *m, ll_config *r) {
+    if (ll_llama_parse_common(m, r)) return -1;
+    m->cfg.sliding_window = ll_cfg_size(r, "sliding_window", NULL, 0, 0, INT32_MAX);
+    return ll_llama_finish(m, r);
+}
+
+const ll_family ll_family_mistral = {
+    .model_type = "mistral",
+    .roles = ll_llama_roles, /* GGUF files of mistral models say general.architecture = llama */
+    .n_roles = LL_LLAMA_N_ROLES,
+    .hf_prefix = "model.",
+    .harmless = ll_llama_harmless,
+    .parse_config = parse_mistral,
+    .bind = ll_llama_bind,
+    .prepare = ll_llama_prepare,
+    .forward = ll_llama_forward,
+    .describe = ll_tf_describe,
+    .cost = ll_llama_cost,
+};
