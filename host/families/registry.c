@@ -75,7 +75,7 @@ int ll_family_gguf_to_hf(const ll_family *f, const char *gguf_name, char *hf, si
         char tail[512];
         if (layer >= 0) snprintf(tail, sizeof tail, r->hf, layer);
         else snprintf(tail, sizeof tail, "%s", r->hf);
-        int n = snprintf(hf, cap, "%s%s", f->hf_prefix ? f->hf_prefix : "", tail);
+        int n = snprintf(hf, cap, "%s%s", f->hf_prefix && !r->top ? f->hf_prefix : "", tail);
         if (n < 0 || (size_t)n >= cap) {
             ll_set_error("%s: tensor name too long for its buffer", gguf_name);
             return -1;
