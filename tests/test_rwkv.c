@@ -88,6 +88,8 @@ TEST(rwkv_shift_mix_op) {
 #define TOL 1e-5
 TEST(rwkv_matches_hf) { check_fixture("rwkv", TOL); }
 TEST(rwkv_bin_matches_hf) { check_fixture("rwkv_bin", TOL); }
+/* layer_norm_epsilon 1e-3 in the blocks, HF ln_out keeps eps 1e-5 */
+TEST(rwkv_eps_matches_hf) { check_fixture("rwkv_eps", TOL); }
 
 TEST(rwkv_scan_vs_recurrent) {
     char msg[2048] = "";
