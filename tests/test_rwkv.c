@@ -1,7 +1,7 @@
 /* RWKV-4: WKV op vs a float64 textbook formula, scan vs recurrent mode, the
  * random HF fixture (safetensors and pytorch_model.bin), the embedding-entry
  * option, and the trained tiny RWKV-4 against rwkv.cpp's expected logits. */
-#include "ops/ops_ssm.h"
+#include "ops/cpu_ops.h"
 #include "ssm_fixture.h"
 
 static float frand(unsigned *s, float lo, float hi) {
