@@ -20,4 +20,10 @@ int ll_llama_harmless(const char *name);
 int ll_llama_forward(ll_model *m, const ll_ops *ops, void *ctx, const int32_t *tokens, const int *lens, int B, int T,
                      ll_capture *cap, float *state, float *logits);
 int ll_llama_cost(const ll_model *m, int T, ll_cost *pe);
+/* The ll_family fields every llama-style family shares (designated
+ * initialisers): a family adds .model_type, .gguf_arch, .parse_config. */
+#define LL_LLAMA_FAMILY_FIELDS                                                                                  \
+    .roles = ll_llama_roles, .n_roles = LL_LLAMA_N_ROLES, .hf_prefix = "model.", .harmless = ll_llama_harmless, \
+    .bind = ll_llama_bind, .prepare = ll_llama_prepare, .forward = ll_llama_forward, .describe = ll_tf_describe, \
+    .cost = ll_llama_cost
 #endif

@@ -8,16 +8,9 @@ static int parse_mistral(ll_model *m, ll_config *r) {
     return ll_llama_finish(m, r);
 }
 
+/* (GGUF files of mistral models say general.architecture = llama) */
 const ll_family ll_family_mistral = {
     .model_type = "mistral",
-    .roles = ll_llama_roles, /* GGUF files of mistral models say general.architecture = llama */
-    .n_roles = LL_LLAMA_N_ROLES,
-    .hf_prefix = "model.",
-    .harmless = ll_llama_harmless,
     .parse_config = parse_mistral,
-    .bind = ll_llama_bind,
-    .prepare = ll_llama_prepare,
-    .forward = ll_llama_forward,
-    .describe = ll_tf_describe,
-    .cost = ll_llama_cost,
+    LL_LLAMA_FAMILY_FIELDS,
 };

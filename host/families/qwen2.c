@@ -18,14 +18,6 @@ static int parse_qwen2(ll_model *m, ll_config *r) {
 const ll_family ll_family_qwen2 = {
     .model_type = "qwen2",
     .gguf_arch = "qwen2",
-    .roles = ll_llama_roles,
-    .n_roles = LL_LLAMA_N_ROLES,
-    .hf_prefix = "model.",
-    .harmless = ll_llama_harmless,
     .parse_config = parse_qwen2,
-    .bind = ll_llama_bind,
-    .prepare = ll_llama_prepare,
-    .forward = ll_llama_forward,
-    .describe = ll_tf_describe,
-    .cost = ll_llama_cost,
+    LL_LLAMA_FAMILY_FIELDS,
 };
