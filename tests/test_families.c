@@ -299,5 +299,14 @@ TEST(families_synthetic) {
         ll_model_free(real);
     }
     ll_cpu_ctx_free(ctx);
+    /* keep_half: matrices BF16 (for a GPU backend), vectors F32 */
+    ll_load_opts keep = {1};
+    ll_model *h = ll_model_synthetic("tests/fixtures/models/llama_gqa/config.json", &keep, 7);
+    REQUIRE_MSG(h, "%s", ll_last_error());
+    CHECK_INT(h->layers[0].q.dtype, LL_DT_BF16);
+    CHECK_INT(h->layers[0].ln1_w.dtype, LL_DT_F32);
+    CHECK(((const float *)h->layers[0].ln1_w.data)[3] == 1.0f);
+    ll_model_free(h);
     CHECK(ll_model_synthetic("tests/fixtures/models/gpt2/model.safetensors", NULL, 1) == NULL);
+    CHECK(strstr(ll_last_error(), "config.json") != NULL);
 }
