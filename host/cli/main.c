@@ -70,6 +70,8 @@ static void usage(FILE *f) {
             "  fit       probes and the law from features you already have (.npy)\n"
             "  run       forward a model over tokens, capture every layer, fit the law\n"
             "  tokenize  text -> token ids with an HF tokenizer.json\n"
+            "  plot      figures of the paper from results (law.json files or folders)\n"
+            "  report    report.html + report.md: tables, figures, provenance of every run\n"
             "  info      version, backends, devices\n",
             LL_VERSION);
 }
@@ -82,6 +84,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "--version")) { printf("layerlaw %s\n", LL_VERSION); return 0; }
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"fit", cmd_fit}, {"run", cmd_run}, {"tokenize", cmd_tokenize}, {"info", cmd_info},
+        {"plot", cmd_plot}, {"report", cmd_report},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name)) {
