@@ -17,20 +17,23 @@ static void plot_usage(FILE *f, int report) {
                    "  (figures as PNG beside it) and every figure with its CSV and gnuplot script.\n");
     else
         fprintf(f, "usage: layerlaw plot PATH... --out DIR [--format png,svg,pdf,eps]\n"
-                   "                     [--figures main,scaling,steps,flow,measures,throughput]\n\n"
+                   "                     [--figures main,scaling,steps,flow,measures,throughput] [--each]\n\n"
                    "  PATH   law.json files, or folders searched recursively for law.json\n"
                    "  --format   PNG and SVG always; add pdf and/or eps (default png,svg)\n"
                    "  --figures  which figure families (default all; those without data are skipped\n"
                    "             with a note)\n"
+                   "  --each     also (or, without --out, only) the per-run figure beside every\n"
+                   "             law.json: law.png, law.svg, law_points.csv\n"
                    "  Each figure NAME is written as NAME.png, NAME.svg, NAME.csv (its data) and\n"
                    "  NAME.gp (the gnuplot script). Needs gnuplot (Debian: gnuplot-nox).\n");
 }
 
 static int plot_main(int argc, char **argv, int report) {
     const char *outdir = NULL, *fmt_s = "png,svg", *fig_s = "all";
-    enum { O_OUT = 1, O_FMT, O_FIG, O_HELP };
+    int each = 0;
+    enum { O_OUT = 1, O_FMT, O_FIG, O_EACH, O_HELP };
     static const struct option opts[] = {{"out", 1, 0, O_OUT}, {"format", 1, 0, O_FMT}, {"figures", 1, 0, O_FIG},
-                                         {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
+                                         {"each", 0, 0, O_EACH}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
     const char *cmd = report ? "report" : "plot";
     optind = 1;
     opterr = 0;
@@ -43,11 +46,15 @@ static int plot_main(int argc, char **argv, int report) {
             if (report) { plot_usage(stderr, 1); return cli_fail("report: --figures is for plot (report draws all)"); }
             fig_s = optarg;
             break;
+        case O_EACH:
+            if (report) { plot_usage(stderr, 1); return cli_fail("report: --each is for plot"); }
+            each = 1;
+            break;
         case O_HELP: plot_usage(stdout, report); return 0;
         default: plot_usage(stderr, report); return cli_fail("%s: unknown or incomplete option '%s'", cmd, argv[optind - 1]);
         }
     }
-    if (!outdir) { plot_usage(stderr, report); return cli_fail("%s: --out is required", cmd); }
+    if (!outdir && !each) { plot_usage(stderr, report); return cli_fail("%s: --out is required", cmd); }
     if (optind >= argc) { plot_usage(stderr, report); return cli_fail("%s: no results given (law.json files or folders)", cmd); }
     unsigned formats, figures;
     if (ll_plot_parse_formats(fmt_s, &formats) != 0) return cli_fail_lib();
@@ -58,8 +65,17 @@ static int plot_main(int argc, char **argv, int report) {
                         "or set LAYERLAW_GNUPLOT)", cmd);
     ll_runset rs;
     if (ll_runset_load(&rs, (const char *const *)argv + optind, argc - optind) != 0) return cli_fail_lib();
-    ll_figlist fl;
+    ll_figlist fl = {0};
     int rc = 0;
+    for (int i = 0; each && i < rs.n; i++) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", rs.runs[i].path);
+        char *sl = strrchr(dir, '/');
+        if (sl) *sl = 0; else snprintf(dir, sizeof dir, ".");
+        if (ll_plot_run_figure(dir) != 0) { rc = 1; fprintf(stderr, "layerlaw: %s\n", ll_last_error()); goto out; }
+        printf("  %s/law.png\n", dir);
+    }
+    if (!outdir) goto out;
     if (ll_plot_figures(&rs, outdir, formats, figures, &fl) != 0) {
         rc = 1;
         fprintf(stderr, "layerlaw: %s\n", ll_last_error());

@@ -426,6 +426,7 @@ typedef struct {
 typedef struct {
     char name[64], title[400];
     int ncols, pw, ph;
+    int no_csv; /* the per-run figure writes its own law_points.csv */
     fpanel **p;
     int np;
 } figure;
@@ -528,7 +529,7 @@ static void axis_cmds(sbuf *b, const fpanel *p, char ax) {
                 sb_printf(b, "%s'%s' %.10g", k++ ? ", " : "", lab, t125[i]);
             }
         } else {
-            double st = nice_step(z - a, 4);
+            double st = nice_step(z - a, 6);
             for (double t = ceil(a / st) * st; t <= z * (1 + 1e-12); t += st)
                 if (t > 0) {
                     tick_label(lab, sizeof lab, t, si);
@@ -601,7 +602,8 @@ static void panel_body(sbuf *b, const figure *f, int pi) {
 
 /* the script; out_stem is the output file name without its extension */
 static void fig_script(sbuf *b, const figure *f, unsigned formats, const char *out_prefix) {
-    sb_printf(b, "# layerlaw figure '%s' (the same numbers are in %s.csv); run: gnuplot %s.gp\n", f->name, f->name, f->name);
+    sb_printf(b, "# layerlaw figure '%s' (the same numbers are in %s%s.csv); run: gnuplot %s.gp\n", f->name, f->name,
+              f->no_csv ? "_points" : "", f->name);
     sb_puts(b, "set encoding utf8\n");
     for (int pi = 0; pi < f->np; pi++)
         for (int i = 0; i < f->p[pi]->ns; i++) {
@@ -687,7 +689,7 @@ static int fig_render(const figure *f, const char *outdir, unsigned formats) {
         if (rename(from, to) != 0) { ll_set_error("%s: cannot rename: %s", to, strerror(errno)); goto out; }
     }
     snprintf(run_name, sizeof run_name, "%s.csv", f->name);
-    if (ll_write_file_atomic(ll_path_join(path, sizeof path, outdir, run_name), csv.s, csv.n) != 0) goto out;
+    if (!f->no_csv && ll_write_file_atomic(ll_path_join(path, sizeof path, outdir, run_name), csv.s, csv.n) != 0) goto out;
     snprintf(run_name, sizeof run_name, "%s.gp", f->name);
     if (ll_write_file_atomic(ll_path_join(path, sizeof path, outdir, run_name), gp.s, gp.n) != 0) goto out;
     rc = 0;
@@ -1221,11 +1223,15 @@ int ll_plot_run_figure(const char *outdir) {
     snprintf(f.title, sizeof f.title, "%s%s%s%s, data %s, %.0f examples", r.label, r.model_type[0] ? ", " : "",
              r.model_type, par, r.data[0] ? r.data : "?", r.n_examples);
     f.ncols = 1;
+    f.no_csv = 1;
     f.pw = 760;
     f.ph = 500;
     fpanel *p = fig_panel(&f);
-    snprintf(p->title, sizeof p->title, "position %s, norm %s, target %s%s", r.position, r.norm[0] ? r.norm : "?",
-             r.target, r.shuffle >= 0 ? ", shuffled vocabulary" : "");
+    /* fit results have no position: their labels come from elsewhere */
+    int has_pos = jstr(cJSON_GetObjectItemCaseSensitive(r.root, "config"), "position") != NULL;
+    snprintf(p->title, sizeof p->title, "%s%s%snorm %s, target %s%s", has_pos ? "position " : "",
+             has_pos ? r.position : "", has_pos ? ", " : "", r.norm[0] ? r.norm : "?", r.target,
+             r.shuffle >= 0 ? ", shuffled vocabulary" : "");
     snprintf(p->xlabel, sizeof p->xlabel, "layer (hidden-state entry)");
     snprintf(p->ylabel, sizeof p->ylabel, "prediction residual PR (log scale)");
     p->logy = 1;
