@@ -99,7 +99,10 @@ static ll_run **sorted(const ll_runset *rs) {
     return v;
 }
 
-/* the SVG file without its XML prolog and doctype, for inlining */
+/* the SVG file without its XML prolog and doctype, for inlining.  gnuplot
+ * names its markers and patterns by id (gpPt6, gpPat1) in every file, and ids
+ * are document-wide in HTML: each figure's ids and the references to them
+ * (href='#..', url(#..)) get the figure's name as a prefix. */
 static char *inline_svg(const char *outdir, const char *name) {
     char p[4096], nm[128];
     snprintf(nm, sizeof nm, "%s.svg", name);
@@ -107,9 +110,19 @@ static char *inline_svg(const char *outdir, const char *name) {
     if (!s) return NULL;
     char *start = strstr(s, "<svg");
     if (!start) { free(s); ll_set_error("%s: not an SVG file", p); return NULL; }
-    char *out = ll_xstrdup(start);
+    static const char *const pat[] = {" id='", " id=\"", "href='#", "href=\"#", "url(#"};
+    hbuf b = {0};
+    for (const char *q = start; *q;) {
+        int hit = -1;
+        for (int k = 0; k < 5 && hit < 0; k++)
+            if (!strncmp(q, pat[k], strlen(pat[k]))) hit = k;
+        if (hit < 0) { hb_add(&b, q, 1); q++; continue; }
+        hb_add(&b, pat[hit], strlen(pat[hit]));
+        hb_printf(&b, "%s-", name);
+        q += strlen(pat[hit]);
+    }
     free(s);
-    return out;
+    return b.s;
 }
 
 static const char *CSS =

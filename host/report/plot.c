@@ -1141,7 +1141,7 @@ static int fig_throughput(const ll_runset *rs, const char *outdir, unsigned form
     f.ph = 320;
     strlist models = {0};
     int nb = 0, nt = 0;
-    for (int i = 0; i < rs->n && nb < 12; i++) {
+    for (int i = 0; i < rs->n && nb < 24; i++) {
         const ll_run *r = &rs->runs[i];
         int gpu = r->gpu_layer_ms != NULL;
         if (!gpu && !(r->fwd_s && r->cap_s)) continue;
@@ -1188,9 +1188,9 @@ static int fig_throughput(const ll_runset *rs, const char *outdir, unsigned form
         }
     }
     if (!nb && !nt) { fig_free(&f); note(fl, "throughput: no run with per-entry timing (law.json throughput / gpu_timing)"); return 0; }
-    f.ncols = grid_cols(f.np, 3);
+    f.ncols = grid_cols(f.np, 4);
     return emit(&f, outdir, formats, fl,
-                "Per model (first run of each): the time spent at each hidden-state entry, the forward pass (solid) "
+                "Per model (first run of each, at most 24): the time spent at each hidden-state entry, the forward pass (solid) "
                 "and the capture into the probe statistics (hatched, stacked on top); GPU runs show device time per "
                 "batch (gpu_timing), CPU runs wall time. Last panel: tokens/s of the whole run against model size.");
 }
