@@ -562,6 +562,8 @@ TEST(report_html_and_md) {
     char cell[64];
     snprintf(cell, sizeof cell, "<td>%.4f</td>", law_fit(j, "decay_ratio"));
     CHECK_MSG(strstr(h, cell) != NULL, "no %s", cell);
+    snprintf(cell, sizeof cell, "<td>%.5g</td>", law_fit(j, "slope"));
+    CHECK_MSG(strstr(h, cell) != NULL, "no %s", cell);
     /* provenance: every law.json path and its config */
     CHECK(strstr(h, RES "/stories260K/shuffle-1/law.json") && strstr(h, "&quot;shuffle_vocab_seed&quot;:\t1"));
     CHECK(strstr(h, "SYNTHETIC") != NULL);

@@ -64,25 +64,30 @@ static void num(char *buf, size_t cap, double v, const char *fmt) {
 }
 
 /* the columns of the results table, as strings */
-#define NCOL 14
-static const char *const COLS[NCOL] = {"model", "data", "position", "norm", "target", "shuffle", "entries", "slope",
-                                       "intercept", "R²", "r", "ρ", "examples", "tokens/s"};
+#define NCOL 15
+static const char *const COLS[NCOL] = {"model", "step", "data", "position", "norm", "target", "shuffle", "entries",
+                                       "slope", "intercept", "R²", "r", "ρ", "examples", "tokens/s"};
+#define NTEXT 7 /* the first NTEXT columns are text (left-aligned) */
 static void row(const ll_run *r, char cell[NCOL][128]) {
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(r->root, "config");
     snprintf(cell[0], 128, "%s", r->label);
-    snprintf(cell[1], 128, "%s", r->data[0] ? r->data : "–");
-    snprintf(cell[2], 128, "%s", r->position);
-    snprintf(cell[3], 128, "%s", r->norm[0] ? r->norm : "–");
-    snprintf(cell[4], 128, "%s", r->target);
-    if (r->shuffle >= 0) snprintf(cell[5], 128, "seed %lld", r->shuffle);
-    else snprintf(cell[5], 128, "–");
-    snprintf(cell[6], 128, "%d", r->E);
-    num(cell[7], 128, r->slope, "%.5g");
-    num(cell[8], 128, r->intercept, "%.5g");
-    num(cell[9], 128, r->r2, "%.4f");
-    num(cell[10], 128, r->r, "%.4f");
-    num(cell[11], 128, r->rho, "%.4f");
-    num(cell[12], 128, r->n_examples, "%.0f");
-    num(cell[13], 128, r->tokens_per_s, "%.4g");
+    if (r->step >= 0) snprintf(cell[1], 128, "%lld", r->step);
+    else snprintf(cell[1], 128, "–");
+    snprintf(cell[2], 128, "%s", r->data[0] ? r->data : "–");
+    /* fit results have no position (their labels are whatever was given) */
+    snprintf(cell[3], 128, "%s", cJSON_GetObjectItemCaseSensitive(cfg, "position") ? r->position : "–");
+    snprintf(cell[4], 128, "%s", r->norm[0] ? r->norm : "–");
+    snprintf(cell[5], 128, "%s", r->target);
+    if (r->shuffle >= 0) snprintf(cell[6], 128, "seed %lld", r->shuffle);
+    else snprintf(cell[6], 128, "–");
+    snprintf(cell[7], 128, "%d", r->E);
+    num(cell[8], 128, r->slope, "%.5g");
+    num(cell[9], 128, r->intercept, "%.5g");
+    num(cell[10], 128, r->r2, "%.4f");
+    num(cell[11], 128, r->r, "%.4f");
+    num(cell[12], 128, r->rho, "%.4f");
+    num(cell[13], 128, r->n_examples, "%.0f");
+    num(cell[14], 128, r->tokens_per_s, "%.0f");
 }
 
 static int by_model(const void *a, const void *b) {
@@ -130,8 +135,8 @@ static const char *CSS =
     "color:#222;line-height:1.4}\n"
     "h1{font-size:1.6em}h2{font-size:1.3em;border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}\n"
     "table{border-collapse:collapse;font-size:.85em;margin:.5em 0}th,td{border:1px solid #ccc;padding:.25em .5em;"
-    "text-align:right}th{background:#f0f0f0}td:first-child,th:first-child,td:nth-child(2),td:nth-child(3),"
-    "td:nth-child(4),td:nth-child(5),td:nth-child(6){text-align:left}tr:nth-child(even) td{background:#fafafa}\n"
+    "text-align:right;white-space:nowrap}th{background:#f0f0f0}td.t{text-align:left}"
+    "tr:nth-child(even) td{background:#fafafa}\n"
     "figure{margin:1em 0}figure svg{max-width:100%;height:auto;border:1px solid #eee}"
     "figcaption{font-size:.9em;color:#444;max-width:60em}\n"
     "pre{background:#f6f6f6;padding:.6em;overflow-x:auto;font-size:.8em}details{margin:.3em 0}"
@@ -165,7 +170,7 @@ int ll_report_html(const ll_runset *rs, const ll_figlist *fl, const char *outdir
         row(v[i], cell);
         hb_printf(&b, "<tr>");
         for (int c = 0; c < NCOL; c++) {
-            hb_printf(&b, c == 0 ? "<td title=\"" : "<td>");
+            hb_printf(&b, c == 0 ? "<td class=\"t\" title=\"" : c < NTEXT ? "<td class=\"t\">" : "<td>");
             if (c == 0) { hb_esc(&b, v[i]->model_key); hb_printf(&b, "\">"); }
             hb_esc(&b, cell[c]);
             hb_printf(&b, "</td>");
@@ -227,7 +232,7 @@ int ll_report_md(const ll_runset *rs, const ll_figlist *fl, const char *outdir) 
               rs->n, rs->n == 1 ? "" : "s");
     for (int c = 0; c < NCOL; c++) hb_printf(&b, " %s |", COLS[c]);
     hb_printf(&b, "\n|");
-    for (int c = 0; c < NCOL; c++) hb_printf(&b, "%s", c < 6 ? "---|" : "--:|");
+    for (int c = 0; c < NCOL; c++) hb_printf(&b, "%s", c < NTEXT ? "---|" : "--:|");
     hb_printf(&b, "\n");
     ll_run **v = sorted(rs);
     for (int i = 0; i < rs->n; i++) {

@@ -419,7 +419,7 @@ typedef struct {
     int key;          /* 0 off, 1 outside right, 2 below */
     int int_x;        /* integer x ticks (layer index) */
     int boxes;        /* bar chart */
-    int si_x;         /* x tick labels with SI prefixes (sizes, steps) */
+    int si_x, si_y;   /* tick labels with SI prefixes (sizes, steps, tokens/s) */
     fseries **s; /* each allocated on its own: pointers stay valid */
     int ns;
 } fpanel;
@@ -492,7 +492,7 @@ static void tick_label(char *buf, size_t cap, double v, int si) {
  * more, else linear nice steps. */
 static void axis_cmds(sbuf *b, const fpanel *p, char ax) {
     double lo = INFINITY, hi = -INFINITY;
-    int logs = ax == 'x' ? p->logx : p->logy, si = ax == 'x' && p->si_x;
+    int logs = ax == 'x' ? p->logx : p->logy, si = ax == 'x' ? p->si_x : p->si_y;
     for (int i = 0; i < p->ns; i++)
         for (int j = 0; j < p->s[i]->n; j++) {
             double v = ax == 'x' ? p->s[i]->x[j] : p->s[i]->y[j];
@@ -960,7 +960,8 @@ static int fig_steps(const ll_runset *rs, const char *outdir, unsigned formats, 
             char key[64];
             snprintf(key, sizeof key, "step %lld", r->step);
             fseries *s = pr_series(p, r, K_LP, i, key);
-            viridis(colours[i % 64], m > 1 ? (double)i / (m - 1) : 0);
+            /* up to 0.8 of the scale: the lightest viridis greens are faint on white */
+            viridis(colours[i % 64], m > 1 ? 0.8 * i / (m - 1) : 0);
             s->rgb = colours[i % 64];
         }
         int zero = 0;
@@ -1146,9 +1147,9 @@ static int fig_throughput(const ll_runset *rs, const char *outdir, unsigned form
         int gpu = r->gpu_layer_ms != NULL;
         if (!gpu && !(r->fwd_s && r->cap_s)) continue;
         int seen = 0;
-        for (int j = 0; j < models.n; j++) seen |= !strcmp(models.v[j], r->model_key);
-        if (seen) continue;
-        sl_add(&models, r->model_key);
+        for (int j = 0; j < models.n; j++) seen |= !strcmp(models.v[j], r->series);
+        if (seen) continue; /* one panel per model (its training steps time alike) */
+        sl_add(&models, r->series);
         nb++;
         fpanel *p = fig_panel(&f);
         const char *be = jstr(cJSON_GetObjectItemCaseSensitive(r->root, "config"), "backend");
@@ -1158,7 +1159,7 @@ static int fig_throughput(const ll_runset *rs, const char *outdir, unsigned form
         snprintf(p->ylabel, sizeof p->ylabel, gpu ? "GPU time per batch (ms)" : "wall time (ms)");
         p->boxes = 1;
         p->key = 2;
-        fseries *tot = panel_series(p, K_BOX, 1, "forward + capture (capture hatched, on top)");
+        fseries *tot = panel_series(p, K_BOX, 1, "capture (hatched; bar top = forward + capture)");
         tot->fill = 1;
         fseries *fw = panel_series(p, K_BOX, 0, "forward");
         for (int e = 0; e < r->E; e++) {
@@ -1180,7 +1181,7 @@ static int fig_throughput(const ll_runset *rs, const char *outdir, unsigned form
         snprintf(q->xlabel, sizeof q->xlabel, "model size (parameters, log scale)");
         snprintf(q->ylabel, sizeof q->ylabel, "throughput (tokens/s, log scale)");
         q->logx = q->logy = 1;
-        q->si_x = 1;
+        q->si_x = q->si_y = 1;
         fseries *s = panel_series(q, K_PTS, 0, "tokens/s");
         for (int i = 0; i < rs->n; i++) {
             const ll_run *r = &rs->runs[i];
