@@ -407,7 +407,7 @@ enum { K_LP, K_PTS, K_LINE, K_BOX };
 typedef struct {
     char key[256];
     int kind, style;
-    const char *rgb; /* colour override */
+    char rgb[8];     /* colour override "#rrggbb" ("" = the style's) */
     int pt;          /* point type override (0: the style's) */
     int fill;        /* boxes: 0 solid, 1 pattern */
     double *x, *y;
@@ -582,7 +582,7 @@ static void panel_body(sbuf *b, const figure *f, int pi) {
     for (int i = 0; i < p->ns; i++) {
         const fseries *s = p->s[i];
         int st = s->style % NPAL;
-        const char *rgb = s->rgb ? s->rgb : PAL[st];
+        const char *rgb = s->rgb[0] ? s->rgb : PAL[st];
         int pt = s->pt ? s->pt : PT[st];
         sb_printf(b, "%s$d%d_%d using 1:2 ", i ? ", \\\n     " : "", pi, i);
         switch (s->kind) {
@@ -819,7 +819,7 @@ static int fig_main(const ll_runset *rs, const char *outdir, unsigned formats, l
         fseries *in = panel_series(p, K_PTS, 0, "PR");
         fseries *out = panel_series(p, K_PTS, 1, "PR, not in the fit");
         out->pt = 4;
-        out->rgb = "#888888";
+        snprintf(out->rgb, sizeof out->rgb, "#888888");
         for (int e = 0; e < r->E; e++)
             if (r->pr[e] > 0) series_add(e >= r->first_entry ? in : out, e, r->pr[e]);
         fit_line(p, r, 1, "fitted line");
@@ -927,7 +927,6 @@ static int fig_steps(const ll_runset *rs, const char *outdir, unsigned formats, 
     f.ph = 330;
     int *grp = ll_xmalloc((size_t)(rs->n + 1) * sizeof(int));
     int *done = ll_xcalloc((size_t)(rs->n + 1), sizeof(int)), nser = 0;
-    static char colours[64][8];
     for (int a = 0; a < rs->n; a++) {
         const ll_run *ra = &rs->runs[a];
         if (done[a] || ra->step < 0 || !is_baseline(ra) || !ra->have_fit) continue;
@@ -961,8 +960,7 @@ static int fig_steps(const ll_runset *rs, const char *outdir, unsigned formats, 
             snprintf(key, sizeof key, "step %lld", r->step);
             fseries *s = pr_series(p, r, K_LP, i, key);
             /* up to 0.8 of the scale: the lightest viridis greens are faint on white */
-            viridis(colours[i % 64], m > 1 ? 0.8 * i / (m - 1) : 0);
-            s->rgb = colours[i % 64];
+            viridis(s->rgb, m > 1 ? 0.8 * i / (m - 1) : 0);
         }
         int zero = 0;
         for (int i = 0; i < m; i++) zero += rs->runs[grp[i]].step <= 0;
@@ -1241,7 +1239,7 @@ int ll_plot_run_figure(const char *outdir) {
     fseries *in = panel_series(p, K_PTS, 0, "PR (entries in the fit)");
     fseries *out = panel_series(p, K_PTS, 1, "PR (entries not in the fit)");
     out->pt = 4;
-    out->rgb = "#888888";
+    snprintf(out->rgb, sizeof out->rgb, "#888888");
     for (int e = 0; e < r.E; e++)
         if (r.pr[e] > 0) series_add(r.have_fit && e >= r.first_entry ? in : out, e, r.pr[e]);
     if (r.have_fit) {
