@@ -92,7 +92,7 @@ static void row(const ll_run *r, char cell[NCOL][128]) {
 
 static int by_model(const void *a, const void *b) {
     const ll_run *x = *(ll_run *const *)a, *y = *(ll_run *const *)b;
-    int c = strcmp(x->model_key, y->model_key);
+    int c = strcmp(x->series, y->series); /* a model's training steps in order */
     if (c) return c;
     if (x->step != y->step) return (x->step > y->step) - (x->step < y->step);
     return strcmp(x->path, y->path);
