@@ -398,3 +398,22 @@ TEST(sweep_provenance_fields) {
     CHECK(!strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(ins, 1), "sha256")->valuestring, hex));
     cJSON_Delete(p);
 }
+
+/* every shipped sweep file parses and expands (the counts by hand) */
+TEST(sweep_shipped_configs_parse) {
+    struct { const char *file; int points; } cs[] = {
+        {"configs/sweeps/cpu-small.yaml", 8 * 4},        {"configs/sweeps/model-scaling.yaml", 13},
+        {"configs/sweeps/training-steps.yaml", 3 * 18},  {"configs/sweeps/positions.yaml", 3 * 4},
+        {"configs/sweeps/measures.yaml", 2 * 4 * 2},     {"configs/sweeps/normalisation.yaml", 3 * 5 * 2},
+        {"configs/sweeps/throughput-gpt2.yaml", 4 * 2},  {"configs/sweeps/throughput-pythia.yaml", 8 * 2},
+        {"configs/sweeps/throughput-llama.yaml", 5 * 2}, {"configs/sweeps/throughput-mistral.yaml", 1 * 2},
+        {"configs/sweeps/throughput-qwen2.yaml", 3 * 2}, {"configs/sweeps/throughput-rwkv.yaml", 6 * 2},
+        {"configs/sweeps/throughput-mamba.yaml", 5 * 2},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+        ll_sweep *s = ll_sweep_load(cs[i].file);
+        CHECK_MSG(s, "%s", ll_last_error());
+        if (s) CHECK_MSG(s->n_points == cs[i].points, "%s: %d points, expected %d", cs[i].file, s->n_points, cs[i].points);
+        ll_sweep_free(s);
+    }
+}
