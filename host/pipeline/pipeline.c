@@ -398,6 +398,7 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
      * order with --keep-order / --dump-hidden: the dump is in input order) */
     ll_progress prog;
     ll_progress_init(&prog, "sequences", n_seq);
+    prog.label = o->progress_label;
     if (o->progress <= 0 || rank != 0) prog.enabled = 0;
     double t_run0 = ll_now();
     long long done_tok = 0, padded = 0, my_seq = 0;
