@@ -417,3 +417,25 @@ TEST(sweep_shipped_configs_parse) {
         ll_sweep_free(s);
     }
 }
+
+/* the live line's text, values by hand: 25 of 100 in 10 s -> 30 s left */
+TEST(sweep_progress_line_text) {
+    ll_progress p;
+    ll_progress_init(&p, "sequences", 100);
+    p.t0 = 1000.0;
+    p.label = "point 3/12 gpt2 (sweep ETA 4m10s)";
+    char buf[256];
+    ll_progress_format(&p, 25, 1000, 1010.0, 0, buf, sizeof buf);
+    CHECK_MSG(!strcmp(buf, "point 3/12 gpt2 (sweep ETA 4m10s)  25/100 sequences  100 tokens/s  ETA 30s"), "'%s'", buf);
+    ll_progress_format(&p, 100, 4000, 1010.0 + 3600 + 125, 1, buf, sizeof buf);
+    CHECK_MSG(!strcmp(buf, "point 3/12 gpt2 (sweep ETA 4m10s)  100/100 sequences  1 tokens/s  in 1h02m"), "'%s'", buf);
+    p.label = NULL;
+    p.total = 0;
+    ll_progress_format(&p, 7, 70, 1001.0, 0, buf, sizeof buf);
+    CHECK_MSG(!strcmp(buf, "7 sequences  70 tokens/s"), "'%s'", buf);
+    char d[32];
+    ll_format_duration(65, d, sizeof d);
+    CHECK(!strcmp(d, "1m05s"));
+    ll_format_duration(-1, d, sizeof d);
+    CHECK(!strcmp(d, "?"));
+}
