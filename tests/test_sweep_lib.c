@@ -366,6 +366,17 @@ TEST(sweep_hash_cache_and_folder_digest) {
     CHECK_MSG(cJSON_IsString(dh) && !strncmp(o, dh->valuestring, 64), "listing digest %s", o);
     free(o);
     cJSON_Delete(h);
+    /* files above LAYERLAW_HASH_MAX_BYTES are listed, not hashed; no folder digest then */
+    setenv("LAYERLAW_HASH_MAX_BYTES", "8", 1);
+    h = ll_hash_input(dir);
+    const cJSON *fl = cJSON_GetObjectItem(h, "files");
+    /* config.json has 9 bytes, model.safetensors now 7 ("changed") */
+    CHECK(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetArrayItem(fl, 0), "sha256")));
+    CHECK(cJSON_IsString(cJSON_GetObjectItem(cJSON_GetArrayItem(fl, 0), "not_hashed")));
+    CHECK(cJSON_IsString(cJSON_GetObjectItem(cJSON_GetArrayItem(fl, 1), "sha256")));
+    CHECK(cJSON_GetObjectItem(h, "sha256") == NULL);
+    cJSON_Delete(h);
+    unsetenv("LAYERLAW_HASH_MAX_BYTES");
     h = ll_hash_input("/nonexistent/model");
     CHECK(!strcmp(cJSON_GetObjectItem(h, "kind")->valuestring, "missing"));
     cJSON_Delete(h);

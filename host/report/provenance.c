@@ -133,6 +133,24 @@ int ll_sha256_file_cached(const char *path, char hex[65], int *from_cache) {
     return 0;
 }
 
+/* LAYERLAW_HASH_MAX_BYTES: files larger than this are listed (size, mtime)
+ * but not hashed (default: no limit; the cache makes a file's hash a
+ * one-time cost). */
+static int too_big(double bytes) {
+    const char *e = getenv("LAYERLAW_HASH_MAX_BYTES");
+    if (!e || !*e) return 0;
+    char *end;
+    double lim = strtod(e, &end);
+    return *end == 0 && lim >= 0 && bytes > lim;
+}
+
+static void add_unhashed(cJSON *o, const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0) cJSON_AddNumberToObject(o, "mtime", (double)st.st_mtim.tv_sec);
+    cJSON_AddNullToObject(o, "sha256");
+    cJSON_AddStringToObject(o, "not_hashed", "larger than LAYERLAW_HASH_MAX_BYTES");
+}
+
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 cJSON *ll_hash_input(const char *path) {
@@ -147,7 +165,8 @@ cJSON *ll_hash_input(const char *path) {
     if (S_ISREG(st.st_mode)) {
         cJSON_AddStringToObject(o, "kind", "file");
         cJSON_AddNumberToObject(o, "bytes", (double)st.st_size);
-        if (ll_sha256_file_cached(path, hex, NULL) == 0) cJSON_AddStringToObject(o, "sha256", hex);
+        if (too_big((double)st.st_size)) add_unhashed(o, path);
+        else if (ll_sha256_file_cached(path, hex, NULL) == 0) cJSON_AddStringToObject(o, "sha256", hex);
         else cJSON_AddStringToObject(o, "error", ll_last_error());
         return o;
     }
@@ -180,11 +199,15 @@ cJSON *ll_hash_input(const char *path) {
     for (size_t i = 0; i < n; i++) {
         char p[PATH_MAX];
         struct stat fs;
+        memset(&fs, 0, sizeof fs);
         ll_path_join(p, sizeof p, path, names[i]);
         cJSON *f = cJSON_CreateObject();
         cJSON_AddStringToObject(f, "name", names[i]);
         if (stat(p, &fs) == 0) { cJSON_AddNumberToObject(f, "bytes", (double)fs.st_size); total += (double)fs.st_size; }
-        if (ll_sha256_file_cached(p, hex, NULL) == 0) {
+        if (too_big((double)fs.st_size)) {
+            ok = 0; /* no folder digest without every file's hash */
+            add_unhashed(f, p);
+        } else if (ll_sha256_file_cached(p, hex, NULL) == 0) {
             cJSON_AddStringToObject(f, "sha256", hex);
             size_t need = llen + strlen(names[i]) + 70;
             if (need > lcap) { while (need > lcap) lcap *= 2; listing = ll_xrealloc(listing, lcap); }

@@ -66,8 +66,16 @@ ll_store *ll_store_open(const char *path, const char *journal) {
             return NULL;
         }
     }
-    /* FULL: a committed point survives a power cut too, not only a kill */
-    if (sqlite3_exec(s->db, "PRAGMA synchronous=FULL", NULL, NULL, &err) != SQLITE_OK ||
+    /* A kill -9 never loses a committed row in either mode.  WAL with
+     * synchronous=NORMAL does not fsync at each commit (only at checkpoints):
+     * a power cut may lose the last points (rerun: they are measured again)
+     * but cannot corrupt the store.  The rollback journal needs FULL for that. */
+    sqlite3_stmt *jm = NULL;
+    int wal = 0;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode", -1, &jm, NULL) == SQLITE_OK && sqlite3_step(jm) == SQLITE_ROW)
+        wal = !strcmp((const char *)sqlite3_column_text(jm, 0), "wal");
+    sqlite3_finalize(jm);
+    if (sqlite3_exec(s->db, wal ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL", NULL, NULL, &err) != SQLITE_OK ||
         sqlite3_exec(s->db, SCHEMA, NULL, NULL, &err) != SQLITE_OK) {
         ll_set_error("%s: cannot create the tables: %s", path, err ? err : "?");
         sqlite3_free(err);
