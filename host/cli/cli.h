@@ -7,6 +7,7 @@ int cmd_run(int argc, char **argv);      /* host/cli/cmd_run.c */
 int cmd_tokenize(int argc, char **argv); /* host/cli/cmd_tokenize.c */
 int cmd_info(int argc, char **argv);     /* host/cli/main.c */
 int cmd_sweep(int argc, char **argv);    /* host/cli/cmd_sweep.c */
+int cmd_bench(int argc, char **argv);    /* host/cli/cmd_bench.c */
 /* Prints "layerlaw: <msg>" on stderr (one line) and returns 2. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints the last library error (ll_last_error) and returns 2. */

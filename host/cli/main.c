@@ -70,6 +70,7 @@ static void usage(FILE *f) {
             "  fit       probes and the law from features you already have (.npy)\n"
             "  run       forward a model over tokens, capture every layer, fit the law\n"
             "  tokenize  text -> token ids with an HF tokenizer.json\n"
+            "  bench     per-layer throughput of the pipeline, repetitions with mean ± sd, peaks measured\n"
             "  sweep     every point of a sweep file (models x data x axes), resumable, one results store\n"
             "  info      version, backends, devices\n",
             LL_VERSION);
@@ -83,11 +84,12 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "--version")) { printf("layerlaw %s\n", LL_VERSION); return 0; }
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"fit", cmd_fit}, {"run", cmd_run}, {"tokenize", cmd_tokenize}, {"info", cmd_info},
-        {"sweep", cmd_sweep},
+        {"sweep", cmd_sweep}, {"bench", cmd_bench},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name)) {
-            if (!strcmp(argv[1], "run") || !strcmp(argv[1], "fit") || !strcmp(argv[1], "sweep")) reexec_with_short_spin(argc, argv);
+            if (!strcmp(argv[1], "run") || !strcmp(argv[1], "fit") || !strcmp(argv[1], "sweep") ||
+                !strcmp(argv[1], "bench")) reexec_with_short_spin(argc, argv);
             return cmds[i].fn(argc - 1, argv + 1);
         }
     usage(stderr);
