@@ -161,6 +161,7 @@ TEST(sweep_file_errors_name_the_problem) {
         {"models: [m]\ndata: {tokens: t, data: u}\n", "exactly one of tokens"},
         {"models: [m]\ndata: {tokens: t}\naxes: {measure: [separation-fuzziness]}\n", "not available in this build"},
         {"modles: [m]\n", "unknown key 'modles'"},
+        {"models: [m]\ndata: {tokens: t}\naxes: {seed: [0, 1]}\n", "docs and seed sample documents"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *p = write_tmp("e.yaml", cases[i].yaml);

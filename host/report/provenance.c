@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 #include "backend/backend_info.h"
-#include "backend/cuda_backend.h"
 #include "core/ll_util.h"
 
 #ifndef LL_GIT_COMMIT
@@ -272,14 +271,25 @@ cJSON *ll_provenance(int argc, char **argv, const char *const *inputs, int n_inp
     cJSON_AddStringToObject(cpu, "model", buf);
     cJSON_AddNumberToObject(cpu, "threads", (double)sysconf(_SC_NPROCESSORS_ONLN));
     char why[256];
-    if (ll_cuda_available(why, sizeof why)) {
+    ll_gpu_info gi;
+    if (ll_gpu_info_get(0, &gi, why, sizeof why) == 0) {
         cJSON *g = cJSON_AddObjectToObject(p, "gpu");
-#ifdef LL_HAVE_CUDA
-        if (ll_cuda_describe(buf, sizeof buf) == 0) cJSON_AddStringToObject(g, "description", buf);
-        else cJSON_AddStringToObject(g, "description", why);
-#else
-        cJSON_AddStringToObject(g, "description", why);
-#endif
+        cJSON_AddStringToObject(g, "name", gi.name);
+        snprintf(buf, sizeof buf, "sm_%d%d", gi.sm_major, gi.sm_minor);
+        cJSON_AddStringToObject(g, "arch", buf);
+        cJSON_AddNumberToObject(g, "memory_gib", gi.mem_gib);
+        cJSON_AddNumberToObject(g, "devices", gi.n_devices);
+        snprintf(buf, sizeof buf, "%d.%d", gi.driver_version / 1000, (gi.driver_version % 1000) / 10);
+        cJSON_AddStringToObject(g, "driver_cuda_version", buf);
+        snprintf(buf, sizeof buf, "%d.%d", gi.runtime_version / 1000, (gi.runtime_version % 1000) / 10);
+        cJSON_AddStringToObject(g, "runtime_cuda_version", buf);
+        /* the kernel module's version line ("NVRM version: ... 570.86.15 ...") */
+        FILE *nv = fopen("/proc/driver/nvidia/version", "r");
+        if (nv && fgets(buf, sizeof buf, nv)) {
+            buf[strcspn(buf, "\n")] = 0;
+            cJSON_AddStringToObject(g, "nvidia_driver", buf);
+        }
+        if (nv) fclose(nv);
     } else {
         cJSON_AddNullToObject(p, "gpu");
     }

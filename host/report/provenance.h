@@ -2,7 +2,8 @@
  * record carries the object ll_provenance() returns:
  *
  *   utc, layerlaw_version, git_commit, build_flags, argv, host,
- *   cpu {model, threads}, gpu {description} or null,
+ *   cpu {model, threads}, gpu {name, arch, memory_gib, devices,
+ *   driver_cuda_version, runtime_cuda_version, nvidia_driver} or null,
  *   inputs [{path, kind: file|dir|missing, bytes, sha256, files: [...]}]
  *
  * Content hashes are SHA-256 (OpenSSL libcrypto EVP).  A file is hashed once

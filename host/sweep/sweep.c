@@ -571,6 +571,18 @@ ll_sweep *ll_sweep_load(const char *path) {
                         }
                     cJSON_AddItemToObject(cfg, OPTS[k].name, v ? cJSON_Duplicate(v, 1) : default_value(&OPTS[k]));
                 }
+                /* as `layerlaw run`: docs and seed sample documents of raw text */
+                if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(cfg, "tokens")) &&
+                    (!cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(cfg, "docs")) ||
+                     cJSON_GetObjectItemCaseSensitive(cfg, "seed")->valuedouble != 0)) {
+                    ll_set_error("%s: model '%s': docs and seed sample documents of data: (raw text), not of a token file",
+                                 path, ms[i].name);
+                    p->config = cfg; /* freed with the point */
+                    s->n_points++;
+                    free(idx);
+                    if (ms[i].own_data) data_free(&own);
+                    goto out;
+                }
                 /* axes in file order (the loop above adds them in table order) */
                 cJSON *ordered = cJSON_CreateObject();
                 for (int a = 0; a < s->n_axes; a++)
