@@ -296,3 +296,34 @@ TEST(sweep_cli_slurm_script_runs_every_point) {
     CHECK(t && strstr(t, "#SBATCH --array=0-1\n") && strstr(t, "--only 'position=next'"));
     free(t);
 }
+
+/* The shipped CI sweep: all 32 points done, and the stories260K next-token
+ * point equals the independent float64 reference of
+ * configs/stories260K-hf/PROVENANCE.md (printed to 6 digits: tolerance half
+ * a unit in the last printed digit). */
+TEST(sweep_cli_shipped_cpu_small) {
+    const char *out = tmp_path("cpu-small");
+    char *o = NULL;
+    int rc = run_sweep("configs/sweeps/cpu-small.yaml", out, NULL, &o);
+    REQUIRE_MSG(rc == 0, "exit %d\n%s", rc, o ? o : "");
+    CHECK(strstr(o, "32 run, 0 already done, 0 missing, 0 failed") != NULL);
+    free(o);
+    ll_sweep *s = ll_sweep_load("configs/sweeps/cpu-small.yaml");
+    REQUIRE(s);
+    const ll_sweep_point *p = &s->points[0];
+    REQUIRE(!strcmp(p->model_name, "stories260K") && !strcmp(cJSON_GetObjectItem(p->axes, "position")->valuestring, "next"));
+    char lp[1400];
+    snprintf(lp, sizeof lp, "%s/points/%s/law.json", out, p->key);
+    cJSON *law = load_json(lp);
+    REQUIRE(law);
+    const double ref[] = {0.910152, 0.896124, 0.879437, 0.865318, 0.842318, 0.831666};
+    const cJSON *L = cJSON_GetObjectItem(law, "layers");
+    REQUIRE(cJSON_GetArraySize(L) == 6);
+    for (int e = 0; e < 6; e++) CHECK_NEAR(cJSON_GetObjectItem(cJSON_GetArrayItem(L, e), "pr")->valuedouble, ref[e], 5e-7);
+    const cJSON *fit = cJSON_GetObjectItem(law, "fit");
+    CHECK_NEAR(cJSON_GetObjectItem(fit, "slope")->valuedouble, -0.0083567, 5e-8);
+    CHECK_NEAR(cJSON_GetObjectItem(fit, "pearson_r")->valuedouble, -0.99536, 5e-6);
+    CHECK_NEAR(cJSON_GetObjectItem(fit, "decay_ratio")->valuedouble, 0.98094, 5e-6);
+    cJSON_Delete(law);
+    ll_sweep_free(s);
+}
