@@ -246,6 +246,18 @@ TEST(sweep_cli_missing_model_and_bad_file) {
     CHECK(o && strstr(o, "layerlaw: ") == o && strstr(o, "bad.yaml: position: unknown value 'sideways'"));
     free(o);
     CHECK(!ll_path_exists(tmp_path("out2")));
+    /* a point that fails (ids outside the vocabulary): logged, the others run, exit 1 */
+    const char *fl = tmp_path("f.yaml");
+    f = fopen(fl, "w");
+    fputs("models:\n  - {path: tests/fixtures/models/mamba, tokens: tests/fixtures/models/gpt2/tokens.jsonl}\n"
+          "  - {path: tests/fixtures/models/gpt2, tokens: tests/fixtures/models/gpt2/tokens.jsonl}\n"
+          "options: {backend: cpu}\n", f);
+    fclose(f);
+    rc = run_sweep(fl, tmp_path("out3"), NULL, &o);
+    CHECK_INT(rc, 1);
+    CHECK(o && strstr(o, "is outside the model's vocabulary") && strstr(o, "1 run, 0 already done, 0 missing, 1 failed"));
+    CHECK(o && strstr(o, "  failed\n") && strstr(o, "  done\n"));
+    free(o);
     /* a bad --only */
     rc = run_sweep(sw, out, "--only positoin=next", &o);
     CHECK(rc == 2 && strstr(o, "unknown name 'positoin'"));

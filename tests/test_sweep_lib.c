@@ -237,6 +237,8 @@ TEST(sweep_store_put_has_dump) {
     CHECK_INT(n, 2);
     CHECK(ll_store_put_failure(st, "w0-000003", 2, "x: missing") == 0);
     CHECK_INT(ll_store_has(st, "w0-000003"), 0); /* a failure is not done */
+    CHECK_INT(ll_store_failed(st, "w0-000003"), 1);
+    CHECK_INT(ll_store_failed(st, "w0-000001"), 0);
     CHECK(ll_store_check(st) == 0);
     ll_store_close(st);
     /* not a database */

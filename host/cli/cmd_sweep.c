@@ -188,7 +188,10 @@ static void print_summary(FILE *f, const ll_sweep *sw, ll_store *st, const int *
             if (f) fprintf(f, " %-12.12s", v);
             CSV(",%s", v);
         }
-        const char *status = rec ? "done" : ll_path_exists(p->model_path) ? "not run" : "missing";
+        const char *status = rec                                   ? "done"
+                             : !ll_path_exists(p->model_path)      ? "missing"
+                             : st && ll_store_failed(st, p->key) == 1 ? "failed"
+                                                                    : "not run";
         double sl = rec ? num_at(rec, "slope", NULL) : NAN, pr = rec ? num_at(rec, "pearson_r", NULL) : NAN,
                rho = rec ? num_at(rec, "decay_ratio", NULL) : NAN, tps = rec ? num_at(rec, "tokens_per_s", NULL) : NAN;
         if (f) fprintf(f, " %12.6g %9.5f %9.5f %12.4g  %s%s%s\n", sl, pr, rho, tps, status,

@@ -179,6 +179,20 @@ int ll_store_put_failure(ll_store *s, const char *key, int status, const char *m
     return r == SQLITE_DONE ? 0 : fail(s, "insert");
 }
 
+int ll_store_failed(ll_store *s, const char *key) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT 1 FROM failures WHERE key=?1 AND NOT EXISTS (SELECT 1 FROM points WHERE key=?1)", -1,
+                           &st, NULL) != SQLITE_OK)
+        return fail(s, "query");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+    int r = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (r == SQLITE_ROW) return 1;
+    if (r == SQLITE_DONE) return 0;
+    return fail(s, "query");
+}
+
 long ll_store_count(ll_store *s) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM points", -1, &st, NULL) != SQLITE_OK) return fail(s, "count");

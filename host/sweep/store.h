@@ -35,6 +35,8 @@ int ll_store_has(ll_store *s, const char *key);
 /* 1 inserted, 0 the key was already there (nothing changed), -1 error. */
 int ll_store_put(ll_store *s, const ll_store_record *r);
 int ll_store_put_failure(ll_store *s, const char *key, int status, const char *message);
+/* 1 when the key has a failure logged (and no record), 0 not, -1 error. */
+int ll_store_failed(ll_store *s, const char *key);
 /* Number of points. */
 long ll_store_count(ll_store *s);
 /* Every record as a JSON array of objects (key, model, axes, slope, ...,
