@@ -240,6 +240,11 @@ TEST(sweep_store_put_has_dump) {
     CHECK_INT(ll_store_failed(st, "w0-000003"), 1);
     CHECK_INT(ll_store_failed(st, "w0-000001"), 0);
     CHECK(ll_store_check(st) == 0);
+    CHECK(!strcmp(ll_store_journal(st), "wal"));
+    ll_store_close(st);
+    st = ll_store_open(path, "delete"); /* the mode is kept from creation */
+    REQUIRE(st);
+    CHECK(!strcmp(ll_store_journal(st), "wal"));
     ll_store_close(st);
     /* not a database */
     const char *junk = write_tmp("junk.sqlite", "this is not sqlite, it is a text file of some length..............\n");
@@ -255,6 +260,7 @@ static void concurrent_writers(const char *journal) {
     ll_path_join(path, sizeof path, ll_test_tmpdir(), "c.sqlite");
     ll_store *st = ll_store_open(path, journal);
     REQUIRE_MSG(st, "%s", ll_last_error());
+    CHECK(!strcmp(ll_store_journal(st), journal));
     ll_store_close(st);
     enum { W = 4, PER = 40 };
     pid_t pids[W];

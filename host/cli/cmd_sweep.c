@@ -314,6 +314,10 @@ int cmd_sweep(int argc, char **argv) {
         if (ll_mkdirs(out) != 0) { rc = cli_fail_lib(); goto done; }
         st = ll_store_open(store_path, journal ? journal : "delete");
         if (!st) { rc = cli_fail_lib(); goto done; }
+        const char *jm = ll_store_journal(st);
+        if (jm && !strcmp(jm, "wal") && !(journal && !strcmp(journal, "wal")))
+            fprintf(stderr, "layerlaw: warning: %s was created with the WAL journal, which needs every task on one host; "
+                            "for tasks on several hosts give a new store (--store FILE)\n", store_path);
         char sp[4200];
         char sd[4200];
         snprintf(sd, sizeof sd, "%s/slurm", out); /* Slurm opens the task logs before the script runs */

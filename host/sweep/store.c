@@ -193,6 +193,17 @@ int ll_store_failed(ll_store *s, const char *key) {
     return fail(s, "query");
 }
 
+const char *ll_store_journal(ll_store *s) {
+    sqlite3_stmt *st;
+    const char *r = NULL;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+        const char *m = (const char *)sqlite3_column_text(st, 0);
+        r = !strcmp(m, "wal") ? "wal" : !strcmp(m, "delete") ? "delete" : "other";
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
 long ll_store_count(ll_store *s) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM points", -1, &st, NULL) != SQLITE_OK) return fail(s, "count");

@@ -37,6 +37,8 @@ int ll_store_put(ll_store *s, const ll_store_record *r);
 int ll_store_put_failure(ll_store *s, const char *key, int status, const char *message);
 /* 1 when the key has a failure logged (and no record), 0 not, -1 error. */
 int ll_store_failed(ll_store *s, const char *key);
+/* The journal mode in use: "wal", "delete", ... (static string), NULL on error. */
+const char *ll_store_journal(ll_store *s);
 /* Number of points. */
 long ll_store_count(ll_store *s);
 /* Every record as a JSON array of objects (key, model, axes, slope, ...,
