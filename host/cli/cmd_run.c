@@ -7,6 +7,7 @@
 #include "cli/opts.h"
 #include "core/ll_util.h"
 #include "pipeline/pipeline.h"
+#include "report/provenance.h"
 #include "report/report.h"
 
 static const char RUN_USAGE[] =
@@ -73,6 +74,8 @@ int cmd_run(int argc, char **argv) {
     o.progress = 1;
     if (ll_report_check_outdir(outdir) != 0) return cli_fail_lib();
 
+    const int argc0 = argc;
+    char **const argv0 = argv;
     ll_dist *dist = ll_dist_init(&argc, &argv);
     if (!dist) return cli_fail_lib();
     o.dist = dist;
@@ -81,6 +84,10 @@ int cmd_run(int argc, char **argv) {
     if (rc != 0) {
         if (r.rank == 0) cli_fail_lib();
     } else if (r.rank == 0) {
+        /* where the result came from: build, host, argv, input hashes */
+        const char *inputs[4] = {o.model, o.tokens, o.data, o.tokenizer};
+        if (!r.extra) r.extra = cJSON_CreateObject();
+        cJSON_AddItemToObject(r.extra, "provenance", ll_provenance(argc0 + 1, argv0 - 1, inputs, 4));
         if (ll_report_write_run(outdir, &r) != 0) {
             rc = 1;
             cli_fail_lib();

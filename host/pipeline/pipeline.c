@@ -365,8 +365,13 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
 
     /* pass 2: windows of ~WIN tokens, batched (longest first, or input
      * order with --keep-order / --dump-hidden: the dump is in input order) */
+    /* progress: this rank's non-empty sequences forwarded so far (not the
+     * ones read into a window, which run ahead by up to a window) */
+    long long mine = 0;
+    for (long long q = 0; q < n_seq; q++) mine += S.owner[q] == rank && S.seq_len[q] > 0;
     ll_progress prog;
-    ll_progress_init(&prog, "sequences", n_seq);
+    ll_progress_init(&prog, "sequences", mine);
+    prog.label = o->progress_label;
     if (o->progress <= 0 || rank != 0) prog.enabled = 0;
     double t_run0 = ll_now();
     long long done_tok = 0, padded = 0, my_seq = 0;
@@ -416,12 +421,11 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
             if (S.be->probe_batch_start) S.be->probe_batch_start(S.probe);
             tc.last = ll_now();
             if (ll_model_forward(m, ops, S.be->ctx, bt.tokens, bt.lens, bt.B, bt.T, &tc.base) != 0) goto fail;
-            ll_progress_update(&prog, seen_seq, done_tok);
+            ll_progress_update(&prog, my_seq, done_tok);
         }
-        ll_progress_update(&prog, seen_seq, done_tok);
     }
     if (ops->sync && ops->sync(S.be->ctx) != 0) goto fail;
-    ll_progress_end(&prog, n_seq, done_tok);
+    ll_progress_end(&prog, my_seq, done_tok);
     r->run_s = ll_now() - t_run0;
     if (S.dumpcap && ll_capture_dump_finish(S.dumpcap) != 0) goto fail;
 
