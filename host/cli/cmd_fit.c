@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "core/ll_util.h"
 #include "io/npy.h"
+#include "probe/measures.h"
 #include "probe/probe.h"
 #include "report/report.h"
 
@@ -24,10 +25,62 @@ static void fit_usage(FILE *f) {
             "  --fit-from K       first entry of the law fit (default 1)\n"
             "  --ridge LAMBDA     ridge penalty (default 0: ordinary least squares, minimum norm)\n"
             "  --target id|onehot scalar token id (default, as the paper) or one-hot multi-output\n"
+            "  --measure pr|fuzziness|onehot   what is measured per entry (default pr; onehot = --target onehot;\n"
+            "                     fuzziness = separation fuzziness tr(Sw pinv(Sb)), docs/measures.md)\n"
+            "  --max-classes M    fuzziness/onehot: keep the M-1 most frequent classes, pool the rest\n"
+            "                     (default 0: all classes when their sums fit in 8 GiB)\n"
+            "  --folds K          held-out PR over K folds (2..32) and a jackknife of the law (default off)\n"
+            "  --fold-seed S      seed of the fold hash (default 0)\n"
+            "  --groups G.npy     (N,) int: sequence index of each example; folds split sequences\n"
+            "                     (default: each example its own group)\n"
             "  --shuffle-vocab S  map ids through a random permutation (seed S) of the ids present\n"
             "  --threads T        threads (default: all cores)\n"
             "  --batch-rows R     examples per streamed batch (default 2048)\n"
             "  --quiet            no table on stdout\n");
+}
+
+/* law.json "heldout": the folds, the law of the out-of-fold PR and the
+ * leave-one-fold-out jackknife of the in-sample law's slope and Pearson r. */
+static cJSON *jk_json(const ll_jackknife *j) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "estimate", j->estimate);
+    cJSON_AddNumberToObject(o, "se", j->se);
+    cJSON_AddNumberToObject(o, "lo", j->lo);
+    cJSON_AddNumberToObject(o, "hi", j->hi);
+    cJSON_AddNumberToObject(o, "t", j->t);
+    cJSON_AddNumberToObject(o, "leave_one_out_mean", j->mean);
+    cJSON_AddItemToObject(o, "leave_one_out", cJSON_CreateDoubleArray(j->values, j->K));
+    return o;
+}
+
+static int heldout_json(cJSON *extra, const ll_heldout *ho, const ll_law *full, int fit_from, int grouped,
+                        unsigned long long seed) {
+    cJSON *h = cJSON_AddObjectToObject(extra, "heldout");
+    cJSON_AddNumberToObject(h, "folds", ho->K);
+    cJSON_AddNumberToObject(h, "fold_seed", (double)seed);
+    cJSON_AddStringToObject(h, "fold_of", grouped ? "hash(group, seed) mod K" : "hash(example index, seed) mod K");
+    cJSON_AddItemToObject(h, "fold_examples", cJSON_CreateDoubleArray(ho->fold_n, ho->K));
+    ll_law hl;
+    if (ll_law_fit(ho->pr, ho->E, fit_from, &hl) != 0) return -1;
+    cJSON *f = cJSON_AddObjectToObject(h, "fit");
+    cJSON_AddNumberToObject(f, "slope", hl.slope);
+    cJSON_AddNumberToObject(f, "intercept", hl.intercept);
+    cJSON_AddNumberToObject(f, "r2", hl.r2);
+    cJSON_AddNumberToObject(f, "pearson_r", hl.pearson_r);
+    cJSON_AddNumberToObject(f, "decay_ratio", hl.decay_ratio);
+    cJSON_AddNumberToObject(f, "overall_ratio", hl.overall_ratio);
+    ll_jackknife js, jr;
+    if (ll_jackknife_law(ho, fit_from, full, &js, &jr) != 0) return -1;
+    cJSON *jk = cJSON_AddObjectToObject(h, "jackknife");
+    cJSON_AddItemToObject(jk, "slope", jk_json(&js));
+    cJSON_AddItemToObject(jk, "pearson_r", jk_json(&jr));
+    cJSON *pf = cJSON_AddArrayToObject(h, "pr_fold");
+    cJSON *pt = cJSON_AddArrayToObject(h, "pr_train");
+    for (int e = 0; e < ho->E; e++) {
+        cJSON_AddItemToArray(pf, cJSON_CreateDoubleArray(ho->pr_fold + (size_t)e * ho->K, ho->K));
+        cJSON_AddItemToArray(pt, cJSON_CreateDoubleArray(ho->pr_train + (size_t)e * ho->K, ho->K));
+    }
+    return 0;
 }
 
 int cmd_fit(int argc, char **argv) {
@@ -36,12 +89,19 @@ int cmd_fit(int argc, char **argv) {
     int norm_last = 0, fit_from = 1, threads = 0, quiet = 0, have_shuffle = 0;
     long batch = 2048;
     unsigned long long shuffle_seed = 0;
-    enum { O_FEAT = 1, O_LAB, O_OUT, O_NORM, O_EPS, O_NLAST, O_FROM, O_RIDGE, O_TARGET, O_SHUF, O_THR, O_BATCH, O_QUIET, O_HELP };
+    /* measures (docs/measures.md) */
+    const char *measure_s = NULL, *gpath = NULL;
+    int max_classes = 0, nfolds = 0, target_given = 0;
+    unsigned long long fold_seed = 0;
+    enum { O_FEAT = 1, O_LAB, O_OUT, O_NORM, O_EPS, O_NLAST, O_FROM, O_RIDGE, O_TARGET, O_SHUF, O_THR, O_BATCH, O_QUIET, O_HELP,
+           O_MEASURE, O_MAXCL, O_FOLDS, O_FSEED, O_GROUPS };
     static const struct option opts[] = {
         {"features", 1, 0, O_FEAT}, {"labels", 1, 0, O_LAB}, {"out", 1, 0, O_OUT}, {"norm", 1, 0, O_NORM},
         {"eps", 1, 0, O_EPS}, {"norm-last", 0, 0, O_NLAST}, {"fit-from", 1, 0, O_FROM}, {"ridge", 1, 0, O_RIDGE},
         {"target", 1, 0, O_TARGET}, {"shuffle-vocab", 1, 0, O_SHUF}, {"threads", 1, 0, O_THR},
-        {"batch-rows", 1, 0, O_BATCH}, {"quiet", 0, 0, O_QUIET}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
+        {"batch-rows", 1, 0, O_BATCH}, {"quiet", 0, 0, O_QUIET}, {"help", 0, 0, O_HELP},
+        {"measure", 1, 0, O_MEASURE}, {"max-classes", 1, 0, O_MAXCL}, {"folds", 1, 0, O_FOLDS},
+        {"fold-seed", 1, 0, O_FSEED}, {"groups", 1, 0, O_GROUPS}, {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
     int c;
@@ -56,12 +116,17 @@ int cmd_fit(int argc, char **argv) {
         case O_NLAST: norm_last = 1; break;
         case O_FROM: fit_from = (int)strtol(optarg, &end, 10); if (*end || fit_from < 0) return cli_fail("--fit-from: bad value '%s'", optarg); break;
         case O_RIDGE: ridge = strtod(optarg, &end); if (*end || !(ridge >= 0)) return cli_fail("--ridge: bad value '%s'", optarg); break;
-        case O_TARGET: target_s = optarg; break;
+        case O_TARGET: target_s = optarg; target_given = 1; break;
         case O_SHUF: shuffle_seed = strtoull(optarg, &end, 10); if (*end) return cli_fail("--shuffle-vocab: bad seed '%s'", optarg); have_shuffle = 1; break;
         case O_THR: threads = (int)strtol(optarg, &end, 10); if (*end || threads < 0) return cli_fail("--threads: bad value '%s'", optarg); break;
         case O_BATCH: batch = strtol(optarg, &end, 10); if (*end || batch < 1) return cli_fail("--batch-rows: bad value '%s'", optarg); break;
         case O_QUIET: quiet = 1; break;
         case O_HELP: fit_usage(stdout); return 0;
+        case O_MEASURE: measure_s = optarg; break;
+        case O_MAXCL: max_classes = (int)strtol(optarg, &end, 10); if (*end || max_classes < 0 || max_classes == 1) return cli_fail("--max-classes: bad value '%s' (0 or >= 2)", optarg); break;
+        case O_FOLDS: nfolds = (int)strtol(optarg, &end, 10); if (*end || nfolds < 2 || nfolds > LL_FOLDS_MAX) return cli_fail("--folds: bad value '%s' (2..%d)", optarg, LL_FOLDS_MAX); break;
+        case O_FSEED: fold_seed = strtoull(optarg, &end, 10); if (*end) return cli_fail("--fold-seed: bad seed '%s'", optarg); break;
+        case O_GROUPS: gpath = optarg; break;
         default: fit_usage(stderr); return cli_fail("fit: unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
@@ -73,6 +138,17 @@ int cmd_fit(int argc, char **argv) {
     if (!strcmp(target_s, "id")) target = LL_TARGET_ID;
     else if (!strcmp(target_s, "onehot")) target = LL_TARGET_ONEHOT;
     else return cli_fail("--target: unknown target '%s' (id|onehot)", target_s);
+    ll_measure measure = target == LL_TARGET_ONEHOT ? LL_MEASURE_ONEHOT : LL_MEASURE_PR;
+    if (measure_s) {
+        if (ll_measure_parse(measure_s, &measure) != 0) return cli_fail_lib();
+        if (target_given && ll_measure_target(measure) != target)
+            return cli_fail("--target %s contradicts --measure %s", target_s, measure_s);
+        target = ll_measure_target(measure);
+        target_s = target == LL_TARGET_ONEHOT ? "onehot" : "id";
+    }
+    if (nfolds && measure != LL_MEASURE_PR) return cli_fail("--folds: held-out PR is defined for --measure pr only");
+    if (nfolds && ridge != 0) return cli_fail("--folds: held-out PR uses the OLS probe (no --ridge)");
+    if ((gpath || fold_seed) && !nfolds) return cli_fail("--groups and --fold-seed need --folds");
     if (threads <= 0) threads = omp_get_num_procs();
 
     ll_npy F, Y;
@@ -83,6 +159,10 @@ int cmd_fit(int argc, char **argv) {
     int64_t *labels = NULL;
     double *lab = NULL;
     ll_classmap cmap = {0};
+    ll_folds *folds = NULL;
+    int *fold_of = NULL, *class_of = NULL, n_classes = 0;
+    long pooled = 0;
+    ll_heldout ho = {0};
     if (F.ndim != 3) { cli_fail("%s: features must have shape (N, E, d), got %d dimensions", fpath, F.ndim); goto done; }
     if (F.dtype != LL_DT_F16 && F.dtype != LL_DT_F32 && F.dtype != LL_DT_F64) { cli_fail("%s: features must be float16, float32 or float64, not %s", fpath, ll_dtype_name(F.dtype)); goto done; }
     if (Y.ndim != 1) { cli_fail("%s: labels must have shape (N,), got %d dimensions", ypath, Y.ndim); goto done; }
@@ -102,14 +182,43 @@ int cmd_fit(int argc, char **argv) {
     lab = ll_xmalloc((size_t)N * sizeof(double));
     if (target == LL_TARGET_ONEHOT) {
         ll_classmap_build(&cmap, labels, N);
-        for (long i = 0; i < N; i++) lab[i] = ll_classmap_index(&cmap, labels[i]);
+        int cap = max_classes > 0 ? max_classes : ll_classes_that_fit(E, d, 8.0 * (1 << 30));
+        class_of = ll_xmalloc((size_t)cmap.K * sizeof(int));
+        n_classes = ll_classmap_cap(&cmap, labels, N, cap, class_of, &pooled);
+        if (n_classes < cmap.K)
+            fprintf(stderr, "layerlaw: %d classes: the %d most frequent kept, %d pooled into one class "
+                            "(%ld of %ld examples; approximate, docs/measures.md)\n",
+                    cmap.K, n_classes - 1, cmap.K - n_classes + 1, pooled, N);
+        for (long i = 0; i < N; i++) lab[i] = class_of[ll_classmap_index(&cmap, labels[i])];
     } else {
         for (long i = 0; i < N; i++) lab[i] = (double)labels[i];
     }
-    st = ll_stats_new(E, d, target, cmap.K);
+    st = ll_stats_new(E, d, target, n_classes);
     if (!st) { cli_fail_lib(); goto done; }
     for (int e = 0; e < E; e++)
         st->ones_null[e] = (norm == LL_NORM_LAYERNORM || norm == LL_NORM_STANDARDIZE) && (e < E - 1 || norm_last);
+    if (nfolds) {
+        fold_of = ll_xmalloc((size_t)N * sizeof(int));
+        if (gpath) {
+            ll_npy G;
+            if (ll_npy_open(gpath, &G) != 0) { cli_fail_lib(); goto done; }
+            int ok = G.ndim == 1 && (G.dtype == LL_DT_I32 || G.dtype == LL_DT_I64) && G.shape[0] == F.shape[0];
+            if (ok)
+                for (long i = 0; i < N; i++) {
+                    double g = ll_npy_get(&G, (size_t)i);
+                    if (g < 0) { ok = 0; break; }
+                    fold_of[i] = ll_fold_of((uint64_t)g, fold_seed, nfolds);
+                }
+            ll_npy_close(&G);
+            if (!ok) { cli_fail("%s: groups must be (N,) = (%ld,) non-negative int32/int64", gpath, N); goto done; }
+        } else {
+            for (long i = 0; i < N; i++) fold_of[i] = ll_fold_of((uint64_t)i, fold_seed, nfolds);
+        }
+        folds = ll_folds_new(nfolds, fold_seed, E, d);
+        if (!folds) { cli_fail_lib(); goto done; }
+        for (int k = 0; k < nfolds; k++) memcpy(folds->fold[k]->ones_null, st->ones_null, (size_t)E * sizeof(int));
+        fprintf(stderr, "layerlaw: %d folds: %.3g GB of fold statistics\n", nfolds, ll_folds_bytes(folds) / 1e9);
+    }
 
     fprintf(stderr, "layerlaw: fit uses the CPU backend (float64 statistics, %d threads)\n", threads);
     ll_progress prog;
@@ -141,7 +250,8 @@ int cmd_fit(int argc, char **argv) {
             if (bad) continue;
             int apply = e < E - 1 || norm_last;
             ll_normalize_rows(X, nb, d, apply ? norm : LL_NORM_NONE, eps);
-            ll_stats_add(st, e, X, lab + i0, nb);
+            if (folds) ll_folds_add(folds, e, X, lab + i0, fold_of + i0, nb);
+            else ll_stats_add(st, e, X, lab + i0, nb);
         }
         ll_npy_release(&F, (size_t)(i0 + nb) * E * d);
         ll_progress_update(&prog, i0 + nb, i0 + nb);
@@ -152,10 +262,22 @@ int cmd_fit(int argc, char **argv) {
     if (bad) { cli_fail("%s: non-finite value (NaN or Inf) in example %ld, entry %d", fpath, bad_i, bad_e); goto done; }
     ll_progress_end(&prog, N, N);
     double t_acc = ll_now() - t0;
+    if (folds && ll_folds_merge_into(folds, st) != 0) { cli_fail_lib(); goto done; }
     ll_probe_result *res = ll_xcalloc((size_t)E, sizeof *res);
-    if (ll_stats_solve(st, ridge, threads, res) != 0) { free(res); cli_fail_lib(); goto done; }
-    for (int e = 0; e < E; e++)
+    if (measure == LL_MEASURE_FUZZINESS) {
+        ll_fuzz_result *fz = ll_xcalloc((size_t)E, sizeof *fz);
+        if (ll_fuzziness_solve(st, threads, fz) != 0) { free(fz); free(res); cli_fail_lib(); goto done; }
+        for (int e = 0; e < E; e++) {
+            res[e].pr = fz[e].D; res[e].rss = fz[e].tr_sw; res[e].tss = fz[e].tr_sb;
+            res[e].n = fz[e].n; res[e].rank = fz[e].rank;
+        }
+        free(fz);
+        for (int e = 0; e < E; e++)
+            if (!isfinite(res[e].pr)) { free(res); cli_fail("%s: one class only: separation fuzziness undefined", ypath); goto done; }
+    } else if (ll_stats_solve(st, ridge, threads, res) != 0) { free(res); cli_fail_lib(); goto done; }
+    for (int e = 0; e < E && measure != LL_MEASURE_FUZZINESS; e++)
         if (!(res[e].tss > 0)) { free(res); cli_fail("%s: labels are constant: PR undefined", ypath); goto done; }
+    if (folds && ll_folds_solve(folds, st, threads, &ho) != 0) { free(res); cli_fail_lib(); goto done; }
     double *pr = ll_xmalloc((size_t)E * sizeof(double));
     for (int e = 0; e < E; e++) pr[e] = res[e].pr;
     ll_law law;
@@ -175,6 +297,14 @@ int cmd_fit(int argc, char **argv) {
     cJSON_AddNumberToObject(cfg, "fit_from", fit_from);
     cJSON_AddNumberToObject(cfg, "ridge", ridge);
     cJSON_AddStringToObject(cfg, "target", target_s);
+    cJSON_AddStringToObject(cfg, "measure", ll_measure_name(measure));
+    cJSON_AddNumberToObject(cfg, "max_classes", max_classes);
+    cJSON_AddNumberToObject(cfg, "folds", nfolds);
+    if (nfolds) {
+        cJSON_AddNumberToObject(cfg, "fold_seed", (double)fold_seed);
+        if (gpath) cJSON_AddStringToObject(cfg, "groups", gpath);
+        else cJSON_AddNullToObject(cfg, "groups");
+    }
     if (have_shuffle) cJSON_AddNumberToObject(cfg, "shuffle_vocab_seed", (double)shuffle_seed);
     else cJSON_AddNullToObject(cfg, "shuffle_vocab_seed");
     cJSON_AddNumberToObject(cfg, "threads", threads);
@@ -184,13 +314,46 @@ int cmd_fit(int argc, char **argv) {
     cJSON *tp = cJSON_AddObjectToObject(extra, "timing");
     cJSON_AddNumberToObject(tp, "accumulate_s", t_acc);
     cJSON_AddNumberToObject(tp, "total_s", t_all);
-    if (target == LL_TARGET_ONEHOT) cJSON_AddNumberToObject(extra, "n_classes", cmap.K);
-    if (ll_report_write(outdir, res, E, &law, N, d, cfg, extra) != 0) { free(res); cli_fail_lib(); goto done; }
-    if (!quiet) ll_report_print(stdout, res, E, &law, N, d);
+    cJSON_AddStringToObject(extra, "measure", ll_measure_name(measure));
+    if (target == LL_TARGET_ONEHOT) {
+        cJSON_AddNumberToObject(extra, "n_classes", cmap.K);
+        cJSON *cl = cJSON_AddObjectToObject(extra, "classes");
+        cJSON_AddNumberToObject(cl, "distinct", cmap.K);
+        cJSON_AddNumberToObject(cl, "kept", n_classes < cmap.K ? n_classes - 1 : cmap.K);
+        cJSON_AddBoolToObject(cl, "pooled", n_classes < cmap.K);
+        cJSON_AddNumberToObject(cl, "pooled_classes", n_classes < cmap.K ? cmap.K - n_classes + 1 : 0);
+        cJSON_AddNumberToObject(cl, "pooled_examples", (double)pooled);
+    }
+    ll_report_more more = {0};
+    if (measure == LL_MEASURE_FUZZINESS) {
+        more.value_key = "fuzziness"; more.rss_key = "tr_sw"; more.tss_key = "tr_sb"; more.value_name = "D";
+    }
+    static const char *ho_names[] = {"pr_heldout", "pr_heldout_fold_mean", "pr_heldout_fold_sd"};
+    double *ho_cols[3] = {0};
+    if (folds) {
+        ho_cols[0] = ho.pr;
+        ho_cols[1] = ll_xmalloc((size_t)E * sizeof(double));
+        ho_cols[2] = ll_xmalloc((size_t)E * sizeof(double));
+        for (int e = 0; e < E; e++) ll_heldout_fold_spread(&ho, e, &ho_cols[1][e], &ho_cols[2][e]);
+        more.n_cols = 3;
+        more.col_names = ho_names;
+        more.cols = (const double *const *)ho_cols;
+        if (heldout_json(extra, &ho, &law, fit_from, gpath != NULL, fold_seed) != 0) {
+            free(ho_cols[1]); free(ho_cols[2]); free(res); cJSON_Delete(cfg); cJSON_Delete(extra); cli_fail_lib(); goto done;
+        }
+    }
+    int wrc = ll_report_write_more(outdir, res, E, &law, N, d, cfg, extra, &more);
+    if (wrc == 0 && !quiet) ll_report_print_more(stdout, res, E, &law, N, d, &more);
+    free(ho_cols[1]); free(ho_cols[2]);
     free(res);
+    if (wrc != 0) { cli_fail_lib(); goto done; }
     rc = 0;
 done:
     ll_stats_free(st);
+    ll_folds_free(folds);
+    ll_heldout_free(&ho);
+    free(fold_of);
+    free(class_of);
     free(labels);
     free(lab);
     ll_classmap_free(&cmap);
