@@ -277,7 +277,11 @@ int cmd_fit(int argc, char **argv) {
     } else if (ll_stats_solve(st, ridge, threads, res) != 0) { free(res); cli_fail_lib(); goto done; }
     for (int e = 0; e < E && measure != LL_MEASURE_FUZZINESS; e++)
         if (!(res[e].tss > 0)) { free(res); cli_fail("%s: labels are constant: PR undefined", ypath); goto done; }
-    if (folds && ll_folds_solve(folds, st, threads, &ho) != 0) { free(res); cli_fail_lib(); goto done; }
+    if (folds && ll_folds_solve(folds, st, threads, &ho) != 0) {
+        free(res);
+        cli_fail("%s: %s", gpath ? gpath : fpath, ll_last_error());
+        goto done;
+    }
     double *pr = ll_xmalloc((size_t)E * sizeof(double));
     for (int e = 0; e < E; e++) pr[e] = res[e].pr;
     ll_law law;
