@@ -107,6 +107,7 @@ TEST(fuzziness_raw_few_classes) { fuzz_case("fz_raw", 0); }
 TEST(fuzziness_layernorm_few_classes) { fuzz_case("fz_ln", 0); }
 TEST(fuzziness_many_classes_vs_authors_float32) { fuzz_case("fz_many", 1); }
 TEST(fuzziness_pooled_classes) { fuzz_case("fz_pool", 1); }
+TEST(fuzziness_prenormed_hyperplane_detected) { fuzz_case("fz_prenormed", 1); }
 TEST(fuzziness_gpt2_hidden_states) { fuzz_case("fz_gpt2", 0); }
 
 static void heldout_case(const char *name) {

@@ -101,13 +101,18 @@ def save_case(name, F, Y, G, args, exp, data=None):
         json.dump(exp, f, indent=1)
 
 
-def fuzz_case(name, F, Y, args, norm="layernorm", eps=1e-5, norm_last=False, max_classes=0, fit_from=1, data=None):
+def fuzz_case(name, F, Y, args, norm="layernorm", eps=1e-5, norm_last=False, max_classes=0, fit_from=1, data=None,
+              in_hyperplane=False):
+    """in_hyperplane: the features already satisfy sum(x) = 0 up to float32 rounding (layerlaw detects it
+    and drops that direction); the oracle then works in an orthonormal basis of the hyperplane."""
     F = F.astype(np.float32)
     E = F.shape[1]
     lab = pool_labels(Y, max_classes)
     fz, fz32, fz_unpooled = [], [], []
     for e in range(E):
         X, _ = features(F, e, norm, eps, norm_last)
+        if in_hyperplane:
+            X = X @ onb_hyperplane(X.shape[1])
         fz.append(fuzziness(X, lab))
         fz32.append(fuzziness(X.astype(np.float32), lab))
         if max_classes:
@@ -123,6 +128,14 @@ def fuzz_case(name, F, Y, args, norm="layernorm", eps=1e-5, norm_last=False, max
     if max_classes:
         msg += f" pooled vs exact rel {[round(abs(a - b) / b, 4) for a, b in zip(fz, fz_unpooled)]}"
     print(msg)
+
+
+def norm32_ln(x):
+    """A float32 LayerNorm (weight 1, bias 0, eps 1e-5), as torch would apply it."""
+    x = x.astype(np.float32)
+    mu = x.mean(-1, keepdims=True, dtype=np.float32)
+    var = ((x - mu) ** 2).mean(-1, keepdims=True, dtype=np.float32)
+    return ((x - mu) / np.sqrt(var + np.float32(1e-5))).astype(np.float32)
 
 
 def onb_hyperplane(d):
@@ -197,6 +210,8 @@ def main():
     fuzz_case("fz_many", F, Y, ["--norm", "rmsnorm", "--norm-last"], norm="rmsnorm", norm_last=True)
     fuzz_case("fz_pool", F, Y, ["--norm", "rmsnorm", "--norm-last", "--max-classes", "40"], norm="rmsnorm",
               norm_last=True, max_classes=40, data="fz_many")
+    Fp = np.stack([norm32_ln(F[:, e, :]) for e in range(F.shape[1])], axis=1)
+    fuzz_case("fz_prenormed", Fp, Y, ["--norm", "none"], norm="none", in_hyperplane=True)
     Fm, Ym, Gm = model_examples("gpt2")
     fuzz_case("fz_gpt2", Fm, Ym, ["--norm-last"], norm_last=True)
     # held-out PR

@@ -79,7 +79,18 @@ static int fuzz_entry(const ll_stats *s, int e, ll_fuzz_result *r) {
             double w = M2[(size_t)i * d + j] - b;
             Sw[(size_t)i * d + j] = Sw[(size_t)j * d + i] = w;
         }
-    if (s->ones_null[e]) {
+    /* the ones direction: known (engine-normalised) or detected as in the PR
+     * solve (Rayleigh quotient of 1/√d on M2 below 1e-10 of the mean diagonal) */
+    int deflate = s->ones_null[e];
+    if (!deflate) {
+        double q = 0, tr = 0;
+        for (int i = 0; i < d; i++) {
+            tr += M2[(size_t)i * d + i];
+            for (int j = i; j < d; j++) q += (j == i ? 1.0 : 2.0) * M2[(size_t)i * d + j];
+        }
+        deflate = tr > 0 && q / d <= 1e-10 * tr / d;
+    }
+    if (deflate) {
         deflate_ones(Sb, d);
         deflate_ones(Sw, d);
     }
