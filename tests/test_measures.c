@@ -23,6 +23,7 @@
 #include "harness.h"
 #include "core/ll_util.h"
 #include "probe/measures.h"
+#include "io/npy.h"
 
 static cJSON *load_json(const char *path) {
     char *s = ll_read_file(path, NULL);
@@ -359,4 +360,151 @@ TEST(capture_probe_folds_by_sequence) {
     ll_folds_free(f);
     ll_stats_free(sa);
     ll_stats_free(sb);
+}
+
+/* ---- run: the measures inside the forward pipeline ---- */
+
+/* Runs `layerlaw run` on the GPT-2 fixture model (CPU backend); law.json or NULL. */
+static cJSON *run_gpt2(const char *sub, const char *extra) {
+    char out[700], cmd[4096], lp[800];
+    ll_path_join(out, sizeof out, ll_test_tmpdir(), sub);
+    snprintf(cmd, sizeof cmd, "%s run --backend cpu --model tests/fixtures/models/gpt2 --tokens tests/fixtures/models/gpt2/tokens.jsonl --out %s --quiet %s 2>&1",
+             ll_bin_path(), out, extra);
+    char *o = NULL;
+    int st = ll_run_cmd(cmd, &o);
+    if (st != 0) { ll_test_fail(__FILE__, __LINE__, "exit %d: %s\n%s", st, cmd, o ? o : ""); free(o); return NULL; }
+    free(o);
+    return load_json(ll_path_join(lp, sizeof lp, out, "law.json"));
+}
+
+/* fit on features run dumped; law.json or NULL. */
+static cJSON *fit_dump(const char *dump, const char *sub, const char *extra) {
+    char out[700], cmd[4096], lp[800], lab[700];
+    ll_path_join(out, sizeof out, ll_test_tmpdir(), sub);
+    ll_path_join(lab, sizeof lab, ll_test_tmpdir(), "labels.npy");
+    /* the labels of the dumped examples: next tokens in input order */
+    if (!ll_path_exists(lab)) {
+        char *txt = ll_read_file("tests/fixtures/models/gpt2/tokens.jsonl", NULL);
+        if (!txt) { ll_test_fail(__FILE__, __LINE__, "no tokens.jsonl"); return NULL; }
+        int64_t *y = malloc(sizeof(int64_t) * 100000);
+        long n = 0;
+        for (char *line = strtok(txt, "\n"); line; line = strtok(NULL, "\n")) {
+            cJSON *a = cJSON_Parse(line);
+            int len = cJSON_GetArraySize(a);
+            for (int j = 0; j + 1 < len; j++) y[n++] = (int64_t)cJSON_GetArrayItem(a, j + 1)->valuedouble;
+            cJSON_Delete(a);
+        }
+        free(txt);
+        FILE *f = fopen(lab, "wb");
+        int64_t shape[1] = {n};
+        ll_npy_write_header(f, LL_DT_I64, 1, shape);
+        fwrite(y, sizeof(int64_t), (size_t)n, f);
+        fclose(f);
+        free(y);
+    }
+    snprintf(cmd, sizeof cmd, "%s fit --features %s --labels %s --out %s --quiet %s 2>&1", ll_bin_path(), dump, lab, out, extra);
+    char *o = NULL;
+    int st = ll_run_cmd(cmd, &o);
+    if (st != 0) { ll_test_fail(__FILE__, __LINE__, "exit %d: %s\n%s", st, cmd, o ? o : ""); free(o); return NULL; }
+    free(o);
+    return load_json(ll_path_join(lp, sizeof lp, out, "law.json"));
+}
+
+static double layer_num(const cJSON *law, int e, const char *key) {
+    return jnum(cJSON_GetArrayItem(cJSON_GetObjectItem(law, "layers"), e), key);
+}
+
+/* run --measure fuzziness vs the authors' formula on HF's hidden states of
+ * the same model and tokens (fixture fz_gpt2): 1e-6 relative, the run
+ * tolerance of tests/test_run.c (the CPU forward matches HF's float32
+ * hidden states to ~1e-6; observed ≤ 2.6e-8).  And vs fit on the features
+ * the same run dumped (both float64 from the same float32 features): 1e-9. */
+TEST(run_fuzziness_gpt2) {
+    char dump[700], ex[900];
+    ll_path_join(dump, sizeof dump, ll_test_tmpdir(), "h.npy");
+    snprintf(ex, sizeof ex, "--measure fuzziness --norm-last --dump-hidden %s", dump);
+    cJSON *got = run_gpt2("fz", ex), *exp = load_json("tests/fixtures/measures/fz_gpt2.json");
+    REQUIRE(got && exp);
+    cJSON *fit = fit_dump(dump, "fitfz", "--measure fuzziness --norm-last");
+    REQUIRE(fit);
+    const cJSON *fz = cJSON_GetObjectItem(exp, "fuzz");
+    for (int e = 0; e < cJSON_GetArraySize(fz); e++) {
+        CHECK_REL(layer_num(got, e, "fuzziness"), jidx(fz, e), 1e-6);
+        CHECK_REL(layer_num(got, e, "fuzziness"), layer_num(fit, e, "fuzziness"), 1e-9);
+    }
+    CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(got, "measure")), "fuzziness"));
+    CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(got, "config"), "target")), "onehot"));
+    CHECK_INT((int)jnum(cJSON_GetObjectItem(got, "classes"), "distinct"), (int)jnum(exp, "n_classes"));
+    cJSON_Delete(got); cJSON_Delete(exp); cJSON_Delete(fit);
+}
+
+/* The class plan of run (counts from pass 1, pooling by relabelling, the
+ * shuffle composed into it) against fit's (labels in memory) on the same
+ * dumped features: one-hot PR and pooled fuzziness to 1e-9 relative. */
+TEST(run_classes_pooled_and_shuffled_equal_fit) {
+    char dump[700], ex[900];
+    ll_path_join(dump, sizeof dump, ll_test_tmpdir(), "h.npy");
+    snprintf(ex, sizeof ex, "--measure fuzziness --max-classes 40 --shuffle-vocab 5 --dump-hidden %s", dump);
+    cJSON *rf = run_gpt2("pool", ex);
+    REQUIRE(rf);
+    cJSON *ff = fit_dump(dump, "fitpool", "--measure fuzziness --max-classes 40 --shuffle-vocab 5");
+    cJSON *ro = run_gpt2("oh", "--measure onehot --max-classes 40 --keep-order"); /* the dump's batches: the same features */
+    cJSON *fo = fit_dump(dump, "fitoh", "--measure onehot --max-classes 40");
+    REQUIRE(ff && ro && fo);
+    const cJSON *cl = cJSON_GetObjectItem(rf, "classes");
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(cl, "pooled")));
+    CHECK_INT((long)jnum(cl, "pooled_examples"), (long)jnum(cJSON_GetObjectItem(ff, "classes"), "pooled_examples"));
+    for (int e = 0; e < 4; e++) {
+        CHECK_REL(layer_num(rf, e, "fuzziness"), layer_num(ff, e, "fuzziness"), 1e-9);
+        CHECK_REL(layer_num(ro, e, "pr"), layer_num(fo, e, "pr"), 1e-9);
+    }
+    cJSON_Delete(rf); cJSON_Delete(ff); cJSON_Delete(ro); cJSON_Delete(fo);
+}
+
+/* run --folds: folds of sequences (the hash of the sequence index) vs the
+ * explicit sklearn K-fold loop on HF's hidden states with the same folds
+ * (fixture ho_gpt2): 1e-6 relative on PRs, as above (observed ≤ 9.2e-8),
+ * 1e-6 absolute on the jackknife (observed ≤ 8e-8). */
+TEST(run_heldout_gpt2) {
+    cJSON *exp = load_json("tests/fixtures/measures/ho_gpt2.json");
+    REQUIRE(exp);
+    char ex[200];
+    snprintf(ex, sizeof ex, "--norm-last --folds 3 --fold-seed %d", (int)jnum(exp, "seed"));
+    cJSON *got = run_gpt2("ho", ex);
+    REQUIRE(got);
+    const cJSON *pho = cJSON_GetObjectItem(exp, "pr_heldout"), *pin = cJSON_GetObjectItem(exp, "pr_insample");
+    for (int e = 0; e < cJSON_GetArraySize(pho); e++) {
+        CHECK_REL(layer_num(got, e, "pr_heldout"), jidx(pho, e), 1e-6);
+        CHECK_REL(layer_num(got, e, "pr"), jidx(pin, e), 1e-6);
+    }
+    const cJSON *h = cJSON_GetObjectItem(got, "heldout");
+    REQUIRE(h);
+    for (int k = 0; k < 3; k++)
+        CHECK_INT((long)jidx(cJSON_GetObjectItem(h, "fold_examples"), k), (long)jidx(cJSON_GetObjectItem(exp, "fold_examples"), k));
+    const cJSON *g = cJSON_GetObjectItem(cJSON_GetObjectItem(h, "jackknife"), "slope");
+    const cJSON *w = cJSON_GetObjectItem(cJSON_GetObjectItem(exp, "jackknife"), "slope");
+    const char *keys[] = {"estimate", "se", "lo", "hi"};
+    for (int i = 0; i < 4; i++) CHECK_NEAR(jnum(g, keys[i]), jnum(w, keys[i]), 1e-6);
+    CHECK_INT((int)jnum(cJSON_GetObjectItem(got, "config"), "folds"), 3);
+    cJSON_Delete(got); cJSON_Delete(exp);
+}
+
+TEST(run_measures_bad_options) {
+    char cmd[2048], out[700];
+    const char *bad[][2] = {{"--measure bogus", "unknown measure"},
+                            {"--folds 3 --measure fuzziness", "--measure pr only"},
+                            {"--folds 3 --ridge 1", "no --ridge"},
+                            {"--fold-seed 3", "needs --folds"},
+                            {"--folds 32", "has no examples"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ll_path_join(out, sizeof out, ll_test_tmpdir(), "bad");
+        snprintf(cmd, sizeof cmd, "%s run --backend cpu --model tests/fixtures/models/gpt2 --tokens tests/fixtures/models/gpt2/tokens.jsonl --out %s --quiet %s 2>&1",
+                 ll_bin_path(), out, bad[i][0]);
+        char *o = NULL;
+        int st = ll_run_cmd(cmd, &o);
+        CHECK_MSG(st == 2, "%s: exit %d: %s", bad[i][0], st, o ? o : "");
+        CHECK_MSG(o && strstr(o, bad[i][1]), "%s: '%s' lacks '%s'", bad[i][0], o ? o : "", bad[i][1]);
+        CHECK_MSG(!ll_path_exists(out), "%s left %s", bad[i][0], out);
+        free(o);
+    }
 }

@@ -18,50 +18,6 @@ static const char FIT_USAGE[] =
     "  F.npy  (N, E, d) float16/float32/float64, C order: N examples, E hidden-state entries\n"
     "  Y.npy  (N,) int32/int64 token ids (the label of each example)\n";
 
-/* law.json "heldout": the folds, the law of the out-of-fold PR and the
- * leave-one-fold-out jackknife of the in-sample law's slope and Pearson r. */
-static cJSON *jk_json(const ll_jackknife *j) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "estimate", j->estimate);
-    cJSON_AddNumberToObject(o, "se", j->se);
-    cJSON_AddNumberToObject(o, "lo", j->lo);
-    cJSON_AddNumberToObject(o, "hi", j->hi);
-    cJSON_AddNumberToObject(o, "t", j->t);
-    cJSON_AddNumberToObject(o, "leave_one_out_mean", j->mean);
-    cJSON_AddItemToObject(o, "leave_one_out", cJSON_CreateDoubleArray(j->values, j->K));
-    return o;
-}
-
-static int heldout_json(cJSON *extra, const ll_heldout *ho, const ll_law *full, int fit_from, int grouped,
-                        unsigned long long seed) {
-    cJSON *h = cJSON_AddObjectToObject(extra, "heldout");
-    cJSON_AddNumberToObject(h, "folds", ho->K);
-    cJSON_AddNumberToObject(h, "fold_seed", (double)seed);
-    cJSON_AddStringToObject(h, "fold_of", grouped ? "hash(group, seed) mod K" : "hash(example index, seed) mod K");
-    cJSON_AddItemToObject(h, "fold_examples", cJSON_CreateDoubleArray(ho->fold_n, ho->K));
-    ll_law hl;
-    if (ll_law_fit(ho->pr, ho->E, fit_from, &hl) != 0) return -1;
-    cJSON *f = cJSON_AddObjectToObject(h, "fit");
-    cJSON_AddNumberToObject(f, "slope", hl.slope);
-    cJSON_AddNumberToObject(f, "intercept", hl.intercept);
-    cJSON_AddNumberToObject(f, "r2", hl.r2);
-    cJSON_AddNumberToObject(f, "pearson_r", hl.pearson_r);
-    cJSON_AddNumberToObject(f, "decay_ratio", hl.decay_ratio);
-    cJSON_AddNumberToObject(f, "overall_ratio", hl.overall_ratio);
-    ll_jackknife js, jr;
-    if (ll_jackknife_law(ho, fit_from, full, &js, &jr) != 0) return -1;
-    cJSON *jk = cJSON_AddObjectToObject(h, "jackknife");
-    cJSON_AddItemToObject(jk, "slope", jk_json(&js));
-    cJSON_AddItemToObject(jk, "pearson_r", jk_json(&jr));
-    cJSON *pf = cJSON_AddArrayToObject(h, "pr_fold");
-    cJSON *pt = cJSON_AddArrayToObject(h, "pr_train");
-    for (int e = 0; e < ho->E; e++) {
-        cJSON_AddItemToArray(pf, cJSON_CreateDoubleArray(ho->pr_fold + (size_t)e * ho->K, ho->K));
-        cJSON_AddItemToArray(pt, cJSON_CreateDoubleArray(ho->pr_train + (size_t)e * ho->K, ho->K));
-    }
-    return 0;
-}
-
 int cmd_fit(int argc, char **argv) {
     const char *fpath = NULL, *ypath = NULL, *outdir = NULL, *norm_s = "layernorm", *target_s = "id";
     double eps = 1e-5, ridge = 0;
@@ -289,31 +245,21 @@ int cmd_fit(int argc, char **argv) {
     cJSON_AddStringToObject(extra, "measure", ll_measure_name(measure));
     if (target == LL_TARGET_ONEHOT) {
         cJSON_AddNumberToObject(extra, "n_classes", cmap.K);
-        cJSON *cl = cJSON_AddObjectToObject(extra, "classes");
-        cJSON_AddNumberToObject(cl, "distinct", cmap.K);
-        cJSON_AddNumberToObject(cl, "kept", n_classes < cmap.K ? n_classes - 1 : cmap.K);
-        cJSON_AddBoolToObject(cl, "pooled", n_classes < cmap.K);
-        cJSON_AddNumberToObject(cl, "pooled_classes", n_classes < cmap.K ? cmap.K - n_classes + 1 : 0);
-        cJSON_AddNumberToObject(cl, "pooled_examples", (double)pooled);
+        ll_report_add_classes(extra, cmap.K, n_classes, pooled);
     }
-    ll_report_more more = {0};
-    if (measure == LL_MEASURE_FUZZINESS) {
-        more.value_key = "fuzziness"; more.rss_key = "tr_sw"; more.tss_key = "tr_sb"; more.value_name = "D";
-    }
-    static const char *ho_names[] = {"pr_heldout", "pr_heldout_fold_mean", "pr_heldout_fold_sd"};
     double *ho_cols[3] = {0};
     if (folds) {
         ho_cols[0] = ho.pr;
         ho_cols[1] = ll_xmalloc((size_t)E * sizeof(double));
         ho_cols[2] = ll_xmalloc((size_t)E * sizeof(double));
         for (int e = 0; e < E; e++) ll_heldout_fold_spread(&ho, e, &ho_cols[1][e], &ho_cols[2][e]);
-        more.n_cols = 3;
-        more.col_names = ho_names;
-        more.cols = (const double *const *)ho_cols;
-        if (heldout_json(extra, &ho, &law, fit_from, gpath != NULL, fold_seed) != 0) {
+        if (ll_report_add_heldout(extra, &ho, &law, fit_from, gpath ? "hash(group, seed) mod K" : "hash(example index, seed) mod K",
+                                  fold_seed) != 0) {
             free(ho_cols[1]); free(ho_cols[2]); free(res); cJSON_Delete(cfg); cJSON_Delete(extra); cli_fail_lib(); goto done;
         }
     }
+    ll_report_more more;
+    ll_report_more_for(measure, (const double *const *)ho_cols, &more);
     int wrc = ll_report_write_more(outdir, res, E, &law, N, d, cfg, extra, &more);
     if (wrc == 0 && !quiet) ll_report_print_more(stdout, res, E, &law, N, d, &more);
     free(ho_cols[1]); free(ho_cols[2]);

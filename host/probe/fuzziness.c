@@ -160,27 +160,51 @@ static int cmp_count_desc(const void *a, const void *b) {
     return (x->id > y->id) - (x->id < y->id);
 }
 
-int ll_classmap_cap(const ll_classmap *m, const int64_t *labels, long n, int max_classes, int *class_of,
-                    long *pooled_examples) {
+/* cc[k] = (count, k, id): the max−1 most frequent keep ranks 0..max−2, the
+ * rest share class max−1.  Returns the number of classes. */
+static int cap_counts(class_count *cc, int K, int max_classes, int *class_of, long *pooled_examples) {
     *pooled_examples = 0;
-    if (max_classes <= 0 || max_classes >= m->K) {
-        for (int k = 0; k < m->K; k++) class_of[k] = k;
-        return m->K;
+    if (max_classes <= 0 || max_classes >= K) {
+        for (int k = 0; k < K; k++) class_of[k] = k;
+        return K;
     }
     if (max_classes < 2) max_classes = 2;
-    class_count *cc = ll_xcalloc((size_t)m->K, sizeof *cc);
+    qsort(cc, (size_t)K, sizeof *cc, cmp_count_desc);
+    for (int r = 0; r < K; r++) {
+        if (r < max_classes - 1) class_of[cc[r].k] = r;
+        else { class_of[cc[r].k] = max_classes - 1; *pooled_examples += cc[r].count; }
+    }
+    return max_classes;
+}
+
+int ll_classmap_cap(const ll_classmap *m, const int64_t *labels, long n, int max_classes, int *class_of,
+                    long *pooled_examples) {
+    class_count *cc = ll_xcalloc((size_t)(m->K > 0 ? m->K : 1), sizeof *cc);
     for (int k = 0; k < m->K; k++) { cc[k].k = k; cc[k].id = m->ids[k]; }
     for (long i = 0; i < n; i++) {
         int k = ll_classmap_index(m, labels[i]);
         if (k >= 0) cc[k].count++;
     }
-    qsort(cc, (size_t)m->K, sizeof *cc, cmp_count_desc);
-    for (int r = 0; r < m->K; r++) {
-        if (r < max_classes - 1) class_of[cc[r].k] = r;
-        else { class_of[cc[r].k] = max_classes - 1; *pooled_examples += cc[r].count; }
-    }
+    int r = cap_counts(cc, m->K, max_classes, class_of, pooled_examples);
     free(cc);
-    return max_classes;
+    return r;
+}
+
+int ll_class_plan(const int64_t *lab, const long *counts, int n, int max_classes, int64_t *to, ll_classmap *cmap,
+                  long *pooled_examples) {
+    class_count *cc = ll_xcalloc((size_t)(n > 0 ? n : 1), sizeof *cc);
+    for (int k = 0; k < n; k++) { cc[k].k = k; cc[k].id = lab[k]; cc[k].count = counts[k]; }
+    int *class_of = ll_xmalloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
+    int K = cap_counts(cc, n, max_classes, class_of, pooled_examples);
+    int64_t sentinel = INT64_MAX;
+    if (K < n)
+        for (int k = 0; k < n; k++)
+            if (class_of[k] == K - 1 && lab[k] < sentinel) sentinel = lab[k];
+    for (int k = 0; k < n; k++) to[k] = (K < n && class_of[k] == K - 1) ? sentinel : lab[k];
+    ll_classmap_build(cmap, to, n);
+    free(cc);
+    free(class_of);
+    return cmap->K;
 }
 
 int ll_classes_that_fit(int E, int d, double budget_bytes) {

@@ -48,6 +48,13 @@ int ll_fuzziness_solve(const ll_stats *s, int threads, ll_fuzz_result *out);
  * class (0 when nothing is pooled).  max_classes <= 0 or >= m->K: identity. */
 int ll_classmap_cap(const ll_classmap *m, const int64_t *labels, long n, int max_classes, int *class_of,
                     long *pooled_examples);
+/* The same plan for a streaming run, from counts: label id lab[k] (after any
+ * shuffle) was seen counts[k] times.  to[k] receives the id lab[k] is
+ * relabelled to: itself, or for a pooled class the smallest pooled id (one
+ * sentinel id per pool); cmap the distinct ids of to (the classes).
+ * Returns the number of classes (cmap->K). */
+int ll_class_plan(const int64_t *lab, const long *counts, int n, int max_classes, int64_t *to, ll_classmap *cmap,
+                  long *pooled_examples);
 /* The largest class count whose class sums (E·K·(d+1) doubles) fit in
  * budget_bytes (at least 2). */
 int ll_classes_that_fit(int E, int d, double budget_bytes);

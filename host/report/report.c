@@ -163,11 +163,79 @@ int ll_report_write_more(const char *outdir, const ll_probe_result *res, int E, 
     return write_set(outdir, res, E, law, n_examples, dim, config, extra, NULL, NULL, more);
 }
 
+/* ---- measures (docs/measures.md) ---- */
+static cJSON *jk_json(const ll_jackknife *j) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "estimate", j->estimate);
+    cJSON_AddNumberToObject(o, "se", j->se);
+    cJSON_AddNumberToObject(o, "lo", j->lo);
+    cJSON_AddNumberToObject(o, "hi", j->hi);
+    cJSON_AddNumberToObject(o, "t", j->t);
+    cJSON_AddNumberToObject(o, "leave_one_out_mean", j->mean);
+    cJSON_AddItemToObject(o, "leave_one_out", cJSON_CreateDoubleArray(j->values, j->K));
+    return o;
+}
+
+int ll_report_add_heldout(cJSON *extra, const ll_heldout *ho, const ll_law *full, int fit_from, const char *fold_of,
+                          uint64_t seed) {
+    cJSON *h = cJSON_AddObjectToObject(extra, "heldout");
+    cJSON_AddNumberToObject(h, "folds", ho->K);
+    cJSON_AddNumberToObject(h, "fold_seed", (double)seed);
+    cJSON_AddStringToObject(h, "fold_of", fold_of);
+    cJSON_AddItemToObject(h, "fold_examples", cJSON_CreateDoubleArray(ho->fold_n, ho->K));
+    ll_law hl;
+    if (ll_law_fit(ho->pr, ho->E, fit_from, &hl) != 0) return -1;
+    cJSON *f = cJSON_AddObjectToObject(h, "fit");
+    cJSON_AddNumberToObject(f, "slope", hl.slope);
+    cJSON_AddNumberToObject(f, "intercept", hl.intercept);
+    cJSON_AddNumberToObject(f, "r2", hl.r2);
+    cJSON_AddNumberToObject(f, "pearson_r", hl.pearson_r);
+    cJSON_AddNumberToObject(f, "decay_ratio", hl.decay_ratio);
+    cJSON_AddNumberToObject(f, "overall_ratio", hl.overall_ratio);
+    ll_jackknife js, jr;
+    if (ll_jackknife_law(ho, fit_from, full, &js, &jr) != 0) return -1;
+    cJSON *jk = cJSON_AddObjectToObject(h, "jackknife");
+    cJSON_AddItemToObject(jk, "slope", jk_json(&js));
+    cJSON_AddItemToObject(jk, "pearson_r", jk_json(&jr));
+    cJSON *pf = cJSON_AddArrayToObject(h, "pr_fold");
+    cJSON *pt = cJSON_AddArrayToObject(h, "pr_train");
+    for (int e = 0; e < ho->E; e++) {
+        cJSON_AddItemToArray(pf, cJSON_CreateDoubleArray(ho->pr_fold + (size_t)e * ho->K, ho->K));
+        cJSON_AddItemToArray(pt, cJSON_CreateDoubleArray(ho->pr_train + (size_t)e * ho->K, ho->K));
+    }
+    return 0;
+}
+
+void ll_report_add_classes(cJSON *extra, int distinct, int used, long pooled_examples) {
+    cJSON *cl = cJSON_AddObjectToObject(extra, "classes");
+    cJSON_AddNumberToObject(cl, "distinct", distinct);
+    cJSON_AddNumberToObject(cl, "kept", used < distinct ? used - 1 : distinct);
+    cJSON_AddBoolToObject(cl, "pooled", used < distinct);
+    cJSON_AddNumberToObject(cl, "pooled_classes", used < distinct ? distinct - used + 1 : 0);
+    cJSON_AddNumberToObject(cl, "pooled_examples", (double)pooled_examples);
+}
+
+const ll_report_more *ll_report_more_for(int measure, const double *const *heldout_cols, ll_report_more *buf) {
+    static const char *ho_names[] = {"pr_heldout", "pr_heldout_fold_mean", "pr_heldout_fold_sd"};
+    memset(buf, 0, sizeof *buf);
+    if (measure == LL_MEASURE_FUZZINESS) {
+        buf->value_key = "fuzziness"; buf->rss_key = "tr_sw"; buf->tss_key = "tr_sb"; buf->value_name = "D";
+    }
+    if (heldout_cols && heldout_cols[0]) {
+        buf->n_cols = 3;
+        buf->col_names = ho_names;
+        buf->cols = heldout_cols;
+    }
+    return buf;
+}
+
 int ll_report_write_run(const char *outdir, ll_run_result *r) {
     cJSON *config = r->config, *extra = r->extra;
     r->config = r->extra = NULL; /* taken over */
+    ll_report_more more;
+    const double *ho[3] = {r->pr_heldout, r->pr_heldout_fold_mean, r->pr_heldout_fold_sd};
     return write_set(outdir, r->res, r->E, r->have_law ? &r->law : NULL, r->N, r->d, config, extra, r->forward_s,
-                     r->capture_s, NULL);
+                     r->capture_s, ll_report_more_for(r->measure, ho, &more));
 }
 
 void ll_report_print(FILE *f, const ll_probe_result *res, int E, const ll_law *law, long n_examples, int dim) {
