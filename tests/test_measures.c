@@ -222,6 +222,7 @@ TEST(measures_bad_options) {
     expect_exit2("--folds 3 --ridge 1", "no --ridge");
     expect_exit2("--groups x.npy", "need --folds");
     expect_exit2("--target onehot --measure fuzziness --measure pr", "contradicts");
+    expect_exit2("--measure fuzziness --ridge 1", "not a parameter of --measure fuzziness");
     expect_exit2("--max-classes 1 --measure fuzziness", "--max-classes: 1 is not a class budget");
     /* labels as groups: right length, but ids >= 0 fine; features as groups: wrong shape */
     expect_exit2("--folds 3 --groups tests/fixtures/measures/ho_gpt2.F.npy", "ho_gpt2.F.npy: groups must be");
@@ -495,6 +496,7 @@ TEST(run_measures_bad_options) {
                             {"--folds 3 --measure fuzziness", "--measure pr only"},
                             {"--folds 3 --ridge 1", "no --ridge"},
                             {"--fold-seed 3", "needs --folds"},
+                            {"--measure fuzziness --ridge 2", "not a parameter"},
                             {"--folds 32", "has no examples"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ll_path_join(out, sizeof out, ll_test_tmpdir(), "bad");

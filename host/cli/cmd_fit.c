@@ -70,6 +70,7 @@ int cmd_fit(int argc, char **argv) {
         target_s = target == LL_TARGET_ONEHOT ? "onehot" : "id";
     }
     if (max_classes == 1) return cli_fail("--max-classes: 1 is not a class budget (0 or >= 2)");
+    if (measure == LL_MEASURE_FUZZINESS && ridge != 0) return cli_fail("--ridge: not a parameter of --measure fuzziness");
     if (nfolds && measure != LL_MEASURE_PR) return cli_fail("--folds: held-out PR is defined for --measure pr only");
     if (nfolds && ridge != 0) return cli_fail("--folds: held-out PR uses the OLS probe (no --ridge)");
     if ((gpath || have_fseed) && !nfolds) return cli_fail("--groups and --fold-seed need --folds");

@@ -310,6 +310,7 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     if (o->folds && (o->folds < 2 || o->folds > LL_FOLDS_MAX)) { ll_set_error("--folds: %d, need 2..%d", o->folds, LL_FOLDS_MAX); return 2; }
     if (o->folds && need_classes) { ll_set_error("--folds: held-out PR is defined for --measure pr only"); return 2; }
     if (o->folds && o->ridge != 0) { ll_set_error("--folds: held-out PR uses the OLS probe (no --ridge)"); return 2; }
+    if (fuzz && o->ridge != 0) { ll_set_error("--ridge: not a parameter of --measure fuzziness"); return 2; }
     if (o->folds && nranks > 1) { ll_set_error("--folds: not with several ranks yet"); return 2; }
     r->measure = o->measure;
     /* the backend is decided before loading (a GPU keeps bf16 weights) and
