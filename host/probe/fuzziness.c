@@ -30,21 +30,6 @@ ll_target ll_measure_target(ll_measure m) { return m == LL_MEASURE_PR ? LL_TARGE
 
 #define FUZZ_EIG_RTOL 1e-12 /* as the PR solve: eigenvalues <= 1e-12·λmax are zero */
 
-/* G <- P G P with P = I − 11ᵀ/d (G full, symmetric). */
-static void deflate_ones(double *G, int d) {
-    double *rm = ll_xcalloc((size_t)d, sizeof(double));
-    double tot = 0;
-    for (int i = 0; i < d; i++) {
-        for (int j = 0; j < d; j++) rm[i] += G[(size_t)i * d + j];
-        rm[i] /= d;
-        tot += rm[i];
-    }
-    tot /= d;
-    for (int i = 0; i < d; i++)
-        for (int j = 0; j < d; j++) G[(size_t)i * d + j] += -rm[i] - rm[j] + tot;
-    free(rm);
-}
-
 static int fuzz_entry(const ll_stats *s, int e, ll_fuzz_result *r) {
     const int d = s->d, K = s->K;
     const size_t dd = (size_t)d * d;
@@ -91,8 +76,8 @@ static int fuzz_entry(const ll_stats *s, int e, ll_fuzz_result *r) {
         deflate = tr > 0 && q / d <= 1e-10 * tr / d;
     }
     if (deflate) {
-        deflate_ones(Sb, d);
-        deflate_ones(Sw, d);
+        ll_deflate_ones(Sb, NULL, d, 0);
+        ll_deflate_ones(Sw, NULL, d, 0);
     }
     double tw = 0, tb = 0;
     for (int i = 0; i < d; i++) { tw += Sw[(size_t)i * d + i]; tb += Sb[(size_t)i * d + i]; }

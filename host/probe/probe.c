@@ -250,24 +250,7 @@ static int solve_entry(const ll_stats *s, int e, double ridge, ll_probe_result *
         if (q <= LL_ONES_RTOL * trace / d) deflate = 1;
     }
     if (deflate) {
-        /* G <- P G P, B <- P B with P = I - 11ᵀ/d */
-        double *rm = ll_xcalloc((size_t)d, sizeof(double));
-        double tot = 0;
-        for (int i = 0; i < d; i++) {
-            for (int j = 0; j < d; j++) rm[i] += G[(size_t)i * d + j];
-            rm[i] /= d;
-            tot += rm[i];
-        }
-        tot /= d;
-        for (int i = 0; i < d; i++)
-            for (int j = 0; j < d; j++) G[(size_t)i * d + j] += -rm[i] - rm[j] + tot;
-        for (int c = 0; c < nrhs; c++) {
-            double m = 0;
-            for (int j = 0; j < d; j++) m += B[(size_t)c * d + j];
-            m /= d;
-            for (int j = 0; j < d; j++) B[(size_t)c * d + j] -= m;
-        }
-        free(rm);
+        ll_deflate_ones(G, B, d, nrhs);
     }
     /* 2. equilibrate (OLS only: the residual is invariant to column scaling) */
     for (int i = 0; i < d; i++) {
@@ -383,13 +366,6 @@ int ll_classmap_index(const ll_classmap *m, int64_t id) {
 }
 
 void ll_classmap_free(ll_classmap *m) { free(m->ids); m->ids = NULL; m->K = 0; }
-
-uint64_t ll_splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 void ll_vocab_permutation(const ll_classmap *m, uint64_t seed, int64_t *perm) {
     memcpy(perm, m->ids, (size_t)m->K * sizeof(int64_t));
@@ -559,4 +535,25 @@ int ll_stats_unpack(ll_stats *dst, const double *buf, size_t len) {
     }
     if (nf == 6) for (int e = 0; e < dst->E; e++) dst->ones_null[e] = *o++ != 0;
     return 0;
+}
+
+void ll_deflate_ones(double *G, double *B, int d, int nrhs) {
+    /* G <- P G P, B <- P B with P = I - 11ᵀ/d */
+    double *rm = ll_xcalloc((size_t)d, sizeof(double));
+    double tot = 0;
+    for (int i = 0; i < d; i++) {
+        for (int j = 0; j < d; j++) rm[i] += G[(size_t)i * d + j];
+        rm[i] /= d;
+        tot += rm[i];
+    }
+    tot /= d;
+    for (int i = 0; i < d; i++)
+        for (int j = 0; j < d; j++) G[(size_t)i * d + j] += -rm[i] - rm[j] + tot;
+    for (int c = 0; c < nrhs && B; c++) {
+        double m = 0;
+        for (int j = 0; j < d; j++) m += B[(size_t)c * d + j];
+        m /= d;
+        for (int j = 0; j < d; j++) B[(size_t)c * d + j] -= m;
+    }
+    free(rm);
 }
