@@ -301,7 +301,7 @@ static double layer_gemm_flops_per_token(const ll_model *m) {
     const ll_model_config *c = &m->cfg;
     double C = c->d_model, F = c->d_ff, Q = (double)c->n_head * c->head_dim, KV = (double)c->n_kv_head * c->head_dim;
     double p = C * (Q + 2 * KV) + Q * C;        /* q, k, v, o */
-    p += (c->arch == LL_ARCH_GPT2 || c->arch == LL_ARCH_GPT_NEOX ? 2 : 3) * C * F; /* up, (gate,) down */
+    p += (m->layers[0].gate.data ? 3 : 2) * C * F; /* up, (gate,) down */
     return 2 * p;
 }
 
