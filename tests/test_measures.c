@@ -82,8 +82,8 @@ static void fuzz_case(const char *name, int check_authors32) {
     CHECK_INT(cJSON_GetArraySize(layers), cJSON_GetArraySize(fz));
     for (int e = 0; e < cJSON_GetArraySize(fz); e++) {
         const cJSON *l = cJSON_GetArrayItem(layers, e);
-        CHECK_REL(jnum(l, "fuzziness"), jidx(fz, e), 1e-9);
-        if (check_authors32) CHECK_REL(jnum(l, "fuzziness"), jidx(fz32, e), 1e-5);
+        CHECK_REL(jnum(l, "separation_fuzziness"), jidx(fz, e), 1e-9);
+        if (check_authors32) CHECK_REL(jnum(l, "separation_fuzziness"), jidx(fz32, e), 1e-5);
         CHECK(jnum(l, "tr_sw") > 0 && jnum(l, "tr_sb") > 0);
         CHECK(cJSON_GetObjectItem(l, "pr") == NULL);
     }
@@ -430,8 +430,8 @@ TEST(run_fuzziness_gpt2) {
     REQUIRE(fit);
     const cJSON *fz = cJSON_GetObjectItem(exp, "fuzz");
     for (int e = 0; e < cJSON_GetArraySize(fz); e++) {
-        CHECK_REL(layer_num(got, e, "fuzziness"), jidx(fz, e), 1e-6);
-        CHECK_REL(layer_num(got, e, "fuzziness"), layer_num(fit, e, "fuzziness"), 1e-9);
+        CHECK_REL(layer_num(got, e, "separation_fuzziness"), jidx(fz, e), 1e-6);
+        CHECK_REL(layer_num(got, e, "separation_fuzziness"), layer_num(fit, e, "separation_fuzziness"), 1e-9);
     }
     CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(got, "measure")), "fuzziness"));
     CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(got, "config"), "target")), "onehot"));
@@ -456,7 +456,7 @@ TEST(run_classes_pooled_and_shuffled_equal_fit) {
     CHECK(cJSON_IsTrue(cJSON_GetObjectItem(cl, "pooled")));
     CHECK_INT((long)jnum(cl, "pooled_examples"), (long)jnum(cJSON_GetObjectItem(ff, "classes"), "pooled_examples"));
     for (int e = 0; e < 4; e++) {
-        CHECK_REL(layer_num(rf, e, "fuzziness"), layer_num(ff, e, "fuzziness"), 1e-9);
+        CHECK_REL(layer_num(rf, e, "separation_fuzziness"), layer_num(ff, e, "separation_fuzziness"), 1e-9);
         CHECK_REL(layer_num(ro, e, "pr"), layer_num(fo, e, "pr"), 1e-9);
     }
     cJSON_Delete(rf); cJSON_Delete(ff); cJSON_Delete(ro); cJSON_Delete(fo);

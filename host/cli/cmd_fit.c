@@ -262,6 +262,7 @@ int cmd_fit(int argc, char **argv) {
     ll_report_more more;
     ll_report_more_for(measure, (const double *const *)ho_cols, &more);
     int wrc = ll_report_write_more(outdir, res, E, &law, N, d, cfg, extra, &more);
+    if (wrc == 0 && measure != LL_MEASURE_FUZZINESS) cli_run_figure(outdir); /* the figure draws PR */
     if (wrc == 0 && !quiet) ll_report_print_more(stdout, res, E, &law, N, d, &more);
     free(ho_cols[1]); free(ho_cols[2]);
     free(res);

@@ -96,12 +96,15 @@ int cmd_run(int argc, char **argv) {
         if (ll_report_write_run(outdir, &r) != 0) {
             rc = 1;
             cli_fail_lib();
-        } else if (!quiet) {
-            ll_report_more more;
-            const double *ho[3] = {r.pr_heldout, r.pr_heldout_fold_mean, r.pr_heldout_fold_sd};
-            ll_report_print_more(stdout, r.res, r.E, r.have_law ? &r.law : NULL, r.N, r.d,
-                                 ll_report_more_for(r.measure, ho, &more));
-            ll_report_print_gpu_timing(stdout, r.extra);
+        } else {
+            if (r.measure != LL_MEASURE_FUZZINESS) cli_run_figure(outdir); /* the figure draws PR */
+            if (!quiet) {
+                ll_report_more more;
+                const double *ho[3] = {r.pr_heldout, r.pr_heldout_fold_mean, r.pr_heldout_fold_sd};
+                ll_report_print_more(stdout, r.res, r.E, r.have_law ? &r.law : NULL, r.N, r.d,
+                                     ll_report_more_for(r.measure, ho, &more));
+                ll_report_print_gpu_timing(stdout, r.extra);
+            }
         }
     }
     ll_run_result_free(&r);

@@ -219,7 +219,7 @@ const ll_report_more *ll_report_more_for(int measure, const double *const *heldo
     static const char *ho_names[] = {"pr_heldout", "pr_heldout_fold_mean", "pr_heldout_fold_sd"};
     memset(buf, 0, sizeof *buf);
     if (measure == LL_MEASURE_FUZZINESS) {
-        buf->value_key = "fuzziness"; buf->rss_key = "tr_sw"; buf->tss_key = "tr_sb"; buf->value_name = "D";
+        buf->value_key = "separation_fuzziness"; buf->rss_key = "tr_sw"; buf->tss_key = "tr_sb"; buf->value_name = "D";
     }
     if (heldout_cols && heldout_cols[0]) {
         buf->n_cols = 3;
