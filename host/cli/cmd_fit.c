@@ -161,6 +161,7 @@ int cmd_fit(int argc, char **argv) {
     cJSON_AddNumberToObject(tp, "total_s", t_all);
     if (target == LL_TARGET_ONEHOT) cJSON_AddNumberToObject(extra, "n_classes", cmap.K);
     if (ll_report_write(outdir, res, E, &law, N, d, cfg, extra) != 0) { free(res); cli_fail_lib(); goto done; }
+    cli_run_figure(outdir);
     if (!quiet) ll_report_print(stdout, res, E, &law, N, d);
     free(res);
     rc = 0;
