@@ -41,7 +41,7 @@ TEST(bench_cli_json_samples_and_counts) {
     char cmd[2048], *o = NULL;
     snprintf(cmd, sizeof cmd,
              "%s bench --model tests/fixtures/models/gpt2,tests/fixtures/models/mamba --tokens %s --backend cpu "
-             "--batch-tokens 64,4096 --threads 1 -r 3 --warmup 1 -o json --no-peaks 2>/dev/null",
+             "--batch-tokens 64,4096 --threads 1 -r 3 --warmup 1 -o json 2>/dev/null",
              ll_bin_path(), tok);
     int rc = ll_run_cmd(cmd, &o);
     REQUIRE_MSG(rc == 0 && o, "exit %d", rc);
@@ -76,8 +76,35 @@ TEST(bench_cli_json_samples_and_counts) {
                       cJSON_GetArrayItem(rs, i)->valuedouble);
         }
         for (const cJSON *e = pe->child; e; e = e->next) check_summary(cJSON_GetObjectItem(e, "forward_s"), 3);
+        /* achieved rates = counted work / mean seconds, fractions of the peaks in the same report */
+        double pg = cJSON_GetObjectItem(t, "peak_gflops")->valuedouble, pb = cJSON_GetObjectItem(t, "peak_gbps")->valuedouble;
+        for (const cJSON *e = pe->child; e; e = e->next) {
+            double sec = cJSON_GetObjectItem(cJSON_GetObjectItem(e, "seconds"), "mean")->valuedouble;
+            const cJSON *fl = cJSON_GetObjectItem(e, "flops"), *by = cJSON_GetObjectItem(e, "bytes");
+            REQUIRE(cJSON_IsNumber(fl) && cJSON_IsNumber(by));
+            CHECK(by->valuedouble > 0);
+            double g = cJSON_GetObjectItem(e, "gflops_per_s")->valuedouble, gb = cJSON_GetObjectItem(e, "gb_per_s")->valuedouble;
+            CHECK_REL(g, sec > 0 ? fl->valuedouble / sec / 1e9 : 0, 1e-12);
+            CHECK_REL(gb, sec > 0 ? by->valuedouble / sec / 1e9 : 0, 1e-12);
+            CHECK_REL(cJSON_GetObjectItem(e, "fraction_of_peak_flops")->valuedouble, pg > 0 ? g / pg : 0, 1e-12);
+            CHECK_REL(cJSON_GetObjectItem(e, "fraction_of_peak_bytes")->valuedouble, pb > 0 ? gb / pb : 0, 1e-12);
+        }
     }
     CHECK(cJSON_IsObject(cJSON_GetObjectItem(j, "provenance")));
+    CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "peaks"), "cpu_sgemm_gflops")->valuedouble > 0);
+    cJSON_Delete(j);
+    /* a synthetic model at a fixture's shape: same entries, no weight file read */
+    snprintf(cmd, sizeof cmd,
+             "%s bench --synthetic tests/fixtures/models/gpt2 --tokens %s --backend cpu -r 1 --warmup 0 -o json --no-peaks 2>/dev/null",
+             ll_bin_path(), tok);
+    rc = ll_run_cmd(cmd, &o);
+    REQUIRE_MSG(rc == 0 && o, "exit %d", rc);
+    j = cJSON_Parse(o);
+    free(o);
+    REQUIRE(j);
+    const cJSON *t0 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "tests"), 0);
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(t0, "synthetic")));
+    CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(t0, "per_entry")), 4);
     cJSON_Delete(j);
     /* CSV: a header and one row per test x repetition x entry */
     snprintf(cmd, sizeof cmd,

@@ -1,4 +1,4 @@
-/* configs/shapes/: the public shapes written for synthetic models.  Each
+/* configs/shapes/<name>/config.json: the public shapes written for synthetic models.  Each
  * shape's parameter count, from the family's layer formula, must equal the
  * count the public checkpoint reports (the hub's safetensors metadata /
  * model cards, listed below): a wrong width, depth, head split, MLP width or
@@ -81,11 +81,10 @@ TEST(shapes_parameter_counts_match_public_checkpoints) {
     struct dirent *de;
     int n = 0, exact = 0;
     while ((de = readdir(d))) {
-        size_t l = strlen(de->d_name);
-        if (l < 6 || strcmp(de->d_name + l - 5, ".json")) continue;
+        if (de->d_name[0] == '.') continue;
         char path[600], name[256];
-        snprintf(path, sizeof path, "configs/shapes/%s", de->d_name);
-        snprintf(name, sizeof name, "%.*s", (int)(l - 5), de->d_name);
+        snprintf(path, sizeof path, "configs/shapes/%s/config.json", de->d_name);
+        snprintf(name, sizeof name, "%s", de->d_name);
         size_t len;
         char *t = ll_read_file(path, &len);
         cJSON *c = t ? cJSON_Parse(t) : NULL;

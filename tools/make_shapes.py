@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes configs/shapes/<name>.json: HF config.json files at the shapes of
+"""Writes configs/shapes/<name>/config.json: HF config.json files at the shapes of
 public checkpoints, for synthetic (random-weight) models in throughput sweeps
 and `layerlaw bench`.  No weights, no download: the numbers below are those
 of the public config.json files on the Hugging Face hub (repository named in
@@ -130,7 +130,9 @@ def main():
         if unsure:
             doc["comment_unsure"] = unsure
         doc.update(cfg)
-        with open(os.path.join(OUT, name + ".json"), "w") as f:
+        # one folder per shape: ll_model_synthetic reads <folder>/config.json
+        os.makedirs(os.path.join(OUT, name), exist_ok=True)
+        with open(os.path.join(OUT, name, "config.json"), "w") as f:
             json.dump(doc, f, indent=2)
             f.write("\n")
     print(f"{len(SHAPES)} shapes in {os.path.normpath(OUT)}")

@@ -144,6 +144,7 @@ static cJSON *config_json(const ll_run_opts *o, const ll_backend_choice *bc, ll_
     cJSON *cfg = cJSON_CreateObject();
     cJSON_AddStringToObject(cfg, "command", "run");
     cJSON_AddStringToObject(cfg, "model", o->model);
+    if (o->synthetic) cJSON_AddNumberToObject(cfg, "synthetic_seed", (double)o->synthetic_seed);
     if (o->data) {
         cJSON_AddNullToObject(cfg, "tokens");
         cJSON_AddStringToObject(cfg, "data", o->data);
@@ -291,7 +292,7 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
 
     double t0 = ll_now();
     ll_load_opts lo = {bc.keep_half};
-    S.m = ll_model_load_ex(o->model, &lo);
+    S.m = o->synthetic ? ll_model_synthetic(o->model, &lo, o->synthetic_seed) : ll_model_load_ex(o->model, &lo);
     if (!S.m) return 2;
     r->load_s = ll_now() - t0;
     ll_model *m = S.m;
@@ -479,7 +480,7 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     prog.label = o->progress_label;
     if (o->progress <= 0 || rank != 0) prog.enabled = 0;
     double t_run0 = ll_now();
-    long long done_tok = 0, padded = 0, my_seq = 0;
+    long long done_tok = 0, padded = 0, my_seq = 0, n_batches = 0;
     S.len_hist = ll_xcalloc((size_t)longest + 1, sizeof(long long));
     const int keep_order = o->keep_order || o->dump_hidden;
     long long WIN = LL_MAX(64LL * o->batch_tokens, 1LL << 20);
@@ -530,6 +531,7 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
                 for (int b = 0; b < bt.B; b++) S.rowf[b] = ll_fold_of((uint64_t)S.wseq[bt.seq[b]], o->fold_seed, o->folds);
                 if (ll_capture_probe_row_folds(S.fold_cap, S.rowf, bt.B) != 0) goto fail;
             }
+            n_batches++;
             if (S.probe && S.be->probe_batch_start) S.be->probe_batch_start(S.probe);
             tc.last = ll_now();
             if (ll_model_forward(m, ops, S.be->ctx, bt.tokens, bt.lens, bt.B, bt.T, &tc.base) != 0) goto fail;
@@ -623,6 +625,17 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     S.flops = ll_xcalloc((size_t)E, sizeof(double));
     const int have_flops = entry_flops(m, S.len_hist, longest, E, S.flops) == 0;
     if (have_flops) cJSON_AddItemToObject(tp, "per_entry_flops", cJSON_CreateDoubleArray(S.flops, E));
+    /* bytes per entry over the run: the weights once per batch, the
+     * activations written per token (ll_cost; neither depends on T) */
+    ll_cost *bc1 = ll_xcalloc((size_t)E, sizeof *bc1);
+    if (ll_model_cost(m, LL_MAX(longest, 1), bc1) == 0) {
+        double *bytes = ll_xcalloc((size_t)E, sizeof(double));
+        for (int e = 0; e < E; e++) bytes[e] = bc1[e].weight_bytes * (double)n_batches + bc1[e].act_bytes * (double)done_tok;
+        cJSON_AddItemToObject(tp, "per_entry_bytes", cJSON_CreateDoubleArray(bytes, E));
+        cJSON_AddNumberToObject(tp, "batches", (double)n_batches);
+        free(bytes);
+    }
+    free(bc1);
     cJSON *mem = cJSON_AddObjectToObject(extra, "memory");
     cJSON_AddNumberToObject(mem, "weights_bytes", (double)m->arena_bytes);
     cJSON_AddNumberToObject(mem, "workspace_bytes", (double)m->ws_bytes);

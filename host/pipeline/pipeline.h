@@ -22,6 +22,10 @@
 typedef struct {
     /* model: an HF folder (or a .gguf file where supported) */
     const char *model;
+    /* 1: `model` is a config.json (configs/shapes/): a synthetic model with
+     * random weights at that shape (ll_model_synthetic), for throughput */
+    int synthetic;
+    uint64_t synthetic_seed;
     /* input: exactly one of tokens / data */
     const char *tokens;     /* one JSON array of ids per line */
     const char *data;       /* raw text (txt / JSONL, .gz) */

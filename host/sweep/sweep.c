@@ -377,6 +377,22 @@ static int parse_model(const char *file, const cJSON *it, model_ent **ms, int *n
             full = expand_home(path);
             nm = name ? ll_xstrdup(name) : base_name(full);
         }
+        if (kind && !strcmp(kind, "synthetic")) {
+            /* a shape folder (configs/shapes/gpt2) or its config.json */
+            size_t fl = strlen(full);
+            if (fl < 11 || strcmp(full + fl - 11, "config.json")) {
+                char *c = ll_xmalloc(fl + 13);
+                snprintf(c, fl + 13, "%s%sconfig.json", full, fl && full[fl - 1] == '/' ? "" : "/");
+                free(full);
+                full = c;
+            } else if (!name && !strcmp(nm, "config")) { /* ".../gpt2/config.json": the folder's name */
+                char *up = ll_xstrdup(full);
+                up[fl - 11] = 0;
+                free(nm);
+                nm = base_name(up);
+                free(up);
+            }
+        }
         if (*n == *cap) { *cap = *cap ? 2 * *cap : 8; *ms = ll_xrealloc(*ms, sizeof **ms * (size_t)*cap); }
         model_ent *m = &(*ms)[(*n)++];
         m->path = full;

@@ -9,7 +9,7 @@
  *   models:                              # folders, .gguf files, synthetic shapes
  *     - configs/stories260K-hf
  *     - {path: ~/models/pythia-160m/{rev}, name: pythia-160m, revisions: [step1000, step143000]}
- *     - {synthetic: configs/shapes/gpt2.json}
+ *     - {synthetic: configs/shapes/gpt2}     # a shape folder (its config.json)
  *     - {path: tests/fixtures/models/gpt2, tokens: tests/fixtures/models/gpt2/tokens.jsonl}
  *   data:                                # one entry, or a list (then data is an axis)
  *     tokens: configs/stories260K-hf/alice-200x128.tok512.jsonl
@@ -28,7 +28,7 @@ typedef struct {
     char key[17];
     int index;           /* 0-based, in expansion order */
     char *model_name;    /* label (default: the path's last component) */
-    char *model_path;    /* as written, ~ expanded; for synthetic the shape file */
+    char *model_path;    /* as written, ~ expanded; for synthetic the shape's config.json */
     char *model_kind;    /* "dir" | "gguf" | "synthetic" */
     char *data_name;
     cJSON *axes;         /* {axis: value} for every axis of the sweep (data too when it varies) */
