@@ -81,4 +81,14 @@ uint16_t ll_f32_to_f16(float f);
  * vocabulary): splitmix64 (Steele, Lea, Flood 2014), the same sequence on
  * every platform and in the Python fixtures. */
 uint64_t ll_splitmix64(uint64_t *state);
+
+/* A growing NUL-terminated string (zero-initialise; free(b.s) when done):
+ * the gnuplot scripts, CSV files and reports are built in one. */
+typedef struct {
+    char *s;
+    size_t n, cap;
+} ll_sbuf;
+void ll_sb_add(ll_sbuf *b, const char *s, size_t k);
+void ll_sb_puts(ll_sbuf *b, const char *s);
+void ll_sb_printf(ll_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #endif
