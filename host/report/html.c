@@ -19,6 +19,19 @@ static void hb_esc(ll_sbuf *b, const char *s) {
         }
     }
 }
+/* pre, the escaped text, post */
+static void esc_in(ll_sbuf *b, const char *pre, const char *s, const char *post) {
+    ll_sb_puts(b, pre);
+    hb_esc(b, s);
+    ll_sb_puts(b, post);
+}
+/* outdir/name from b (atomically); frees b */
+static int write_out(const char *outdir, const char *name, ll_sbuf *b) {
+    char p[4096];
+    int rc = ll_write_file_atomic(ll_path_join(p, sizeof p, outdir, name), b->s, b->n);
+    free(b->s);
+    return rc;
+}
 /* Markdown table cell: | and newlines escaped */
 static void hb_md(ll_sbuf *b, const char *s) {
     for (const char *p = s; *p; p++) {
@@ -126,13 +139,12 @@ int ll_report_html(const ll_runset *rs, const ll_figlist *fl, const char *outdir
     ll_sb_printf(&b, "<ul>\n<li><a href=\"#results\">Results</a></li>\n");
     for (int i = 0; i < fl->n; i++) {
         ll_sb_printf(&b, "<li><a href=\"#fig-%s\">", fl->figs[i].name);
-        hb_esc(&b, fl->figs[i].title);
-        ll_sb_printf(&b, "</a></li>\n");
+        esc_in(&b, "", fl->figs[i].title, "</a></li>\n");
     }
     ll_sb_printf(&b, "<li><a href=\"#provenance\">Provenance</a></li>\n</ul>\n");
     /* table */
     ll_sb_printf(&b, "<h2 id=\"results\">Results</h2>\n<table>\n<thead><tr>");
-    for (int c = 0; c < NCOL; c++) { ll_sb_printf(&b, "<th>"); hb_esc(&b, COLS[c]); ll_sb_printf(&b, "</th>"); }
+    for (int c = 0; c < NCOL; c++) esc_in(&b, "<th>", COLS[c], "</th>");
     ll_sb_printf(&b, "<th>run</th></tr></thead>\n<tbody>\n");
     ll_run **v = sorted(rs);
     for (int i = 0; i < rs->n; i++) {
@@ -142,8 +154,7 @@ int ll_report_html(const ll_runset *rs, const ll_figlist *fl, const char *outdir
         for (int c = 0; c < NCOL; c++) {
             ll_sb_printf(&b, c == 0 ? "<td class=\"t\" title=\"" : c < NTEXT ? "<td class=\"t\">" : "<td>");
             if (c == 0) { hb_esc(&b, v[i]->model_key); ll_sb_printf(&b, "\">"); }
-            hb_esc(&b, cell[c]);
-            ll_sb_printf(&b, "</td>");
+            esc_in(&b, "", cell[c], "</td>");
         }
         ll_sb_printf(&b, "<td><a href=\"#run-%d\">%d</a></td></tr>\n", i + 1, i + 1);
     }
@@ -152,19 +163,17 @@ int ll_report_html(const ll_runset *rs, const ll_figlist *fl, const char *outdir
     for (int i = 0; i < fl->n; i++) {
         const ll_fig *g = &fl->figs[i];
         ll_sb_printf(&b, "<h2 id=\"fig-%s\">", g->name);
-        hb_esc(&b, g->title);
-        ll_sb_printf(&b, "</h2>\n<figure>\n");
+        esc_in(&b, "", g->title, "</h2>\n<figure>\n");
         char *svg = inline_svg(outdir, g->name);
         if (!svg) { free(v); free(b.s); return -1; }
         ll_sb_add(&b, svg, strlen(svg));
         free(svg);
-        ll_sb_printf(&b, "\n<figcaption>");
-        hb_esc(&b, g->caption);
+        esc_in(&b, "\n<figcaption>", g->caption, "");
         ll_sb_printf(&b, " Data: <code>%s.csv</code>; script: <code>%s.gp</code>.</figcaption>\n</figure>\n", g->name, g->name);
     }
     if (fl->nnotes) {
         ll_sb_printf(&b, "<h2>Figures not drawn</h2>\n<ul class=\"note\">\n");
-        for (int i = 0; i < fl->nnotes; i++) { ll_sb_printf(&b, "<li>"); hb_esc(&b, fl->notes[i]); ll_sb_printf(&b, "</li>\n"); }
+        for (int i = 0; i < fl->nnotes; i++) esc_in(&b, "<li>", fl->notes[i], "</li>\n");
         ll_sb_printf(&b, "</ul>\n");
     }
     /* provenance */
@@ -173,8 +182,7 @@ int ll_report_html(const ll_runset *rs, const ll_figlist *fl, const char *outdir
     for (int i = 0; i < rs->n; i++) {
         const ll_run *r = v[i];
         ll_sb_printf(&b, "<details id=\"run-%d\"><summary>%d. ", i + 1, i + 1);
-        hb_esc(&b, r->path);
-        ll_sb_printf(&b, "</summary>\n");
+        esc_in(&b, "", r->path, "</summary>\n");
         const char *keys[] = {"config", "provenance", "model"};
         for (int k = 0; k < 3; k++) {
             const cJSON *o = cJSON_GetObjectItemCaseSensitive(r->root, keys[k]);
@@ -189,10 +197,7 @@ int ll_report_html(const ll_runset *rs, const ll_figlist *fl, const char *outdir
     }
     ll_sb_printf(&b, "<p class=\"note\">Made by layerlaw %s (layerlaw report).</p>\n</body>\n</html>\n", LL_VERSION);
     free(v);
-    char p[4096];
-    int rc = ll_write_file_atomic(ll_path_join(p, sizeof p, outdir, "report.html"), b.s, b.n);
-    free(b.s);
-    return rc;
+    return write_out(outdir, "report.html", &b);
 }
 
 int ll_report_md(const ll_runset *rs, const ll_figlist *fl, const char *outdir) {
@@ -234,8 +239,5 @@ int ll_report_md(const ll_runset *rs, const ll_figlist *fl, const char *outdir) 
         }
     }
     free(v);
-    char p[4096];
-    int rc = ll_write_file_atomic(ll_path_join(p, sizeof p, outdir, "report.md"), b.s, b.n);
-    free(b.s);
-    return rc;
+    return write_out(outdir, "report.md", &b);
 }
