@@ -137,10 +137,7 @@ static int run_point(const ll_sweep *sw, const ll_sweep_point *p, const char *ou
     }
     double t_report = ll_now() - t1;
     /* the record is exactly what law.json says */
-    size_t n;
-    char *txt = ll_read_file(ll_path_join(lp, sizeof lp, dir, "law.json"), &n);
-    cJSON *law = txt ? cJSON_Parse(txt) : NULL;
-    free(txt);
+    cJSON *law = ll_json_load(ll_path_join(lp, sizeof lp, dir, "law.json"));
     if (!law) { ll_run_result_free(&r); ll_set_error("%s: cannot read back", lp); return 1; }
     ll_store_record rec = {.key = p->key, .sweep = sw->name, .model = p->model_name, .axes = p->axes,
                            .config = p->config, .result = law,

@@ -1,4 +1,5 @@
 #include "core/ll_util.h"
+#include <cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -351,4 +352,13 @@ void ll_sb_printf(ll_sbuf *b, const char *fmt, ...) {
     vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
     va_end(ap);
     b->n += (size_t)k;
+}
+
+struct cJSON *ll_json_load(const char *path) {
+    char *txt = ll_read_file(path, NULL);
+    if (!txt) return NULL;
+    cJSON *j = cJSON_Parse(txt);
+    free(txt);
+    if (!j) ll_set_error("%s: not valid JSON", path);
+    return j;
 }

@@ -31,6 +31,10 @@ double ll_now(void); /* monotonic seconds */
 
 /* Reads a whole (small) file; NUL-terminated; sets *len. NULL + error on fail. */
 char *ll_read_file(const char *path, size_t *len);
+/* A JSON file parsed (cJSON; free with cJSON_Delete), or NULL with the error
+ * set ("PATH: not valid JSON", or the read error). */
+struct cJSON;
+struct cJSON *ll_json_load(const char *path);
 /* Writes data to path atomically (temp file in the same folder, fsync, rename). */
 int ll_write_file_atomic(const char *path, const void *data, size_t n);
 /* Opens a temp file next to `path` for writing; ll_commit_tmp renames it. */

@@ -91,12 +91,8 @@ static long long find_step(const char *s, const char **at) {
 
 int ll_run_load(const char *path, ll_run *r) {
     memset(r, 0, sizeof *r);
-    size_t len;
-    char *txt = ll_read_file(path, &len);
-    if (!txt) return -1;
-    cJSON *root = cJSON_Parse(txt);
-    free(txt);
-    if (!root) { ll_set_error("%s: not valid JSON", path); return -1; }
+    cJSON *root = ll_json_load(path);
+    if (!root) return -1;
     const cJSON *layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
     int E = cJSON_IsArray(layers) ? cJSON_GetArraySize(layers) : 0;
     if (E < 1) { cJSON_Delete(root); ll_set_error("%s: not a layerlaw law.json (no \"layers\")", path); return -1; }
