@@ -1,6 +1,7 @@
 #include "core/ll_util.h"
 #include <cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -361,4 +362,10 @@ struct cJSON *ll_json_load(const char *path) {
     free(txt);
     if (!j) ll_set_error("%s: not valid JSON", path);
     return j;
+}
+
+double ll_json_num(const struct cJSON *o, const char *a, const char *b) {
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
+    if (b) x = cJSON_GetObjectItemCaseSensitive(x, b);
+    return cJSON_IsNumber(x) ? x->valuedouble : NAN;
 }

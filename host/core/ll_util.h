@@ -35,6 +35,8 @@ char *ll_read_file(const char *path, size_t *len);
  * set ("PATH: not valid JSON", or the read error). */
 struct cJSON;
 struct cJSON *ll_json_load(const char *path);
+/* o[a] (o[a][b] when b is not NULL) as a number; NaN when absent or not a number. */
+double ll_json_num(const struct cJSON *o, const char *a, const char *b);
 /* Writes data to path atomically (temp file in the same folder, fsync, rename). */
 int ll_write_file_atomic(const char *path, const void *data, size_t n);
 /* Opens a temp file next to `path` for writing; ll_commit_tmp renames it. */
