@@ -54,16 +54,25 @@ typedef struct {
     double bad_rel;
 } cmp_result;
 
+/* Loads tests/fixtures/models/<name> (its folder into dir) and its
+ * tokens.jsonl; NULL with msg set on failure. */
+static inline ll_model *fixture_open(const char *name, char *dir, size_t dcap, ll_tokens *tk, char *msg, size_t cap) {
+    char p[1200];
+    snprintf(dir, dcap, "tests/fixtures/models/%s", name);
+    ll_model *m = ll_model_load(dir);
+    if (!m) { snprintf(msg, cap, "load: %s", ll_last_error()); return NULL; }
+    snprintf(p, sizeof p, "%s/tokens.jsonl", dir);
+    if (ll_tokens_read(p, 0, tk)) { snprintf(msg, cap, "tokens: %s", ll_last_error()); ll_model_free(m); return NULL; }
+    return m;
+}
+
 /* Runs the whole token file through the model in batches of `bs` sequences
  * (right-padded) and compares with hidden.npy.  rel = max|diff| / max|ref| per entry. */
 static inline int run_fixture(const char *name, int bs, double tol, cmp_result *res, char *msg, size_t cap) {
     char dir[1024], p[1200];
-    snprintf(dir, sizeof dir, "tests/fixtures/models/%s", name);
-    ll_model *m = ll_model_load(dir);
-    if (!m) { snprintf(msg, cap, "load: %s", ll_last_error()); return -1; }
     ll_tokens tk;
-    snprintf(p, sizeof p, "%s/tokens.jsonl", dir);
-    if (ll_tokens_read(p, 0, &tk)) { snprintf(msg, cap, "tokens: %s", ll_last_error()); ll_model_free(m); return -1; }
+    ll_model *m = fixture_open(name, dir, sizeof dir, &tk, msg, cap);
+    if (!m) return -1;
     ll_npy ref;
     snprintf(p, sizeof p, "%s/hidden.npy", dir);
     if (ll_npy_open(p, &ref)) { snprintf(msg, cap, "npy: %s", ll_last_error()); ll_model_free(m); ll_tokens_free(&tk); return -1; }

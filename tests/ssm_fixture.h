@@ -20,6 +20,13 @@
 #include "io/tokens.h"
 #include "model_fixture.h"
 
+/* A uniform float in [lo, hi) from a 32-bit LCG (Numerical Recipes'
+ * constants): the random op inputs of tests/test_rwkv.c and test_mamba.c. */
+static inline float frand(unsigned *s, float lo, float hi) {
+    *s = *s * 1664525u + 1013904223u;
+    return lo + (hi - lo) * (float)((*s >> 8) & 0xffffff) / 16777216.0f;
+}
+
 /* Copies every position (padding included) of every entry into
  * out[((e * B + b) * T + t) * C]; dense per call. */
 typedef struct {
@@ -47,13 +54,10 @@ static int dense_on_entry(ll_capture *self, int e, const float *h, const int32_t
  * recurrent state continues across calls of several tokens (chunks of 3).
  * Returns max rel diff over real positions and entries (or -1 on error). */
 static double ssm_step_vs_scan(const char *name, int nseq, char *msg, size_t cap) {
-    char dir[1024], p[1200];
-    snprintf(dir, sizeof dir, "tests/fixtures/models/%s", name);
-    ll_model *m = ll_model_load(dir);
-    if (!m) { snprintf(msg, cap, "load: %s", ll_last_error()); return -1; }
+    char dir[1024];
     ll_tokens tk;
-    snprintf(p, sizeof p, "%s/tokens.jsonl", dir);
-    if (ll_tokens_read(p, 0, &tk)) { snprintf(msg, cap, "tokens: %s", ll_last_error()); ll_model_free(m); return -1; }
+    ll_model *m = fixture_open(name, dir, sizeof dir, &tk, msg, cap);
+    if (!m) return -1;
     const int B = (int)LL_MIN((int64_t)nseq, tk.n_seq), E = ll_model_n_entries(m), C = ll_model_dim(m);
     int T = 1;
     for (int b = 0; b < B; b++) T = LL_MAX(T, (int)(tk.off[b + 1] - tk.off[b]));
@@ -127,6 +131,15 @@ out:
 
 /* The embedding-entry variant: entry 0 = token embeddings, entries 1..L-1 =
  * the HF entries 0..L-2, entry L unchanged.  Checks that relation exactly. */
+/* Scan and recurrent mode agree to 1e-5 relative on the first 5 sequences
+ * (both float32 over the same recurrence; see ssm_step_vs_scan). */
+static void ssm_check_scan_vs_recurrent(const char *name) {
+    char msg[2048] = "";
+    double r = ssm_step_vs_scan(name, 5, msg, sizeof msg);
+    REQUIRE_MSG(r >= 0, "%s", msg);
+    CHECK_MSG(r <= 1e-5, "scan and recurrent mode differ: max rel %.3g", r);
+}
+
 static void ssm_check_embed_entry(const char *name) {
     char dir[1024];
     snprintf(dir, sizeof dir, "tests/fixtures/models/%s", name);

@@ -17,14 +17,7 @@
 #include "model/family.h"
 #include "model/model.h"
 #include "ops/ops.h"
-
-static const char *fx(const char *name) {
-    static char buf[4][1024];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "tests/fixtures/models/%s", name);
-    return buf[k];
-}
+#include "test_util.h"
 
 TEST(families_registry) {
     const char *names[] = {"gpt2", "gpt_neox", "llama", "mistral", "qwen2", "rwkv", "mamba", "phi", "phi3",

@@ -10,19 +10,7 @@
 #include "harness.h"
 #include "core/ll_util.h"
 #include "io/npy.h"
-
-static cJSON *load_json(const char *path) {
-    char *s = ll_read_file(path, NULL);
-    if (!s) return NULL;
-    cJSON *j = cJSON_Parse(s);
-    free(s);
-    return j;
-}
-
-static double jnum(const cJSON *o, const char *k) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
+#include "test_util.h"
 
 static void check_case(const char *name) {
     char exp_path[512], cmd[4096], out[600];

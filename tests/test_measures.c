@@ -24,24 +24,7 @@
 #include "core/ll_util.h"
 #include "probe/measures.h"
 #include "io/npy.h"
-
-static cJSON *load_json(const char *path) {
-    char *s = ll_read_file(path, NULL);
-    if (!s) return NULL;
-    cJSON *j = cJSON_Parse(s);
-    free(s);
-    return j;
-}
-
-static double jnum(const cJSON *o, const char *k) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
-static double jidx(const cJSON *a, int i) {
-    const cJSON *v = cJSON_GetArrayItem(a, i);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
+#include "test_util.h"
 
 /* Runs fit on fixture case `name` with its args plus `extra`; returns law.json
  * (and the fixture's expectations in *exp), NULL on failure (test failed). */

@@ -12,23 +12,7 @@
 #include "model/model.h"
 #include "io/safetensors.h"
 #include "st_writer.h"
-
-static const char *fx(const char *name) {
-    static char buf[4][1024];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "tests/fixtures/models/%s", name);
-    return buf[k];
-}
-
-static int copy_file(const char *src, const char *dst) {
-    size_t n;
-    char *d = ll_read_file(src, &n);
-    if (!d) return -1;
-    int rc = ll_write_file_atomic(dst, d, n);
-    free(d);
-    return rc;
-}
+#include "test_util.h"
 
 /* Copies a fixture's config.json (+ tokens.jsonl) into a new folder under the
  * test's tmpdir; rewrites its model.safetensors dropping `drop` and giving
@@ -126,15 +110,6 @@ TEST(model_configs) {
     CHECK_INT(m->layers[0].q.dtype, LL_DT_BF16);
     CHECK_INT(m->layers[0].ln1_w.dtype, LL_DT_F32);
     ll_model_free(m);
-}
-
-static void load_fails(const char *dir, const char *needle1, const char *needle2) {
-    ll_model *m = ll_model_load(dir);
-    CHECK_MSG(m == NULL, "%s loaded", dir);
-    if (m) { ll_model_free(m); return; }
-    CHECK_MSG(strstr(ll_last_error(), needle1) != NULL, "error '%s' lacks '%s'", ll_last_error(), needle1);
-    if (needle2) CHECK_MSG(strstr(ll_last_error(), needle2) != NULL, "error '%s' lacks '%s'", ll_last_error(), needle2);
-    CHECK(strchr(ll_last_error(), '\n') == NULL);
 }
 
 static void write_text(const char *dir, const char *name, const char *text) {

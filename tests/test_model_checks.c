@@ -11,14 +11,7 @@
 #include "io/safetensors.h"
 #include "st_writer.h"
 #include "model/model.h"
-
-static const char *fx(const char *name) {
-    static char buf[4][1024];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "tests/fixtures/models/%s", name);
-    return buf[k];
-}
+#include "test_util.h"
 
 /* DIR = tmp/sub with the fixture's config.json and a rewritten
  * model.safetensors: without `drop`, with an extra F32 tensor `add` (a copy
@@ -31,10 +24,7 @@ static const char *rewrite(const char *fixture, const char *sub, const char *dro
     char a[1200], b[1200];
     snprintf(a, sizeof a, "%s/config.json", fx(fixture));
     snprintf(b, sizeof b, "%s/config.json", dir);
-    size_t len;
-    char *txt = ll_read_file(a, &len);
-    if (!txt || ll_write_file_atomic(b, txt, len)) return NULL;
-    free(txt);
+    if (copy_file(a, b)) return NULL;
     snprintf(a, sizeof a, "%s/model.safetensors", fx(fixture));
     ll_safetensors st;
     if (ll_st_open_file(&st, a)) return NULL;
@@ -68,15 +58,6 @@ static const char *rewrite(const char *fixture, const char *sub, const char *dro
     free(poisoned);
     ll_st_close(&st);
     return dir;
-}
-
-static void load_fails(const char *dir, const char *needle1, const char *needle2) {
-    ll_model *m = ll_model_load(dir);
-    CHECK_MSG(m == NULL, "%s loaded", dir);
-    if (m) { ll_model_free(m); return; }
-    CHECK_MSG(strstr(ll_last_error(), needle1) != NULL, "error '%s' lacks '%s'", ll_last_error(), needle1);
-    if (needle2) CHECK_MSG(strstr(ll_last_error(), needle2) != NULL, "error '%s' lacks '%s'", ll_last_error(), needle2);
-    CHECK(strchr(ll_last_error(), '\n') == NULL);
 }
 
 TEST(model_checks_every_tensor_accounted) {

@@ -20,6 +20,7 @@
 #include "core/ll_util.h"
 #include "harness.h"
 #include "report/plot.h"
+#include "test_util.h"
 
 #define RES "tests/fixtures/results"
 
@@ -159,15 +160,6 @@ static int svg_read(const char *path, svg_t *s) {
 static char *cat_path(char *buf, size_t cap, const char *dir, const char *name) {
     snprintf(buf, cap, "%s/%s", dir, name);
     return buf;
-}
-
-static int copy_file(const char *from, const char *to) {
-    size_t n;
-    char *s = ll_read_file(from, &n);
-    if (!s) return -1;
-    int rc = ll_write_file_atomic(to, s, n);
-    free(s);
-    return rc;
 }
 
 /* ---- the per-run figure -------------------------------------------------- */

@@ -10,15 +10,7 @@
 #include "harness.h"
 #include "core/ll_util.h"
 #include "io/npy.h"
-
-static cJSON *load_json(const char *path) {
-    size_t n;
-    char *t = ll_read_file(path, &n);
-    if (!t) return NULL;
-    cJSON *j = cJSON_Parse(t);
-    free(t);
-    return j;
-}
+#include "test_util.h"
 
 /* Runs layerlaw; returns law.json parsed (NULL on failure). */
 static cJSON *run_layerlaw(const char *model, const char *tokens, const char *sub, const char *extra) {
@@ -37,13 +29,6 @@ static cJSON *run_layerlaw(const char *model, const char *tokens, const char *su
     free(o);
     ll_path_join(lp, sizeof lp, out, "law.json");
     return load_json(lp);
-}
-
-static double pr_of(const cJSON *law, int e) {
-    const cJSON *L = cJSON_GetObjectItem(law, "layers");
-    const cJSON *x = cJSON_GetArrayItem(L, e);
-    const cJSON *p = x ? cJSON_GetObjectItem(x, "pr") : NULL;
-    return p ? p->valuedouble : NAN;
 }
 
 static void check_fixture_pr(const char *name, double rtol) {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include "harness.h"
 #include "core/ll_util.h"
+#include "test_util.h"
 
 #define MODEL "configs/stories260K-hf"
 #define TEXT MODEL "/alice-200.jsonl"
@@ -18,15 +19,6 @@
 
 /* PROVENANCE.md / shared/data/README.md (numpy float64), 6 decimals */
 static const double REF_PR[6] = {0.910152, 0.896124, 0.879437, 0.865318, 0.842318, 0.831666};
-
-static cJSON *load_json(const char *path) {
-    size_t n;
-    char *t = ll_read_file(path, &n);
-    if (!t) return NULL;
-    cJSON *j = cJSON_Parse(t);
-    free(t);
-    return j;
-}
 
 /* Lines of a file of JSON id arrays, parsed; returns the count (-1 on error). */
 static int load_id_lines(const char *text, cJSON ***out) {
@@ -119,24 +111,6 @@ static cJSON *run_data_law(const char *sub, const char *args) {
     cJSON *law = load_json(lp);
     CHECK_MSG(law != NULL, "%s unreadable", lp);
     return law;
-}
-
-static double pr_of(const cJSON *law, int e) {
-    const cJSON *x = cJSON_GetArrayItem(cJSON_GetObjectItem(law, "layers"), e);
-    const cJSON *p = x ? cJSON_GetObjectItem(x, "pr") : NULL;
-    return cJSON_IsNumber(p) ? p->valuedouble : NAN;
-}
-
-static double num_at(const cJSON *law, const char *sec, const char *key) {
-    const cJSON *s = sec ? cJSON_GetObjectItem(law, sec) : law;
-    const cJSON *v = s ? cJSON_GetObjectItem(s, key) : NULL;
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
-static const char *str_at(const cJSON *law, const char *sec, const char *key) {
-    const cJSON *s = cJSON_GetObjectItem(law, sec);
-    const cJSON *v = s ? cJSON_GetObjectItem(s, key) : NULL;
-    return cJSON_IsString(v) ? v->valuestring : "";
 }
 
 /* `layerlaw tokenize` of the raw text with the model's tokenizer.json gives the

@@ -4,11 +4,6 @@
 #include "ops/cpu_ops.h"
 #include "ssm_fixture.h"
 
-static float frand(unsigned *s, float lo, float hi) {
-    *s = *s * 1664525u + 1013904223u;
-    return lo + (hi - lo) * (float)((*s >> 8) & 0xffffff) / 16777216.0f;
-}
-
 /* wkv_t = (Σ_{i<t} e^{-(t-1-i)·w' + k_i} v_i + e^{u + k_t} v_t) / (same with v = 1),
  * w' = exp(time_decay): the definition, in float64, without the running max. */
 static double wkv_naive(const float *k, const float *v, double td, double u, int t, int stride) {
@@ -91,12 +86,7 @@ TEST(rwkv_bin_matches_hf) { check_fixture("rwkv_bin", TOL); }
 /* layer_norm_epsilon 1e-3 in the blocks, HF ln_out keeps eps 1e-5 */
 TEST(rwkv_eps_matches_hf) { check_fixture("rwkv_eps", TOL); }
 
-TEST(rwkv_scan_vs_recurrent) {
-    char msg[2048] = "";
-    double r = ssm_step_vs_scan("rwkv", 5, msg, sizeof msg);
-    REQUIRE_MSG(r >= 0, "%s", msg);
-    CHECK_MSG(r <= 1e-5, "scan and recurrent mode differ: max rel %.3g", r);
-}
+TEST(rwkv_scan_vs_recurrent) { ssm_check_scan_vs_recurrent("rwkv"); }
 
 TEST(rwkv_embed_entry_option) { ssm_check_embed_entry("rwkv"); }
 

@@ -14,15 +14,7 @@
 #include "core/ll_util.h"
 #include "sweep/store.h"
 #include "sweep/sweep.h"
-
-static cJSON *load_json(const char *path) {
-    size_t n;
-    char *t = ll_read_file(path, &n);
-    if (!t) return NULL;
-    cJSON *j = cJSON_Parse(t);
-    free(t);
-    return j;
-}
+#include "test_util.h"
 
 static const char *tmp_path(const char *name) {
     static char buf[8][1200];

@@ -71,12 +71,6 @@ static void bench_result_free(bench_result *b) {
     cJSON_Delete(b->model);
 }
 
-static double jnum(const cJSON *o, const char *a, const char *b) {
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
-    if (b) x = cJSON_GetObjectItemCaseSensitive(x, b);
-    return cJSON_IsNumber(x) ? x->valuedouble : NAN;
-}
-
 /* Runs one test warmup + reps times; 0 or the pipeline's status. */
 static int run_test(const bench_test *t, const ll_run_opts *base, int warmup, int reps, bench_result *b) {
     memset(b, 0, sizeof *b);
@@ -136,23 +130,23 @@ static int run_test(const bench_test *t, const ll_run_opts *base, int warmup, in
             b->padded = (double)r.padded_tokens;
             const cJSON *m = cJSON_GetObjectItemCaseSensitive(r.extra, "model");
             if (m && !b->model) b->model = cJSON_Duplicate(m, 1);
-            b->n_params = jnum(r.extra, "model", "n_params");
+            b->n_params = ll_json_num(r.extra, "model", "n_params");
             const cJSON *cb = cJSON_GetObjectItemCaseSensitive(r.config, "backend"),
                         *cc = cJSON_GetObjectItemCaseSensitive(r.config, "compute");
             snprintf(b->backend, sizeof b->backend, "%s", cJSON_IsString(cb) ? cb->valuestring : t->backend);
             snprintf(b->compute, sizeof b->compute, "%s", cJSON_IsString(cc) ? cc->valuestring : t->compute);
             const cJSON *ct = cJSON_GetObjectItemCaseSensitive(r.config, "threads");
             b->threads = cJSON_IsNumber(ct) ? (long long)ct->valuedouble : t->threads;
-            double g = jnum(r.extra, "gpu_timing", "peak_bf16_gemm_tflops");
+            double g = ll_json_num(r.extra, "gpu_timing", "peak_bf16_gemm_tflops");
             if (isfinite(g)) b->gemm_peak_tflops = g;
             /* on CUDA the host clock sees launches, not work: the device
              * events per entry (ms per batch x batches) */
             const cJSON *gt = cJSON_GetObjectItemCaseSensitive(r.extra, "gpu_timing");
             const cJSON *pe = cJSON_GetObjectItemCaseSensitive(gt, "per_entry");
-            double nb = jnum(r.extra, "gpu_timing", "batches");
+            double nb = ll_json_num(r.extra, "gpu_timing", "batches");
             if (cJSON_IsArray(pe) && nb > 0)
                 for (int e = 0; e < b->E; e++) {
-                    double ms = jnum(cJSON_GetArrayItem(pe, e), "layer_ms_per_batch", NULL);
+                    double ms = ll_json_num(cJSON_GetArrayItem(pe, e), "layer_ms_per_batch", NULL);
                     if (isfinite(ms)) b->ent_sec[(size_t)k * b->E + e] = ms * nb / 1000;
                 }
         }

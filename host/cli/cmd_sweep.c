@@ -84,12 +84,6 @@ static void config_to_opts(const cJSON *c, ll_run_opts *o) {
 #undef B
 }
 
-static double num_at(const cJSON *o, const char *a, const char *b) {
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
-    if (b) x = cJSON_GetObjectItemCaseSensitive(x, b);
-    return cJSON_IsNumber(x) ? x->valuedouble : NAN;
-}
-
 /* Runs one point; returns 0, or the pipeline's status (1 / 2). */
 static int run_point(const ll_sweep *sw, const ll_sweep_point *p, const char *out, ll_store *st, const char *label,
                      int first, int argc, char **argv) {
@@ -137,17 +131,14 @@ static int run_point(const ll_sweep *sw, const ll_sweep_point *p, const char *ou
     }
     double t_report = ll_now() - t1;
     /* the record is exactly what law.json says */
-    size_t n;
-    char *txt = ll_read_file(ll_path_join(lp, sizeof lp, dir, "law.json"), &n);
-    cJSON *law = txt ? cJSON_Parse(txt) : NULL;
-    free(txt);
+    cJSON *law = ll_json_load(ll_path_join(lp, sizeof lp, dir, "law.json"));
     if (!law) { ll_run_result_free(&r); ll_set_error("%s: cannot read back", lp); return 1; }
     ll_store_record rec = {.key = p->key, .sweep = sw->name, .model = p->model_name, .axes = p->axes,
                            .config = p->config, .result = law,
                            .slope = have_law ? law_fit.slope : NAN, .pearson_r = have_law ? law_fit.pearson_r : NAN,
                            .decay_ratio = have_law ? law_fit.decay_ratio : NAN,
-                           .tokens_per_s = num_at(law, "throughput", "tokens_per_s"),
-                           .n_params = num_at(law, "model", "n_params"), .seconds = t_run};
+                           .tokens_per_s = ll_json_num(law, "throughput", "tokens_per_s"),
+                           .n_params = ll_json_num(law, "model", "n_params"), .seconds = t_run};
     int put = ll_store_put(st, &rec);
     double t_book = ll_now() - t1;
     cJSON_Delete(law);
@@ -174,7 +165,7 @@ static void print_summary(FILE *f, const ll_sweep *sw, ll_store *st, const int *
         const cJSON *rec = NULL;
         for (const cJSON *x = all ? all->child : NULL; x; x = x->next)
             if (!strcmp(cJSON_GetObjectItemCaseSensitive(x, "key")->valuestring, p->key)) { rec = x; break; }
-        double np = rec ? num_at(cJSON_GetObjectItemCaseSensitive(rec, "result"), "model", "n_params") : NAN;
+        double np = rec ? ll_json_num(cJSON_GetObjectItemCaseSensitive(rec, "result"), "model", "n_params") : NAN;
         char nps[32];
         if (isfinite(np)) snprintf(nps, sizeof nps, np >= 1e9 ? "%.2fB" : np >= 1e6 ? "%.1fM" : np >= 1e3 ? "%.1fK" : "%.0f",
                                    np >= 1e9 ? np / 1e9 : np >= 1e6 ? np / 1e6 : np >= 1e3 ? np / 1e3 : np);
@@ -191,8 +182,8 @@ static void print_summary(FILE *f, const ll_sweep *sw, ll_store *st, const int *
                              : !ll_path_exists(p->model_path)      ? "missing"
                              : st && ll_store_failed(st, p->key) == 1 ? "failed"
                                                                     : "not run";
-        double sl = rec ? num_at(rec, "slope", NULL) : NAN, pr = rec ? num_at(rec, "pearson_r", NULL) : NAN,
-               rho = rec ? num_at(rec, "decay_ratio", NULL) : NAN, tps = rec ? num_at(rec, "tokens_per_s", NULL) : NAN;
+        double sl = rec ? ll_json_num(rec, "slope", NULL) : NAN, pr = rec ? ll_json_num(rec, "pearson_r", NULL) : NAN,
+               rho = rec ? ll_json_num(rec, "decay_ratio", NULL) : NAN, tps = rec ? ll_json_num(rec, "tokens_per_s", NULL) : NAN;
         if (f) fprintf(f, " %12.6g %9.5f %9.5f %12.4g  %s%s%s\n", sl, pr, rho, tps, status,
                 strcmp(status, "missing") ? "" : " ", strcmp(status, "missing") ? "" : p->model_path);
         CSV(",%.17g,%.17g,%.17g,%.17g,%s\n", sl, pr, rho, tps, status);

@@ -1,7 +1,10 @@
 #include "core/ll_util.h"
+#include <cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -318,4 +321,51 @@ uint64_t ll_splitmix64(uint64_t *state) {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
+}
+
+/* ---- a growing string ------------------------------------------------ */
+
+static void sb_reserve(ll_sbuf *b, size_t more) {
+    if (b->n + more + 1 <= b->cap) return;
+    size_t c = b->cap ? b->cap : 1024;
+    while (c < b->n + more + 1) c *= 2;
+    b->s = ll_xrealloc(b->s, c);
+    b->cap = c;
+}
+
+void ll_sb_add(ll_sbuf *b, const char *s, size_t k) {
+    sb_reserve(b, k);
+    memcpy(b->s + b->n, s, k);
+    b->n += k;
+    b->s[b->n] = 0;
+}
+
+void ll_sb_puts(ll_sbuf *b, const char *s) { ll_sb_add(b, s, strlen(s)); }
+
+void ll_sb_printf(ll_sbuf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (k < 0) return;
+    sb_reserve(b, (size_t)k);
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
+    va_end(ap);
+    b->n += (size_t)k;
+}
+
+struct cJSON *ll_json_load(const char *path) {
+    char *txt = ll_read_file(path, NULL);
+    if (!txt) return NULL;
+    cJSON *j = cJSON_Parse(txt);
+    free(txt);
+    if (!j) ll_set_error("%s: not valid JSON", path);
+    return j;
+}
+
+double ll_json_num(const struct cJSON *o, const char *a, const char *b) {
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
+    if (b) x = cJSON_GetObjectItemCaseSensitive(x, b);
+    return cJSON_IsNumber(x) ? x->valuedouble : NAN;
 }

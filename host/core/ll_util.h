@@ -31,6 +31,12 @@ double ll_now(void); /* monotonic seconds */
 
 /* Reads a whole (small) file; NUL-terminated; sets *len. NULL + error on fail. */
 char *ll_read_file(const char *path, size_t *len);
+/* A JSON file parsed (cJSON; free with cJSON_Delete), or NULL with the error
+ * set ("PATH: not valid JSON", or the read error). */
+struct cJSON;
+struct cJSON *ll_json_load(const char *path);
+/* o[a] (o[a][b] when b is not NULL) as a number; NaN when absent or not a number. */
+double ll_json_num(const struct cJSON *o, const char *a, const char *b);
 /* Writes data to path atomically (temp file in the same folder, fsync, rename). */
 int ll_write_file_atomic(const char *path, const void *data, size_t n);
 /* Opens a temp file next to `path` for writing; ll_commit_tmp renames it. */
@@ -81,4 +87,14 @@ uint16_t ll_f32_to_f16(float f);
  * vocabulary): splitmix64 (Steele, Lea, Flood 2014), the same sequence on
  * every platform and in the Python fixtures. */
 uint64_t ll_splitmix64(uint64_t *state);
+
+/* A growing NUL-terminated string (zero-initialise; free(b.s) when done):
+ * the gnuplot scripts, CSV files and reports are built in one. */
+typedef struct {
+    char *s;
+    size_t n, cap;
+} ll_sbuf;
+void ll_sb_add(ll_sbuf *b, const char *s, size_t k);
+void ll_sb_puts(ll_sbuf *b, const char *s);
+void ll_sb_printf(ll_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #endif

@@ -20,13 +20,10 @@
 static int parse_config(ll_model *m, const char *dir, const ll_family **famp) {
     char path[4096];
     ll_path_join(path, sizeof path, dir, "config.json");
-    size_t len;
-    char *txt = ll_read_file(path, &len);
-    if (!txt) return -1;
-    cJSON *root = cJSON_Parse(txt);
-    free(txt);
-    if (!root || !cJSON_IsObject(root)) {
-        ll_set_error("%s: not a valid JSON object", path);
+    cJSON *root = ll_json_load(path);
+    if (!root) return -1;
+    if (!cJSON_IsObject(root)) {
+        ll_set_error("%s: not a JSON object", path);
         cJSON_Delete(root);
         return -1;
     }

@@ -3,7 +3,6 @@
 #include "probe/measures.h"
 #include <cblas.h>
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/ll_util.h"
@@ -97,8 +96,38 @@ static double fold_rss(const ll_stats *v, const double *xm, double ym, const dou
     return rss > 0 ? rss : 0;
 }
 
+typedef struct { const ll_folds *f; ll_heldout *out; double *rss_ek; } fold_job;
+
+/* Task t = e·K + k: fit entry e on every fold but k, score it on fold k. */
+static int fold_one(void *ctx, int t) {
+    const fold_job *j = ctx;
+    const ll_folds *f = j->f;
+    const int K = f->K, d = f->d, e = t / K, k = t % K;
+    ll_stats *train = ll_stats_new(1, d, LL_TARGET_ID, 0);
+    train->ones_null[0] = f->fold[0]->ones_null[e];
+    int bad = 0;
+    for (int i = 0; i < K && !bad; i++) {
+        if (i == k) continue;
+        ll_stats v = entry_view(f->fold[i], e);
+        bad = ll_stats_merge(train, &v) != 0;
+    }
+    double *beta = ll_xmalloc((size_t)d * sizeof(double)), *tmp = ll_xmalloc((size_t)d * sizeof(double));
+    ll_probe_result r;
+    if (!bad) bad = ll_stats_solve_beta(train, 0, beta, &r) != 0;
+    if (!bad) {
+        ll_stats v = entry_view(f->fold[k], e);
+        double rss = fold_rss(&v, train->mean, train->ymean[0], beta, tmp);
+        j->rss_ek[(size_t)e * K + k] = rss;
+        j->out->pr_fold[(size_t)e * K + k] = v.Syy[0] > 0 ? rss / v.Syy[0] : NAN;
+        j->out->pr_train[(size_t)e * K + k] = r.pr;
+    }
+    free(beta); free(tmp);
+    ll_stats_free(train);
+    return bad ? -1 : 0;
+}
+
 int ll_folds_solve(const ll_folds *f, const ll_stats *total, int threads, ll_heldout *out) {
-    const int K = f->K, E = f->E, d = f->d;
+    const int K = f->K, E = f->E;
     memset(out, 0, sizeof *out);
     for (int k = 0; k < K; k++)
         if (f->fold[k]->n[0] < 1) {
@@ -113,43 +142,8 @@ int ll_folds_solve(const ll_folds *f, const ll_stats *total, int threads, ll_hel
     out->fold_n = ll_xcalloc((size_t)K, sizeof(double));
     for (int k = 0; k < K; k++) out->fold_n[k] = f->fold[k]->n[0];
     double *rss_ek = ll_xcalloc((size_t)E * K, sizeof(double));
-    if (threads <= 0) threads = omp_get_num_procs();
-    int err = 0;
-    char msg[1024] = "";
-    int saved = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-    for (int t = 0; t < E * K; t++) {
-        int e = t / K, k = t % K;
-        ll_stats *train = ll_stats_new(1, d, LL_TARGET_ID, 0);
-        train->ones_null[0] = f->fold[0]->ones_null[e];
-        int bad = 0;
-        for (int j = 0; j < K && !bad; j++) {
-            if (j == k) continue;
-            ll_stats v = entry_view(f->fold[j], e);
-            bad = ll_stats_merge(train, &v) != 0;
-        }
-        double *beta = ll_xmalloc((size_t)d * sizeof(double)), *tmp = ll_xmalloc((size_t)d * sizeof(double));
-        ll_probe_result r;
-        if (!bad) bad = ll_stats_solve_beta(train, 0, beta, &r) != 0;
-        if (!bad) {
-            ll_stats v = entry_view(f->fold[k], e);
-            double rss = fold_rss(&v, train->mean, train->ymean[0], beta, tmp);
-            rss_ek[(size_t)e * K + k] = rss;
-            out->pr_fold[(size_t)e * K + k] = v.Syy[0] > 0 ? rss / v.Syy[0] : NAN;
-            out->pr_train[(size_t)e * K + k] = r.pr;
-        } else {
-#pragma omp critical
-            {
-                err = 1;
-                snprintf(msg, sizeof msg, "%s", ll_last_error());
-            }
-        }
-        free(beta); free(tmp);
-        ll_stats_free(train);
-    }
-    openblas_set_num_threads(saved);
-    if (err) { free(rss_ek); ll_heldout_free(out); ll_set_error("%s", msg); return -1; }
+    fold_job j = {f, out, rss_ek};
+    if (ll_parallel_for(E * K, threads, fold_one, &j) != 0) { free(rss_ek); ll_heldout_free(out); return -1; }
     for (int e = 0; e < E; e++) {
         double s = 0;
         for (int k = 0; k < K; k++) s += rss_ek[(size_t)e * K + k];

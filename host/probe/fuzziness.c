@@ -4,7 +4,6 @@
 #include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/ll_util.h"
@@ -64,17 +63,8 @@ static int fuzz_entry(const ll_stats *s, int e, ll_fuzz_result *r) {
             double w = M2[(size_t)i * d + j] - b;
             Sw[(size_t)i * d + j] = Sw[(size_t)j * d + i] = w;
         }
-    /* the ones direction: known (engine-normalised) or detected as in the PR
-     * solve (Rayleigh quotient of 1/√d on M2 below 1e-10 of the mean diagonal) */
-    int deflate = s->ones_null[e];
-    if (!deflate) {
-        double q = 0, tr = 0;
-        for (int i = 0; i < d; i++) {
-            tr += M2[(size_t)i * d + i];
-            for (int j = i; j < d; j++) q += (j == i ? 1.0 : 2.0) * M2[(size_t)i * d + j];
-        }
-        deflate = tr > 0 && q / d <= 1e-10 * tr / d;
-    }
+    /* the ones direction: known (engine-normalised) or detected as in the PR solve */
+    int deflate = s->ones_null[e] || ll_ones_null(M2, d);
     if (deflate) {
         ll_deflate_ones(Sb, NULL, d, 0);
         ll_deflate_ones(Sw, NULL, d, 0);
@@ -109,30 +99,20 @@ static int fuzz_entry(const ll_stats *s, int e, ll_fuzz_result *r) {
     return 0;
 }
 
+typedef struct { const ll_stats *s; ll_fuzz_result *out; } fuzz_job;
+
+static int fuzz_one(void *ctx, int e) {
+    const fuzz_job *j = ctx;
+    return fuzz_entry(j->s, e, &j->out[e]);
+}
+
 int ll_fuzziness_solve(const ll_stats *s, int threads, ll_fuzz_result *out) {
     if (s->K <= 0 || !s->class_n) {
         ll_set_error("statistics: separation fuzziness needs per-class sums (one-hot statistics)");
         return -1;
     }
-    if (threads <= 0) threads = omp_get_num_procs();
-    int nt = threads < s->E ? threads : s->E;
-    int err = 0;
-    char msg[1024] = "";
-    int saved = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (int e = 0; e < s->E; e++) {
-        if (fuzz_entry(s, e, &out[e]) != 0) {
-#pragma omp critical
-            {
-                err = 1;
-                snprintf(msg, sizeof msg, "%s", ll_last_error());
-            }
-        }
-    }
-    openblas_set_num_threads(saved);
-    if (err) { ll_set_error("%s", msg); return -1; }
-    return 0;
+    fuzz_job j = {s, out};
+    return ll_parallel_for(s->E, threads, fuzz_one, &j);
 }
 
 /* ---- class budget ---------------------------------------------------- */

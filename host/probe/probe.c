@@ -222,8 +222,6 @@ static int solve_entry(const ll_stats *s, int e, double ridge, ll_probe_result *
     const double *M2 = s->M2 + (size_t)e * dd;
     for (int i = 0; i < d; i++)
         for (int j = i; j < d; j++) G[(size_t)i * d + j] = G[(size_t)j * d + i] = M2[(size_t)i * d + j];
-    double trace = 0;
-    for (int i = 0; i < d; i++) trace += G[(size_t)i * d + i];
     int onehot = s->K > 0;
     int nrhs = onehot ? s->K : 1;
     /* right-hand sides, centred: b (d × nrhs, column-major per rhs) */
@@ -242,13 +240,7 @@ static int solve_entry(const ll_stats *s, int e, double ridge, ll_probe_result *
     }
     r->tss = tss;
     /* 1. deflate the ones direction when the features lie in Σx = 0 */
-    int deflate = s->ones_null[e];
-    if (!deflate && trace > 0) {
-        double q = 0;
-        for (size_t k = 0; k < dd; k++) q += G[k];
-        q /= d;
-        if (q <= LL_ONES_RTOL * trace / d) deflate = 1;
-    }
+    int deflate = s->ones_null[e] || ll_ones_null(M2, d);
     if (deflate) {
         ll_deflate_ones(G, B, d, nrhs);
     }
@@ -309,18 +301,29 @@ static int solve_entry(const ll_stats *s, int e, double ridge, ll_probe_result *
     return 0;
 }
 
-int ll_stats_solve(const ll_stats *s, double ridge, int threads, ll_probe_result *out) {
-    if (ridge < 0) { ll_set_error("ridge must be >= 0"); return -1; }
+int ll_ones_null(const double *M2, int d) {
+    double trace = 0;
+    for (int i = 0; i < d; i++) trace += M2[(size_t)i * d + i];
+    if (!(trace > 0)) return 0;
+    /* the sum of every element of the symmetric matrix, row by row */
+    double q = 0;
+    for (int i = 0; i < d; i++)
+        for (int j = 0; j < d; j++) q += M2[i <= j ? (size_t)i * d + j : (size_t)j * d + i];
+    q /= d;
+    return q <= LL_ONES_RTOL * trace / d;
+}
+
+int ll_parallel_for(int n, int threads, int (*fn)(void *ctx, int i), void *ctx) {
     if (threads <= 0) threads = omp_get_num_procs();
-    int nt = threads < s->E ? threads : s->E;
+    int nt = threads < n ? threads : n;
+    if (nt < 1) nt = 1;
     int err = 0;
     char msg[1024] = "";
-    /* One entry per thread, each LAPACK call single-threaded (no nesting). */
     int saved = openblas_get_num_threads();
     openblas_set_num_threads(1);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (int e = 0; e < s->E; e++) {
-        if (solve_entry(s, e, ridge, &out[e], NULL) != 0) {
+    for (int i = 0; i < n; i++) {
+        if (fn(ctx, i) != 0) {
 #pragma omp critical
             {
                 err = 1;
@@ -331,6 +334,19 @@ int ll_stats_solve(const ll_stats *s, double ridge, int threads, ll_probe_result
     openblas_set_num_threads(saved);
     if (err) { ll_set_error("%s", msg); return -1; }
     return 0;
+}
+
+typedef struct { const ll_stats *s; double ridge; ll_probe_result *out; } solve_job;
+
+static int solve_one(void *ctx, int e) {
+    const solve_job *j = ctx;
+    return solve_entry(j->s, e, j->ridge, &j->out[e], NULL);
+}
+
+int ll_stats_solve(const ll_stats *s, double ridge, int threads, ll_probe_result *out) {
+    if (ridge < 0) { ll_set_error("ridge must be >= 0"); return -1; }
+    solve_job j = {s, ridge, out};
+    return ll_parallel_for(s->E, threads, solve_one, &j);
 }
 
 int ll_stats_solve_beta(const ll_stats *s, int e, double *beta, ll_probe_result *r) {

@@ -80,6 +80,18 @@ int ll_stats_solve_beta(const ll_stats *s, int e, double *beta, ll_probe_result 
  * nrhs right-hand sides B[c*d..] <- P B (B may be NULL), P = I − 11ᵀ/d. */
 void ll_deflate_ones(double *G, double *B, int d, int nrhs);
 
+/* Whether the features of a d×d second-moment matrix M2 (upper triangle read)
+ * lie in Σx = 0: the Rayleigh quotient of 1/√d on M2 is below 1e-10 of the
+ * mean diagonal (and the trace is positive).  Shared by the PR and the
+ * fuzziness solves, so that both deflate the same entries. */
+int ll_ones_null(const double *M2, int d);
+
+/* Runs fn(ctx, i) for i in 0..n-1 on min(threads, n) OpenMP threads
+ * (threads <= 0: every processor), each OpenBLAS/LAPACK call single-threaded
+ * (no nesting).  Returns 0, or -1 with ll_last_error() the message of a
+ * failing call.  The solves of every entry, fold and measure go through it. */
+int ll_parallel_for(int n, int threads, int (*fn)(void *ctx, int i), void *ctx);
+
 /* Maps label values (token ids) to dense class indices 0..K-1. */
 typedef struct { int64_t *ids; int K; } ll_classmap; /* ids sorted */
 int ll_classmap_build(ll_classmap *m, const int64_t *labels, long n);

@@ -1,60 +1,43 @@
 /* report.html (self-contained: the figures inline as SVG, no network) and
  * report.md (figures referenced as PNG files beside it) over a set of runs. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include "backend/backend_info.h"
 #include "core/ll_util.h"
 #include "report/plot.h"
 
-typedef struct {
-    char *s;
-    size_t n, cap;
-} hbuf;
-static void hb_add(hbuf *b, const char *s, size_t k) {
-    if (b->n + k + 1 > b->cap) {
-        size_t c = b->cap ? b->cap : 4096;
-        while (c < b->n + k + 1) c *= 2;
-        b->s = ll_xrealloc(b->s, c);
-        b->cap = c;
-    }
-    memcpy(b->s + b->n, s, k);
-    b->n += k;
-    b->s[b->n] = 0;
-}
-static void hb_printf(hbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void hb_printf(hbuf *b, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (k < 0) return;
-    char *t = ll_xmalloc((size_t)k + 1);
-    va_start(ap, fmt);
-    vsnprintf(t, (size_t)k + 1, fmt, ap);
-    va_end(ap);
-    hb_add(b, t, (size_t)k);
-    free(t);
-}
 /* HTML text: & < > " escaped */
-static void hb_esc(hbuf *b, const char *s) {
+static void hb_esc(ll_sbuf *b, const char *s) {
     for (const char *p = s; *p; p++) {
         switch (*p) {
-        case '&': hb_add(b, "&amp;", 5); break;
-        case '<': hb_add(b, "&lt;", 4); break;
-        case '>': hb_add(b, "&gt;", 4); break;
-        case '"': hb_add(b, "&quot;", 6); break;
-        default: hb_add(b, p, 1);
+        case '&': ll_sb_add(b, "&amp;", 5); break;
+        case '<': ll_sb_add(b, "&lt;", 4); break;
+        case '>': ll_sb_add(b, "&gt;", 4); break;
+        case '"': ll_sb_add(b, "&quot;", 6); break;
+        default: ll_sb_add(b, p, 1);
         }
     }
 }
+/* pre, the escaped text, post */
+static void esc_in(ll_sbuf *b, const char *pre, const char *s, const char *post) {
+    ll_sb_puts(b, pre);
+    hb_esc(b, s);
+    ll_sb_puts(b, post);
+}
+/* outdir/name from b (atomically); frees b */
+static int write_out(const char *outdir, const char *name, ll_sbuf *b) {
+    char p[4096];
+    int rc = ll_write_file_atomic(ll_path_join(p, sizeof p, outdir, name), b->s, b->n);
+    free(b->s);
+    return rc;
+}
 /* Markdown table cell: | and newlines escaped */
-static void hb_md(hbuf *b, const char *s) {
+static void hb_md(ll_sbuf *b, const char *s) {
     for (const char *p = s; *p; p++) {
-        if (*p == '|') hb_add(b, "\\|", 2);
-        else if (*p == '\n' || *p == '\r') hb_add(b, " ", 1);
-        else hb_add(b, p, 1);
+        if (*p == '|') ll_sb_add(b, "\\|", 2);
+        else if (*p == '\n' || *p == '\r') ll_sb_add(b, " ", 1);
+        else ll_sb_add(b, p, 1);
     }
 }
 
@@ -116,14 +99,14 @@ static char *inline_svg(const char *outdir, const char *name) {
     char *start = strstr(s, "<svg");
     if (!start) { free(s); ll_set_error("%s: not an SVG file", p); return NULL; }
     static const char *const pat[] = {" id='", " id=\"", "href='#", "href=\"#", "url(#"};
-    hbuf b = {0};
+    ll_sbuf b = {0};
     for (const char *q = start; *q;) {
         int hit = -1;
         for (int k = 0; k < 5 && hit < 0; k++)
             if (!strncmp(q, pat[k], strlen(pat[k]))) hit = k;
-        if (hit < 0) { hb_add(&b, q, 1); q++; continue; }
-        hb_add(&b, pat[hit], strlen(pat[hit]));
-        hb_printf(&b, "%s-", name);
+        if (hit < 0) { ll_sb_add(&b, q, 1); q++; continue; }
+        ll_sb_add(&b, pat[hit], strlen(pat[hit]));
+        ll_sb_printf(&b, "%s-", name);
         q += strlen(pat[hit]);
     }
     free(s);
@@ -143,129 +126,118 @@ static const char *CSS =
     "summary{cursor:pointer}code{font-size:.9em}.note{color:#666}\n";
 
 int ll_report_html(const ll_runset *rs, const ll_figlist *fl, const char *outdir) {
-    hbuf b = {0};
-    hb_printf(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    ll_sbuf b = {0};
+    ll_sb_printf(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                   "<title>layerlaw report: %d run%s</title>\n<style>\n%s</style>\n</head>\n<body>\n",
               rs->n, rs->n == 1 ? "" : "s", CSS);
-    hb_printf(&b, "<h1>layerlaw report</h1>\n<p>%d result%s (law.json). The law of equi-learning: the prediction "
+    ll_sb_printf(&b, "<h1>layerlaw report</h1>\n<p>%d result%s (law.json). The law of equi-learning: the prediction "
                   "residual PR of a linear probe from each layer's hidden states to the next-token id falls "
                   "geometrically with depth; slope and intercept of log10 PR against the layer, R² and Pearson r "
                   "of that fit, ρ = 10<sup>slope</sup> the decay ratio per layer.</p>\n",
               rs->n, rs->n == 1 ? "" : "s");
     /* contents */
-    hb_printf(&b, "<ul>\n<li><a href=\"#results\">Results</a></li>\n");
+    ll_sb_printf(&b, "<ul>\n<li><a href=\"#results\">Results</a></li>\n");
     for (int i = 0; i < fl->n; i++) {
-        hb_printf(&b, "<li><a href=\"#fig-%s\">", fl->figs[i].name);
-        hb_esc(&b, fl->figs[i].title);
-        hb_printf(&b, "</a></li>\n");
+        ll_sb_printf(&b, "<li><a href=\"#fig-%s\">", fl->figs[i].name);
+        esc_in(&b, "", fl->figs[i].title, "</a></li>\n");
     }
-    hb_printf(&b, "<li><a href=\"#provenance\">Provenance</a></li>\n</ul>\n");
+    ll_sb_printf(&b, "<li><a href=\"#provenance\">Provenance</a></li>\n</ul>\n");
     /* table */
-    hb_printf(&b, "<h2 id=\"results\">Results</h2>\n<table>\n<thead><tr>");
-    for (int c = 0; c < NCOL; c++) { hb_printf(&b, "<th>"); hb_esc(&b, COLS[c]); hb_printf(&b, "</th>"); }
-    hb_printf(&b, "<th>run</th></tr></thead>\n<tbody>\n");
+    ll_sb_printf(&b, "<h2 id=\"results\">Results</h2>\n<table>\n<thead><tr>");
+    for (int c = 0; c < NCOL; c++) esc_in(&b, "<th>", COLS[c], "</th>");
+    ll_sb_printf(&b, "<th>run</th></tr></thead>\n<tbody>\n");
     ll_run **v = sorted(rs);
     for (int i = 0; i < rs->n; i++) {
         char cell[NCOL][128];
         row(v[i], cell);
-        hb_printf(&b, "<tr>");
+        ll_sb_printf(&b, "<tr>");
         for (int c = 0; c < NCOL; c++) {
-            hb_printf(&b, c == 0 ? "<td class=\"t\" title=\"" : c < NTEXT ? "<td class=\"t\">" : "<td>");
-            if (c == 0) { hb_esc(&b, v[i]->model_key); hb_printf(&b, "\">"); }
-            hb_esc(&b, cell[c]);
-            hb_printf(&b, "</td>");
+            ll_sb_printf(&b, c == 0 ? "<td class=\"t\" title=\"" : c < NTEXT ? "<td class=\"t\">" : "<td>");
+            if (c == 0) { hb_esc(&b, v[i]->model_key); ll_sb_printf(&b, "\">"); }
+            esc_in(&b, "", cell[c], "</td>");
         }
-        hb_printf(&b, "<td><a href=\"#run-%d\">%d</a></td></tr>\n", i + 1, i + 1);
+        ll_sb_printf(&b, "<td><a href=\"#run-%d\">%d</a></td></tr>\n", i + 1, i + 1);
     }
-    hb_printf(&b, "</tbody>\n</table>\n");
+    ll_sb_printf(&b, "</tbody>\n</table>\n");
     /* figures */
     for (int i = 0; i < fl->n; i++) {
         const ll_fig *g = &fl->figs[i];
-        hb_printf(&b, "<h2 id=\"fig-%s\">", g->name);
-        hb_esc(&b, g->title);
-        hb_printf(&b, "</h2>\n<figure>\n");
+        ll_sb_printf(&b, "<h2 id=\"fig-%s\">", g->name);
+        esc_in(&b, "", g->title, "</h2>\n<figure>\n");
         char *svg = inline_svg(outdir, g->name);
         if (!svg) { free(v); free(b.s); return -1; }
-        hb_add(&b, svg, strlen(svg));
+        ll_sb_add(&b, svg, strlen(svg));
         free(svg);
-        hb_printf(&b, "\n<figcaption>");
-        hb_esc(&b, g->caption);
-        hb_printf(&b, " Data: <code>%s.csv</code>; script: <code>%s.gp</code>.</figcaption>\n</figure>\n", g->name, g->name);
+        esc_in(&b, "\n<figcaption>", g->caption, "");
+        ll_sb_printf(&b, " Data: <code>%s.csv</code>; script: <code>%s.gp</code>.</figcaption>\n</figure>\n", g->name, g->name);
     }
     if (fl->nnotes) {
-        hb_printf(&b, "<h2>Figures not drawn</h2>\n<ul class=\"note\">\n");
-        for (int i = 0; i < fl->nnotes; i++) { hb_printf(&b, "<li>"); hb_esc(&b, fl->notes[i]); hb_printf(&b, "</li>\n"); }
-        hb_printf(&b, "</ul>\n");
+        ll_sb_printf(&b, "<h2>Figures not drawn</h2>\n<ul class=\"note\">\n");
+        for (int i = 0; i < fl->nnotes; i++) esc_in(&b, "<li>", fl->notes[i], "</li>\n");
+        ll_sb_printf(&b, "</ul>\n");
     }
     /* provenance */
-    hb_printf(&b, "<h2 id=\"provenance\">Provenance</h2>\n<p>The <code>config</code> object of every law.json "
+    ll_sb_printf(&b, "<h2 id=\"provenance\">Provenance</h2>\n<p>The <code>config</code> object of every law.json "
                   "(and its <code>provenance</code> object when present).</p>\n");
     for (int i = 0; i < rs->n; i++) {
         const ll_run *r = v[i];
-        hb_printf(&b, "<details id=\"run-%d\"><summary>%d. ", i + 1, i + 1);
-        hb_esc(&b, r->path);
-        hb_printf(&b, "</summary>\n");
+        ll_sb_printf(&b, "<details id=\"run-%d\"><summary>%d. ", i + 1, i + 1);
+        esc_in(&b, "", r->path, "</summary>\n");
         const char *keys[] = {"config", "provenance", "model"};
         for (int k = 0; k < 3; k++) {
             const cJSON *o = cJSON_GetObjectItemCaseSensitive(r->root, keys[k]);
             if (!o) continue;
             char *t = cJSON_Print(o);
-            hb_printf(&b, "<p><b>%s</b></p><pre>", keys[k]);
+            ll_sb_printf(&b, "<p><b>%s</b></p><pre>", keys[k]);
             if (t) hb_esc(&b, t);
-            hb_printf(&b, "</pre>\n");
+            ll_sb_printf(&b, "</pre>\n");
             free(t);
         }
-        hb_printf(&b, "</details>\n");
+        ll_sb_printf(&b, "</details>\n");
     }
-    hb_printf(&b, "<p class=\"note\">Made by layerlaw %s (layerlaw report).</p>\n</body>\n</html>\n", LL_VERSION);
+    ll_sb_printf(&b, "<p class=\"note\">Made by layerlaw %s (layerlaw report).</p>\n</body>\n</html>\n", LL_VERSION);
     free(v);
-    char p[4096];
-    int rc = ll_write_file_atomic(ll_path_join(p, sizeof p, outdir, "report.html"), b.s, b.n);
-    free(b.s);
-    return rc;
+    return write_out(outdir, "report.html", &b);
 }
 
 int ll_report_md(const ll_runset *rs, const ll_figlist *fl, const char *outdir) {
-    hbuf b = {0};
-    hb_printf(&b, "# layerlaw report\n\n%d result%s (law.json). Slope and intercept of log10 PR against the layer, "
+    ll_sbuf b = {0};
+    ll_sb_printf(&b, "# layerlaw report\n\n%d result%s (law.json). Slope and intercept of log10 PR against the layer, "
                   "R² and Pearson r of that fit, ρ = 10^slope the decay ratio per layer.\n\n## Results\n\n|",
               rs->n, rs->n == 1 ? "" : "s");
-    for (int c = 0; c < NCOL; c++) hb_printf(&b, " %s |", COLS[c]);
-    hb_printf(&b, "\n|");
-    for (int c = 0; c < NCOL; c++) hb_printf(&b, "%s", c < NTEXT ? "---|" : "--:|");
-    hb_printf(&b, "\n");
+    for (int c = 0; c < NCOL; c++) ll_sb_printf(&b, " %s |", COLS[c]);
+    ll_sb_printf(&b, "\n|");
+    for (int c = 0; c < NCOL; c++) ll_sb_printf(&b, "%s", c < NTEXT ? "---|" : "--:|");
+    ll_sb_printf(&b, "\n");
     ll_run **v = sorted(rs);
     for (int i = 0; i < rs->n; i++) {
         char cell[NCOL][128];
         row(v[i], cell);
-        hb_printf(&b, "|");
-        for (int c = 0; c < NCOL; c++) { hb_printf(&b, " "); hb_md(&b, cell[c]); hb_printf(&b, " |"); }
-        hb_printf(&b, "\n");
+        ll_sb_printf(&b, "|");
+        for (int c = 0; c < NCOL; c++) { ll_sb_printf(&b, " "); hb_md(&b, cell[c]); ll_sb_printf(&b, " |"); }
+        ll_sb_printf(&b, "\n");
     }
     for (int i = 0; i < fl->n; i++) {
         const ll_fig *g = &fl->figs[i];
-        hb_printf(&b, "\n## %s\n\n![%s](%s.png)\n\n%s Data: `%s.csv`.\n", g->title, g->title, g->name, g->caption, g->name);
+        ll_sb_printf(&b, "\n## %s\n\n![%s](%s.png)\n\n%s Data: `%s.csv`.\n", g->title, g->title, g->name, g->caption, g->name);
     }
     if (fl->nnotes) {
-        hb_printf(&b, "\n## Figures not drawn\n\n");
-        for (int i = 0; i < fl->nnotes; i++) hb_printf(&b, "- %s\n", fl->notes[i]);
+        ll_sb_printf(&b, "\n## Figures not drawn\n\n");
+        for (int i = 0; i < fl->nnotes; i++) ll_sb_printf(&b, "- %s\n", fl->notes[i]);
     }
-    hb_printf(&b, "\n## Provenance\n\n");
+    ll_sb_printf(&b, "\n## Provenance\n\n");
     for (int i = 0; i < rs->n; i++) {
         const ll_run *r = v[i];
-        hb_printf(&b, "%d. `%s`\n", i + 1, r->path);
+        ll_sb_printf(&b, "%d. `%s`\n", i + 1, r->path);
         const char *keys[] = {"config", "provenance"};
         for (int k = 0; k < 2; k++) {
             const cJSON *o = cJSON_GetObjectItemCaseSensitive(r->root, keys[k]);
             if (!o) continue;
             char *t = cJSON_PrintUnformatted(o);
-            hb_printf(&b, "   - %s: `%s`\n", keys[k], t ? t : "");
+            ll_sb_printf(&b, "   - %s: `%s`\n", keys[k], t ? t : "");
             free(t);
         }
     }
     free(v);
-    char p[4096];
-    int rc = ll_write_file_atomic(ll_path_join(p, sizeof p, outdir, "report.md"), b.s, b.n);
-    free(b.s);
-    return rc;
+    return write_out(outdir, "report.md", &b);
 }

@@ -18,57 +18,31 @@
 
 extern char **environ;
 
-/* ---- a growing string ------------------------------------------------ */
+/* ---- gnuplot and CSV text (into an ll_sbuf, core/ll_util.h) ---------- */
 
-typedef struct {
-    char *s;
-    size_t n, cap;
-} sbuf;
-
-static void sb_grow(sbuf *b, size_t more) {
-    if (b->n + more + 1 <= b->cap) return;
-    size_t c = b->cap ? b->cap : 1024;
-    while (c < b->n + more + 1) c *= 2;
-    b->s = ll_xrealloc(b->s, c);
-    b->cap = c;
-}
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (k < 0) return;
-    sb_grow(b, (size_t)k);
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-    va_end(ap);
-    b->n += (size_t)k;
-}
-static void sb_puts(sbuf *b, const char *s) { sb_printf(b, "%s", s); }
 /* a gnuplot string: single-quoted (no backquote command substitution, no
  * escapes; ' doubled); a newline becomes 'a'."\n".'b' (a line break in a
  * title); other control characters become spaces.  Double-quoted strings are
  * never used for text from results: gnuplot runs `...` inside them. */
-static void sb_gpstr(sbuf *b, const char *s) {
-    sb_puts(b, "'");
+static void sb_gpstr(ll_sbuf *b, const char *s) {
+    ll_sb_puts(b, "'");
     for (const char *p = s; *p; p++) {
-        if (*p == '\'') sb_puts(b, "''");
-        else if (*p == '\n') sb_puts(b, "'.\"\\n\".'");
-        else if ((unsigned char)*p < 0x20) sb_puts(b, " ");
-        else sb_printf(b, "%c", *p);
+        if (*p == '\'') ll_sb_puts(b, "''");
+        else if (*p == '\n') ll_sb_puts(b, "'.\"\\n\".'");
+        else if ((unsigned char)*p < 0x20) ll_sb_puts(b, " ");
+        else ll_sb_printf(b, "%c", *p);
     }
-    sb_puts(b, "'");
+    ll_sb_puts(b, "'");
 }
 /* a CSV field (RFC 4180 quoting when needed) */
-static void sb_csv(sbuf *b, const char *s) {
-    if (!strpbrk(s, ",\"\n\r")) { sb_puts(b, s); return; }
-    sb_puts(b, "\"");
+static void sb_csv(ll_sbuf *b, const char *s) {
+    if (!strpbrk(s, ",\"\n\r")) { ll_sb_puts(b, s); return; }
+    ll_sb_puts(b, "\"");
     for (const char *p = s; *p; p++) {
-        if (*p == '"') sb_puts(b, "\"\"");
-        else sb_printf(b, "%c", *p);
+        if (*p == '"') ll_sb_puts(b, "\"\"");
+        else ll_sb_printf(b, "%c", *p);
     }
-    sb_puts(b, "\"");
+    ll_sb_puts(b, "\"");
 }
 
 /* ---- reading results -------------------------------------------------- */
@@ -117,12 +91,8 @@ static long long find_step(const char *s, const char **at) {
 
 int ll_run_load(const char *path, ll_run *r) {
     memset(r, 0, sizeof *r);
-    size_t len;
-    char *txt = ll_read_file(path, &len);
-    if (!txt) return -1;
-    cJSON *root = cJSON_Parse(txt);
-    free(txt);
-    if (!root) { ll_set_error("%s: not valid JSON", path); return -1; }
+    cJSON *root = ll_json_load(path);
+    if (!root) return -1;
     const cJSON *layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
     int E = cJSON_IsArray(layers) ? cJSON_GetArraySize(layers) : 0;
     if (E < 1) { cJSON_Delete(root); ll_set_error("%s: not a layerlaw law.json (no \"layers\")", path); return -1; }
@@ -253,6 +223,18 @@ static void sl_add(strlist *l, const char *s) {
     if (l->n == l->cap) { l->cap = l->cap ? 2 * l->cap : 16; l->v = ll_xrealloc(l->v, (size_t)l->cap * sizeof(char *)); }
     l->v[l->n++] = ll_xstrdup(s);
 }
+/* adds s unless the list holds it already; 1 when added */
+static int sl_add_new(strlist *l, const char *s) {
+    for (int j = 0; j < l->n; j++)
+        if (!strcmp(l->v[j], s)) return 0;
+    sl_add(l, s);
+    return 1;
+}
+static void sl_free(strlist *l) {
+    for (int i = 0; i < l->n; i++) free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
 static int walk(const char *dir, strlist *out, int depth) {
     if (depth > 32) return 0;
     DIR *d = opendir(dir);
@@ -306,8 +288,7 @@ int ll_runset_load(ll_runset *rs, const char *const *paths, int npaths) {
     }
     rc = 0;
 out:
-    for (int i = 0; i < files.n; i++) free(files.v[i]);
-    free(files.v);
+    sl_free(&files);
     return rc;
 }
 
@@ -490,7 +471,7 @@ static void tick_label(char *buf, size_t cap, double v, int si) {
  * leaves a range inside one decade (PR 0.83..0.91) without labels, so the
  * ticks of a log axis are written out: 1-2-5 steps when they give 3 or
  * more, else linear nice steps. */
-static void axis_cmds(sbuf *b, const fpanel *p, char ax) {
+static void axis_cmds(ll_sbuf *b, const fpanel *p, char ax) {
     double lo = INFINITY, hi = -INFINITY;
     int logs = ax == 'x' ? p->logx : p->logy, si = ax == 'x' ? p->si_x : p->si_y;
     for (int i = 0; i < p->ns; i++)
@@ -503,10 +484,10 @@ static void axis_cmds(sbuf *b, const fpanel *p, char ax) {
     if (!(lo <= hi)) return;
     char lab[64];
     if (logs) {
-        sb_printf(b, "set logscale %c 10\n", ax);
+        ll_sb_printf(b, "set logscale %c 10\n", ax);
         double l0 = log10(lo), l1 = log10(hi), pad = LL_MAX((l1 - l0) * 0.06, 0.01);
         double a = pow(10, l0 - pad), z = pow(10, l1 + pad);
-        sb_printf(b, "set %crange [%.10g:%.10g]\n", ax, a, z);
+        ll_sb_printf(b, "set %crange [%.10g:%.10g]\n", ax, a, z);
         double t125[64];
         int n125 = 0;
         for (int e = (int)floor(log10(a)); e <= (int)ceil(log10(z)) && n125 < 60; e++)
@@ -515,103 +496,103 @@ static void axis_cmds(sbuf *b, const fpanel *p, char ax) {
                 if (t >= a * (1 - 1e-12) && t <= z * (1 + 1e-12)) t125[n125++] = t;
             }
         int ndec = (int)floor(log10(z)) - (int)ceil(log10(a)) + 1;
-        sb_printf(b, "set %ctics (", ax);
+        ll_sb_printf(b, "set %ctics (", ax);
         int k = 0;
         if (ndec >= 4) { /* many decades: powers of ten */
             for (int i = 0; i < n125; i++)
                 if (fabs(log10(t125[i]) - round(log10(t125[i]))) < 1e-9) {
                     tick_label(lab, sizeof lab, t125[i], si);
-                    sb_printf(b, "%s'%s' %.10g", k++ ? ", " : "", lab, t125[i]);
+                    ll_sb_printf(b, "%s'%s' %.10g", k++ ? ", " : "", lab, t125[i]);
                 }
         } else if (n125 >= 3) {
             for (int i = 0; i < n125; i++) {
                 tick_label(lab, sizeof lab, t125[i], si);
-                sb_printf(b, "%s'%s' %.10g", k++ ? ", " : "", lab, t125[i]);
+                ll_sb_printf(b, "%s'%s' %.10g", k++ ? ", " : "", lab, t125[i]);
             }
         } else {
             double st = nice_step(z - a, 6);
             for (double t = ceil(a / st) * st; t <= z * (1 + 1e-12); t += st)
                 if (t > 0) {
                     tick_label(lab, sizeof lab, t, si);
-                    sb_printf(b, "%s'%s' %.10g", k++ ? ", " : "", lab, t);
+                    ll_sb_printf(b, "%s'%s' %.10g", k++ ? ", " : "", lab, t);
                 }
         }
-        sb_puts(b, ")\n");
-        sb_printf(b, "set m%ctics default\n", ax);
+        ll_sb_puts(b, ")\n");
+        ll_sb_printf(b, "set m%ctics default\n", ax);
     } else if (ax == 'x' && (p->int_x || p->boxes)) {
-        sb_printf(b, "set xrange [%g:%g]\n", lo - 0.5, hi + 0.5);
+        ll_sb_printf(b, "set xrange [%g:%g]\n", lo - 0.5, hi + 0.5);
         double st = hi - lo <= 16 ? 1 : nice_step(hi - lo, 8);
-        sb_printf(b, "set xtics %g\n", LL_MAX(st, 1));
+        ll_sb_printf(b, "set xtics %g\n", LL_MAX(st, 1));
     } else {
         double pad = (hi - lo) * 0.06;
         if (pad == 0) pad = fabs(hi) * 0.05 + 0.05;
         double a = lo - pad, z = hi + pad;
         if (p->boxes && ax == 'y') { a = 0; z = hi * 1.08; }
-        sb_printf(b, "set %crange [%.10g:%.10g]\n", ax, a, z);
+        ll_sb_printf(b, "set %crange [%.10g:%.10g]\n", ax, a, z);
         /* ticks at a nice step, labelled with as many decimals as the step needs */
         double st = nice_step(z - a, 5);
         int dec = LL_MAX(0, (int)-floor(log10(st) + 1e-9));
-        sb_printf(b, "set %ctics %.10g\nset format %c '%%.%df'\n", ax, st, ax, dec);
+        ll_sb_printf(b, "set %ctics %.10g\nset format %c '%%.%df'\n", ax, st, ax, dec);
     }
 }
 
-static void panel_body(sbuf *b, const figure *f, int pi) {
+static void panel_body(ll_sbuf *b, const figure *f, int pi) {
     const fpanel *p = f->p[pi];
-    if (p->empty) { sb_puts(b, "set multiplot next\n"); return; }
-    sb_puts(b, "reset\nset encoding utf8\nset border 3 lw 1\nset tics nomirror out\nset grid lc rgb '#e0e0e0' lw 1\n");
+    if (p->empty) { ll_sb_puts(b, "set multiplot next\n"); return; }
+    ll_sb_puts(b, "reset\nset encoding utf8\nset border 3 lw 1\nset tics nomirror out\nset grid lc rgb '#e0e0e0' lw 1\n");
     /* with a key, the panel title heads the key (both above the plot) */
-    sb_puts(b, p->key ? "unset title\n" : "set title ");
+    ll_sb_puts(b, p->key ? "unset title\n" : "set title ");
     if (!p->key) sb_gpstr(b, p->title);
-    sb_puts(b, "\nset xlabel ");
+    ll_sb_puts(b, "\nset xlabel ");
     sb_gpstr(b, p->xlabel);
-    sb_puts(b, "\nset ylabel ");
+    ll_sb_puts(b, "\nset ylabel ");
     sb_gpstr(b, p->ylabel);
-    sb_puts(b, "\n");
+    ll_sb_puts(b, "\n");
     axis_cmds(b, p, 'x');
     axis_cmds(b, p, 'y');
     /* the key above the plot, under its title: it never covers data and,
      * unlike a key below, never collides with the x label in a multiplot */
     if (p->key) {
-        sb_puts(b, "set key tmargin center horizontal Left reverse samplen 2.5 width 1 font ',9' title ");
+        ll_sb_puts(b, "set key tmargin center horizontal Left reverse samplen 2.5 width 1 font ',9' title ");
         sb_gpstr(b, p->title);
-        sb_puts(b, " font ',10'\n");
+        ll_sb_puts(b, " font ',10'\n");
     }
-    else sb_puts(b, "set key off\n");
-    if (p->boxes) sb_puts(b, "set boxwidth 0.7\n");
-    sb_puts(b, "plot ");
+    else ll_sb_puts(b, "set key off\n");
+    if (p->boxes) ll_sb_puts(b, "set boxwidth 0.7\n");
+    ll_sb_puts(b, "plot ");
     for (int i = 0; i < p->ns; i++) {
         const fseries *s = p->s[i];
         int st = s->style % NPAL;
         const char *rgb = s->rgb[0] ? s->rgb : PAL[st];
         int pt = s->pt ? s->pt : PT[st];
-        sb_printf(b, "%s$d%d_%d using 1:2 ", i ? ", \\\n     " : "", pi, i);
+        ll_sb_printf(b, "%s$d%d_%d using 1:2 ", i ? ", \\\n     " : "", pi, i);
         switch (s->kind) {
-        case K_LP: sb_printf(b, "with linespoints lw 1.5 dt %d pt %d ps 0.9 lc rgb '%s'", DT[st], pt, rgb); break;
-        case K_PTS: sb_printf(b, "with points pt %d ps 1.1 lc rgb '%s'", pt, rgb); break;
-        case K_LINE: sb_printf(b, "with lines lw 2 dt %d lc rgb '%s'", DT[st], rgb); break;
+        case K_LP: ll_sb_printf(b, "with linespoints lw 1.5 dt %d pt %d ps 0.9 lc rgb '%s'", DT[st], pt, rgb); break;
+        case K_PTS: ll_sb_printf(b, "with points pt %d ps 1.1 lc rgb '%s'", pt, rgb); break;
+        case K_LINE: ll_sb_printf(b, "with lines lw 2 dt %d lc rgb '%s'", DT[st], rgb); break;
         case K_BOX:
-            if (s->fill) sb_printf(b, "with boxes fs pattern 4 border lc rgb '#000000' lc rgb '%s'", rgb);
-            else sb_printf(b, "with boxes fs solid 0.85 border lc rgb '#000000' lc rgb '%s'", rgb);
+            if (s->fill) ll_sb_printf(b, "with boxes fs pattern 4 border lc rgb '#000000' lc rgb '%s'", rgb);
+            else ll_sb_printf(b, "with boxes fs solid 0.85 border lc rgb '#000000' lc rgb '%s'", rgb);
             break;
         }
-        if (s->key[0] && p->key) { sb_puts(b, " title "); sb_gpstr(b, s->key); }
-        else sb_puts(b, " notitle");
+        if (s->key[0] && p->key) { ll_sb_puts(b, " title "); sb_gpstr(b, s->key); }
+        else ll_sb_puts(b, " notitle");
     }
-    sb_puts(b, "\n");
+    ll_sb_puts(b, "\n");
 }
 
 /* the script; out_stem is the output file name without its extension */
-static void fig_script(sbuf *b, const figure *f, unsigned formats, const char *out_prefix) {
-    sb_printf(b, "# layerlaw figure '%s' (the same numbers are in %s%s.csv); run: gnuplot %s.gp\n", f->name, f->name,
+static void fig_script(ll_sbuf *b, const figure *f, unsigned formats, const char *out_prefix) {
+    ll_sb_printf(b, "# layerlaw figure '%s' (the same numbers are in %s%s.csv); run: gnuplot %s.gp\n", f->name, f->name,
               f->no_csv ? "_points" : "", f->name);
-    sb_puts(b, "set encoding utf8\n");
+    ll_sb_puts(b, "set encoding utf8\n");
     for (int pi = 0; pi < f->np; pi++)
         for (int i = 0; i < f->p[pi]->ns; i++) {
             const fseries *s = f->p[pi]->s[i];
-            sb_printf(b, "$d%d_%d << EOD\n", pi, i);
-            for (int j = 0; j < s->n; j++) sb_printf(b, "%.17g %.17g\n", s->x[j], s->y[j]);
-            if (s->n == 0) sb_puts(b, "NaN NaN\n");
-            sb_puts(b, "EOD\n");
+            ll_sb_printf(b, "$d%d_%d << EOD\n", pi, i);
+            for (int j = 0; j < s->n; j++) ll_sb_printf(b, "%.17g %.17g\n", s->x[j], s->y[j]);
+            if (s->n == 0) ll_sb_puts(b, "NaN NaN\n");
+            ll_sb_puts(b, "EOD\n");
         }
     int rows = (f->np + f->ncols - 1) / f->ncols;
     int W = LL_MAX(f->pw * f->ncols, 800), H = f->ph * rows + 40;
@@ -622,34 +603,34 @@ static void fig_script(sbuf *b, const figure *f, unsigned formats, const char *o
     snprintf(title, sizeof title, "%s%s", f->title, keyed ? "\n" : "");
     for (int k = 0; k < 4; k++) {
         if (!(formats & (1u << k))) continue;
-        if (k < 2) sb_printf(b, "set terminal %s size %d,%d font 'DejaVu Sans,10' noenhanced%s\n", FMT_TERM[k], W, H,
+        if (k < 2) ll_sb_printf(b, "set terminal %s size %d,%d font 'DejaVu Sans,10' noenhanced%s\n", FMT_TERM[k], W, H,
                              k == 0 ? " background rgb 'white'" : " background rgb 'white'");
-        else sb_printf(b, "set terminal %s size %.2fin,%.2fin font 'DejaVu Sans,7' noenhanced\n", FMT_TERM[k], W / 100.0, H / 100.0);
-        sb_printf(b, "set output '%s%s.%s'\n", out_prefix, f->name, FMT_WORDS[k]);
-        sb_printf(b, "set multiplot layout %d,%d title ", rows, f->ncols);
+        else ll_sb_printf(b, "set terminal %s size %.2fin,%.2fin font 'DejaVu Sans,7' noenhanced\n", FMT_TERM[k], W / 100.0, H / 100.0);
+        ll_sb_printf(b, "set output '%s%s.%s'\n", out_prefix, f->name, FMT_WORDS[k]);
+        ll_sb_printf(b, "set multiplot layout %d,%d title ", rows, f->ncols);
         sb_gpstr(b, title);
-        sb_puts(b, " font ',12'\n");
+        ll_sb_puts(b, " font ',12'\n");
         for (int pi = 0; pi < f->np; pi++) panel_body(b, f, pi);
-        sb_puts(b, "unset multiplot\nunset output\n");
+        ll_sb_puts(b, "unset multiplot\nunset output\n");
     }
 }
 
-static void fig_csv(sbuf *b, const figure *f) {
-    sb_puts(b, "figure,panel,panel_title,series,x_label,y_label,x,y\n");
+static void fig_csv(ll_sbuf *b, const figure *f) {
+    ll_sb_puts(b, "figure,panel,panel_title,series,x_label,y_label,x,y\n");
     for (int pi = 0; pi < f->np; pi++) {
         const fpanel *p = f->p[pi];
         for (int i = 0; i < p->ns; i++) {
             const fseries *s = p->s[i];
             for (int j = 0; j < s->n; j++) {
-                sb_printf(b, "%s,%d,", f->name, pi);
+                ll_sb_printf(b, "%s,%d,", f->name, pi);
                 sb_csv(b, p->title);
-                sb_puts(b, ",");
+                ll_sb_puts(b, ",");
                 sb_csv(b, s->key);
-                sb_puts(b, ",");
+                ll_sb_puts(b, ",");
                 sb_csv(b, p->xlabel);
-                sb_puts(b, ",");
+                ll_sb_puts(b, ",");
                 sb_csv(b, p->ylabel);
-                sb_printf(b, ",%.17g,%.17g\n", s->x[j], s->y[j]);
+                ll_sb_printf(b, ",%.17g,%.17g\n", s->x[j], s->y[j]);
             }
         }
     }
@@ -658,7 +639,7 @@ static void fig_csv(sbuf *b, const figure *f) {
 /* Writes NAME.csv, NAME.gp and the formats in outdir. */
 static int fig_render(const figure *f, const char *outdir, unsigned formats) {
     char path[4096], tmp_prefix[128], err[2048];
-    sbuf csv = {0}, gp = {0}, run = {0};
+    ll_sbuf csv = {0}, gp = {0}, run = {0};
     int rc = -1;
     fig_csv(&csv, f);
     fig_script(&gp, f, formats, "");
@@ -728,12 +709,37 @@ static void fmt_params(char *buf, size_t cap, double n) {
     else snprintf(buf, cap, " (%.0f params)", n);
 }
 
+/* a panel over the hidden-state entries with a log y axis (the caller titles it) */
+static void layer_axes(fpanel *p, const char *ylabel, int key) {
+    snprintf(p->xlabel, sizeof p->xlabel, "layer (hidden-state entry)");
+    snprintf(p->ylabel, sizeof p->ylabel, "%s", ylabel);
+    p->logy = 1;
+    p->int_x = 1;
+    p->key = key;
+}
+static fpanel *layer_panel(figure *f, const char *ylabel, int key) {
+    fpanel *p = fig_panel(f);
+    layer_axes(p, ylabel, key);
+    return p;
+}
+
 /* the PR curve of a run: x = entry index */
 static fseries *pr_series(fpanel *p, const ll_run *r, int kind, int style, const char *key) {
     fseries *s = panel_series(p, kind, style, key);
     for (int e = 0; e < r->E; e++)
         if (r->pr[e] > 0) series_add(s, e, r->pr[e]);
     return s;
+}
+/* the PR points of a run, those in the fit (style 0) and the rest (style 1,
+ * grey open squares); returns the second series */
+static fseries *fit_points(fpanel *p, const ll_run *r, const char *key_in, const char *key_out) {
+    fseries *in = panel_series(p, K_PTS, 0, key_in);
+    fseries *out = panel_series(p, K_PTS, 1, key_out);
+    out->pt = 4;
+    snprintf(out->rgb, sizeof out->rgb, "#888888");
+    for (int e = 0; e < r->E; e++)
+        if (r->pr[e] > 0) series_add(r->have_fit && e >= r->first_entry ? in : out, e, r->pr[e]);
+    return out;
 }
 static void fit_line(fpanel *p, const ll_run *r, int style, const char *key) {
     if (!r->have_fit) return;
@@ -812,16 +818,8 @@ static int fig_main(const ll_runset *rs, const char *outdir, unsigned formats, l
         char par[64];
         fmt_params(par, sizeof par, r->n_params);
         snprintf(p->title, sizeof p->title, "%s%s\nr = %.4f, ρ = %.4f", r->label, par, r->r, r->rho);
-        snprintf(p->xlabel, sizeof p->xlabel, "layer (hidden-state entry)");
-        snprintf(p->ylabel, sizeof p->ylabel, "PR (log scale)");
-        p->logy = 1;
-        p->int_x = 1;
-        fseries *in = panel_series(p, K_PTS, 0, "PR");
-        fseries *out = panel_series(p, K_PTS, 1, "PR, not in the fit");
-        out->pt = 4;
-        snprintf(out->rgb, sizeof out->rgb, "#888888");
-        for (int e = 0; e < r->E; e++)
-            if (r->pr[e] > 0) series_add(e >= r->first_entry ? in : out, e, r->pr[e]);
+        layer_axes(p, "PR (log scale)", 0);
+        fit_points(p, r, "PR", "PR, not in the fit");
         fit_line(p, r, 1, "fitted line");
     }
     free(idx);
@@ -844,12 +842,7 @@ static int cmp_by_step(const void *a, const void *b) {
 static int fig_scaling(const ll_runset *rs, const char *outdir, unsigned formats, ll_figlist *fl) {
     int n;
     int *idx = representatives(rs, &n);
-    figure f = {0};
-    snprintf(f.name, sizeof f.name, "scaling");
-    snprintf(f.title, sizeof f.title, "Model scaling: the law across sizes of one family");
-    f.ncols = 2;
-    f.pw = 520;
-    f.ph = 340;
+    figure f = {.name = "scaling", .title = "Model scaling: the law across sizes of one family", .ncols = 2, .pw = 520, .ph = 340};
     int *grp = ll_xmalloc((size_t)(n + 1) * sizeof(int));
     int *done = ll_xcalloc((size_t)(n + 1), sizeof(int)), families = 0;
     for (int a = 0; a < n; a++) {
@@ -871,13 +864,8 @@ static int fig_scaling(const ll_runset *rs, const char *outdir, unsigned formats
         families++;
         g_sort_rs = rs;
         qsort(grp, (size_t)m, sizeof(int), cmp_by_params);
-        fpanel *p = fig_panel(&f);
+        fpanel *p = layer_panel(&f, "PR (log scale)", 1);
         snprintf(p->title, sizeof p->title, "%s: PR per layer, %d models", ra->model_type, m);
-        snprintf(p->xlabel, sizeof p->xlabel, "layer (hidden-state entry)");
-        snprintf(p->ylabel, sizeof p->ylabel, "PR (log scale)");
-        p->logy = 1;
-        p->int_x = 1;
-        p->key = 1;
         for (int i = 0; i < m; i++) {
             const ll_run *r = &rs->runs[grp[i]];
             char key[256], par[64];
@@ -919,12 +907,7 @@ static void viridis(char *out, double t) {
 }
 
 static int fig_steps(const ll_runset *rs, const char *outdir, unsigned formats, ll_figlist *fl) {
-    figure f = {0};
-    snprintf(f.name, sizeof f.name, "steps");
-    snprintf(f.title, sizeof f.title, "Training dynamics: the law across training steps");
-    f.ncols = 3;
-    f.pw = 430;
-    f.ph = 330;
+    figure f = {.name = "steps", .title = "Training dynamics: the law across training steps", .ncols = 3, .pw = 430, .ph = 330};
     int *grp = ll_xmalloc((size_t)(rs->n + 1) * sizeof(int));
     int *done = ll_xcalloc((size_t)(rs->n + 1), sizeof(int)), nser = 0;
     for (int a = 0; a < rs->n; a++) {
@@ -947,13 +930,8 @@ static int fig_steps(const ll_runset *rs, const char *outdir, unsigned formats, 
         qsort(grp, (size_t)m, sizeof(int), cmp_by_step);
         char name[256], b[512];
         snprintf(name, sizeof name, "%s", base_name(b, sizeof b, ra->series));
-        fpanel *p = fig_panel(&f);
+        fpanel *p = layer_panel(&f, "PR (log scale)", 1);
         snprintf(p->title, sizeof p->title, "%s: PR per layer by training step", name);
-        snprintf(p->xlabel, sizeof p->xlabel, "layer (hidden-state entry)");
-        snprintf(p->ylabel, sizeof p->ylabel, "PR (log scale)");
-        p->logy = 1;
-        p->int_x = 1;
-        p->key = 1;
         for (int i = 0; i < m; i++) {
             const ll_run *r = &rs->runs[grp[i]];
             char key[64];
@@ -988,11 +966,7 @@ static int fig_steps(const ll_runset *rs, const char *outdir, unsigned formats, 
 }
 
 static int fig_flow(const ll_runset *rs, const char *outdir, unsigned formats, ll_figlist *fl) {
-    figure f = {0};
-    snprintf(f.name, sizeof f.name, "flow");
-    snprintf(f.title, sizeof f.title, "Information flow: probing the previous, current, next and next-next token");
-    f.pw = 460;
-    f.ph = 330;
+    figure f = {.name = "flow", .title = "Information flow: probing the previous, current, next and next-next token", .pw = 460, .ph = 330};
     int *done = ll_xcalloc((size_t)(rs->n + 1), sizeof(int)), ng = 0;
     int grp[4];
     for (int a = 0; a < rs->n; a++) {
@@ -1010,13 +984,8 @@ static int fig_flow(const ll_runset *rs, const char *outdir, unsigned formats, l
         for (int i = 0; i < 4; i++) if (have[i] >= 0) grp[m++] = have[i];
         if (m < 2) continue;
         ng++;
-        fpanel *p = fig_panel(&f);
+        fpanel *p = layer_panel(&f, "PR (log scale)", 1);
         snprintf(p->title, sizeof p->title, "%s (norm %s)", ra->label, ra->norm[0] ? ra->norm : "?");
-        snprintf(p->xlabel, sizeof p->xlabel, "layer (hidden-state entry)");
-        snprintf(p->ylabel, sizeof p->ylabel, "PR (log scale)");
-        p->logy = 1;
-        p->int_x = 1;
-        p->key = 1;
         for (int i = 0; i < m; i++) {
             const ll_run *r = &rs->runs[grp[i]];
             char key[128];
@@ -1037,18 +1006,9 @@ static int fig_flow(const ll_runset *rs, const char *outdir, unsigned formats, l
 static int norm_rank(const char *n) { return !strcmp(n, "none") ? 0 : !strcmp(n, "standardize") ? 1 : 2; }
 
 static int fig_measures(const ll_runset *rs, const char *outdir, unsigned formats, ll_figlist *fl) {
-    figure f = {0};
-    snprintf(f.name, sizeof f.name, "measures");
-    snprintf(f.title, sizeof f.title, "Measures and normalisation");
-    f.ncols = 2;
-    f.pw = 500;
-    f.ph = 340;
+    figure f = {.name = "measures", .title = "Measures and normalisation", .ncols = 2, .pw = 500, .ph = 340};
     strlist models = {0};
-    for (int i = 0; i < rs->n; i++) {
-        int seen = 0;
-        for (int j = 0; j < models.n; j++) seen |= !strcmp(models.v[j], rs->runs[i].model_key);
-        if (!seen) sl_add(&models, rs->runs[i].model_key);
-    }
+    for (int i = 0; i < rs->n; i++) sl_add_new(&models, rs->runs[i].model_key);
     int rows = 0;
     for (int mi = 0; mi < models.n; mi++) {
         const char *mk = models.v[mi];
@@ -1083,11 +1043,7 @@ static int fig_measures(const ll_runset *rs, const char *outdir, unsigned format
         fpanel *p = fig_panel(&f);
         if (nmeas >= 2) {
             snprintf(p->title, sizeof p->title, "%s: PR under other measures", label);
-            snprintf(p->xlabel, sizeof p->xlabel, "layer (hidden-state entry)");
-            snprintf(p->ylabel, sizeof p->ylabel, fz >= 0 ? "PR, or D (log scale)" : "PR (log scale)");
-            p->logy = 1;
-            p->int_x = 1;
-            p->key = 1;
+            layer_axes(p, fz >= 0 ? "PR, or D (log scale)" : "PR (log scale)", 1);
             if (base >= 0) pr_series(p, &rs->runs[base], K_LP, 0, "PR (token id)");
             if (shuf >= 0) {
                 char key[96];
@@ -1106,11 +1062,7 @@ static int fig_measures(const ll_runset *rs, const char *outdir, unsigned format
         fpanel *q = fig_panel(&f);
         if (nn >= 2) {
             snprintf(q->title, sizeof q->title, "%s: normalisation of the features", label);
-            snprintf(q->xlabel, sizeof q->xlabel, "layer (hidden-state entry)");
-            snprintf(q->ylabel, sizeof q->ylabel, "PR (log scale)");
-            q->logy = 1;
-            q->int_x = 1;
-            q->key = 1;
+            layer_axes(q, "PR (log scale)", 1);
             for (int k = 0; k < nn; k++) {
                 const ll_run *r = &rs->runs[norms[k]];
                 char key[128];
@@ -1123,8 +1075,7 @@ static int fig_measures(const ll_runset *rs, const char *outdir, unsigned format
             q->empty = 1;
         }
     }
-    for (int i = 0; i < models.n; i++) free(models.v[i]);
-    free(models.v);
+    sl_free(&models);
     if (!rows) { fig_free(&f); note(fl, "measures: no model with a shuffled-vocabulary, one-hot or fuzziness result, or 2 or more normalisations, beside its PR"); return 0; }
     return emit(&f, outdir, formats, fl,
                 "Per model: left, the PR of the token-id probe beside the shuffled-vocabulary PR (a control: ids "
@@ -1133,21 +1084,14 @@ static int fig_measures(const ll_runset *rs, const char *outdir, unsigned format
 }
 
 static int fig_throughput(const ll_runset *rs, const char *outdir, unsigned formats, ll_figlist *fl) {
-    figure f = {0};
-    snprintf(f.name, sizeof f.name, "throughput");
-    snprintf(f.title, sizeof f.title, "Throughput: time per layer, forward and capture");
-    f.pw = 420;
-    f.ph = 320;
+    figure f = {.name = "throughput", .title = "Throughput: time per layer, forward and capture", .pw = 420, .ph = 320};
     strlist models = {0};
     int nb = 0, nt = 0;
     for (int i = 0; i < rs->n && nb < 24; i++) {
         const ll_run *r = &rs->runs[i];
         int gpu = r->gpu_layer_ms != NULL;
         if (!gpu && !(r->fwd_s && r->cap_s)) continue;
-        int seen = 0;
-        for (int j = 0; j < models.n; j++) seen |= !strcmp(models.v[j], r->series);
-        if (seen) continue; /* one panel per model (its training steps time alike) */
-        sl_add(&models, r->series);
+        if (!sl_add_new(&models, r->series)) continue; /* one panel per model (its training steps time alike) */
         nb++;
         fpanel *p = fig_panel(&f);
         const char *be = jstr(cJSON_GetObjectItemCaseSensitive(r->root, "config"), "backend");
@@ -1169,8 +1113,7 @@ static int fig_throughput(const ll_runset *rs, const char *outdir, unsigned form
             series_add(fw, e, a);
         }
     }
-    for (int i = 0; i < models.n; i++) free(models.v[i]);
-    free(models.v);
+    sl_free(&models);
     /* tokens/s against size */
     for (int i = 0; i < rs->n; i++) nt += rs->runs[i].tokens_per_s > 0 && rs->runs[i].n_params > 0;
     if (nt) {
@@ -1231,17 +1174,8 @@ int ll_plot_run_figure(const char *outdir) {
     snprintf(p->title, sizeof p->title, "%s%s%snorm %s, target %s%s", has_pos ? "position " : "",
              has_pos ? r.position : "", has_pos ? ", " : "", r.norm[0] ? r.norm : "?", r.target,
              r.shuffle >= 0 ? ", shuffled vocabulary" : "");
-    snprintf(p->xlabel, sizeof p->xlabel, "layer (hidden-state entry)");
-    snprintf(p->ylabel, sizeof p->ylabel, "prediction residual PR (log scale)");
-    p->logy = 1;
-    p->int_x = 1;
-    p->key = 2;
-    fseries *in = panel_series(p, K_PTS, 0, "PR (entries in the fit)");
-    fseries *out = panel_series(p, K_PTS, 1, "PR (entries not in the fit)");
-    out->pt = 4;
-    snprintf(out->rgb, sizeof out->rgb, "#888888");
-    for (int e = 0; e < r.E; e++)
-        if (r.pr[e] > 0) series_add(r.have_fit && e >= r.first_entry ? in : out, e, r.pr[e]);
+    layer_axes(p, "prediction residual PR (log scale)", 2);
+    fseries *out = fit_points(p, &r, "PR (entries in the fit)", "PR (entries not in the fit)");
     if (r.have_fit) {
         char key[256];
         snprintf(key, sizeof key, "fit: slope %.4g, ρ = %.4f, r = %.4f, R² = %.4f", r.slope, r.rho, r.r, r.r2);
@@ -1256,13 +1190,13 @@ int ll_plot_run_figure(const char *outdir) {
     fig_free(&f);
     if (rc == 0) {
         /* law_points.csv: one row per entry, the numbers as in law.json */
-        sbuf b = {0};
-        sb_puts(&b, "entry,pr,log10_pr,in_fit,fit_log10_pr\n");
+        ll_sbuf b = {0};
+        ll_sb_puts(&b, "entry,pr,log10_pr,in_fit,fit_log10_pr\n");
         for (int e = 0; e < r.E; e++) {
             int inf = r.have_fit && e >= r.first_entry;
-            sb_printf(&b, "%d,%.17g,%.17g,%d,", e, r.pr[e], r.pr[e] > 0 ? log10(r.pr[e]) : NAN, inf);
-            if (inf) sb_printf(&b, "%.17g\n", r.intercept + r.slope * (e - r.first_entry));
-            else sb_puts(&b, "\n");
+            ll_sb_printf(&b, "%d,%.17g,%.17g,%d,", e, r.pr[e], r.pr[e] > 0 ? log10(r.pr[e]) : NAN, inf);
+            if (inf) ll_sb_printf(&b, "%.17g\n", r.intercept + r.slope * (e - r.first_entry));
+            else ll_sb_puts(&b, "\n");
         }
         rc = ll_write_file_atomic(ll_path_join(path, sizeof path, outdir, "law_points.csv"), b.s, b.n);
         free(b.s);

@@ -92,10 +92,10 @@ void ll_store_close(ll_store *s) {
     free(s);
 }
 
-int ll_store_has(ll_store *s, const char *key) {
+/* 1 when the query (one parameter ?1 = key) returns a row, 0 when none, -1 on error */
+static int key_has_row(ll_store *s, const char *sql, const char *key) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM points WHERE key=?1", -1, &st, NULL) != SQLITE_OK)
-        return fail(s, "query");
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return fail(s, "query");
     sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
     int r = sqlite3_step(st);
     sqlite3_finalize(st);
@@ -103,6 +103,8 @@ int ll_store_has(ll_store *s, const char *key) {
     if (r == SQLITE_DONE) return 0;
     return fail(s, "query");
 }
+
+int ll_store_has(ll_store *s, const char *key) { return key_has_row(s, "SELECT 1 FROM points WHERE key=?1", key); }
 
 static void utc_now(char *buf, size_t cap) {
     time_t now = time(NULL);
@@ -180,17 +182,7 @@ int ll_store_put_failure(ll_store *s, const char *key, int status, const char *m
 }
 
 int ll_store_failed(ll_store *s, const char *key) {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT 1 FROM failures WHERE key=?1 AND NOT EXISTS (SELECT 1 FROM points WHERE key=?1)", -1,
-                           &st, NULL) != SQLITE_OK)
-        return fail(s, "query");
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
-    int r = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (r == SQLITE_ROW) return 1;
-    if (r == SQLITE_DONE) return 0;
-    return fail(s, "query");
+    return key_has_row(s, "SELECT 1 FROM failures WHERE key=?1 AND NOT EXISTS (SELECT 1 FROM points WHERE key=?1)", key);
 }
 
 const char *ll_store_journal(ll_store *s) {

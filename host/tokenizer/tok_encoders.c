@@ -20,7 +20,7 @@ static int in_ranges(const int32_t (*r)[2], int n, int32_t c) {
     return 0;
 }
 
-void ll_sbuf_add(ll_sbuf *b, const char *s, size_t n) {
+void ll_tbuf_add(ll_tbuf *b, const char *s, size_t n) {
     if (b->n + n + 1 > b->cap) {
         size_t c = b->cap ? b->cap : 256;
         while (c < b->n + n + 1) c *= 2;
@@ -49,10 +49,10 @@ static int32_t next_cp(const char *s, size_t n, size_t i, int *len) {
     return c;
 }
 
-static void add_cp(ll_sbuf *b, int32_t c) {
+static void add_cp(ll_tbuf *b, int32_t c) {
     utf8proc_uint8_t u[4];
     utf8proc_ssize_t k = utf8proc_encode_char(c, u);
-    ll_sbuf_add(b, (const char *)u, (size_t)k);
+    ll_tbuf_add(b, (const char *)u, (size_t)k);
 }
 
 int ll_is_rust_whitespace(int32_t c) {
@@ -85,9 +85,9 @@ static int is_bert_punct(int32_t c) {
     return p ^ in_ranges(ll_flip_punct, ll_flip_punct_n, c);
 }
 
-void ll_bert_normalize(const ll_bert_norm *cfg, const char *s, size_t n, ll_sbuf *out) {
-    ll_sbuf a = {0}, b = {0};
-    ll_sbuf_add(&a, "", 0);
+void ll_bert_normalize(const ll_bert_norm *cfg, const char *s, size_t n, ll_tbuf *out) {
+    ll_tbuf a = {0}, b = {0};
+    ll_tbuf_add(&a, "", 0);
     /* clean_text and handle_chinese_chars in one pass */
     for (size_t i = 0; i < n;) {
         int l;
@@ -99,9 +99,9 @@ void ll_bert_normalize(const ll_bert_norm *cfg, const char *s, size_t n, ll_sbuf
             if (ll_is_rust_whitespace(c)) c = ' ';
         }
         if (cfg->handle_chinese_chars && is_chinese(c)) {
-            ll_sbuf_add(&a, " ", 1);
+            ll_tbuf_add(&a, " ", 1);
             add_cp(&a, c);
-            ll_sbuf_add(&a, " ", 1);
+            ll_tbuf_add(&a, " ", 1);
         } else {
             add_cp(&a, c);
         }
@@ -111,31 +111,31 @@ void ll_bert_normalize(const ll_bert_norm *cfg, const char *s, size_t n, ll_sbuf
         utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)a.p, (utf8proc_ssize_t)a.n, &res,
                                           (utf8proc_option_t)(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE));
         b.n = 0;
-        ll_sbuf_add(&b, "", 0);
+        ll_tbuf_add(&b, "", 0);
         if (r >= 0) {
             for (size_t i = 0; i < (size_t)r;) {
                 int l;
                 int32_t c = next_cp((const char *)res, (size_t)r, i, &l);
-                if (utf8proc_category(c) != UTF8PROC_CATEGORY_MN) ll_sbuf_add(&b, (const char *)res + i, (size_t)l);
+                if (utf8proc_category(c) != UTF8PROC_CATEGORY_MN) ll_tbuf_add(&b, (const char *)res + i, (size_t)l);
                 i += (size_t)l;
             }
             free(res);
-            ll_sbuf t = a; a = b; b = t;
+            ll_tbuf t = a; a = b; b = t;
         }
     }
     if (cfg->lowercase) {
         b.n = 0;
-        ll_sbuf_add(&b, "", 0);
+        ll_tbuf_add(&b, "", 0);
         for (size_t i = 0; i < a.n;) {
             int l;
             int32_t c = next_cp(a.p, a.n, i, &l);
             i += (size_t)l;
-            if (c == 0x130) { ll_sbuf_add(&b, "i\xCC\x87", 3); continue; } /* the one multi-character lower case */
+            if (c == 0x130) { ll_tbuf_add(&b, "i\xCC\x87", 3); continue; } /* the one multi-character lower case */
             add_cp(&b, c < 0x80 ? (c >= 'A' && c <= 'Z' ? c + 32 : c) : utf8proc_tolower(c));
         }
-        ll_sbuf t = a; a = b; b = t;
+        ll_tbuf t = a; a = b; b = t;
     }
-    ll_sbuf_add(out, a.p, a.n);
+    ll_tbuf_add(out, a.p, a.n);
     free(a.p);
     free(b.p);
 }
@@ -177,7 +177,7 @@ int ll_wordpiece_word(const ll_wordpiece *wp, const char *w, size_t n, ll_vocab_
     for (size_t i = 0; i < n; i++) nchars += ((unsigned char)w[i] & 0xC0) != 0x80;
     size_t before = out->n;
     int bad = nchars > (size_t)wp->max_chars;
-    ll_sbuf key = {0};
+    ll_tbuf key = {0};
     for (size_t start = 0; !bad && start < n;) {
         size_t end = n;
         int32_t id = -1;
@@ -186,8 +186,8 @@ int ll_wordpiece_word(const ll_wordpiece *wp, const char *w, size_t n, ll_vocab_
             size_t kn = end - start;
             if (start > 0 && wp->prefix_n) {
                 key.n = 0;
-                ll_sbuf_add(&key, wp->prefix, wp->prefix_n);
-                ll_sbuf_add(&key, w + start, end - start);
+                ll_tbuf_add(&key, wp->prefix, wp->prefix_n);
+                ll_tbuf_add(&key, w + start, end - start);
                 k = key.p;
                 kn = key.n;
             }
@@ -386,8 +386,8 @@ static const char *pc_transform(const ll_precompiled *p, const char *s, size_t n
     return NULL;
 }
 
-void ll_precompiled_normalize(const ll_precompiled *p, const char *s, size_t n, ll_sbuf *out) {
-    ll_sbuf_add(out, "", 0);
+void ll_precompiled_normalize(const ll_precompiled *p, const char *s, size_t n, ll_tbuf *out) {
+    ll_tbuf_add(out, "", 0);
     size_t i = 0;
     while (i < n) {
         /* one extended grapheme cluster [i, j) */
@@ -405,14 +405,14 @@ void ll_precompiled_normalize(const ll_precompiled *p, const char *s, size_t n, 
         size_t rl;
         const char *r = j - i < 6 ? pc_transform(p, s + i, j - i, &rl) : NULL;
         if (r) {
-            ll_sbuf_add(out, r, rl);
+            ll_tbuf_add(out, r, rl);
         } else {
             for (size_t k = i; k < j;) {
                 int l3;
                 next_cp(s, n, k, &l3);
                 r = pc_transform(p, s + k, (size_t)l3, &rl);
-                if (r) ll_sbuf_add(out, r, rl);
-                else ll_sbuf_add(out, s + k, (size_t)l3);
+                if (r) ll_tbuf_add(out, r, rl);
+                else ll_tbuf_add(out, s + k, (size_t)l3);
                 k += (size_t)l3;
             }
         }

@@ -26,9 +26,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct { char *p; size_t n, cap; } ll_sbuf;
+typedef struct { char *p; size_t n, cap; } ll_tbuf; /* the tokenizer's byte buffer (NUL-kept); core/ll_util.h has ll_sbuf for text output */
 typedef struct { int32_t *v; size_t n, cap; } ll_ibuf;
-void ll_sbuf_add(ll_sbuf *b, const char *s, size_t n);
+void ll_tbuf_add(ll_tbuf *b, const char *s, size_t n);
 void ll_ibuf_add(ll_ibuf *b, int32_t x);
 
 /* vocab lookup: id of the n bytes at k, or -1 */
@@ -38,7 +38,7 @@ int ll_is_rust_whitespace(int32_t c);
 
 typedef struct { int clean_text, handle_chinese_chars, strip_accents, lowercase; } ll_bert_norm;
 /* Appends the normalised s[0..n) to out (valid UTF-8 in, valid UTF-8 out). */
-void ll_bert_normalize(const ll_bert_norm *cfg, const char *s, size_t n, ll_sbuf *out);
+void ll_bert_normalize(const ll_bert_norm *cfg, const char *s, size_t n, ll_tbuf *out);
 
 /* Calls emit(ud, off, len) for each pre-token of s[0..n) (byte ranges of s). */
 typedef void (*ll_emit_range)(void *ud, size_t off, size_t len);
@@ -65,7 +65,7 @@ typedef struct {
     int32_t byte_ids[256];
     /* scratch */
     struct ll_uni_node { double score; int32_t id; int start; } *nodes; size_t nodes_cap;
-    ll_sbuf fused;
+    ll_tbuf fused;
     ll_ibuf rev;
 } ll_unigram;
 int ll_unigram_word(ll_unigram *u, const char *w, size_t n, ll_vocab_get get, const void *vocab, ll_ibuf *out,
@@ -86,6 +86,6 @@ typedef struct {
 } ll_precompiled;
 /* b64: the tokenizer.json "precompiled_charsmap" (base64).  0, or -1 + error naming `name`. */
 int ll_precompiled_init(ll_precompiled *p, const char *b64, const char *name);
-void ll_precompiled_normalize(const ll_precompiled *p, const char *s, size_t n, ll_sbuf *out);
+void ll_precompiled_normalize(const ll_precompiled *p, const char *s, size_t n, ll_tbuf *out);
 void ll_precompiled_free(ll_precompiled *p);
 #endif

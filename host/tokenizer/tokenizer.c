@@ -39,7 +39,7 @@ static uint64_t hash_bytes(const void *p, size_t n) {
     return h;
 }
 
-typedef ll_sbuf sbuf;
+typedef ll_tbuf sbuf;
 static void sb_reserve(sbuf *b, size_t extra) {
     if (b->n + extra + 1 > b->cap) {
         size_t c = b->cap ? b->cap : 256;

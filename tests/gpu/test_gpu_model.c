@@ -20,24 +20,10 @@
 #include "io/tokens.h"
 #include "pipeline/batcher.h"
 
-typedef struct {
-    ll_capture base;
-    float *out; /* [n_ids, E, d] */
-    int E;
-    long p0, rows;
-} copy_cap;
-
-static int copy_on_entry(ll_capture *self, int e, const float *h, const int32_t *tokens, const int *lens, int B, int T,
-                         int C) {
-    (void)tokens;
-    copy_cap *c = (copy_cap *)self;
-    long p = c->p0;
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < lens[b]; t++, p++)
-            memcpy(c->out + ((size_t)p * c->E + e) * C, h + ((size_t)b * T + t) * C, sizeof(float) * C);
-    c->rows = p - c->p0;
-    return 0;
-}
+/* copy_cap / copy_on_entry: every real position of every entry into
+ * out[(p0 + pos) * E + e][d] (tests/model_fixture.h, shared with the CPU
+ * forward tests). */
+#include "../model_fixture.h"
 
 /* Runs all sequences in batches of bs through (ops, ctx); every entry to cap_copy
  * (may be NULL) and, if set, a probe capture. */

@@ -1,0 +1,90 @@
+/* Small helpers shared by the C tests (header-only, static inline): read a
+ * JSON file (law.json, fixture expectations), look numbers and strings up in
+ * it, the PR of a law.json entry, fixture paths, file copies, and the check
+ * that a model folder fails to load with a one-line message.  Each helper is
+ * the one the tests used to carry a copy of; none asserts anything on its own
+ * except load_fails(). */
+#ifndef LL_TEST_UTIL_H
+#define LL_TEST_UTIL_H
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "harness.h"
+#include "core/ll_util.h"
+
+/* The parsed JSON of a file, or NULL (unreadable or not JSON). */
+static inline cJSON *load_json(const char *path) {
+    char *t = ll_read_file(path, NULL);
+    if (!t) return NULL;
+    cJSON *j = cJSON_Parse(t);
+    free(t);
+    return j;
+}
+
+/* o[k] as a number; NaN when absent or not a number. */
+static inline double jnum(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* a[i] as a number; NaN when absent or not a number. */
+static inline double jidx(const cJSON *a, int i) {
+    const cJSON *v = cJSON_GetArrayItem(a, i);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* law.json: layers[e].pr; NaN when absent or not a number. */
+static inline double pr_of(const cJSON *law, int e) {
+    const cJSON *x = cJSON_GetArrayItem(cJSON_GetObjectItem(law, "layers"), e);
+    const cJSON *p = x ? cJSON_GetObjectItem(x, "pr") : NULL;
+    return cJSON_IsNumber(p) ? p->valuedouble : NAN;
+}
+
+/* law[sec][key] (law[key] when sec is NULL) as a number, NaN otherwise. */
+static inline double num_at(const cJSON *law, const char *sec, const char *key) {
+    const cJSON *s = sec ? cJSON_GetObjectItem(law, sec) : law;
+    const cJSON *v = s ? cJSON_GetObjectItem(s, key) : NULL;
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* law[sec][key] as a string, "" otherwise. */
+static inline const char *str_at(const cJSON *law, const char *sec, const char *key) {
+    const cJSON *s = cJSON_GetObjectItem(law, sec);
+    const cJSON *v = s ? cJSON_GetObjectItem(s, key) : NULL;
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* tests/fixtures/models/<name> (four rotating buffers: up to four in one call). */
+static inline const char *fx(const char *name) {
+    static char buf[4][1024];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "tests/fixtures/models/%s", name);
+    return buf[k];
+}
+
+/* Copies a file (written atomically); 0 or -1. */
+static inline int copy_file(const char *src, const char *dst) {
+    size_t n;
+    char *d = ll_read_file(src, &n);
+    if (!d) return -1;
+    int rc = ll_write_file_atomic(dst, d, n);
+    free(d);
+    return rc;
+}
+
+#ifdef LL_MODEL_H
+/* The model folder must fail to load, with a one-line error naming needle1
+ * (and needle2 when given). */
+static inline void load_fails(const char *dir, const char *needle1, const char *needle2) {
+    ll_model *m = ll_model_load(dir);
+    CHECK_MSG(m == NULL, "%s loaded", dir);
+    if (m) { ll_model_free(m); return; }
+    CHECK_MSG(strstr(ll_last_error(), needle1) != NULL, "error '%s' lacks '%s'", ll_last_error(), needle1);
+    if (needle2) CHECK_MSG(strstr(ll_last_error(), needle2) != NULL, "error '%s' lacks '%s'", ll_last_error(), needle2);
+    CHECK(strchr(ll_last_error(), '\n') == NULL);
+}
+#endif
+#endif
