@@ -303,10 +303,12 @@ extern "C" ll_cuda_stats *ll_cuda_stats_new(int E, int d, ll_target target, int 
     s->h_n = (double *)calloc((size_t)E, sizeof(double));
     s->h_ones = (int *)calloc((size_t)E, sizeof(int));
     if (stats_alloc(s) != 0 || ll_cuda_stats_reset(s) != 0) {
-        char msg[900];
-        snprintf(msg, sizeof msg, "%s", ll_last_error());
-        ll_set_error("%s [probe statistics E=%d d=%d: %.2f GiB on the device]", msg, E, d,
-                     (double)E * d * d * 8 / (1 << 30));
+        if (!strstr(ll_last_error(), "out of memory")) { /* that line already names the statistics */
+            char msg[900];
+            snprintf(msg, sizeof msg, "%s", ll_last_error());
+            ll_set_error("%s [probe statistics E=%d d=%d: %.2f GiB on the device]", msg, E, d,
+                         (double)E * d * d * 8 / (1 << 30));
+        }
         ll_cuda_stats_free(s);
         return NULL;
     }
