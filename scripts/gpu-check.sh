@@ -46,7 +46,8 @@
 #   bench.csv           steps 8-9 (gpu_bench / gpu_e2e CSV rows)
 # Environment: LL_GPU_CHECK_BUDGET (s, default 450); LL_GPU_TESTS_FILTER (substrings
 # for step 3); LL_SYNTH_SHAPES (step 6's list, default below), LL_SYNTH_REPS (default
-# 2), LL_SYNTH_TOKENS (sequences x 512 tokens, default 64); LL_SANITIZER_FILTER;
+# 2), LL_SYNTH_TOKENS (sequences x 512 tokens, default 64) — a shape is a name under
+# configs/shapes, a folder or a config.json path, each optionally @NL; LL_SANITIZER_FILTER;
 # LL_BENCH_SECTIONS; LL_E2E=0 skips step 9, LL_E2E_JOBS replaces its jobs; LL_E2E_TMP /
 # TMPDIR: scratch (default /tmp); LL_BASELINE=1 runs step 10.
 set -u -o pipefail
@@ -195,12 +196,17 @@ if [ "${1:-}" = __synth ]; then
     : "${BIN:?}" "${W:?}" "${SHAPE:?}" "${TOK:?}"
     name=${SHAPE%@*}; cut=""
     [ "$name" != "$SHAPE" ] && cut=${SHAPE#*@} && cut=${cut%L}
-    src=configs/shapes/$name/config.json
-    if [ ! -f "$src" ]; then echo "SKIP synth $SHAPE: configs/shapes/$name not present"; exit 0; fi
+    case $name in
+        */config.json) src=$name ;;             # a config.json file
+        */*) src=$name/config.json ;;           # a folder holding one
+        *) src=configs/shapes/$name/config.json ;;
+    esac
+    if [ ! -f "$src" ]; then echo "SKIP synth $SHAPE: $src not present"; exit 0; fi
     cfg=$src
     if [ -n "$cut" ]; then
-        mkdir -p "$W/shape-$name-$cut"
-        cfg=$W/shape-$name-$cut/config.json
+        sdir=$W/shape-$(echo "$name" | tr -c 'A-Za-z0-9.\n-' '_')-$cut
+        mkdir -p "$sdir"
+        cfg=$sdir/config.json
         "${PY:-python3}" - "$src" "$cfg" "$cut" <<'EOF' || { echo "FAIL synth $SHAPE: cannot write the cut config"; exit 0; }
 import json, sys
 c = json.load(open(sys.argv[1]))
