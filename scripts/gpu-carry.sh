@@ -9,10 +9,11 @@
 #   .carry/shared/data/checkpoints/stories260K-hf   (1 MB, the trained reference model)
 #   .carry/BUILD_INFO
 # Then on the device: scripts/gpu-check.sh (with `.carry` carried) uses them and
-# skips the build.  The CUDA runtime is linked statically (-lcudart_static).
+# skips the build.  LL_JOBS: make's -j (default 2: the shared build machine).  The CUDA runtime is linked statically (-lcudart_static).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-make -j"$(nproc)" CUDA=1 build/gpu_tests build/layerlaw build/bench/gpu_bench build/bench/gpu_e2e >/dev/null
+# CUDA=1 (an error without nvcc); the arch flags stay the Makefile's defaults
+make -j"${LL_JOBS:-2}" CUDA=1 build/gpu_tests build/layerlaw build/bench/gpu_bench build/bench/gpu_e2e >/dev/null
 rm -rf .carry
 mkdir -p .carry/bin .carry/stage
 cp build/gpu_tests build/layerlaw build/bench/gpu_bench build/bench/gpu_e2e .carry/bin/

@@ -26,8 +26,21 @@ int ll_cuda_describe(char *buf, int cap);
 int ll_cuda_sync(void);
 /* The backend's stream (a cudaStream_t), for callers that launch on it. */
 void *ll_cuda_stream(void);
-void *ll_cuda_malloc(size_t bytes);            /* NULL + error on failure */
+/* Device memory.  ll_cuda_malloc: NULL + error on failure; an out-of-memory
+ * error is one line naming what did not fit (the label of ll_oom_label(),
+ * backend/oom.h, or "device buffers") and the free / total memory.
+ * ll_cuda_alloc: the same with a printf-style description of the buffer.
+ * ll_cuda_try_alloc: 1 on out of memory (no error set: the caller may retry
+ * smaller), -1 + error on any other failure.  Every allocation counts against
+ * the cap LAYERLAW_CUDA_MEM_LIMIT (bytes; for tests); ll_cuda_mem_info reports
+ * free / total memory with that cap applied (*limited = 1 when it is set).
+ * Free every buffer with ll_cuda_free. */
+void *ll_cuda_malloc(size_t bytes);
+int ll_cuda_alloc(void **p, size_t bytes, const char *what_fmt, ...) __attribute__((format(printf, 3, 4)));
+int ll_cuda_try_alloc(void **p, size_t bytes);
 void ll_cuda_free(void *p);
+int ll_cuda_mem_info(size_t *free_b, size_t *total_b, int *limited);
+size_t ll_cuda_mem_used(void); /* bytes held through this allocator */
 int ll_cuda_memcpy_h2d(void *dst, const void *src, size_t bytes);  /* synchronous */
 int ll_cuda_memcpy_d2h(void *dst, const void *src, size_t bytes);
 int ll_cuda_memset(void *dst, int value, size_t bytes);

@@ -13,6 +13,7 @@
 #include "capture/capture.h"
 #include "core/ll_util.h"
 #include "io/safetensors.h"
+#include "backend/oom.h"
 #include "model/config.h"
 #include "probe/probe.h" /* ll_splitmix64 */
 
@@ -470,7 +471,9 @@ int ll_model_upload(ll_model *m, const ll_ops *ops, void *ctx) {
     if (ops->host_memory) return 0;
     if (m->dev_arena) return 0;
     if (m->ws) { free(m->ws); m->ws = NULL; m->ws_bytes = 0; }
+    ll_oom_label("the model weights of %s (%d tensors)", m->dir, m->n_slots);
     void *d = ops->alloc(ctx, m->arena_bytes ? m->arena_bytes : 64);
+    ll_oom_label(NULL);
     if (!d) return -1;
     ops->upload(ctx, d, m->arena, m->arena_bytes);
     for (int i = 0; i < m->n_slots; i++)
@@ -488,7 +491,9 @@ void *ll_model_workspace(ll_model *m, const ll_ops *ops, void *ctx, size_t bytes
         if (m->dev_ops) m->dev_ops->free(m->dev_ctx, m->ws);
         else free(m->ws);
     }
+    if (!ops->host_memory) ll_oom_label("the forward pass's activations");
     m->ws = ops->host_memory ? ll_xmalloc_aligned(bytes) : ops->alloc(ctx, bytes);
+    ll_oom_label(NULL);
     m->ws_bytes = m->ws ? bytes : 0;
     return m->ws;
 }
@@ -565,7 +570,9 @@ ll_model_state *ll_model_state_new(ll_model *m, const ll_ops *ops, void *ctx, in
     s->n = fs->floats(m, B);
     float *host = ll_xcalloc(s->n ? s->n : 1, sizeof(float));
     if (fs->init) fs->init(m, B, host);
+    if (!ops->host_memory) ll_oom_label("the recurrent state of %d sequences", B);
     s->buf = ops->host_memory ? ll_xmalloc_aligned(s->n * sizeof(float) + 64) : ops->alloc(ctx, s->n * sizeof(float) + 64);
+    ll_oom_label(NULL);
     if (!s->buf) { free(host); free(s); return NULL; }
     ops->upload(ctx, s->buf, host, s->n * sizeof(float));
     free(host);

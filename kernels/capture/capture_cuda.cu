@@ -58,13 +58,13 @@ static int build_selection(csink *s, const int32_t *tokens, const int *lens, int
     s->n = n;
     if (n == 0) return 0;
     if (n > s->dcap) {
-        if (s->d_rows) cudaFree(s->d_rows);
-        if (s->d_y) cudaFree(s->d_y);
+        ll_cuda_free(s->d_rows);
+        ll_cuda_free(s->d_y);
         s->d_rows = NULL;
         s->d_y = NULL;
         s->dcap = 0;
-        LL_CU(cudaMalloc((void **)&s->d_rows, sizeof(int64_t) * (size_t)n));
-        LL_CU(cudaMalloc((void **)&s->d_y, sizeof(double) * (size_t)n));
+        LL_TRY(ll_cuda_alloc((void **)&s->d_rows, sizeof(int64_t) * (size_t)n, "the capture's row index (%ld rows)", (long)n));
+        LL_TRY(ll_cuda_alloc((void **)&s->d_y, sizeof(double) * (size_t)n, "the capture's labels (%ld rows)", (long)n));
         s->dcap = n;
     }
     ll_cuda_ctx *c = ll_cuda_ctx_get();
@@ -126,10 +126,10 @@ static int on_entry_host(ll_capture *c, int e, const float *h, const int32_t *to
     ll_cuda_ctx *cx = ll_cuda_ctx_get();
     if (!cx) return -1;
     if (n > s->dh_cap) {
-        if (s->d_h) cudaFree(s->d_h);
+        ll_cuda_free(s->d_h);
         s->d_h = NULL;
         s->dh_cap = 0;
-        LL_CU(cudaMalloc((void **)&s->d_h, n * sizeof(float)));
+        LL_TRY(ll_cuda_alloc((void **)&s->d_h, n * sizeof(float), "the capture's entry copy (B=%d, T=%d, d=%d)", B, T, C));
         s->dh_cap = n;
     }
     LL_CU(cudaMemcpyAsync(s->d_h, h, n * sizeof(float), cudaMemcpyHostToDevice, cx->stream));
@@ -152,9 +152,9 @@ extern "C" void ll_cuda_capture_free(ll_capture *c) {
         free(s->cap_ms);
         free(s->h_rows);
         free(s->h_y);
-        if (s->d_rows) cudaFree(s->d_rows);
-        if (s->d_y) cudaFree(s->d_y);
-        if (s->d_h) cudaFree(s->d_h);
+        ll_cuda_free(s->d_rows);
+        ll_cuda_free(s->d_y);
+        ll_cuda_free(s->d_h);
         free(s);
     }
     free(c);

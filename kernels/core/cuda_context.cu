@@ -2,8 +2,14 @@
  * cuSOLVER handles (created on first use), plain memory helpers and the
  * event timer used for per-layer timing. */
 #include "core/ll_cuda.h"
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <mutex>
+#include <unordered_map>
+extern "C" {
+#include "backend/oom.h"
+}
 
 static ll_cuda_ctx g_ctx;
 static int g_want_device = 0;
@@ -98,23 +104,103 @@ extern "C" void *ll_cuda_stream(void) {
     return c ? (void *)c->stream : NULL;
 }
 
-static int malloc_(void **p, size_t bytes) {
-    LL_CU(cudaMalloc(p, bytes ? bytes : 16));
+/* ---- device memory --------------------------------------------------------
+ * Every device buffer of the backend is allocated here (ll_cuda_alloc /
+ * ll_cuda_try_alloc) and freed with ll_cuda_free, so that (a) an out-of-memory
+ * failure is one line naming what did not fit (backend/oom.h) and (b) the test
+ * cap LAYERLAW_CUDA_MEM_LIMIT is checked against the bytes this process holds. */
+static std::mutex g_mem_mu;
+static std::unordered_map<void *, size_t> g_mem_live;
+static size_t g_mem_used, g_mem_limit;
+static int g_mem_limit_read;
+
+static int mem_limit_(size_t *limit) {
+    if (!g_mem_limit_read) {
+        const char *s = getenv(LL_CUDA_MEM_LIMIT_ENV);
+        if (s && *s && ll_parse_bytes(s, &g_mem_limit) != 0) return -1;
+        g_mem_limit_read = 1;
+    }
+    *limit = g_mem_limit;
     return 0;
 }
-extern "C" void *ll_cuda_malloc(size_t bytes) {
-    if (!ll_cuda_ctx_get()) return NULL;
-    void *p = NULL;
-    if (malloc_(&p, bytes) != 0) {
-        char tmp[900];
-        snprintf(tmp, sizeof tmp, "%s", ll_last_error());
-        ll_set_error("%s (%.3f GiB)", tmp, (double)bytes / (1 << 30));
-        return NULL;
+
+extern "C" int ll_cuda_mem_info(size_t *free_b, size_t *total_b, int *limited) {
+    if (!ll_cuda_ctx_get()) return -1;
+    size_t fre = 0, tot = 0, lim = 0;
+    LL_CU(cudaMemGetInfo(&fre, &tot));
+    if (mem_limit_(&lim) != 0) return -1;
+    if (limited) *limited = lim > 0;
+    if (lim > 0) {
+        std::lock_guard<std::mutex> g(g_mem_mu);
+        size_t room = lim > g_mem_used ? lim - g_mem_used : 0;
+        if (fre > room) fre = room;
+        if (tot > lim) tot = lim;
     }
+    *free_b = fre;
+    *total_b = tot;
+    return 0;
+}
+
+extern "C" int ll_cuda_try_alloc(void **p, size_t bytes) {
+    *p = NULL;
+    if (!ll_cuda_ctx_get()) return -1;
+    size_t lim = 0;
+    if (mem_limit_(&lim) != 0) return -1;
+    if (bytes == 0) bytes = 16;
+    std::lock_guard<std::mutex> g(g_mem_mu);
+    if (lim > 0 && (bytes > lim || g_mem_used > lim - bytes)) return 1;
+    cudaError_t e = cudaMalloc(p, bytes);
+    if (e == cudaErrorMemoryAllocation) {
+        cudaGetLastError(); /* not sticky: clear it */
+        *p = NULL;
+        return 1;
+    }
+    if (e != cudaSuccess) {
+        ll_set_error("CUDA device %d: cudaMalloc of %zu bytes failed: %s", g_ctx.device, bytes, cudaGetErrorString(e));
+        *p = NULL;
+        return -1;
+    }
+    g_mem_live[*p] = bytes;
+    g_mem_used += bytes;
+    return 0;
+}
+
+extern "C" int ll_cuda_alloc(void **p, size_t bytes, const char *what_fmt, ...) {
+    int r = ll_cuda_try_alloc(p, bytes);
+    if (r <= 0) return r;
+    char what[256];
+    va_list ap;
+    va_start(ap, what_fmt);
+    vsnprintf(what, sizeof what, what_fmt ? what_fmt : "", ap);
+    va_end(ap);
+    size_t fre = 0, tot = 0;
+    int limited = 0;
+    if (ll_cuda_mem_info(&fre, &tot, &limited) != 0) { fre = 0; tot = 0; }
+    ll_oom_set_error(g_ctx.device, bytes ? bytes : 16, what, fre, tot, limited);
+    return -1;
+}
+
+extern "C" void *ll_cuda_malloc(size_t bytes) {
+    void *p = NULL;
+    const char *label = ll_oom_label_get();
+    if (ll_cuda_alloc(&p, bytes, "%s", *label ? label : "device buffers") != 0) return NULL;
     return p;
 }
 extern "C" void ll_cuda_free(void *p) {
-    if (p) cudaFree(p); /* best effort: nothing to report on a free */
+    if (!p) return;
+    {
+        std::lock_guard<std::mutex> g(g_mem_mu);
+        auto it = g_mem_live.find(p);
+        if (it != g_mem_live.end()) {
+            g_mem_used -= it->second;
+            g_mem_live.erase(it);
+        }
+    }
+    cudaFree(p); /* best effort: nothing to report on a free */
+}
+extern "C" size_t ll_cuda_mem_used(void) {
+    std::lock_guard<std::mutex> g(g_mem_mu);
+    return g_mem_used;
 }
 extern "C" int ll_cuda_memcpy_h2d(void *dst, const void *src, size_t bytes) {
     ll_cuda_ctx *c = ll_cuda_ctx_get();

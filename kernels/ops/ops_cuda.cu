@@ -49,12 +49,12 @@ static int scratch_get(opsctx *x, size_t bytes, void **p) {
     if (bytes > x->scratch_bytes) {
         if (x->scratch) {
             LL_CU(cudaStreamSynchronize(x->c->stream));
-            LL_CU(cudaFree(x->scratch));
+            ll_cuda_free(x->scratch);
             x->scratch = NULL;
             x->scratch_bytes = 0;
         }
         size_t want = bytes + bytes / 4;
-        LL_CU(cudaMalloc(&x->scratch, want));
+        LL_TRY(ll_cuda_alloc(&x->scratch, want, "the op scratch buffer (%zu bytes asked)", bytes));
         x->scratch_bytes = want;
     }
     *p = x->scratch;
@@ -1069,7 +1069,7 @@ extern "C" void ll_cuda_ops_ctx_free(void *ctx) {
     if (!x) return;
     if (x->scratch) {
         cudaStreamSynchronize(x->c->stream);
-        cudaFree(x->scratch);
+        ll_cuda_free(x->scratch);
     }
     free(x);
 }
@@ -1084,11 +1084,12 @@ static int upload_weight_(ll_weight *dst, const float *src, int64_t rows, int64_
     size_t n = (size_t)rows * cols;
     float *tmp = NULL;
     void *out = NULL;
-    LL_CU(cudaMalloc(&out, n * (dt == LL_DT_F32 ? 4 : 2)));
+    LL_TRY(ll_cuda_alloc(&out, n * (dt == LL_DT_F32 ? 4 : 2), "the weights [%lld x %lld]", (long long)rows, (long long)cols));
     if (dt == LL_DT_F32) {
         LL_CU(cudaMemcpyAsync(out, src, n * 4, cudaMemcpyHostToDevice, c->stream));
     } else {
-        LL_CU(cudaMalloc((void **)&tmp, n * 4));
+        if (ll_cuda_alloc((void **)&tmp, n * 4, "the fp32 staging copy of the weights [%lld x %lld]", (long long)rows,
+                          (long long)cols) != 0) { ll_cuda_free(out); return -1; }
         LL_CU(cudaMemcpyAsync(tmp, src, n * 4, cudaMemcpyHostToDevice, c->stream));
         if (dt == LL_DT_BF16)
             LL_LAUNCH(k_f32_to_bf16_w, grid_for(n, 256), 256, 0, c->stream, (__nv_bfloat16 *)out, tmp, n);
@@ -1096,7 +1097,7 @@ static int upload_weight_(ll_weight *dst, const float *src, int64_t rows, int64_
             LL_LAUNCH(k_f32_to_f16, grid_for(n, 256), 256, 0, c->stream, (__half *)out, tmp, n);
     }
     LL_CU(cudaStreamSynchronize(c->stream));
-    if (tmp) cudaFree(tmp);
+    if (tmp) ll_cuda_free(tmp);
     dst->data = out;
     dst->dtype = dt;
     dst->rows = rows;

@@ -14,6 +14,9 @@
  * Layout: row-major X (m×d) is, to cuBLAS (column-major), the d×m matrix
  * A with lda = d, so XᵀX = A·Aᵀ and Xᵀy = A·y. */
 #include "core/ll_cuda.h"
+extern "C" {
+#include "backend/oom.h"
+}
 #include "core/reduce.cuh"
 #include <math.h>
 #include <stdlib.h>
@@ -227,7 +230,7 @@ __global__ void k_symmetrize(double *M, int d) {
 /* ---------------------------------------------------------------- lifecycle */
 template <typename T> static int dalloc(ll_cuda_stats *s, T **p, size_t count) {
     size_t bytes = count * sizeof(T);
-    LL_CU(cudaMalloc((void **)p, bytes ? bytes : 16));
+    LL_TRY(ll_cuda_alloc((void **)p, bytes, "the statistics (E=%d, d=%d, %ld rows a batch)", s->E, s->d, (long)s->max_rows));
     s->bytes += bytes;
     return 0;
 }
@@ -262,8 +265,7 @@ extern "C" void ll_cuda_stats_free(ll_cuda_stats *s) {
     if (!s) return;
     void *ps[] = {s->mean, s->M2, s->ymean, s->Cxy, s->Syy, s->class_n, s->class_sum, s->Z, s->mub,
                   s->delta, s->yc, s->scal, s->P, s->Gb, s->stage_X, s->stage_y};
-    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
-        if (ps[i]) cudaFree(ps[i]);
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) ll_cuda_free(ps[i]);
     free(s->h_n);
     free(s->h_ones);
     free(s);
@@ -301,10 +303,12 @@ extern "C" ll_cuda_stats *ll_cuda_stats_new(int E, int d, ll_target target, int 
     s->h_n = (double *)calloc((size_t)E, sizeof(double));
     s->h_ones = (int *)calloc((size_t)E, sizeof(int));
     if (stats_alloc(s) != 0 || ll_cuda_stats_reset(s) != 0) {
-        char msg[900];
-        snprintf(msg, sizeof msg, "%s", ll_last_error());
-        ll_set_error("%s [probe statistics E=%d d=%d: %.2f GiB on the device]", msg, E, d,
-                     (double)E * d * d * 8 / (1 << 30));
+        if (!strstr(ll_last_error(), "out of memory")) { /* that line already names the statistics */
+            char msg[900];
+            snprintf(msg, sizeof msg, "%s", ll_last_error());
+            ll_set_error("%s [probe statistics E=%d d=%d: %.2f GiB on the device]", msg, E, d,
+                         (double)E * d * d * 8 / (1 << 30));
+        }
         ll_cuda_stats_free(s);
         return NULL;
     }
@@ -614,24 +618,26 @@ typedef struct {
 
 static void solve_bufs_free(solve_bufs *B) {
     void *ps[] = {B->A, B->W, B->b, B->cv, B->p, B->sc, B->fit, B->flag, B->info, B->rank, B->work};
-    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
-        if (ps[i]) cudaFree(ps[i]);
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) ll_cuda_free(ps[i]);
     free(B->hwork);
     memset(B, 0, sizeof *B);
 }
 
 static int solve_alloc(solve_bufs *B, int cb, int d) {
     size_t dd = (size_t)d * d;
-    LL_CU(cudaMalloc((void **)&B->A, cb * dd * sizeof(double)));
-    LL_CU(cudaMalloc((void **)&B->W, (size_t)cb * d * sizeof(double)));
-    LL_CU(cudaMalloc((void **)&B->b, (size_t)cb * d * sizeof(double)));
-    LL_CU(cudaMalloc((void **)&B->cv, (size_t)cb * d * sizeof(double)));
-    LL_CU(cudaMalloc((void **)&B->p, (size_t)cb * d * sizeof(double)));
-    LL_CU(cudaMalloc((void **)&B->sc, (size_t)cb * sizeof(double)));
-    LL_CU(cudaMalloc((void **)&B->fit, (size_t)cb * sizeof(double)));
-    LL_CU(cudaMalloc((void **)&B->flag, (size_t)cb * sizeof(int)));
-    LL_CU(cudaMalloc((void **)&B->info, (size_t)cb * sizeof(int)));
-    LL_CU(cudaMalloc((void **)&B->rank, (size_t)cb * sizeof(int)));
+#define SOLVE_ALLOC(ptr, bytes) \
+    LL_TRY(ll_cuda_alloc((void **)&(ptr), (bytes), "the batched solve (%d entries at once, d=%d)", cb, d))
+    SOLVE_ALLOC(B->A, cb * dd * sizeof(double));
+    SOLVE_ALLOC(B->W, (size_t)cb * d * sizeof(double));
+    SOLVE_ALLOC(B->b, (size_t)cb * d * sizeof(double));
+    SOLVE_ALLOC(B->cv, (size_t)cb * d * sizeof(double));
+    SOLVE_ALLOC(B->p, (size_t)cb * d * sizeof(double));
+    SOLVE_ALLOC(B->sc, (size_t)cb * sizeof(double));
+    SOLVE_ALLOC(B->fit, (size_t)cb * sizeof(double));
+    SOLVE_ALLOC(B->flag, (size_t)cb * sizeof(int));
+    SOLVE_ALLOC(B->info, (size_t)cb * sizeof(int));
+    SOLVE_ALLOC(B->rank, (size_t)cb * sizeof(int));
+#undef SOLVE_ALLOC
     return 0;
 }
 
@@ -715,7 +721,7 @@ static int solve_all(ll_cuda_stats *s, ll_cuda_ctx *c, cusolverDnParams_t prm, d
     long lim32 = (long)(INT32_MAX / dd);
     if (cb > lim32) cb = lim32 > 0 ? lim32 : 1;
     size_t fre = 0, tot = 0;
-    LL_CU(cudaMemGetInfo(&fre, &tot));
+    LL_TRY(ll_cuda_mem_info(&fre, &tot, NULL));
     for (;;) {
         size_t need = (size_t)cb * (dd + 6 * (size_t)d) * sizeof(double);
         if (need < fre * 0.45 || cb == 1) break;
@@ -727,14 +733,22 @@ static int solve_all(ll_cuda_stats *s, ll_cuda_ctx *c, cusolverDnParams_t prm, d
         if (solve_alloc(&B, (int)cb, d) != 0) { solve_bufs_free(&B); return -1; }
         size_t lw = 0, hlw = 0;
         if (eig_workspace(c, prm, &B, (int)cb, d, solver, &lw, &hlw) != 0) { solve_bufs_free(&B); return -1; }
-        LL_CU(cudaMemGetInfo(&fre, &tot));
+        if (ll_cuda_mem_info(&fre, &tot, NULL) != 0) { solve_bufs_free(&B); return -1; }
         if (lw > fre * 0.9 && cb > 1) { solve_bufs_free(&B); cb = (cb + 1) / 2; continue; }
         B.lwork = lw;
         B.hlwork = hlw;
-        if (cudaMalloc(&B.work, lw ? lw : 16) != cudaSuccess) {
-            cudaGetLastError();
+        int ar = ll_cuda_try_alloc(&B.work, lw);
+        if (ar < 0) { solve_bufs_free(&B); return -1; }
+        if (ar > 0) {
             solve_bufs_free(&B);
-            if (cb == 1) { ll_set_error("CUDA probe solve: cannot allocate %zu bytes of eigensolver workspace", lw); return -1; }
+            if (cb == 1) {
+                char what[96];
+                snprintf(what, sizeof what, "the eigensolver workspace (1 entry, d=%d)", d);
+                int lim = 0;
+                if (ll_cuda_mem_info(&fre, &tot, &lim) != 0) fre = tot = 0;
+                ll_oom_set_error(c->device, lw, what, fre, tot, lim);
+                return -1;
+            }
             cb = (cb + 1) / 2;
             continue;
         }

@@ -392,10 +392,38 @@ TEST(gpu_probe_bad_arguments) {
     ll_stats *wrong = ll_stats_new(2, 5, LL_TARGET_ID, 0);
     CHECK(ll_cuda_stats_download(gs, wrong) == -1);
     CHECK(strstr(ll_last_error(), "mismatch") != NULL);
-    /* an impossible allocation fails with a message naming the call */
+    /* an impossible allocation fails with one line naming what did not fit */
     CHECK(ll_cuda_stats_new(100000, 100000, LL_TARGET_ID, 0, 10, LL_GRAM_FP64) == NULL);
-    CHECK(strstr(ll_last_error(), "cudaMalloc") != NULL);
+    CHECK_MSG(strstr(ll_last_error(), "out of memory allocating") != NULL, "%s", ll_last_error());
+    CHECK(strstr(ll_last_error(), "the statistics (E=100000, d=100000") != NULL);
+    CHECK(strstr(ll_last_error(), "--batch-tokens") != NULL);
     ll_stats_free(wrong);
     ll_cuda_stats_free(gs);
 }
 #endif
+
+/* The test cap LAYERLAW_CUDA_MEM_LIMIT (read on the first allocation of the
+ * process; each test runs in its own forked process): 1 MiB holds statistics
+ * for E=2, d=16 (about 4 KiB) but not for E=2, d=512 (M2 alone is 4 MiB), and
+ * the message names what did not fit and the cap. */
+TEST(gpu_probe_mem_limit) {
+    setenv("LAYERLAW_CUDA_MEM_LIMIT", "1M", 1);
+    REQUIRE(ll_cuda_init(0) == 0);
+    size_t used0 = ll_cuda_mem_used();
+    ll_cuda_stats *ok = ll_cuda_stats_new(2, 16, LL_TARGET_ID, 0, 10, LL_GRAM_FP64);
+    REQUIRE(ok);
+    CHECK(ll_cuda_mem_used() > used0);
+    size_t fre = 0, tot = 0;
+    int lim = 0;
+    REQUIRE(ll_cuda_mem_info(&fre, &tot, &lim) == 0);
+    CHECK(lim == 1);
+    CHECK(tot == (size_t)1 << 20);
+    CHECK(fre == tot - ll_cuda_mem_used());
+    CHECK(ll_cuda_stats_new(2, 512, LL_TARGET_ID, 0, 10, LL_GRAM_FP64) == NULL);
+    CHECK_MSG(strstr(ll_last_error(), "out of memory allocating 4.0 MiB for the statistics (E=2, d=512") != NULL, "%s",
+              ll_last_error());
+    CHECK(strstr(ll_last_error(), "LAYERLAW_CUDA_MEM_LIMIT") != NULL);
+    /* the failed constructor released what it had taken */
+    ll_cuda_stats_free(ok);
+    CHECK(ll_cuda_mem_used() == used0);
+}
