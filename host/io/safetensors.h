@@ -35,6 +35,8 @@ typedef struct {
     size_t *sizes;
     ll_st_tensor *tensors; /* sorted by name */
     int n_tensors;
+    void **owned;          /* buffers owned by the store (e.g. dequantised GGUF tensors), freed by ll_st_close */
+    int n_owned;
 } ll_safetensors;
 
 /* One file.  0, or -1 with ll_set_error("PATH: problem"). */
