@@ -402,3 +402,97 @@ TEST(gguf_truncated_everywhere) {
         free(all);
     }
 }
+
+/* ---- the forward pass on a GGUF file ---- */
+#include "capture/capture.h"
+#include "io/tokens.h"
+#include "model/model.h"
+#include "ops/ops.h"
+
+typedef struct {
+    ll_capture base;
+    float *out; /* [E][B*T*C] */
+    size_t per;
+} all_cap;
+static int all_on_entry(ll_capture *self, int e, const float *h, const int32_t *tokens, const int *lens, int B, int T,
+                        int C) {
+    (void)tokens;
+    all_cap *c = (all_cap *)self;
+    for (int b = 0; b < B; b++) /* real positions only: padding rows are unspecified */
+        memcpy(c->out + e * c->per + (size_t)b * T * C, h + (size_t)b * T * C, sizeof(float) * (size_t)lens[b] * C);
+    return 0;
+}
+/* Runs every sequence of the fixture's tokens.jsonl as one right-padded batch. */
+static float *forward_all(ll_model *m, const ll_tokens *tk, int *T_out, size_t *n_out) {
+    int B = (int)tk->n_seq, T = 1;
+    for (int b = 0; b < B; b++) T = LL_MAX(T, (int)(tk->off[b + 1] - tk->off[b]));
+    int32_t *toks = ll_xcalloc((size_t)B * T, sizeof(int32_t));
+    int *lens = ll_xmalloc(sizeof(int) * B);
+    for (int b = 0; b < B; b++) {
+        lens[b] = (int)(tk->off[b + 1] - tk->off[b]);
+        for (int t = 0; t < lens[b]; t++) toks[b * T + t] = tk->ids[tk->off[b] + t];
+    }
+    const int E = ll_model_n_entries(m), C = ll_model_dim(m);
+    all_cap cc = {.base = {.on_entry = all_on_entry}, .per = (size_t)B * T * C};
+    cc.out = ll_xcalloc(cc.per * E, sizeof(float));
+    void *ctx = ll_cpu_ctx_new(1);
+    int rc = ll_model_forward(m, ll_cpu_ops(), ctx, toks, lens, B, T, &cc.base);
+    ll_cpu_ctx_free(ctx);
+    free(toks);
+    free(lens);
+    if (rc) { free(cc.out); return NULL; }
+    *T_out = T;
+    *n_out = cc.per * E;
+    return cc.out;
+}
+
+/* layerlaw's forward on the GGUF (converter names, q/k permuted for llama)
+ * equals the forward on the HF safetensors bit for bit (the weights are the
+ * same float32 values; test_forward checks the safetensors path against HF
+ * transformers' hidden states). */
+static void gguf_forward_equals(const char *name) {
+    char dir[256], gp[256], tp[300];
+    snprintf(dir, sizeof dir, "tests/fixtures/models/%s", name);
+    snprintf(gp, sizeof gp, FX "%s.gguf", name);
+    snprintf(tp, sizeof tp, "%s/tokens.jsonl", dir);
+    ll_model *a = ll_model_load(dir), *b = ll_model_load(gp);
+    REQUIRE_MSG(a && b, "%s", ll_last_error());
+    CHECK_INT(ll_model_n_entries(a), ll_model_n_entries(b));
+    CHECK_INT(b->cfg.n_kv_head, a->cfg.n_kv_head);
+    CHECK_INT(b->cfg.tie_embeddings, a->cfg.tie_embeddings);
+    ll_tokens tk;
+    REQUIRE(ll_tokens_read(tp, 0, &tk) == 0);
+    int Ta, Tb;
+    size_t na, nb;
+    float *ha = forward_all(a, &tk, &Ta, &na), *hb = forward_all(b, &tk, &Tb, &nb);
+    REQUIRE_MSG(ha && hb, "%s", ll_last_error());
+    REQUIRE(na == nb);
+    size_t diff = 0;
+    for (size_t i = 0; i < na; i++) diff += memcmp(&ha[i], &hb[i], 4) != 0;
+    CHECK_MSG(diff == 0, "%s: %zu of %zu hidden-state values differ between GGUF and safetensors", name, diff, na);
+    free(ha);
+    free(hb);
+    ll_tokens_free(&tk);
+    ll_model_free(a);
+    ll_model_free(b);
+}
+TEST(gguf_forward_llama_equals_safetensors) { gguf_forward_equals("llama_gqa"); }
+TEST(gguf_forward_qwen2_equals_safetensors) { gguf_forward_equals("qwen2"); }
+
+/* The CLI refuses a bad GGUF model with one line naming it and exit 2. */
+TEST(gguf_cli_bad_file_exit2) {
+    spec s = good();
+    s.ttype = 99;
+    const char *p = tmp("bad.gguf");
+    build(&s, p);
+    const char *txt = tmp("t.txt");
+    FILE *f = fopen(txt, "w");
+    fputs("hello\n", f);
+    fclose(f);
+    char cmd[4096], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s run --model %s --data %s --out %s/o 2>&1", ll_bin_path(), p, txt, ll_test_tmpdir());
+    int rc = ll_run_cmd(cmd, &out);
+    CHECK_MSG(rc == 2, "exit %d: %s", rc, out ? out : "");
+    CHECK_MSG(out && strstr(out, p) && strstr(out, "unsupported ggml type"), "%s", out ? out : "");
+    free(out);
+}

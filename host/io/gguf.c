@@ -462,6 +462,7 @@ int ll_gguf_to_store(ll_gguf *g, ll_safetensors *st) {
                 return -1;
             }
             o->dtype = LL_ST_F32;
+            o->file = -1;
             o->data = buf;
             o->nbytes = sizeof(float) * (size_t)t->numel;
             break;
@@ -483,6 +484,7 @@ int ll_gguf_to_store(ll_gguf *g, ll_safetensors *st) {
             void *buf = store_own(st, o->nbytes);
             unpermute_rows(o->data, buf, rows, nh, row_bytes);
             o->data = buf;
+            o->file = -1;
         }
     }
     qsort(st->tensors, st->n_tensors, sizeof(ll_st_tensor), cmp_st);

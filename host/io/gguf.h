@@ -124,4 +124,11 @@ struct cJSON *ll_gguf_hf_config(const ll_gguf *g);
  * tokenizer.ggml.pre as llama.cpp maps it) or llama (SentencePiece BPE with
  * byte fallback).  NULL + error if absent or unsupported. */
 char *ll_gguf_tokenizer_json(const ll_gguf *g);
+
+/* 1 if path names a file ending in ".gguf" (case-insensitive). */
+int ll_is_gguf_path(const char *path);
+/* A whole model: the store with HF tensor names (llama / mistral / qwen2
+ * naming, q/k rows in HF order) and the HF-style config.  0, or -1 + error
+ * naming the file.  cJSON_Delete *config; ll_st_close st. */
+int ll_gguf_load_model(const char *path, ll_safetensors *st, struct cJSON **config);
 #endif

@@ -25,7 +25,7 @@ typedef struct {
     int64_t numel;
     const void *data; /* inside the mapping */
     size_t nbytes;
-    int file;         /* index into files[] */
+    int file;         /* index into files[]; -1: data is a buffer in owned[] (not file-backed) */
 } ll_st_tensor;
 
 typedef struct {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "capture/capture.h"
 #include "core/ll_util.h"
+#include "io/gguf.h"
 #include "io/safetensors.h"
 
 /* ---- the family table: one line per family ---- */
@@ -131,6 +132,7 @@ static int parse_rope(cfg_reader *r, ll_model_config *c, double def_partial, dou
     return r->err ? -1 : 0;
 }
 
+static int parse_config_root(cJSON *root, const char *path, ll_model_config *c);
 static int parse_config(const char *dir, ll_model_config *c) {
     char path[4096];
     ll_path_join(path, sizeof path, dir, "config.json");
@@ -144,6 +146,13 @@ static int parse_config(const char *dir, ll_model_config *c) {
         cJSON_Delete(root);
         return -1;
     }
+    int rc = parse_config_root(root, path, c);
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* config.json's object (or the one a GGUF file's metadata gives); path names it in errors */
+static int parse_config_root(cJSON *root, const char *path, ll_model_config *c) {
     cfg_reader rd = {root, path, 0}, *r = &rd;
     int rc = -1;
     memset(c, 0, sizeof *c);
@@ -278,7 +287,6 @@ static int parse_config(const char *dir, ll_model_config *c) {
     if (c->norm_eps < 0) { ll_set_error("%s: negative norm epsilon", path); goto done; }
     rc = r->err ? -1 : 0;
 done:
-    cJSON_Delete(root);
     return rc;
 }
 
@@ -393,6 +401,7 @@ static void fill_req(const ld_req *q, char *arena) {
     }
     /* the source pages are not needed any more: drop them from this
      * process's resident set (file-backed, read-only: re-read if touched) */
+    if (t->file < 0) return; /* a buffer the store owns (dequantised GGUF data): not file-backed */
     long pg = sysconf(_SC_PAGESIZE);
     uintptr_t a = (uintptr_t)t->data & ~(uintptr_t)(pg - 1), b = (uintptr_t)t->data + t->nbytes;
     if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
@@ -428,7 +437,16 @@ static int build_arena(ll_model *m, ll_loader *ld) {
 
 ll_model *ll_model_load_ex(const char *dir, const ll_load_opts *opts) {
     ll_model_config cfg;
-    if (parse_config(dir, &cfg)) return NULL;
+    ll_loader ld;
+    memset(&ld, 0, sizeof ld);
+    const int gguf = ll_is_gguf_path(dir); /* a .gguf file: host/io/gguf.h gives the store and the config */
+    if (gguf) {
+        cJSON *cj;
+        if (ll_gguf_load_model(dir, &ld.st, &cj)) return NULL;
+        int rc = parse_config_root(cj, dir, &cfg);
+        cJSON_Delete(cj);
+        if (rc) { ll_st_close(&ld.st); return NULL; }
+    } else if (parse_config(dir, &cfg)) return NULL;
     const ll_family *fam = NULL;
     for (int i = 0; i < N_FAMILIES; i++)
         if (ll_families[i]->arch == cfg.arch) fam = ll_families[i];
@@ -436,11 +454,10 @@ ll_model *ll_model_load_ex(const char *dir, const ll_load_opts *opts) {
         char path[4096];
         ll_path_join(path, sizeof path, dir, "config.json");
         ll_set_error("%s: model_type '%s' is not implemented yet", path, cfg.model_type);
+        ll_st_close(&ld.st);
         return NULL;
     }
-    ll_loader ld;
-    memset(&ld, 0, sizeof ld);
-    if (ll_st_open_dir(&ld.st, dir)) return NULL;
+    if (!gguf && ll_st_open_dir(&ld.st, dir)) return NULL;
     char where[4096];
     if (ld.st.n_files == 1) snprintf(where, sizeof where, "%s", ld.st.paths[0]);
     else ll_path_join(where, sizeof where, dir, "model.safetensors.index.json");

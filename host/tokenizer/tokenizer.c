@@ -14,6 +14,7 @@
 #include <utf8proc.h>
 
 #include "core/ll_util.h"
+#include "io/gguf.h"
 
 /* ------------------------------------------------------------------ */
 /* small utilities                                                     */
@@ -1496,7 +1497,16 @@ ll_tokenizer *ll_tokenizer_load(const char *path_or_dir) {
     struct stat st;
     if (stat(path_or_dir, &st) == 0 && S_ISDIR(st.st_mode)) path = ll_path_join(buf, sizeof buf, path_or_dir, "tokenizer.json");
     size_t len;
-    char *js = ll_read_file(path, &len);
+    char *js;
+    if (ll_is_gguf_path(path)) { /* a GGUF model: the tokenizer its metadata describes (host/io/gguf_meta.c) */
+        ll_gguf g;
+        if (ll_gguf_open(&g, path)) return NULL;
+        js = ll_gguf_tokenizer_json(&g);
+        ll_gguf_close(&g);
+        len = js ? strlen(js) : 0;
+    } else {
+        js = ll_read_file(path, &len);
+    }
     if (!js) return NULL;
     ll_tokenizer *t = ll_tokenizer_load_json(js, len, path);
     free(js);
