@@ -19,6 +19,8 @@ llama.cpp project's own Python package: GGUFWriter, gguf.quants) as the oracle.
   tok_smollm.gguf    a consistent sub-vocabulary of SmolLM2's tokenizer (the 17
                      special tokens, the 256 byte tokens and the first 3000
                      merges with their results, renumbered), pre 'smollm'.
+  tests/fuzz/corpus/gguf/   seeds for tests/fuzz/fuzz_gguf.c (meta.gguf and a
+                     tiny llama with a Q8_0 embedding and a byte-level tokenizer).
   tok_smollm.json    texts and the ids PyPI `tokenizers` gives for them with
                      the original SmolLM tokenizer's pipeline: BPE on that
                      vocabulary, pre-tokenizer Sequence[Digits(individual_digits),
@@ -212,6 +214,40 @@ def oracle_tokenizer(vocab, merges, specials):
     return tk
 
 
+def make_fuzz_seeds():
+    """Small seeds for tests/fuzz/fuzz_gguf.c: a tiny llama with q/k to permute,
+    a quantised tensor and a byte-level tokenizer."""
+    d = os.path.join(ROOT, "tests", "fuzz", "corpus", "gguf")
+    os.makedirs(d, exist_ok=True)
+    rng = np.random.default_rng(7)
+    w = gguf.GGUFWriter(os.path.join(d, "tiny_llama.gguf"), "llama")
+    w.add_block_count(1)
+    w.add_context_length(16)
+    w.add_embedding_length(32)
+    w.add_feed_forward_length(32)
+    w.add_head_count(2)
+    w.add_head_count_kv(1)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("smollm")
+    byte_tokens = ["a", "b", "c", "1", "2", "\u0120", "ab", "\u0120a"]
+    w.add_token_list(["<s>"] + byte_tokens)
+    w.add_token_types([3] + [1] * len(byte_tokens))
+    w.add_token_merges(["a b", "\u0120 a"])
+    w.add_add_bos_token(True)
+    w.add_bos_token_id(0)
+    w.add_tensor("token_embd.weight", quantize(rng.standard_normal((9, 32)).astype(np.float32), QT.Q8_0),
+                 raw_dtype=QT.Q8_0)
+    w.add_tensor("blk.0.attn_q.weight", rng.standard_normal((32, 32)).astype(np.float16))
+    w.add_tensor("blk.0.attn_k.weight", rng.standard_normal((16, 32)).astype(np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    import shutil
+    shutil.copy(os.path.join(OUT, "meta.gguf"), os.path.join(d, "meta.gguf"))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     rng = np.random.default_rng(1342)
@@ -219,6 +255,7 @@ def main():
     make_meta()
     make_model("llama_gqa", "llama")
     make_model("qwen2", "qwen2")
+    make_fuzz_seeds()
     if len(sys.argv) > 1:
         make_tokenizer(sys.argv[1])
     else:

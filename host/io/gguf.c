@@ -186,7 +186,7 @@ static int parse(ll_gguf *g) {
         for (int j = 0; j + 1 < g->n_kv; j++)
             if (!strcmp(g->kvs[j].key, kv->key)) return fail(&c, "metadata key '%s' appears twice", kv->key);
         uint32_t t = rd_u32(&c, kv->key);
-        if (c.err || rd_value(&c, t, &kv->val, kv->key, 0)) { kv->val.type = LL_GGUF_UINT8; return -1; }
+        if (c.err || rd_value(&c, t, &kv->val, kv->key, 0)) return -1; /* a partial value is freed by close */
         if (!strcmp(kv->key, "general.alignment")) {
             if (t != LL_GGUF_UINT32 || kv->val.v.u == 0 || (kv->val.v.u & (kv->val.v.u - 1)))
                 return fail(&c, "general.alignment must be a power-of-two uint32 (type %u, value %llu)", t,

@@ -153,7 +153,10 @@ int ll_report_write_run(const char *outdir, ll_run_result *r) {
 }
 
 void ll_report_print(FILE *f, const ll_probe_result *res, int E, const ll_law *law, long n_examples, int dim) {
-    fprintf(f, "%ld examples, %d entries, dim %d\n", n_examples, E, dim);
+    const double per = dim > 0 ? (double)n_examples / dim : 0;
+    fprintf(f, "%ld examples, %d entries, dim %d, examples per feature N/d %.1f\n", n_examples, E, dim, per);
+    if (dim > 0 && per < 20)
+        fprintf(f, "warning: only %.1f examples per feature (N/d < 20): the probe fits noise and PRs read low; give it more text\n", per);
     fprintf(f, "entry         PR     log10 PR  rank\n");
     for (int e = 0; e < E; e++) {
         const char *mark = (law && e >= law->first_entry) ? "" : "  (not in fit)";

@@ -955,7 +955,7 @@ static int model_tokenize(ll_tokenizer *t, const char *w, size_t n, ibuf *out) {
     }
     size_t before = out->n;
     if (bpe_word(t, w, n, out) != 0) return -1;
-    wc_put(&t->cache, w, n, h, out->v + before, out->n - before);
+    if (out->n > before) wc_put(&t->cache, w, n, h, out->v + before, out->n - before); /* (no ids: out->v may be NULL) */
     return 0;
 }
 
