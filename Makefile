@@ -57,6 +57,7 @@ gpu_tests: $(BUILD)/gpu_tests
 
 $(BUILD)/liblayerlaw.a: $(LIB_OBJ) $(CU_OBJ)
 	@mkdir -p $(dir $@)
+	@rm -f $@  # ar would keep members of sources that no longer exist
 	$(AR) rcs $@ $^
 
 $(BUILD)/layerlaw: $(CLI_OBJ) $(BUILD)/liblayerlaw.a

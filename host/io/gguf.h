@@ -127,8 +127,10 @@ char *ll_gguf_tokenizer_json(const ll_gguf *g);
 
 /* 1 if path names a file ending in ".gguf" (case-insensitive). */
 int ll_is_gguf_path(const char *path);
-/* A whole model: the store with HF tensor names (llama / mistral / qwen2
- * naming, q/k rows in HF order) and the HF-style config.  0, or -1 + error
- * naming the file.  cJSON_Delete *config; ll_st_close st. */
+/* A whole model (architectures llama and qwen2): the store under the GGUF
+ * tensor names (q/k rows in HF order) and the HF-style config (with a
+ * "gguf_architecture" key); the loader renames the tensors with the family's
+ * table.  0, or -1 + error naming the file.  cJSON_Delete *config;
+ * ll_st_close st. */
 int ll_gguf_load_model(const char *path, ll_safetensors *st, struct cJSON **config);
 #endif
