@@ -214,6 +214,39 @@ TEST(gguf_hf_config) {
     ll_gguf_close(&g);
 }
 
+/* Encodes every text of a fixture JSON {texts, ids} with the tokenizer of a GGUF file. */
+static void check_gguf_tokenizer(const char *gguf_path, const char *json_path) {
+    ll_tokenizer *tk = ll_tokenizer_load(gguf_path);
+    REQUIRE_MSG(tk, "%s", ll_last_error());
+    size_t len;
+    char *txt = ll_read_file(json_path, &len);
+    cJSON *exp = cJSON_Parse(txt);
+    free(txt);
+    cJSON *texts = cJSON_GetObjectItem(exp, "texts"), *ids = cJSON_GetObjectItem(exp, "ids");
+    REQUIRE(cJSON_GetArraySize(texts) >= 8);
+    for (int k = 0; k < cJSON_GetArraySize(texts); k++) {
+        const char *s = cJSON_GetArrayItem(texts, k)->valuestring;
+        cJSON *e = cJSON_GetArrayItem(ids, k);
+        int32_t *out;
+        int n;
+        REQUIRE(ll_tokenizer_encode(tk, s, strlen(s), 1, 0, &out, &n) == 0);
+        int same = n == cJSON_GetArraySize(e), first = -1;
+        for (int i = 0; i < n && i < cJSON_GetArraySize(e); i++)
+            if (out[i] != (int32_t)cJSON_GetArrayItem(e, i)->valuedouble) { same = 0; if (first < 0) first = i; }
+        CHECK_MSG(same, "%s text %d: %d ids, expected %d (first difference at %d)", gguf_path, k, n,
+                  cJSON_GetArraySize(e), first);
+        free(out);
+    }
+    cJSON_Delete(exp);
+    ll_tokenizer_free(tk);
+}
+
+/* SentencePiece BPE from GGUF metadata (pieces and scores, no merges: the
+ * merges are rebuilt from the scores) against Mistral-7B's own HF
+ * tokenizer.json in PyPI tokenizers: the same ids (BOS added, byte fallback,
+ * '▁' prefix). */
+TEST(gguf_tokenizer_spm_mistral) { check_gguf_tokenizer(FX "tok_mistral.gguf", FX "tok_mistral.json"); }
+
 /* Tokenizer from GGUF metadata (SmolLM2's pre 'smollm', a sub-vocabulary)
  * against PyPI tokenizers with the original SmolLM pipeline (Digits
  * individual + ByteLevel): the same ids on every text. */

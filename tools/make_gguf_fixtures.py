@@ -19,6 +19,10 @@ llama.cpp project's own Python package: GGUFWriter, gguf.quants) as the oracle.
   tok_smollm.gguf    a consistent sub-vocabulary of SmolLM2's tokenizer (the 17
                      special tokens, the 256 byte tokens and the first 3000
                      merges with their results, renumbered), pre 'smollm'.
+  tok_mistral.gguf   Mistral-7B's SentencePiece vocabulary (tokenizer.ggml.model
+                     llama: pieces, scores, types; no merges), from
+                     ../shared/data/tokenizers/mistral-7b-v0.1/tokenizer.model;
+  tok_mistral.json   the ids its HF tokenizer.json gives (PyPI tokenizers).
   tests/fuzz/corpus/gguf/   seeds for tests/fuzz/fuzz_gguf.c (meta.gguf and a
                      tiny llama with a Q8_0 embedding and a byte-level tokenizer).
   tok_smollm.json    texts and the ids PyPI `tokenizers` gives for them with
@@ -214,6 +218,47 @@ def oracle_tokenizer(vocab, merges, specials):
     return tk
 
 
+def make_spm_tokenizer():
+    """tok_mistral.gguf: Mistral-7B's SentencePiece vocabulary as llama.cpp's
+    converter writes it (pieces, scores, token types from sentencepiece; no
+    merges), and tok_mistral.json: the ids Mistral's own HF tokenizer.json gives
+    (PyPI tokenizers, add_special_tokens=True)."""
+    import sentencepiece as spm
+    from tokenizers import Tokenizer
+    src = os.path.join(ROOT, "..", "shared", "data", "tokenizers", "mistral-7b-v0.1")
+    sp = spm.SentencePieceProcessor(model_file=os.path.join(src, "tokenizer.model"))
+    toks, scores, types = [], [], []
+    for i in range(sp.vocab_size()):
+        toks.append(sp.id_to_piece(i))
+        scores.append(sp.get_score(i))
+        ty = 1
+        if sp.is_unknown(i): ty = 2
+        elif sp.is_control(i): ty = 3
+        elif sp.is_unused(i): ty = 5
+        elif sp.is_byte(i): ty = 6
+        types.append(ty)
+    w = gguf.GGUFWriter(os.path.join(OUT, "tok_mistral.gguf"), "llama")
+    w.add_tokenizer_model("llama")
+    w.add_tokenizer_pre("default")
+    w.add_token_list(toks)
+    w.add_token_scores(scores)
+    w.add_token_types(types)
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+    w.add_unk_token_id(0)
+    w.add_add_bos_token(True)
+    w.add_add_eos_token(False)
+    w.add_add_space_prefix(True)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    tk = Tokenizer.from_file(os.path.join(src, "tokenizer.json"))
+    texts = TOK_TEXTS + ["  two leading spaces", "tabs\tand ünïcödé ζ 𝔘 \U0001F600 byte fallback", " x"]
+    exp = {"texts": texts, "ids": [tk.encode(t).ids for t in texts]}
+    json.dump(exp, open(os.path.join(OUT, "tok_mistral.json"), "w"), ensure_ascii=False, indent=1)
+
+
 def make_fuzz_seeds():
     """Small seeds for tests/fuzz/fuzz_gguf.c: a tiny llama with q/k to permute,
     a quantised tensor and a byte-level tokenizer."""
@@ -256,6 +301,7 @@ def main():
     make_model("llama_gqa", "llama")
     make_model("qwen2", "qwen2")
     make_fuzz_seeds()
+    make_spm_tokenizer()
     if len(sys.argv) > 1:
         make_tokenizer(sys.argv[1])
     else:

@@ -256,6 +256,83 @@ static cJSON *post_processor(const char *bos, int32_t bos_id, int add_bos, const
     return pp;
 }
 
+/* ---- SentencePiece BPE (tokenizer.ggml.model = llama): merges from scores ----
+ * The GGUF holds pieces and scores, not merges.  HF's converter
+ * (SentencePieceExtractor with the piece scores) lists, for every piece in id
+ * order, each split into two pieces of the vocabulary (at code-point
+ * boundaries; sorted by the ids of the left then right piece), then sorts all
+ * of them by the merged piece's score, highest first, keeping that order among
+ * equal scores.  The same here. */
+typedef struct { float score; int32_t tok, l, r; } spm_merge;
+static int cmp_spm(const void *a, const void *b) {
+    const spm_merge *x = a, *y = b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    if (x->tok != y->tok) return x->tok < y->tok ? -1 : 1;
+    if (x->l != y->l) return x->l < y->l ? -1 : 1;
+    return (x->r > y->r) - (x->r < y->r);
+}
+typedef struct { char **keys; int32_t *ids; size_t cap; } str_map; /* open addressing */
+static uint64_t fnv(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h;
+}
+static void sm_init(str_map *m, size_t n) {
+    m->cap = 16;
+    while (m->cap < 2 * n + 2) m->cap *= 2;
+    m->keys = ll_xcalloc(m->cap, sizeof(char *));
+    m->ids = ll_xcalloc(m->cap, sizeof(int32_t));
+}
+static void sm_put(str_map *m, char *k, int32_t id) {
+    size_t n = strlen(k);
+    for (size_t i = fnv(k, n) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        if (!m->keys[i]) { m->keys[i] = k; m->ids[i] = id; return; }
+        if (!strcmp(m->keys[i], k)) return; /* first id wins */
+    }
+}
+static int32_t sm_find(const str_map *m, const char *k, size_t n) {
+    for (size_t i = fnv(k, n) & (m->cap - 1); m->keys[i]; i = (i + 1) & (m->cap - 1))
+        if (strlen(m->keys[i]) == n && !memcmp(m->keys[i], k, n)) return m->ids[i];
+    return -1;
+}
+
+/* merges "l r" into arr; -1 + error when a piece holds a space (not expressible) */
+static int spm_merges(const ll_gguf *g, char **tok, uint64_t n, const ll_gguf_value *scores, cJSON *arr) {
+    str_map m;
+    sm_init(&m, n);
+    for (uint64_t i = 0; i < n; i++) sm_put(&m, tok[i], (int32_t)i);
+    spm_merge *v = NULL;
+    size_t nv = 0, cap = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        const char *t = tok[i];
+        size_t len = strlen(t);
+        for (size_t k = 1; k < len; k++) {
+            if (((unsigned char)t[k] & 0xC0) == 0x80) continue; /* not a code-point boundary */
+            int32_t l = sm_find(&m, t, k), r = l >= 0 ? sm_find(&m, t + k, len - k) : -1;
+            if (l < 0 || r < 0) continue;
+            if (nv == cap) { cap = cap ? 2 * cap : 1024; v = ll_xrealloc(v, cap * sizeof *v); }
+            v[nv++] = (spm_merge){(float)scores->v.a.items[i].v.f, (int32_t)i, l, r};
+        }
+    }
+    qsort(v, nv, sizeof *v, cmp_spm);
+    int rc = 0;
+    for (size_t i = 0; i < nv; i++) {
+        if (strchr(tok[v[i].l], ' ') || strchr(tok[v[i].r], ' ')) {
+            ll_set_error("%s: tokenizer piece with a space cannot be a merge", g->path);
+            rc = -1;
+            break;
+        }
+        cJSON *pair = cJSON_CreateArray();
+        cJSON_AddItemToArray(pair, cJSON_CreateString(tok[v[i].l]));
+        cJSON_AddItemToArray(pair, cJSON_CreateString(tok[v[i].r]));
+        cJSON_AddItemToArray(arr, pair);
+    }
+    free(v);
+    free(m.keys);
+    free(m.ids);
+    return rc;
+}
+
 char *ll_gguf_tokenizer_json(const ll_gguf *g) {
     char *model = NULL, *pre = NULL, *out = NULL;
     cJSON *root = NULL;
@@ -266,15 +343,27 @@ char *ll_gguf_tokenizer_json(const ll_gguf *g) {
         if (rc == 1) ll_set_error("%s: no tokenizer in the GGUF metadata (tokenizer.ggml.model); pass --tokenizer", g->path);
         return NULL;
     }
-    if (strcmp(model, "gpt2")) {
-        ll_set_error("%s: tokenizer.ggml.model '%s' is not supported yet (only 'gpt2' byte-level BPE); pass --tokenizer",
-                     g->path, model);
+    const int spm = !strcmp(model, "llama");
+    if (strcmp(model, "gpt2") && !spm) {
+        ll_set_error("%s: tokenizer.ggml.model '%s' is not supported (gpt2 byte-level BPE, llama SentencePiece BPE); "
+                     "pass --tokenizer", g->path, model);
         goto done;
     }
     const ll_gguf_value *tokens = get_array(g, "tokenizer.ggml.tokens", LL_GGUF_STRING, 1);
     if (!tokens) goto done;
-    const ll_gguf_value *merges = get_array(g, "tokenizer.ggml.merges", LL_GGUF_STRING, 1);
-    if (!merges) goto done;
+    const ll_gguf_value *merges = NULL, *scores = NULL;
+    if (spm) {
+        scores = get_array(g, "tokenizer.ggml.scores", LL_GGUF_FLOAT32, 1);
+        if (!scores) goto done;
+        if (scores->v.a.n != tokens->v.a.n) {
+            ll_set_error("%s: tokenizer.ggml.scores has %llu entries for %llu tokens", g->path,
+                         (unsigned long long)scores->v.a.n, (unsigned long long)tokens->v.a.n);
+            goto done;
+        }
+    } else {
+        merges = get_array(g, "tokenizer.ggml.merges", LL_GGUF_STRING, 1);
+        if (!merges) goto done;
+    }
     const ll_gguf_value *types = ll_gguf_get(g, "tokenizer.ggml.token_type");
     if (types && (types->type != LL_GGUF_ARRAY || (types->v.a.type != LL_GGUF_INT32 && types->v.a.type != LL_GGUF_UINT32) ||
                   types->v.a.n != tokens->v.a.n)) {
@@ -283,10 +372,23 @@ char *ll_gguf_tokenizer_json(const ll_gguf *g) {
     }
     n = tokens->v.a.n;
     if (n == 0 || n > (1u << 30)) { ll_set_error("%s: tokenizer.ggml.tokens has %llu entries", g->path, (unsigned long long)n); goto done; }
-    rc = ll_gguf_get_str(g, "tokenizer.ggml.pre", &pre);
-    if (rc < 0) goto done;
-    cJSON *pt = pre_tokenizer_for(g, pre ? pre : "default");
-    if (!pt) goto done;
+    cJSON *pt;
+    if (spm) {
+        /* as HF's Llama/Mistral tokenizer.json: Metaspace, '▁' prepended to the first piece
+         * unless tokenizer.ggml.add_space_prefix is false */
+        int64_t asp = 1;
+        if (ll_gguf_get_int(g, "tokenizer.ggml.add_space_prefix", &asp) < 0) goto done;
+        pt = cJSON_CreateObject();
+        cJSON_AddStringToObject(pt, "type", "Metaspace");
+        cJSON_AddStringToObject(pt, "replacement", "\xe2\x96\x81");
+        cJSON_AddStringToObject(pt, "prepend_scheme", asp ? "first" : "never");
+        cJSON_AddBoolToObject(pt, "split", 0);
+    } else {
+        rc = ll_gguf_get_str(g, "tokenizer.ggml.pre", &pre);
+        if (rc < 0) goto done;
+        pt = pre_tokenizer_for(g, pre ? pre : "default");
+        if (!pt) goto done;
+    }
     root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "version", "1.0");
     cJSON_AddNullToObject(root, "truncation");
@@ -297,9 +399,11 @@ char *ll_gguf_tokenizer_json(const ll_gguf *g) {
     cJSON *bpe = cJSON_CreateObject();
     cJSON_AddStringToObject(bpe, "type", "BPE");
     cJSON_AddNullToObject(bpe, "dropout");
-    cJSON_AddNullToObject(bpe, "unk_token");
-    cJSON_AddBoolToObject(bpe, "fuse_unk", 0);
-    cJSON_AddBoolToObject(bpe, "byte_fallback", 0);
+    int64_t unk = -1;
+    if (ll_gguf_get_int(g, "tokenizer.ggml.unknown_token_id", &unk) < 0) goto done;
+    if (spm && (unk < 0 || (uint64_t)unk >= n)) unk = 0; /* SentencePiece's <unk> is id 0 */
+    cJSON_AddBoolToObject(bpe, "fuse_unk", spm);
+    cJSON_AddBoolToObject(bpe, "byte_fallback", spm);
     cJSON_AddBoolToObject(bpe, "ignore_merges", 0);
     cJSON *vocab = cJSON_AddObjectToObject(bpe, "vocab");
     tok = ll_xcalloc(n, sizeof(char *));
@@ -312,8 +416,9 @@ char *ll_gguf_tokenizer_json(const ll_gguf *g) {
         cJSON_AddNumberToObject(vocab, tok[i], (double)i);
         int32_t ty = types ? (int32_t)types->v.a.items[i].v.i : 1;
         if (types && types->v.a.type == LL_GGUF_UINT32) ty = (int32_t)types->v.a.items[i].v.u;
-        /* 3 = CONTROL, 4 = USER_DEFINED: added tokens, matched before the model */
-        if (ty == 3 || ty == 4) {
+        /* 3 = CONTROL, 4 = USER_DEFINED (and SentencePiece's UNKNOWN, 2): added tokens,
+         * matched before the model */
+        if (ty == 3 || ty == 4 || (spm && ty == 2)) {
             cJSON *a = cJSON_CreateObject();
             cJSON_AddNumberToObject(a, "id", (double)i);
             cJSON_AddStringToObject(a, "content", tok[i]);
@@ -321,12 +426,15 @@ char *ll_gguf_tokenizer_json(const ll_gguf *g) {
             cJSON_AddBoolToObject(a, "lstrip", 0);
             cJSON_AddBoolToObject(a, "rstrip", 0);
             cJSON_AddBoolToObject(a, "normalized", ty == 4);
-            cJSON_AddBoolToObject(a, "special", ty == 3);
+            cJSON_AddBoolToObject(a, "special", ty != 4);
             cJSON_AddItemToArray(added, a);
         }
     }
+    if (spm) cJSON_AddStringToObject(bpe, "unk_token", tok[unk]);
+    else cJSON_AddNullToObject(bpe, "unk_token");
     cJSON *ma = cJSON_AddArrayToObject(bpe, "merges");
-    for (uint64_t i = 0; i < merges->v.a.n; i++) {
+    if (spm && spm_merges(g, tok, n, scores, ma)) goto done;
+    for (uint64_t i = 0; !spm && i < merges->v.a.n; i++) {
         char *m = dup_str(&merges->v.a.items[i]);
         if (!m || !strchr(m, ' ')) {
             ll_set_error("%s: tokenizer.ggml.merges[%llu] is not 'a b'", g->path, (unsigned long long)i);
@@ -338,7 +446,7 @@ char *ll_gguf_tokenizer_json(const ll_gguf *g) {
     }
     cJSON_AddItemToObject(root, "model", bpe);
     /* BOS/EOS: added by the post-processor when add_bos/add_eos say so */
-    int64_t bos = -1, eos = -1, add_bos = 0, add_eos = 0;
+    int64_t bos = -1, eos = -1, add_bos = spm, add_eos = 0; /* llama.cpp: SentencePiece models add BOS by default */
     if (ll_gguf_get_int(g, "tokenizer.ggml.bos_token_id", &bos) < 0 || ll_gguf_get_int(g, "tokenizer.ggml.eos_token_id", &eos) < 0 ||
         ll_gguf_get_int(g, "tokenizer.ggml.add_bos_token", &add_bos) < 0 ||
         ll_gguf_get_int(g, "tokenizer.ggml.add_eos_token", &add_eos) < 0)
