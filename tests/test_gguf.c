@@ -529,3 +529,6 @@ TEST(gguf_cli_bad_file_exit2) {
     CHECK_MSG(out && strstr(out, p) && strstr(out, "unsupported ggml type"), "%s", out ? out : "");
     free(out);
 }
+/* GPT-2: the converter stores the Conv1D weights transposed and adds
+ * output.weight (a copy of token_embd); loading undoes the transposition. */
+TEST(gguf_forward_gpt2_equals_safetensors) { gguf_forward_equals("gpt2"); }

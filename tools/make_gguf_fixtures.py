@@ -13,7 +13,7 @@ llama.cpp project's own Python package: GGUFWriter, gguf.quants) as the oracle.
                      nested arrays), general.alignment = 64, tensors
                      a (F32, numpy shape (2, 3, 5) = arange), b (F16, (7,)).
   llama_gqa.gguf     tests/fixtures/models/llama_gqa as llama.cpp's converter
-  qwen2.gguf         writes it: GGUF names (gguf.get_tensor_name_map), F32,
+  qwen2.gguf, gpt2.gguf  writes it (gpt2: Conv1D weights transposed, output = token_embd): GGUF names (gguf.get_tensor_name_map), F32,
                      attn_q / attn_k rows permuted for llama (the converter's
                      permute(w, n_head, n_head_kv)), <arch>.* hyperparameters.
   tok_smollm.gguf    a consistent sub-vocabulary of SmolLM2's tokenizer (the 17
@@ -115,6 +115,41 @@ def permute(w, n_head, n_head_kv):
     if n_head_kv is not None and n_head != n_head_kv:
         n_head = n_head_kv
     return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def make_gpt2(name):
+    """GPT-2 as llama.cpp's converter writes it: GGUF names, the Conv1D weights
+    (c_attn, c_proj, c_fc) transposed to [out, in], output.weight = a copy of
+    token_embd, attn.bias buffers dropped."""
+    from safetensors.numpy import load_file
+    src = os.path.join(ROOT, "tests", "fixtures", "models", name)
+    cfg = json.load(open(os.path.join(src, "config.json")))
+    sd = load_file(os.path.join(src, "model.safetensors"))
+    L = cfg["n_layer"]
+    tmap = gguf.get_tensor_name_map(gguf.MODEL_ARCH.GPT2, L)
+    w = gguf.GGUFWriter(os.path.join(OUT, f"{name}.gguf"), "gpt2")
+    w.add_block_count(L)
+    w.add_context_length(cfg["n_ctx"] if "n_ctx" in cfg else cfg["n_positions"])
+    w.add_embedding_length(cfg["n_embd"])
+    w.add_feed_forward_length(cfg.get("n_inner") or 4 * cfg["n_embd"])
+    w.add_head_count(cfg["n_head"])
+    w.add_layer_norm_eps(cfg["layer_norm_epsilon"])
+    for k in sorted(sd):
+        if k.endswith((".attn.bias", ".attn.masked_bias")):
+            continue
+        v = sd[k].astype(np.float32)
+        base = k[len("transformer."):] if k.startswith("transformer.") else k
+        new = tmap.get_name(base, try_suffixes=(".weight", ".bias"))
+        assert new, k
+        if base.endswith((".c_attn.weight", ".c_proj.weight", ".c_fc.weight")):
+            v = v.T
+        w.add_tensor(new, np.ascontiguousarray(v))
+        if new == "token_embd.weight":
+            w.add_tensor("output.weight", np.ascontiguousarray(v))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
 
 
 def make_model(name, arch):
@@ -300,6 +335,7 @@ def main():
     make_meta()
     make_model("llama_gqa", "llama")
     make_model("qwen2", "qwen2")
+    make_gpt2("gpt2")
     make_fuzz_seeds()
     make_spm_tokenizer()
     if len(sys.argv) > 1:

@@ -14,7 +14,7 @@ static const char RUN_USAGE[] =
     "       layerlaw run --model DIR --data TEXT --out DIR [--docs N --seed S] [options]\n\n"
     "  DIR   an HF checkpoint folder: config.json + model.safetensors (or sharded with\n"
     "        model.safetensors.index.json, or pytorch_model.bin); model_type gpt2, gpt_neox,\n"
-    "        llama, mistral, qwen2, rwkv, mamba; or a llama.cpp .gguf file (llama, qwen2;\n"
+    "        llama, mistral, qwen2, rwkv, mamba; or a llama.cpp .gguf file (llama, qwen2, gpt2;\n"
     "        its metadata gives the config and the tokenizer; docs/gguf.md)\n"
     "  FILE  pre-tokenised sequences, one JSON array of token ids per line\n"
     "  TEXT  raw text: plain (a document per line, or per paragraph / file: --split), or\n"

@@ -406,6 +406,18 @@ static int permute_heads(const ll_gguf *g, const char *name, int64_t n_head, int
     return 0;
 }
 
+/* gpt2: llama.cpp's converter stores the Conv1D weights ([in, out] in HF)
+ * transposed; these are put back as HF has them. */
+static int gpt2_conv1d(const char *name) {
+    if (strncmp(name, "blk.", 4)) return 0;
+    const char *p = name + 4;
+    while (*p >= '0' && *p <= '9') p++;
+    if (p == name + 4 || *p != '.') return 0;
+    p++;
+    return !strcmp(p, "attn_qkv.weight") || !strcmp(p, "attn_output.weight") || !strcmp(p, "ffn_up.weight") ||
+           !strcmp(p, "ffn_down.weight");
+}
+
 static int cmp_st(const void *a, const void *b) {
     return strcmp(((const ll_st_tensor *)a)->name, ((const ll_st_tensor *)b)->name);
 }
@@ -413,7 +425,7 @@ static int cmp_st(const void *a, const void *b) {
 int ll_gguf_to_store(ll_gguf *g, ll_safetensors *st) {
     memset(st, 0, sizeof *st);
     const char *arch = ll_gguf_arch(g);
-    int llama = arch && !strcmp(arch, "llama");
+    int llama = arch && !strcmp(arch, "llama"), gpt2 = arch && !strcmp(arch, "gpt2");
     int64_t n_head = 0, n_kv = 0;
     if (llama) {
         if (ll_gguf_get_int(g, "llama.attention.head_count", &n_head) != 0 || n_head <= 0 || n_head > 1 << 20) {
@@ -471,6 +483,18 @@ int ll_gguf_to_store(ll_gguf *g, ll_safetensors *st) {
         if (!o->data) {
             o->data = t->data;
             o->nbytes = t->nbytes;
+        }
+        if (gpt2 && t->n_dims == 2 && gpt2_conv1d(t->name)) {
+            const int64_t rows = o->shape[0], cols = o->shape[1];
+            const size_t es = o->nbytes / (size_t)o->numel;
+            uint8_t *buf = store_own(st, o->nbytes);
+            const uint8_t *src = o->data;
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t c = 0; c < cols; c++) memcpy(buf + ((size_t)c * rows + r) * es, src + ((size_t)r * cols + c) * es, es);
+            o->data = buf;
+            o->file = -1;
+            o->shape[0] = cols;
+            o->shape[1] = rows;
         }
         int nh = llama ? permute_heads(g, t->name, n_head, n_kv) : 0;
         if (nh) {

@@ -107,7 +107,8 @@ int ll_gguf_dequantize(uint32_t type, const void *src, int64_t n, float *out);
  * are closed); quantised types are dequantised to F32 buffers owned by the
  * store.  For general.architecture "llama", blk.N.attn_q/attn_k weights (and
  * biases) get llama.cpp's rotary permutation undone, so that rows are in HF
- * order (owned buffers).  0, or -1 with an error naming the file. */
+ * order, and for "gpt2" the Conv1D weights (attn_qkv, attn_output, ffn_up,
+ * ffn_down) are transposed back to HF's [in, out] (owned buffers).  0, or -1 with an error naming the file. */
 int ll_gguf_to_store(ll_gguf *g, ll_safetensors *st);
 
 /* An HF-style config.json object for the model (model_type, hidden_size,
@@ -127,7 +128,7 @@ char *ll_gguf_tokenizer_json(const ll_gguf *g);
 
 /* 1 if path names a file ending in ".gguf" (case-insensitive). */
 int ll_is_gguf_path(const char *path);
-/* A whole model (architectures llama and qwen2): the store under the GGUF
+/* A whole model (architectures llama, qwen2, gpt2): the store under the GGUF
  * tensor names (q/k rows in HF order) and the HF-style config (with a
  * "gguf_architecture" key); the loader renames the tensors with the family's
  * table.  0, or -1 + error naming the file.  cJSON_Delete *config;

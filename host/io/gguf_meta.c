@@ -81,7 +81,11 @@ cJSON *ll_gguf_hf_config(const ll_gguf *g) {
     cJSON *c = cJSON_CreateObject();
     cJSON_AddStringToObject(c, "model_type", mt);
     cJSON_AddStringToObject(c, "gguf_architecture", arch);
-    int tied = find_tensor(g, "output.weight") == NULL;
+    /* tied: no output.weight, or one that is a byte-for-byte copy of token_embd
+     * (llama.cpp's gpt2 converter writes the tied head out as such a copy) */
+    const ll_gguf_tensor *out_w = find_tensor(g, "output.weight");
+    int tied = !out_w || (emb && out_w->type == emb->type && out_w->nbytes == emb->nbytes &&
+                          !memcmp(out_w->data, emb->data, emb->nbytes));
     if (!strcmp(mt, "gpt2")) {
         cJSON_AddNumberToObject(c, "n_embd", (double)d);
         cJSON_AddNumberToObject(c, "n_layer", (double)L);

@@ -19,11 +19,10 @@ int ll_gguf_load_model(const char *path, ll_safetensors *st, cJSON **config) {
     *config = NULL;
     if (ll_gguf_open(&g, path)) return -1;
     const char *arch = ll_gguf_arch(&g);
-    /* checked end to end (tests/test_gguf.c, test_smollm2.c); gpt2's GGUF
-     * stores Conv1D weights transposed and gptneox fuses q/k/v differently:
-     * not wired yet */
-    if (!arch || (strcmp(arch, "llama") && strcmp(arch, "qwen2"))) {
-        ll_set_error("%s: GGUF architecture '%s' is not supported yet (llama, qwen2)", path, arch ? arch : "(none)");
+    /* checked end to end (tests/test_gguf.c, test_smollm2.c); gptneox's
+     * converter reorders the fused q/k/v: not wired yet */
+    if (!arch || (strcmp(arch, "llama") && strcmp(arch, "qwen2") && strcmp(arch, "gpt2"))) {
+        ll_set_error("%s: GGUF architecture '%s' is not supported yet (llama, qwen2, gpt2)", path, arch ? arch : "(none)");
         ll_gguf_close(&g);
         return -1;
     }
