@@ -23,8 +23,9 @@ llama.cpp project's own Python package: GGUFWriter, gguf.quants) as the oracle.
                      llama: pieces, scores, types; no merges), from
                      ../shared/data/tokenizers/mistral-7b-v0.1/tokenizer.model;
   tok_mistral.json   the ids its HF tokenizer.json gives (PyPI tokenizers).
-  tests/fuzz/corpus/gguf/   seeds for tests/fuzz/fuzz_gguf.c (meta.gguf and a
-                     tiny llama with a Q8_0 embedding and a byte-level tokenizer).
+  tests/fuzz/corpus/gguf/   seeds for tests/fuzz/fuzz_gguf.c (meta.gguf, a
+                     tiny llama with a Q8_0 embedding and a byte-level tokenizer,
+                     a tiny SentencePiece tokenizer).
   tok_smollm.json    texts and the ids PyPI `tokenizers` gives for them with
                      the original SmolLM tokenizer's pipeline: BPE on that
                      vocabulary, pre-tokenizer Sequence[Digits(individual_digits),
@@ -320,6 +321,17 @@ def make_fuzz_seeds():
                  raw_dtype=QT.Q8_0)
     w.add_tensor("blk.0.attn_q.weight", rng.standard_normal((32, 32)).astype(np.float16))
     w.add_tensor("blk.0.attn_k.weight", rng.standard_normal((16, 32)).astype(np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    w = gguf.GGUFWriter(os.path.join(d, "tiny_spm.gguf"), "llama")
+    w.add_tokenizer_model("llama")
+    pieces = ["<unk>", "<s>", "</s>", "<0x41>", "\u2581", "a", "b", "\u2581a", "ab", "\u2581ab", "1"]
+    w.add_token_list(pieces)
+    w.add_token_scores([0.0, 0.0, 0.0, 0.0, -1.0, -2.0, -3.0, -4.0, -5.0, -6.0, -7.0])
+    w.add_token_types([2, 3, 3, 6, 1, 1, 1, 1, 1, 1, 1])
+    w.add_bos_token_id(1)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
