@@ -400,7 +400,7 @@ char *ll_gguf_tokenizer_json(const ll_gguf *g) {
     cJSON *added = cJSON_AddArrayToObject(root, "added_tokens");
     cJSON_AddNullToObject(root, "normalizer");
     cJSON_AddItemToObject(root, "pre_tokenizer", pt);
-    cJSON *bpe = cJSON_CreateObject();
+    cJSON *bpe = cJSON_AddObjectToObject(root, "model"); /* owned by root from here on */
     cJSON_AddStringToObject(bpe, "type", "BPE");
     cJSON_AddNullToObject(bpe, "dropout");
     int64_t unk = -1;
@@ -448,7 +448,6 @@ char *ll_gguf_tokenizer_json(const ll_gguf *g) {
         cJSON_AddItemToArray(ma, cJSON_CreateString(m));
         free(m);
     }
-    cJSON_AddItemToObject(root, "model", bpe);
     /* BOS/EOS: added by the post-processor when add_bos/add_eos say so */
     int64_t bos = -1, eos = -1, add_bos = spm, add_eos = 0; /* llama.cpp: SentencePiece models add BOS by default */
     if (ll_gguf_get_int(g, "tokenizer.ggml.bos_token_id", &bos) < 0 || ll_gguf_get_int(g, "tokenizer.ggml.eos_token_id", &eos) < 0 ||
