@@ -318,7 +318,7 @@ static int spm_merges(const ll_gguf *g, char **tok, uint64_t n, const ll_gguf_va
             v[nv++] = (spm_merge){(float)scores->v.a.items[i].v.f, (int32_t)i, l, r};
         }
     }
-    qsort(v, nv, sizeof *v, cmp_spm);
+    if (nv) qsort(v, nv, sizeof *v, cmp_spm);
     int rc = 0;
     for (size_t i = 0; i < nv; i++) {
         if (strchr(tok[v[i].l], ' ') || strchr(tok[v[i].r], ' ')) {
