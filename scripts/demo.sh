@@ -9,7 +9,8 @@
 #
 # --offline, or a failed fetch: the embedded stories260K model instead
 # (configs/stories260K-hf, 260K parameters, 200 paragraphs of Alice in
-# Wonderland -> results/stories260K).
+# Wonderland -> results/stories260K).  Either way the figure law.png (law.svg,
+# law_points.csv) is drawn beside law.json with gnuplot (layerlaw plot).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 offline=0
@@ -26,11 +27,14 @@ if [ $offline = 0 ]; then
     model=$(bash scripts/fetch-smollm2.sh) || { model=""; echo "demo: SmolLM2 could not be fetched: the offline model instead" >&2; }
 fi
 if [ -n "$model" ]; then
+    out=results/smollm2-pride
     build/layerlaw run --model "$model" \
         --data data/corpora/gutenberg-1342-pride-and-prejudice.txt.gz --split paragraph --docs 600 --seed 0 \
-        --max-length 128 --out results/smollm2-pride "$@"
+        --max-length 128 --out "$out" "$@"
 else
+    out=results/stories260K
     build/layerlaw run --model configs/stories260K-hf \
         --data configs/stories260K-hf/alice-200.jsonl --max-length 128 \
-        --out results/stories260K "$@"
+        --out "$out" "$@"
 fi
+build/layerlaw plot "$out" --each

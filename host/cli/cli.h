@@ -6,6 +6,13 @@ int cmd_fit(int argc, char **argv);      /* host/cli/cmd_fit.c */
 int cmd_run(int argc, char **argv);      /* host/cli/cmd_run.c */
 int cmd_tokenize(int argc, char **argv); /* host/cli/cmd_tokenize.c */
 int cmd_info(int argc, char **argv);     /* host/cli/main.c */
+int cmd_plot(int argc, char **argv);     /* host/cli/cmd_plot.c */
+int cmd_report(int argc, char **argv);   /* host/cli/cmd_plot.c */
+/* The per-run figure (law.png, law.svg) beside law.json: a missing gnuplot
+ * or a drawing error is a warning on stderr, never a failed run. */
+void cli_run_figure(const char *outdir);
+int cmd_sweep(int argc, char **argv);    /* host/cli/cmd_sweep.c */
+int cmd_bench(int argc, char **argv);    /* host/cli/cmd_bench.c */
 /* Prints "layerlaw: <msg>" on stderr (one line) and returns 2. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints the last library error (ll_last_error) and returns 2. */

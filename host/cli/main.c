@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli/cli.h"
+#include "report/plot.h"
 #include "core/ll_util.h"
 #include "backend/backend_info.h"
 
@@ -15,6 +16,13 @@ int cli_fail(const char *fmt, ...) {
     va_end(ap);
     fputc('\n', stderr);
     return 2;
+}
+
+void cli_run_figure(const char *outdir) {
+    if (getenv("LAYERLAW_NO_FIGURE")) return;
+    int rc = ll_plot_run_figure(outdir);
+    if (rc == 1) fprintf(stderr, "layerlaw: no figure drawn (gnuplot is not installed: apt-get install gnuplot-nox)\n");
+    else if (rc < 0) fprintf(stderr, "layerlaw: warning: no figure drawn: %s\n", ll_last_error());
 }
 
 int cli_fail_lib(void) { return cli_fail("%s", ll_last_error()); }
@@ -70,6 +78,10 @@ static void usage(FILE *f) {
             "  fit       probes and the law from features you already have (.npy)\n"
             "  run       forward a model over tokens, capture every layer, fit the law\n"
             "  tokenize  text -> token ids with an HF tokenizer.json\n"
+            "  plot      figures of the paper from results (law.json files or folders)\n"
+            "  report    report.html + report.md: tables, figures, provenance of every run\n"
+            "  bench     per-layer throughput of the pipeline, repetitions with mean ± sd, peaks measured\n"
+            "  sweep     every point of a sweep file (models x data x axes), resumable, one results store\n"
             "  info      version, backends, devices\n",
             LL_VERSION);
 }
@@ -82,10 +94,13 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "--version")) { printf("layerlaw %s\n", LL_VERSION); return 0; }
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"fit", cmd_fit}, {"run", cmd_run}, {"tokenize", cmd_tokenize}, {"info", cmd_info},
+        {"plot", cmd_plot}, {"report", cmd_report},
+        {"sweep", cmd_sweep}, {"bench", cmd_bench},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name)) {
-            if (!strcmp(argv[1], "run") || !strcmp(argv[1], "fit")) reexec_with_short_spin(argc, argv);
+            if (!strcmp(argv[1], "run") || !strcmp(argv[1], "fit") || !strcmp(argv[1], "sweep") ||
+                !strcmp(argv[1], "bench")) reexec_with_short_spin(argc, argv);
             return cmds[i].fn(argc - 1, argv + 1);
         }
     usage(stderr);

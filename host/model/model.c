@@ -356,11 +356,38 @@ fail:
     return NULL;
 }
 
+/* The loader on an open tensor store (taken over) for a model whose config
+ * is already parsed into m. */
+static ll_model *load_store(ll_model *m, ll_safetensors *st, const char *where, const ll_load_opts *opts) {
+    ll_loader ld;
+    memset(&ld, 0, sizeof ld);
+    ld.st = *st;
+    memset(st, 0, sizeof *st);
+    ld.where = where;
+    ld.keep_half = opts ? opts->keep_half : 0;
+    ld.claimed = ll_xcalloc((size_t)(ld.st.n_tensors ? ld.st.n_tensors : 1), 1);
+    /* the model prefix ("model.", "transformer.", ...) if the checkpoint uses it */
+    ld.prefix = "";
+    const char *pre = m->family->hf_prefix;
+    if (pre && *pre)
+        for (int i = 0; i < ld.st.n_tensors; i++)
+            if (!strncmp(ld.st.tensors[i].name, pre, strlen(pre))) { ld.prefix = pre; break; }
+    return finish_load(m, &ld);
+}
+
+ll_model *ll_model_load_st(const char *dir, void *store, const char *where, const ll_load_opts *opts) {
+    ll_model *m = new_model(dir);
+    if (!m) { ll_st_close(store); return NULL; }
+    return load_store(m, store, where, opts);
+}
+
 /* A .gguf file (host/io/gguf.h): the config from its metadata, the tensors
- * (dequantised, llama q/k rows in HF order) renamed to the family's HF names. */
-static ll_model *gguf_model(const char *path, ll_safetensors *st) {
+ * (dequantised, llama.cpp's conversions undone) renamed to the family's HF
+ * names (ll_family_rename_gguf), then the same bind. */
+static ll_model *load_gguf(const char *path, const ll_load_opts *opts) {
+    ll_safetensors st;
     cJSON *cj;
-    if (ll_gguf_load_model(path, st, &cj)) return NULL;
+    if (ll_gguf_load_model(path, &st, &cj)) return NULL;
     cJSON *ga = cJSON_GetObjectItemCaseSensitive(cj, "gguf_architecture");
     const ll_family *fam = cJSON_IsString(ga) ? ll_family_by_gguf_arch(ga->valuestring) : NULL;
     ll_model *m = ll_xcalloc(1, sizeof *m);
@@ -373,41 +400,23 @@ static ll_model *gguf_model(const char *path, ll_safetensors *st) {
         rc = -1;
     }
     cJSON_Delete(cj);
-    for (int i = 0; rc == 0 && i < st->n_tensors; i++) {
-        char hf[512];
-        if (ll_family_gguf_to_hf(fam, st->tensors[i].name, hf, sizeof hf)) {
-            ll_set_error("%s: tensor '%s' has no %s counterpart", path, st->tensors[i].name, fam->model_type);
-            rc = -1;
-            break;
-        }
-        free(st->tensors[i].name);
-        st->tensors[i].name = ll_xstrdup(hf);
-    }
-    if (rc == 0 && ll_st_sort(st, path) != 0) rc = -1;
-    if (rc) { ll_model_free(m); ll_st_close(st); return NULL; }
-    return m;
+    if (rc == 0 && ll_family_rename_gguf(fam, &st, path) != 0) rc = -1;
+    if (rc) { ll_model_free(m); ll_st_close(&st); return NULL; }
+    return load_store(m, &st, path, opts);
 }
 
 ll_model *ll_model_load_ex(const char *dir, const ll_load_opts *opts) {
-    ll_loader ld;
-    memset(&ld, 0, sizeof ld);
-    const int gguf = ll_is_gguf_path(dir);
-    ll_model *m = gguf ? gguf_model(dir, &ld.st) : new_model(dir);
-    if (!m) return NULL;
-    if (!gguf && ll_st_open_dir(&ld.st, dir)) { ll_model_free(m); return NULL; }
+    if (ll_is_gguf_path(dir)) return load_gguf(dir, opts);
+    /* the config first: a bad config is reported before the weights are opened */
+    ll_model *probe = new_model(dir);
+    if (!probe) return NULL;
+    ll_model_free(probe);
+    ll_safetensors st;
+    if (ll_st_open_dir(&st, dir)) return NULL;
     char where[4096];
-    if (ld.st.n_files == 1) snprintf(where, sizeof where, "%s", ld.st.paths[0]);
+    if (st.n_files == 1) snprintf(where, sizeof where, "%s", st.paths[0]);
     else ll_path_join(where, sizeof where, dir, "model.safetensors.index.json");
-    ld.where = where;
-    ld.keep_half = opts ? opts->keep_half : 0;
-    ld.claimed = ll_xcalloc((size_t)(ld.st.n_tensors ? ld.st.n_tensors : 1), 1);
-    /* the model prefix ("model.", "transformer.", ...) if the checkpoint uses it */
-    ld.prefix = "";
-    const char *pre = m->family->hf_prefix;
-    if (pre && *pre)
-        for (int i = 0; i < ld.st.n_tensors; i++)
-            if (!strncmp(ld.st.tensors[i].name, pre, strlen(pre))) { ld.prefix = pre; break; }
-    return finish_load(m, &ld);
+    return ll_model_load_st(dir, &st, where, opts);
 }
 
 ll_model *ll_model_load(const char *dir) { return ll_model_load_ex(dir, NULL); }
