@@ -219,16 +219,6 @@ int ll_st_open_dir(ll_safetensors *st, const char *dir) {
     return rc;
 }
 
-int ll_st_sort(ll_safetensors *st, const char *where) {
-    qsort(st->tensors, st->n_tensors, sizeof(ll_st_tensor), cmp_tensor);
-    for (int i = 1; i < st->n_tensors; i++)
-        if (!strcmp(st->tensors[i].name, st->tensors[i - 1].name)) {
-            ll_set_error("%s: tensor '%s' appears twice", where, st->tensors[i].name);
-            return -1;
-        }
-    return 0;
-}
-
 const ll_st_tensor *ll_st_find(const ll_safetensors *st, const char *name) {
     int lo = 0, hi = st->n_tensors - 1;
     while (lo <= hi) {

@@ -53,9 +53,7 @@ int ll_st_open_dir(ll_safetensors *st, const char *dir);
 struct cJSON;
 int ll_st_read_index(const char *ipath, struct cJSON **root, const struct cJSON **wm, const char ***files, int *nf);
 const ll_st_tensor *ll_st_find(const ll_safetensors *st, const char *name);
-/* Sorts the tensors by name again (after renaming them); a name that appears
- * twice: -1 + "WHERE: tensor 'name' appears twice". */
-int ll_st_sort(ll_safetensors *st, const char *where);
+
 void ll_st_close(ll_safetensors *st);
 /* Converts n elements of an F32/F16/BF16/F64 tensor, starting at element i0,
  * to float32.  -1 for other dtypes. */
