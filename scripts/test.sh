@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+# the SmolLM2 GGUF the smollm2_* tests need (98 MB, cached; tests/test_smollm2.c)
+bash scripts/fetch-smollm2.sh >/dev/null || echo "test.sh: could not fetch SmolLM2 (offline?): the smollm2_* tests will fail"
 JOBS=$(nproc 2>/dev/null || echo 2)
 make -j"$JOBS" all
 make CUDA=0 -j"$JOBS" BUILD=build-cpu build-cpu/layerlaw build-cpu/run_tests >/dev/null  # the no-CUDA build must keep building

@@ -17,7 +17,8 @@ static const char RUN_USAGE[] =
     "  DIR   an HF checkpoint folder: config.json + model.safetensors (or sharded with\n"
     "        model.safetensors.index.json, or pytorch_model.bin); model_type gpt2, gpt_neox,\n"
     "        llama, mistral, qwen2, rwkv, mamba, openai-gpt, phi, phi3, gemma, gemma2, qwen3,\n"
-    "        mamba2, bert, roberta, t5\n"
+    "        mamba2, bert, roberta, t5; or a llama.cpp .gguf file (llama, qwen2, gpt2;\n"
+    "        its metadata gives the config and the tokenizer; docs/gguf.md)\n"
     "  FILE  pre-tokenised sequences, one JSON array of token ids per line\n"
     "  TEXT  raw text: plain (a document per line, or per paragraph / file: --split), or\n"
     "        JSON Lines with a text field (--text-field, default text); either may be .gz.\n"
@@ -36,7 +37,7 @@ int cmd_run(int argc, char **argv) {
         {"model", LL_OPT_STR, &o.model, 0, 0, "DIR", "HF checkpoint folder"},
         {"tokens", LL_OPT_STR, &o.tokens, 0, 0, "FILE", "pre-tokenised input (one JSON array of ids per line)"},
         {"data", LL_OPT_STR, &o.data, 0, 0, "TEXT", "raw text input (txt / JSONL, optionally .gz)"},
-        {"tokenizer", LL_OPT_STR, &o.tokenizer, 0, 0, "T", "tokenizer.json or its folder (default: the model folder)"},
+        {"tokenizer", LL_OPT_STR, &o.tokenizer, 0, 0, "T", "tokenizer.json, its folder or a .gguf (default: the model)"},
         {"split", LL_OPT_STR, &o.split, 0, 0, "S", "auto|line|paragraph|file|jsonl (default auto: jsonl for .jsonl[.gz], else line)"},
         {"text-field", LL_OPT_STR, &o.text_field, 0, 0, "F", "JSONL field holding the text (default text)"},
         {"docs", LL_OPT_LONG, &o.docs, 1, 1e15, "N", "sample N documents uniformly without replacement (portable RNG)"},

@@ -39,7 +39,7 @@ int cmd_tokenize(int argc, char **argv) {
     uint64_t seed = 0;
     int max_length = 0, no_special = 0, stats = 0, seen_seed = 0;
     const ll_opt opts[] = {
-        {"tokenizer", LL_OPT_STR, &tok_path, 0, 0, "P", "tokenizer.json, or a folder holding it (required)"},
+        {"tokenizer", LL_OPT_STR, &tok_path, 0, 0, "P", "tokenizer.json, a folder holding it, or a .gguf model (required)"},
         {"text", LL_OPT_STR, &text, 0, 0, "FILE", "input (plain text or JSONL, gzip or not); stdin if absent or '-'"},
         {"split", LL_OPT_STR, &split_s, 0, 0, "S", "auto|line|paragraph|file|jsonl (default auto: jsonl for\nnames ending .jsonl, .ndjson (+ .gz), else line)"},
         {"text-field", LL_OPT_STR, &field, 0, 0, "F", "JSONL field holding the text (default text)"},

@@ -240,6 +240,8 @@ void ll_st_close(ll_safetensors *st) {
     free(st->paths);
     free(st->maps);
     free(st->sizes);
+    for (int i = 0; i < st->n_owned; i++) free(st->owned[i]);
+    free(st->owned);
     memset(st, 0, sizeof *st);
 }
 

@@ -25,7 +25,7 @@ typedef struct {
     int64_t numel;
     const void *data; /* inside the mapping */
     size_t nbytes;
-    int file;         /* index into files[] */
+    int file;         /* index into files[]; -1: data is a buffer in owned[] (not file-backed) */
 } ll_st_tensor;
 
 typedef struct {
@@ -35,6 +35,8 @@ typedef struct {
     size_t *sizes;
     ll_st_tensor *tensors; /* sorted by name */
     int n_tensors;
+    void **owned;          /* buffers owned by the store (e.g. dequantised GGUF tensors), freed by ll_st_close */
+    int n_owned;
 } ll_safetensors;
 
 /* One file.  0, or -1 with ll_set_error("PATH: problem"). */
@@ -51,6 +53,7 @@ int ll_st_open_dir(ll_safetensors *st, const char *dir);
 struct cJSON;
 int ll_st_read_index(const char *ipath, struct cJSON **root, const struct cJSON **wm, const char ***files, int *nf);
 const ll_st_tensor *ll_st_find(const ll_safetensors *st, const char *name);
+
 void ll_st_close(ll_safetensors *st);
 /* Converts n elements of an F32/F16/BF16/F64 tensor, starting at element i0,
  * to float32.  -1 for other dtypes. */

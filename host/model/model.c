@@ -12,12 +12,14 @@
 #include <unistd.h>
 #include "capture/capture.h"
 #include "core/ll_util.h"
+#include "io/gguf.h"
 #include "io/safetensors.h"
 #include "backend/oom.h"
 #include "model/config.h"
 #include "probe/probe.h" /* ll_splitmix64 */
 
 /* ---- config.json: the generic part; the family reads its own keys ---- */
+static int parse_config_root(ll_model *m, cJSON *root, const char *path, const ll_family **famp);
 static int parse_config(ll_model *m, const char *dir, const ll_family **famp) {
     char path[4096];
     ll_path_join(path, sizeof path, dir, "config.json");
@@ -28,6 +30,13 @@ static int parse_config(ll_model *m, const char *dir, const ll_family **famp) {
         cJSON_Delete(root);
         return -1;
     }
+    int rc = parse_config_root(m, root, path, famp);
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* config.json's object, or the one a GGUF file's metadata gives (path names it in errors) */
+static int parse_config_root(ll_model *m, cJSON *root, const char *path, const ll_family **famp) {
     ll_config rd = {root, path, 0}, *r = &rd;
     int rc = -1;
     ll_model_config *c = &m->cfg;
@@ -58,7 +67,6 @@ static int parse_config(ll_model *m, const char *dir, const ll_family **famp) {
     }
     rc = 0;
 done:
-    cJSON_Delete(root);
     return rc;
 }
 
@@ -256,6 +264,7 @@ static void fill_req(ld_req *q, char *arena, uint64_t seed) {
     q->bad = !all_finite(out, q->dtype, (size_t)t->numel);
     /* the source pages are not needed any more: drop them from this
      * process's resident set (file-backed, read-only: re-read if touched) */
+    if (t->file < 0) return; /* a buffer the store owns (dequantised GGUF data): not file-backed */
     long pg = sysconf(_SC_PAGESIZE);
     uintptr_t a = (uintptr_t)t->data & ~(uintptr_t)(pg - 1), b = (uintptr_t)t->data + t->nbytes;
     if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
@@ -345,13 +354,13 @@ fail:
     return NULL;
 }
 
-ll_model *ll_model_load_st(const char *dir, void *store, const char *where, const ll_load_opts *opts) {
+/* The loader on an open tensor store (taken over) for a model whose config
+ * is already parsed into m. */
+static ll_model *load_store(ll_model *m, ll_safetensors *st, const char *where, const ll_load_opts *opts) {
     ll_loader ld;
     memset(&ld, 0, sizeof ld);
-    ld.st = *(ll_safetensors *)store;
-    memset(store, 0, sizeof ld.st);
-    ll_model *m = new_model(dir);
-    if (!m) { ll_st_close(&ld.st); return NULL; }
+    ld.st = *st;
+    memset(st, 0, sizeof *st);
     ld.where = where;
     ld.keep_half = opts ? opts->keep_half : 0;
     ld.claimed = ll_xcalloc((size_t)(ld.st.n_tensors ? ld.st.n_tensors : 1), 1);
@@ -364,7 +373,38 @@ ll_model *ll_model_load_st(const char *dir, void *store, const char *where, cons
     return finish_load(m, &ld);
 }
 
+ll_model *ll_model_load_st(const char *dir, void *store, const char *where, const ll_load_opts *opts) {
+    ll_model *m = new_model(dir);
+    if (!m) { ll_st_close(store); return NULL; }
+    return load_store(m, store, where, opts);
+}
+
+/* A .gguf file (host/io/gguf.h): the config from its metadata, the tensors
+ * (dequantised, llama.cpp's conversions undone) renamed to the family's HF
+ * names (ll_family_rename_gguf), then the same bind. */
+static ll_model *load_gguf(const char *path, const ll_load_opts *opts) {
+    ll_safetensors st;
+    cJSON *cj;
+    if (ll_gguf_load_model(path, &st, &cj)) return NULL;
+    cJSON *ga = cJSON_GetObjectItemCaseSensitive(cj, "gguf_architecture");
+    const ll_family *fam = cJSON_IsString(ga) ? ll_family_by_gguf_arch(ga->valuestring) : NULL;
+    ll_model *m = ll_xcalloc(1, sizeof *m);
+    m->dir = ll_xstrdup(path);
+    const ll_family *pf = NULL;
+    int rc = fam ? parse_config_root(m, cj, path, &pf) : -1;
+    if (!fam) ll_set_error("%s: no model family for GGUF architecture '%s'", path, cJSON_IsString(ga) ? ga->valuestring : "?");
+    else if (rc == 0 && pf != fam) {
+        ll_set_error("%s: GGUF architecture '%s' is not the %s family", path, ga->valuestring, pf->model_type);
+        rc = -1;
+    }
+    cJSON_Delete(cj);
+    if (rc == 0 && ll_family_rename_gguf(fam, &st, path) != 0) rc = -1;
+    if (rc) { ll_model_free(m); ll_st_close(&st); return NULL; }
+    return load_store(m, &st, path, opts);
+}
+
 ll_model *ll_model_load_ex(const char *dir, const ll_load_opts *opts) {
+    if (ll_is_gguf_path(dir)) return load_gguf(dir, opts);
     /* the config first: a bad config is reported before the weights are opened */
     ll_model *probe = new_model(dir);
     if (!probe) return NULL;

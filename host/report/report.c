@@ -245,7 +245,10 @@ void ll_report_print(FILE *f, const ll_probe_result *res, int E, const ll_law *l
 void ll_report_print_more(FILE *f, const ll_probe_result *res, int E, const ll_law *law, long n_examples, int dim,
                           const ll_report_more *more) {
     const int plain = !more || !more->value_name, ncol = more ? more->n_cols : 0;
-    fprintf(f, "%ld examples, %d entries, dim %d\n", n_examples, E, dim);
+    const double per = dim > 0 ? (double)n_examples / dim : 0;
+    fprintf(f, "%ld examples, %d entries, dim %d, examples per feature N/d %.1f\n", n_examples, E, dim, per);
+    if (dim > 0 && per < 20)
+        fprintf(f, "warning: only %.1f examples per feature (N/d < 20): the probe fits noise and PRs read low; give it more text\n", per);
     if (plain) fprintf(f, "entry         PR     log10 PR  rank");
     else fprintf(f, "entry  %10s  log10 %s  rank", more->value_name, more->value_name);
     for (int c = 0; c < ncol; c++) fprintf(f, "  %12s", more->col_names[c]);

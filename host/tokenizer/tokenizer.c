@@ -14,6 +14,7 @@
 #include <utf8proc.h>
 
 #include "core/ll_util.h"
+#include "io/gguf.h"
 #include "tokenizer/tok_encoders.h"
 
 /* ------------------------------------------------------------------ */
@@ -1004,7 +1005,7 @@ static int model_tokenize(ll_tokenizer *t, const char *w, size_t n, ibuf *out) {
     }
     size_t before = out->n;
     if (model_word(t, w, n, out) != 0) return -1;
-    wc_put(&t->cache, w, n, h, out->v + before, out->n - before);
+    if (out->n > before) wc_put(&t->cache, w, n, h, out->v + before, out->n - before); /* (no ids: out->v may be NULL) */
     return 0;
 }
 
@@ -1662,7 +1663,16 @@ ll_tokenizer *ll_tokenizer_load(const char *path_or_dir) {
     struct stat st;
     if (stat(path_or_dir, &st) == 0 && S_ISDIR(st.st_mode)) path = ll_path_join(buf, sizeof buf, path_or_dir, "tokenizer.json");
     size_t len;
-    char *js = ll_read_file(path, &len);
+    char *js;
+    if (ll_is_gguf_path(path)) { /* a GGUF model: the tokenizer its metadata describes (host/io/gguf_meta.c) */
+        ll_gguf g;
+        if (ll_gguf_open(&g, path)) return NULL;
+        js = ll_gguf_tokenizer_json(&g);
+        ll_gguf_close(&g);
+        len = js ? strlen(js) : 0;
+    } else {
+        js = ll_read_file(path, &len);
+    }
     if (!js) return NULL;
     ll_tokenizer *t = ll_tokenizer_load_json(js, len, path);
     free(js);

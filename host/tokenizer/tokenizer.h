@@ -34,7 +34,8 @@
 
 typedef struct ll_tokenizer ll_tokenizer;
 
-/* path_or_dir: a tokenizer.json file, or a folder holding tokenizer.json. */
+/* path_or_dir: a tokenizer.json file, a folder holding tokenizer.json, or a
+ * .gguf model file (its tokenizer.ggml.* metadata, see docs/gguf.md). */
 ll_tokenizer *ll_tokenizer_load(const char *path_or_dir);
 /* The same from JSON text in memory; `name` is used in error messages. */
 ll_tokenizer *ll_tokenizer_load_json(const char *json, size_t len, const char *name);
