@@ -148,10 +148,24 @@ TEST(sweep_cli_resume_after_sigkill) {
             execl(ll_bin_path(), ll_bin_path(), "sweep", sw, "--out", out, (char *)NULL);
             _exit(127);
         }
-        usleep(50000 + (useconds_t)(rand() % 600000));
-        kill(pid, SIGKILL);
+        /* kill at a random moment after the sweep has recorded at least one
+         * more point (a fixed delay missed fast sweeps on an idle machine and
+         * slow starts on a loaded one): poll the store, then wait 0-30 ms */
+        for (int w = 0; w < 4000; w++) {
+            int st_now;
+            if (waitpid(pid, &st_now, WNOHANG) == pid) { pid = -st_now - 1; break; }
+            long now = ll_path_exists(store) ? store_count(store) : 0;
+            if (now > prev) break;
+            usleep(5000);
+        }
         int stt;
-        waitpid(pid, &stt, 0);
+        if (pid < 0) { /* finished by itself before the kill */
+            stt = -(pid + 1);
+        } else {
+            usleep((useconds_t)(rand() % 30000));
+            kill(pid, SIGKILL);
+            waitpid(pid, &stt, 0);
+        }
         kills += WIFSIGNALED(stt) && WTERMSIG(stt) == SIGKILL; /* killed while running, not after */
         long n = ll_path_exists(store) ? store_count(store) : 0;
         CHECK_MSG(n >= prev, "round %d: %ld records after, %ld before (integrity %s)", round, n, prev, n == -2 ? "failed" : "ok");
