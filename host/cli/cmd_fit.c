@@ -8,6 +8,7 @@
 #include <string.h>
 #include "cli/cli.h"
 #include "core/ll_util.h"
+#include "dist/dist.h"
 #include "io/npy.h"
 #include "probe/probe.h"
 #include "report/report.h"
@@ -27,10 +28,14 @@ static void fit_usage(FILE *f) {
             "  --shuffle-vocab S  map ids through a random permutation (seed S) of the ids present\n"
             "  --threads T        threads (default: all cores)\n"
             "  --batch-rows R     examples per streamed batch (default 2048)\n"
-            "  --quiet            no table on stdout\n");
+            "  --quiet            no table on stdout\n\n"
+            "  Under mpirun/srun the examples are split into contiguous blocks, one per rank;\n"
+            "  the statistics are reduced onto rank 0, which solves and writes (docs/distributed.md).\n");
 }
 
-int cmd_fit(int argc, char **argv) {
+/* *synced is set once this rank has taken part in the job's failure check. */
+static int fit_main(ll_dist *dist, int argc, char **argv, int *synced) {
+    const int root = ll_dist_rank(dist) == 0;
     const char *fpath = NULL, *ypath = NULL, *outdir = NULL, *norm_s = "layernorm", *target_s = "id";
     double eps = 1e-5, ridge = 0;
     int norm_last = 0, fit_from = 1, threads = 0, quiet = 0, have_shuffle = 0;
@@ -73,6 +78,7 @@ int cmd_fit(int argc, char **argv) {
     if (!strcmp(target_s, "id")) target = LL_TARGET_ID;
     else if (!strcmp(target_s, "onehot")) target = LL_TARGET_ONEHOT;
     else return cli_fail("--target: unknown target '%s' (id|onehot)", target_s);
+    int threads_auto = threads <= 0;
     if (threads <= 0) threads = omp_get_num_procs();
 
     ll_npy F, Y;
@@ -80,6 +86,7 @@ int cmd_fit(int argc, char **argv) {
     if (ll_npy_open(ypath, &Y) != 0) { ll_npy_close(&F); return cli_fail_lib(); }
     int rc = 2;
     ll_stats *st = NULL;
+    cJSON *ranks_json = NULL;
     int64_t *labels = NULL;
     double *lab = NULL;
     ll_classmap cmap = {0};
@@ -111,9 +118,31 @@ int cmd_fit(int argc, char **argv) {
     for (int e = 0; e < E; e++)
         st->ones_null[e] = (norm == LL_NORM_LAYERNORM || norm == LL_NORM_STANDARDIZE) && (e < E - 1 || norm_last);
 
-    fprintf(stderr, "layerlaw: fit uses the CPU backend (float64 statistics, %d threads)\n", threads);
+    /* this rank's examples: a contiguous block (every example one "document" of one token) */
+    long lo = 0, hi = N;
+    {
+        int P = ll_dist_size(dist);
+        int64_t *len1 = ll_xmalloc((size_t)N * sizeof(int64_t));
+        int *owner = ll_xmalloc((size_t)N * sizeof(int));
+        for (long i = 0; i < N; i++) len1[i] = 1;
+        ll_dist_assign(dist, len1, N, owner);
+        int me = ll_dist_rank(dist);
+        lo = N; hi = N;
+        for (long i = 0; i < N; i++)
+            if (owner[i] == me) { if (lo == N) lo = i; hi = i + 1; }
+        if (P > 1) {
+            int cores = ll_dist_bind(dist, -1);
+            if (threads_auto) threads = cores;
+            ranks_json = ll_dist_split_json(dist, len1, N, owner);
+        }
+        free(len1);
+        free(owner);
+    }
+    if (root) fprintf(stderr, "layerlaw: fit uses the CPU backend (float64 statistics, %d threads%s)\n", threads,
+                      ll_dist_size(dist) > 1 ? " per rank" : "");
     ll_progress prog;
-    ll_progress_init(&prog, "examples", N);
+    ll_progress_init(&prog, "examples", hi - lo);
+    if (!root) prog.enabled = 0;
     prog.rate_what = "examples";
     double t0 = ll_now();
     int nt = threads < E ? threads : E;
@@ -124,8 +153,8 @@ int cmd_fit(int argc, char **argv) {
     int bad_e = 0;
     double **buf = ll_xcalloc((size_t)nt, sizeof(double *));
     for (int t = 0; t < nt; t++) buf[t] = ll_xmalloc((size_t)batch * d * sizeof(double));
-    for (long i0 = 0; i0 < N && !bad; i0 += batch) {
-        long nb = LL_MIN(batch, N - i0);
+    for (long i0 = lo; i0 < hi && !bad; i0 += batch) {
+        long nb = LL_MIN(batch, hi - i0);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
         for (int e = 0; e < E; e++) {
             double *X = buf[omp_get_thread_num()];
@@ -144,14 +173,23 @@ int cmd_fit(int argc, char **argv) {
             ll_stats_add(st, e, X, lab + i0, nb);
         }
         ll_npy_release(&F, (size_t)(i0 + nb) * E * d);
-        ll_progress_update(&prog, i0 + nb, i0 + nb);
+        ll_progress_update(&prog, i0 + nb - lo, i0 + nb - lo);
     }
     for (int t = 0; t < nt; t++) free(buf[t]);
     free(buf);
     openblas_set_num_threads(saved);
-    if (bad) { cli_fail("%s: non-finite value (NaN or Inf) in example %ld, entry %d", fpath, bad_i, bad_e); goto done; }
-    ll_progress_end(&prog, N, N);
+    if (bad) cli_fail("%s: non-finite value (NaN or Inf) in example %ld, entry %d", fpath, bad_i, bad_e);
+    /* every rank has folded its block (or failed): the one failure check, then the one reduce */
+    *synced = 1;
+    if (ll_dist_any_failed(dist, bad) >= 0) {
+        if (root) cli_fail_print();
+        goto done;
+    }
+    ll_progress_end(&prog, hi - lo, hi - lo);
     double t_acc = ll_now() - t0;
+    if (ll_dist_reduce_stats(dist, st) != 0) { cli_fail_print(); rc = 1; goto done; }
+    if (!root) { rc = 0; goto done; } /* rank 0 solves and writes */
+    cli_defer_errors(0);
     ll_probe_result *res = ll_xcalloc((size_t)E, sizeof *res);
     if (ll_stats_solve(st, ridge, threads, res) != 0) { free(res); cli_fail_lib(); goto done; }
     for (int e = 0; e < E; e++)
@@ -185,16 +223,35 @@ int cmd_fit(int argc, char **argv) {
     cJSON_AddNumberToObject(tp, "accumulate_s", t_acc);
     cJSON_AddNumberToObject(tp, "total_s", t_all);
     if (target == LL_TARGET_ONEHOT) cJSON_AddNumberToObject(extra, "n_classes", cmap.K);
+    if (ranks_json) { cJSON_AddItemToObject(extra, "ranks", ranks_json); ranks_json = NULL; }
     if (ll_report_write(outdir, res, E, &law, N, d, cfg, extra) != 0) { free(res); cli_fail_lib(); goto done; }
     if (!quiet) ll_report_print(stdout, res, E, &law, N, d);
     free(res);
     rc = 0;
 done:
+    cJSON_Delete(ranks_json);
     ll_stats_free(st);
     free(labels);
     free(lab);
     ll_classmap_free(&cmap);
     ll_npy_close(&F);
     ll_npy_close(&Y);
+    return rc;
+}
+
+int cmd_fit(int argc, char **argv) {
+    ll_dist *d = ll_dist_init(&argc, &argv);
+    if (!d) return cli_fail_lib();
+    /* with several ranks, errors are collected and printed once (by rank 0,
+     * naming the failing rank); one process prints them as they come */
+    if (ll_dist_size(d) > 1) cli_defer_errors(1);
+    int synced = 0;
+    int rc = fit_main(d, argc, argv, &synced);
+    if (!synced && ll_dist_size(d) > 1) {
+        /* failed (or finished) before the job's failure check: take part in it */
+        if (ll_dist_any_failed(d, rc != 0) >= 0 && ll_dist_rank(d) == 0) cli_fail_print();
+    }
+    cli_defer_errors(0);
+    ll_dist_finalize(d);
     return rc;
 }

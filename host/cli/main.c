@@ -6,16 +6,30 @@
 #include "cli/cli.h"
 #include "core/ll_util.h"
 #include "backend/backend_info.h"
+#include "dist/dist.h"
+
+static int g_defer;
+void cli_defer_errors(int on) { g_defer = on; }
 
 int cli_fail(const char *fmt, ...) {
+    char msg[2048];
     va_list ap;
-    fputs("layerlaw: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    if (g_defer) { /* kept for the job's failure check, printed once by rank 0 */
+        ll_set_error("%s", msg);
+        return 2;
+    }
+    /* several ranks: say which one (unless the message names it already) */
+    if (ll_dist_world_size() > 1 && strncmp(msg, "rank ", 5) != 0)
+        fprintf(stderr, "layerlaw: rank %d: %s\n", ll_dist_world_rank(), msg);
+    else
+        fprintf(stderr, "layerlaw: %s\n", msg);
     return 2;
 }
+
+void cli_fail_print(void) { fprintf(stderr, "layerlaw: %s\n", ll_last_error()); }
 
 int cli_fail_lib(void) { return cli_fail("%s", ll_last_error()); }
 
@@ -41,6 +55,7 @@ int cmd_info(int argc, char **argv) {
     printf("layerlaw %s\n", LL_VERSION);
     printf("cuda backend compiled in: %s\n", ll_cuda_compiled() ? "yes" : "no");
     printf("cuda device: %s (%s)\n", have ? "yes" : "no", why);
+    cli_info_dist();
     return 0;
 }
 
@@ -70,7 +85,8 @@ static void usage(FILE *f) {
             "  fit       probes and the law from features you already have (.npy)\n"
             "  run       forward a model over tokens, capture every layer, fit the law\n"
             "  tokenize  text -> token ids with an HF tokenizer.json\n"
-            "  info      version, backends, devices\n",
+            "  info      version, backends, devices\n"
+            "  topo      the machine as layerlaw sees it: cores, NUMA, GPUs, NICs, rank bindings\n",
             LL_VERSION);
 }
 
@@ -81,7 +97,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "--version")) { printf("layerlaw %s\n", LL_VERSION); return 0; }
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
-        {"fit", cmd_fit}, {"run", cmd_run}, {"tokenize", cmd_tokenize}, {"info", cmd_info},
+        {"fit", cmd_fit}, {"run", cmd_run}, {"tokenize", cmd_tokenize}, {"info", cmd_info}, {"topo", cmd_topo},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name)) {

@@ -38,7 +38,44 @@ void ll_dist_assign(const ll_dist *d, const int64_t *len, long n, int *owner);
 int ll_dist_reduce_stats(ll_dist *d, ll_stats *st);
 
 /* Collective: every rank says whether it failed; returns the lowest failing
- * rank (its error message is copied to every rank's ll_last_error), or -1
- * when none failed. */
+ * rank (its error message, prefixed "rank R: " when there are several
+ * ranks, is copied to every rank's ll_last_error), or -1 when none failed. */
 int ll_dist_any_failed(ll_dist *d, int failed);
+
+/* ---- beyond the seam (host/dist/dist.c, host/dist/topo.c) ---- */
+
+/* The job as ll_dist_init found it (any thread, after init; before: 0 of 1):
+ * the CLI prefixes its error lines with "rank R: " when the size is > 1. */
+int ll_dist_world_rank(void);
+int ll_dist_world_size(void);
+/* "none" (one process), "mpi" or "mpi+nccl" (after ll_dist_use_device). */
+const char *ll_dist_transport(const ll_dist *d);
+
+/* Binds this process to the cores nearest its GPU (device >= 0, CUDA builds)
+ * or to its share of the node's cores (device < 0), with hwloc.  A binding
+ * the launcher already made (srun --cpu-bind, mpirun --bind-to) is kept.
+ * Returns the number of cores the process may use (the thread count when
+ * the user gave none: >= 1); never fails (without hwloc: the online cores
+ * divided among the node's ranks).  LAYERLAW_BIND=0 turns binding off. */
+int ll_dist_bind(ll_dist *d, int device);
+/* One line describing what ll_dist_bind did ("cores 0-3 (package 0), near
+ * GPU 0000:18:00.0" / "not bound: ..."), "" before it. */
+const char *ll_dist_binding(const ll_dist *d);
+
+/* CUDA + NCCL builds: joins the job's NCCL communicator on `device` (the
+ * unique id is broadcast over MPI; one communicator per job), after which
+ * ll_dist_reduce_stats sums over NCCL.  A no-op returning 0 with one rank or
+ * without NCCL.  Collective. */
+int ll_dist_use_device(ll_dist *d, int device);
+
+/* One line per library this build carries for ranks: "mpi: yes (Open MPI
+ * v4.1.4, ...)", "nccl: ...", "hwloc: ..." (for `layerlaw info`). */
+void ll_dist_build_info(char *buf, int cap);
+
+/* How the work was split, for law.json's "ranks" member:
+ * {"ranks": P, "transport": ..., "documents": [per rank], "tokens": [per
+ * rank], "reduce": "...", "binding": [...]} from the assignment (every rank
+ * computes the same).  Collective (gathers the bindings). */
+struct cJSON;
+struct cJSON *ll_dist_split_json(ll_dist *d, const int64_t *len, long n, const int *owner);
 #endif
