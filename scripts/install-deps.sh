@@ -3,7 +3,7 @@
 # packages already installed are skipped (no network needed then).
 set -euo pipefail
 PKGS=(build-essential pkg-config libopenblas-dev liblapacke-dev libcjson-dev zlib1g-dev
-      libpcre2-dev libutf8proc-dev libhwloc-dev)
+      libpcre2-dev libutf8proc-dev libhwloc-dev hwloc libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -32,6 +32,9 @@ int ll_dist_local_rank(const ll_dist *d); /* rank among the processes of this no
 /* Sequence i (0..n-1, lengths len[i]) goes to rank owner[i]: contiguous
  * blocks in input order, balanced by tokens, the same on every rank. */
 void ll_dist_assign(const ll_dist *d, const int64_t *len, long n, int *owner);
+/* The same for P ranks (what ll_dist_assign computes): sequence i goes to
+ * rank floor(T_i·P / T), T_i the tokens before it, T the total. */
+void ll_dist_assign_p(int P, const int64_t *len, long n, int *owner);
 
 /* Every rank's statistics merged into rank 0's (other ranks' st are left as
  * they were).  Single process: nothing to do.  0, or -1 + error. */
