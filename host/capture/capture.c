@@ -65,6 +65,10 @@ typedef struct {
     /* tee */
     ll_capture **sinks;
     int n;
+    const ll_ops *ops; /* device tee: downloads once for the host sinks */
+    void *ctx;
+    float *hbuf;
+    size_t hcap;
 } sink;
 
 static long batch_examples(ll_position pos, const int *lens, int B) {
@@ -215,6 +219,45 @@ static int tee_on_entry(ll_capture *c, int e, const float *h, const int32_t *tok
     return 0;
 }
 
+/* Device entry: sinks that take device memory get it as it is; the host
+ * sinks share one download. */
+static int tee_on_entry_device(ll_capture *c, int e, const float *h, const int32_t *tokens, const int *lens, int B,
+                               int T, int C) {
+    sink *s = c->impl;
+    int downloaded = 0;
+    for (int i = 0; i < s->n; i++) {
+        ll_capture *k = s->sinks[i];
+        if (k->on_entry_device) {
+            if (k->on_entry_device(k, e, h, tokens, lens, B, T, C) != 0) return -1;
+            continue;
+        }
+        if (!downloaded) {
+            size_t n = (size_t)B * T * C;
+            if (n > s->hcap) {
+                free(s->hbuf);
+                s->hbuf = ll_xmalloc_aligned(n * sizeof(float));
+                s->hcap = n;
+            }
+            s->ops->download(s->ctx, s->hbuf, h, n * sizeof(float));
+            if (s->ops->sync && s->ops->sync(s->ctx) != 0) return -1;
+            downloaded = 1;
+        }
+        if (k->on_entry(k, e, s->hbuf, tokens, lens, B, T, C) != 0) return -1;
+    }
+    return 0;
+}
+
+ll_capture *ll_capture_tee_new_backend(ll_capture **sinks, int n, const ll_ops *ops, void *ctx) {
+    ll_capture *c = ll_capture_tee_new(sinks, n);
+    if (ops && !ops->host_memory) {
+        sink *s = c->impl;
+        s->ops = ops;
+        s->ctx = ctx;
+        c->on_entry_device = tee_on_entry_device;
+    }
+    return c;
+}
+
 ll_capture *ll_capture_tee_new(ll_capture **sinks, int n) {
     sink *s = ll_xcalloc(1, sizeof *s);
     s->kind = SINK_TEE;
@@ -232,7 +275,7 @@ void ll_capture_free(ll_capture *c) {
     sink *s = c->impl;
     if (s) {
         if (s->kind == SINK_DUMP && s->fd >= 0) { close(s->fd); unlink(s->tmp); }
-        free(s->X); free(s->y); free(s->sinks);
+        free(s->X); free(s->y); free(s->sinks); free(s->hbuf);
         free(s);
     }
     free(c);

@@ -5,6 +5,7 @@
 #ifndef LL_CAPTURE_H
 #define LL_CAPTURE_H
 #include <stdint.h>
+#include "ops/ops.h"
 #include "probe/probe.h"
 
 typedef struct ll_capture ll_capture;
@@ -54,5 +55,9 @@ ll_capture *ll_capture_dump_new(const char *path, long N, int E, int d, ll_posit
 int ll_capture_dump_finish(ll_capture *c);
 /* Tee: forwards every call to each sink in order (sinks not owned). */
 ll_capture *ll_capture_tee_new(ll_capture **sinks, int n);
+/* The same on a backend whose memory is not host memory: device entries go
+ * as they are to the sinks that take device memory (on_entry_device), and
+ * are downloaded once for the others (e.g. the .npy dump): no round trip. */
+ll_capture *ll_capture_tee_new_backend(ll_capture **sinks, int n, const ll_ops *ops, void *ctx);
 void ll_capture_free(ll_capture *c); /* any sink; a dump not finished is removed */
 #endif

@@ -51,7 +51,8 @@ typedef struct {
     int device;
     const char *compute;    /* auto|bf16|fp32 */
     int threads;            /* <= 0: all cores */
-    int progress;           /* 1: a live line on a terminal stderr (never when piped) */
+    int progress;           /* 1: a live line on a terminal stderr (never when piped); 0: no line;
+                               -1: silent (not even the one-line backend notice) */
     const char *progress_label; /* prefix of that line (e.g. "point 3/12"), may be NULL */
     ll_dist *dist;          /* NULL: single process */
     /* extra sinks that see every entry too (tests, benchmarks); not owned */
