@@ -295,3 +295,120 @@ TEST(mpi_killed_rank_leaves_no_result) {
     CHECK(!ll_path_exists(ll_path_join(lp, sizeof lp, out, "law.json")));
     CHECK(!ll_path_exists(ll_path_join(lp, sizeof lp, out, "layers.csv")));
 }
+
+/* ---- layerlaw run under mpirun: the model fixtures and stories260K ---- */
+
+static int run_job(const char *model, const char *tokens, int P, const char *out, const char *extra, char **o) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s%s%s run --backend cpu --model %s --tokens %s --out %s --quiet %s 2>&1",
+             P ? MPIRUN " -np " : "", P ? (P == 1 ? "1 " : P == 2 ? "2 " : "3 ") : "", ll_bin_path(), model, tokens,
+             out, extra ? extra : "");
+    return ll_run_cmd(cmd, o);
+}
+
+/* Every sequence forwarded alone (--batch-size 1 --threads 1): the features
+ * are the same bits whichever rank computes them, so a job of P ranks
+ * differs from one process only by the order in which the statistics are
+ * merged: PR to 1e-12 relative (measured ≤ 5.2e-16: a few ulps).  With the
+ * default batching the forward's float32 rounding depends on the batch
+ * (padding, GEMM shapes), as in one process (test_run.c's batch-size test):
+ * 1e-7 relative. */
+static void check_run_ranks(const char *model, const char *tokens) {
+    REQUIRE_MSG(have_mpi_binary(), "%s was built without MPI", ll_bin_path());
+    static const char *alone = "--batch-size 1 --threads 1 --keep-order";
+    char out[600], *o = NULL;
+    double one[256], dflt[256], pr[256];
+    snprintf(out, sizeof out, "%s/single", ll_test_tmpdir());
+    int st = run_job(model, tokens, 0, out, alone, &o);
+    REQUIRE_MSG(st == 0, "single: exit %d: %s", st, o ? o : "");
+    free(o);
+    int E = read_prs(out, one, 256, NULL);
+    REQUIRE(E > 1);
+    snprintf(out, sizeof out, "%s/single-default", ll_test_tmpdir());
+    st = run_job(model, tokens, 0, out, NULL, &o);
+    free(o);
+    REQUIRE(st == 0 && read_prs(out, dflt, 256, NULL) == E);
+    for (int P = 1; P <= 3; P++) {
+        snprintf(out, sizeof out, "%s/np%d", ll_test_tmpdir(), P);
+        st = run_job(model, tokens, P, out, alone, &o);
+        REQUIRE_MSG(st == 0, "np %d: exit %d: %s", P, st, o ? o : "");
+        const char *first = o ? strstr(o, "using the CPU backend") : NULL;
+        CHECK_MSG(first && !strstr(first + 1, "using the CPU backend"), "np %d: notice not once: %s", P, o ? o : "");
+        free(o);
+        cJSON *ranks = NULL;
+        REQUIRE(read_prs(out, pr, 256, &ranks) == E);
+        for (int e = 0; e < E; e++) CHECK_REL(pr[e], one[e], P == 1 ? 0 : 1e-12);
+        if (P > 1) {
+            REQUIRE_MSG(ranks, "np %d: no ranks member", P);
+            CHECK_INT((int)cJSON_GetObjectItem(ranks, "ranks")->valuedouble, P);
+            CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(ranks, "documents")), P);
+            CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(ranks, "tokens")), P);
+        }
+        cJSON_Delete(ranks);
+    }
+    snprintf(out, sizeof out, "%s/np3-default", ll_test_tmpdir());
+    st = run_job(model, tokens, 3, out, NULL, &o);
+    free(o);
+    REQUIRE(st == 0 && read_prs(out, pr, 256, NULL) == E);
+    for (int e = 0; e < E; e++) CHECK_REL(pr[e], dflt[e], 1e-7);
+}
+
+TEST(mpi_run_ranks_gpt2) {
+    check_run_ranks("tests/fixtures/models/gpt2", "tests/fixtures/models/gpt2/tokens.jsonl");
+}
+TEST(mpi_run_ranks_llama_gqa) {
+    check_run_ranks("tests/fixtures/models/llama_gqa", "tests/fixtures/models/llama_gqa/tokens.jsonl");
+}
+TEST(mpi_run_ranks_mamba) {
+    check_run_ranks("tests/fixtures/models/mamba", "tests/fixtures/models/mamba/tokens.jsonl");
+}
+TEST(mpi_run_ranks_stories260k) {
+    const char *model = ll_shared_path("data/checkpoints/stories260K-hf");
+    char tok[600];
+    snprintf(tok, sizeof tok, "%s/alice-200x128.tok512.jsonl", model);
+    check_run_ranks(model, tok);
+}
+
+/* A bad shard only rank 2 sees (its node's copy of the model is cut short):
+ * the job stops with rank 2's error, printed once, and writes nothing. */
+TEST(mpi_run_bad_shard_on_one_rank) {
+    REQUIRE_MSG(have_mpi_binary(), "%s was built without MPI", ll_bin_path());
+    const char *tmp = ll_test_tmpdir();
+    char cmd[4096], *o = NULL;
+    snprintf(cmd, sizeof cmd,
+             "cp -r tests/fixtures/models/gpt2 %s/bad && truncate -s 1000 %s/bad/model.safetensors", tmp, tmp);
+    REQUIRE(ll_run_cmd(cmd, NULL) == 0);
+    snprintf(cmd, sizeof cmd,
+             MPIRUN " -np 3 sh -c 'm=tests/fixtures/models/gpt2; [ \"$OMPI_COMM_WORLD_RANK\" = 2 ] && m=%s/bad; "
+                    "exec %s run --backend cpu --model $m --tokens tests/fixtures/models/gpt2/tokens.jsonl --out %s/out "
+                    "--quiet' 2>&1",
+             tmp, ll_bin_path(), tmp);
+    int st = ll_run_cmd(cmd, &o);
+    CHECK_INT(st, 2);
+    char want[700];
+    snprintf(want, sizeof want, "layerlaw: rank 2: %s/bad/model.safetensors", tmp);
+    const char *hit = o ? strstr(o, want) : NULL;
+    CHECK_MSG(hit, "expected '%s...' in: %s", want, o ? o : "");
+    CHECK_MSG(hit && !strstr(hit + strlen(want), "model.safetensors"), "printed more than once: %s", o);
+    free(o);
+    char lp[700];
+    snprintf(lp, sizeof lp, "%s/out/law.json", tmp);
+    CHECK(!ll_path_exists(lp));
+}
+
+/* A rank killed as the reduce starts: no result. */
+TEST(mpi_run_killed_rank_leaves_no_result) {
+    REQUIRE_MSG(have_mpi_binary(), "%s was built without MPI", ll_bin_path());
+    char out[600], *o = NULL, cmd[2048];
+    snprintf(out, sizeof out, "%s/out", ll_test_tmpdir());
+    snprintf(cmd, sizeof cmd,
+             "LAYERLAW_FAULT=kill:2 " MPIRUN " -np 3 %s run --backend cpu --model tests/fixtures/models/gpt2 "
+             "--tokens tests/fixtures/models/gpt2/tokens.jsonl --out %s --quiet 2>&1",
+             ll_bin_path(), out);
+    int st = ll_run_cmd(cmd, &o);
+    CHECK_MSG(st != 0, "exit 0: %s", o ? o : "");
+    free(o);
+    char lp[700];
+    CHECK(!ll_path_exists(ll_path_join(lp, sizeof lp, out, "law.json")));
+    CHECK(!ll_path_exists(ll_path_join(lp, sizeof lp, out, "layers.csv")));
+}

@@ -384,6 +384,19 @@ int ll_dist_any_failed(ll_dist *d, int failed) {
 #endif
 }
 
+int ll_dist_agree(ll_dist *d, int rc) {
+    if (!d || d->size == 1) return rc;
+    int low = ll_dist_any_failed(d, rc != 0);
+    if (low < 0) return 0;
+#ifdef LL_HAVE_MPI
+    int v = rc;
+    if (MPI_Bcast(&v, 1, MPI_INT, low, d->comm) != MPI_SUCCESS) return rc ? rc : 1;
+    return v ? v : 1;
+#else
+    return rc;
+#endif
+}
+
 int ll_dist_bind(ll_dist *d, int device) {
     ll_topo_binding b;
     int local_rank = d ? d->local_rank : 0, local_size = d ? d->local_size : 1;

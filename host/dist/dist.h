@@ -45,6 +45,12 @@ int ll_dist_reduce_stats(ll_dist *d, ll_stats *st);
  * ranks, is copied to every rank's ll_last_error), or -1 when none failed. */
 int ll_dist_any_failed(ll_dist *d, int failed);
 
+/* Collective: ll_dist_any_failed for exit statuses.  Every rank gives its
+ * own (0: fine); returns 0 when all are 0, else the status of the lowest
+ * failing rank, whose message (prefixed "rank R: ") is in ll_last_error on
+ * every rank.  Single process: returns rc. */
+int ll_dist_agree(ll_dist *d, int rc);
+
 /* ---- beyond the seam (host/dist/dist.c, host/dist/topo.c) ---- */
 
 /* The job as ll_dist_init found it (any thread, after init; before: 0 of 1):

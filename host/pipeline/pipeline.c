@@ -223,6 +223,8 @@ typedef struct {
     int64_t *woff, *seq_len;
     int *owner;
     ll_stats *host_stats;
+    int synced;             /* this rank took part in the job's failure check */
+    cJSON *ranks_json;
     double *lms, *cms;
 } run_state;
 
@@ -232,6 +234,7 @@ static void run_state_free(run_state *s) {
     if (s->probe && s->be) s->be->probe_free(s->probe);
     ll_token_reader_close(s->rd);
     ll_batcher_free(s->batcher);
+    cJSON_Delete(s->ranks_json);
     ll_model_free(s->m); /* before the backend: device weights are freed through it */
     ll_backend_close(s->be);
     if (s->tok_fd >= 0) close(s->tok_fd);
@@ -256,18 +259,28 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
         ll_set_error("--split: unknown split '%s' (auto|line|paragraph|file|jsonl)", o->split);
         return 2;
     }
-    const int threads = o->threads > 0 ? o->threads : omp_get_num_procs();
+    int threads = o->threads > 0 ? o->threads : omp_get_num_procs();
     const int rank = ll_dist_rank(o->dist), nranks = ll_dist_size(o->dist);
     r->rank = rank;
     /* the backend is decided before loading (a GPU keeps bf16 weights) and
      * opened after the input is validated */
     ll_backend_choice bc;
-    if (ll_backend_select(o->backend, o->compute, o->device, &bc) != 0) return 2;
+    if (ll_backend_select(o->backend, o->compute, o->device, &bc) != 0) {
+        if (nranks > 1) return ll_dist_agree(o->dist, 2);
+        return 2;
+    }
+    if (nranks > 1) {
+        /* several ranks: each on the cores nearest its GPU (or its share of
+         * the node), before anything is allocated (first touch places the
+         * pages there); the thread count follows the binding */
+        int cores = ll_dist_bind(o->dist, strcmp(bc.name, "cuda") == 0 ? bc.device : -1);
+        if (o->threads <= 0) threads = cores;
+    }
 
     double t0 = ll_now();
     ll_load_opts lo = {bc.keep_half};
     S.m = ll_model_load_ex(o->model, &lo);
-    if (!S.m) return 2;
+    if (!S.m) goto fail; /* rc 2: through fail, so that other ranks learn of it */
     r->load_s = ll_now() - t0;
     ll_model *m = S.m;
     if (o->embedding_entry && ll_ssm_set_embed_entry(m, 1) != 0) {
@@ -463,7 +476,14 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     if (nranks > 1) {
         S.host_stats = ll_stats_new(E, d, LL_TARGET_ID, 0);
         if (!S.host_stats || S.be->probe_get_stats(S.probe, S.host_stats) != 0) goto fail;
+        /* every rank has folded its sequences (or failed on the way): the
+         * one failure check, then the collectives */
+        S.synced = 1;
+        int frc = ll_dist_agree(o->dist, 0);
+        if (frc) { rc = frc; goto fail; }
+        if (strcmp(bc.name, "cuda") == 0 && ll_dist_use_device(o->dist, bc.device) != 0) goto fail;
         if (ll_dist_reduce_stats(o->dist, S.host_stats) != 0) goto fail;
+        S.ranks_json = ll_dist_split_json(o->dist, S.seq_len, (long)n_seq, S.owner);
         solved = rank == 0 ? ll_stats_solve(S.host_stats, o->ridge, threads, r->res) : 0;
     } else {
         solved = S.be->probe_solve(S.probe, o->ridge, threads, r->res);
@@ -509,10 +529,9 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     cJSON *mem = cJSON_AddObjectToObject(extra, "memory");
     cJSON_AddNumberToObject(mem, "weights_bytes", (double)m->arena_bytes);
     cJSON_AddNumberToObject(mem, "workspace_bytes", (double)m->ws_bytes);
-    if (nranks > 1) {
-        cJSON *rk = cJSON_AddObjectToObject(extra, "ranks");
-        cJSON_AddNumberToObject(rk, "size", nranks);
-        cJSON_AddStringToObject(rk, "assignment", "contiguous blocks of sequences in input order, balanced by tokens");
+    if (nranks > 1 && S.ranks_json) { /* ranks, documents and tokens per rank, transport, bindings */
+        cJSON_AddItemToObject(extra, "ranks", S.ranks_json);
+        S.ranks_json = NULL;
     }
     /* per-entry device timing: events at every entry, read after the run */
     if (S.be->probe_timing) {
@@ -543,6 +562,9 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     run_state_free(&S);
     return 0;
 fail:
+    /* a rank that fails before the failure check still takes part in it, so
+     * that the others stop too; rank 0 then holds "rank R: <message>" */
+    if (nranks > 1 && !S.synced) rc = ll_dist_agree(o->dist, rc ? rc : 1);
     run_state_free(&S);
     ll_run_result_free(r);
     r->rank = rank;
