@@ -187,11 +187,16 @@ static int fit_main(ll_dist *dist, int argc, char **argv, int *synced) {
     }
     ll_progress_end(&prog, hi - lo, hi - lo);
     double t_acc = ll_now() - t0;
-    if (ll_dist_reduce_stats(dist, st) != 0) { cli_fail_print(); rc = 1; goto done; }
-    if (!root) { rc = 0; goto done; } /* rank 0 solves and writes */
-    cli_defer_errors(0);
     ll_probe_result *res = ll_xcalloc((size_t)E, sizeof *res);
-    if (ll_stats_solve(st, ridge, threads, res) != 0) { free(res); cli_fail_lib(); goto done; }
+    /* one process: the solve; ranks: the reduce, each rank solving a block of entries, results on rank 0 */
+    if (ll_dist_reduce_solve(dist, st, ridge, threads, res) != 0) {
+        free(res);
+        if (root) cli_fail_print();
+        rc = 1;
+        goto done;
+    }
+    if (!root) { free(res); rc = 0; goto done; } /* rank 0 writes */
+    cli_defer_errors(0);
     for (int e = 0; e < E; e++)
         if (!(res[e].tss > 0)) { free(res); cli_fail("%s: labels are constant: PR undefined", ypath); goto done; }
     double *pr = ll_xmalloc((size_t)E * sizeof(double));

@@ -176,18 +176,21 @@ static int mpi_fail(int rc, const char *what) {
  * that the chain pipelines and the scratch stays small.  Other ranks' buf
  * holds partial sums afterwards. */
 #define LL_CHAIN_CHUNK ((size_t)1 << 20) /* doubles: 8 MiB */
-static int chain_sum(ll_dist *d, double *buf, size_t n, double *tmp) {
-    const int r = d->rank, P = d->size;
+static int chain_sum_to(ll_dist *d, double *buf, size_t n, double *tmp, int root) {
+    /* in ranks counted from the root (v = 0): root + (v1 + (v2 + ...)) */
+    const int P = d->size, v = (d->rank - root + P) % P;
+    const int up = (d->rank + 1) % P, down = (d->rank - 1 + P) % P;
     for (size_t off = 0; off < n; off += LL_CHAIN_CHUNK) {
         size_t m = LL_MIN(LL_CHAIN_CHUNK, n - off);
-        if (r + 1 < P) {
-            LL_MPI(MPI_Recv(tmp, (int)m, MPI_DOUBLE, r + 1, 7, d->comm, MPI_STATUS_IGNORE), "MPI_Recv (reduce)");
+        if (v + 1 < P) {
+            LL_MPI(MPI_Recv(tmp, (int)m, MPI_DOUBLE, up, 7, d->comm, MPI_STATUS_IGNORE), "MPI_Recv (reduce)");
             for (size_t i = 0; i < m; i++) buf[off + i] += tmp[i];
         }
-        if (r > 0) LL_MPI(MPI_Send(buf + off, (int)m, MPI_DOUBLE, r - 1, 7, d->comm), "MPI_Send (reduce)");
+        if (v > 0) LL_MPI(MPI_Send(buf + off, (int)m, MPI_DOUBLE, down, 7, d->comm), "MPI_Send (reduce)");
     }
     return 0;
 }
+static int chain_sum(ll_dist *d, double *buf, size_t n, double *tmp) { return chain_sum_to(d, buf, n, tmp, 0); }
 #endif
 
 #ifdef LL_DIST_NCCL
@@ -208,9 +211,9 @@ static int chain_sum(ll_dist *d, double *buf, size_t n, double *tmp) {
         }                                                                                              \
     } while (0)
 
-/* buf on rank 0 := Σ over ranks with ncclReduce, staged through device
+/* buf on rank root := Σ over ranks with ncclReduce, staged through device
  * memory in chunks (the statistics live on the host once downloaded). */
-static int nccl_sum(ll_dist *d, double *buf, size_t n) {
+static int nccl_sum(ll_dist *d, double *buf, size_t n, int root) {
     size_t chunk = LL_MIN(n, (size_t)1 << 24); /* 128 MiB of doubles */
     double *dev = NULL;
     LL_CUDART(cudaSetDevice(d->nccl_device));
@@ -219,7 +222,7 @@ static int nccl_sum(ll_dist *d, double *buf, size_t n) {
     for (size_t off = 0; off < n && rc == 0; off += chunk) {
         size_t m = LL_MIN(chunk, n - off);
         if (cudaMemcpyAsync(dev, buf + off, m * sizeof(double), cudaMemcpyHostToDevice, d->stream) != cudaSuccess ||
-            ncclReduce(dev, dev, m, ncclDouble, ncclSum, 0, d->nccl, d->stream) != ncclSuccess ||
+            ncclReduce(dev, dev, m, ncclDouble, ncclSum, root, d->nccl, d->stream) != ncclSuccess ||
             cudaMemcpyAsync(buf + off, dev, m * sizeof(double), cudaMemcpyDeviceToHost, d->stream) != cudaSuccess ||
             cudaStreamSynchronize(d->stream) != cudaSuccess) {
             ll_set_error("NCCL: the statistics reduce failed at offset %zu of %zu (rank %d)", off, n, g_rank);
@@ -250,15 +253,15 @@ int ll_dist_use_device(ll_dist *d, int device) {
 #endif
 }
 
-/* Sum of per-rank buffers onto rank 0 by the job's transport. */
-static int dist_sum(ll_dist *d, double *buf, size_t n, double *tmp) {
+/* Sum of per-rank buffers onto rank root by the job's transport. */
+static int dist_sum(ll_dist *d, double *buf, size_t n, double *tmp, int root) {
 #ifdef LL_DIST_NCCL
-    if (d->have_nccl) return nccl_sum(d, buf, n);
+    if (d->have_nccl) return nccl_sum(d, buf, n, root);
 #endif
 #ifdef LL_HAVE_MPI
-    return chain_sum(d, buf, n, tmp);
+    return chain_sum_to(d, buf, n, tmp, root);
 #else
-    (void)d; (void)buf; (void)n; (void)tmp;
+    (void)d; (void)buf; (void)n; (void)tmp; (void)root;
     return 0;
 #endif
 }
@@ -271,14 +274,78 @@ static void maybe_fault(const ll_dist *d) {
     if (f && !strncmp(f, "kill:", 5) && atoi(f + 5) == d->rank) raise(SIGKILL);
 }
 
+/* Entry e's merged statistics end on rank owner(e): 0 for all (reduce to
+ * rank 0), or contiguous blocks of entries (reduce then solve by entry). */
+static int entry_owner(int e, int E, int P, int spread) { return spread ? (int)((long)e * P / E) : 0; }
+
+static int reduce_core(ll_dist *d, ll_stats *st, int spread);
+
 int ll_dist_reduce_stats(ll_dist *d, ll_stats *st) {
     if (!d || d->size == 1) return 0;
-    maybe_fault(d);
+    return reduce_core(d, st, 0);
+}
+
+int ll_dist_reduce_solve(ll_dist *d, ll_stats *st, double ridge, int threads, ll_probe_result *res) {
+    if (!d || d->size == 1) return ll_stats_solve(st, ridge, threads, res);
 #ifndef LL_HAVE_MPI
-    (void)st;
+    return ll_stats_solve(st, ridge, threads, res);
+#else
+    if (reduce_core(d, st, 1) != 0) return -1;
+    const int E = st->E, P = d->size;
+    const size_t dd = (size_t)st->d, K = (size_t)st->K;
+    int e0 = E, e1 = E;
+    for (int e = 0; e < E; e++)
+        if (entry_owner(e, E, P, 1) == d->rank) { if (e0 == E) e0 = e; e1 = e + 1; }
+    /* this rank's entries as statistics of their own (a view: no copy) */
+    int rc = 0;
+    double *out = ll_xcalloc((size_t)E * 5, sizeof(double)), *all = ll_xcalloc((size_t)E * 5, sizeof(double));
+    if (e1 > e0) {
+        ll_stats v = *st;
+        v.E = e1 - e0;
+        v.n = st->n + e0; v.mean = st->mean + (size_t)e0 * dd; v.M2 = st->M2 + (size_t)e0 * dd * dd;
+        v.ymean = st->ymean + e0; v.Cxy = st->Cxy + (size_t)e0 * dd; v.Syy = st->Syy + e0;
+        v.ones_null = st->ones_null + e0;
+        if (K) { v.class_n = st->class_n + (size_t)e0 * K; v.class_sum = st->class_sum + (size_t)e0 * K * dd; }
+        ll_probe_result *mine = ll_xcalloc((size_t)(e1 - e0), sizeof *mine);
+        rc = ll_stats_solve(&v, ridge, threads, mine);
+        for (int e = e0; e < e1 && rc == 0; e++) {
+            const ll_probe_result *q = &mine[e - e0];
+            double *o = out + (size_t)e * 5;
+            o[0] = q->pr; o[1] = q->rss; o[2] = q->tss; o[3] = q->n; o[4] = q->rank;
+        }
+        free(mine);
+    }
+    /* a failed solve is one rank's: agree before gathering */
+    int bad = rc != 0, any = 0;
+    if (MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, d->comm) != MPI_SUCCESS) any = 1;
+    if (any) {
+        if (!bad) ll_set_error("MPI: solving the probes failed on another rank");
+        free(out); free(all);
+        return -1;
+    }
+    /* every entry is non-zero on exactly one rank: the sum is exact (NaN PRs too) */
+    if (MPI_Reduce(out, all, E * 5, MPI_DOUBLE, MPI_SUM, 0, d->comm) != MPI_SUCCESS) {
+        ll_set_error("MPI: MPI_Reduce (probe results) failed (rank %d)", d->rank);
+        free(out); free(all);
+        return -1;
+    }
+    if (d->rank == 0)
+        for (int e = 0; e < E; e++) {
+            const double *o = all + (size_t)e * 5;
+            res[e].pr = o[0]; res[e].rss = o[1]; res[e].tss = o[2]; res[e].n = o[3]; res[e].rank = (int)o[4];
+        }
+    free(out); free(all);
+    return 0;
+#endif
+}
+
+static int reduce_core(ll_dist *d, ll_stats *st, int spread) {
+#ifndef LL_HAVE_MPI
+    (void)d; (void)st; (void)spread;
     return 0;
 #else
-    const int E = st->E, K = st->K;
+    maybe_fault(d);
+    const int E = st->E, K = st->K, P = d->size;
     const size_t dd = (size_t)st->d, Kz = (size_t)K;
     /* 1. counts and first moments: [n, n·ȳ, n·x̄ (d)] per entry, summed, then
      *    sent to every rank (each needs the global means for its shift) */
@@ -316,12 +383,15 @@ int ll_dist_reduce_stats(ll_dist *d, ll_stats *st) {
         const double *mean = st->mean + (size_t)e * dd, *M2 = st->M2 + (size_t)e * dd * dd;
         for (size_t j = 0; j < dd; j++) delta[j] = n > 0 ? mean[j] - mu[j] : 0;
         const double dy = n > 0 ? st->ymean[e] - ybar : 0;
-        double *o = buf;
+        /* rows of the upper triangle: row i starts at i·d − i(i−1)/2 */
+#pragma omp parallel for schedule(dynamic, 16) if (dd >= 256)
         for (size_t i = 0; i < dd; i++) {
             const double a = n * delta[i];
             const double *row = M2 + i * dd;
-            for (size_t j = i; j < dd; j++) *o++ = row[j] + a * delta[j];
+            double *oi = buf + i * dd - i * (i - 1) / 2;
+            for (size_t j = i; j < dd; j++) oi[j - i] = row[j] + a * delta[j];
         }
+        double *o = buf + dd * (dd + 1) / 2;
         for (size_t j = 0; j < dd; j++) *o++ = st->Cxy[(size_t)e * dd + j] + n * delta[j] * dy;
         *o++ = st->Syy[e] + n * dy * dy;
         if (K) {
@@ -330,8 +400,9 @@ int ll_dist_reduce_stats(ll_dist *d, ll_stats *st) {
             memcpy(o, st->class_sum + (size_t)e * Kz * dd, Kz * dd * sizeof(double));
             o += Kz * dd;
         }
-        rc = dist_sum(d, buf, w2, tmp);
-        if (rc == 0 && d->rank == 0) {
+        const int root = entry_owner(e, E, P, spread);
+        rc = dist_sum(d, buf, w2, tmp, root);
+        if (rc == 0 && d->rank == root) {
             double *M2w = st->M2 + (size_t)e * dd * dd;
             o = buf;
             for (size_t i = 0; i < dd; i++)

@@ -40,6 +40,15 @@ void ll_dist_assign_p(int P, const int64_t *len, long n, int *owner);
  * they were).  Single process: nothing to do.  0, or -1 + error. */
 int ll_dist_reduce_stats(ll_dist *d, ll_stats *st);
 
+/* The reduce and the solve, spread: entry e's merged statistics end on rank
+ * floor(e·P/E) (contiguous blocks of entries), which solves them
+ * (ll_stats_solve); the results are gathered on rank 0 (res[E] is valid
+ * there only).  A rank's st afterwards holds the merged statistics of its own
+ * entries.  P times less solve per rank than solving on rank 0 — the serial
+ * part of a data-parallel job (docs/distributed.md).  Single process:
+ * ll_stats_solve.  0, or -1 + error (on every rank). */
+int ll_dist_reduce_solve(ll_dist *d, ll_stats *st, double ridge, int threads, ll_probe_result *res);
+
 /* Collective: every rank says whether it failed; returns the lowest failing
  * rank (its error message, prefixed "rank R: " when there are several
  * ranks, is copied to every rank's ll_last_error), or -1 when none failed. */

@@ -482,9 +482,10 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
         int frc = ll_dist_agree(o->dist, 0);
         if (frc) { rc = frc; goto fail; }
         if (strcmp(bc.name, "cuda") == 0 && ll_dist_use_device(o->dist, bc.device) != 0) goto fail;
-        if (ll_dist_reduce_stats(o->dist, S.host_stats) != 0) goto fail;
         S.ranks_json = ll_dist_split_json(o->dist, S.seq_len, (long)n_seq, S.owner);
-        solved = rank == 0 ? ll_stats_solve(S.host_stats, o->ridge, threads, r->res) : 0;
+        /* the reduce ends each entry on the rank that solves it (blocks of
+         * entries); the results meet on rank 0 */
+        solved = ll_dist_reduce_solve(o->dist, S.host_stats, o->ridge, threads, r->res);
     } else {
         solved = S.be->probe_solve(S.probe, o->ridge, threads, r->res);
     }
