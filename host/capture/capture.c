@@ -39,6 +39,33 @@ long ll_position_count(ll_position p, int len) {
     return j1 - j0;
 }
 
+long ll_capture_select(ll_position pos, const int32_t *tokens, const int *lens, int B, int T,
+                       const ll_classmap *relabel_ids, const int64_t *relabel_to, const ll_classmap *cmap,
+                       int64_t *rows, double *y) {
+    long k = 0;
+    for (int b = 0; b < B; b++) {
+        int j0, j1, off;
+        ll_position_range(pos, lens[b], &j0, &j1, &off);
+        for (int j = j0; j < j1; j++, k++) {
+            rows[k] = (int64_t)b * T + j;
+            int64_t lab = tokens[(size_t)b * T + j + off];
+            if (relabel_ids) {
+                int ri = ll_classmap_index(relabel_ids, lab);
+                if (ri < 0) { ll_set_error("capture: label %lld is not in the shuffled vocabulary", (long long)lab); return -1; }
+                lab = relabel_to[ri];
+            }
+            if (cmap) {
+                int ci = ll_classmap_index(cmap, lab);
+                if (ci < 0) { ll_set_error("capture: label %lld is not in the class map", (long long)lab); return -1; }
+                y[k] = ci;
+            } else {
+                y[k] = (double)lab;
+            }
+        }
+    }
+    return k;
+}
+
 typedef enum { SINK_PROBE = 1, SINK_DUMP, SINK_TEE } sink_kind;
 
 typedef struct {
@@ -55,6 +82,8 @@ typedef struct {
     long examples;
     double *X, *y;
     size_t cap_rows;
+    int64_t *sel; /* the batch's example rows */
+    size_t cap_sel;
     /* dump */
     int fd;
     char path[4096], tmp[4200];
@@ -91,28 +120,17 @@ static int probe_on_entry(ll_capture *c, int e, const float *h, const int32_t *t
         s->X = ll_xmalloc((size_t)n * C * sizeof(double));
         s->y = ll_xmalloc((size_t)n * sizeof(double));
     }
-    long k = 0;
-    for (int b = 0; b < B; b++) {
-        int j0, j1, off;
-        ll_position_range(s->pos, lens[b], &j0, &j1, &off);
-        for (int j = j0; j < j1; j++, k++) {
-            const float *src = h + ((size_t)b * T + j) * C;
-            double *dst = s->X + (size_t)k * C;
-            for (int q = 0; q < C; q++) dst[q] = src[q];
-            int64_t lab = tokens[(size_t)b * T + j + off];
-            if (s->relabel_ids) {
-                int ri = ll_classmap_index(s->relabel_ids, lab);
-                if (ri < 0) { ll_set_error("capture: label %lld is not in the shuffled vocabulary", (long long)lab); return -1; }
-                lab = s->relabel_to[ri];
-            }
-            if (s->cmap) {
-                int ci = ll_classmap_index(s->cmap, lab);
-                if (ci < 0) { ll_set_error("capture: label %lld is not in the class map", (long long)lab); return -1; }
-                s->y[k] = ci;
-            } else {
-                s->y[k] = (double)lab;
-            }
-        }
+    if ((size_t)n > s->cap_sel) {
+        free(s->sel);
+        s->cap_sel = (size_t)n;
+        s->sel = ll_xmalloc((size_t)n * sizeof(int64_t));
+    }
+    if (ll_capture_select(s->pos, tokens, lens, B, T, s->relabel_ids, s->relabel_to, s->cmap, s->sel, s->y) < 0)
+        return -1;
+    for (long k = 0; k < n; k++) {
+        const float *src = h + (size_t)s->sel[k] * C;
+        double *dst = s->X + (size_t)k * C;
+        for (int q = 0; q < C; q++) dst[q] = src[q];
     }
     int apply = e < s->st->E - 1 || s->norm_last;
     ll_normalize_rows(s->X, n, C, apply ? s->norm : LL_NORM_NONE, s->eps);
@@ -275,7 +293,7 @@ void ll_capture_free(ll_capture *c) {
     sink *s = c->impl;
     if (s) {
         if (s->kind == SINK_DUMP && s->fd >= 0) { close(s->fd); unlink(s->tmp); }
-        free(s->X); free(s->y); free(s->sinks); free(s->hbuf);
+        free(s->X); free(s->y); free(s->sel); free(s->sinks); free(s->hbuf);
         free(s);
     }
     free(c);

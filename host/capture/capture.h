@@ -36,6 +36,15 @@ void ll_position_range(ll_position p, int len, int *j0, int *j1, int *off);
 /* Number of examples a sequence of length len gives. */
 long ll_position_count(ll_position p, int len);
 
+/* The examples of a right-padded batch, shared by the host and device probe
+ * sinks: rows[k] = b*T + j for every position j of ll_position_range, and
+ * y[k] its label (token id at j + off, mapped through relabel_ids ->
+ * relabel_to when given, then to its class index when cmap is given).
+ * Returns the number of examples, or -1 + error (a label missing from a
+ * map).  rows and y hold at least Σ ll_position_count(pos, lens[b]). */
+long ll_capture_select(ll_position pos, const int32_t *tokens, const int *lens, int B, int T,
+                       const ll_classmap *relabel_ids, const int64_t *relabel_to, const ll_classmap *cmap,
+                       int64_t *rows, double *y);
 /* Probe sink: selects the examples by position, normalises entries
  * 0..E-2 (all entries when norm_last) in float64, and folds them into st
  * (id target, or one-hot through cmap when st->target is LL_TARGET_ONEHOT).

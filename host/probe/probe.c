@@ -245,24 +245,7 @@ static int solve_entry(const ll_stats *s, int e, double ridge, ll_probe_result *
         if (q <= LL_ONES_RTOL * trace / d) deflate = 1;
     }
     if (deflate) {
-        /* G <- P G P, B <- P B with P = I - 11ᵀ/d */
-        double *rm = ll_xcalloc((size_t)d, sizeof(double));
-        double tot = 0;
-        for (int i = 0; i < d; i++) {
-            for (int j = 0; j < d; j++) rm[i] += G[(size_t)i * d + j];
-            rm[i] /= d;
-            tot += rm[i];
-        }
-        tot /= d;
-        for (int i = 0; i < d; i++)
-            for (int j = 0; j < d; j++) G[(size_t)i * d + j] += -rm[i] - rm[j] + tot;
-        for (int c = 0; c < nrhs; c++) {
-            double m = 0;
-            for (int j = 0; j < d; j++) m += B[(size_t)c * d + j];
-            m /= d;
-            for (int j = 0; j < d; j++) B[(size_t)c * d + j] -= m;
-        }
-        free(rm);
+        ll_deflate_ones(G, B, d, nrhs);
     }
     /* 2. equilibrate (OLS only: the residual is invariant to column scaling) */
     for (int i = 0; i < d; i++) {
@@ -532,4 +515,25 @@ int ll_stats_unpack(ll_stats *dst, const double *buf, size_t len) {
     }
     if (nf == 6) for (int e = 0; e < dst->E; e++) dst->ones_null[e] = *o++ != 0;
     return 0;
+}
+
+void ll_deflate_ones(double *G, double *B, int d, int nrhs) {
+    /* G <- P G P, B <- P B with P = I - 11ᵀ/d */
+    double *rm = ll_xcalloc((size_t)d, sizeof(double));
+    double tot = 0;
+    for (int i = 0; i < d; i++) {
+        for (int j = 0; j < d; j++) rm[i] += G[(size_t)i * d + j];
+        rm[i] /= d;
+        tot += rm[i];
+    }
+    tot /= d;
+    for (int i = 0; i < d; i++)
+        for (int j = 0; j < d; j++) G[(size_t)i * d + j] += -rm[i] - rm[j] + tot;
+    for (int c = 0; c < nrhs && B; c++) {
+        double m = 0;
+        for (int j = 0; j < d; j++) m += B[(size_t)c * d + j];
+        m /= d;
+        for (int j = 0; j < d; j++) B[(size_t)c * d + j] -= m;
+    }
+    free(rm);
 }

@@ -68,6 +68,11 @@ typedef struct {
  * ridge >= 0 (0 = OLS, minimum norm).  Returns 0 or -1 with error set. */
 int ll_stats_solve(const ll_stats *s, double ridge, int threads, ll_probe_result *out);
 
+/* The exact deflation of the ones direction the solve applies to LayerNorm'd
+ * / standardised features: G <- P G P (G d×d, full, row-major) and each of
+ * nrhs right-hand sides B[c*d..] <- P B (B may be NULL), P = I − 11ᵀ/d. */
+void ll_deflate_ones(double *G, double *B, int d, int nrhs);
+
 /* Maps label values (token ids) to dense class indices 0..K-1. */
 typedef struct { int64_t *ids; int K; } ll_classmap; /* ids sorted */
 int ll_classmap_build(ll_classmap *m, const int64_t *labels, long n);
