@@ -165,7 +165,7 @@ static int fit_main(ll_dist *dist, int argc, char **argv, int *synced) {
     double t_acc = ll_now() - t0;
     ll_probe_result *res = ll_xcalloc((size_t)E, sizeof *res);
     /* one process: the solve; ranks: the reduce, each rank solving a block of entries, results on rank 0 */
-    if (ll_dist_reduce_solve(dist, st, ridge, threads, res) != 0) {
+    if (ll_dist_reduce_solve(dist, st, ridge, threads, res, NULL, NULL) != 0) {
         free(res);
         if (root) cli_fail_print();
         rc = 1;

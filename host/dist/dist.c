@@ -285,10 +285,17 @@ int ll_dist_reduce_stats(ll_dist *d, ll_stats *st) {
     return reduce_core(d, st, 0);
 }
 
-int ll_dist_reduce_solve(ll_dist *d, ll_stats *st, double ridge, int threads, ll_probe_result *res) {
-    if (!d || d->size == 1) return ll_stats_solve(st, ridge, threads, res);
+static int host_solver(void *ctx, const ll_stats *st, double ridge, int threads, ll_probe_result *out) {
+    (void)ctx;
+    return ll_stats_solve(st, ridge, threads, out);
+}
+
+int ll_dist_reduce_solve(ll_dist *d, ll_stats *st, double ridge, int threads, ll_probe_result *res,
+                         ll_dist_solver solve, void *solve_ctx) {
+    if (!solve) solve = host_solver;
+    if (!d || d->size == 1) return solve(solve_ctx, st, ridge, threads, res);
 #ifndef LL_HAVE_MPI
-    return ll_stats_solve(st, ridge, threads, res);
+    return solve(solve_ctx, st, ridge, threads, res);
 #else
     if (reduce_core(d, st, 1) != 0) return -1;
     const int E = st->E, P = d->size;
@@ -307,7 +314,7 @@ int ll_dist_reduce_solve(ll_dist *d, ll_stats *st, double ridge, int threads, ll
         v.ones_null = st->ones_null + e0;
         if (K) { v.class_n = st->class_n + (size_t)e0 * K; v.class_sum = st->class_sum + (size_t)e0 * K * dd; }
         ll_probe_result *mine = ll_xcalloc((size_t)(e1 - e0), sizeof *mine);
-        rc = ll_stats_solve(&v, ridge, threads, mine);
+        rc = solve(solve_ctx, &v, ridge, threads, mine);
         for (int e = e0; e < e1 && rc == 0; e++) {
             const ll_probe_result *q = &mine[e - e0];
             double *o = out + (size_t)e * 5;

@@ -47,7 +47,11 @@ int ll_dist_reduce_stats(ll_dist *d, ll_stats *st);
  * entries.  P times less solve per rank than solving on rank 0 — the serial
  * part of a data-parallel job (docs/distributed.md).  Single process:
  * ll_stats_solve.  0, or -1 + error (on every rank). */
-int ll_dist_reduce_solve(ll_dist *d, ll_stats *st, double ridge, int threads, ll_probe_result *res);
+typedef int (*ll_dist_solver)(void *ctx, const ll_stats *st, double ridge, int threads, ll_probe_result *out);
+/* solve: how a rank solves its block (NULL: ll_stats_solve on the host; the
+ * run pipeline passes its backend's, so GPU ranks solve on their GPU). */
+int ll_dist_reduce_solve(ll_dist *d, ll_stats *st, double ridge, int threads, ll_probe_result *res,
+                         ll_dist_solver solve, void *solve_ctx);
 
 /* Collective: every rank says whether it failed; returns the lowest failing
  * rank (its error message, prefixed "rank R: " when there are several

@@ -228,6 +228,12 @@ typedef struct {
     double *lms, *cms;
 } run_state;
 
+/* A rank's block of merged statistics, solved where its backend solves. */
+static int backend_solver(void *ctx, const ll_stats *st, double ridge, int threads, ll_probe_result *out) {
+    ll_backend *b = ctx;
+    return b->solve_stats ? b->solve_stats(b, st, ridge, threads, out) : ll_stats_solve(st, ridge, threads, out);
+}
+
 static void run_state_free(run_state *s) {
     if (s->tee) ll_capture_free(s->tee);
     if (s->dumpcap) ll_capture_free(s->dumpcap);
@@ -485,7 +491,7 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
         S.ranks_json = ll_dist_split_json(o->dist, S.seq_len, (long)n_seq, S.owner);
         /* the reduce ends each entry on the rank that solves it (blocks of
          * entries); the results meet on rank 0 */
-        solved = ll_dist_reduce_solve(o->dist, S.host_stats, o->ridge, threads, r->res);
+        solved = ll_dist_reduce_solve(o->dist, S.host_stats, o->ridge, threads, r->res, backend_solver, S.be);
     } else {
         solved = S.be->probe_solve(S.probe, o->ridge, threads, r->res);
     }
