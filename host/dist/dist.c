@@ -515,8 +515,10 @@ cJSON *ll_dist_split_json(ll_dist *d, const int64_t *len, long n, const int *own
     cJSON_AddStringToObject(j, "transport", ll_dist_transport(d));
     cJSON_AddStringToObject(j, "assignment", "contiguous blocks in input order, balanced by tokens");
     cJSON_AddStringToObject(j, "reduce", P == 1 ? "none"
-                                        : d->have_nccl ? "ncclReduce of the statistics shifted to the global means"
-                                                       : "MPI chain in rank order of the statistics shifted to the global means");
+                                        : d->have_nccl ? "ncclReduce of the statistics shifted to the global means, "
+                                                         "onto the rank solving each entry block"
+                                                       : "MPI chain in rank order of the statistics shifted to the "
+                                                         "global means, onto the rank solving each entry block");
     long long *docs = ll_xcalloc((size_t)P, sizeof(long long)), *toks = ll_xcalloc((size_t)P, sizeof(long long));
     for (long i = 0; i < n; i++) {
         int r = owner ? owner[i] : 0;

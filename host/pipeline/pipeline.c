@@ -223,7 +223,10 @@ typedef struct {
     int64_t *woff, *seq_len;
     int *owner;
     ll_stats *host_stats;
-    int synced;             /* this rank took part in the job's failure check */
+    /* ranks: the job's failure checks (ll_dist_agree) this rank has passed
+     * (0, 1: before the forward, 2: before the reduce), and whether one of them
+     * reported a failure (then nobody calls another) */
+    int checks, agreed_fail;
     cJSON *ranks_json;
     double *lms, *cms;
 } run_state;
@@ -412,6 +415,14 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     r->forward_s = tc.fwd_s = ll_xcalloc((size_t)E, sizeof(double));
     r->capture_s = tc.cap_s = ll_xcalloc((size_t)E, sizeof(double));
     if (sink->on_entry_device) tc.base.on_entry_device = timed_on_entry_device;
+    /* ranks: failure check 1 — everything up to here (the model and its shards,
+     * the input, the device) is where one rank may fail alone; stop the job
+     * before anyone spends the forward */
+    if (nranks > 1) {
+        S.checks = 1;
+        int frc = ll_dist_agree(o->dist, 0);
+        if (frc) { S.agreed_fail = 1; rc = frc; goto fail; }
+    }
 
     /* pass 2: windows of ~WIN tokens, batched (longest first, or input
      * order with --keep-order / --dump-hidden: the dump is in input order) */
@@ -482,11 +493,11 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     if (nranks > 1) {
         S.host_stats = ll_stats_new(E, d, LL_TARGET_ID, 0);
         if (!S.host_stats || S.be->probe_get_stats(S.probe, S.host_stats) != 0) goto fail;
-        /* every rank has folded its sequences (or failed on the way): the
-         * one failure check, then the collectives */
-        S.synced = 1;
+        /* failure check 2: every rank has folded its sequences (or failed on
+         * the way); then the collectives */
+        S.checks = 2;
         int frc = ll_dist_agree(o->dist, 0);
-        if (frc) { rc = frc; goto fail; }
+        if (frc) { S.agreed_fail = 1; rc = frc; goto fail; }
         if (strcmp(bc.name, "cuda") == 0 && ll_dist_use_device(o->dist, bc.device) != 0) goto fail;
         S.ranks_json = ll_dist_split_json(o->dist, S.seq_len, (long)n_seq, S.owner);
         /* the reduce ends each entry on the rank that solves it (blocks of
@@ -569,9 +580,10 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     run_state_free(&S);
     return 0;
 fail:
-    /* a rank that fails before the failure check still takes part in it, so
-     * that the others stop too; rank 0 then holds "rank R: <message>" */
-    if (nranks > 1 && !S.synced) rc = ll_dist_agree(o->dist, rc ? rc : 1);
+    /* a rank that fails between failure checks takes part in the next one
+     * (and only that one: it reports the failure to all), so that the others
+     * stop too; rank 0 then holds "rank R: <message>" */
+    if (nranks > 1 && !S.agreed_fail && S.checks < 2) rc = ll_dist_agree(o->dist, rc ? rc : 1);
     run_state_free(&S);
     ll_run_result_free(r);
     r->rank = rank;
