@@ -322,11 +322,9 @@ int ll_dist_reduce_solve(ll_dist *d, ll_stats *st, double ridge, int threads, ll
         }
         free(mine);
     }
-    /* a failed solve is one rank's: agree before gathering */
-    int bad = rc != 0, any = 0;
-    if (MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, d->comm) != MPI_SUCCESS) any = 1;
-    if (any) {
-        if (!bad) ll_set_error("MPI: solving the probes failed on another rank");
+    /* a failed solve is one rank's: agree before gathering (every rank
+     * then holds "rank R: <its message>") */
+    if (ll_dist_any_failed(d, rc != 0) >= 0) {
         free(out); free(all);
         return -1;
     }
@@ -429,13 +427,9 @@ static int reduce_core(ll_dist *d, ll_stats *st, int spread) {
         }
     }
     free(m1); free(tmp); free(onull); free(buf); free(mu); free(delta);
-    /* a rank whose send failed must not leave rank 0 believing it has the sum */
-    int bad = rc != 0, any = 0;
-    if (MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, d->comm) != MPI_SUCCESS || any) {
-        if (!bad) ll_set_error("MPI: the statistics reduce failed on another rank");
-        return -1;
-    }
-    return 0;
+    /* a rank whose send failed must not leave the root believing it has the
+     * sum: agree, naming the failing rank */
+    return ll_dist_any_failed(d, rc != 0) >= 0 ? -1 : 0;
 #endif
 }
 
