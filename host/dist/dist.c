@@ -253,17 +253,13 @@ int ll_dist_use_device(ll_dist *d, int device) {
 #endif
 }
 
+#ifdef LL_HAVE_MPI
 /* Sum of per-rank buffers onto rank root by the job's transport. */
 static int dist_sum(ll_dist *d, double *buf, size_t n, double *tmp, int root) {
 #ifdef LL_DIST_NCCL
     if (d->have_nccl) return nccl_sum(d, buf, n, root);
 #endif
-#ifdef LL_HAVE_MPI
     return chain_sum_to(d, buf, n, tmp, root);
-#else
-    (void)d; (void)buf; (void)n; (void)tmp; (void)root;
-    return 0;
-#endif
 }
 
 /* Fault injection for the tests (tests/test_dist.c): LAYERLAW_FAULT=kill:R
@@ -277,6 +273,7 @@ static void maybe_fault(const ll_dist *d) {
 /* Entry e's merged statistics end on rank owner(e): 0 for all (reduce to
  * rank 0), or contiguous blocks of entries (reduce then solve by entry). */
 static int entry_owner(int e, int E, int P, int spread) { return spread ? (int)((long)e * P / E) : 0; }
+#endif
 
 static int reduce_core(ll_dist *d, ll_stats *st, int spread);
 
