@@ -4,7 +4,7 @@
 CC      ?= gcc
 NVCC    ?= nvcc
 BUILD   ?= build
-PKGS    := libcjson zlib openblas lapacke libpcre2-8 libutf8proc
+PKGS    := libcjson zlib openblas lapacke libpcre2-8 libutf8proc libxml-2.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 OPT     ?= -O2
@@ -120,6 +120,7 @@ gpu_tests: $(BUILD)/gpu_tests
 
 $(BUILD)/liblayerlaw.a: $(LIB_OBJ) $(CU_OBJ)
 	@mkdir -p $(dir $@)
+	@rm -f $@  # ar would keep members of sources that no longer exist
 	$(AR) rcs $@ $^
 
 $(BUILD)/layerlaw: $(CLI_OBJ) $(BUILD)/liblayerlaw.a

@@ -182,7 +182,7 @@ static void ssm_check_pr(const char *name, double tol_exact, double tol_sklearn)
     const int E = ll_model_n_entries(m), d = ll_model_dim(m);
     double eps;
     ll_norm norm = ll_model_fresh_norm(m, &eps);
-    CHECK(norm == (m->cfg.arch == LL_ARCH_RWKV ? LL_NORM_LAYERNORM : LL_NORM_RMSNORM));
+    CHECK(norm == (!strcmp(m->family->model_type, "rwkv") ? LL_NORM_LAYERNORM : LL_NORM_RMSNORM));
     ll_stats *st = ll_stats_new(E, d, LL_TARGET_ID, 0);
     ll_capture *cap = ll_capture_probe_new(st, LL_POS_NEXT, norm, eps, 0, NULL);
     REQUIRE(cap);

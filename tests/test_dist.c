@@ -351,6 +351,24 @@ static void check_run_ranks(const char *model, const char *tokens) {
     free(o);
     REQUIRE(st == 0 && read_prs(out, pr, 256, NULL) == E);
     for (int e = 0; e < E; e++) CHECK_REL(pr[e], dflt[e], 1e-7);
+    /* the throughput record counts the job's tokens, not rank 0's */
+    char p1[700], p3[700];
+    snprintf(p1, sizeof p1, "%s/single-default/law.json", ll_test_tmpdir());
+    snprintf(p3, sizeof p3, "%s/np3-default/law.json", ll_test_tmpdir());
+    cJSON *j1 = load_json(p1), *j3 = load_json(p3);
+    REQUIRE(j1 && j3);
+    double t1 = cJSON_GetObjectItem(cJSON_GetObjectItem(j1, "throughput"), "tokens")->valuedouble;
+    double t3 = cJSON_GetObjectItem(cJSON_GetObjectItem(j3, "throughput"), "tokens")->valuedouble;
+    CHECK_MSG(t1 == t3 && t1 > 0, "tokens: one process %g, 3 ranks %g", t1, t3);
+    const cJSON *f1 = cJSON_GetObjectItem(cJSON_GetObjectItem(j1, "throughput"), "per_entry_flops");
+    const cJSON *f3 = cJSON_GetObjectItem(cJSON_GetObjectItem(j3, "throughput"), "per_entry_flops");
+    if (f1 || f3) {
+        REQUIRE(f1 && f3 && cJSON_GetArraySize(f1) == cJSON_GetArraySize(f3));
+        for (int e = 0; e < cJSON_GetArraySize(f1); e++)
+            CHECK_REL(cJSON_GetArrayItem(f3, e)->valuedouble, cJSON_GetArrayItem(f1, e)->valuedouble, 1e-12);
+    }
+    cJSON_Delete(j1);
+    cJSON_Delete(j3);
 }
 
 TEST(mpi_run_ranks_gpt2) {

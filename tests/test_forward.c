@@ -15,6 +15,8 @@ TEST(forward_llama3_scaling) { check_fixture("llama3_scaling", TOL); }
 TEST(forward_mistral) { check_fixture("mistral", TOL); }
 TEST(forward_qwen2) { check_fixture("qwen2", TOL); }
 TEST(forward_llama_bf16) { check_fixture("llama_bf16", TOL); }
+/* mlp_bias + attention_bias: biases on gate/up/down and q/k/v/o */
+TEST(forward_llama_mlp_bias) { check_fixture("llama_mlp_bias", TOL); }
 
 /* Padding never leaks into real positions: a batch whose padding ids are
  * junk equals the same sequences run one by one (checked inside

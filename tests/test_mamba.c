@@ -1,7 +1,7 @@
 /* Mamba: conv1d and selective-scan ops vs float64 definitions and across
  * state chunks, the random HF fixture, scan vs recurrent mode, the
  * embedding-entry option. */
-#include "ops/ops_ssm.h"
+#include "ops/cpu_ops.h"
 #include "ssm_fixture.h"
 
 static float frand(unsigned *s, float lo, float hi) {

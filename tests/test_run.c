@@ -91,7 +91,7 @@ TEST(run_fixture_llama3_scaling) { check_fixture_pr("llama3_scaling", PR_RTOL); 
 TEST(run_fixture_mistral) { check_fixture_pr("mistral", PR_RTOL); }
 TEST(run_fixture_qwen2) { check_fixture_pr("qwen2", PR_RTOL); }
 TEST(run_fixture_llama_bf16) { check_fixture_pr("llama_bf16", PR_RTOL); }
-/* the RWKV / Mamba families (host/families/rwkv.c, forward_mamba.c) through run */
+/* the RWKV / Mamba families (host/families/rwkv.c, mamba.c) through run */
 TEST(run_fixture_rwkv) { check_fixture_pr("rwkv", PR_RTOL); }
 TEST(run_fixture_rwkv_bin) { check_fixture_pr("rwkv_bin", PR_RTOL); }
 TEST(run_fixture_mamba) { check_fixture_pr("mamba", PR_RTOL); }

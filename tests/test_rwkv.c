@@ -1,7 +1,7 @@
 /* RWKV-4: WKV op vs a float64 textbook formula, scan vs recurrent mode, the
  * random HF fixture (safetensors and pytorch_model.bin), the embedding-entry
  * option, and the trained tiny RWKV-4 against rwkv.cpp's expected logits. */
-#include "ops/ops_ssm.h"
+#include "ops/cpu_ops.h"
 #include "ssm_fixture.h"
 
 static float frand(unsigned *s, float lo, float hi) {
@@ -88,6 +88,8 @@ TEST(rwkv_shift_mix_op) {
 #define TOL 1e-5
 TEST(rwkv_matches_hf) { check_fixture("rwkv", TOL); }
 TEST(rwkv_bin_matches_hf) { check_fixture("rwkv_bin", TOL); }
+/* layer_norm_epsilon 1e-3 in the blocks, HF ln_out keeps eps 1e-5 */
+TEST(rwkv_eps_matches_hf) { check_fixture("rwkv_eps", TOL); }
 
 TEST(rwkv_scan_vs_recurrent) {
     char msg[2048] = "";

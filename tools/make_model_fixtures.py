@@ -54,6 +54,10 @@ Fixtures:
                    longer writes .bin) + the same tokens/hidden/expected.
   mamba            MambaForCausalLM hidden 32, state 8, 3 layers, expand 2,
                    conv_kernel 4, time_step_rank auto (=2), slow (torch) path.
+  llama_mlp_bias   LlamaForCausalLM as llama_gqa with mlp_bias=True (biases on
+                   gate/up/down) and attention_bias=True (biases on q/k/v/o).
+  rwkv_eps         as rwkv with layer_norm_epsilon 1e-3: HF's ln_out keeps
+                   nn.LayerNorm's default eps 1e-5 (the blocks use 1e-3).
   bad_pickle       pytorch_model.bin = torch zip layout whose archive/data.pkl calls
                    os.system (GLOBAL 'os system' + REDUCE); config.json of an rwkv
                    model. NEVER load it; a safe reader must reject it.
@@ -218,12 +222,26 @@ def specs():
         cfg=T.MambaConfig(vocab_size=100, hidden_size=32, state_size=8, num_hidden_layers=3, expand=2,
                           conv_kernel=4, time_step_rank="auto", layer_norm_epsilon=1e-5,
                           bos_token_id=1, eos_token_id=2, pad_token_id=0))
+    # HF puts mlp_bias on gate/up/down and attention_bias on q/k/v/o
+    S["llama_mlp_bias"] = dict(
+        cls=T.LlamaForCausalLM, norm="rmsnorm", eps_key="rms_norm_eps",
+        cfg=T.LlamaConfig(vocab_size=100, hidden_size=32, intermediate_size=48, num_hidden_layers=3,
+                          num_attention_heads=4, num_key_value_heads=2, rope_theta=10000.0,
+                          rms_norm_eps=1e-5, max_position_embeddings=128, tie_word_embeddings=False,
+                          mlp_bias=True, attention_bias=True))
+    # RwkvModel.ln_out is nn.LayerNorm(hidden_size): eps 1e-5 whatever layer_norm_epsilon says
+    S["rwkv_eps"] = dict(
+        cls=T.RwkvForCausalLM, norm="layernorm", eps_key="layer_norm_epsilon",
+        cfg=T.RwkvConfig(vocab_size=100, hidden_size=32, num_hidden_layers=3, attention_hidden_size=32,
+                         intermediate_size=64, context_length=64, rescale_every=2,
+                         layer_norm_epsilon=1e-3, tie_word_embeddings=False, bos_token_id=1,
+                         eos_token_id=2))
     return S
 
 
 SEEDS = {n: 1000 + i for i, n in enumerate(
     ["gpt2", "neox_parallel", "neox_sequential", "llama_gqa", "llama3_scaling", "mistral",
-     "qwen2", "llama_bf16", "gpt2_sharded", "rwkv", "mamba"])}
+     "qwen2", "llama_bf16", "gpt2_sharded", "rwkv", "mamba", "llama_mlp_bias", "rwkv_eps"])}
 
 
 # ---------------------------------------------------------------- hidden states

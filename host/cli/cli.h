@@ -9,6 +9,11 @@ int cmd_info(int argc, char **argv);     /* host/cli/main.c */
 int cmd_topo(int argc, char **argv);     /* host/cli/cmd_topo.c */
 /* The MPI / NCCL / hwloc / kernel-image lines of `layerlaw info`. */
 void cli_info_dist(void);
+int cmd_plot(int argc, char **argv);     /* host/cli/cmd_plot.c */
+int cmd_report(int argc, char **argv);   /* host/cli/cmd_plot.c */
+/* The per-run figure (law.png, law.svg) beside law.json: a missing gnuplot
+ * or a drawing error is a warning on stderr, never a failed run. */
+void cli_run_figure(const char *outdir);
 /* Prints "layerlaw: <msg>" on stderr (one line) and returns 2. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Ranks: while on, cli_fail only records its message (ll_set_error) so that

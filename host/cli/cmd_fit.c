@@ -206,6 +206,7 @@ static int fit_main(ll_dist *dist, int argc, char **argv, int *synced) {
     if (target == LL_TARGET_ONEHOT) cJSON_AddNumberToObject(extra, "n_classes", cmap.K);
     if (ranks_json) { cJSON_AddItemToObject(extra, "ranks", ranks_json); ranks_json = NULL; }
     if (ll_report_write(outdir, res, E, &law, N, d, cfg, extra) != 0) { free(res); cli_fail_lib(); goto done; }
+    cli_run_figure(outdir);
     if (!quiet) ll_report_print(stdout, res, E, &law, N, d);
     free(res);
     rc = 0;

@@ -85,9 +85,12 @@ static int run_main(ll_dist *dist, int argc, char **argv) {
         if (ll_report_write_run(outdir, &r) != 0) {
             rc = 1;
             cli_fail_lib();
-        } else if (!quiet) {
-            ll_report_print(stdout, r.res, r.E, r.have_law ? &r.law : NULL, r.N, r.d);
-            ll_report_print_gpu_timing(stdout, r.extra);
+        } else {
+            cli_run_figure(outdir);
+            if (!quiet) {
+                ll_report_print(stdout, r.res, r.E, r.have_law ? &r.law : NULL, r.N, r.d);
+                ll_report_print_gpu_timing(stdout, r.extra);
+            }
         }
     }
     ll_run_result_free(&r);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli/cli.h"
+#include "report/plot.h"
 #include "core/ll_util.h"
 #include "backend/backend_info.h"
 #include "dist/dist.h"
@@ -30,6 +31,13 @@ int cli_fail(const char *fmt, ...) {
 }
 
 void cli_fail_print(void) { fprintf(stderr, "layerlaw: %s\n", ll_last_error()); }
+
+void cli_run_figure(const char *outdir) {
+    if (getenv("LAYERLAW_NO_FIGURE")) return;
+    int rc = ll_plot_run_figure(outdir);
+    if (rc == 1) fprintf(stderr, "layerlaw: no figure drawn (gnuplot is not installed: apt-get install gnuplot-nox)\n");
+    else if (rc < 0) fprintf(stderr, "layerlaw: warning: no figure drawn: %s\n", ll_last_error());
+}
 
 int cli_fail_lib(void) { return cli_fail("%s", ll_last_error()); }
 
@@ -85,6 +93,8 @@ static void usage(FILE *f) {
             "  fit       probes and the law from features you already have (.npy)\n"
             "  run       forward a model over tokens, capture every layer, fit the law\n"
             "  tokenize  text -> token ids with an HF tokenizer.json\n"
+            "  plot      figures of the paper from results (law.json files or folders)\n"
+            "  report    report.html + report.md: tables, figures, provenance of every run\n"
             "  info      version, backends, devices\n"
             "  topo      the machine as layerlaw sees it: cores, NUMA, GPUs, NICs, rank bindings\n",
             LL_VERSION);
@@ -97,7 +107,8 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "--version")) { printf("layerlaw %s\n", LL_VERSION); return 0; }
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
-        {"fit", cmd_fit}, {"run", cmd_run}, {"tokenize", cmd_tokenize}, {"info", cmd_info}, {"topo", cmd_topo},
+        {"fit", cmd_fit}, {"run", cmd_run}, {"tokenize", cmd_tokenize}, {"info", cmd_info},
+        {"plot", cmd_plot}, {"report", cmd_report}, {"topo", cmd_topo},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name)) {

@@ -466,6 +466,21 @@ int ll_dist_agree(ll_dist *d, int rc) {
 #endif
 }
 
+int ll_dist_sum_ll(ll_dist *d, long long *v, long n) {
+    if (!d || d->size == 1 || n <= 0) return 0;
+#ifdef LL_HAVE_MPI
+    LL_MPI(MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_LONG_LONG, MPI_SUM, d->comm), "MPI_Allreduce (sum)");
+#endif
+    return 0;
+}
+int ll_dist_max_double(ll_dist *d, double *v, long n) {
+    if (!d || d->size == 1 || n <= 0) return 0;
+#ifdef LL_HAVE_MPI
+    LL_MPI(MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_DOUBLE, MPI_MAX, d->comm), "MPI_Allreduce (max)");
+#endif
+    return 0;
+}
+
 int ll_dist_bind(ll_dist *d, int device) {
     ll_topo_binding b;
     int local_rank = d ? d->local_rank : 0, local_size = d ? d->local_size : 1;

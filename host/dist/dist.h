@@ -64,6 +64,11 @@ int ll_dist_any_failed(ll_dist *d, int failed);
  * every rank.  Single process: returns rc. */
 int ll_dist_agree(ll_dist *d, int rc);
 
+/* Collective sums / maxima over the ranks, in place on every rank (integer
+ * sums are exact; single process: nothing to do).  0, or -1 + error. */
+int ll_dist_sum_ll(ll_dist *d, long long *v, long n);
+int ll_dist_max_double(ll_dist *d, double *v, long n);
+
 /* ---- beyond the seam (host/dist/dist.c, host/dist/topo.c) ---- */
 
 /* The job as ll_dist_init found it (any thread, after init; before: 0 of 1):

@@ -13,8 +13,8 @@
  *   h = h + out_proj(y) */
 #include <stdlib.h>
 #include <string.h>
-#include "families/ssm_common.h"
 #include "core/ll_util.h"
+#include "families/ssm_common.h"
 #include "model/model.h"
 
 typedef struct {
@@ -24,84 +24,115 @@ typedef struct {
 
 typedef struct {
     ll_ssm_common common;
+    int S, K, E, R;              /* state_size, conv_kernel, intermediate_size (expand·C), time_step_rank */
+    int use_bias, use_conv_bias; /* in/out_proj and conv1d biases */
     ll_weight head;
     mamba_layer layers[];
 } mamba_data;
 
-static int want(ll_loader *ld, ll_weight *w, const char *pre, int layer, const char *name, int ndim,
-                const int64_t *s, int flags) {
-    return ll_ssm_want(ld, w, pre, "layers", layer, name, ndim, s, flags);
+enum { R_EMB, R_NORM_F, R_HEAD, R_NORM, R_IN, R_IN_B, R_CONV, R_CONV_B, R_X, R_DT, R_DT_B, R_A, R_D, R_OUT, R_OUT_B,
+       N_ROLES };
+/* GGUF names from gguf.constants (MODEL_ARCH.MAMBA).  Note: llama.cpp's
+ * converter stores ssm_a = -exp(A_log) and ssm_conv1d as [E, K]; a GGUF
+ * reader must undo that before binding here. */
+static const ll_tensor_role roles[N_ROLES] = {
+    [R_EMB] = {"token_embd", "embeddings.weight", "token_embd.weight"},
+    [R_NORM_F] = {"output_norm", "norm_f.weight", "output_norm.weight"},
+    [R_HEAD] = {"output", "lm_head.weight", "output.weight", 1},
+    [R_NORM] = {"attn_norm", "layers.%d.norm.weight", "blk.%d.attn_norm.weight"},
+    [R_IN] = {"ssm_in", "layers.%d.mixer.in_proj.weight", "blk.%d.ssm_in.weight"},
+    [R_IN_B] = {"ssm_in_b", "layers.%d.mixer.in_proj.bias", "blk.%d.ssm_in.bias"},
+    [R_CONV] = {"ssm_conv1d", "layers.%d.mixer.conv1d.weight", "blk.%d.ssm_conv1d.weight"},
+    [R_CONV_B] = {"ssm_conv1d_b", "layers.%d.mixer.conv1d.bias", "blk.%d.ssm_conv1d.bias"},
+    [R_X] = {"ssm_x", "layers.%d.mixer.x_proj.weight", "blk.%d.ssm_x.weight"},
+    [R_DT] = {"ssm_dt", "layers.%d.mixer.dt_proj.weight", "blk.%d.ssm_dt.weight"},
+    [R_DT_B] = {"ssm_dt_b", "layers.%d.mixer.dt_proj.bias", "blk.%d.ssm_dt.bias"},
+    [R_A] = {"ssm_a", "layers.%d.mixer.A_log", "blk.%d.ssm_a"},
+    [R_D] = {"ssm_d", "layers.%d.mixer.D", "blk.%d.ssm_d"},
+    [R_OUT] = {"ssm_out", "layers.%d.mixer.out_proj.weight", "blk.%d.ssm_out.weight"},
+    [R_OUT_B] = {"ssm_out_b", "layers.%d.mixer.out_proj.bias", "blk.%d.ssm_out.bias"},
+};
+
+static int parse_mamba(ll_model *m, ll_config *r) {
+    ll_model_config *c = &m->cfg;
+    c->d_model = ll_cfg_size(r, "hidden_size", NULL, LL_CFG_REQUIRED, 1, LL_CFG_MAX_DIM);
+    c->n_layer = ll_cfg_size(r, "num_hidden_layers", NULL, LL_CFG_REQUIRED, 1, LL_CFG_MAX_LAYERS);
+    c->vocab = ll_cfg_size(r, "vocab_size", NULL, LL_CFG_REQUIRED, 1, LL_CFG_MAX_VOCAB);
+    const int S = ll_cfg_size(r, "state_size", NULL, 16, 1, 1 << 16);
+    const int K = ll_cfg_size(r, "conv_kernel", NULL, 4, 1, 1 << 16);
+    const int expand = ll_cfg_size(r, "expand", NULL, 2, 1, 1 << 16);
+    if (ll_cfg_ok(r)) return -1;
+    if ((int64_t)expand * c->d_model > LL_CFG_MAX_DIM && !ll_cfg_has(r, "intermediate_size"))
+        return ll_cfg_fail(r, "'expand' %d times hidden_size %d exceeds %d", expand, c->d_model, LL_CFG_MAX_DIM);
+    const int E = ll_cfg_size(r, "intermediate_size", NULL, expand * c->d_model, 1, LL_CFG_MAX_DIM);
+    c->d_ff = E;
+    c->norm = LL_NORM_RMSNORM;
+    c->norm_eps = ll_cfg_num(r, NULL, "layer_norm_epsilon", 1e-5);
+    const int use_bias = ll_cfg_bool(r, "use_bias", 0), use_conv_bias = ll_cfg_bool(r, "use_conv_bias", 1);
+    c->tie_embeddings = ll_cfg_bool(r, "tie_word_embeddings", 1);
+    cJSON *tr = ll_cfg_item(r, "time_step_rank");
+    int R;
+    if (!tr || (cJSON_IsString(tr) && !strcmp(tr->valuestring, "auto"))) R = (c->d_model + 15) / 16;
+    else R = ll_cfg_size(r, "time_step_rank", NULL, 0, 1, LL_CFG_MAX_DIM);
+    if (ll_cfg_ok(r)) return -1;
+    mamba_data *d = ll_xcalloc(1, sizeof *d + (size_t)c->n_layer * sizeof(mamba_layer));
+    d->S = S; d->K = K; d->E = E; d->R = R;
+    d->use_bias = use_bias;
+    d->use_conv_bias = use_conv_bias;
+    m->family_data = d;
+    return 0;
 }
 
+/* (use_bias / use_conv_bias false: the biases are not read, as HF builds
+ * those layers without them; a checkpoint that has them is refused as
+ * carrying unused tensors.) */
 static int bind_mamba(ll_model *m, ll_loader *ld) {
     const ll_model_config *c = &m->cfg;
-    const int64_t C = c->d_model, E = c->d_inner, S = c->d_state, R = c->dt_rank, K = c->d_conv, V = c->vocab;
-    const int L = c->n_layer;
-    if (E <= 0 || S <= 0 || R <= 0 || K <= 0) {
-        ll_set_error("%s: mamba config needs positive intermediate_size, state_size, time_step_rank, conv_kernel",
-                     m->dir);
+    mamba_data *d = m->family_data;
+    const int64_t C = c->d_model, E = d->E, S = d->S, R = d->R, K = d->K, V = c->vocab;
+    if (ll_bind(ld, &m->embed, &roles[R_EMB], -1, SHAPE2(V, C), 0) ||
+        ll_bind(ld, &m->norm_w, &roles[R_NORM_F], -1, SHAPE1(C), 0) ||
+        ll_bind(ld, &d->head, &roles[R_HEAD], -1, SHAPE2(V, C), LL_LOAD_OPTIONAL))
         return -1;
-    }
-    const char *pre = ll_loader_has(ld, "backbone.embeddings.weight") ? "backbone." : "";
-    mamba_data *d = ll_xcalloc(1, sizeof *d + (size_t)L * sizeof(mamba_layer));
-    m->family_data = d;
-    if (want(ld, &m->embed, pre, -1, "embeddings.weight", SHAPE2(V, C), 0) ||
-        want(ld, &m->norm_w, pre, -1, "norm_f.weight", SHAPE1(C), 0) ||
-        ll_loader_want(ld, &d->head, "lm_head.weight", SHAPE2(V, C), LL_LOAD_OPTIONAL))
-        return -1;
-    for (int l = 0; l < L; l++) {
+    for (int l = 0; l < c->n_layer; l++) {
         mamba_layer *y = &d->layers[l];
-        if (want(ld, &y->norm_w, pre, l, "norm.weight", SHAPE1(C), 0) ||
-            want(ld, &y->in_proj, pre, l, "mixer.in_proj.weight", SHAPE2(2 * E, C), 0) ||
-            (c->use_bias && want(ld, &y->in_proj_b, pre, l, "mixer.in_proj.bias", SHAPE1(2 * E), 0)) ||
-            want(ld, &y->conv_w, pre, l, "mixer.conv1d.weight", SHAPE3(E, 1, K), LL_LOAD_F32) ||
-            (c->use_conv_bias && want(ld, &y->conv_b, pre, l, "mixer.conv1d.bias", SHAPE1(E), 0)) ||
-            want(ld, &y->x_proj, pre, l, "mixer.x_proj.weight", SHAPE2(R + 2 * S, E), 0) ||
-            want(ld, &y->dt_proj, pre, l, "mixer.dt_proj.weight", SHAPE2(E, R), 0) ||
-            want(ld, &y->dt_proj_b, pre, l, "mixer.dt_proj.bias", SHAPE1(E), 0) ||
-            want(ld, &y->A_log, pre, l, "mixer.A_log", SHAPE2(E, S), LL_LOAD_F32) ||
-            want(ld, &y->D, pre, l, "mixer.D", SHAPE1(E), 0) ||
-            want(ld, &y->out_proj, pre, l, "mixer.out_proj.weight", SHAPE2(C, E), 0) ||
-            (c->use_bias && want(ld, &y->out_proj_b, pre, l, "mixer.out_proj.bias", SHAPE1(C), 0)))
+#define W(dst, role, ...) ll_bind(ld, &y->dst, &roles[role], l, __VA_ARGS__)
+        if (W(norm_w, R_NORM, SHAPE1(C), 0) || W(in_proj, R_IN, SHAPE2(2 * E, C), 0) ||
+            (d->use_bias && W(in_proj_b, R_IN_B, SHAPE1(2 * E), 0)) ||
+            W(conv_w, R_CONV, SHAPE3(E, 1, K), LL_LOAD_F32) ||
+            (d->use_conv_bias && W(conv_b, R_CONV_B, SHAPE1(E), 0)) || W(x_proj, R_X, SHAPE2(R + 2 * S, E), 0) ||
+            W(dt_proj, R_DT, SHAPE2(E, R), 0) || W(dt_proj_b, R_DT_B, SHAPE1(E), 0) ||
+            W(A_log, R_A, SHAPE2(E, S), LL_LOAD_F32) || W(D, R_D, SHAPE1(E), 0) ||
+            W(out_proj, R_OUT, SHAPE2(C, E), 0) || (d->use_bias && W(out_proj_b, R_OUT_B, SHAPE1(C), 0)))
             return -1;
+#undef W
     }
     return 0;
 }
 
-/* (use_bias / use_conv_bias false: the biases are not read even if present,
- * as HF builds those layers without them.) */
-
 /* State per layer (floats): conv window [B, E, K-1], ssm [B, E, S]. */
 static size_t layer_state(const ll_model *m, int B) {
-    const ll_model_config *c = &m->cfg;
-    return (size_t)B * c->d_inner * ((size_t)(c->d_conv - 1) + c->d_state);
+    const mamba_data *d = m->family_data;
+    return (size_t)B * d->E * ((size_t)(d->K - 1) + d->S);
 }
-size_t ll_mamba_state_floats(const ll_model *m, int B) { return (size_t)m->cfg.n_layer * layer_state(m, B); }
+static size_t state_floats(const ll_model *m, int B) { return (size_t)m->cfg.n_layer * layer_state(m, B); }
 
-#define NEED(op)                                                                                       \
-    do {                                                                                               \
-        if (!ops->op) {                                                                                \
-            ll_set_error("%s: backend '%s' has no '%s' op (needed by mamba)", m->dir, ops->name, #op); \
-            return -1;                                                                                 \
-        }                                                                                              \
-    } while (0)
+#define NEED LL_NEED
 
-int ll_mamba_run(ll_model *m, const ll_ops *ops, void *ctx, const int32_t *tokens, const int *lens, int B, int T,
-                 ll_capture *cap, ll_ssm_state *st, float *logits) {
+static int forward_mamba(ll_model *m, const ll_ops *ops, void *ctx, const int32_t *tokens, const int *lens, int B,
+                         int T, ll_capture *cap, float *st, float *logits) {
     NEED(conv1d_silu); NEED(selective_scan); NEED(rmsnorm); NEED(linear); NEED(embedding); NEED(add); NEED(copy2d);
     const ll_model_config *c = &m->cfg;
     mamba_data *d = m->family_data;
-    const int L = c->n_layer, emb_entry = d->common.embed_entry;
-    const int64_t C = c->d_model, E = c->d_inner, S = c->d_state, R = c->dt_rank, K = c->d_conv, V = c->vocab;
+    const int L = c->n_layer;
+    const int64_t C = c->d_model, E = d->E, S = d->S, R = d->R, K = d->K, V = c->vocab;
     const int64_t N = (int64_t)B * T, W = R + 2 * S;
     const float eps = (float)c->norm_eps;
     const ll_weight *head = d->head.data ? &d->head : &m->embed; /* HF Mamba ties by default */
     size_t off = 0;
-#define CARVE(name, cnt) size_t o_##name = off; off += (((size_t)(cnt) * sizeof(float)) + 255) & ~(size_t)255
-    CARVE(h, N * C); CARVE(x, N * C); CARVE(xz, N * 2 * E); CARVE(u, N * E); CARVE(dbc, N * W);
-    CARVE(dtin, N * R); CARVE(dt, N * E); CARVE(y, N * E); CARVE(o, N * C); CARVE(lg, logits ? N * V : 0);
-    CARVE(ids, N);
-#undef CARVE
+    LL_CARVE(off, h, N * C); LL_CARVE(off, x, N * C); LL_CARVE(off, xz, N * 2 * E); LL_CARVE(off, u, N * E);
+    LL_CARVE(off, dbc, N * W); LL_CARVE(off, dtin, N * R); LL_CARVE(off, dt, N * E); LL_CARVE(off, y, N * E);
+    LL_CARVE(off, o, N * C); LL_CARVE(off, lg, logits ? N * V : 0); LL_CARVE(off, ids, N);
     char *ws = ll_model_workspace(m, ops, ctx, off);
     if (!ws) return -1;
     float *h = (float *)(ws + o_h), *x = (float *)(ws + o_x), *xz = (float *)(ws + o_xz), *u = (float *)(ws + o_u),
@@ -110,9 +141,9 @@ int ll_mamba_run(ll_model *m, const ll_ops *ops, void *ctx, const int32_t *token
     int32_t *d_ids = (int32_t *)(ws + o_ids);
     const size_t NC = (size_t)N * C;
 
-    ll_ssm_upload_ids(ops, ctx, d_ids, tokens, lens, B, T);
+    ll_model_upload_ids(ops, ctx, d_ids, tokens, lens, B, T);
     ops->embedding(ctx, h, &m->embed, d_ids, (int)N, 0);
-    if (emb_entry && ll_model_emit(m, ops, ctx, cap, 0, h, tokens, lens, B, T)) return -1;
+    if (ll_ssm_emit_embeddings(m, ops, ctx, cap, h, tokens, lens, B, T)) return -1;
 
     ll_sscan_params sp;
     memset(&sp, 0, sizeof sp);
@@ -121,7 +152,7 @@ int ll_mamba_run(ll_model *m, const ll_ops *ops, void *ctx, const int32_t *token
     sp.B = B; sp.T = T; sp.E = (int)E; sp.S = (int)S;
     for (int l = 0; l < L; l++) {
         const mamba_layer *ly = &d->layers[l];
-        float *s_conv = st ? st->buf + (size_t)l * layer_state(m, B) : NULL;
+        float *s_conv = st ? st + (size_t)l * layer_state(m, B) : NULL;
         float *s_ssm = st ? s_conv + (size_t)B * E * (K - 1) : NULL;
         ops->rmsnorm(ctx, x, h, ly->norm_w.data, (int)N, (int)C, eps);
         ops->linear(ctx, xz, x, &ly->in_proj, ly->in_proj_b.data, (int)N);
@@ -135,11 +166,7 @@ int ll_mamba_run(ll_model *m, const ll_ops *ops, void *ctx, const int32_t *token
         ops->selective_scan(ctx, &sp);
         ops->linear(ctx, o, y, &ly->out_proj, ly->out_proj_b.data, (int)N);
         ops->add(ctx, h, h, o, NC);
-        if (!emb_entry) {
-            if (ll_model_emit(m, ops, ctx, cap, l, h, tokens, lens, B, T)) return -1;
-        } else if (l + 1 < L) {
-            if (ll_model_emit(m, ops, ctx, cap, l + 1, h, tokens, lens, B, T)) return -1;
-        }
+        if (ll_ssm_emit_block(m, ops, ctx, cap, l, h, tokens, lens, B, T)) return -1;
     }
     ops->rmsnorm(ctx, x, h, m->norm_w.data, (int)N, (int)C, eps);
     if (ll_model_emit(m, ops, ctx, cap, L, x, tokens, lens, B, T)) return -1;
@@ -147,9 +174,52 @@ int ll_mamba_run(ll_model *m, const ll_ops *ops, void *ctx, const int32_t *token
     return ops->sync ? ops->sync(ctx) : 0;
 }
 
-static int forward_mamba(ll_model *m, const ll_ops *ops, void *ctx, const int32_t *tokens, const int *lens, int B,
-                         int T, ll_capture *cap) {
-    return ll_mamba_run(m, ops, ctx, tokens, lens, B, T, cap, NULL, NULL);
+/* Cost (family.h): per block in_proj, x_proj, dt_proj, out_proj products,
+ * the depthwise conv (K multiply-adds per channel) and the selective scan as
+ * 2 multiply-adds per state element (state update and readout): 4 E S;
+ * entry mapping of ssm_common.h, norm_f folded into the last entry. */
+static int cost_mamba(const ll_model *m, int T, ll_cost *pe) {
+    const ll_model_config *c = &m->cfg;
+    const mamba_data *d = m->family_data;
+    const double C = c->d_model, E = d->E, S = d->S, R = d->R, K = d->K;
+    const int L = c->n_layer;
+    pe[0].weight_bytes += ll_weight_bytes(&m->embed);
+    pe[0].act_bytes += 4 * C;
+    for (int l = 0; l < L; l++) {
+        const mamba_layer *y = &d->layers[l];
+        ll_cost *e = &pe[ll_ssm_cost_entry(m, l)];
+        e->flops += 2 * (C * 2 * E + E * (R + 2 * S) + R * E + E * C) + 2 * E * K + 4 * E * S;
+        const ll_weight *ws[] = {&y->norm_w, &y->in_proj, &y->in_proj_b, &y->conv_w, &y->conv_b, &y->x_proj,
+                                 &y->dt_proj, &y->dt_proj_b, &y->A_log, &y->D, &y->out_proj, &y->out_proj_b};
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) e->weight_bytes += ll_weight_bytes(ws[i]);
+        e->act_bytes += 4 * (2 * E + E + (R + 2 * S) + E + E + C); /* in_proj, conv, x_proj, dt_proj, scan, out_proj */
+    }
+    pe[L].weight_bytes += ll_weight_bytes(&m->norm_w);
+    pe[L].act_bytes += 4 * C;
+    return 0;
 }
 
-const ll_family ll_family_mamba = {LL_ARCH_MAMBA, "mamba", bind_mamba, NULL, forward_mamba};
+static void describe_mamba(const ll_model *m, cJSON *j) {
+    const mamba_data *d = m->family_data;
+    cJSON_AddNumberToObject(j, "state_size", d->S);
+    cJSON_AddNumberToObject(j, "conv_kernel", d->K);
+    cJSON_AddNumberToObject(j, "intermediate_size", d->E);
+    cJSON_AddNumberToObject(j, "time_step_rank", d->R);
+}
+
+static const ll_family_state mamba_state = {state_floats, NULL};
+
+const ll_family ll_family_mamba = {
+    .model_type = "mamba",
+    .gguf_arch = "mamba",
+    .roles = roles,
+    .n_roles = N_ROLES,
+    .hf_prefix = "backbone.",
+    .parse_config = parse_mamba,
+    .bind = bind_mamba,
+    .forward = forward_mamba,
+    .state = &mamba_state,
+    .describe = describe_mamba,
+    .cost = cost_mamba,
+    .set_embedding_entry = ll_ssm_family_set_embed_entry,
+};

@@ -4,6 +4,8 @@
 #include "model/model.h"
 #include <cJSON.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -11,127 +13,11 @@
 #include "capture/capture.h"
 #include "core/ll_util.h"
 #include "io/safetensors.h"
+#include "model/config.h"
+#include "probe/probe.h" /* ll_splitmix64 */
 
-/* ---- the family table: one line per family ---- */
-static const ll_family *const ll_families[] = {
-    &ll_family_gpt2, &ll_family_gpt_neox, &ll_family_llama, &ll_family_mistral, &ll_family_qwen2,
-    &ll_family_rwkv, &ll_family_mamba, /* host/families/rwkv.c, host/forward_mamba.c */
-};
-#define N_FAMILIES (int)(sizeof ll_families / sizeof ll_families[0])
-
-static const char *const arch_names[LL_ARCH_COUNT] = {"gpt2", "gpt_neox", "llama", "mistral", "qwen2", "rwkv", "mamba"};
-const char *ll_arch_name(ll_arch a) { return (a >= 0 && a < LL_ARCH_COUNT) ? arch_names[a] : "?"; }
-
-/* ---- config.json ---- */
-typedef struct {
-    cJSON *root;
-    const char *path;
-    int err;
-} cfg_reader;
-
-static cJSON *cfg_item(cfg_reader *r, const char *key) {
-    cJSON *j = cJSON_GetObjectItemCaseSensitive(r->root, key);
-    return (j && !cJSON_IsNull(j)) ? j : NULL;
-}
-/* Integer: the first present key of a NULL-terminated list; def if none
- * (def == INT32_MIN: required). */
-static int cfg_int(cfg_reader *r, int def, const char *k1, const char *k2) {
-    const char *keys[2] = {k1, k2};
-    for (int i = 0; i < 2; i++) {
-        if (!keys[i]) continue;
-        cJSON *j = cfg_item(r, keys[i]);
-        if (!j) continue;
-        if (!cJSON_IsNumber(j) || j->valuedouble != floor(j->valuedouble) || fabs(j->valuedouble) > 2e9) {
-            if (!r->err) ll_set_error("%s: '%s' is not an integer", r->path, keys[i]);
-            r->err = 1;
-            return 0;
-        }
-        return (int)j->valuedouble;
-    }
-    if (def == INT32_MIN) {
-        if (!r->err) ll_set_error("%s: missing key '%s'", r->path, k1);
-        r->err = 1;
-        return 0;
-    }
-    return def;
-}
-static double cfg_num(cfg_reader *r, cJSON *obj, double def, const char *key) {
-    cJSON *j = cJSON_GetObjectItemCaseSensitive(obj ? obj : r->root, key);
-    if (!j || cJSON_IsNull(j)) return def;
-    if (!cJSON_IsNumber(j)) {
-        if (!r->err) ll_set_error("%s: '%s' is not a number", r->path, key);
-        r->err = 1;
-        return def;
-    }
-    return j->valuedouble;
-}
-static int cfg_bool(cfg_reader *r, int def, const char *key) {
-    cJSON *j = cfg_item(r, key);
-    if (!j) return def;
-    if (cJSON_IsBool(j)) return cJSON_IsTrue(j);
-    if (cJSON_IsNumber(j)) return j->valuedouble != 0;
-    if (!r->err) ll_set_error("%s: '%s' is not a boolean", r->path, key);
-    r->err = 1;
-    return def;
-}
-static int parse_act(cfg_reader *r, const char *key, const char *def, ll_act *out) {
-    cJSON *j = cfg_item(r, key);
-    const char *s = j && cJSON_IsString(j) ? j->valuestring : def;
-    if (!strcmp(s, "gelu_new") || !strcmp(s, "gelu_pytorch_tanh") || !strcmp(s, "gelu_fast")) *out = LL_ACT_GELU_TANH;
-    else if (!strcmp(s, "gelu")) *out = LL_ACT_GELU_ERF;
-    else if (!strcmp(s, "silu") || !strcmp(s, "swish")) *out = LL_ACT_SILU;
-    else if (!strcmp(s, "relu")) *out = LL_ACT_RELU;
-    else {
-        ll_set_error("%s: unsupported %s '%s'", r->path, key, s);
-        return -1;
-    }
-    return 0;
-}
-
-/* RoPE: theta, partial factor and scaling from rope_parameters (transformers
- * v5) or rope_theta / rope_scaling / rotary_pct / rotary_emb_base (v4). */
-static int parse_rope(cfg_reader *r, ll_model_config *c, double def_partial, double def_theta) {
-    cJSON *rp = cfg_item(r, "rope_parameters");
-    cJSON *rs = cfg_item(r, "rope_scaling");
-    if (rp && !cJSON_IsObject(rp)) { ll_set_error("%s: 'rope_parameters' is not an object", r->path); return -1; }
-    if (rs && !cJSON_IsObject(rs)) { ll_set_error("%s: 'rope_scaling' is not an object", r->path); return -1; }
-    double theta = cfg_num(r, NULL, def_theta, "rotary_emb_base");
-    theta = cfg_num(r, NULL, theta, "rope_theta");
-    double partial = cfg_num(r, NULL, def_partial, "rotary_pct");
-    partial = cfg_num(r, NULL, partial, "partial_rotary_factor");
-    cJSON *sc = rs;
-    if (rp) {
-        theta = cfg_num(r, rp, theta, "rope_theta");
-        partial = cfg_num(r, rp, partial, "partial_rotary_factor");
-        sc = rp;
-    }
-    c->rope_theta = theta;
-    c->rotary_dims = (int)(c->head_dim * partial);
-    c->rotary_dims &= ~1;
-    c->rope_scaling.type = LL_ROPE_SCALING_NONE;
-    if (sc) {
-        cJSON *t = cJSON_GetObjectItemCaseSensitive(sc, "rope_type");
-        if (!t || cJSON_IsNull(t)) t = cJSON_GetObjectItemCaseSensitive(sc, "type");
-        const char *ty = t && cJSON_IsString(t) ? t->valuestring : "default";
-        if (!strcmp(ty, "default")) {
-        } else if (!strcmp(ty, "llama3")) {
-            c->rope_scaling.type = LL_ROPE_SCALING_LLAMA3;
-            c->rope_scaling.factor = cfg_num(r, sc, 8.0, "factor");
-            c->rope_scaling.low_freq_factor = cfg_num(r, sc, 1.0, "low_freq_factor");
-            c->rope_scaling.high_freq_factor = cfg_num(r, sc, 4.0, "high_freq_factor");
-            c->rope_scaling.original_max_pos = (int)cfg_num(r, sc, 8192, "original_max_position_embeddings");
-        } else if (!strcmp(ty, "linear")) {
-            c->rope_scaling.type = LL_ROPE_SCALING_LINEAR;
-            c->rope_scaling.factor = cfg_num(r, sc, 1.0, "factor");
-        } else {
-            ll_set_error("%s: unsupported rope scaling type '%s'", r->path, ty);
-            return -1;
-        }
-    }
-    return r->err ? -1 : 0;
-}
-
-static int parse_config(const char *dir, ll_model_config *c) {
+/* ---- config.json: the generic part; the family reads its own keys ---- */
+static int parse_config(ll_model *m, const char *dir, const ll_family **famp) {
     char path[4096];
     ll_path_join(path, sizeof path, dir, "config.json");
     size_t len;
@@ -144,139 +30,35 @@ static int parse_config(const char *dir, ll_model_config *c) {
         cJSON_Delete(root);
         return -1;
     }
-    cfg_reader rd = {root, path, 0}, *r = &rd;
+    ll_config rd = {root, path, 0}, *r = &rd;
     int rc = -1;
+    ll_model_config *c = &m->cfg;
     memset(c, 0, sizeof *c);
-    cJSON *mt = cfg_item(r, "model_type");
+    cJSON *mt = ll_cfg_item(r, "model_type");
     if (!mt || !cJSON_IsString(mt)) {
         ll_set_error("%s: missing key 'model_type'", path);
         goto done;
     }
-    snprintf(c->model_type, sizeof c->model_type, "%s", mt->valuestring);
-    int found = 0;
-    for (int a = 0; a < LL_ARCH_COUNT; a++)
-        if (!strcmp(mt->valuestring, arch_names[a])) { c->arch = (ll_arch)a; found = 1; }
-    if (!found) {
-        ll_set_error("%s: unknown model_type '%s' (supported: gpt2, gpt_neox, llama, mistral, qwen2, rwkv, mamba)", path,
-                     mt->valuestring);
+    const ll_family *fam = ll_family_find(mt->valuestring);
+    if (!fam) {
+        ll_set_error("%s: unknown model_type '%s' (supported: %s)", path, mt->valuestring, ll_family_supported());
         goto done;
     }
+    snprintf(c->model_type, sizeof c->model_type, "%s", mt->valuestring);
     c->attn_scale_mult = 1.0;
-    c->tie_embeddings = cfg_bool(r, 1, "tie_word_embeddings");
-    switch (c->arch) {
-    case LL_ARCH_GPT2:
-        c->d_model = cfg_int(r, INT32_MIN, "n_embd", "hidden_size");
-        c->n_layer = cfg_int(r, INT32_MIN, "n_layer", "num_hidden_layers");
-        c->n_head = cfg_int(r, INT32_MIN, "n_head", "num_attention_heads");
-        c->n_kv_head = c->n_head;
-        c->d_ff = cfg_int(r, 4 * c->d_model, "n_inner", NULL);
-        c->vocab = cfg_int(r, INT32_MIN, "vocab_size", NULL);
-        c->max_pos = cfg_int(r, INT32_MIN, "n_positions", "max_position_embeddings");
-        c->norm = LL_NORM_LAYERNORM;
-        c->norm_eps = cfg_num(r, NULL, 1e-5, "layer_norm_epsilon");
-        c->qkv_bias = c->o_bias = c->mlp_bias = 1;
-        if (parse_act(r, "activation_function", "gelu_new", &c->act)) goto done;
-        if (!cfg_bool(r, 1, "scale_attn_weights")) c->attn_scale_mult = 0; /* no scaling: handled in forward */
-        c->scale_attn_by_inverse_layer_idx = cfg_bool(r, 0, "scale_attn_by_inverse_layer_idx");
-        break;
-    case LL_ARCH_GPT_NEOX:
-        c->d_model = cfg_int(r, INT32_MIN, "hidden_size", NULL);
-        c->n_layer = cfg_int(r, INT32_MIN, "num_hidden_layers", NULL);
-        c->n_head = cfg_int(r, INT32_MIN, "num_attention_heads", NULL);
-        c->n_kv_head = c->n_head;
-        c->d_ff = cfg_int(r, INT32_MIN, "intermediate_size", NULL);
-        c->vocab = cfg_int(r, INT32_MIN, "vocab_size", NULL);
-        c->max_pos = cfg_int(r, 0, "max_position_embeddings", NULL);
-        c->norm = LL_NORM_LAYERNORM;
-        c->norm_eps = cfg_num(r, NULL, 1e-5, "layer_norm_eps");
-        c->parallel_residual = cfg_bool(r, 1, "use_parallel_residual");
-        c->qkv_bias = c->o_bias = cfg_bool(r, 1, "attention_bias");
-        c->mlp_bias = 1;
-        c->tie_embeddings = cfg_bool(r, 0, "tie_word_embeddings");
-        if (parse_act(r, "hidden_act", "gelu", &c->act)) goto done;
-        break;
-    case LL_ARCH_LLAMA:
-    case LL_ARCH_MISTRAL:
-    case LL_ARCH_QWEN2:
-        c->d_model = cfg_int(r, INT32_MIN, "hidden_size", NULL);
-        c->n_layer = cfg_int(r, INT32_MIN, "num_hidden_layers", NULL);
-        c->n_head = cfg_int(r, INT32_MIN, "num_attention_heads", NULL);
-        c->n_kv_head = cfg_int(r, c->n_head, "num_key_value_heads", NULL);
-        c->d_ff = cfg_int(r, INT32_MIN, "intermediate_size", NULL);
-        c->vocab = cfg_int(r, INT32_MIN, "vocab_size", NULL);
-        c->max_pos = cfg_int(r, 0, "max_position_embeddings", NULL);
-        c->norm = LL_NORM_RMSNORM;
-        c->norm_eps = cfg_num(r, NULL, 1e-6, "rms_norm_eps");
-        c->qkv_bias = c->o_bias = cfg_bool(r, 0, "attention_bias");
-        c->mlp_bias = cfg_bool(r, 0, "mlp_bias");
-        if (c->arch == LL_ARCH_QWEN2) { c->qkv_bias = 1; c->o_bias = 0; c->mlp_bias = 0; }
-        if (parse_act(r, "hidden_act", "silu", &c->act)) goto done;
-        if (c->arch == LL_ARCH_MISTRAL) c->sliding_window = cfg_int(r, 0, "sliding_window", NULL);
-        if (c->arch == LL_ARCH_QWEN2 && cfg_bool(r, 0, "use_sliding_window")) {
-            c->sliding_window = cfg_int(r, 0, "sliding_window", NULL);
-            c->window_from_layer = cfg_int(r, c->n_layer, "max_window_layers", NULL);
-        }
-        break;
-    case LL_ARCH_RWKV:
-        c->d_model = cfg_int(r, INT32_MIN, "hidden_size", NULL);
-        c->n_layer = cfg_int(r, INT32_MIN, "num_hidden_layers", NULL);
-        c->attention_hidden_size = cfg_int(r, c->d_model, "attention_hidden_size", NULL);
-        c->d_ff = cfg_int(r, 4 * c->d_model, "intermediate_size", NULL);
-        c->vocab = cfg_int(r, INT32_MIN, "vocab_size", NULL);
-        c->max_pos = cfg_int(r, 0, "context_length", NULL);
-        c->norm = LL_NORM_LAYERNORM;
-        c->norm_eps = cfg_num(r, NULL, 1e-5, "layer_norm_epsilon");
-        c->rescale_every = cfg_int(r, 6, "rescale_every", NULL);
-        c->tie_embeddings = cfg_bool(r, 0, "tie_word_embeddings");
-        break;
-    case LL_ARCH_MAMBA: {
-        c->d_model = cfg_int(r, INT32_MIN, "hidden_size", NULL);
-        c->n_layer = cfg_int(r, INT32_MIN, "num_hidden_layers", NULL);
-        c->vocab = cfg_int(r, INT32_MIN, "vocab_size", NULL);
-        c->d_state = cfg_int(r, 16, "state_size", NULL);
-        c->d_conv = cfg_int(r, 4, "conv_kernel", NULL);
-        c->expand = cfg_int(r, 2, "expand", NULL);
-        c->d_inner = cfg_int(r, c->expand * c->d_model, "intermediate_size", NULL);
-        c->norm = LL_NORM_RMSNORM;
-        c->norm_eps = cfg_num(r, NULL, 1e-5, "layer_norm_epsilon");
-        c->use_bias = cfg_bool(r, 0, "use_bias");
-        c->use_conv_bias = cfg_bool(r, 1, "use_conv_bias");
-        c->residual_in_fp32 = cfg_bool(r, 1, "residual_in_fp32");
-        cJSON *tr = cfg_item(r, "time_step_rank");
-        if (!tr || (cJSON_IsString(tr) && !strcmp(tr->valuestring, "auto")))
-            c->dt_rank = (c->d_model + 15) / 16;
-        else
-            c->dt_rank = cfg_int(r, 0, "time_step_rank", NULL);
-        break;
-    }
-    default: break;
-    }
-    if (r->err) goto done;
-    /* head_dim and rope (transformer families) */
-    if (c->arch <= LL_ARCH_QWEN2) {
-        if (c->n_head <= 0 || c->n_kv_head <= 0 || c->n_head % c->n_kv_head) {
-            ll_set_error("%s: num_attention_heads %d not a multiple of num_key_value_heads %d", path, c->n_head,
-                         c->n_kv_head);
-            goto done;
-        }
-        int hd_def = c->n_head > 0 && c->d_model % c->n_head == 0 ? c->d_model / c->n_head : -1;
-        c->head_dim = cfg_int(r, hd_def, "head_dim", NULL);
-        if (c->head_dim <= 0) {
-            ll_set_error("%s: hidden_size %d not divisible by num_attention_heads %d", path, c->d_model, c->n_head);
-            goto done;
-        }
-        if (c->arch == LL_ARCH_GPT_NEOX) {
-            if (parse_rope(r, c, 0.25, 10000.0)) goto done;
-        } else if (c->arch != LL_ARCH_GPT2) {
-            if (parse_rope(r, c, 1.0, 10000.0)) goto done;
-        }
-    }
+    m->family = fam;
+    *famp = fam;
+    if (fam->parse_config(m, r) != 0 || ll_cfg_ok(r) != 0) goto done;
+    /* what every family must have produced */
     if (c->d_model <= 0 || c->n_layer <= 0 || c->vocab <= 0 || c->d_ff < 0) {
         ll_set_error("%s: hidden size, layer count and vocab_size must be positive", path);
         goto done;
     }
-    if (c->norm_eps < 0) { ll_set_error("%s: negative norm epsilon", path); goto done; }
-    rc = r->err ? -1 : 0;
+    if (!(c->norm_eps >= 0) || !isfinite(c->norm_eps)) {
+        ll_set_error("%s: norm epsilon %g (must be a non-negative number)", path, c->norm_eps);
+        goto done;
+    }
+    rc = 0;
 done:
     cJSON_Delete(root);
     return rc;
@@ -285,18 +67,25 @@ done:
 /* ---- the loader ---- */
 typedef struct {
     ll_weight *dst;
-    const ll_st_tensor *t; /* NULL: scratch */
+    const ll_st_tensor *t; /* NULL: scratch (zeros) or synthetic (random) */
     int flags;
     ll_dtype dtype;
     int64_t rows, cols;
     size_t off, bytes;
+    char *synth_name; /* synthetic: the tensor's name (seeds its values) */
+    int synth_ndim;
+    int bad; /* set by fill: a non-finite value */
 } ld_req;
 
 struct ll_loader {
     ll_model *m;
     ll_safetensors st;
-    const char *where; /* file name used in errors */
+    const char *where;  /* file name used in errors */
+    const char *prefix; /* the checkpoint's model prefix ("" or family->hf_prefix) */
     int keep_half;
+    int synthetic; /* no tensor store: every wanted tensor is made up */
+    uint64_t seed;
+    unsigned char *claimed; /* [st.n_tensors] */
     ld_req *reqs;
     int n, cap;
 };
@@ -311,7 +100,7 @@ static ld_req *ld_push(ll_loader *ld) {
     return q;
 }
 
-int ll_loader_has(const ll_loader *ld, const char *name) { return ll_st_find(&ld->st, name) != NULL; }
+int ll_loader_has(const ll_loader *ld, const char *name) { return !ld->synthetic && ll_st_find(&ld->st, name) != NULL; }
 
 static void fmt_shape(char *buf, size_t cap, int ndim, const int64_t *s) {
     size_t k = 0;
@@ -320,8 +109,33 @@ static void fmt_shape(char *buf, size_t cap, int ndim, const int64_t *s) {
     if (k < cap) snprintf(buf + k, cap - k, "]");
 }
 
+static void req_layout(ll_loader *ld, ld_req *q, int ndim, const int64_t *shape, int flags, int64_t numel,
+                       ll_st_dtype file_dtype) {
+    q->flags = flags;
+    if (ndim <= 1) { q->rows = ndim ? shape[0] : 1; q->cols = 1; }
+    else if (ndim == 2 && (flags & LL_LOAD_TRANSPOSE)) { q->rows = shape[1]; q->cols = shape[0]; }
+    else { q->rows = shape[0]; q->cols = numel / (shape[0] ? shape[0] : 1); }
+    q->dtype = LL_DT_F32;
+    if (ld->keep_half && ndim >= 2 && !(flags & LL_LOAD_F32)) {
+        if (file_dtype == LL_ST_F16) q->dtype = LL_DT_F16;
+        if (file_dtype == LL_ST_BF16) q->dtype = LL_DT_BF16;
+    }
+    q->bytes = (size_t)numel * ll_dtype_size(q->dtype);
+}
+
 int ll_loader_want(ll_loader *ld, ll_weight *dst, const char *name, int ndim, const int64_t *shape, int flags) {
     memset(dst, 0, sizeof *dst);
+    if (ld->synthetic) {
+        if (flags & LL_LOAD_OPTIONAL) return 0; /* the config did not ask for it */
+        int64_t numel = 1;
+        for (int i = 0; i < ndim; i++) numel *= shape[i];
+        ld_req *q = ld_push(ld);
+        q->dst = dst;
+        q->synth_name = ll_xstrdup(name);
+        q->synth_ndim = ndim;
+        req_layout(ld, q, ndim, shape, flags, numel, LL_ST_BF16);
+        return 0;
+    }
     const ll_st_tensor *t = ll_st_find(&ld->st, name);
     if (!t) {
         if (flags & LL_LOAD_OPTIONAL) return 0;
@@ -342,20 +156,29 @@ int ll_loader_want(ll_loader *ld, ll_weight *dst, const char *name, int ndim, co
                      ll_st_dtype_name(t->dtype));
         return -1;
     }
+    ld->claimed[t - ld->st.tensors] = 1;
     ld_req *q = ld_push(ld);
     q->dst = dst;
     q->t = t;
-    q->flags = flags;
-    if (ndim <= 1) { q->rows = ndim ? shape[0] : 1; q->cols = 1; }
-    else if (ndim == 2 && (flags & LL_LOAD_TRANSPOSE)) { q->rows = shape[1]; q->cols = shape[0]; }
-    else { q->rows = shape[0]; q->cols = t->numel / (shape[0] ? shape[0] : 1); }
-    q->dtype = LL_DT_F32;
-    if (ld->keep_half && ndim >= 2 && !(flags & LL_LOAD_F32)) {
-        if (t->dtype == LL_ST_F16) q->dtype = LL_DT_F16;
-        if (t->dtype == LL_ST_BF16) q->dtype = LL_DT_BF16;
-    }
-    q->bytes = (size_t)t->numel * ll_dtype_size(q->dtype);
+    req_layout(ld, q, ndim, shape, flags, t->numel, t->dtype);
     return 0;
+}
+
+int ll_loader_wantf(ll_loader *ld, ll_weight *dst, int ndim, const int64_t *shape, int flags, const char *fmt, ...) {
+    char name[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    return ll_loader_want(ld, dst, name, ndim, shape, flags);
+}
+
+int ll_bind(ll_loader *ld, ll_weight *dst, const ll_tensor_role *role, int layer, int ndim, const int64_t *shape,
+            int flags) {
+    char tail[480];
+    if (layer >= 0) snprintf(tail, sizeof tail, role->hf, layer);
+    else snprintf(tail, sizeof tail, "%s", role->hf);
+    return ll_loader_wantf(ld, dst, ndim, shape, flags, "%s%s", role->top ? "" : ld->prefix, tail);
 }
 
 void ll_loader_scratch(ll_loader *ld, ll_weight *dst, int64_t n) {
@@ -368,10 +191,51 @@ void ll_loader_scratch(ll_loader *ld, ll_weight *dst, int64_t n) {
     q->bytes = sizeof(float) * (size_t)(n > 0 ? n : 1);
 }
 
-static void fill_req(const ld_req *q, char *arena) {
+/* 1 if every value is finite (F32, or the raw bits of F16/BF16). */
+static int all_finite(const void *p, ll_dtype dt, size_t n) {
+    if (dt == LL_DT_F32) {
+        const uint32_t *u = p;
+        uint32_t bad = 0;
+        for (size_t i = 0; i < n; i++) bad |= ((u[i] & 0x7f800000u) == 0x7f800000u);
+        return !bad;
+    }
+    const uint16_t *h = p;
+    const uint16_t mask = dt == LL_DT_F16 ? 0x7c00 : 0x7f80;
+    uint16_t bad = 0;
+    for (size_t i = 0; i < n; i++) bad |= ((h[i] & mask) == mask);
+    return !bad;
+}
+
+/* Synthetic values: uniform with std 1/sqrt(fan_in) for matrices (fan_in =
+ * elements per row), 1 for 1-D "*.weight" tensors (norm weights), uniform
+ * with std 0.1/sqrt(n) for other vectors; seeded by (seed, name). */
+static void fill_synthetic(const ld_req *q, void *out, uint64_t seed) {
+    uint64_t st = seed;
+    for (const char *c = q->synth_name; *c; c++) st = (st ^ (unsigned char)*c) * 0x100000001b3ull;
+    const size_t n = (size_t)q->rows * (size_t)q->cols;
+    const size_t len = strlen(q->synth_name);
+    const int ones = q->synth_ndim == 1 && len > 7 && !strcmp(q->synth_name + len - 7, ".weight");
+    const double fan = q->synth_ndim >= 2 ? (double)q->cols : (double)n;
+    const float a = (float)(sqrt(3.0 / (fan > 0 ? fan : 1)) * (q->synth_ndim >= 2 ? 1.0 : 0.1));
+    for (size_t i = 0; i < n; i++) {
+        float v = 1.0f;
+        if (!ones) {
+            uint64_t r = ll_splitmix64(&st);
+            v = a * (float)((double)(r >> 11) * (2.0 / 9007199254740992.0) - 1.0);
+        }
+        if (q->dtype == LL_DT_F32) ((float *)out)[i] = v;
+        else ((uint16_t *)out)[i] = ll_f32_to_bf16(v);
+    }
+}
+
+static void fill_req(ld_req *q, char *arena, uint64_t seed) {
     void *out = arena + q->off;
     const ll_st_tensor *t = q->t;
-    if (!t) { memset(out, 0, q->bytes); return; }
+    if (!t) {
+        if (q->synth_name) fill_synthetic(q, out, seed);
+        else memset(out, 0, q->bytes);
+        return;
+    }
     if (q->dtype != LL_DT_F32) { memcpy(out, t->data, q->bytes); }
     else if (q->flags & LL_LOAD_TRANSPOSE) {
         /* stored [in = cols, out = rows] → [rows, cols], in tiles of 64×64 */
@@ -391,6 +255,7 @@ static void fill_req(const ld_req *q, char *arena) {
     } else {
         ll_st_to_f32(t, 0, t->numel, out);
     }
+    q->bad = !all_finite(out, q->dtype, (size_t)t->numel);
     /* the source pages are not needed any more: drop them from this
      * process's resident set (file-backed, read-only: re-read if touched) */
     long pg = sysconf(_SC_PAGESIZE);
@@ -409,10 +274,12 @@ static int build_arena(ll_model *m, ll_loader *ld) {
     m->slots = ll_xmalloc(sizeof(ll_weight *) * (ld->n ? ld->n : 1));
     m->n_slots = ld->n;
     size_t np = 0;
+    const uint64_t seed = ld->seed;
 #pragma omp parallel for schedule(dynamic, 1) reduction(+ : np)
     for (int i = 0; i < ld->n; i++) {
-        fill_req(&ld->reqs[i], m->arena);
+        fill_req(&ld->reqs[i], m->arena, seed);
         if (ld->reqs[i].t) np += (size_t)ld->reqs[i].t->numel;
+        else if (ld->reqs[i].synth_name) np += (size_t)(ld->reqs[i].rows * ld->reqs[i].cols);
     }
     m->n_params = np;
     for (int i = 0; i < ld->n; i++) {
@@ -423,48 +290,108 @@ static int build_arena(ll_model *m, ll_loader *ld) {
         q->dst->cols = q->cols;
         m->slots[i] = q->dst;
     }
+    for (int i = 0; i < ld->n; i++)
+        if (ld->reqs[i].bad) {
+            ll_set_error("%s: tensor '%s' has non-finite values (inf or nan)", ld->where, ld->reqs[i].t->name);
+            return -1;
+        }
     return 0;
 }
 
-ll_model *ll_model_load_ex(const char *dir, const ll_load_opts *opts) {
-    ll_model_config cfg;
-    if (parse_config(dir, &cfg)) return NULL;
+/* After bind: every checkpoint tensor must have been claimed by a role,
+ * unless the family names it harmless. */
+static int check_unclaimed(const ll_model *m, const ll_loader *ld) {
+    for (int i = 0; i < ld->st.n_tensors; i++) {
+        if (ld->claimed[i]) continue;
+        const char *name = ld->st.tensors[i].name;
+        const char *bare = name;
+        size_t pl = strlen(ld->prefix);
+        if (pl && !strncmp(name, ld->prefix, pl)) bare = name + pl;
+        if (m->family->harmless && (m->family->harmless(name) || m->family->harmless(bare))) continue;
+        ll_set_error("%s: tensor '%s' is not used by the %s model", ld->where, name, m->cfg.model_type);
+        return -1;
+    }
+    return 0;
+}
+
+static void loader_free(ll_loader *ld) {
+    if (!ld->synthetic) ll_st_close(&ld->st);
+    for (int i = 0; i < ld->n; i++) free(ld->reqs[i].synth_name);
+    free(ld->reqs);
+    free(ld->claimed);
+}
+
+/* config → model (shared by ll_model_load_ex and ll_model_synthetic) */
+static ll_model *new_model(const char *dir) {
+    ll_model *m = ll_xcalloc(1, sizeof *m);
+    m->dir = ll_xstrdup(dir);
     const ll_family *fam = NULL;
-    for (int i = 0; i < N_FAMILIES; i++)
-        if (ll_families[i]->arch == cfg.arch) fam = ll_families[i];
-    if (!fam) {
-        char path[4096];
-        ll_path_join(path, sizeof path, dir, "config.json");
-        ll_set_error("%s: model_type '%s' is not implemented yet", path, cfg.model_type);
+    if (parse_config(m, dir, &fam) != 0) {
+        ll_model_free(m);
         return NULL;
     }
+    return m;
+}
+
+static ll_model *finish_load(ll_model *m, ll_loader *ld) {
+    ld->m = m;
+    if (m->family->bind(m, ld) != 0) goto fail;
+    if (!ld->synthetic && check_unclaimed(m, ld) != 0) goto fail;
+    if (build_arena(m, ld) != 0) goto fail;
+    loader_free(ld);
+    if (m->family->prepare && m->family->prepare(m) != 0) { ll_model_free(m); return NULL; }
+    return m;
+fail:
+    loader_free(ld);
+    ll_model_free(m);
+    return NULL;
+}
+
+ll_model *ll_model_load_ex(const char *dir, const ll_load_opts *opts) {
+    ll_model *m = new_model(dir);
+    if (!m) return NULL;
     ll_loader ld;
     memset(&ld, 0, sizeof ld);
-    if (ll_st_open_dir(&ld.st, dir)) return NULL;
+    if (ll_st_open_dir(&ld.st, dir)) { ll_model_free(m); return NULL; }
     char where[4096];
     if (ld.st.n_files == 1) snprintf(where, sizeof where, "%s", ld.st.paths[0]);
     else ll_path_join(where, sizeof where, dir, "model.safetensors.index.json");
     ld.where = where;
     ld.keep_half = opts ? opts->keep_half : 0;
-    ll_model *m = ll_xcalloc(1, sizeof *m);
-    m->cfg = cfg;
-    m->family = fam;
-    m->dir = ll_xstrdup(dir);
-    ld.m = m;
-    if (fam->bind(m, &ld) != 0) goto fail;
-    build_arena(m, &ld);
-    ll_st_close(&ld.st);
-    free(ld.reqs);
-    if (fam->prepare && fam->prepare(m) != 0) { ll_model_free(m); return NULL; }
-    return m;
-fail:
-    ll_st_close(&ld.st);
-    free(ld.reqs);
-    ll_model_free(m);
-    return NULL;
+    ld.claimed = ll_xcalloc((size_t)(ld.st.n_tensors ? ld.st.n_tensors : 1), 1);
+    /* the model prefix ("model.", "transformer.", ...) if the checkpoint uses it */
+    ld.prefix = "";
+    const char *pre = m->family->hf_prefix;
+    if (pre && *pre)
+        for (int i = 0; i < ld.st.n_tensors; i++)
+            if (!strncmp(ld.st.tensors[i].name, pre, strlen(pre))) { ld.prefix = pre; break; }
+    return finish_load(m, &ld);
 }
 
 ll_model *ll_model_load(const char *dir) { return ll_model_load_ex(dir, NULL); }
+
+ll_model *ll_model_synthetic(const char *config_json_path, const ll_load_opts *opts, uint64_t seed) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", config_json_path);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : dir;
+    if (strcmp(base, "config.json") != 0) {
+        ll_set_error("%s: a synthetic model needs a path to a file named config.json", config_json_path);
+        return NULL;
+    }
+    if (slash) *slash = 0;
+    else snprintf(dir, sizeof dir, ".");
+    ll_model *m = new_model(dir);
+    if (!m) return NULL;
+    ll_loader ld;
+    memset(&ld, 0, sizeof ld);
+    ld.where = config_json_path;
+    ld.synthetic = 1;
+    ld.seed = seed;
+    ld.keep_half = opts ? opts->keep_half : 0;
+    ld.prefix = "";
+    return finish_load(m, &ld);
+}
 
 void ll_model_free(ll_model *m) {
     if (!m) return;
@@ -489,8 +416,46 @@ int ll_model_n_entries(const ll_model *m) { return m->cfg.n_layer + 1; }
 int ll_model_dim(const ll_model *m) { return m->cfg.d_model; }
 
 ll_norm ll_model_fresh_norm(const ll_model *m, double *eps) {
+    if (m->family->fresh_norm) return m->family->fresh_norm(m, eps);
     if (eps) *eps = m->cfg.norm_eps;
     return m->cfg.norm;
+}
+
+cJSON *ll_model_describe(const ll_model *m) {
+    const ll_model_config *c = &m->cfg;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "dir", m->dir);
+    cJSON_AddStringToObject(j, "model_type", c->model_type);
+    cJSON_AddNumberToObject(j, "n_layers", c->n_layer);
+    cJSON_AddNumberToObject(j, "hidden_size", c->d_model);
+    cJSON_AddNumberToObject(j, "vocab_size", c->vocab);
+    if (m->family->describe) m->family->describe(m, j);
+    cJSON_AddStringToObject(j, "norm", ll_norm_name(c->norm));
+    cJSON_AddNumberToObject(j, "norm_eps", c->norm_eps);
+    cJSON_AddNumberToObject(j, "n_entries", ll_model_n_entries(m));
+    cJSON_AddNumberToObject(j, "n_params", (double)m->n_params);
+    return j;
+}
+
+int ll_model_cost(const ll_model *m, int T, ll_cost *per_entry) {
+    const int E = ll_model_n_entries(m);
+    memset(per_entry, 0, sizeof(ll_cost) * (size_t)E);
+    if (T < 1) { ll_set_error("%s: cost at sequence length %d", m->dir, T); return -1; }
+    if (!m->family->cost) { ll_set_error("%s: no cost model for %s", m->dir, m->cfg.model_type); return -1; }
+    return m->family->cost(m, T, per_entry);
+}
+
+int ll_model_set_embedding_entry(ll_model *m, int on) {
+    if (!m->family->set_embedding_entry) {
+        ll_set_error("%s: the embedding-entry option does not apply to %s models (entry 0 is the embeddings already)",
+                     m->dir, m->cfg.model_type);
+        return -1;
+    }
+    return m->family->set_embedding_entry(m, on);
+}
+
+int ll_model_max_positions(const ll_model *m) {
+    return m->family->max_positions ? m->family->max_positions(m) : 0;
 }
 
 int ll_model_upload(ll_model *m, const ll_ops *ops, void *ctx) {
@@ -518,6 +483,20 @@ void *ll_model_workspace(ll_model *m, const ll_ops *ops, void *ctx, size_t bytes
     m->ws = ops->host_memory ? ll_xmalloc_aligned(bytes) : ops->alloc(ctx, bytes);
     m->ws_bytes = m->ws ? bytes : 0;
     return m->ws;
+}
+
+double ll_weight_bytes(const ll_weight *w) {
+    return w->data ? (double)w->rows * (double)w->cols * (double)ll_dtype_size(w->dtype) : 0;
+}
+
+void ll_model_upload_ids(const ll_ops *ops, void *ctx, int32_t *d_ids, const int32_t *tokens, const int *lens, int B,
+                         int T) {
+    const size_t N = (size_t)B * T;
+    int32_t *hid = ll_xmalloc(sizeof(int32_t) * N);
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) hid[(size_t)b * T + t] = t < lens[b] ? tokens[(size_t)b * T + t] : 0;
+    ops->upload(ctx, d_ids, hid, sizeof(int32_t) * N);
+    free(hid);
 }
 
 int ll_model_emit(ll_model *m, const ll_ops *ops, void *ctx, ll_capture *cap, int e, const float *h,
@@ -556,12 +535,58 @@ int ll_model_check_batch(const ll_model *m, const int32_t *tokens, const int *le
     return 0;
 }
 
-int ll_model_forward(ll_model *m, const ll_ops *ops, void *ctx, const int32_t *tokens, const int *lens, int B, int T,
-                     ll_capture *cap) {
+/* ---- recurrent state ---- */
+struct ll_model_state {
+    const ll_family *family;
+    int B;
+    const ll_ops *ops;
+    void *ctx;
+    float *buf; /* backend memory, layout owned by the family */
+    size_t n;   /* floats */
+};
+
+ll_model_state *ll_model_state_new(ll_model *m, const ll_ops *ops, void *ctx, int B) {
+    const ll_family_state *fs = m->family->state;
+    if (!fs) { ll_set_error("%s: no recurrent state for model_type %s", m->dir, m->cfg.model_type); return NULL; }
+    if (B <= 0) { ll_set_error("%s: recurrent state for %d sequences", m->dir, B); return NULL; }
+    ll_model_state *s = ll_xcalloc(1, sizeof *s);
+    s->family = m->family;
+    s->B = B;
+    s->ops = ops;
+    s->ctx = ctx;
+    s->n = fs->floats(m, B);
+    float *host = ll_xcalloc(s->n ? s->n : 1, sizeof(float));
+    if (fs->init) fs->init(m, B, host);
+    s->buf = ops->host_memory ? ll_xmalloc_aligned(s->n * sizeof(float) + 64) : ops->alloc(ctx, s->n * sizeof(float) + 64);
+    if (!s->buf) { free(host); free(s); return NULL; }
+    ops->upload(ctx, s->buf, host, s->n * sizeof(float));
+    free(host);
+    return s;
+}
+
+void ll_model_state_free(ll_model_state *s) {
+    if (!s) return;
+    if (s->ops->host_memory) free(s->buf);
+    else s->ops->free(s->ctx, s->buf);
+    free(s);
+}
+
+int ll_model_forward_ex(ll_model *m, const ll_ops *ops, void *ctx, const int32_t *tokens, const int *lens, int B, int T,
+                        ll_capture *cap, ll_model_state *state, float *logits) {
     if (ll_model_check_batch(m, tokens, lens, B, T) != 0) return -1;
-    if (m->cfg.max_pos > 0 && T > m->cfg.max_pos && m->cfg.arch == LL_ARCH_GPT2) {
-        ll_set_error("%s: sequences of %d tokens exceed the model's %d positions", m->dir, T, m->cfg.max_pos);
+    const int maxp = ll_model_max_positions(m);
+    if (maxp > 0 && T > maxp) {
+        ll_set_error("%s: sequences of %d tokens exceed the model's %d positions", m->dir, T, maxp);
         return -1;
     }
-    return m->family->forward(m, ops, ctx, tokens, lens, B, T, cap);
+    if (state && (state->B != B || state->family != m->family)) {
+        ll_set_error("%s: recurrent state made for %d sequences, batch has %d", m->dir, state->B, B);
+        return -1;
+    }
+    return m->family->forward(m, ops, ctx, tokens, lens, B, T, cap, state ? state->buf : NULL, logits);
+}
+
+int ll_model_forward(ll_model *m, const ll_ops *ops, void *ctx, const int32_t *tokens, const int *lens, int B, int T,
+                     ll_capture *cap) {
+    return ll_model_forward_ex(m, ops, ctx, tokens, lens, B, T, cap, NULL, NULL);
 }

@@ -2,17 +2,10 @@
  * names from safetensors) and the per-family forward pass with fused
  * hidden-state capture.
  *
- * Families.  Each architecture is one ll_family: a `bind` function that
- * declares the tensors it needs (by HF name and expected shape) to the
- * loader, and a `forward` written only against the op table (host/ops/ops.h).
- * Transformer families (gpt2, gpt_neox, llama, mistral, qwen2) live in
- * host/forward.c and use ll_tf_layer.  To add a family (rwkv, mamba, ...):
- *   1. write host/forward_<name>.c defining `const ll_family ll_family_<name>`
- *      (bind + forward; keep per-layer views in your own struct hung on
- *      m->family_data, allocated with malloc, freed by ll_model_free);
- *   2. add ONE line `&ll_family_<name>,` to the table `ll_families[]` in
- *      host/model/model.c (the externs below are already declared).
- * Config fields of every family are parsed by host/model/model.c (ll_model_config).
+ * Families.  Each architecture is one ll_family (host/model/family.h) in ONE
+ * file host/families/<name>.c, registered by one line in
+ * host/families/list.h; this file and model.c never test which family a
+ * model is.  The "how to add a family" recipe is in docs/families.md.
  *
  * Hidden-state entries (exactly HF's output_hidden_states tuple, see
  * REFERENCE.md): E = L + 1 for every family.  The forward calls
@@ -23,32 +16,18 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "ops/ops.h"
+#include "model/family.h"
 #include "probe/probe.h"   /* ll_norm */
-typedef struct ll_capture ll_capture; /* host/capture/capture.h */
 
-typedef enum {
-    LL_ARCH_GPT2 = 0,
-    LL_ARCH_GPT_NEOX,
-    LL_ARCH_LLAMA,
-    LL_ARCH_MISTRAL,
-    LL_ARCH_QWEN2,
-    LL_ARCH_RWKV,
-    LL_ARCH_MAMBA,
-    LL_ARCH_COUNT
-} ll_arch;
-const char *ll_arch_name(ll_arch a); /* the HF model_type */
-
-typedef enum { LL_ACT_GELU_TANH = 0, LL_ACT_GELU_ERF, LL_ACT_SILU, LL_ACT_RELU } ll_act;
-
-typedef enum { LL_ROPE_SCALING_NONE = 0, LL_ROPE_SCALING_LLAMA3, LL_ROPE_SCALING_LINEAR } ll_rope_scaling_type;
-
+/* The config fields shared by the families (what the shared blocks of
+ * host/families/tf_blocks.c and the generic code read).  A family with keys
+ * nobody else has keeps them in its own struct on m->family_data. */
 typedef struct {
-    ll_arch arch;
     char model_type[32];
     int n_layer;      /* L */
     int d_model;      /* hidden size C */
     int n_head, n_kv_head, head_dim;
-    int d_ff;         /* MLP inner size (transformers); RWKV intermediate_size (null → 4C) */
+    int d_ff;         /* MLP / feed-forward inner size */
     int vocab;
     int max_pos;      /* max_position_embeddings / n_positions / context_length (0 unknown) */
     ll_act act;
@@ -72,12 +51,6 @@ typedef struct {
     int window_from_layer; /* the window applies to layers >= this (qwen2 max_window_layers) */
     double attn_scale_mult; /* multiplies 1/sqrt(hd) (1) */
     int scale_attn_by_inverse_layer_idx; /* gpt2 option */
-    /* RWKV-4 */
-    int attention_hidden_size; /* null → C */
-    int rescale_every;         /* 6 by default; 0 = never */
-    /* Mamba */
-    int d_state, d_conv, expand, d_inner, dt_rank;
-    int use_bias, use_conv_bias, residual_in_fp32;
 } ll_model_config;
 
 /* Views of one transformer block (absent tensors: data == NULL).  Vectors
@@ -88,24 +61,8 @@ typedef struct {
     ll_weight qkv, qkv_b;          /* fused: gpt2 c_attn (transposed to [3C, C]), neox query_key_value */
     ll_weight q, k, v, q_b, k_b, v_b; /* separate: llama, mistral, qwen2 */
     ll_weight o, o_b;
-    ll_weight up, up_b, gate, down, down_b; /* gpt2: c_fc = up, c_proj = down */
+    ll_weight up, up_b, gate, gate_b, down, down_b; /* gpt2: c_fc = up, c_proj = down */
 } ll_tf_layer;
-
-typedef struct ll_model ll_model;
-typedef struct ll_loader ll_loader;
-
-typedef struct ll_family {
-    ll_arch arch;
-    const char *model_type;
-    /* Declares every tensor to the loader (ll_loader_want).  0 / -1 + error. */
-    int (*bind)(ll_model *m, ll_loader *ld);
-    /* Called after the weights are in place (may be NULL): derived tables. */
-    int (*prepare)(ll_model *m);
-    int (*forward)(ll_model *m, const ll_ops *ops, void *ctx, const int32_t *tokens, const int *lens,
-                   int B, int T, ll_capture *cap);
-} ll_family;
-extern const ll_family ll_family_gpt2, ll_family_gpt_neox, ll_family_llama, ll_family_mistral,
-    ll_family_qwen2, ll_family_rwkv, ll_family_mamba;
 
 struct ll_model {
     ll_model_config cfg;
@@ -151,8 +108,29 @@ void ll_model_free(ll_model *m);
 int ll_model_n_entries(const ll_model *m);
 int ll_model_dim(const ll_model *m);
 /* The fresh norm the authors apply for --norm initialized: LayerNorm for
- * gpt2/gpt_neox/rwkv, RMSNorm for llama/mistral/qwen2/mamba; *eps = config eps. */
+ * gpt2/gpt_neox/rwkv, RMSNorm for llama/mistral/qwen2/mamba; *eps = config eps.
+ * A family may answer LL_NORM_NONE (no fresh norm). */
 ll_norm ll_model_fresh_norm(const ll_model *m, double *eps);
+/* The law.json "model" object: dir, model_type, n_layers, hidden_size,
+ * vocab_size, n_entries, n_params, norm, norm_eps + the family's own keys. */
+cJSON *ll_model_describe(const ll_model *m);
+/* Per-token cost of each entry at sequence length T (see ll_cost in
+ * family.h): per_entry[0..E-1].  Entry 0 of a transformer is the embedding
+ * lookup; the final norm is folded into the last entry.  0 / -1 + error. */
+int ll_model_cost(const ll_model *m, int T, ll_cost *per_entry);
+/* Entry 0 = the token embeddings (rwkv, mamba; HF's default starts with block
+ * 1's output).  -1 + error naming the model for families without it. */
+int ll_model_set_embedding_entry(ll_model *m, int on);
+/* Longest sequence the model accepts (0 = unlimited; gpt2: n_positions). */
+int ll_model_max_positions(const ll_model *m);
+/* A model with every tensor the family binds filled with reproducible random
+ * values at the config's real shapes, no weight file (for throughput runs of
+ * large shapes): matrices uniform with std 1/sqrt(fan_in), 1-D `*.weight`
+ * tensors (norm weights) 1, other vectors uniform with std 1/sqrt(n) ·
+ * 0.1.  Optional tensors the config does not ask for are absent.  Values
+ * depend only on (seed, tensor name).  dir = the config's folder.
+ * keep_half: matrices in BF16.  NULL + error. */
+ll_model *ll_model_synthetic(const char *config_json_path, const ll_load_opts *opts, uint64_t seed);
 /* Copies the weights to the backend's memory (no-op for host backends). */
 int ll_model_upload(ll_model *m, const ll_ops *ops, void *ctx);
 
@@ -164,6 +142,21 @@ int ll_model_upload(ll_model *m, const ll_ops *ops, void *ctx);
 int ll_model_forward(ll_model *m, const ll_ops *ops, void *ctx, const int32_t *tokens, const int *lens,
                      int B, int T, ll_capture *cap);
 
+/* Recurrent state of B sequences (families with family->state: rwkv, mamba),
+ * backend memory.  Zero state = the start of a sequence.  NULL + error for
+ * families without one. */
+typedef struct ll_model_state ll_model_state;
+ll_model_state *ll_model_state_new(ll_model *m, const ll_ops *ops, void *ctx, int B);
+void ll_model_state_free(ll_model_state *s);
+/* ll_model_forward plus:
+ *   state: NULL (start from zero, keep nothing) or a state for the same B,
+ *     continued and updated (every row is advanced T steps, padding included:
+ *     pass T = 1, lens = 1 for token-by-token recurrent mode);
+ *   logits: NULL, or HOST memory [B*T, vocab] receiving the LM head's output
+ *     (families that have one: rwkv, mamba). */
+int ll_model_forward_ex(ll_model *m, const ll_ops *ops, void *ctx, const int32_t *tokens, const int *lens, int B,
+                        int T, ll_capture *cap, ll_model_state *state, float *logits);
+
 /* ---- for family implementations ---- */
 #define LL_LOAD_OPTIONAL 1  /* absent → data NULL, no error */
 #define LL_LOAD_TRANSPOSE 2 /* stored [in, out] (GPT-2 Conv1D): loaded as [out, in] */
@@ -172,6 +165,18 @@ int ll_model_forward(ll_model *m, const ll_ops *ops, void *ctx, const int32_t *t
  * file); *dst is filled when the arena is built.  Missing (not OPTIONAL) or a
  * shape mismatch: -1 + "DIR: tensor 'name' ..." error. */
 int ll_loader_want(ll_loader *ld, ll_weight *dst, const char *name, int ndim, const int64_t *shape, int flags);
+/* Shapes for ll_loader_want: SHAPE2(rows, cols) expands to "2, (int64_t[]){rows, cols}". */
+#define SHAPE1(a) 1, (int64_t[]){(a)}
+#define SHAPE2(a, b) 2, (int64_t[]){(a), (b)}
+#define SHAPE3(a, b, c) 3, (int64_t[]){(a), (b), (c)}
+/* Declares the tensor of a role (family.h ll_tensor_role; its HF name with
+ * the layer filled in and the checkpoint's model prefix, see
+ * family->hf_prefix).  As ll_loader_want. */
+int ll_bind(ll_loader *ld, ll_weight *dst, const ll_tensor_role *role, int layer, int ndim, const int64_t *shape,
+            int flags);
+/* ll_loader_want by a printf-style name. */
+int ll_loader_wantf(ll_loader *ld, ll_weight *dst, int ndim, const int64_t *shape, int flags, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 /* 1 if the checkpoint has a tensor of that name. */
 int ll_loader_has(const ll_loader *ld, const char *name);
 /* Reserves n F32 values in the arena for a derived table; *dst is filled with
@@ -182,6 +187,26 @@ void ll_loader_scratch(ll_loader *ld, ll_weight *dst, int64_t n);
 void ll_model_add_slot(ll_model *m, ll_weight *w);
 /* Workspace of at least `bytes` in backend memory (kept in the model). */
 void *ll_model_workspace(ll_model *m, const ll_ops *ops, void *ctx, size_t bytes);
+/* Bytes of one weight as stored in the arena (0 when absent), for costs. */
+double ll_weight_bytes(const ll_weight *w);
+/* Uploads ids with padding (t >= lens[b]) replaced by 0 into d_ids (backend memory [B*T]). */
+void ll_model_upload_ids(const ll_ops *ops, void *ctx, int32_t *d_ids, const int32_t *tokens, const int *lens, int B,
+                         int T);
+/* Fails with "BACKEND has no 'op' op (needed by MODEL_TYPE)" when the op table
+ * lacks an entry; use as NEED(op) with `ops` and `m` in scope. */
+#define LL_NEED(op)                                                                                         \
+    do {                                                                                                    \
+        if (!ops->op) {                                                                                     \
+            ll_set_error("%s: backend '%s' has no '%s' op (needed by %s)", m->dir, ops->name, #op,          \
+                         m->cfg.model_type);                                                                \
+            return -1;                                                                                      \
+        }                                                                                                   \
+    } while (0)
+/* Workspace carving: LL_CARVE(off, name, floats) declares size_t o_name = off
+ * and advances off by the floats' bytes rounded up to 256. */
+#define LL_CARVE(off, name, cnt)                                                                            \
+    size_t o_##name = (off);                                                                                \
+    (off) += (((size_t)(cnt) * sizeof(float)) + 255) & ~(size_t)255
 /* Hands entry e (backend memory [B*T, C]) to the capture; downloads first on
  * device backends. */
 int ll_model_emit(ll_model *m, const ll_ops *ops, void *ctx, ll_capture *cap, int e, const float *h,

@@ -1,6 +1,6 @@
 /* Backend op table: the primitives every model family's forward pass is
- * written against.  The CPU backend (host/ops/ops_cpu.c) and the CUDA backend fill
- * the same struct with the same signatures; the forward code (host/forward*.c)
+ * written against.  The CPU backend (host/ops/cpu_backend.c) and the CUDA backend fill
+ * the same struct with the same signatures; the forward code (host/families/)
  * never touches memory directly, so one forward runs on both.
  *
  * Conventions
@@ -21,12 +21,11 @@
  *     -1 with an error naming the op.  Ops cannot fail otherwise (a backend
  *     records asynchronous errors and reports them from sync()).
  *
- * Extending: add new entries at the END of the matching section (families use
+ * Extending: add new entries at the END of the matching section (tables use
  * designated initialisers, so old tables stay valid with NULL in new slots).
- * The recurrent section below (RWKV-4, Mamba) is owned by the RWKV/Mamba
- * engineer: he may change those signatures freely; the CPU implementations
- * live in host/ops/ops_ssm.c and are plugged into the CPU table by the marked
- * lines in host/ops/ops_cpu.c (ll_cpu_ops). */
+ * CPU implementations live by kind in host/ops/cpu_dense.c and
+ * host/ops/cpu_recurrent.c (declared in host/ops/cpu_ops.h) and are listed
+ * once in the table of host/ops/cpu_backend.c (ll_cpu_ops). */
 #ifndef LL_OPS_H
 #define LL_OPS_H
 #include <stddef.h>
@@ -131,7 +130,7 @@ typedef struct ll_ops {
 
     void (*sigmoid)(void *ctx, float *out, const float *in, size_t n);
     void (*relu_sq)(void *ctx, float *out, const float *in, size_t n); /* max(x,0)² */
-    /* ---- recurrent families (RWKV-4, Mamba); CPU versions in host/ops/ops_ssm.c.
+    /* ---- recurrent families (RWKV-4, Mamba); CPU versions in host/ops/cpu_recurrent.c.
      * Rows r = b*T + t.  A `state` argument may be NULL (zero initial state,
      * final state not kept); otherwise it holds the initial state and is
      * overwritten with the state after step T-1 (T = 1: one recurrent step). */
@@ -157,7 +156,7 @@ typedef struct ll_ops {
     void (*selective_scan)(void *ctx, const ll_sscan_params *p);
 } ll_ops;
 
-/* ---- the CPU backend (host/ops/ops_cpu.c): OpenBLAS sgemm + OpenMP ---- */
+/* ---- the CPU backend (host/ops/cpu_backend.c): OpenBLAS sgemm + OpenMP ---- */
 const ll_ops *ll_cpu_ops(void);
 /* threads <= 0: all cores.  Sets OpenBLAS and OpenMP thread counts. */
 void *ll_cpu_ctx_new(int threads);

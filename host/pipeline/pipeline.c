@@ -9,7 +9,6 @@
 #include <unistd.h>
 #include "backend/backend.h"
 #include "core/ll_util.h"
-#include "families/ssm_common.h"
 #include "io/corpus.h"
 #include "io/token_stream.h"
 #include "io/tokens.h"
@@ -120,51 +119,20 @@ static int tokenize_to_private_file(const ll_run_opts *o, char *path, size_t cap
     return 0;
 }
 
-/* The FLOPs of one transformer/recurrent layer per token (2 × its weights)
- * plus causal attention: the estimate behind the per-entry TFLOP/s. */
-static double layer_flops_estimate(const ll_model *m, double tokens, double attn_flops) {
-    const ll_model_config *mc = &m->cfg;
-    double emb = (double)mc->vocab * mc->d_model + (mc->arch == LL_ARCH_GPT2 ? (double)mc->max_pos * mc->d_model : 0);
-    double fl_tok = 2.0 * ((double)m->n_params - emb) / LL_MAX(mc->n_layer, 1);
-    return fl_tok * tokens + (mc->arch <= LL_ARCH_QWEN2 ? attn_flops : 0);
-}
-
-static cJSON *model_json(const ll_model *m) {
-    const ll_model_config *c = &m->cfg;
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "dir", m->dir);
-    cJSON_AddStringToObject(j, "model_type", c->model_type);
-    cJSON_AddNumberToObject(j, "n_layers", c->n_layer);
-    cJSON_AddNumberToObject(j, "hidden_size", c->d_model);
-    cJSON_AddNumberToObject(j, "vocab_size", c->vocab);
-    if (c->arch <= LL_ARCH_QWEN2) {
-        cJSON_AddNumberToObject(j, "n_heads", c->n_head);
-        cJSON_AddNumberToObject(j, "n_kv_heads", c->n_kv_head);
-        cJSON_AddNumberToObject(j, "head_dim", c->head_dim);
-        cJSON_AddNumberToObject(j, "intermediate_size", c->d_ff);
-        cJSON_AddNumberToObject(j, "rotary_dims", c->rotary_dims);
-        if (c->rotary_dims) cJSON_AddNumberToObject(j, "rope_theta", c->rope_theta);
-        cJSON_AddStringToObject(j, "rope_scaling",
-                                c->rope_scaling.type == LL_ROPE_SCALING_LLAMA3   ? "llama3"
-                                : c->rope_scaling.type == LL_ROPE_SCALING_LINEAR ? "linear"
-                                                                                 : "none");
-        cJSON_AddBoolToObject(j, "parallel_residual", c->parallel_residual);
-        if (c->sliding_window) cJSON_AddNumberToObject(j, "sliding_window", c->sliding_window);
-    } else if (c->arch == LL_ARCH_RWKV) {
-        cJSON_AddNumberToObject(j, "attention_hidden_size", c->attention_hidden_size);
-        cJSON_AddNumberToObject(j, "intermediate_size", c->d_ff);
-        cJSON_AddNumberToObject(j, "rescale_every", c->rescale_every);
-    } else if (c->arch == LL_ARCH_MAMBA) {
-        cJSON_AddNumberToObject(j, "state_size", c->d_state);
-        cJSON_AddNumberToObject(j, "conv_kernel", c->d_conv);
-        cJSON_AddNumberToObject(j, "intermediate_size", c->d_inner);
-        cJSON_AddNumberToObject(j, "time_step_rank", c->dt_rank);
+/* FLOPs per entry over the run: Σ over sequence lengths of count · len ·
+ * the family's per-token cost at that length (ll_model_cost). */
+static int entry_flops(const ll_model *m, const long long *hist, int longest, int E, double *flops) {
+    ll_cost *c = ll_xcalloc((size_t)E, sizeof *c);
+    for (int e = 0; e < E; e++) flops[e] = 0;
+    int rc = 0;
+    for (int len = 1; len <= longest && rc == 0; len++) {
+        if (!hist[len]) continue;
+        memset(c, 0, sizeof *c * (size_t)E);
+        rc = ll_model_cost(m, len, c);
+        for (int e = 0; e < E && rc == 0; e++) flops[e] += (double)hist[len] * len * c[e].flops;
     }
-    cJSON_AddStringToObject(j, "norm", ll_norm_name(c->norm));
-    cJSON_AddNumberToObject(j, "norm_eps", c->norm_eps);
-    cJSON_AddNumberToObject(j, "n_entries", ll_model_n_entries(m));
-    cJSON_AddNumberToObject(j, "n_params", (double)m->n_params);
-    return j;
+    free(c);
+    return rc;
 }
 
 static cJSON *config_json(const ll_run_opts *o, const ll_backend_choice *bc, ll_norm norm, double eps, int threads) {
@@ -228,7 +196,8 @@ typedef struct {
      * reported a failure (then nobody calls another) */
     int checks, agreed_fail;
     cJSON *ranks_json;
-    double *lms, *cms;
+    double *lms, *cms, *flops;
+    long long *len_hist; /* [longest + 1]: this rank's sequences by length */
 } run_state;
 
 /* A rank's block of merged statistics, solved where its backend solves. */
@@ -256,6 +225,8 @@ static void run_state_free(run_state *s) {
     ll_stats_free(s->host_stats);
     free(s->lms);
     free(s->cms);
+    free(s->flops);
+    free(s->len_hist);
 }
 
 int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
@@ -292,10 +263,7 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     if (!S.m) goto fail; /* rc 2: through fail, so that other ranks learn of it */
     r->load_s = ll_now() - t0;
     ll_model *m = S.m;
-    if (o->embedding_entry && ll_ssm_set_embed_entry(m, 1) != 0) {
-        ll_set_error("--embedding-entry: only for rwkv and mamba models (%s is %s)", o->model, m->cfg.model_type);
-        goto fail;
-    }
+    if (o->embedding_entry && ll_model_set_embedding_entry(m, 1) != 0) goto fail;
 
     /* input → a token file */
     const char *tok_path = o->tokens;
@@ -377,9 +345,10 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     if (N <= (long)d + 1 && rank == 0)
         fprintf(stderr, "layerlaw: warning: %s: %ld examples for %d features: the probes can fit every example "
                         "(PR near 0, no law); use more text\n", src, N, d);
-    if (m->cfg.arch == LL_ARCH_GPT2 && longest > m->cfg.max_pos) {
+    const int max_pos = ll_model_max_positions(m);
+    if (max_pos > 0 && longest > max_pos) {
         ll_set_error("%s: a sequence has %d tokens, more than the model's %d positions (use --max-length %d)", src,
-                     longest, m->cfg.max_pos, m->cfg.max_pos);
+                     longest, max_pos, max_pos);
         goto fail;
     }
     /* ranks: which sequences are this process's */
@@ -431,7 +400,7 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     if (o->progress <= 0 || rank != 0) prog.enabled = 0;
     double t_run0 = ll_now();
     long long done_tok = 0, padded = 0, my_seq = 0;
-    double attn_flops = 0;
+    S.len_hist = ll_xcalloc((size_t)longest + 1, sizeof(long long));
     const int keep_order = o->keep_order || o->dump_hidden;
     long long WIN = LL_MAX(64LL * o->batch_tokens, 1LL << 20);
     if (getenv("LAYERLAW_WINDOW_TOKENS")) WIN = LL_MAX(1LL, atoll(getenv("LAYERLAW_WINDOW_TOKENS"))); /* tests */
@@ -470,7 +439,7 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
         while (ll_batcher_next(S.batcher, &bt)) {
             for (int b = 0; b < bt.B; b++) {
                 done_tok += bt.lens[b];
-                attn_flops += 2.0 * bt.lens[b] * (double)bt.lens[b] * d; /* causal QKᵀ and PV */
+                if (bt.lens[b] <= longest) S.len_hist[bt.lens[b]]++;
             }
             padded += (long long)bt.B * bt.T;
             my_seq += bt.B;
@@ -500,6 +469,16 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
         if (frc) { S.agreed_fail = 1; rc = frc; goto fail; }
         if (strcmp(bc.name, "cuda") == 0 && ll_dist_use_device(o->dist, bc.device) != 0) goto fail;
         S.ranks_json = ll_dist_split_json(o->dist, S.seq_len, (long)n_seq, S.owner);
+        /* the job's totals for the throughput record (per-entry timings stay
+         * rank 0's); the run time is the slowest rank's */
+        long long tot[2] = {done_tok, padded};
+        if (ll_dist_sum_ll(o->dist, tot, 2) != 0 || ll_dist_sum_ll(o->dist, S.len_hist, (long)longest + 1) != 0 ||
+            ll_dist_max_double(o->dist, &r->run_s, 1) != 0)
+            goto fail;
+        done_tok = tot[0];
+        padded = tot[1];
+        cJSON_AddStringToObject(S.ranks_json, "note", "throughput: tokens, padded_tokens, seconds (the slowest rank) "
+                                                      "and rates are the job's; per-entry timings are rank 0's");
         /* the reduce ends each entry on the rank that solves it (blocks of
          * entries); the results meet on rank 0 */
         solved = ll_dist_reduce_solve(o->dist, S.host_stats, o->ridge, threads, r->res, backend_solver, S.be);
@@ -525,7 +504,7 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     /* the result's configuration and measurements */
     r->config = config_json(o, &bc, norm, eps, threads);
     cJSON *extra = r->extra = cJSON_CreateObject();
-    cJSON_AddItemToObject(extra, "model", model_json(m));
+    cJSON_AddItemToObject(extra, "model", ll_model_describe(m));
     cJSON *tp = cJSON_AddObjectToObject(extra, "throughput");
     cJSON_AddNumberToObject(tp, "sequences", (double)n_seq);
     cJSON_AddNumberToObject(tp, "sequences_cut", (double)n_cut);
@@ -544,6 +523,9 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
         cJSON_AddNumberToObject(tp, "tokenize_s", r->tokenize_s);
     }
     cJSON_AddNumberToObject(tp, "solve_s", r->solve_s);
+    S.flops = ll_xcalloc((size_t)E, sizeof(double));
+    const int have_flops = entry_flops(m, S.len_hist, longest, E, S.flops) == 0;
+    if (have_flops) cJSON_AddItemToObject(tp, "per_entry_flops", cJSON_CreateDoubleArray(S.flops, E));
     cJSON *mem = cJSON_AddObjectToObject(extra, "memory");
     cJSON_AddNumberToObject(mem, "weights_bytes", (double)m->arena_bytes);
     cJSON_AddNumberToObject(mem, "workspace_bytes", (double)m->ws_bytes);
@@ -557,11 +539,12 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
         S.cms = ll_xcalloc((size_t)E, sizeof(double));
         long nbt = S.be->probe_timing(S.probe, S.lms, S.cms);
         double peak = S.be->measure_peak_tflops ? S.be->measure_peak_tflops(S.be) : 0;
-        double lay_fl = layer_flops_estimate(m, (double)done_tok, attn_flops);
+        double total_fl = 0;
+        for (int e = 0; e < E && have_flops; e++) total_fl += S.flops[e];
         cJSON *gt = cJSON_AddObjectToObject(extra, "gpu_timing");
         cJSON_AddNumberToObject(gt, "batches", (double)nbt);
         cJSON_AddNumberToObject(gt, "peak_bf16_gemm_tflops", peak);
-        cJSON_AddNumberToObject(gt, "layer_flops_estimate", lay_fl);
+        cJSON_AddNumberToObject(gt, "flops_counted", total_fl);
         cJSON *pe = cJSON_AddArrayToObject(gt, "per_entry");
         for (int e = 0; e < E && nbt > 0; e++) {
             cJSON *jo = cJSON_CreateObject();
@@ -570,9 +553,9 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
             cJSON_AddNumberToObject(jo, "layer_ms_per_batch", S.lms[e] / nbt);
             cJSON_AddNumberToObject(jo, "capture_ms_per_batch", S.cms[e] / nbt);
             cJSON_AddNumberToObject(jo, "tokens_per_s", sec > 0 ? done_tok / sec : 0);
-            if (e > 0 || m->cfg.arch >= LL_ARCH_RWKV) { /* entry 0 of a transformer is the embedding lookup */
-                cJSON_AddNumberToObject(jo, "tflops", sec > 0 ? lay_fl / sec / 1e12 : 0);
-                cJSON_AddNumberToObject(jo, "pct_of_peak", sec > 0 && peak > 0 ? 100 * lay_fl / sec / 1e12 / peak : 0);
+            if (have_flops) {
+                cJSON_AddNumberToObject(jo, "tflops", sec > 0 ? S.flops[e] / sec / 1e12 : 0);
+                cJSON_AddNumberToObject(jo, "pct_of_peak", sec > 0 && peak > 0 ? 100 * S.flops[e] / sec / 1e12 / peak : 0);
             }
             cJSON_AddItemToArray(pe, jo);
         }

@@ -1,5 +1,5 @@
 /* The CUDA backend's op table (host/ops/ops.h): the same ops, names and
- * signatures as the CPU backend (host/ops/ops_cpu.c), on device memory.
+ * signatures as the CPU backend (host/ops/cpu_backend.c), on device memory.
  *
  * Ops return nothing (ops.h): each launcher below is an int function that
  * fails through the LL_CU* / LL_LAUNCH macros (naming call, file and line);

@@ -1,5 +1,5 @@
 /* Op-by-op parity: the CUDA op table (kernels/ops/ops_cuda.cu) against the CPU
- * table (host/ops/ops_cpu.c, host/ops/ops_ssm.c) on the same random inputs, several
+ * table (host/ops/cpu_dense.c, host/ops/cpu_recurrent.c) on the same random inputs, several
  * shapes each, odd ones included.  NMSE = Σ(gpu−cpu)²/Σcpu² with a per-op
  * tolerance (test-backend-ops style).  Every device buffer has a guard of
  * sentinel floats after it (checked after each op: out-of-bounds writes), and
@@ -13,7 +13,7 @@
 #include "backend/cuda_backend.h"
 #include "core/ll_util.h"
 #include "ops/ops.h"
-#include "ops/ops_ssm.h"
+#include "ops/cpu_ops.h"
 #include "probe/probe.h" /* ll_splitmix64 */
 
 #define GUARD 64

@@ -1,4 +1,5 @@
-/* CPU recurrent ops for RWKV-4 and Mamba (contracts in host/ops/ops.h).
+/* CPU recurrent ops for RWKV-4 and Mamba (contracts in host/ops/ops.h; in
+ * the table ll_cpu_ops() of host/ops/cpu_backend.c).
  *
  * The float operations follow HF's CPU code in the same order
  * (modeling_rwkv.py rwkv_linear_attention_cpu, modeling_mamba.py
@@ -13,7 +14,7 @@
  * and a SIMD loop over the block's channels (WKV) or state (scan), whose
  * states stay in L1.  The inner kernels are compiled twice (AVX2 and
  * baseline x86-64) and picked at load time (target_clones). */
-#include "ops/ops_ssm.h"
+#include "ops/cpu_ops.h"
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>

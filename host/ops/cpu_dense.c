@@ -1,6 +1,7 @@
-/* The CPU backend: the reference implementation of every op in host/ops/ops.h.
- * linear = OpenBLAS sgemm (threads set by ll_cpu_ctx_new); the other ops are
- * OpenMP loops.  Weights are F32 on the CPU (the loader converts). */
+/* CPU dense ops of the op table (host/ops/ops.h): linear = OpenBLAS sgemm
+ * split over OpenMP threads, embedding, norms, elementwise and activations,
+ * RoPE, attention, strided copy.  Weights are F32 on the CPU (the loader
+ * converts).  The table itself: host/ops/cpu_backend.c. */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -8,14 +9,12 @@
 #include <string.h>
 #include "core/ll_util.h"
 #include "ops/ops.h"
-#include "ops/ops_ssm.h"
+#include "ops/cpu_ops.h"
 
 /* OpenBLAS extension (declared in its cblas.h; repeated here for builds whose
  * cblas.h does not). */
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
-
-typedef struct { int threads; } cpu_ctx;
 
 /* Below this many elements an op runs on one thread: an OpenMP region costs
  * microseconds when idle but milliseconds when the cores are shared with
@@ -30,26 +29,8 @@ typedef struct { int threads; } cpu_ctx;
 #endif
 
 
-void *ll_cpu_ctx_new(int threads) {
-    cpu_ctx *c = ll_xcalloc(1, sizeof *c);
-    if (threads <= 0) threads = omp_get_num_procs();
-    c->threads = threads;
-    omp_set_num_threads(threads);
-    /* one thread pool: OpenMP.  OpenBLAS stays single-threaded (its pthread
-     * pool spins for ~0.1 s after each call and fights the OpenMP workers);
-     * cpu_linear splits rows over OpenMP threads itself. */
-    openblas_set_num_threads(1);
-    return c;
-}
-void ll_cpu_ctx_free(void *ctx) { free(ctx); }
-
-static void *cpu_alloc(void *ctx, size_t bytes) { (void)ctx; return ll_xmalloc_aligned(bytes ? bytes : 64); }
-static void cpu_free(void *ctx, void *p) { (void)ctx; free(p); }
-static void cpu_copy(void *ctx, void *dst, const void *src, size_t bytes) { (void)ctx; if (dst != src) memmove(dst, src, bytes); }
-static int cpu_sync(void *ctx) { (void)ctx; return 0; }
-
 /* ---- linear ---- */
-static void cpu_linear(void *ctx, float *out, const float *in, const ll_weight *W, const float *bias, int N) {
+void ll_cpu_linear(void *ctx, float *out, const float *in, const ll_weight *W, const float *bias, int N) {
     const int M = (int)W->rows, K = (int)W->cols;
     float beta = 0.0f;
     if (bias) {
@@ -77,7 +58,7 @@ static void cpu_linear(void *ctx, float *out, const float *in, const ll_weight *
     if (saved != 1) openblas_set_num_threads(saved);
 }
 
-static void cpu_embedding(void *ctx, float *out, const ll_weight *table, const int32_t *ids, int N, int accumulate) {
+void ll_cpu_embedding(void *ctx, float *out, const ll_weight *table, const int32_t *ids, int N, int accumulate) {
     (void)ctx;
     const int64_t C = table->cols;
     const float *T = table->data;
@@ -92,7 +73,7 @@ static void cpu_embedding(void *ctx, float *out, const ll_weight *table, const i
     }
 }
 
-LL_CLONES static void cpu_layernorm(void *ctx, float *out, const float *in, const float *w, const float *b, int N, int C, float eps) {
+LL_CLONES void ll_cpu_layernorm(void *ctx, float *out, const float *in, const float *w, const float *b, int N, int C, float eps) {
     (void)ctx;
 #pragma omp parallel for schedule(static) if ((long)N * C > PAR_MIN / 4)
     for (int r = 0; r < N; r++) {
@@ -115,7 +96,7 @@ LL_CLONES static void cpu_layernorm(void *ctx, float *out, const float *in, cons
     }
 }
 
-LL_CLONES static void cpu_rmsnorm(void *ctx, float *out, const float *in, const float *w, int N, int C, float eps) {
+LL_CLONES void ll_cpu_rmsnorm(void *ctx, float *out, const float *in, const float *w, int N, int C, float eps) {
     (void)ctx;
 #pragma omp parallel for schedule(static) if ((long)N * C > PAR_MIN / 4)
     for (int r = 0; r < N; r++) {
@@ -154,40 +135,40 @@ static inline float ll_fexp(float x) {
 
 
 #define ELEMWISE(name, expr)                                                                   \
-    LL_CLONES static void name(void *ctx, float *out, const float *in, size_t n) {             \
+    LL_CLONES void name(void *ctx, float *out, const float *in, size_t n) {             \
         (void)ctx;                                                                             \
         _Pragma("omp parallel for simd schedule(static) if (n > PAR_MIN)")                     \
         for (size_t i = 0; i < n; i++) { float x = in[i]; out[i] = (expr); }                   \
     }
 /* gelu_new: 0.5·x·(1 + tanh(u)) = x / (1 + exp(−2u)), u = √(2/π)(x + 0.044715x³) */
-ELEMWISE(cpu_gelu_tanh, x / (1.0f + ll_fexp(-2.0f * 0.7978845608028654f * (x + 0.044715f * x * x * x))))
-ELEMWISE(cpu_gelu_erf, (float)(0.5 * x * (1.0 + erf(x * 0.7071067811865476))))
-ELEMWISE(cpu_silu, x / (1.0f + ll_fexp(-x)))
-ELEMWISE(cpu_sigmoid, 1.0f / (1.0f + ll_fexp(-x)))
-ELEMWISE(cpu_relu_sq, x > 0 ? x * x : 0.0f)
+ELEMWISE(ll_cpu_gelu_tanh, x / (1.0f + ll_fexp(-2.0f * 0.7978845608028654f * (x + 0.044715f * x * x * x))))
+ELEMWISE(ll_cpu_gelu_erf, (float)(0.5 * x * (1.0 + erf(x * 0.7071067811865476))))
+ELEMWISE(ll_cpu_silu, x / (1.0f + ll_fexp(-x)))
+ELEMWISE(ll_cpu_sigmoid, 1.0f / (1.0f + ll_fexp(-x)))
+ELEMWISE(ll_cpu_relu_sq, x > 0 ? x * x : 0.0f)
 
-static void cpu_add(void *ctx, float *out, const float *a, const float *b, size_t n) {
+void ll_cpu_add(void *ctx, float *out, const float *a, const float *b, size_t n) {
     (void)ctx;
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
-static void cpu_mul(void *ctx, float *out, const float *a, const float *b, size_t n) {
+void ll_cpu_mul(void *ctx, float *out, const float *a, const float *b, size_t n) {
     (void)ctx;
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++) out[i] = a[i] * b[i];
 }
-static void cpu_scale(void *ctx, float *out, const float *a, float s, size_t n) {
+void ll_cpu_scale(void *ctx, float *out, const float *a, float s, size_t n) {
     (void)ctx;
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++) out[i] = a[i] * s;
 }
-LL_CLONES static void cpu_swiglu(void *ctx, float *out, const float *gate, const float *up, size_t n) {
+LL_CLONES void ll_cpu_swiglu(void *ctx, float *out, const float *gate, const float *up, size_t n) {
     (void)ctx;
 #pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++) { float g = gate[i]; out[i] = (g / (1.0f + ll_fexp(-g))) * up[i]; }
 }
 
-static void cpu_rope(void *ctx, const ll_rope_params *p) {
+void ll_cpu_rope(void *ctx, const ll_rope_params *p) {
     (void)ctx;
     const int half = p->rot_dims / 2;
 #pragma omp parallel if ((long)p->N * p->n_heads * half > PAR_MIN / 8)
@@ -218,7 +199,7 @@ static void cpu_rope(void *ctx, const ll_rope_params *p) {
  * O_blk = softmax(S)·V[0:t1] by sgemm (OpenBLAS single-threaded inside the
  * OpenMP loop), causal mask and sliding window applied to S. */
 #define ATT_QB 64
-LL_CLONES static void cpu_attention(void *ctx, const ll_attn_params *p) {
+LL_CLONES void ll_cpu_attention(void *ctx, const ll_attn_params *p) {
     (void)ctx;
     const int B = p->B, T = p->T, H = p->H, hd = p->hd;
     const int grp = p->H / p->KVH;
@@ -270,42 +251,8 @@ LL_CLONES static void cpu_attention(void *ctx, const ll_attn_params *p) {
     }
 }
 
-static void cpu_copy2d(void *ctx, float *dst, int64_t drs, const float *src, int64_t srs, int rows, int cols) {
+void ll_cpu_copy2d(void *ctx, float *dst, int64_t drs, const float *src, int64_t srs, int rows, int cols) {
     (void)ctx;
 #pragma omp parallel for schedule(static) if ((long)rows * cols > PAR_MIN)
     for (int r = 0; r < rows; r++) memcpy(dst + r * drs, src + r * srs, sizeof(float) * cols);
 }
-
-static const ll_ops cpu_ops = {
-    .name = "cpu",
-    .host_memory = 1,
-    .alloc = cpu_alloc,
-    .free = cpu_free,
-    .upload = cpu_copy,
-    .download = cpu_copy,
-    .sync = cpu_sync,
-    .linear = cpu_linear,
-    .embedding = cpu_embedding,
-    .layernorm = cpu_layernorm,
-    .rmsnorm = cpu_rmsnorm,
-    .add = cpu_add,
-    .mul = cpu_mul,
-    .scale = cpu_scale,
-    .gelu_tanh = cpu_gelu_tanh,
-    .gelu_erf = cpu_gelu_erf,
-    .silu = cpu_silu,
-    .swiglu = cpu_swiglu,
-    .rope = cpu_rope,
-    .attention = cpu_attention,
-    .copy2d = cpu_copy2d,
-    .sigmoid = cpu_sigmoid,
-    .relu_sq = cpu_relu_sq,
-    /* ---- recurrent families: the RWKV/Mamba engineer plugs his CPU ops
-     * (host/ops/ops_ssm.c) in here, one line each ---- */
-    .rwkv_shift_mix = ll_cpu_rwkv_shift_mix,
-    .wkv4 = ll_cpu_wkv4,
-    .conv1d_silu = ll_cpu_conv1d_silu,
-    .selective_scan = ll_cpu_selective_scan,
-};
-
-const ll_ops *ll_cpu_ops(void) { return &cpu_ops; }

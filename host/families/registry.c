@@ -1,0 +1,87 @@
+/* The family registry: the table built from host/families/list.h, lookups by
+ * model_type / alias / GGUF architecture, and GGUF → HF tensor renaming. */
+#include <stdio.h>
+#include <string.h>
+#include "core/ll_util.h"
+#include "model/family.h"
+
+#define LL_FAMILY(name) extern const ll_family ll_family_##name;
+#include "families/list.h"
+#undef LL_FAMILY
+
+static const ll_family *const families[] = {
+#define LL_FAMILY(name) &ll_family_##name,
+#include "families/list.h"
+#undef LL_FAMILY
+};
+#define N_FAMILIES (int)(sizeof families / sizeof families[0])
+
+int ll_family_count(void) { return N_FAMILIES; }
+const ll_family *ll_family_at(int i) { return i >= 0 && i < N_FAMILIES ? families[i] : NULL; }
+
+const ll_family *ll_family_find(const char *model_type) {
+    if (!model_type) return NULL;
+    for (int i = 0; i < N_FAMILIES; i++) {
+        const ll_family *f = families[i];
+        if (!strcmp(f->model_type, model_type)) return f;
+        for (const char *const *a = f->aliases; a && *a; a++)
+            if (!strcmp(*a, model_type)) return f;
+    }
+    return NULL;
+}
+
+const ll_family *ll_family_by_gguf_arch(const char *arch) {
+    if (!arch) return NULL;
+    for (int i = 0; i < N_FAMILIES; i++)
+        if (families[i]->gguf_arch && !strcmp(families[i]->gguf_arch, arch)) return families[i];
+    return NULL;
+}
+
+const char *ll_family_supported(void) {
+    static char buf[1024];
+    size_t k = 0;
+    buf[0] = 0;
+    for (int i = 0; i < N_FAMILIES && k < sizeof buf; i++)
+        k += snprintf(buf + k, sizeof buf - k, "%s%s", i ? ", " : "", families[i]->model_type);
+    return buf;
+}
+
+/* Matches `name` against a pattern with at most one %d; *layer = the number
+ * (-1 when the pattern has none).  1 on a match. */
+static int match_pattern(const char *pat, const char *name, int *layer) {
+    const char *d = strstr(pat, "%d");
+    *layer = -1;
+    if (!d) return !strcmp(pat, name);
+    size_t pre = (size_t)(d - pat);
+    if (strncmp(pat, name, pre)) return 0;
+    const char *p = name + pre;
+    if (*p < '0' || *p > '9') return 0;
+    long v = 0;
+    while (*p >= '0' && *p <= '9') {
+        v = v * 10 + (*p - '0');
+        if (v > 1000000) return 0;
+        p++;
+    }
+    if (strcmp(p, d + 2)) return 0;
+    *layer = (int)v;
+    return 1;
+}
+
+int ll_family_gguf_to_hf(const ll_family *f, const char *gguf_name, char *hf, size_t cap) {
+    for (int i = 0; i < f->n_roles; i++) {
+        const ll_tensor_role *r = &f->roles[i];
+        int layer;
+        if (!r->gguf || !r->hf || !match_pattern(r->gguf, gguf_name, &layer)) continue;
+        char tail[512];
+        if (layer >= 0) snprintf(tail, sizeof tail, r->hf, layer);
+        else snprintf(tail, sizeof tail, "%s", r->hf);
+        int n = snprintf(hf, cap, "%s%s", f->hf_prefix && !r->top ? f->hf_prefix : "", tail);
+        if (n < 0 || (size_t)n >= cap) {
+            ll_set_error("%s: tensor name too long for its buffer", gguf_name);
+            return -1;
+        }
+        return 0;
+    }
+    ll_set_error("gguf: tensor '%s' has no %s counterpart", gguf_name, f->model_type);
+    return -1;
+}
