@@ -4,13 +4,18 @@
 CC      ?= gcc
 NVCC    ?= nvcc
 BUILD   ?= build
-PKGS    := libcjson zlib openblas lapacke libpcre2-8 libutf8proc libxml-2.0
+PKGS    := libcjson zlib openblas lapacke libpcre2-8 libutf8proc libxml-2.0 yaml-0.1 sqlite3 libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -fopenmp -MMD -MP -Ihost $(PKG_CFLAGS) $(SAN)
 LDLIBS  += $(PKG_LIBS) -lm -lpthread
+# Provenance (host/report/provenance.c): the commit and the flags this binary
+# was built with.  The commit is read when make runs (".dirty" when the work
+# tree differs); outside git it stays "unknown".
+LL_GIT_COMMIT := $(shell git describe --always --dirty=.dirty --abbrev=40 2>/dev/null || echo unknown)
+LL_BUILD_FLAGS = CC=$(CC) CUDA=$(CUDA) OPT=$(OPT) SAN=$(SAN)
 LDFLAGS += -fopenmp $(SAN)
 
 # CUDA: on by default when nvcc is on the PATH.
@@ -132,6 +137,15 @@ $(BUILD)/run_tests: $(TEST_OBJ) $(BUILD)/liblayerlaw.a
 $(BUILD)/bench/%: bench/%.c $(BUILD)/liblayerlaw.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/liblayerlaw.a $(LDLIBS)
+
+# only provenance.o sees the commit and flags; it is rebuilt when they change
+# (the stamp is rewritten only when its content differs)
+$(BUILD)/obj/host/report/provenance.o: CFLAGS += -DLL_GIT_COMMIT='"$(LL_GIT_COMMIT)"' -DLL_BUILD_FLAGS='"$(strip $(LL_BUILD_FLAGS))"'
+$(BUILD)/obj/host/report/provenance.o: $(BUILD)/buildinfo.stamp
+$(BUILD)/buildinfo.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(LL_GIT_COMMIT) $(LL_BUILD_FLAGS)' | cmp -s - $@ || echo '$(LL_GIT_COMMIT) $(LL_BUILD_FLAGS)' > $@
+FORCE:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -430,3 +430,41 @@ TEST(mpi_run_killed_rank_leaves_no_result) {
     CHECK(!ll_path_exists(ll_path_join(lp, sizeof lp, out, "law.json")));
     CHECK(!ll_path_exists(ll_path_join(lp, sizeof lp, out, "layers.csv")));
 }
+
+/* The other measures under ranks (docs/measures.md): one-hot PR goes through
+ * the spread solve with class sums, separation fuzziness through the reduce
+ * onto rank 0.  Same features as one process (every sequence alone), so 1e-12
+ * relative (measured 2.6e-16 one-hot, 1.5e-15 fuzziness on gpt2). */
+static double layer_val(const cJSON *law, int e, const char *key) {
+    const cJSON *v = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(law, "layers"), e), key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+TEST(mpi_run_ranks_other_measures) {
+    REQUIRE_MSG(have_mpi_binary(), "%s was built without MPI", ll_bin_path());
+    static const char *m[2] = {"onehot", "fuzziness"}, *key[2] = {"pr", "separation_fuzziness"};
+    const char *model = "tests/fixtures/models/gpt2", *tok = "tests/fixtures/models/gpt2/tokens.jsonl";
+    for (int k = 0; k < 2; k++) {
+        char extra[200], o1[600], o2[600], p[700], *o = NULL;
+        snprintf(extra, sizeof extra, "--batch-size 1 --threads 1 --keep-order --measure %s", m[k]);
+        snprintf(o1, sizeof o1, "%s/%s-1", ll_test_tmpdir(), m[k]);
+        snprintf(o2, sizeof o2, "%s/%s-2", ll_test_tmpdir(), m[k]);
+        int st = run_job(model, tok, 0, o1, extra, &o);
+        REQUIRE_MSG(st == 0, "%s: exit %d: %s", m[k], st, o ? o : "");
+        free(o);
+        st = run_job(model, tok, 2, o2, extra, &o);
+        REQUIRE_MSG(st == 0, "%s np 2: exit %d: %s", m[k], st, o ? o : "");
+        free(o);
+        cJSON *a = load_json(ll_path_join(p, sizeof p, o1, "law.json"));
+        cJSON *b = load_json(ll_path_join(p, sizeof p, o2, "law.json"));
+        REQUIRE(a && b);
+        int E = cJSON_GetArraySize(cJSON_GetObjectItem(a, "layers"));
+        REQUIRE(E > 1 && E == cJSON_GetArraySize(cJSON_GetObjectItem(b, "layers")));
+        for (int e = 0; e < E; e++) {
+            double x = layer_val(a, e, key[k]), y = layer_val(b, e, key[k]);
+            REQUIRE_MSG(isfinite(x), "%s entry %d: no %s", m[k], e, key[k]);
+            CHECK_REL(y, x, 1e-12);
+        }
+        cJSON_Delete(a);
+        cJSON_Delete(b);
+    }
+}

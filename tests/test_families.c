@@ -13,6 +13,7 @@
 #include "capture/capture.h"
 #include "core/ll_util.h"
 #include "harness.h"
+#include "io/safetensors.h"
 #include "model/family.h"
 #include "model/model.h"
 #include "ops/ops.h"
@@ -309,4 +310,94 @@ TEST(families_synthetic) {
     ll_model_free(h);
     CHECK(ll_model_synthetic("tests/fixtures/models/gpt2/model.safetensors", NULL, 1) == NULL);
     CHECK(strstr(ll_last_error(), "config.json") != NULL);
+}
+
+/* A store under GGUF names (as a GGUF reader would produce it; the names
+ * written here by hand from gguf.constants for MODEL_ARCH.LLAMA) renamed by
+ * ll_family_rename_gguf and bound by the llama family: the same forward,
+ * bit for bit, as the safetensors checkpoint. */
+typedef struct {
+    ll_capture base;
+    float *out;
+    size_t n, cap;
+} keep_cap;
+static int keep_on_entry(ll_capture *self, int e, const float *h, const int32_t *tokens, const int *lens, int B, int T,
+                         int C) {
+    keep_cap *k = (keep_cap *)self;
+    size_t add = (size_t)B * T * C;
+    if (k->n + add > k->cap) return -1;
+    memcpy(k->out + k->n, h, add * sizeof(float));
+    k->n += add;
+    return 0;
+}
+
+static void hf_to_gguf_llama(const char *hf, char *out, size_t cap) {
+    static const char *const map[][2] = {
+        {"self_attn.q_proj.weight", "attn_q.weight"}, {"self_attn.k_proj.weight", "attn_k.weight"},
+        {"self_attn.v_proj.weight", "attn_v.weight"}, {"self_attn.o_proj.weight", "attn_output.weight"},
+        {"mlp.gate_proj.weight", "ffn_gate.weight"},  {"mlp.up_proj.weight", "ffn_up.weight"},
+        {"mlp.down_proj.weight", "ffn_down.weight"},  {"input_layernorm.weight", "attn_norm.weight"},
+        {"post_attention_layernorm.weight", "ffn_norm.weight"},
+    };
+    int layer;
+    char rest[256];
+    if (sscanf(hf, "model.layers.%d.%255s", &layer, rest) == 2) {
+        for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+            if (!strcmp(rest, map[i][0])) { snprintf(out, cap, "blk.%d.%s", layer, map[i][1]); return; }
+    }
+    if (!strcmp(hf, "model.embed_tokens.weight")) snprintf(out, cap, "token_embd.weight");
+    else if (!strcmp(hf, "model.norm.weight")) snprintf(out, cap, "output_norm.weight");
+    else if (!strcmp(hf, "lm_head.weight")) snprintf(out, cap, "output.weight");
+    else snprintf(out, cap, "unknown.%s", hf);
+}
+
+static int cmp_tensor_name(const void *a, const void *b) {
+    return strcmp(((const ll_st_tensor *)a)->name, ((const ll_st_tensor *)b)->name);
+}
+
+TEST(families_gguf_store_binds) {
+    const char *dir = "tests/fixtures/models/llama_gqa";
+    ll_safetensors st;
+    REQUIRE(ll_st_open_dir(&st, dir) == 0);
+    for (int i = 0; i < st.n_tensors; i++) {
+        char g[256];
+        hf_to_gguf_llama(st.tensors[i].name, g, sizeof g);
+        CHECK_MSG(strncmp(g, "unknown.", 8), "%s", st.tensors[i].name);
+        free(st.tensors[i].name);
+        st.tensors[i].name = ll_xstrdup(g);
+    }
+    qsort(st.tensors, (size_t)st.n_tensors, sizeof(ll_st_tensor), cmp_tensor_name);
+    REQUIRE(ll_family_rename_gguf(ll_family_by_gguf_arch("llama"), &st, "x.gguf") == 0);
+    ll_model *g = ll_model_load_st(dir, &st, "x.gguf", NULL), *h = ll_model_load(dir);
+    REQUIRE_MSG(g && h, "%s", ll_last_error());
+    int32_t toks[2 * 7] = {5, 9, 13, 2, 77, 31, 8, 4, 4, 61, 0, 0, 0, 0};
+    int lens[2] = {7, 4};
+    void *ctx = ll_cpu_ctx_new(1);
+    const size_t cap = (size_t)2 * 7 * 32 * 4;
+    keep_cap a = {{keep_on_entry, NULL, NULL}, calloc(cap, sizeof(float)), 0, cap};
+    keep_cap b = {{keep_on_entry, NULL, NULL}, calloc(cap, sizeof(float)), 0, cap};
+    REQUIRE(ll_model_forward(g, ll_cpu_ops(), ctx, toks, lens, 2, 7, &a.base) == 0);
+    REQUIRE(ll_model_forward(h, ll_cpu_ops(), ctx, toks, lens, 2, 7, &b.base) == 0);
+    CHECK(a.n == cap && b.n == cap);
+    /* real positions only (padding rows are not part of the contract) */
+    int same = 1;
+    for (int e = 0; e < 4; e++)
+        for (int r = 0; r < 2; r++)
+            for (int t = 0; t < lens[r]; t++) {
+                size_t o = (((size_t)e * 2 + r) * 7 + t) * 32;
+                same &= memcmp(a.out + o, b.out + o, 32 * sizeof(float)) == 0;
+            }
+    CHECK(same);
+    free(a.out);
+    free(b.out);
+    ll_cpu_ctx_free(ctx);
+    ll_model_free(g);
+    ll_model_free(h);
+    /* a GGUF tensor without a counterpart is named */
+    REQUIRE(ll_st_open_dir(&st, dir) == 0);
+    free(st.tensors[0].name);
+    st.tensors[0].name = ll_xstrdup("blk.0.attn_rot_embd");
+    CHECK(ll_family_rename_gguf(ll_family_find("llama"), &st, "y.gguf") == -1);
+    CHECK(strstr(ll_last_error(), "y.gguf") && strstr(ll_last_error(), "blk.0.attn_rot_embd"));
+    ll_st_close(&st);
 }

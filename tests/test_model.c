@@ -11,6 +11,7 @@
 #include "core/ll_util.h"
 #include "model/model.h"
 #include "io/safetensors.h"
+#include "st_writer.h"
 
 static const char *fx(const char *name) {
     static char buf[4][1024];
@@ -46,36 +47,19 @@ static const char *broken_copy(const char *fixture, const char *sub, const char 
     snprintf(a, sizeof a, "%s/model.safetensors", fx(fixture));
     ll_safetensors st;
     if (ll_st_open_file(&st, a)) return NULL;
-    cJSON *h = cJSON_CreateObject();
-    size_t off = 0;
+    st_entry *es = calloc((size_t)st.n_tensors + 1, sizeof *es);
+    int n = 0;
     for (int i = 0; i < st.n_tensors; i++) {
         const ll_st_tensor *t = &st.tensors[i];
         if (drop && !strcmp(t->name, drop)) continue;
-        cJSON *e = cJSON_AddObjectToObject(h, t->name);
-        cJSON_AddStringToObject(e, "dtype", ll_st_dtype_name(t->dtype));
-        cJSON *sh = cJSON_AddArrayToObject(e, "shape");
-        int rev = reshape && !strcmp(t->name, reshape);
-        for (int k = 0; k < t->ndim; k++)
-            cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)t->shape[rev ? t->ndim - 1 - k : k]));
-        cJSON *o = cJSON_AddArrayToObject(e, "data_offsets");
-        cJSON_AddItemToArray(o, cJSON_CreateNumber((double)off));
-        cJSON_AddItemToArray(o, cJSON_CreateNumber((double)(off + t->nbytes)));
-        off += t->nbytes;
+        es[n] = st_entry_of(t);
+        if (reshape && !strcmp(t->name, reshape))
+            for (int k = 0; k < t->ndim; k++) es[n].shape[k] = t->shape[t->ndim - 1 - k];
+        n++;
     }
-    char *hs = cJSON_PrintUnformatted(h);
     snprintf(b, sizeof b, "%s/model.safetensors", dir);
-    FILE *f = fopen(b, "wb");
-    uint64_t hl = strlen(hs);
-    for (int i = 0; i < 8; i++) fputc((int)((hl >> (8 * i)) & 0xff), f);
-    fwrite(hs, 1, hl, f);
-    for (int i = 0; i < st.n_tensors; i++) {
-        const ll_st_tensor *t = &st.tensors[i];
-        if (drop && !strcmp(t->name, drop)) continue;
-        fwrite(t->data, 1, t->nbytes, f);
-    }
-    fclose(f);
-    free(hs);
-    cJSON_Delete(h);
+    st_write(b, es, n);
+    free(es);
     ll_st_close(&st);
     return dir;
 }

@@ -9,6 +9,7 @@
 #include "core/ll_util.h"
 #include "harness.h"
 #include "io/safetensors.h"
+#include "st_writer.h"
 #include "model/model.h"
 
 static const char *fx(const char *name) {
@@ -30,9 +31,9 @@ static const char *rewrite(const char *fixture, const char *sub, const char *dro
     char a[1200], b[1200];
     snprintf(a, sizeof a, "%s/config.json", fx(fixture));
     snprintf(b, sizeof b, "%s/config.json", dir);
-    size_t n;
-    char *txt = ll_read_file(a, &n);
-    if (!txt || ll_write_file_atomic(b, txt, n)) return NULL;
+    size_t len;
+    char *txt = ll_read_file(a, &len);
+    if (!txt || ll_write_file_atomic(b, txt, len)) return NULL;
     free(txt);
     snprintf(a, sizeof a, "%s/model.safetensors", fx(fixture));
     ll_safetensors st;
@@ -41,46 +42,30 @@ static const char *rewrite(const char *fixture, const char *sub, const char *dro
     for (int i = 0; i < st.n_tensors && add; i++)
         if (st.tensors[i].ndim == 1 && st.tensors[i].dtype == LL_ST_F32) { extra = &st.tensors[i]; break; }
     if (add && !extra) return NULL;
-    cJSON *h = cJSON_CreateObject();
-    size_t off = 0;
-    int nt = st.n_tensors + (add ? 1 : 0);
-    for (int i = 0; i < nt; i++) {
-        const ll_st_tensor *t = i < st.n_tensors ? &st.tensors[i] : extra;
-        const char *name = i < st.n_tensors ? t->name : add;
-        if (drop && !strcmp(name, drop)) continue;
-        cJSON *e = cJSON_AddObjectToObject(h, name);
-        cJSON_AddStringToObject(e, "dtype", ll_st_dtype_name(t->dtype));
-        cJSON *sh = cJSON_AddArrayToObject(e, "shape");
-        for (int k = 0; k < t->ndim; k++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)t->shape[k]));
-        cJSON *o = cJSON_AddArrayToObject(e, "data_offsets");
-        cJSON_AddItemToArray(o, cJSON_CreateNumber((double)off));
-        cJSON_AddItemToArray(o, cJSON_CreateNumber((double)(off + t->nbytes)));
-        off += t->nbytes;
-    }
-    char *hs = cJSON_PrintUnformatted(h);
-    snprintf(b, sizeof b, "%s/model.safetensors", dir);
-    FILE *f = fopen(b, "wb");
-    uint64_t hl = strlen(hs);
-    for (int i = 0; i < 8; i++) fputc((int)((hl >> (8 * i)) & 0xff), f);
-    fwrite(hs, 1, hl, f);
-    for (int i = 0; i < nt; i++) {
-        const ll_st_tensor *t = i < st.n_tensors ? &st.tensors[i] : extra;
-        const char *name = i < st.n_tensors ? t->name : add;
-        if (drop && !strcmp(name, drop)) continue;
-        if (poison && !strcmp(name, poison)) {
-            char *copy = malloc(t->nbytes);
-            memcpy(copy, t->data, t->nbytes);
-            if (t->dtype == LL_ST_F32) { float v = NAN; memcpy(copy, &v, 4); }
-            else { copy[0] = (char)0xc0; copy[1] = (char)0x7f; } /* bf16 NaN (little endian 0x7fc0) */
-            fwrite(copy, 1, t->nbytes, f);
-            free(copy);
-        } else {
-            fwrite(t->data, 1, t->nbytes, f);
+    st_entry *es = calloc((size_t)st.n_tensors + 1, sizeof *es);
+    char *poisoned = NULL;
+    int n = 0;
+    for (int i = 0; i < st.n_tensors; i++) {
+        const ll_st_tensor *t = &st.tensors[i];
+        if (drop && !strcmp(t->name, drop)) continue;
+        es[n] = st_entry_of(t);
+        if (poison && !strcmp(t->name, poison)) {
+            poisoned = malloc(t->nbytes);
+            memcpy(poisoned, t->data, t->nbytes);
+            if (t->dtype == LL_ST_F32) { float v = NAN; memcpy(poisoned, &v, 4); }
+            else { poisoned[0] = (char)0xc0; poisoned[1] = (char)0x7f; } /* bf16 NaN (little endian 0x7fc0) */
+            es[n].data = poisoned;
         }
+        n++;
     }
-    fclose(f);
-    free(hs);
-    cJSON_Delete(h);
+    if (add) {
+        es[n] = st_entry_of(extra);
+        es[n++].name = add;
+    }
+    snprintf(b, sizeof b, "%s/model.safetensors", dir);
+    st_write(b, es, n);
+    free(es);
+    free(poisoned);
     ll_st_close(&st);
     return dir;
 }

@@ -18,7 +18,29 @@ int ll_cuda_available(char *why, int cap) {
     snprintf(why, (size_t)cap, "%d device(s), 0: %s, sm_%d%d", n, p.name, p.major, p.minor);
     return 1;
 }
+int ll_gpu_info_get(int device, ll_gpu_info *g, char *why, int cap) {
+    if (!ll_cuda_available(why, cap)) return -1;
+    struct cudaDeviceProp p;
+    if (cudaGetDeviceCount(&g->n_devices) != cudaSuccess || cudaGetDeviceProperties(&p, device) != cudaSuccess) {
+        snprintf(why, (size_t)cap, "CUDA device %d unreadable", device);
+        return -1;
+    }
+    snprintf(g->name, sizeof g->name, "%s", p.name);
+    g->sm_major = p.major;
+    g->sm_minor = p.minor;
+    g->mem_gib = (double)p.totalGlobalMem / (1 << 30);
+    g->driver_version = g->runtime_version = 0;
+    cudaDriverGetVersion(&g->driver_version);
+    cudaRuntimeGetVersion(&g->runtime_version);
+    return 0;
+}
 #else
+int ll_gpu_info_get(int device, ll_gpu_info *g, char *why, int cap) {
+    (void)device;
+    (void)g;
+    snprintf(why, (size_t)cap, "built without CUDA");
+    return -1;
+}
 int ll_cuda_compiled(void) { return 0; }
 int ll_cuda_available(char *why, int cap) {
     snprintf(why, (size_t)cap, "built without CUDA");

@@ -6,4 +6,16 @@
 int ll_cuda_compiled(void);
 /* 1 if a usable CUDA device is present; writes a short reason/description. */
 int ll_cuda_available(char *why, int cap);
+/* What provenance records of the GPU: device `device`'s name, compute
+ * capability and memory, the device count, and the driver's and runtime's
+ * CUDA versions (e.g. 13000 = 13.0).  0, or -1 without a usable device
+ * (why: the reason, as ll_cuda_available). */
+typedef struct {
+    int n_devices;
+    char name[256];
+    int sm_major, sm_minor;
+    double mem_gib;
+    int driver_version, runtime_version;
+} ll_gpu_info;
+int ll_gpu_info_get(int device, ll_gpu_info *g, char *why, int cap);
 #endif

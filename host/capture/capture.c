@@ -82,6 +82,10 @@ typedef struct {
     long examples;
     double *X, *y;
     size_t cap_rows;
+    ll_folds *folds;        /* held-out PR: rows go to their fold's statistics */
+    const int *row_fold;    /* [row_fold_n] fold of each batch row */
+    int row_fold_n;
+    int *fid;               /* [cap_rows] fold of each example */
     int64_t *sel; /* the batch's example rows */
     size_t cap_sel;
     /* dump */
@@ -115,10 +119,15 @@ static int probe_on_entry(ll_capture *c, int e, const float *h, const int32_t *t
     long n = batch_examples(s->pos, lens, B);
     if (n == 0) return 0;
     if ((size_t)n > s->cap_rows) {
-        free(s->X); free(s->y);
+        free(s->X); free(s->y); free(s->fid);
         s->cap_rows = (size_t)n;
         s->X = ll_xmalloc((size_t)n * C * sizeof(double));
         s->y = ll_xmalloc((size_t)n * sizeof(double));
+        s->fid = s->folds ? ll_xmalloc((size_t)n * sizeof(int)) : NULL;
+    }
+    if (s->folds && (!s->row_fold || s->row_fold_n < B)) {
+        ll_set_error("capture: folds of the batch's %d rows not given", B);
+        return -1;
     }
     if ((size_t)n > s->cap_sel) {
         free(s->sel);
@@ -128,13 +137,15 @@ static int probe_on_entry(ll_capture *c, int e, const float *h, const int32_t *t
     if (ll_capture_select(s->pos, tokens, lens, B, T, s->relabel_ids, s->relabel_to, s->cmap, s->sel, s->y) < 0)
         return -1;
     for (long k = 0; k < n; k++) {
+        if (s->folds) s->fid[k] = s->row_fold[s->sel[k] / T]; /* rows[k] = b*T + j */
         const float *src = h + (size_t)s->sel[k] * C;
         double *dst = s->X + (size_t)k * C;
         for (int q = 0; q < C; q++) dst[q] = src[q];
     }
     int apply = e < s->st->E - 1 || s->norm_last;
     ll_normalize_rows(s->X, n, C, apply ? s->norm : LL_NORM_NONE, s->eps);
-    ll_stats_add(s->st, e, s->X, s->y, n);
+    if (s->folds) ll_folds_add(s->folds, e, s->X, s->y, s->fid, n);
+    else ll_stats_add(s->st, e, s->X, s->y, n);
     if (e == 0) s->examples += n;
     return 0;
 }
@@ -162,6 +173,30 @@ int ll_capture_probe_relabel(ll_capture *c, const ll_classmap *ids, const int64_
     if (s->kind != SINK_PROBE) { ll_set_error("capture: relabelling needs a probe sink"); return -1; }
     s->relabel_ids = ids;
     s->relabel_to = to;
+    return 0;
+}
+
+int ll_capture_probe_folds(ll_capture *c, ll_folds *f) {
+    sink *s = c->impl;
+    if (s->kind != SINK_PROBE || s->st->target != LL_TARGET_ID || f->E != s->st->E || f->d != s->st->d) {
+        ll_set_error("capture: folds need a probe sink with the id target and the same shape");
+        return -1;
+    }
+    s->folds = f;
+    for (int k = 0; k < f->K; k++) memcpy(f->fold[k]->ones_null, s->st->ones_null, (size_t)f->E * sizeof(int));
+    free(s->X); free(s->y); free(s->fid); /* re-allocated with the fold ids on the next batch */
+    s->X = NULL; s->y = NULL; s->fid = NULL;
+    s->cap_rows = 0;
+    return 0;
+}
+
+int ll_capture_probe_row_folds(ll_capture *c, const int *row_fold, int B) {
+    sink *s = c->impl;
+    if (s->kind != SINK_PROBE || !s->folds) { ll_set_error("capture: row folds need a probe sink with folds"); return -1; }
+    for (int b = 0; b < B; b++)
+        if (row_fold[b] < 0 || row_fold[b] >= s->folds->K) { ll_set_error("capture: fold %d of row %d outside 0..%d", row_fold[b], b, s->folds->K - 1); return -1; }
+    s->row_fold = row_fold;
+    s->row_fold_n = B;
     return 0;
 }
 
@@ -293,7 +328,7 @@ void ll_capture_free(ll_capture *c) {
     sink *s = c->impl;
     if (s) {
         if (s->kind == SINK_DUMP && s->fd >= 0) { close(s->fd); unlink(s->tmp); }
-        free(s->X); free(s->y); free(s->sel); free(s->sinks); free(s->hbuf);
+        free(s->X); free(s->y); free(s->fid); free(s->sel); free(s->sinks); free(s->hbuf);
         free(s);
     }
     free(c);

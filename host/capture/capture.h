@@ -6,6 +6,7 @@
 #define LL_CAPTURE_H
 #include <stdint.h>
 #include "ops/ops.h"
+#include "probe/measures.h"
 #include "probe/probe.h"
 
 typedef struct ll_capture ll_capture;
@@ -54,6 +55,14 @@ ll_capture *ll_capture_probe_new(ll_stats *st, ll_position pos, ll_norm norm, do
 /* Maps every label id through ids->ids[k] -> to[k] before it is used (the
  * shuffled-vocabulary control; not owned).  0 / -1. */
 int ll_capture_probe_relabel(ll_capture *c, const ll_classmap *ids, const int64_t *to);
+/* Held-out PR (docs/measures.md): the sink's examples go to the fold
+ * statistics f (not owned; its ones_null is set like the sink's
+ * statistics) instead of st, which the caller fills with
+ * ll_folds_merge_into at the end.  Before each batch the caller names the
+ * fold of every batch row (its sequence's ll_fold_of); the pointer is kept
+ * until the next call.  0 / -1. */
+int ll_capture_probe_folds(ll_capture *c, ll_folds *f);
+int ll_capture_probe_row_folds(ll_capture *c, const int *row_fold, int B);
 /* Examples folded so far (counted once per batch, at entry 0). */
 long ll_capture_probe_examples(const ll_capture *c);
 /* Dump sink: the raw features of every example, (N, E, d) float32 .npy,

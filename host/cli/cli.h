@@ -14,6 +14,8 @@ int cmd_report(int argc, char **argv);   /* host/cli/cmd_plot.c */
 /* The per-run figure (law.png, law.svg) beside law.json: a missing gnuplot
  * or a drawing error is a warning on stderr, never a failed run. */
 void cli_run_figure(const char *outdir);
+int cmd_sweep(int argc, char **argv);    /* host/cli/cmd_sweep.c */
+int cmd_bench(int argc, char **argv);    /* host/cli/cmd_bench.c */
 /* Prints "layerlaw: <msg>" on stderr (one line) and returns 2. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Ranks: while on, cli_fail only records its message (ll_set_error) so that

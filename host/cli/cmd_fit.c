@@ -10,6 +10,7 @@
 #include "core/ll_util.h"
 #include "dist/dist.h"
 #include "io/npy.h"
+#include "probe/measures.h"
 #include "probe/probe.h"
 #include "report/report.h"
 
@@ -29,6 +30,10 @@ static int fit_main(ll_dist *dist, int argc, char **argv, int *synced) {
     int norm_last = 0, fit_from = 1, threads = 0, quiet = 0, have_shuffle = 0;
     long long batch = 2048;
     uint64_t shuffle_seed = 0;
+    /* measures (docs/measures.md) */
+    const char *measure_s = NULL, *gpath = NULL;
+    int max_classes = 0, nfolds = 0, target_given = 0, have_fseed = 0;
+    uint64_t fold_seed = 0;
     const ll_opt opts[] = {
         {"features", LL_OPT_STR, &fpath, 0, 0, "F.npy", "the features, (N, E, d)"},
         {"labels", LL_OPT_STR, &ypath, 0, 0, "Y.npy", "the labels, (N,) token ids"},
@@ -38,7 +43,15 @@ static int fit_main(ll_dist *dist, int argc, char **argv, int *synced) {
         {"norm-last", LL_OPT_FLAG, &norm_last, 0, 0, NULL, "normalise the last entry too (default: as the authors, not)"},
         {"fit-from", LL_OPT_INT, &fit_from, 0, 1 << 20, "K", "first entry of the law fit (default 1)"},
         {"ridge", LL_OPT_DOUBLE, &ridge, 0, 1e300, "LAMBDA", "ridge penalty (default 0: ordinary least squares, minimum norm)"},
-        {"target", LL_OPT_STR, &target_s, 0, 0, "T", "id|onehot: scalar token id (default, as the paper) or one-hot multi-output"},
+        {"target", LL_OPT_STR, &target_s, 0, 0, "T", "id|onehot: scalar token id (default, as the paper) or one-hot multi-output", &target_given},
+        {"measure", LL_OPT_STR, &measure_s, 0, 0, "M", "pr|fuzziness|onehot: what is measured per entry (default pr; onehot = --target onehot;\n"
+                                                      "fuzziness = separation fuzziness tr(Sw pinv(Sb)), docs/measures.md)"},
+        {"max-classes", LL_OPT_INT, &max_classes, 0, 2147483647, "M", "fuzziness/onehot: keep the M-1 most frequent classes, pool the rest\n"
+                                                                     "(default 0: all classes while their sums fit in 8 GiB)"},
+        {"folds", LL_OPT_INT, &nfolds, 2, LL_FOLDS_MAX, "K", "held-out PR over K folds and a jackknife of the law (default off)"},
+        {"fold-seed", LL_OPT_U64, &fold_seed, 0, 0, "S", "seed of the fold hash (default 0)", &have_fseed},
+        {"groups", LL_OPT_STR, &gpath, 0, 0, "G.npy", "(N,) int: sequence index of each example; folds split sequences\n"
+                                                   "(default: each example its own group)"},
         {"shuffle-vocab", LL_OPT_U64, &shuffle_seed, 0, 0, "S", "map ids through a random permutation (seed S) of the ids present", &have_shuffle},
         {"threads", LL_OPT_INT, &threads, 0, 4096, "T", "threads (default: all cores)"},
         {"batch-rows", LL_OPT_LONG, &batch, 1, 1 << 24, "R", "examples per streamed batch (default 2048)"},
@@ -54,6 +67,21 @@ static int fit_main(ll_dist *dist, int argc, char **argv, int *synced) {
     if (!strcmp(target_s, "id")) target = LL_TARGET_ID;
     else if (!strcmp(target_s, "onehot")) target = LL_TARGET_ONEHOT;
     else return cli_fail("--target: unknown target '%s' (id|onehot)", target_s);
+    ll_measure measure = target == LL_TARGET_ONEHOT ? LL_MEASURE_ONEHOT : LL_MEASURE_PR;
+    if (measure_s) {
+        if (ll_measure_parse(measure_s, &measure) != 0) return cli_fail_lib();
+        if (target_given && ll_measure_target(measure) != target)
+            return cli_fail("--target %s contradicts --measure %s", target_s, measure_s);
+        target = ll_measure_target(measure);
+        target_s = target == LL_TARGET_ONEHOT ? "onehot" : "id";
+    }
+    if (max_classes == 1) return cli_fail("--max-classes: 1 is not a class budget (0 or >= 2)");
+    if (measure == LL_MEASURE_FUZZINESS && ridge != 0) return cli_fail("--ridge: not a parameter of --measure fuzziness");
+    if (nfolds && measure != LL_MEASURE_PR) return cli_fail("--folds: held-out PR is defined for --measure pr only");
+    if (nfolds && ridge != 0) return cli_fail("--folds: held-out PR uses the OLS probe (no --ridge)");
+    if ((gpath || have_fseed) && !nfolds) return cli_fail("--groups and --fold-seed need --folds");
+    if (nfolds && ll_dist_size(dist) > 1)
+        return cli_fail("--folds: not with several ranks (the fold statistics are not reduced across ranks yet)");
     int threads_auto = threads <= 0;
     if (threads <= 0) threads = omp_get_num_procs();
 
@@ -66,6 +94,10 @@ static int fit_main(ll_dist *dist, int argc, char **argv, int *synced) {
     int64_t *labels = NULL;
     double *lab = NULL;
     ll_classmap cmap = {0};
+    ll_folds *folds = NULL;
+    int *fold_of = NULL, *class_of = NULL, n_classes = 0;
+    long pooled = 0;
+    ll_heldout ho = {0};
     if (F.ndim != 3) { cli_fail("%s: features must have shape (N, E, d), got %d dimensions", fpath, F.ndim); goto done; }
     if (F.dtype != LL_DT_F16 && F.dtype != LL_DT_F32 && F.dtype != LL_DT_F64) { cli_fail("%s: features must be float16, float32 or float64, not %s", fpath, ll_dtype_name(F.dtype)); goto done; }
     if (Y.ndim != 1) { cli_fail("%s: labels must have shape (N,), got %d dimensions", ypath, Y.ndim); goto done; }
@@ -85,14 +117,43 @@ static int fit_main(ll_dist *dist, int argc, char **argv, int *synced) {
     lab = ll_xmalloc((size_t)N * sizeof(double));
     if (target == LL_TARGET_ONEHOT) {
         ll_classmap_build(&cmap, labels, N);
-        for (long i = 0; i < N; i++) lab[i] = ll_classmap_index(&cmap, labels[i]);
+        int cap = max_classes > 0 ? max_classes : ll_classes_that_fit(E, d, 8.0 * (1 << 30));
+        class_of = ll_xmalloc((size_t)cmap.K * sizeof(int));
+        n_classes = ll_classmap_cap(&cmap, labels, N, cap, class_of, &pooled);
+        if (n_classes < cmap.K)
+            fprintf(stderr, "layerlaw: %d classes: the %d most frequent kept, %d pooled into one class "
+                            "(%ld of %ld examples; approximate, docs/measures.md)\n",
+                    cmap.K, n_classes - 1, cmap.K - n_classes + 1, pooled, N);
+        for (long i = 0; i < N; i++) lab[i] = class_of[ll_classmap_index(&cmap, labels[i])];
     } else {
         for (long i = 0; i < N; i++) lab[i] = (double)labels[i];
     }
-    st = ll_stats_new(E, d, target, cmap.K);
+    st = ll_stats_new(E, d, target, n_classes);
     if (!st) { cli_fail_lib(); goto done; }
     for (int e = 0; e < E; e++)
         st->ones_null[e] = (norm == LL_NORM_LAYERNORM || norm == LL_NORM_STANDARDIZE) && (e < E - 1 || norm_last);
+    if (nfolds) {
+        fold_of = ll_xmalloc((size_t)N * sizeof(int));
+        if (gpath) {
+            ll_npy G;
+            if (ll_npy_open(gpath, &G) != 0) { cli_fail_lib(); goto done; }
+            int ok = G.ndim == 1 && (G.dtype == LL_DT_I32 || G.dtype == LL_DT_I64) && G.shape[0] == F.shape[0];
+            if (ok)
+                for (long i = 0; i < N; i++) {
+                    double g = ll_npy_get(&G, (size_t)i);
+                    if (g < 0) { ok = 0; break; }
+                    fold_of[i] = ll_fold_of((uint64_t)g, fold_seed, nfolds);
+                }
+            ll_npy_close(&G);
+            if (!ok) { cli_fail("%s: groups must be (N,) = (%ld,) non-negative int32/int64", gpath, N); goto done; }
+        } else {
+            for (long i = 0; i < N; i++) fold_of[i] = ll_fold_of((uint64_t)i, fold_seed, nfolds);
+        }
+        folds = ll_folds_new(nfolds, fold_seed, E, d);
+        if (!folds) { cli_fail_lib(); goto done; }
+        for (int k = 0; k < nfolds; k++) memcpy(folds->fold[k]->ones_null, st->ones_null, (size_t)E * sizeof(int));
+        fprintf(stderr, "layerlaw: %d folds: %.3g GB of fold statistics\n", nfolds, ll_folds_bytes(folds) / 1e9);
+    }
 
     /* this rank's examples: a contiguous block (every example one "document" of one token) */
     long lo = 0, hi = N;
@@ -146,7 +207,8 @@ static int fit_main(ll_dist *dist, int argc, char **argv, int *synced) {
             if (bad) continue;
             int apply = e < E - 1 || norm_last;
             ll_normalize_rows(X, nb, d, apply ? norm : LL_NORM_NONE, eps);
-            ll_stats_add(st, e, X, lab + i0, nb);
+            if (folds) ll_folds_add(folds, e, X, lab + i0, fold_of + i0, nb);
+            else ll_stats_add(st, e, X, lab + i0, nb);
         }
         ll_npy_release(&F, (size_t)(i0 + nb) * E * d);
         ll_progress_update(&prog, i0 + nb - lo, i0 + nb - lo);
@@ -163,18 +225,45 @@ static int fit_main(ll_dist *dist, int argc, char **argv, int *synced) {
     }
     ll_progress_end(&prog, hi - lo, hi - lo);
     double t_acc = ll_now() - t0;
+    if (folds && ll_folds_merge_into(folds, st) != 0) { cli_fail_lib(); goto done; }
     ll_probe_result *res = ll_xcalloc((size_t)E, sizeof *res);
-    /* one process: the solve; ranks: the reduce, each rank solving a block of entries, results on rank 0 */
-    if (ll_dist_reduce_solve(dist, st, ridge, threads, res, NULL, NULL) != 0) {
+    if (measure == LL_MEASURE_FUZZINESS) {
+        /* ranks: the statistics merged onto rank 0, which computes D */
+        if (ll_dist_reduce_stats(dist, st) != 0) {
+            free(res);
+            if (root) cli_fail_print();
+            rc = 1;
+            goto done;
+        }
+        if (!root) { free(res); rc = 0; goto done; } /* rank 0 writes */
+        cli_defer_errors(0);
+        ll_fuzz_result *fz = ll_xcalloc((size_t)E, sizeof *fz);
+        if (ll_fuzziness_solve(st, threads, fz) != 0) { free(fz); free(res); cli_fail_lib(); goto done; }
+        for (int e = 0; e < E; e++) {
+            res[e].pr = fz[e].D; res[e].rss = fz[e].tr_sw; res[e].tss = fz[e].tr_sb;
+            res[e].n = fz[e].n; res[e].rank = fz[e].rank;
+        }
+        free(fz);
+        for (int e = 0; e < E; e++)
+            if (!isfinite(res[e].pr)) { free(res); cli_fail("%s: one class only: separation fuzziness undefined", ypath); goto done; }
+    } else {
+        /* one process: the solve; ranks: the reduce, each rank solving a block of entries, results on rank 0 */
+        if (ll_dist_reduce_solve(dist, st, ridge, threads, res, NULL, NULL) != 0) {
+            free(res);
+            if (root) cli_fail_print();
+            rc = 1;
+            goto done;
+        }
+        if (!root) { free(res); rc = 0; goto done; } /* rank 0 writes */
+        cli_defer_errors(0);
+    }
+    for (int e = 0; e < E && measure != LL_MEASURE_FUZZINESS; e++)
+        if (!(res[e].tss > 0)) { free(res); cli_fail("%s: labels are constant: PR undefined", ypath); goto done; }
+    if (folds && ll_folds_solve(folds, st, threads, &ho) != 0) {
         free(res);
-        if (root) cli_fail_print();
-        rc = 1;
+        cli_fail("%s: %s", gpath ? gpath : fpath, ll_last_error());
         goto done;
     }
-    if (!root) { free(res); rc = 0; goto done; } /* rank 0 writes */
-    cli_defer_errors(0);
-    for (int e = 0; e < E; e++)
-        if (!(res[e].tss > 0)) { free(res); cli_fail("%s: labels are constant: PR undefined", ypath); goto done; }
     double *pr = ll_xmalloc((size_t)E * sizeof(double));
     for (int e = 0; e < E; e++) pr[e] = res[e].pr;
     ll_law law;
@@ -194,6 +283,14 @@ static int fit_main(ll_dist *dist, int argc, char **argv, int *synced) {
     cJSON_AddNumberToObject(cfg, "fit_from", fit_from);
     cJSON_AddNumberToObject(cfg, "ridge", ridge);
     cJSON_AddStringToObject(cfg, "target", target_s);
+    cJSON_AddStringToObject(cfg, "measure", ll_measure_name(measure));
+    cJSON_AddNumberToObject(cfg, "max_classes", max_classes);
+    cJSON_AddNumberToObject(cfg, "folds", nfolds);
+    if (nfolds) {
+        cJSON_AddNumberToObject(cfg, "fold_seed", (double)fold_seed);
+        if (gpath) cJSON_AddStringToObject(cfg, "groups", gpath);
+        else cJSON_AddNullToObject(cfg, "groups");
+    }
     if (have_shuffle) cJSON_AddNumberToObject(cfg, "shuffle_vocab_seed", (double)shuffle_seed);
     else cJSON_AddNullToObject(cfg, "shuffle_vocab_seed");
     cJSON_AddNumberToObject(cfg, "threads", threads);
@@ -203,16 +300,39 @@ static int fit_main(ll_dist *dist, int argc, char **argv, int *synced) {
     cJSON *tp = cJSON_AddObjectToObject(extra, "timing");
     cJSON_AddNumberToObject(tp, "accumulate_s", t_acc);
     cJSON_AddNumberToObject(tp, "total_s", t_all);
-    if (target == LL_TARGET_ONEHOT) cJSON_AddNumberToObject(extra, "n_classes", cmap.K);
+    cJSON_AddStringToObject(extra, "measure", ll_measure_name(measure));
+    if (target == LL_TARGET_ONEHOT) {
+        cJSON_AddNumberToObject(extra, "n_classes", cmap.K);
+        ll_report_add_classes(extra, cmap.K, n_classes, pooled);
+    }
     if (ranks_json) { cJSON_AddItemToObject(extra, "ranks", ranks_json); ranks_json = NULL; }
-    if (ll_report_write(outdir, res, E, &law, N, d, cfg, extra) != 0) { free(res); cli_fail_lib(); goto done; }
-    cli_run_figure(outdir);
-    if (!quiet) ll_report_print(stdout, res, E, &law, N, d);
+    double *ho_cols[3] = {0};
+    if (folds) {
+        ho_cols[0] = ho.pr;
+        ho_cols[1] = ll_xmalloc((size_t)E * sizeof(double));
+        ho_cols[2] = ll_xmalloc((size_t)E * sizeof(double));
+        for (int e = 0; e < E; e++) ll_heldout_fold_spread(&ho, e, &ho_cols[1][e], &ho_cols[2][e]);
+        if (ll_report_add_heldout(extra, &ho, &law, fit_from, gpath ? "hash(group, seed) mod K" : "hash(example index, seed) mod K",
+                                  fold_seed) != 0) {
+            free(ho_cols[1]); free(ho_cols[2]); free(res); cJSON_Delete(cfg); cJSON_Delete(extra); cli_fail_lib(); goto done;
+        }
+    }
+    ll_report_more more;
+    ll_report_more_for(measure, (const double *const *)ho_cols, &more);
+    int wrc = ll_report_write_more(outdir, res, E, &law, N, d, cfg, extra, &more);
+    if (wrc == 0 && measure != LL_MEASURE_FUZZINESS) cli_run_figure(outdir); /* the figure draws PR */
+    if (wrc == 0 && !quiet) ll_report_print_more(stdout, res, E, &law, N, d, &more);
+    free(ho_cols[1]); free(ho_cols[2]);
     free(res);
+    if (wrc != 0) { cli_fail_lib(); goto done; }
     rc = 0;
 done:
     cJSON_Delete(ranks_json);
     ll_stats_free(st);
+    ll_folds_free(folds);
+    ll_heldout_free(&ho);
+    free(fold_of);
+    free(class_of);
     free(labels);
     free(lab);
     ll_classmap_free(&cmap);

@@ -8,6 +8,8 @@
 #include "core/ll_util.h"
 #include "dist/dist.h"
 #include "pipeline/pipeline.h"
+#include "report/provenance.h"
+#include "probe/measures.h"
 #include "report/report.h"
 
 static const char RUN_USAGE[] =
@@ -27,6 +29,8 @@ static int run_main(ll_dist *dist, int argc, char **argv) {
     ll_run_opts_default(&o);
     const char *outdir = NULL, *pos_s = "next", *norm_s = "initialized";
     int quiet = 0, seen_seed = 0, seen_shuffle = 0, seen_device = 0;
+    const char *measure_s = "pr"; /* measures (docs/measures.md) */
+    int seen_fseed = 0;
     const ll_opt opts[] = {
         {NULL, LL_OPT_GROUP, NULL, 0, 0, NULL, "input:"},
         {"model", LL_OPT_STR, &o.model, 0, 0, "DIR", "HF checkpoint folder"},
@@ -47,6 +51,10 @@ static int run_main(ll_dist *dist, int argc, char **argv) {
         {"ridge", LL_OPT_DOUBLE, &o.ridge, 0, 1e300, "LAMBDA", "ridge penalty (default 0: OLS, minimum norm)"},
         {"shuffle-vocab", LL_OPT_U64, &o.shuffle_seed, 0, 0, "S", "the shuffled-vocabulary control: labels mapped through a random\npermutation (seed S) of the label ids present, as the authors (same as fit)", &seen_shuffle},
         {"dump-hidden", LL_OPT_STR, &o.dump_hidden, 0, 0, "F.npy", "also write the raw features, (N, E, d) float32, examples in input order"},
+        {"measure", LL_OPT_STR, &measure_s, 0, 0, "M", "pr|fuzziness|onehot: what is measured per entry (default pr;\nfuzziness = separation fuzziness tr(Sw pinv(Sb)), docs/measures.md)"},
+        {"max-classes", LL_OPT_INT, &o.max_classes, 0, 2147483647, "M", "fuzziness/onehot: keep the M-1 most frequent classes, pool the rest\n(default 0: all classes while their sums fit in 8 GiB)"},
+        {"folds", LL_OPT_INT, &o.folds, 2, LL_FOLDS_MAX, "K", "held-out PR over K folds of sequences and a jackknife of the law\n(default off; the probe statistics then stay on the host)"},
+        {"fold-seed", LL_OPT_U64, &o.fold_seed, 0, 0, "S", "seed of the fold hash (default 0)", &seen_fseed},
         {"embedding-entry", LL_OPT_FLAG, &o.embedding_entry, 0, 0, NULL, "rwkv/mamba: entry 0 = the token embeddings and no raw last block\n(default: HF's hidden_states, entry 0 = block 1's output, as the paper)"},
         {NULL, LL_OPT_GROUP, NULL, 0, 0, NULL, "execution:"},
         {"batch-size", LL_OPT_INT, &o.batch_size, 1, 1 << 20, "B", "at most B sequences per forward batch, right-padded (default 64)"},
@@ -71,24 +79,38 @@ static int run_main(ll_dist *dist, int argc, char **argv) {
     o.norm_initialized = !strcmp(norm_s, "initialized") || !strcmp(norm_s, "initialized-LN");
     if (!o.norm_initialized && ll_norm_parse(norm_s, &o.norm) != 0) return cli_fail_lib();
     o.have_shuffle = seen_shuffle;
+    ll_measure measure;
+    if (ll_measure_parse(measure_s, &measure) != 0) return cli_fail_lib();
+    o.measure = measure;
+    if (o.max_classes == 1) return cli_fail("--max-classes: 1 is not a class budget (0 or >= 2)");
+    if (seen_fseed && !o.folds) return cli_fail("--fold-seed needs --folds");
     o.progress = 1;
     /* only rank 0 writes: only its folder is checked */
     if (ll_dist_rank(dist) == 0 && ll_report_check_outdir(outdir) != 0) return cli_fail_lib();
     cli_defer_errors(0);
     if (!seen_device && ll_dist_size(dist) > 1) o.device = ll_dist_local_rank(dist);
+    const int argc0 = argc;
+    char **const argv0 = argv;
     o.dist = dist;
     ll_run_result r;
     int rc = ll_run_pipeline(&o, &r);
     if (rc != 0) {
         if (r.rank == 0) cli_fail_lib();
     } else if (r.rank == 0) {
+        /* where the result came from: build, host, argv, input hashes */
+        const char *inputs[4] = {o.model, o.tokens, o.data, o.tokenizer};
+        if (!r.extra) r.extra = cJSON_CreateObject();
+        cJSON_AddItemToObject(r.extra, "provenance", ll_provenance(argc0 + 1, argv0 - 1, inputs, 4));
         if (ll_report_write_run(outdir, &r) != 0) {
             rc = 1;
             cli_fail_lib();
         } else {
-            cli_run_figure(outdir);
+            if (r.measure != LL_MEASURE_FUZZINESS) cli_run_figure(outdir); /* the figure draws PR */
             if (!quiet) {
-                ll_report_print(stdout, r.res, r.E, r.have_law ? &r.law : NULL, r.N, r.d);
+                ll_report_more more;
+                const double *ho[3] = {r.pr_heldout, r.pr_heldout_fold_mean, r.pr_heldout_fold_sd};
+                ll_report_print_more(stdout, r.res, r.E, r.have_law ? &r.law : NULL, r.N, r.d,
+                                     ll_report_more_for(r.measure, ho, &more));
                 ll_report_print_gpu_timing(stdout, r.extra);
             }
         }

@@ -95,6 +95,8 @@ static void usage(FILE *f) {
             "  tokenize  text -> token ids with an HF tokenizer.json\n"
             "  plot      figures of the paper from results (law.json files or folders)\n"
             "  report    report.html + report.md: tables, figures, provenance of every run\n"
+            "  bench     per-layer throughput of the pipeline, repetitions with mean ± sd, peaks measured\n"
+            "  sweep     every point of a sweep file (models x data x axes), resumable, one results store\n"
             "  info      version, backends, devices\n"
             "  topo      the machine as layerlaw sees it: cores, NUMA, GPUs, NICs, rank bindings\n",
             LL_VERSION);
@@ -108,11 +110,13 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "--version")) { printf("layerlaw %s\n", LL_VERSION); return 0; }
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"fit", cmd_fit}, {"run", cmd_run}, {"tokenize", cmd_tokenize}, {"info", cmd_info},
-        {"plot", cmd_plot}, {"report", cmd_report}, {"topo", cmd_topo},
+        {"plot", cmd_plot}, {"report", cmd_report},
+        {"sweep", cmd_sweep}, {"bench", cmd_bench}, {"topo", cmd_topo},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name)) {
-            if (!strcmp(argv[1], "run") || !strcmp(argv[1], "fit")) reexec_with_short_spin(argc, argv);
+            if (!strcmp(argv[1], "run") || !strcmp(argv[1], "fit") || !strcmp(argv[1], "sweep") ||
+                !strcmp(argv[1], "bench")) reexec_with_short_spin(argc, argv);
             return cmds[i].fn(argc - 1, argv + 1);
         }
     usage(stderr);

@@ -142,24 +142,48 @@ void ll_progress_init(ll_progress *p, const char *what, long long total) {
     const char *q = getenv("LAYERLAW_QUIET");
     p->what = what;
     p->rate_what = "tokens";
+    p->label = NULL;
     p->total = total;
     p->t0 = p->last = ll_now();
     p->enabled = isatty(2) && !(q && *q && strcmp(q, "0") != 0);
 }
 
-static void progress_print(ll_progress *p, long long done, long long tokens, int final) {
-    double now = ll_now(), el = now - p->t0;
+void ll_format_duration(double s, char *buf, size_t cap) {
+    if (!(s >= 0) || s > 1e8) snprintf(buf, cap, "?");
+    else if (s >= 3600) snprintf(buf, cap, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+    else if (s >= 60) snprintf(buf, cap, "%dm%02ds", (int)(s / 60), (int)s % 60);
+    else snprintf(buf, cap, "%.0fs", s);
+}
+
+int ll_progress_format(const ll_progress *p, long long done, long long tokens, double now, int final, char *buf,
+                       size_t cap) {
+    double el = now - p->t0;
     double tps = el > 0 ? (double)tokens / el : 0;
     char eta[64] = "";
     if (!final && p->total > 0 && done > 0) {
-        double rem = el * (double)(p->total - done) / (double)done;
-        snprintf(eta, sizeof eta, "  ETA %.0fs", rem);
+        char d[32];
+        ll_format_duration(el * (double)(p->total - done) / (double)done, d, sizeof d);
+        snprintf(eta, sizeof eta, "  ETA %s", d);
+    } else if (final) {
+        char d[32];
+        ll_format_duration(el, d, sizeof d);
+        snprintf(eta, sizeof eta, "  in %s", d);
     }
+    const char *lab = p->label ? p->label : "";
+    const char *sep = p->label && *p->label ? "  " : "";
+    int n;
     if (p->total > 0)
-        fprintf(stderr, "\r%lld/%lld %s  %.0f %s/s%s   ", done, p->total, p->what, tps, p->rate_what, eta);
+        n = snprintf(buf, cap, "%s%s%lld/%lld %s  %.0f %s/s%s", lab, sep, done, p->total, p->what, tps, p->rate_what, eta);
     else
-        fprintf(stderr, "\r%lld %s  %.0f %s/s   ", done, p->what, tps, p->rate_what);
-    if (final) fputc('\n', stderr);
+        n = snprintf(buf, cap, "%s%s%lld %s  %.0f %s/s%s", lab, sep, done, p->what, tps, p->rate_what, eta);
+    return n;
+}
+
+static void progress_print(ll_progress *p, long long done, long long tokens, int final) {
+    char line[512];
+    ll_progress_format(p, done, tokens, ll_now(), final, line, sizeof line);
+    /* \r: back to the start; ESC[K: erase what a longer previous line left */
+    fprintf(stderr, "\r%s\033[K%s", line, final ? "\n" : "");
     fflush(stderr);
 }
 

@@ -49,16 +49,24 @@ int ll_path_exists(const char *path);
 const char *ll_path_join(char *buf, size_t cap, const char *dir, const char *name);
 
 /* Progress on stderr, only when stderr is a terminal (quiet when piped or
- * when LAYERLAW_QUIET is set).  ll_progress_update prints at most ~5 per s. */
+ * when LAYERLAW_QUIET is set).  ll_progress_update prints at most ~5 per s;
+ * each print rewrites the line and erases what the previous one left:
+ *   "[label  ]done/total what  rate rate_what/s  ETA 1m05s" */
 typedef struct {
     const char *what;   /* e.g. "sequences" */
     const char *rate_what; /* the unit of the rate: "tokens" (default) */
+    const char *label;  /* printed first (e.g. "point 3/12 gpt2 (sweep ETA 4m10s)"), may be NULL */
     long long total;    /* 0 if unknown */
     double t0, last;
     int enabled;
 } ll_progress;
 void ll_progress_init(ll_progress *p, const char *what, long long total);
 void ll_progress_update(ll_progress *p, long long done, long long tokens);
+/* The text of the line at time `now` (no \r, no erase); returns its length. */
+int ll_progress_format(const ll_progress *p, long long done, long long tokens, double now, int final, char *buf,
+                       size_t cap);
+/* "42s", "3m07s", "2h05m"; "?" for a negative or absurd time. */
+void ll_format_duration(double seconds, char *buf, size_t cap);
 void ll_progress_end(ll_progress *p, long long done, long long tokens);
 
 /* Half / bfloat16 conversions. */

@@ -2,7 +2,9 @@
  * model_type / alias / GGUF architecture, and GGUF → HF tensor renaming. */
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include "core/ll_util.h"
+#include "io/safetensors.h"
 #include "model/family.h"
 
 #define LL_FAMILY(name) extern const ll_family ll_family_##name;
@@ -84,4 +86,28 @@ int ll_family_gguf_to_hf(const ll_family *f, const char *gguf_name, char *hf, si
     }
     ll_set_error("gguf: tensor '%s' has no %s counterpart", gguf_name, f->model_type);
     return -1;
+}
+
+static int cmp_name(const void *a, const void *b) {
+    return strcmp(((const ll_st_tensor *)a)->name, ((const ll_st_tensor *)b)->name);
+}
+
+int ll_family_rename_gguf(const ll_family *f, void *store, const char *where) {
+    ll_safetensors *st = store;
+    for (int i = 0; i < st->n_tensors; i++) {
+        char hf[512];
+        if (ll_family_gguf_to_hf(f, st->tensors[i].name, hf, sizeof hf) != 0) {
+            ll_set_error("%s: tensor '%s' has no %s counterpart", where, st->tensors[i].name, f->model_type);
+            return -1;
+        }
+        free(st->tensors[i].name);
+        st->tensors[i].name = ll_xstrdup(hf);
+    }
+    qsort(st->tensors, (size_t)st->n_tensors, sizeof(ll_st_tensor), cmp_name);
+    for (int i = 1; i < st->n_tensors; i++)
+        if (!strcmp(st->tensors[i].name, st->tensors[i - 1].name)) {
+            ll_set_error("%s: two tensors map to '%s'", where, st->tensors[i].name);
+            return -1;
+        }
+    return 0;
 }

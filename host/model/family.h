@@ -106,4 +106,10 @@ const char *ll_family_supported(void);
  * ("model.layers.3.self_attn.q_proj.weight", prefix included).  0, or -1 +
  * error when no role of the family has that GGUF name or hf is too small. */
 int ll_family_gguf_to_hf(const ll_family *f, const char *gguf_name, char *hf, size_t cap);
+/* Renames every tensor of a store read from a GGUF file (GGUF names) to the
+ * family's HF names and re-sorts it, so that ll_model_load_st binds it with
+ * the family's own code.  Values are not touched (undoing llama.cpp's
+ * conversions is the reader's job).  0, or -1 + "WHERE: tensor 'x' has no
+ * <family> counterpart". */
+int ll_family_rename_gguf(const ll_family *f, void *st /* ll_safetensors * */, const char *where);
 #endif

@@ -347,15 +347,13 @@ fail:
     return NULL;
 }
 
-ll_model *ll_model_load_ex(const char *dir, const ll_load_opts *opts) {
-    ll_model *m = new_model(dir);
-    if (!m) return NULL;
+ll_model *ll_model_load_st(const char *dir, void *store, const char *where, const ll_load_opts *opts) {
     ll_loader ld;
     memset(&ld, 0, sizeof ld);
-    if (ll_st_open_dir(&ld.st, dir)) { ll_model_free(m); return NULL; }
-    char where[4096];
-    if (ld.st.n_files == 1) snprintf(where, sizeof where, "%s", ld.st.paths[0]);
-    else ll_path_join(where, sizeof where, dir, "model.safetensors.index.json");
+    ld.st = *(ll_safetensors *)store;
+    memset(store, 0, sizeof ld.st);
+    ll_model *m = new_model(dir);
+    if (!m) { ll_st_close(&ld.st); return NULL; }
     ld.where = where;
     ld.keep_half = opts ? opts->keep_half : 0;
     ld.claimed = ll_xcalloc((size_t)(ld.st.n_tensors ? ld.st.n_tensors : 1), 1);
@@ -366,6 +364,19 @@ ll_model *ll_model_load_ex(const char *dir, const ll_load_opts *opts) {
         for (int i = 0; i < ld.st.n_tensors; i++)
             if (!strncmp(ld.st.tensors[i].name, pre, strlen(pre))) { ld.prefix = pre; break; }
     return finish_load(m, &ld);
+}
+
+ll_model *ll_model_load_ex(const char *dir, const ll_load_opts *opts) {
+    /* the config first: a bad config is reported before the weights are opened */
+    ll_model *probe = new_model(dir);
+    if (!probe) return NULL;
+    ll_model_free(probe);
+    ll_safetensors st;
+    if (ll_st_open_dir(&st, dir)) return NULL;
+    char where[4096];
+    if (st.n_files == 1) snprintf(where, sizeof where, "%s", st.paths[0]);
+    else ll_path_join(where, sizeof where, dir, "model.safetensors.index.json");
+    return ll_model_load_st(dir, &st, where, opts);
 }
 
 ll_model *ll_model_load(const char *dir) { return ll_model_load_ex(dir, NULL); }

@@ -103,6 +103,11 @@ ll_model *ll_model_load(const char *dir);
  * 0, or -1 with an error naming the model folder. */
 int ll_model_check_batch(const ll_model *m, const int32_t *tokens, const int *lens, int B, int T);
 ll_model *ll_model_load_ex(const char *dir, const ll_load_opts *opts);
+/* Like ll_model_load_ex with the tensors already open in `store` (an
+ * ll_safetensors *, e.g. a GGUF file renamed with ll_family_rename_gguf;
+ * taken over: closed by this call) and DIR/config.json for the config;
+ * `where` names the weights in errors. */
+ll_model *ll_model_load_st(const char *dir, void *store, const char *where, const ll_load_opts *opts);
 void ll_model_free(ll_model *m);
 /* Number of hidden-state entries (L + 1) and their width (C). */
 int ll_model_n_entries(const ll_model *m);

@@ -14,6 +14,8 @@
 #include "io/tokens.h"
 #include "model/model.h"
 #include "pipeline/batcher.h"
+#include "probe/measures.h"
+#include "report/report.h"
 
 void ll_run_opts_default(ll_run_opts *o) {
     memset(o, 0, sizeof *o);
@@ -34,6 +36,9 @@ void ll_run_result_free(ll_run_result *r) {
     free(r->res);
     free(r->forward_s);
     free(r->capture_s);
+    free(r->pr_heldout);
+    free(r->pr_heldout_fold_mean);
+    free(r->pr_heldout_fold_sd);
     cJSON_Delete(r->config);
     cJSON_Delete(r->extra);
     memset(r, 0, sizeof *r);
@@ -139,6 +144,7 @@ static cJSON *config_json(const ll_run_opts *o, const ll_backend_choice *bc, ll_
     cJSON *cfg = cJSON_CreateObject();
     cJSON_AddStringToObject(cfg, "command", "run");
     cJSON_AddStringToObject(cfg, "model", o->model);
+    if (o->synthetic) cJSON_AddNumberToObject(cfg, "synthetic_seed", (double)o->synthetic_seed);
     if (o->data) {
         cJSON_AddNullToObject(cfg, "tokens");
         cJSON_AddStringToObject(cfg, "data", o->data);
@@ -165,7 +171,11 @@ static cJSON *config_json(const ll_run_opts *o, const ll_backend_choice *bc, ll_
     cJSON_AddBoolToObject(cfg, "norm_last", o->norm_last);
     cJSON_AddNumberToObject(cfg, "fit_from", o->fit_from);
     cJSON_AddNumberToObject(cfg, "ridge", o->ridge);
-    cJSON_AddStringToObject(cfg, "target", "id");
+    cJSON_AddStringToObject(cfg, "target", o->measure == LL_MEASURE_PR ? "id" : "onehot");
+    cJSON_AddStringToObject(cfg, "measure", ll_measure_name((ll_measure)o->measure));
+    cJSON_AddNumberToObject(cfg, "max_classes", o->max_classes);
+    cJSON_AddNumberToObject(cfg, "folds", o->folds);
+    if (o->folds) cJSON_AddNumberToObject(cfg, "fold_seed", (double)o->fold_seed);
     if (o->have_shuffle) cJSON_AddNumberToObject(cfg, "shuffle_vocab_seed", (double)o->shuffle_seed);
     else cJSON_AddNullToObject(cfg, "shuffle_vocab_seed");
     if (o->dump_hidden) cJSON_AddStringToObject(cfg, "dump_hidden", o->dump_hidden);
@@ -198,6 +208,16 @@ typedef struct {
     cJSON *ranks_json;
     double *lms, *cms, *flops;
     long long *len_hist; /* [longest + 1]: this rank's sequences by length */
+    /* measures: label counts, the class plan, the fold statistics and sink */
+    long *lcount;
+    ll_classmap cls_from, cmap;
+    int64_t *cls_to;
+    ll_folds *folds;
+    ll_stats *fold_st;
+    ll_capture *fold_cap;
+    int64_t *wseq;
+    int *rowf;
+    ll_heldout ho;
 } run_state;
 
 /* A rank's block of merged statistics, solved where its backend solves. */
@@ -227,6 +247,32 @@ static void run_state_free(run_state *s) {
     free(s->cms);
     free(s->flops);
     free(s->len_hist);
+    free(s->lcount);
+    ll_classmap_free(&s->cls_from);
+    ll_classmap_free(&s->cmap);
+    free(s->cls_to);
+    if (s->fold_cap) ll_capture_free(s->fold_cap);
+    ll_stats_free(s->fold_st);
+    ll_folds_free(s->folds);
+    free(s->wseq);
+    free(s->rowf);
+    ll_heldout_free(&s->ho);
+}
+
+static void fuzz_to_res(const ll_fuzz_result *fz, int E, ll_probe_result *res) {
+    for (int e = 0; e < E; e++) {
+        res[e].pr = fz[e].D; res[e].rss = fz[e].tr_sw; res[e].tss = fz[e].tr_sb;
+        res[e].n = fz[e].n; res[e].rank = fz[e].rank;
+    }
+}
+
+/* Separation fuzziness of host statistics into res.  0 / -1. */
+static int fuzz_solve(const ll_stats *st, int threads, ll_probe_result *res) {
+    ll_fuzz_result *fz = ll_xcalloc((size_t)st->E, sizeof *fz);
+    int rc = ll_fuzziness_solve(st, threads, fz);
+    if (rc == 0) fuzz_to_res(fz, st->E, res);
+    free(fz);
+    return rc;
 }
 
 int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
@@ -242,6 +288,15 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     int threads = o->threads > 0 ? o->threads : omp_get_num_procs();
     const int rank = ll_dist_rank(o->dist), nranks = ll_dist_size(o->dist);
     r->rank = rank;
+    /* measures (docs/measures.md) */
+    if (o->measure < LL_MEASURE_PR || o->measure > LL_MEASURE_ONEHOT) { ll_set_error("run: unknown measure %d", o->measure); return 2; }
+    const int need_classes = o->measure != LL_MEASURE_PR, fuzz = o->measure == LL_MEASURE_FUZZINESS;
+    if (o->folds && (o->folds < 2 || o->folds > LL_FOLDS_MAX)) { ll_set_error("--folds: %d, need 2..%d", o->folds, LL_FOLDS_MAX); return 2; }
+    if (o->folds && need_classes) { ll_set_error("--folds: held-out PR is defined for --measure pr only"); return 2; }
+    if (o->folds && o->ridge != 0) { ll_set_error("--folds: held-out PR uses the OLS probe (no --ridge)"); return 2; }
+    if (fuzz && o->ridge != 0) { ll_set_error("--ridge: not a parameter of --measure fuzziness"); return 2; }
+    if (o->folds && nranks > 1) { ll_set_error("--folds: not with several ranks yet"); return 2; }
+    r->measure = o->measure;
     /* the backend is decided before loading (a GPU keeps bf16 weights) and
      * opened after the input is validated */
     ll_backend_choice bc;
@@ -259,7 +314,7 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
 
     double t0 = ll_now();
     ll_load_opts lo = {bc.keep_half};
-    S.m = ll_model_load_ex(o->model, &lo);
+    S.m = o->synthetic ? ll_model_synthetic(o->model, &lo, o->synthetic_seed) : ll_model_load_ex(o->model, &lo);
     if (!S.m) goto fail; /* rc 2: through fail, so that other ranks learn of it */
     r->load_s = ll_now() - t0;
     ll_model *m = S.m;
@@ -289,6 +344,7 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     int64_t cap_len = 1024;
     S.seq_len = ll_xmalloc(sizeof(int64_t) * (size_t)cap_len);
     unsigned char *present = o->have_shuffle ? ll_xcalloc((size_t)m->cfg.vocab, 1) : NULL;
+    if (need_classes) S.lcount = ll_xcalloc((size_t)m->cfg.vocab, sizeof(long));
     {
         ll_token_reader *rd = ll_token_reader_open(tok_path, o->max_length);
         if (!rd) { free(present); goto fail; }
@@ -311,10 +367,13 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
             n_ids += n;
             n_cut += cut;
             N += ll_position_count(o->position, n);
-            if (present) {
+            if (present || S.lcount) {
                 int j0, j1, off;
                 ll_position_range(o->position, n, &j0, &j1, &off);
-                for (int j = j0; j < j1; j++) present[ids[j + off]] = 1;
+                for (int j = j0; j < j1; j++) {
+                    if (present) present[ids[j + off]] = 1;
+                    if (S.lcount) S.lcount[ids[j + off]]++;
+                }
             }
             longest = LL_MAX(longest, n);
         }
@@ -333,6 +392,35 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
         free(present);
     }
     const int E = ll_model_n_entries(m), d = ll_model_dim(m);
+    /* the classes of fuzziness/onehot: every label id (after the shuffle),
+     * or under the class budget the most frequent ones and a pool */
+    long pooled = 0;
+    int n_distinct = 0;
+    if (need_classes) {
+        for (int v = 0; v < m->cfg.vocab; v++) n_distinct += S.lcount[v] > 0;
+        if (!S.shuf_to) {
+            S.cls_from.ids = ll_xmalloc(sizeof(int64_t) * (size_t)(n_distinct > 0 ? n_distinct : 1));
+            for (int v = 0; v < m->cfg.vocab; v++)
+                if (S.lcount[v] > 0) S.cls_from.ids[S.cls_from.K++] = v;
+        }
+        const ll_classmap *from = S.shuf_to ? &S.shuf_ids : &S.cls_from;
+        int64_t *lab = ll_xmalloc(sizeof(int64_t) * (size_t)(n_distinct > 0 ? n_distinct : 1));
+        long *cnt = ll_xmalloc(sizeof(long) * (size_t)(n_distinct > 0 ? n_distinct : 1));
+        for (int k = 0; k < from->K; k++) {
+            lab[k] = S.shuf_to ? S.shuf_to[k] : from->ids[k];
+            cnt[k] = S.lcount[from->ids[k]];
+        }
+        int cap = o->max_classes > 0 ? o->max_classes : ll_classes_that_fit(E, d, 8.0 * (1 << 30));
+        S.cls_to = ll_xmalloc(sizeof(int64_t) * (size_t)(n_distinct > 0 ? n_distinct : 1));
+        ll_class_plan(lab, cnt, from->K, cap, S.cls_to, &S.cmap, &pooled);
+        free(lab);
+        free(cnt);
+        if (S.cmap.K < 2) { ll_set_error("%s: one label class only: %s undefined", src, ll_measure_name((ll_measure)o->measure)); goto fail; }
+        if (S.cmap.K < n_distinct && rank == 0 && o->progress >= 0)
+            fprintf(stderr, "layerlaw: %d classes: the %d most frequent kept, %d pooled into one class "
+                            "(%ld of %ld examples; approximate, docs/measures.md)\n",
+                    n_distinct, S.cmap.K - 1, n_distinct - S.cmap.K + 1, pooled, N);
+    }
     double eps = m->cfg.norm_eps;
     ll_norm norm = o->norm;
     if (o->norm_initialized) norm = ll_model_fresh_norm(m, &eps);
@@ -362,15 +450,33 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     if (!S.be) goto fail;
     const ll_ops *ops = S.be->ops;
     if (ll_model_upload(m, ops, S.be->ctx) != 0) goto fail;
-    ll_probe_opts po = {.E = E, .d = d, .target = LL_TARGET_ID, .K = 0,
+    ll_probe_opts po = {.E = E, .d = d, .target = need_classes ? LL_TARGET_ONEHOT : LL_TARGET_ID,
+                        .K = need_classes ? S.cmap.K : 0,
                         .max_rows = (long)LL_MAX(o->batch_tokens, (long long)longest), .pos = o->position,
-                        .norm = norm, .eps = eps, .norm_last = o->norm_last, .cmap = NULL,
+                        .norm = norm, .eps = eps, .norm_last = o->norm_last, .cmap = need_classes ? &S.cmap : NULL,
                         .relabel_ids = S.shuf_to ? &S.shuf_ids : NULL, .relabel_to = S.shuf_to};
-    S.probe = S.be->probe_new(S.be, &po);
-    if (!S.probe) goto fail;
+    if (need_classes) { /* the class plan's relabelling includes the shuffle */
+        po.relabel_ids = S.shuf_to ? &S.shuf_ids : &S.cls_from;
+        po.relabel_to = S.cls_to;
+    }
     ll_capture *sinks[3];
     int n_sinks = 0;
-    sinks[n_sinks++] = S.probe;
+    if (o->folds) {
+        /* held-out PR: a host probe sink whose rows go to their sequence's
+         * fold (on a device backend the forward downloads each entry) */
+        S.folds = ll_folds_new(o->folds, o->fold_seed, E, d);
+        S.fold_st = S.folds ? ll_stats_new(E, d, LL_TARGET_ID, 0) : NULL;
+        if (!S.fold_st) goto fail;
+        S.fold_cap = ll_capture_probe_new(S.fold_st, o->position, norm, eps, o->norm_last, NULL);
+        if (S.shuf_to && ll_capture_probe_relabel(S.fold_cap, &S.shuf_ids, S.shuf_to) != 0) goto fail;
+        if (ll_capture_probe_folds(S.fold_cap, S.folds) != 0) goto fail;
+        S.rowf = ll_xmalloc(sizeof(int) * (size_t)LL_MAX(o->batch_size, 1));
+        sinks[n_sinks++] = S.fold_cap;
+    } else {
+        S.probe = S.be->probe_new(S.be, &po);
+        if (!S.probe) goto fail;
+        sinks[n_sinks++] = S.probe;
+    }
     if (o->dump_hidden) {
         if (nranks > 1) { rc = 2; ll_set_error("--dump-hidden: not with several ranks"); goto fail; }
         S.dumpcap = ll_capture_dump_new(o->dump_hidden, N, E, d, o->position);
@@ -378,7 +484,7 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
         sinks[n_sinks++] = S.dumpcap;
     }
     if (o->extra_sink) sinks[n_sinks++] = o->extra_sink;
-    ll_capture *sink = S.probe;
+    ll_capture *sink = sinks[0];
     if (n_sinks > 1) sink = S.tee = ll_capture_tee_new_backend(sinks, n_sinks, ops, S.be->ctx);
     timed_cap tc = {.base = {.on_entry = timed_on_entry}, .inner = sink, .E = E};
     r->forward_s = tc.fwd_s = ll_xcalloc((size_t)E, sizeof(double));
@@ -395,11 +501,16 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
 
     /* pass 2: windows of ~WIN tokens, batched (longest first, or input
      * order with --keep-order / --dump-hidden: the dump is in input order) */
+    /* progress: this rank's non-empty sequences forwarded so far (not the
+     * ones read into a window, which run ahead by up to a window) */
+    long long mine = 0;
+    for (long long q = 0; q < n_seq; q++) mine += S.owner[q] == rank && S.seq_len[q] > 0;
     ll_progress prog;
-    ll_progress_init(&prog, "sequences", n_seq);
+    ll_progress_init(&prog, "sequences", mine);
+    prog.label = o->progress_label;
     if (o->progress <= 0 || rank != 0) prog.enabled = 0;
     double t_run0 = ll_now();
-    long long done_tok = 0, padded = 0, my_seq = 0;
+    long long done_tok = 0, padded = 0, my_seq = 0, n_batches = 0;
     S.len_hist = ll_xcalloc((size_t)longest + 1, sizeof(long long));
     const int keep_order = o->keep_order || o->dump_hidden;
     long long WIN = LL_MAX(64LL * o->batch_tokens, 1LL << 20);
@@ -410,6 +521,7 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     int64_t wcap_ids = 4096, wcap_seq = 256;
     S.wids = ll_xmalloc(sizeof(int32_t) * (size_t)wcap_ids);
     S.woff = ll_xmalloc(sizeof(int64_t) * (size_t)(wcap_seq + 1));
+    S.wseq = ll_xmalloc(sizeof(int64_t) * (size_t)(wcap_seq + 1));
     long long seen_seq = 0;
     for (int eof = 0; !eof;) {
         int64_t nw = 0;
@@ -429,7 +541,9 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
             if (nw + 1 > wcap_seq) {
                 wcap_seq *= 2;
                 S.woff = ll_xrealloc(S.woff, sizeof(int64_t) * (size_t)(wcap_seq + 1));
+                S.wseq = ll_xrealloc(S.wseq, sizeof(int64_t) * (size_t)(wcap_seq + 1));
             }
+            S.wseq[nw] = q; /* the sequence's index in the input: its fold */
             memcpy(S.wids + S.woff[nw], ids, sizeof(int32_t) * (size_t)n);
             S.woff[nw + 1] = S.woff[nw] + n;
             nw++;
@@ -443,15 +557,19 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
             }
             padded += (long long)bt.B * bt.T;
             my_seq += bt.B;
-            if (S.be->probe_batch_start) S.be->probe_batch_start(S.probe);
+            if (S.fold_cap) {
+                for (int b = 0; b < bt.B; b++) S.rowf[b] = ll_fold_of((uint64_t)S.wseq[bt.seq[b]], o->fold_seed, o->folds);
+                if (ll_capture_probe_row_folds(S.fold_cap, S.rowf, bt.B) != 0) goto fail;
+            }
+            n_batches++;
+            if (S.probe && S.be->probe_batch_start) S.be->probe_batch_start(S.probe);
             tc.last = ll_now();
             if (ll_model_forward(m, ops, S.be->ctx, bt.tokens, bt.lens, bt.B, bt.T, &tc.base) != 0) goto fail;
-            ll_progress_update(&prog, seen_seq, done_tok);
+            ll_progress_update(&prog, my_seq, done_tok);
         }
-        ll_progress_update(&prog, seen_seq, done_tok);
     }
     if (ops->sync && ops->sync(S.be->ctx) != 0) goto fail;
-    ll_progress_end(&prog, n_seq, done_tok);
+    ll_progress_end(&prog, my_seq, done_tok);
     r->run_s = ll_now() - t_run0;
     if (S.dumpcap && ll_capture_dump_finish(S.dumpcap) != 0) goto fail;
 
@@ -459,8 +577,11 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     double t1 = ll_now();
     r->res = ll_xcalloc((size_t)E, sizeof *r->res);
     int solved;
-    if (nranks > 1) {
-        S.host_stats = ll_stats_new(E, d, LL_TARGET_ID, 0);
+    if (S.folds) {
+        if (ll_folds_merge_into(S.folds, S.fold_st) != 0) goto fail;
+        solved = ll_stats_solve(S.fold_st, o->ridge, threads, r->res);
+    } else if (nranks > 1) {
+        S.host_stats = ll_stats_new(E, d, po.target, po.K);
         if (!S.host_stats || S.be->probe_get_stats(S.probe, S.host_stats) != 0) goto fail;
         /* failure check 2: every rank has folded its sequences (or failed on
          * the way); then the collectives */
@@ -479,16 +600,41 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
         padded = tot[1];
         cJSON_AddStringToObject(S.ranks_json, "note", "throughput: tokens, padded_tokens, seconds (the slowest rank) "
                                                       "and rates are the job's; per-entry timings are rank 0's");
-        /* the reduce ends each entry on the rank that solves it (blocks of
-         * entries); the results meet on rank 0 */
-        solved = ll_dist_reduce_solve(o->dist, S.host_stats, o->ridge, threads, r->res, backend_solver, S.be);
+        if (fuzz) { /* separation fuzziness: merged onto rank 0, which computes D */
+            if (ll_dist_reduce_stats(o->dist, S.host_stats) != 0) goto fail;
+            solved = rank != 0 ? 0 : fuzz_solve(S.host_stats, threads, r->res);
+        } else {
+            /* the reduce ends each entry on the rank that solves it (blocks
+             * of entries); the results meet on rank 0 */
+            solved = ll_dist_reduce_solve(o->dist, S.host_stats, o->ridge, threads, r->res, backend_solver, S.be);
+        }
+    } else if (fuzz) {
+        S.host_stats = ll_stats_new(E, d, po.target, po.K);
+        if (!S.host_stats || S.be->probe_get_stats(S.probe, S.host_stats) != 0) goto fail;
+        solved = fuzz_solve(S.host_stats, threads, r->res);
     } else {
         solved = S.be->probe_solve(S.probe, o->ridge, threads, r->res);
     }
     if (solved != 0) goto fail;
     if (rank == 0)
-        for (int e = 0; e < E; e++)
-            if (!(r->res[e].tss > 0)) { rc = 2; ll_set_error("%s: labels are constant: PR undefined", src); goto fail; }
+        for (int e = 0; e < E; e++) {
+            if (fuzz && !isfinite(r->res[e].pr)) { rc = 2; ll_set_error("%s: entry %d: between-class covariance is zero: separation fuzziness undefined", src, e); goto fail; }
+            if (!fuzz && !(r->res[e].tss > 0)) { rc = 2; ll_set_error("%s: labels are constant: PR undefined", src); goto fail; }
+        }
+    if (S.folds) {
+        if (ll_folds_solve(S.folds, S.fold_st, threads, &S.ho) != 0) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", ll_last_error()); /* the error buffer is rewritten below */
+            rc = 2;
+            ll_set_error("%s: %s", src, why);
+            goto fail;
+        }
+        r->pr_heldout = ll_xmalloc(sizeof(double) * (size_t)E);
+        r->pr_heldout_fold_mean = ll_xmalloc(sizeof(double) * (size_t)E);
+        r->pr_heldout_fold_sd = ll_xmalloc(sizeof(double) * (size_t)E);
+        memcpy(r->pr_heldout, S.ho.pr, sizeof(double) * (size_t)E);
+        for (int e = 0; e < E; e++) ll_heldout_fold_spread(&S.ho, e, &r->pr_heldout_fold_mean[e], &r->pr_heldout_fold_sd[e]);
+    }
     double *pr = ll_xmalloc((size_t)E * sizeof(double));
     for (int e = 0; e < E; e++) pr[e] = r->res[e].pr;
     r->have_law = rank == 0 && E - o->fit_from >= 2 && ll_law_fit(pr, E, o->fit_from, &r->law) == 0;
@@ -505,6 +651,11 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     r->config = config_json(o, &bc, norm, eps, threads);
     cJSON *extra = r->extra = cJSON_CreateObject();
     cJSON_AddItemToObject(extra, "model", ll_model_describe(m));
+    cJSON_AddStringToObject(extra, "measure", ll_measure_name((ll_measure)o->measure));
+    if (need_classes) ll_report_add_classes(extra, n_distinct, S.cmap.K, pooled);
+    if (S.folds && r->have_law &&
+        ll_report_add_heldout(extra, &S.ho, &r->law, o->fit_from, "hash(sequence index, seed) mod K", o->fold_seed) != 0)
+        goto fail;
     cJSON *tp = cJSON_AddObjectToObject(extra, "throughput");
     cJSON_AddNumberToObject(tp, "sequences", (double)n_seq);
     cJSON_AddNumberToObject(tp, "sequences_cut", (double)n_cut);
@@ -526,6 +677,17 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     S.flops = ll_xcalloc((size_t)E, sizeof(double));
     const int have_flops = entry_flops(m, S.len_hist, longest, E, S.flops) == 0;
     if (have_flops) cJSON_AddItemToObject(tp, "per_entry_flops", cJSON_CreateDoubleArray(S.flops, E));
+    /* bytes per entry over the run: the weights once per batch, the
+     * activations written per token (ll_cost; neither depends on T) */
+    ll_cost *bc1 = ll_xcalloc((size_t)E, sizeof *bc1);
+    if (ll_model_cost(m, LL_MAX(longest, 1), bc1) == 0) {
+        double *bytes = ll_xcalloc((size_t)E, sizeof(double));
+        for (int e = 0; e < E; e++) bytes[e] = bc1[e].weight_bytes * (double)n_batches + bc1[e].act_bytes * (double)done_tok;
+        cJSON_AddItemToObject(tp, "per_entry_bytes", cJSON_CreateDoubleArray(bytes, E));
+        cJSON_AddNumberToObject(tp, "batches", (double)n_batches);
+        free(bytes);
+    }
+    free(bc1);
     cJSON *mem = cJSON_AddObjectToObject(extra, "memory");
     cJSON_AddNumberToObject(mem, "weights_bytes", (double)m->arena_bytes);
     cJSON_AddNumberToObject(mem, "workspace_bytes", (double)m->ws_bytes);
@@ -534,7 +696,7 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
         S.ranks_json = NULL;
     }
     /* per-entry device timing: events at every entry, read after the run */
-    if (S.be->probe_timing) {
+    if (S.probe && S.be->probe_timing) {
         S.lms = ll_xcalloc((size_t)E, sizeof(double));
         S.cms = ll_xcalloc((size_t)E, sizeof(double));
         long nbt = S.be->probe_timing(S.probe, S.lms, S.cms);

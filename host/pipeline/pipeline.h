@@ -22,6 +22,10 @@
 typedef struct {
     /* model: an HF folder (or a .gguf file where supported) */
     const char *model;
+    /* 1: `model` is a config.json (configs/shapes/): a synthetic model with
+     * random weights at that shape (ll_model_synthetic), for throughput */
+    int synthetic;
+    uint64_t synthetic_seed;
     /* input: exactly one of tokens / data */
     const char *tokens;     /* one JSON array of ids per line */
     const char *data;       /* raw text (txt / JSONL, .gz) */
@@ -45,6 +49,11 @@ typedef struct {
     int have_shuffle;
     uint64_t shuffle_seed;
     const char *dump_hidden; /* NULL: none */
+    /* the paper's other measures (docs/measures.md) */
+    int measure;            /* ll_measure: pr (default), fuzziness, onehot */
+    int max_classes;        /* fuzziness/onehot class budget (0: all that fit in 8 GiB) */
+    int folds;              /* held-out PR over this many folds of sequences (0: off) */
+    uint64_t fold_seed;
     int embedding_entry;
     /* execution */
     const char *backend;    /* auto|cpu|cuda */
@@ -75,6 +84,8 @@ typedef struct {
     double load_s, tokenize_s, run_s, solve_s;
     long long tokens, padded_tokens, sequences;
     int rank;               /* this process's rank: only rank 0 holds a result to write */
+    int measure;            /* ll_measure of res[].pr (fuzziness: res[].pr = D, rss/tss = tr Sw, tr Sb) */
+    double *pr_heldout, *pr_heldout_fold_mean, *pr_heldout_fold_sd; /* [E] with folds, else NULL */
 } ll_run_result;
 
 /* Runs everything.  Returns 0, or the exit status of `layerlaw run`: 2 bad

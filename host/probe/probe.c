@@ -203,12 +203,17 @@ int ll_stats_merge(ll_stats *dst, const ll_stats *src) {
 #define LL_EIG_RTOL 1e-12  /* eigenvalues below this · λmax count as zero */
 #define LL_ONES_RTOL 1e-10 /* Rayleigh quotient of 1/√d below this · mean diag: Σx = 0 */
 
-static int solve_entry(const ll_stats *s, int e, double ridge, ll_probe_result *r) {
+/* beta (optional, id target and OLS only): the coefficients of the solution
+ * in the original feature coordinates, β = P·D·Ṽ diag(1/λ) Ṽᵀ b̃ (P the ones
+ * deflation when applied, D the equilibration), so that the fitted value of
+ * x is ȳ + (x − x̄)ᵀβ. */
+static int solve_entry(const ll_stats *s, int e, double ridge, ll_probe_result *r, double *beta) {
     int d = s->d;
     size_t dd = (size_t)d * d;
     double n = s->n[e];
     memset(r, 0, sizeof *r);
     r->n = n;
+    if (beta) memset(beta, 0, (size_t)d * sizeof(double));
     if (n < 2) { r->pr = NAN; return 0; }
     double *G = ll_xmalloc(dd * sizeof(double));
     double *b = ll_xmalloc((size_t)d * sizeof(double));
@@ -281,6 +286,20 @@ static int solve_entry(const ll_stats *s, int e, double ridge, ll_probe_result *
         for (int c = 0; c < nrhs; c++) acc += C[(size_t)c * d + k] * C[(size_t)c * d + k];
         expl += f * acc;
     }
+    if (beta && !onehot && ridge == 0) {
+        for (int j = 0; j < d; j++) {
+            double acc = 0;
+            for (int k = 0; k < d; k++)
+                if (w[k] > thr) acc += G[(size_t)j * d + k] * C[k] / w[k];
+            beta[j] = sc[j] * acc;
+        }
+        if (deflate) {
+            double m = 0;
+            for (int j = 0; j < d; j++) m += beta[j];
+            m /= d;
+            for (int j = 0; j < d; j++) beta[j] -= m;
+        }
+    }
     double rss = tss - expl;
     if (rss < 0) rss = 0;
     r->rss = rss;
@@ -301,7 +320,7 @@ int ll_stats_solve(const ll_stats *s, double ridge, int threads, ll_probe_result
     openblas_set_num_threads(1);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int e = 0; e < s->E; e++) {
-        if (solve_entry(s, e, ridge, &out[e]) != 0) {
+        if (solve_entry(s, e, ridge, &out[e], NULL) != 0) {
 #pragma omp critical
             {
                 err = 1;
@@ -312,6 +331,14 @@ int ll_stats_solve(const ll_stats *s, double ridge, int threads, ll_probe_result
     openblas_set_num_threads(saved);
     if (err) { ll_set_error("%s", msg); return -1; }
     return 0;
+}
+
+int ll_stats_solve_beta(const ll_stats *s, int e, double *beta, ll_probe_result *r) {
+    if (s->K > 0 || e < 0 || e >= s->E) {
+        ll_set_error("statistics: coefficients need the id target and an entry in 0..%d", s->E - 1);
+        return -1;
+    }
+    return solve_entry(s, e, 0.0, r, beta);
 }
 
 /* ---- class map, RNG, shuffle --------------------------------------- */

@@ -69,6 +69,12 @@ typedef struct {
  * ridge >= 0 (0 = OLS, minimum norm).  Returns 0 or -1 with error set. */
 int ll_stats_solve(const ll_stats *s, double ridge, int threads, ll_probe_result *out);
 
+/* One entry's OLS solve (id target) with its coefficients: beta[d] such
+ * that the fitted value of x is ȳ + (x − x̄)ᵀβ (the minimum-norm solution in
+ * the equilibrated coordinates of the solve above; the ones direction is
+ * zero when deflated).  Single-threaded; 0 or -1. */
+int ll_stats_solve_beta(const ll_stats *s, int e, double *beta, ll_probe_result *r);
+
 /* The exact deflation of the ones direction the solve applies to LayerNorm'd
  * / standardised features: G <- P G P (G d×d, full, row-major) and each of
  * nrhs right-hand sides B[c*d..] <- P B (B may be NULL), P = I − 11ᵀ/d. */

@@ -63,8 +63,14 @@ static const char *csv_safe(const char *s, char *buf, size_t cap) {
 }
 
 static int write_set(const char *outdir, const ll_probe_result *res, int E, const ll_law *law, long n_examples, int dim,
-                     cJSON *config, cJSON *extra, const double *fwd_s, const double *cap_s) {
+                     cJSON *config, cJSON *extra, const double *fwd_s, const double *cap_s, const ll_report_more *more) {
     int rc = -1;
+    const char *vk = more && more->value_key ? more->value_key : "pr";
+    const char *rk = more && more->rss_key ? more->rss_key : "rss";
+    const char *tk = more && more->tss_key ? more->tss_key : "tss";
+    const int ncol = more ? more->n_cols : 0;
+    char logk[64];
+    snprintf(logk, sizeof logk, "log10_%s", vk);
     char run_id[64];
     make_run_id(run_id, sizeof run_id);
     cJSON *root = cJSON_CreateObject();
@@ -74,11 +80,12 @@ static int write_set(const char *outdir, const ll_probe_result *res, int E, cons
     for (int e = 0; e < E; e++) {
         cJSON *l = cJSON_CreateObject();
         cJSON_AddNumberToObject(l, "index", e);
-        cJSON_AddItemToObject(l, "pr", num_or_null(res[e].pr));
-        cJSON_AddItemToObject(l, "log10_pr", num_or_null(res[e].pr > 0 ? log10(res[e].pr) : NAN));
-        cJSON_AddItemToObject(l, "rss", num_or_null(res[e].rss));
-        cJSON_AddItemToObject(l, "tss", num_or_null(res[e].tss));
+        cJSON_AddItemToObject(l, vk, num_or_null(res[e].pr));
+        cJSON_AddItemToObject(l, logk, num_or_null(res[e].pr > 0 ? log10(res[e].pr) : NAN));
+        cJSON_AddItemToObject(l, rk, num_or_null(res[e].rss));
+        cJSON_AddItemToObject(l, tk, num_or_null(res[e].tss));
         cJSON_AddNumberToObject(l, "rank", res[e].rank);
+        for (int c = 0; c < ncol; c++) cJSON_AddItemToObject(l, more->col_names[c], num_or_null(more->cols[c][e]));
         cJSON_AddBoolToObject(l, "in_fit", law && e >= law->first_entry);
         cJSON_AddItemToArray(layers, l);
     }
@@ -118,14 +125,20 @@ static int write_set(const char *outdir, const ll_probe_result *res, int E, cons
     if (!cJSON_IsString(mj)) mj = cm ? cJSON_GetObjectItemCaseSensitive(cm, "features") : NULL;
     char mbuf[4200];
     const char *model = cJSON_IsString(mj) ? csv_safe(mj->valuestring, mbuf, sizeof mbuf) : "";
-    size_t cap = 512 + (size_t)E * (256 + strlen(model)), k = 0;
+    size_t cap = 512 + (size_t)ncol * 64 + (size_t)E * (256 + strlen(model) + (size_t)ncol * 26), k = 0;
     char *csv = ll_xmalloc(cap);
-    k += (size_t)snprintf(csv + k, cap - k, "index,pr,log10_pr,rss,tss,rank,in_fit,forward_s,capture_s,run_id,model\n");
-    for (int e = 0; e < E; e++)
-        k += (size_t)snprintf(csv + k, cap - k, "%d,%.17g,%.17g,%.17g,%.17g,%d,%d,%.6g,%.6g,%s,%s\n", e, res[e].pr,
+    /* measure columns (value, log10, the two sums) named by the measure; extra columns last */
+    k += (size_t)snprintf(csv + k, cap - k, "index,%s,%s,%s,%s,rank,in_fit,forward_s,capture_s,run_id,model", vk, logk, rk, tk);
+    for (int c = 0; c < ncol; c++) k += (size_t)snprintf(csv + k, cap - k, ",%s", more->col_names[c]);
+    k += (size_t)snprintf(csv + k, cap - k, "\n");
+    for (int e = 0; e < E; e++) {
+        k += (size_t)snprintf(csv + k, cap - k, "%d,%.17g,%.17g,%.17g,%.17g,%d,%d,%.6g,%.6g,%s,%s", e, res[e].pr,
                               res[e].pr > 0 ? log10(res[e].pr) : NAN, res[e].rss, res[e].tss, res[e].rank,
                               law && e >= law->first_entry, fwd_s ? fwd_s[e] : NAN, cap_s ? cap_s[e] : NAN, run_id,
                               model);
+        for (int c = 0; c < ncol; c++) k += (size_t)snprintf(csv + k, cap - k, ",%.17g", more->cols[c][e]);
+        k += (size_t)snprintf(csv + k, cap - k, "\n");
+    }
     if (json) {
         const char *names[2] = {"law.json", "layers.csv"};
         const void *data[2] = {json, csv};
@@ -142,23 +155,107 @@ static int write_set(const char *outdir, const ll_probe_result *res, int E, cons
 
 int ll_report_write(const char *outdir, const ll_probe_result *res, int E, const ll_law *law, long n_examples, int dim,
                     cJSON *config, cJSON *extra) {
-    return write_set(outdir, res, E, law, n_examples, dim, config, extra, NULL, NULL);
+    return write_set(outdir, res, E, law, n_examples, dim, config, extra, NULL, NULL, NULL);
+}
+
+int ll_report_write_more(const char *outdir, const ll_probe_result *res, int E, const ll_law *law,
+                         long n_examples, int dim, cJSON *config, cJSON *extra, const ll_report_more *more) {
+    return write_set(outdir, res, E, law, n_examples, dim, config, extra, NULL, NULL, more);
+}
+
+/* ---- measures (docs/measures.md) ---- */
+static cJSON *jk_json(const ll_jackknife *j) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "estimate", j->estimate);
+    cJSON_AddNumberToObject(o, "se", j->se);
+    cJSON_AddNumberToObject(o, "lo", j->lo);
+    cJSON_AddNumberToObject(o, "hi", j->hi);
+    cJSON_AddNumberToObject(o, "t", j->t);
+    cJSON_AddNumberToObject(o, "leave_one_out_mean", j->mean);
+    cJSON_AddItemToObject(o, "leave_one_out", cJSON_CreateDoubleArray(j->values, j->K));
+    return o;
+}
+
+int ll_report_add_heldout(cJSON *extra, const ll_heldout *ho, const ll_law *full, int fit_from, const char *fold_of,
+                          uint64_t seed) {
+    cJSON *h = cJSON_AddObjectToObject(extra, "heldout");
+    cJSON_AddNumberToObject(h, "folds", ho->K);
+    cJSON_AddNumberToObject(h, "fold_seed", (double)seed);
+    cJSON_AddStringToObject(h, "fold_of", fold_of);
+    cJSON_AddItemToObject(h, "fold_examples", cJSON_CreateDoubleArray(ho->fold_n, ho->K));
+    ll_law hl;
+    if (ll_law_fit(ho->pr, ho->E, fit_from, &hl) != 0) return -1;
+    cJSON *f = cJSON_AddObjectToObject(h, "fit");
+    cJSON_AddNumberToObject(f, "slope", hl.slope);
+    cJSON_AddNumberToObject(f, "intercept", hl.intercept);
+    cJSON_AddNumberToObject(f, "r2", hl.r2);
+    cJSON_AddNumberToObject(f, "pearson_r", hl.pearson_r);
+    cJSON_AddNumberToObject(f, "decay_ratio", hl.decay_ratio);
+    cJSON_AddNumberToObject(f, "overall_ratio", hl.overall_ratio);
+    ll_jackknife js, jr;
+    if (ll_jackknife_law(ho, fit_from, full, &js, &jr) != 0) return -1;
+    cJSON *jk = cJSON_AddObjectToObject(h, "jackknife");
+    cJSON_AddItemToObject(jk, "slope", jk_json(&js));
+    cJSON_AddItemToObject(jk, "pearson_r", jk_json(&jr));
+    cJSON *pf = cJSON_AddArrayToObject(h, "pr_fold");
+    cJSON *pt = cJSON_AddArrayToObject(h, "pr_train");
+    for (int e = 0; e < ho->E; e++) {
+        cJSON_AddItemToArray(pf, cJSON_CreateDoubleArray(ho->pr_fold + (size_t)e * ho->K, ho->K));
+        cJSON_AddItemToArray(pt, cJSON_CreateDoubleArray(ho->pr_train + (size_t)e * ho->K, ho->K));
+    }
+    return 0;
+}
+
+void ll_report_add_classes(cJSON *extra, int distinct, int used, long pooled_examples) {
+    cJSON *cl = cJSON_AddObjectToObject(extra, "classes");
+    cJSON_AddNumberToObject(cl, "distinct", distinct);
+    cJSON_AddNumberToObject(cl, "kept", used < distinct ? used - 1 : distinct);
+    cJSON_AddBoolToObject(cl, "pooled", used < distinct);
+    cJSON_AddNumberToObject(cl, "pooled_classes", used < distinct ? distinct - used + 1 : 0);
+    cJSON_AddNumberToObject(cl, "pooled_examples", (double)pooled_examples);
+}
+
+const ll_report_more *ll_report_more_for(int measure, const double *const *heldout_cols, ll_report_more *buf) {
+    static const char *ho_names[] = {"pr_heldout", "pr_heldout_fold_mean", "pr_heldout_fold_sd"};
+    memset(buf, 0, sizeof *buf);
+    if (measure == LL_MEASURE_FUZZINESS) {
+        buf->value_key = "separation_fuzziness"; buf->rss_key = "tr_sw"; buf->tss_key = "tr_sb"; buf->value_name = "D";
+    }
+    if (heldout_cols && heldout_cols[0]) {
+        buf->n_cols = 3;
+        buf->col_names = ho_names;
+        buf->cols = heldout_cols;
+    }
+    return buf;
 }
 
 int ll_report_write_run(const char *outdir, ll_run_result *r) {
     cJSON *config = r->config, *extra = r->extra;
     r->config = r->extra = NULL; /* taken over */
+    ll_report_more more;
+    const double *ho[3] = {r->pr_heldout, r->pr_heldout_fold_mean, r->pr_heldout_fold_sd};
     return write_set(outdir, r->res, r->E, r->have_law ? &r->law : NULL, r->N, r->d, config, extra, r->forward_s,
-                     r->capture_s);
+                     r->capture_s, ll_report_more_for(r->measure, ho, &more));
 }
 
 void ll_report_print(FILE *f, const ll_probe_result *res, int E, const ll_law *law, long n_examples, int dim) {
+    ll_report_print_more(f, res, E, law, n_examples, dim, NULL);
+}
+
+void ll_report_print_more(FILE *f, const ll_probe_result *res, int E, const ll_law *law, long n_examples, int dim,
+                          const ll_report_more *more) {
+    const int plain = !more || !more->value_name, ncol = more ? more->n_cols : 0;
     fprintf(f, "%ld examples, %d entries, dim %d\n", n_examples, E, dim);
-    fprintf(f, "entry         PR     log10 PR  rank\n");
+    if (plain) fprintf(f, "entry         PR     log10 PR  rank");
+    else fprintf(f, "entry  %10s  log10 %s  rank", more->value_name, more->value_name);
+    for (int c = 0; c < ncol; c++) fprintf(f, "  %12s", more->col_names[c]);
+    fprintf(f, "\n");
     for (int e = 0; e < E; e++) {
         const char *mark = (law && e >= law->first_entry) ? "" : "  (not in fit)";
-        fprintf(f, "%5d  %10.6f  %10.5f  %4d%s\n", e, res[e].pr, res[e].pr > 0 ? log10(res[e].pr) : NAN,
-                res[e].rank, law ? mark : "");
+        fprintf(f, plain ? "%5d  %10.6f  %10.5f  %4d" : "%5d  %10.6g  %10.5f  %4d", e, res[e].pr,
+                res[e].pr > 0 ? log10(res[e].pr) : NAN, res[e].rank);
+        for (int c = 0; c < ncol; c++) fprintf(f, "  %12.6g", more->cols[c][e]);
+        fprintf(f, "%s\n", law ? mark : "");
     }
     if (law)
         fprintf(f, "law (entries %d..%d): slope %.6g  intercept %.6g  R^2 %.5f  Pearson r %.5f  decay ratio %.5f  overall ratio %.5f\n",

@@ -1,0 +1,689 @@
+#include "sweep/sweep.h"
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+#include "capture/capture.h"
+#include "core/ll_util.h"
+#include "probe/probe.h"
+#include "report/provenance.h"
+
+/* ---- YAML -> cJSON ------------------------------------------------------ */
+
+static int plain_is(const char *s, const char *const *words) {
+    for (; *words; words++)
+        if (!strcmp(s, *words)) return 1;
+    return 0;
+}
+
+/* YAML 1.2 core schema for plain scalars: null, booleans, numbers; anything
+ * else (and every quoted scalar) is a string. */
+static cJSON *scalar_to_json(const yaml_node_t *n) {
+    const char *s = (const char *)n->data.scalar.value;
+    if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return cJSON_CreateString(s);
+    static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
+    static const char *const trues[] = {"true", "True", "TRUE", NULL};
+    static const char *const falses[] = {"false", "False", "FALSE", NULL};
+    if (plain_is(s, nulls)) return cJSON_CreateNull();
+    if (plain_is(s, trues)) return cJSON_CreateTrue();
+    if (plain_is(s, falses)) return cJSON_CreateFalse();
+    if (*s && (isdigit((unsigned char)s[0]) || ((s[0] == '-' || s[0] == '+' || s[0] == '.') && s[1]))) {
+        char *end;
+        errno = 0;
+        double v = strtod(s, &end);
+        /* numbers only: no hex/inf/nan spellings, nothing after */
+        if (!*end && errno == 0 && isfinite(v) && !strpbrk(s, "xXnN")) return cJSON_CreateNumber(v);
+    }
+    return cJSON_CreateString(s);
+}
+
+static cJSON *node_to_json(yaml_document_t *doc, yaml_node_t *n, int depth, const char *name) {
+    if (!n) { ll_set_error("%s: empty YAML node", name); return NULL; }
+    if (depth > 64) {
+        ll_set_error("%s: line %lu: nesting deeper than 64 (recursive alias?)", name, (unsigned long)n->start_mark.line + 1);
+        return NULL;
+    }
+    switch (n->type) {
+    case YAML_SCALAR_NODE: return scalar_to_json(n);
+    case YAML_SEQUENCE_NODE: {
+        cJSON *a = cJSON_CreateArray();
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+            cJSON *c = node_to_json(doc, yaml_document_get_node(doc, *it), depth + 1, name);
+            if (!c) { cJSON_Delete(a); return NULL; }
+            cJSON_AddItemToArray(a, c);
+        }
+        return a;
+    }
+    case YAML_MAPPING_NODE: {
+        cJSON *o = cJSON_CreateObject();
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+            yaml_node_t *k = yaml_document_get_node(doc, p->key);
+            if (!k || k->type != YAML_SCALAR_NODE) {
+                ll_set_error("%s: line %lu: a mapping key must be a plain scalar", name,
+                             (unsigned long)(k ? k->start_mark.line : n->start_mark.line) + 1);
+                cJSON_Delete(o);
+                return NULL;
+            }
+            const char *ks = (const char *)k->data.scalar.value;
+            if (cJSON_GetObjectItemCaseSensitive(o, ks)) {
+                ll_set_error("%s: line %lu: duplicate key '%s'", name, (unsigned long)k->start_mark.line + 1, ks);
+                cJSON_Delete(o);
+                return NULL;
+            }
+            cJSON *v = node_to_json(doc, yaml_document_get_node(doc, p->value), depth + 1, name);
+            if (!v) { cJSON_Delete(o); return NULL; }
+            cJSON_AddItemToObject(o, ks, v);
+        }
+        return o;
+    }
+    default: ll_set_error("%s: empty YAML node", name); return NULL;
+    }
+}
+
+cJSON *ll_yaml_parse(const char *text, size_t len, const char *name) {
+    size_t i = 0;
+    while (i < len && isspace((unsigned char)text[i])) i++;
+    if (i < len && (text[i] == '{' || text[i] == '[')) { /* JSON */
+        const char *end = NULL;
+        cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+        if (!j) {
+            long line = 1;
+            for (const char *c = text; end && c < end; c++) line += *c == '\n';
+            ll_set_error("%s: line %ld: invalid JSON", name, line);
+        }
+        return j;
+    }
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    if (!yaml_parser_initialize(&parser)) { ll_set_error("%s: cannot initialise libyaml", name); return NULL; }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        ll_set_error("%s: line %lu: YAML: %s%s%s", name, (unsigned long)parser.problem_mark.line + 1,
+                     parser.problem ? parser.problem : "syntax error", parser.context ? " " : "",
+                     parser.context ? parser.context : "");
+        yaml_parser_delete(&parser);
+        return NULL;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    cJSON *j = root ? node_to_json(&doc, root, 0, name) : NULL;
+    if (!root) ll_set_error("%s: empty document", name);
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    return j;
+}
+
+cJSON *ll_yaml_load(const char *path) {
+    size_t len;
+    char *t = ll_read_file(path, &len);
+    if (!t) return NULL;
+    cJSON *j = ll_yaml_parse(t, len, path);
+    free(t);
+    return j;
+}
+
+/* ---- the options a point resolves ---------------------------------------- */
+
+typedef enum { T_STR, T_INT, T_NUM, T_BOOL, T_INT_OR_NULL } opt_type;
+typedef struct {
+    const char *name;
+    opt_type type;
+    const char *def_s;
+    double def_n;   /* T_INT_OR_NULL: NAN = null */
+} opt_def;
+
+/* In the order of the canonical configuration.  The defaults are those of
+ * `layerlaw run`. */
+static const opt_def OPTS[] = {
+    {"docs", T_INT_OR_NULL, NULL, NAN},     {"seed", T_INT, NULL, 0},
+    {"max_length", T_INT, NULL, 512},       {"batch_size", T_INT, NULL, 64},
+    {"batch_tokens", T_INT, NULL, 4096},    {"keep_order", T_BOOL, NULL, 0},
+    {"position", T_STR, "next", 0},         {"norm", T_STR, "initialized", 0},
+    {"norm_last", T_BOOL, NULL, 0},         {"fit_from", T_INT, NULL, 1},
+    {"ridge", T_NUM, NULL, 0},              {"shuffle_vocab", T_INT_OR_NULL, NULL, NAN},
+    {"embedding_entry", T_BOOL, NULL, 0},   {"measure", T_STR, "pr", 0},
+    {"backend", T_STR, "auto", 0},          {"device", T_INT, NULL, 0},
+    {"compute", T_STR, "auto", 0},          {"threads", T_INT, NULL, 0},
+};
+#define N_OPTS ((int)(sizeof OPTS / sizeof OPTS[0]))
+
+static const opt_def *find_opt(const char *name) {
+    for (int i = 0; i < N_OPTS; i++)
+        if (!strcmp(OPTS[i].name, name)) return &OPTS[i];
+    return NULL;
+}
+
+static void opt_names(char *buf, size_t cap) {
+    size_t k = 0;
+    buf[0] = 0;
+    for (int i = 0; i < N_OPTS && k < cap; i++) k += (size_t)snprintf(buf + k, cap - k, "%s%s", i ? ", " : "", OPTS[i].name);
+}
+
+/* Checks one value of option `o`; returns a normalised copy or NULL + error. */
+static cJSON *check_value(const char *file, const opt_def *o, const cJSON *v) {
+    switch (o->type) {
+    case T_STR: {
+        if (!cJSON_IsString(v)) { ll_set_error("%s: %s: expected a string", file, o->name); return NULL; }
+        const char *s = v->valuestring;
+        if (!strcmp(o->name, "position")) {
+            ll_position p;
+            if (ll_position_parse(s, &p) != 0) { ll_set_error("%s: position: unknown value '%s' (next|current|previous|next-next)", file, s); return NULL; }
+            return cJSON_CreateString(ll_position_name(p));
+        }
+        if (!strcmp(o->name, "norm")) {
+            ll_norm nm;
+            if (!strcmp(s, "initialized") || !strcmp(s, "initialized-LN")) return cJSON_CreateString("initialized");
+            if (ll_norm_parse(s, &nm) != 0) { ll_set_error("%s: norm: unknown value '%s' (initialized|layernorm|rmsnorm|standardize|none)", file, s); return NULL; }
+            return cJSON_CreateString(ll_norm_name(nm));
+        }
+        if (!strcmp(o->name, "measure") && strcmp(s, "pr")) {
+            ll_set_error("%s: measure: '%s' is not available in this build (pr)", file, s);
+            return NULL;
+        }
+        if (!strcmp(o->name, "backend") && strcmp(s, "auto") && strcmp(s, "cpu") && strcmp(s, "cuda")) {
+            ll_set_error("%s: backend: unknown value '%s' (auto|cpu|cuda)", file, s);
+            return NULL;
+        }
+        if (!strcmp(o->name, "compute") && strcmp(s, "auto") && strcmp(s, "bf16") && strcmp(s, "fp32")) {
+            ll_set_error("%s: compute: unknown value '%s' (auto|bf16|fp32)", file, s);
+            return NULL;
+        }
+        return cJSON_CreateString(s);
+    }
+    case T_BOOL:
+        if (!cJSON_IsBool(v)) { ll_set_error("%s: %s: expected true or false", file, o->name); return NULL; }
+        return cJSON_CreateBool(cJSON_IsTrue(v));
+    case T_INT_OR_NULL:
+        if (cJSON_IsNull(v)) return cJSON_CreateNull();
+        /* fall through */
+    case T_INT:
+        if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 || v->valuedouble > 9.007199254740992e15) {
+            ll_set_error("%s: %s: expected a whole number >= 0%s", file, o->name, o->type == T_INT_OR_NULL ? " or null" : "");
+            return NULL;
+        }
+        if (!strcmp(o->name, "docs") && v->valuedouble == 0) return cJSON_CreateNull(); /* 0: all documents */
+        if ((!strcmp(o->name, "batch_size") || !strcmp(o->name, "batch_tokens")) && v->valuedouble < 1) {
+            ll_set_error("%s: %s: must be at least 1", file, o->name);
+            return NULL;
+        }
+        return cJSON_CreateNumber(v->valuedouble);
+    case T_NUM:
+        if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0)) { ll_set_error("%s: %s: expected a number >= 0", file, o->name); return NULL; }
+        return cJSON_CreateNumber(v->valuedouble);
+    }
+    return NULL;
+}
+
+static cJSON *default_value(const opt_def *o) {
+    switch (o->type) {
+    case T_STR: return cJSON_CreateString(o->def_s);
+    case T_BOOL: return cJSON_CreateBool(o->def_n != 0);
+    case T_INT_OR_NULL: return isnan(o->def_n) ? cJSON_CreateNull() : cJSON_CreateNumber(o->def_n);
+    default: return cJSON_CreateNumber(o->def_n);
+    }
+}
+
+/* ---- models and data ------------------------------------------------------ */
+
+typedef struct {
+    char *name, *path, *kind;
+    cJSON *own_data; /* a model's own data entry (object) or NULL */
+} model_ent;
+
+typedef struct {
+    char *name;
+    cJSON *fields; /* tokens|data, tokenizer, split, text_field (resolved) */
+} data_ent;
+
+static char *expand_home(const char *p) {
+    if (p[0] == '~' && (p[1] == '/' || p[1] == 0)) {
+        const char *h = getenv("HOME");
+        size_t n = strlen(h ? h : "") + strlen(p) + 1;
+        char *r = ll_xmalloc(n);
+        snprintf(r, n, "%s%s", h ? h : "", p + 1);
+        return r;
+    }
+    return ll_xstrdup(p);
+}
+
+static char *base_name(const char *p) {
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/') n--;
+    size_t b = n;
+    while (b > 0 && p[b - 1] != '/') b--;
+    char *r = ll_xmalloc(n - b + 1);
+    memcpy(r, p + b, n - b);
+    r[n - b] = 0;
+    const char *ext[] = {".jsonl.gz", ".jsonl", ".txt.gz", ".txt", ".json", ".gguf", NULL};
+    for (int i = 0; ext[i]; i++) {
+        size_t e = strlen(ext[i]), m = strlen(r);
+        if (m > e && !strcmp(r + m - e, ext[i])) { r[m - e] = 0; break; }
+    }
+    return r;
+}
+
+static int has_data_keys(const cJSON *o) {
+    return cJSON_GetObjectItemCaseSensitive(o, "tokens") || cJSON_GetObjectItemCaseSensitive(o, "data");
+}
+
+static int parse_data(const char *file, const cJSON *o, data_ent *d) {
+    memset(d, 0, sizeof *d);
+    if (!cJSON_IsObject(o)) { ll_set_error("%s: data: expected an object with tokens or data", file); return -1; }
+    const cJSON *tok = cJSON_GetObjectItemCaseSensitive(o, "tokens"), *dat = cJSON_GetObjectItemCaseSensitive(o, "data");
+    if (!!tok == !!dat || !cJSON_IsString(tok ? tok : dat)) {
+        ll_set_error("%s: data: give exactly one of tokens (a token file) and data (raw text), as a string", file);
+        return -1;
+    }
+    const cJSON *tz = cJSON_GetObjectItemCaseSensitive(o, "tokenizer"), *sp = cJSON_GetObjectItemCaseSensitive(o, "split"),
+                *tf = cJSON_GetObjectItemCaseSensitive(o, "text_field"), *nm = cJSON_GetObjectItemCaseSensitive(o, "name");
+    if (tok && (tz || sp || tf)) { ll_set_error("%s: data: tokenizer, split and text_field apply to data (raw text) only", file); return -1; }
+    if ((tz && !cJSON_IsString(tz)) || (sp && !cJSON_IsString(sp)) || (tf && !cJSON_IsString(tf)) || (nm && !cJSON_IsString(nm))) {
+        ll_set_error("%s: data: tokenizer, split, text_field and name must be strings", file);
+        return -1;
+    }
+    d->fields = cJSON_CreateObject();
+    char *p = expand_home((tok ? tok : dat)->valuestring);
+    if (tok) {
+        cJSON_AddStringToObject(d->fields, "tokens", p);
+        cJSON_AddNullToObject(d->fields, "data");
+    } else {
+        cJSON_AddNullToObject(d->fields, "tokens");
+        cJSON_AddStringToObject(d->fields, "data", p);
+    }
+    if (tz) { char *t = expand_home(tz->valuestring); cJSON_AddStringToObject(d->fields, "tokenizer", t); free(t); }
+    else cJSON_AddNullToObject(d->fields, "tokenizer");
+    cJSON_AddStringToObject(d->fields, "split", tok ? "auto" : sp ? sp->valuestring : "auto");
+    cJSON_AddStringToObject(d->fields, "text_field", tok ? "text" : tf ? tf->valuestring : "text");
+    d->name = nm ? ll_xstrdup(nm->valuestring) : base_name(p);
+    free(p);
+    return 0;
+}
+
+static void data_free(data_ent *d) {
+    free(d->name);
+    cJSON_Delete(d->fields);
+}
+
+static const char *model_kind(const char *path) {
+    size_t n = strlen(path);
+    return n > 5 && !strcmp(path + n - 5, ".gguf") ? "gguf" : "dir";
+}
+
+/* Appends the model entries of one item of `models:` (revisions expanded). */
+static int parse_model(const char *file, const cJSON *it, model_ent **ms, int *n, int *cap) {
+    const char *path = NULL, *name = NULL, *kind = NULL;
+    const cJSON *revs = NULL, *own = NULL;
+    if (cJSON_IsString(it)) {
+        path = it->valuestring;
+    } else if (cJSON_IsObject(it)) {
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(it, "path"), *s = cJSON_GetObjectItemCaseSensitive(it, "synthetic"),
+                    *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
+        if (!!p == !!s || !cJSON_IsString(p ? p : s)) {
+            ll_set_error("%s: models: each entry needs exactly one of path (a folder or .gguf) and synthetic (a shape file), as a string", file);
+            return -1;
+        }
+        for (const cJSON *c = it->child; c; c = c->next) {
+            static const char *const known[] = {"path", "synthetic", "name", "revisions", "tokens", "data",
+                                                "tokenizer", "split", "text_field", NULL};
+            if (!plain_is(c->string, known)) {
+                ll_set_error("%s: models: unknown key '%s' (path, synthetic, name, revisions, tokens, data, tokenizer, split, text_field)", file, c->string);
+                return -1;
+            }
+        }
+        if (nm && !cJSON_IsString(nm)) { ll_set_error("%s: models: name must be a string", file); return -1; }
+        path = (p ? p : s)->valuestring;
+        name = nm ? nm->valuestring : NULL;
+        kind = s ? "synthetic" : NULL;
+        revs = cJSON_GetObjectItemCaseSensitive(it, "revisions");
+        if (revs && (!cJSON_IsArray(revs) || cJSON_GetArraySize(revs) == 0)) {
+            ll_set_error("%s: models: revisions must be a non-empty list", file);
+            return -1;
+        }
+        if (has_data_keys(it)) own = it;
+    } else {
+        ll_set_error("%s: models: each entry is a path or an object", file);
+        return -1;
+    }
+    int nrev = revs ? cJSON_GetArraySize(revs) : 1;
+    for (int r = 0; r < nrev; r++) {
+        char *full, *nm;
+        if (revs) {
+            const cJSON *rv = cJSON_GetArrayItem(revs, r);
+            char rs[128];
+            if (cJSON_IsString(rv)) snprintf(rs, sizeof rs, "%s", rv->valuestring);
+            else if (cJSON_IsNumber(rv)) snprintf(rs, sizeof rs, "%.0f", rv->valuedouble);
+            else { ll_set_error("%s: models: a revision must be a string or a number", file); return -1; }
+            const char *ph = strstr(path, "{rev}");
+            size_t len = strlen(path) + strlen(rs) + 2;
+            char *tmp = ll_xmalloc(len);
+            if (ph) snprintf(tmp, len, "%.*s%s%s", (int)(ph - path), path, rs, ph + 5);
+            else snprintf(tmp, len, "%s/%s", path, rs);
+            full = expand_home(tmp);
+            free(tmp);
+            char *b = name ? ll_xstrdup(name) : base_name(ph ? path : full);
+            if (ph && !name) { /* "pythia-160m/{rev}": the folder above */
+                free(b);
+                char *up = ll_xstrdup(path);
+                up[ph - path] = 0;
+                b = base_name(up);
+                free(up);
+            }
+            size_t nl = strlen(b) + strlen(rs) + 2;
+            nm = ll_xmalloc(nl);
+            snprintf(nm, nl, "%s@%s", b, rs);
+            free(b);
+        } else {
+            full = expand_home(path);
+            nm = name ? ll_xstrdup(name) : base_name(full);
+        }
+        if (kind && !strcmp(kind, "synthetic")) {
+            /* a shape folder (configs/shapes/gpt2) or its config.json */
+            size_t fl = strlen(full);
+            if (fl < 11 || strcmp(full + fl - 11, "config.json")) {
+                char *c = ll_xmalloc(fl + 13);
+                snprintf(c, fl + 13, "%s%sconfig.json", full, fl && full[fl - 1] == '/' ? "" : "/");
+                free(full);
+                full = c;
+            } else if (!name && !strcmp(nm, "config")) { /* ".../gpt2/config.json": the folder's name */
+                char *up = ll_xstrdup(full);
+                up[fl - 11] = 0;
+                free(nm);
+                nm = base_name(up);
+                free(up);
+            }
+        }
+        if (*n == *cap) { *cap = *cap ? 2 * *cap : 8; *ms = ll_xrealloc(*ms, sizeof **ms * (size_t)*cap); }
+        model_ent *m = &(*ms)[(*n)++];
+        m->path = full;
+        m->name = nm;
+        m->kind = ll_xstrdup(kind ? kind : model_kind(full));
+        m->own_data = own ? cJSON_Duplicate(own, 1) : NULL;
+        if (m->own_data) { /* keep only the data keys */
+            cJSON_DeleteItemFromObjectCaseSensitive(m->own_data, "path");
+            cJSON_DeleteItemFromObjectCaseSensitive(m->own_data, "synthetic");
+            cJSON_DeleteItemFromObjectCaseSensitive(m->own_data, "revisions");
+            cJSON_DeleteItemFromObjectCaseSensitive(m->own_data, "name");
+        }
+    }
+    return 0;
+}
+
+/* ---- expansion --------------------------------------------------------------- */
+
+void ll_sweep_free(ll_sweep *s) {
+    if (!s) return;
+    for (int i = 0; i < s->n_points; i++) {
+        ll_sweep_point *p = &s->points[i];
+        free(p->model_name);
+        free(p->model_path);
+        free(p->model_kind);
+        free(p->data_name);
+        cJSON_Delete(p->axes);
+        cJSON_Delete(p->config);
+    }
+    free(s->points);
+    for (int i = 0; i < s->n_axes; i++) free(s->axis_names[i]);
+    free(s->axis_names);
+    free(s->name);
+    free(s->file);
+    free(s->out);
+    free(s->store);
+    free(s->journal);
+    free(s);
+}
+
+static int opt_str(const char *file, const cJSON *root, const char *k, char **out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, k);
+    if (!v || cJSON_IsNull(v)) return 0;
+    if (!cJSON_IsString(v)) { ll_set_error("%s: %s: expected a string", file, k); return -1; }
+    *out = expand_home(v->valuestring);
+    return 0;
+}
+
+ll_sweep *ll_sweep_load(const char *path) {
+    cJSON *root = ll_yaml_load(path);
+    if (!root) return NULL;
+    ll_sweep *s = ll_xcalloc(1, sizeof *s);
+    s->file = ll_xstrdup(path);
+    model_ent *ms = NULL;
+    int nm = 0, mcap = 0;
+    data_ent *ds = NULL;
+    int nd = 0;
+    cJSON *fixed = NULL;        /* option -> normalised value */
+    cJSON **axv = NULL;         /* per axis: array of normalised values */
+    int nax = 0;
+    const opt_def **axo = NULL;
+    int ok = 0;
+    if (!cJSON_IsObject(root)) { ll_set_error("%s: a sweep file is a mapping (name, models, data, axes, options)", path); goto out; }
+    for (const cJSON *c = root->child; c; c = c->next) {
+        static const char *const known[] = {"name", "out", "store", "journal", "models", "data", "axes", "options", "comment", "description", NULL};
+        if (!plain_is(c->string, known)) {
+            ll_set_error("%s: unknown key '%s' (name, out, store, journal, models, data, axes, options, comment)", path, c->string);
+            goto out;
+        }
+    }
+    if (opt_str(path, root, "name", &s->name) || opt_str(path, root, "out", &s->out) ||
+        opt_str(path, root, "store", &s->store) || opt_str(path, root, "journal", &s->journal))
+        goto out;
+    if (!s->name) s->name = base_name(path);
+    if (s->journal && strcmp(s->journal, "wal") && strcmp(s->journal, "delete")) {
+        ll_set_error("%s: journal: unknown mode '%s' (wal|delete)", path, s->journal);
+        goto out;
+    }
+    /* models */
+    const cJSON *models = cJSON_GetObjectItemCaseSensitive(root, "models");
+    if (cJSON_IsString(models) || (cJSON_IsObject(models))) {
+        if (parse_model(path, models, &ms, &nm, &mcap)) goto out;
+    } else if (cJSON_IsArray(models) && cJSON_GetArraySize(models) > 0) {
+        for (const cJSON *it = models->child; it; it = it->next)
+            if (parse_model(path, it, &ms, &nm, &mcap)) goto out;
+    } else {
+        ll_set_error("%s: models: a non-empty list of model folders, .gguf files or {synthetic: shape.json}", path);
+        goto out;
+    }
+    /* data */
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
+    if (data) {
+        int n = cJSON_IsArray(data) ? cJSON_GetArraySize(data) : 1;
+        if (n == 0) { ll_set_error("%s: data: an empty list", path); goto out; }
+        ds = ll_xcalloc((size_t)n, sizeof *ds);
+        for (int i = 0; i < n; i++) {
+            if (parse_data(path, cJSON_IsArray(data) ? cJSON_GetArrayItem(data, i) : data, &ds[i])) goto out;
+            nd++;
+        }
+        for (int i = 0; i < nd; i++)
+            for (int j = 0; j < i; j++)
+                if (!strcmp(ds[i].name, ds[j].name)) { ll_set_error("%s: data: two entries named '%s' (give them names)", path, ds[i].name); goto out; }
+    }
+    for (int i = 0; i < nm; i++)
+        if (!ms[i].own_data && nd == 0) {
+            ll_set_error("%s: model '%s' has no data (give data: at the top, or tokens:/data: in its entry)", path, ms[i].name);
+            goto out;
+        }
+    /* options and axes */
+    fixed = cJSON_CreateObject();
+    const cJSON *opts = cJSON_GetObjectItemCaseSensitive(root, "options");
+    const cJSON *axes = cJSON_GetObjectItemCaseSensitive(root, "axes");
+    if ((opts && !cJSON_IsObject(opts)) || (axes && !cJSON_IsObject(axes))) {
+        ll_set_error("%s: options and axes are mappings (name: value / name: [values])", path);
+        goto out;
+    }
+    char names[512];
+    opt_names(names, sizeof names);
+    for (const cJSON *c = opts ? opts->child : NULL; c; c = c->next) {
+        const opt_def *o = find_opt(c->string);
+        if (!o) { ll_set_error("%s: options: unknown option '%s' (%s)", path, c->string, names); goto out; }
+        cJSON *v = check_value(path, o, c);
+        if (!v) goto out;
+        cJSON_AddItemToObject(fixed, o->name, v);
+    }
+    nax = axes ? cJSON_GetArraySize(axes) : 0;
+    axv = ll_xcalloc((size_t)(nax > 0 ? nax : 1), sizeof *axv);
+    axo = ll_xcalloc((size_t)(nax > 0 ? nax : 1), sizeof *axo);
+    int ia = 0;
+    for (const cJSON *c = axes ? axes->child : NULL; c; c = c->next, ia++) {
+        const opt_def *o = find_opt(c->string);
+        if (!o) { ll_set_error("%s: axes: unknown axis '%s' (%s)", path, c->string, names); goto out; }
+        if (cJSON_GetObjectItemCaseSensitive(fixed, o->name)) { ll_set_error("%s: '%s' is both an option and an axis", path, o->name); goto out; }
+        axo[ia] = o;
+        axv[ia] = cJSON_CreateArray();
+        int n = cJSON_IsArray(c) ? cJSON_GetArraySize(c) : 1;
+        if (n == 0) { ll_set_error("%s: axes: '%s' has no values", path, o->name); goto out; }
+        for (int k = 0; k < n; k++) {
+            cJSON *v = check_value(path, o, cJSON_IsArray(c) ? cJSON_GetArrayItem(c, k) : c);
+            if (!v) goto out;
+            for (const cJSON *w = axv[ia]->child; w; w = w->next)
+                if (cJSON_Compare(w, v, 1)) { ll_set_error("%s: axes: '%s' lists a value twice", path, o->name); cJSON_Delete(v); goto out; }
+            cJSON_AddItemToArray(axv[ia], v);
+        }
+    }
+    /* axis names: data first when it varies */
+    const int data_axis = nd > 1;
+    s->n_axes = nax + data_axis;
+    s->axis_names = ll_xcalloc((size_t)(s->n_axes > 0 ? s->n_axes : 1), sizeof(char *));
+    if (data_axis) s->axis_names[0] = ll_xstrdup("data");
+    for (int a = 0; a < nax; a++) s->axis_names[a + data_axis] = ll_xstrdup(axo[a]->name);
+    /* count points */
+    long long per = 1;
+    for (int a = 0; a < nax; a++) per *= cJSON_GetArraySize(axv[a]);
+    long long total = 0;
+    for (int i = 0; i < nm; i++) total += (ms[i].own_data ? 1 : nd) * per;
+    if (total > 1000000) { ll_set_error("%s: %lld points: more than a million", path, total); goto out; }
+    s->points = ll_xcalloc((size_t)(total > 0 ? total : 1), sizeof *s->points);
+    int *idx = ll_xcalloc((size_t)(nax > 0 ? nax : 1), sizeof(int));
+    for (int i = 0; i < nm; i++) {
+        data_ent own = {0};
+        int n_here = ms[i].own_data ? 1 : nd;
+        if (ms[i].own_data && parse_data(path, ms[i].own_data, &own)) { free(idx); goto out; }
+        for (int di = 0; di < n_here; di++) {
+            const data_ent *d = ms[i].own_data ? &own : &ds[di];
+            for (long long q = 0; q < per; q++) {
+                long long r = q;
+                for (int a = nax - 1; a >= 0; a--) {
+                    int na = cJSON_GetArraySize(axv[a]);
+                    idx[a] = (int)(r % na);
+                    r /= na;
+                }
+                ll_sweep_point *p = &s->points[s->n_points];
+                p->index = s->n_points;
+                p->model_name = ll_xstrdup(ms[i].name);
+                p->model_path = ll_xstrdup(ms[i].path);
+                p->model_kind = ll_xstrdup(ms[i].kind);
+                p->data_name = ll_xstrdup(d->name);
+                p->axes = cJSON_CreateObject();
+                if (data_axis) cJSON_AddStringToObject(p->axes, "data", d->name);
+                cJSON *cfg = cJSON_CreateObject();
+                cJSON_AddStringToObject(cfg, "model", ms[i].path);
+                cJSON_AddStringToObject(cfg, "model_kind", ms[i].kind);
+                for (const cJSON *f = d->fields->child; f; f = f->next)
+                    cJSON_AddItemToObject(cfg, f->string, cJSON_Duplicate(f, 1));
+                for (int k = 0; k < N_OPTS; k++) {
+                    const cJSON *v = cJSON_GetObjectItemCaseSensitive(fixed, OPTS[k].name);
+                    for (int a = 0; a < nax; a++)
+                        if (axo[a] == &OPTS[k]) {
+                            v = cJSON_GetArrayItem(axv[a], idx[a]);
+                            cJSON_AddItemToObject(p->axes, OPTS[k].name, cJSON_Duplicate(v, 1));
+                        }
+                    cJSON_AddItemToObject(cfg, OPTS[k].name, v ? cJSON_Duplicate(v, 1) : default_value(&OPTS[k]));
+                }
+                /* as `layerlaw run`: docs and seed sample documents of raw text */
+                if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(cfg, "tokens")) &&
+                    (!cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(cfg, "docs")) ||
+                     cJSON_GetObjectItemCaseSensitive(cfg, "seed")->valuedouble != 0)) {
+                    ll_set_error("%s: model '%s': docs and seed sample documents of data: (raw text), not of a token file",
+                                 path, ms[i].name);
+                    p->config = cfg; /* freed with the point */
+                    s->n_points++;
+                    free(idx);
+                    if (ms[i].own_data) data_free(&own);
+                    goto out;
+                }
+                /* axes in file order (the loop above adds them in table order) */
+                cJSON *ordered = cJSON_CreateObject();
+                for (int a = 0; a < s->n_axes; a++)
+                    cJSON_AddItemToObject(ordered, s->axis_names[a],
+                                          cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(p->axes, s->axis_names[a]), 1));
+                cJSON_Delete(p->axes);
+                p->axes = ordered;
+                p->config = cfg;
+                char *canon = cJSON_PrintUnformatted(cfg);
+                char hex[65];
+                ll_sha256_buf(canon, strlen(canon), hex);
+                free(canon);
+                memcpy(p->key, hex, 16);
+                p->key[16] = 0;
+                s->n_points++;
+            }
+        }
+        if (ms[i].own_data) data_free(&own);
+    }
+    free(idx);
+    /* the same configuration twice (e.g. a model listed twice): an error, or
+     * the store would count one point for two */
+    for (int i = 0; i < s->n_points; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(s->points[i].key, s->points[j].key)) {
+                ll_set_error("%s: points %d and %d are the same configuration (model '%s' listed twice?)", path, j + 1, i + 1,
+                             s->points[i].model_name);
+                goto out;
+            }
+    ok = 1;
+out:
+    for (int i = 0; i < nm; i++) { free(ms[i].name); free(ms[i].path); free(ms[i].kind); cJSON_Delete(ms[i].own_data); }
+    free(ms);
+    for (int i = 0; i < nd; i++) data_free(&ds[i]);
+    free(ds);
+    for (int a = 0; a < nax; a++) cJSON_Delete(axv ? axv[a] : NULL);
+    free(axv);
+    free(axo);
+    cJSON_Delete(fixed);
+    cJSON_Delete(root);
+    if (!ok) { ll_sweep_free(s); return NULL; }
+    return s;
+}
+
+void ll_sweep_value_str(const cJSON *v, char *buf, size_t cap) {
+    if (!v || cJSON_IsNull(v)) snprintf(buf, cap, "-");
+    else if (cJSON_IsString(v)) snprintf(buf, cap, "%s", v->valuestring);
+    else if (cJSON_IsBool(v)) snprintf(buf, cap, "%s", cJSON_IsTrue(v) ? "true" : "false");
+    else if (cJSON_IsNumber(v)) snprintf(buf, cap, "%.15g", v->valuedouble);
+    else snprintf(buf, cap, "?");
+}
+
+int ll_sweep_point_matches(const ll_sweep *s, const ll_sweep_point *p, char *const *filters, int n) {
+    for (int i = 0; i < n; i++) {
+        const char *f = filters[i], *eq = strchr(f, '=');
+        if (!eq || eq == f) { ll_set_error("--only: expected AXIS=VALUE[,VALUE...], got '%s'", f); return -1; }
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - f), f);
+        char have[512];
+        int prefix = 0;
+        if (!strcmp(name, "model")) snprintf(have, sizeof have, "%s", p->model_name);
+        else if (!strcmp(name, "data")) snprintf(have, sizeof have, "%s", p->data_name);
+        else if (!strcmp(name, "key")) { snprintf(have, sizeof have, "%s", p->key); prefix = 1; }
+        else {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(p->config, name);
+            if (!v || !find_opt(name)) {
+                char list[512];
+                size_t k = (size_t)snprintf(list, sizeof list, "model, data, key");
+                for (int a = 0; a < s->n_axes && k < sizeof list; a++) k += (size_t)snprintf(list + k, sizeof list - k, ", %s", s->axis_names[a]);
+                ll_set_error("--only: unknown name '%s' (%s, or any option)", name, list);
+                return -1;
+            }
+            ll_sweep_value_str(v, have, sizeof have);
+        }
+        int any = 0;
+        const char *c = eq + 1;
+        while (!any) {
+            const char *e = strchr(c, ',');
+            size_t len = e ? (size_t)(e - c) : strlen(c);
+            if (prefix ? (len > 0 && len <= strlen(have) && !strncmp(have, c, len)) : (strlen(have) == len && !strncmp(have, c, len)))
+                any = 1;
+            if (!e) break;
+            c = e + 1;
+        }
+        if (!any) return 0;
+    }
+    return 1;
+}
