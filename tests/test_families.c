@@ -27,29 +27,32 @@ static const char *fx(const char *name) {
 }
 
 TEST(families_registry) {
-    const char *names[] = {"gpt2", "gpt_neox", "llama", "mistral", "qwen2", "rwkv", "mamba"};
-    CHECK_INT(ll_family_count(), 7);
-    for (int i = 0; i < 7; i++) {
+    const char *names[] = {"gpt2", "gpt_neox", "llama", "mistral", "qwen2", "rwkv", "mamba", "phi", "phi3",
+                           "openai-gpt", "bert", "roberta", "t5", "gemma", "gemma2", "qwen3", "mamba2"};
+    const int nn = (int)(sizeof names / sizeof names[0]);
+    CHECK_INT(ll_family_count(), nn);
+    for (int i = 0; i < nn; i++) {
         const ll_family *f = ll_family_find(names[i]);
         REQUIRE_MSG(f, "%s", names[i]);
         CHECK(!strcmp(f->model_type, names[i]));
         CHECK(strstr(ll_family_supported(), names[i]) != NULL);
         CHECK(f->parse_config && f->bind && f->forward && f->cost && f->describe);
     }
-    CHECK(ll_family_find("t5") == NULL);
+    CHECK(ll_family_find("xlnet") == NULL);
     /* GGUF general.architecture → family */
     CHECK(ll_family_by_gguf_arch("llama") == ll_family_find("llama"));
     CHECK(ll_family_by_gguf_arch("qwen2") == ll_family_find("qwen2"));
     CHECK(ll_family_by_gguf_arch("gpt2") == ll_family_find("gpt2"));
     CHECK(ll_family_by_gguf_arch("gptneox") == ll_family_find("gpt_neox"));
     CHECK(ll_family_by_gguf_arch("mamba") == ll_family_find("mamba"));
-    CHECK(ll_family_by_gguf_arch("bert") == NULL);
+    CHECK(ll_family_by_gguf_arch("bert") == ll_family_find("bert"));
+    CHECK(ll_family_by_gguf_arch("falcon") == NULL);
     /* the unknown-model_type error lists the registry */
     char dir[1100], p[1200];
     ll_path_join(dir, sizeof dir, ll_test_tmpdir(), "unknown");
     ll_mkdirs(dir);
     ll_path_join(p, sizeof p, dir, "config.json");
-    const char *cfg = "{\"model_type\": \"t5\"}";
+    const char *cfg = "{\"model_type\": \"xlnet\"}";
     ll_write_file_atomic(p, cfg, strlen(cfg));
     CHECK(ll_model_load(dir) == NULL);
     CHECK_MSG(strstr(ll_last_error(), "gpt2, gpt_neox, llama, mistral, qwen2, rwkv, mamba"), "%s", ll_last_error());

@@ -162,8 +162,8 @@ TEST(model_bad_inputs_library) {
     write_text(d, "config.json", "{\"model_type\": \"gpt2\", ");
     load_fails(d, "config.json", "JSON");
     d = broken_copy("gpt2", "unknown", NULL, NULL);
-    write_text(d, "config.json", "{\"model_type\": \"t5\"}");
-    load_fails(d, "config.json", "t5");
+    write_text(d, "config.json", "{\"model_type\": \"xlnet\"}");
+    load_fails(d, "config.json", "xlnet");
     d = broken_copy("gpt2", "nokey", NULL, NULL);
     write_text(d, "config.json", "{\"model_type\": \"gpt2\", \"n_layer\": 3, \"n_head\": 4, \"vocab_size\": 128, \"n_positions\": 64}");
     load_fails(d, "config.json", "n_embd");

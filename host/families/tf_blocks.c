@@ -155,6 +155,16 @@ static void tf_attention(const ll_ops *ops, void *ctx, const ll_model_config *c,
         ops->linear(ctx, att, h, &y->v, y->v_b.data, N);
         ops->copy2d(ctx, qkv + Q + KV, qkvw, att, KV, N, (int)KV);
     }
+    if (y->q_norm.data) {
+        /* per-head RMSNorm of q and k (qwen3): heads as rows of hd, through the contiguous att buffer */
+        const int D = c->head_dim;
+        ops->copy2d(ctx, att, Q, ap->q, ap->q_rs, N, (int)Q);
+        ops->rmsnorm(ctx, att, att, y->q_norm.data, N * c->n_head, D, (float)c->norm_eps);
+        ops->copy2d(ctx, (float *)ap->q, ap->q_rs, att, Q, N, (int)Q);
+        ops->copy2d(ctx, att, KV, ap->k, ap->k_rs, N, (int)KV);
+        ops->rmsnorm(ctx, att, att, y->k_norm.data, N * c->n_kv_head, D, (float)c->norm_eps);
+        ops->copy2d(ctx, (float *)ap->k, ap->k_rs, att, KV, N, (int)KV);
+    }
     if (c->rotary_dims > 0) {
         rp->x = (float *)ap->q; rp->rs = ap->q_rs; rp->hs = ap->q_hs; rp->n_heads = c->n_head;
         ops->rope(ctx, rp);
@@ -197,6 +207,7 @@ int ll_tf_forward(ll_model *m, const ll_tf_spec *spec, const ll_ops *ops, void *
     NEED(linear); NEED(embedding); NEED(add); NEED(attention); NEED(alloc); NEED(upload);
     if (c->norm == LL_NORM_RMSNORM) NEED(rmsnorm); else NEED(layernorm);
     if (c->rotary_dims > 0) NEED(rope);
+    if (c->embed_scale != 0) NEED(scale);
     if (c->act == LL_ACT_GELU_TANH) NEED(gelu_tanh);
     else if (c->act == LL_ACT_GELU_ERF) NEED(gelu_erf);
     else if (c->act == LL_ACT_SILU) NEED(silu);
@@ -238,6 +249,7 @@ int ll_tf_forward(ll_model *m, const ll_tf_spec *spec, const ll_ops *ops, void *
     /* entry 0: embeddings */
     ops->embedding(ctx, x, &m->embed, d_ids, (int)N, 0);
     if (spec->learned_positions) ops->embedding(ctx, x, &m->pos_embed, d_pos, (int)N, 1);
+    if (c->embed_scale != 0) ops->scale(ctx, x, x, (float)c->embed_scale, (size_t)(N * C));
     if (ll_model_emit(m, ops, ctx, cap, 0, x, tokens, lens, B, T)) return -1;
 
     ll_attn_params ap;
@@ -256,10 +268,14 @@ int ll_tf_forward(ll_model *m, const ll_tf_spec *spec, const ll_ops *ops, void *
 
     for (int l = 0; l < c->n_layer; l++) {
         const ll_tf_layer *y = &m->layers[l];
-        float scale = c->attn_scale_mult == 0 ? 1.0f : (float)(1.0 / sqrt((double)D));
+        /* attn_scale_mult 0: no scaling (gpt2 scale_attn_weights false); else mult / sqrt(hd) */
+        float scale = c->attn_scale_mult == 0 ? 1.0f : (float)(c->attn_scale_mult / sqrt((double)D));
         if (c->scale_attn_by_inverse_layer_idx) scale /= (float)(l + 1);
         ap.scale = scale;
-        ap.window = (c->sliding_window > 0 && l >= c->window_from_layer) ? c->sliding_window : 0;
+        ap.window = (c->sliding_window > 0 && l >= c->window_from_layer && !(c->window_alternate && l % 2))
+                        ? c->sliding_window
+                        : 0;
+        ap.softcap = (float)c->attn_softcap;
 
         tf_norm(ops, ctx, c, h, x, &y->ln1_w, &y->ln1_b, (int)N);
         tf_attention(ops, ctx, c, y, tmp, h, qkv, QKVW, att, &ap, &rp, (int)N); /* tmp = attn_out */
@@ -270,9 +286,11 @@ int ll_tf_forward(ll_model *m, const ll_tf_spec *spec, const ll_ops *ops, void *
             ops->add(ctx, h, h, tmp, (size_t)(N * C));
             ops->add(ctx, x, h, x, (size_t)(N * C));
         } else {
+            if (y->post_attn_norm.data) tf_norm(ops, ctx, c, tmp, tmp, &y->post_attn_norm, NULL, (int)N);
             ops->add(ctx, x, tmp, x, (size_t)(N * C)); /* x = attn_out + x */
             tf_norm(ops, ctx, c, h, x, &y->ln2_w, &y->ln2_b, (int)N);
             tf_ffn(ops, ctx, c, spec, y, h, h, mlp, (int)N);
+            if (y->post_ffn_norm.data) tf_norm(ops, ctx, c, h, h, &y->post_ffn_norm, NULL, (int)N);
             ops->add(ctx, x, h, x, (size_t)(N * C));
         }
         if (l + 1 < c->n_layer) {
@@ -330,7 +348,8 @@ int ll_tf_cost(const ll_model *m, const ll_tf_spec *spec, int T, ll_cost *pe) {
                    + 2 * Q * C                              /* o */
                    + 2 * nmat * C * F;                      /* up (, gate), down */
         const ll_weight *ws[] = {&y->ln1_w, &y->ln1_b, &y->ln2_w, &y->ln2_b, &y->o, &y->o_b, &y->up,
-                                 &y->up_b, &y->gate, &y->gate_b, &y->down, &y->down_b};
+                                 &y->up_b, &y->gate, &y->gate_b, &y->down, &y->down_b, &y->q_norm, &y->k_norm,
+                                 &y->post_attn_norm, &y->post_ffn_norm};
         double wb = 0;
         for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) wb += ll_weight_bytes(ws[i]);
         if (y->q.data) /* separate projections (the fused qkv is then a view of them) */

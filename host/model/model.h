@@ -51,6 +51,10 @@ typedef struct {
     int window_from_layer; /* the window applies to layers >= this (qwen2 max_window_layers) */
     double attn_scale_mult; /* multiplies 1/sqrt(hd) (1) */
     int scale_attn_by_inverse_layer_idx; /* gpt2 option */
+    /* appended for gemma / gemma2 / qwen3 (0 = off) */
+    double embed_scale;   /* entry 0 = embeddings · embed_scale (gemma: sqrt(hidden) in float32) */
+    double attn_softcap;  /* gemma2 attn_logit_softcapping */
+    int window_alternate; /* 1: the sliding window only on even layers (gemma2 layer_types) */
 } ll_model_config;
 
 /* Views of one transformer block (absent tensors: data == NULL).  Vectors
@@ -62,6 +66,9 @@ typedef struct {
     ll_weight q, k, v, q_b, k_b, v_b; /* separate: llama, mistral, qwen2 */
     ll_weight o, o_b;
     ll_weight up, up_b, gate, gate_b, down, down_b; /* gpt2: c_fc = up, c_proj = down */
+    /* appended (absent: data NULL) */
+    ll_weight q_norm, k_norm;               /* per-head RMSNorm of q and k before RoPE (qwen3) */
+    ll_weight post_attn_norm, post_ffn_norm; /* sandwich norms on the branch outputs (gemma2) */
 } ll_tf_layer;
 
 struct ll_model {

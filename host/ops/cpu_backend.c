@@ -61,6 +61,9 @@ static const ll_ops cpu_ops = {
     .wkv4 = ll_cpu_wkv4,
     .conv1d_silu = ll_cpu_conv1d_silu,
     .selective_scan = ll_cpu_selective_scan,
+    /* appended for the encoder families and Mamba-2 */
+    .relu = ll_cpu_relu,
+    .ssd_scan = ll_cpu_ssd_scan,
 };
 
 const ll_ops *ll_cpu_ops(void) { return &cpu_ops; }

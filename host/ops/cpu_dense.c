@@ -146,6 +146,7 @@ ELEMWISE(ll_cpu_gelu_erf, (float)(0.5 * x * (1.0 + erf(x * 0.7071067811865476)))
 ELEMWISE(ll_cpu_silu, x / (1.0f + ll_fexp(-x)))
 ELEMWISE(ll_cpu_sigmoid, 1.0f / (1.0f + ll_fexp(-x)))
 ELEMWISE(ll_cpu_relu_sq, x > 0 ? x * x : 0.0f)
+ELEMWISE(ll_cpu_relu, x > 0 ? x : 0.0f)
 
 void ll_cpu_add(void *ctx, float *out, const float *a, const float *b, size_t n) {
     (void)ctx;
@@ -203,7 +204,7 @@ LL_CLONES void ll_cpu_attention(void *ctx, const ll_attn_params *p) {
     (void)ctx;
     const int B = p->B, T = p->T, H = p->H, hd = p->hd;
     const int grp = p->H / p->KVH;
-    const double work = (double)B * H * T * (T + 1) / 2 * hd;
+    const double work = (double)B * H * T * (p->bidirectional ? 2 * T : T + 1) / 2 * hd;
 #pragma omp parallel if (work > 4.0 * PAR_MIN)
     {
         float *S = malloc(sizeof(float) * (size_t)ATT_QB * (T > 0 ? T : 1));
@@ -214,10 +215,11 @@ LL_CLONES void ll_cpu_attention(void *ctx, const ll_attn_params *p) {
                 const int g = h / grp;
                 const float *K = p->k + (int64_t)b * T * p->k_rs + (int64_t)g * p->k_hs;
                 const float *V = p->v + (int64_t)b * T * p->v_rs + (int64_t)g * p->v_hs;
+                const int bidir = p->bidirectional, win = bidir ? 0 : p->window;
                 for (int t0 = 0; t0 < len; t0 += ATT_QB) {
-                    const int nq = LL_MIN(ATT_QB, len - t0), t1 = t0 + nq; /* keys [s0, t1) */
+                    const int nq = LL_MIN(ATT_QB, len - t0), t1 = bidir ? len : t0 + nq; /* keys [s0, t1) */
                     int s0 = 0;
-                    if (p->window > 0 && t0 - p->window + 1 > 0) s0 = t0 - p->window + 1;
+                    if (win > 0 && t0 - win + 1 > 0) s0 = t0 - win + 1;
                     const int nk = t1 - s0;
                     const float *Qb = p->q + ((int64_t)b * T + t0) * p->q_rs + (int64_t)h * p->q_hs;
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, hd, p->scale, Qb, (int)p->q_rs,
@@ -226,8 +228,16 @@ LL_CLONES void ll_cpu_attention(void *ctx, const ll_attn_params *p) {
                         const int t = t0 + i;
                         float *row = S + (size_t)i * nk;
                         int lo = 0; /* first allowed key, relative to s0 */
-                        if (p->window > 0 && t - p->window + 1 > s0) lo = t - p->window + 1 - s0;
-                        const int hi = t - s0; /* last allowed key */
+                        if (win > 0 && t - win + 1 > s0) lo = t - win + 1 - s0;
+                        const int hi = bidir ? nk - 1 : t - s0; /* last allowed key */
+                        if (p->softcap > 0) {
+                            const float cap = p->softcap;
+                            for (int s = lo; s <= hi; s++) row[s] = cap * tanhf(row[s] / cap);
+                        }
+                        if (p->bias) {
+                            const float *bb = p->bias + ((int64_t)h * T + t) * T + s0;
+                            for (int s = lo; s <= hi; s++) row[s] += bb[s];
+                        }
                         float mx = -INFINITY;
 #pragma omp simd reduction(max : mx)
                         for (int s = lo; s <= hi; s++) mx = row[s] > mx ? row[s] : mx;

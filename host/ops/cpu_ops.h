@@ -32,6 +32,7 @@ void ll_cpu_gelu_erf(void *ctx, float *out, const float *in, size_t n);
 void ll_cpu_silu(void *ctx, float *out, const float *in, size_t n);
 void ll_cpu_sigmoid(void *ctx, float *out, const float *in, size_t n);
 void ll_cpu_relu_sq(void *ctx, float *out, const float *in, size_t n);
+void ll_cpu_relu(void *ctx, float *out, const float *in, size_t n);
 void ll_cpu_add(void *ctx, float *out, const float *a, const float *b, size_t n);
 void ll_cpu_mul(void *ctx, float *out, const float *a, const float *b, size_t n);
 void ll_cpu_scale(void *ctx, float *out, const float *a, float s, size_t n);
@@ -49,6 +50,8 @@ void ll_cpu_wkv4(void *ctx, float *out, const float *k, const float *v, const fl
 void ll_cpu_conv1d_silu(void *ctx, float *out, const float *in, int64_t in_rs, const float *w,
                         const float *bias, float *state, int B, int T, int E, int K);
 void ll_cpu_selective_scan(void *ctx, const ll_sscan_params *p);
+/* Mamba-2 (host/ops/ops_ssd.c) */
+void ll_cpu_ssd_scan(void *ctx, const ll_ssd_params *p);
 
 /* Plain one-token-at-a-time references (no OpenMP, no blocking), used by the
  * tests as oracles for the sequence versions above. */

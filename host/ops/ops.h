@@ -59,6 +59,11 @@ typedef struct {
     const int *lens; /* [B] backend memory */
     float scale;     /* usually 1/sqrt(hd) */
     int window;      /* sliding window (Mistral): keys s with t - s < window; 0 = none */
+    /* Appended for the encoder and Gemma-2 families; zero = the behaviour above. */
+    int bidirectional; /* 1: every real key s < lens[b] (BERT, RoBERTa, T5 encoder); window ignored */
+    float softcap;     /* > 0: score = softcap·tanh(score/softcap) after the scale (Gemma-2) */
+    const float *bias; /* NULL, or [H, T, T] backend memory added to the scores after the scale and
+                        * the softcap: bias[(h*T + t)*T + s] (T5 relative positions) */
 } ll_attn_params;
 
 /* Rotary embedding in place, HF rotate_half convention, on the first
@@ -84,6 +89,29 @@ typedef struct {
  * B(r, n) = Bm[r*bc_rs + n], C(r, n) = Cm[r*bc_rs + n] (views into x_proj's
  * output), z(r, e) = z[r*z_rs + e] (view into in_proj's output); D may be
  * NULL; z NULL: no gate.  u, dt_raw, y: [B*T, E] contiguous. */
+/* Mamba-2 SSD scan + gated group RMSNorm (HF Mamba2Mixer: torch chunk
+ * scan, sequentially; MambaRMSNormGated, norm_before_gate false).  NH heads
+ * of P channels (E = NH·P), state N per group, G groups (head h reads group
+ * h / (NH/G)).  For row r = b*T + t, head h, channel p < P, state n < N:
+ *   dt = clamp(softplus(dt_raw(r, h) + dt_bias[h]), dt_min, dt_max)  (softplus(x) = x for x > 20)
+ *   s_pn = exp(dt·A_h)·s_pn + dt·x(r, h·P + p)·B(r, g·N + n),  A_h = −exp(A_log[h])
+ *   y(r, h·P + p) = Σ_n s_pn·C(r, g·N + n) + D[h]·x(r, h·P + p)
+ * then, if norm_w: y ← y·silu(z(r, ·)) (z NULL: no gate), and per group of
+ * E / norm_groups channels y ← y·rsqrt(mean(y²) + eps)·norm_w.
+ * x(r, e) = x[r*x_rs + e]; B(r, k) = Bm[r*bc_rs + k], C likewise; dt_raw(r, h)
+ * = dt[r*dt_rs + h]; z(r, e) = z[r*z_rs + e].  y: [B*T, E] contiguous.
+ * state: NULL (zeros) or [B, NH, P, N], updated after T steps. */
+typedef struct {
+    float *y;
+    const float *x, *Bm, *Cm, *dt, *z;
+    int64_t x_rs, bc_rs, dt_rs, z_rs;
+    const float *dt_bias, *A_log, *D, *norm_w;
+    float dt_min, dt_max, norm_eps;
+    int norm_groups;
+    float *state;
+    int B, T, NH, P, N, G;
+} ll_ssd_params;
+
 typedef struct {
     float *y;
     const float *u, *dt_raw, *A_log, *Bm, *Cm, *D, *z;
@@ -154,6 +182,9 @@ typedef struct ll_ops {
                         const float *bias, float *state, int B, int T, int E, int K);
     /* Mamba selective scan (HF MambaMixer, see ll_sscan_params). */
     void (*selective_scan)(void *ctx, const ll_sscan_params *p);
+    /* ---- appended for the encoder families ---- */
+    void (*relu)(void *ctx, float *out, const float *in, size_t n); /* max(x, 0) (T5 DenseReluDense) */
+    void (*ssd_scan)(void *ctx, const ll_ssd_params *p);            /* Mamba-2 (ll_ssd_params) */
 } ll_ops;
 
 /* ---- the CPU backend (host/ops/cpu_backend.c): OpenBLAS sgemm + OpenMP ---- */

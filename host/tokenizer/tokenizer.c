@@ -14,6 +14,7 @@
 #include <utf8proc.h>
 
 #include "core/ll_util.h"
+#include "tokenizer/tok_encoders.h"
 
 /* ------------------------------------------------------------------ */
 /* small utilities                                                     */
@@ -38,7 +39,7 @@ static uint64_t hash_bytes(const void *p, size_t n) {
     return h;
 }
 
-typedef struct { char *p; size_t n, cap; } sbuf;
+typedef ll_sbuf sbuf;
 static void sb_reserve(sbuf *b, size_t extra) {
     if (b->n + extra + 1 > b->cap) {
         size_t c = b->cap ? b->cap : 256;
@@ -55,14 +56,8 @@ static void sb_add(sbuf *b, const char *s, size_t n) {
 }
 static void sb_clear(sbuf *b) { b->n = 0; if (b->p) b->p[0] = 0; }
 
-typedef struct { int32_t *v; size_t n, cap; } ibuf;
-static void ib_add(ibuf *b, int32_t x) {
-    if (b->n == b->cap) {
-        b->cap = b->cap ? b->cap * 2 : 256;
-        b->v = ll_xrealloc(b->v, b->cap * sizeof *b->v);
-    }
-    b->v[b->n++] = x;
-}
+typedef ll_ibuf ibuf;
+static void ib_add(ibuf *b, int32_t x) { ll_ibuf_add(b, x); }
 
 static int utf8_len(unsigned char c) {
     if (c < 0x80) return 1;
@@ -401,9 +396,12 @@ static void pl_free(plist *l) { free(l->s.p); free(l->p); }
 /* ------------------------------------------------------------------ */
 /* components                                                          */
 
-enum { N_NFC, N_NFD, N_NFKC, N_NFKD, N_PREPEND, N_REPLACE, N_SEQ };
+enum { N_NFC, N_NFD, N_NFKC, N_NFKD, N_PREPEND, N_REPLACE, N_SEQ, N_BERT, N_STRIP, N_LOWERCASE, N_PRECOMPILED };
 typedef struct normnode {
     int type;
+    ll_bert_norm bert;         /* BertNormalizer */
+    int strip_left, strip_right; /* Strip */
+    ll_precompiled pc;         /* Precompiled */
     char *str;   /* prepend / replace content */
     size_t strn;
     regex_t_ rx; /* replace pattern */
@@ -412,7 +410,8 @@ typedef struct normnode {
 } normnode;
 
 enum { B_REMOVED, B_ISOLATED, B_MERGED_PREV, B_MERGED_NEXT, B_CONTIGUOUS };
-enum { P_BYTELEVEL, P_SPLIT, P_METASPACE, P_SEQ };
+enum { P_BYTELEVEL, P_SPLIT, P_METASPACE, P_SEQ, P_BERT, P_WSSPLIT };
+enum { M_BPE, M_WORDPIECE, M_UNIGRAM };
 enum { PS_ALWAYS, PS_NEVER, PS_FIRST };
 typedef struct pretnode {
     int type;
@@ -440,6 +439,10 @@ typedef struct {
 struct ll_tokenizer {
     char *name;
     /* model */
+    int model_kind;      /* M_BPE, M_WORDPIECE, M_UNIGRAM */
+    ll_wordpiece wp;     /* WordPiece (prefix = cs_prefix) */
+    ll_unigram uni;      /* Unigram */
+    int norm_cut_front;  /* set when a normaliser (Strip) removed the first characters of a piece */
     strmap vocab;
     char **id2tok;       /* model vocab + added */
     int vocab_size;      /* 1 + max id */
@@ -520,6 +523,32 @@ static void norm_unicode(int type, const char *s, size_t n, sbuf *out) {
 static void norm_apply(ll_tokenizer *t, const normnode *nd, const char *s, size_t n, sbuf *out) {
     switch (nd->type) {
     case N_NFC: case N_NFD: case N_NFKC: case N_NFKD: norm_unicode(nd->type, s, n, out); return;
+    case N_BERT: ll_bert_normalize(&nd->bert, s, n, out); return;
+    case N_PRECOMPILED: ll_precompiled_normalize(&nd->pc, s, n, out); return;
+    case N_LOWERCASE: {
+        const ll_bert_norm lc = {0, 0, 0, 1};
+        ll_bert_normalize(&lc, s, n, out);
+        return;
+    }
+    case N_STRIP: {
+        size_t a = 0, b = n;
+        while (nd->strip_left && a < b) {
+            int l;
+            int32_t c = utf8_decode(s + a, b - a, &l);
+            if (!ll_is_rust_whitespace(c)) break;
+            a += (size_t)l;
+        }
+        if (a > 0) t->norm_cut_front = 1; /* the piece no longer starts at its original offset */
+        while (nd->strip_right && b > a) {
+            size_t st = utf8_last_start(s + a, b - a) + a;
+            int l;
+            int32_t c = utf8_decode(s + st, b - st, &l);
+            if (!ll_is_rust_whitespace(c)) break;
+            b = st;
+        }
+        sb_add(out, s + a, b - a);
+        return;
+    }
     case N_PREPEND:
         if (n) sb_add(out, nd->str, nd->strn);
         sb_add(out, s, n);
@@ -724,6 +753,12 @@ static void split_pattern(regex_t_ *rx, int behavior, int invert, const char *s,
 
 static void pret_apply(ll_tokenizer *t, const pretnode *nd, plist *in, plist *out);
 
+typedef struct { plist *out; const char *s; int start; } emit_ctx;
+static void emit_range(void *ud, size_t off, size_t len) {
+    emit_ctx *e = ud;
+    pl_push(e->out, e->s + off, len, -1, e->start && off == 0);
+}
+
 static void pret_piece(ll_tokenizer *t, const pretnode *nd, const char *s, size_t n, int start, plist *out) {
     switch (nd->type) {
     case P_BYTELEVEL: {
@@ -750,6 +785,12 @@ static void pret_piece(ll_tokenizer *t, const pretnode *nd, const char *s, size_
         return;
     }
     case P_SPLIT: split_pattern((regex_t_ *)&nd->rx, nd->behavior, nd->invert, s, n, start, out, 0); return;
+    case P_BERT: case P_WSSPLIT: {
+        emit_ctx e = {out, s, start};
+        if (nd->type == P_BERT) ll_bert_pretokenize(s, n, emit_range, &e);
+        else ll_whitespace_split(s, n, emit_range, &e);
+        return;
+    }
     case P_METASPACE: {
         sbuf *b = &t->t1;
         sb_clear(b);
@@ -939,13 +980,22 @@ static int bpe_word(ll_tokenizer *t, const char *w, size_t n, ibuf *out) {
     return 0;
 }
 
+static int32_t vocab_get(const void *vocab, const char *k, size_t n) { return sm_get(vocab, k, n); }
+
+/* one pre-token through the model (no cache) */
+static int model_word(ll_tokenizer *t, const char *w, size_t n, ibuf *out) {
+    if (t->model_kind == M_WORDPIECE) return ll_wordpiece_word(&t->wp, w, n, vocab_get, &t->vocab, out, t->name);
+    if (t->model_kind == M_UNIGRAM) return ll_unigram_word(&t->uni, w, n, vocab_get, &t->vocab, out, t->name);
+    return bpe_word(t, w, n, out);
+}
+
 static int model_tokenize(ll_tokenizer *t, const char *w, size_t n, ibuf *out) {
     if (n == 0) return 0;
     if (t->ignore_merges) {
         int32_t id = sm_get(&t->vocab, w, n);
         if (id >= 0) { ib_add(out, id); return 0; }
     }
-    if (n > WC_MAX_WORD) return bpe_word(t, w, n, out);
+    if (n > WC_MAX_WORD) return model_word(t, w, n, out);
     uint64_t h = hash_bytes(w, n);
     const wc_ent *e = wc_get(&t->cache, w, n, h);
     if (e) {
@@ -953,7 +1003,7 @@ static int model_tokenize(ll_tokenizer *t, const char *w, size_t n, ibuf *out) {
         return 0;
     }
     size_t before = out->n;
-    if (bpe_word(t, w, n, out) != 0) return -1;
+    if (model_word(t, w, n, out) != 0) return -1;
     wc_put(&t->cache, w, n, h, out->v + before, out->n - before);
     return 0;
 }
@@ -981,8 +1031,9 @@ int ll_tokenizer_encode(ll_tokenizer *t, const char *text, size_t len, int add_s
         if (t->norm) {
             sb_clear(&t->t2);
             sb_add(&t->t2, "", 0);
+            t->norm_cut_front = 0;
             norm_apply(t, t->norm, ps, p.len, &t->t2);
-            extract_added(t, &t->set_norm, t->t2.p, t->t2.n, p.start, b);
+            extract_added(t, &t->set_norm, t->t2.p, t->t2.n, p.start && !t->norm_cut_front, b);
         } else {
             extract_added(t, &t->set_norm, ps, p.len, p.start, b);
         }
@@ -1060,6 +1111,7 @@ static void norm_free(normnode *n) {
     if (!n) return;
     free(n->str);
     rx_free(&n->rx);
+    ll_precompiled_free(&n->pc);
     for (int i = 0; i < n->nkids; i++) norm_free(&n->kids[i]);
     free(n->kids);
 }
@@ -1071,7 +1123,29 @@ static int load_norm(ll_tokenizer *t, const cJSON *j, normnode *nd) {
     else if (!strcmp(ty, "NFD")) nd->type = N_NFD;
     else if (!strcmp(ty, "NFKC")) nd->type = N_NFKC;
     else if (!strcmp(ty, "NFKD")) nd->type = N_NFKD;
-    else if (!strcmp(ty, "Prepend")) {
+    else if (!strcmp(ty, "Lowercase")) nd->type = N_LOWERCASE;
+    else if (!strcmp(ty, "Precompiled")) {
+        nd->type = N_PRECOMPILED;
+        const char *cm = jstr(j, "precompiled_charsmap");
+        if (!cm) { ll_set_error("%s: normalizer Precompiled needs a string \"precompiled_charsmap\"", t->name); return -1; }
+        if (ll_precompiled_init(&nd->pc, cm, t->name) != 0) return -1;
+    }
+    else if (!strcmp(ty, "BertNormalizer")) {
+        nd->type = N_BERT;
+        int ct = jbool(j, "clean_text", 1), cc = jbool(j, "handle_chinese_chars", 1), lc = jbool(j, "lowercase", 1);
+        int sa = jbool(j, "strip_accents", -2); /* null / absent: follows lowercase */
+        if (ct < 0 || cc < 0 || lc < 0 || sa == -1) {
+            ll_set_error("%s: normalizer BertNormalizer: clean_text/handle_chinese_chars/strip_accents/lowercase must be booleans", t->name);
+            return -1;
+        }
+        nd->bert.clean_text = ct; nd->bert.handle_chinese_chars = cc; nd->bert.lowercase = lc;
+        nd->bert.strip_accents = sa == -2 ? lc : sa;
+    } else if (!strcmp(ty, "Strip")) {
+        nd->type = N_STRIP;
+        nd->strip_left = jbool(j, "strip_left", 1);
+        nd->strip_right = jbool(j, "strip_right", 1);
+        if (nd->strip_left < 0 || nd->strip_right < 0) { ll_set_error("%s: normalizer Strip: strip_left/strip_right must be booleans", t->name); return -1; }
+    } else if (!strcmp(ty, "Prepend")) {
         nd->type = N_PREPEND;
         const char *p = jstr(j, "prepend");
         if (!p) { ll_set_error("%s: normalizer Prepend needs a string \"prepend\"", t->name); return -1; }
@@ -1121,6 +1195,10 @@ static int load_pret(ll_tokenizer *t, const cJSON *j, pretnode *nd) {
         }
         if (nd->use_regex && rx_compile(&nd->rx, GPT2_RE, strlen(GPT2_RE), 0, t->name) != 0) return -1;
         bytelevel_init();
+    } else if (!strcmp(ty, "BertPreTokenizer")) {
+        nd->type = P_BERT;
+    } else if (!strcmp(ty, "WhitespaceSplit")) {
+        nd->type = P_WSSPLIT;
     } else if (!strcmp(ty, "Split")) {
         nd->type = P_SPLIT;
         const char *bh = jstr(j, "behavior");
@@ -1257,15 +1335,8 @@ static int load_post(ll_tokenizer *t, const cJSON *j) {
     return rc;
 }
 
-static int load_model(ll_tokenizer *t, const cJSON *m) {
-    if (!cJSON_IsObject(m)) { ll_set_error("%s: missing \"model\" object", t->name); return -1; }
-    const char *ty = jstr(m, "type");
-    const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(m, "vocab");
-    const cJSON *merges = cJSON_GetObjectItemCaseSensitive(m, "merges");
-    if (ty && strcmp(ty, "BPE") != 0) { ll_set_error("%s: unsupported model type '%s' (only BPE)", t->name, ty); return -1; }
-    if (!ty && !merges) { ll_set_error("%s: model has no \"type\" and no \"merges\" (only BPE is supported)", t->name); return -1; }
-    if (!cJSON_IsObject(vocab)) { ll_set_error("%s: model.vocab must be an object", t->name); return -1; }
-    if (!cJSON_IsArray(merges)) { ll_set_error("%s: model.merges must be an array", t->name); return -1; }
+/* {"token": id, ...} (BPE, WordPiece) */
+static int load_vocab_object(ll_tokenizer *t, const cJSON *vocab) {
     int nv = cJSON_GetArraySize(vocab);
     sm_init(&t->vocab, (size_t)nv);
     int32_t maxid = -1;
@@ -1285,6 +1356,100 @@ static int load_model(ll_tokenizer *t, const cJSON *m) {
         t->id2tok[id] = ll_xstrdup(it->string);
         sm_put(&t->vocab, t->id2tok[id], strlen(t->id2tok[id]), id);
     }
+    return 0;
+}
+
+/* WordPiece: vocab object, unk_token, continuing_subword_prefix, max_input_chars_per_word */
+static int load_wordpiece(ll_tokenizer *t, const cJSON *m) {
+    const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(m, "vocab");
+    if (!cJSON_IsObject(vocab)) { ll_set_error("%s: model.vocab must be an object", t->name); return -1; }
+    if (load_vocab_object(t, vocab) != 0) return -1;
+    t->model_kind = M_WORDPIECE;
+    const char *unk = jstr(m, "unk_token");
+    t->unk_token = ll_xstrdup(unk ? unk : "[UNK]");
+    t->unk_id = sm_get(&t->vocab, t->unk_token, strlen(t->unk_token));
+    const cJSON *pj = cJSON_GetObjectItemCaseSensitive(m, "continuing_subword_prefix");
+    const char *pfx = pj ? jstr(m, "continuing_subword_prefix") : "##";
+    if (pj && !pfx) { ll_set_error("%s: model.continuing_subword_prefix must be a string", t->name); return -1; }
+    t->cs_prefix = ll_xstrdup(pfx);
+    t->cs_prefix_n = strlen(pfx);
+    int32_t mx = 100;
+    const cJSON *mj = cJSON_GetObjectItemCaseSensitive(m, "max_input_chars_per_word");
+    if (mj && !cJSON_IsNull(mj) && jint(mj, &mx) != 0) {
+        ll_set_error("%s: model.max_input_chars_per_word must be a non-negative integer", t->name);
+        return -1;
+    }
+    t->wp.prefix = t->cs_prefix;
+    t->wp.prefix_n = t->cs_prefix_n;
+    t->wp.max_chars = mx;
+    t->wp.unk_id = t->unk_id;
+    return 0;
+}
+
+/* Unigram: vocab [[piece, score], ...] (id = index), unk_id, byte_fallback */
+static int load_unigram(ll_tokenizer *t, const cJSON *m) {
+    const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(m, "vocab");
+    if (!cJSON_IsArray(vocab)) { ll_set_error("%s: model.vocab must be an array of [piece, score] (Unigram)", t->name); return -1; }
+    int nv = cJSON_GetArraySize(vocab);
+    if (nv > 16 * 1024 * 1024) { ll_set_error("%s: model.vocab: %d pieces is too many", t->name, nv); return -1; }
+    t->model_kind = M_UNIGRAM;
+    ll_unigram *u = &t->uni;
+    u->n = nv;
+    u->score = ll_xcalloc(nv ? (size_t)nv : 1, sizeof(double));
+    sm_init(&t->vocab, (size_t)nv);
+    t->vocab_size = nv;
+    t->id2tok = ll_xcalloc((size_t)nv + 1, sizeof(char *));
+    double min_score = 1e300;
+    int i = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, vocab) {
+        const cJSON *pc = cJSON_GetArrayItem(it, 0), *sc = cJSON_GetArrayItem(it, 1);
+        if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) != 2 || !cJSON_IsString(pc) || !cJSON_IsNumber(sc)) {
+            ll_set_error("%s: model.vocab[%d] must be [piece, score]", t->name, i);
+            return -1;
+        }
+        t->id2tok[i] = ll_xstrdup(pc->valuestring);
+        size_t ln = strlen(pc->valuestring);
+        sm_put(&t->vocab, t->id2tok[i], ln, i); /* a repeated piece maps to its last id, as in HF */
+        if (ln > u->max_piece) u->max_piece = ln;
+        u->score[i] = sc->valuedouble;
+        if (sc->valuedouble < min_score) min_score = sc->valuedouble;
+        i++;
+    }
+    u->unk_score = (nv ? min_score : 0.0) - 10.0;
+    u->fuse_unk = 1;
+    u->unk_id = -1;
+    const cJSON *uj = cJSON_GetObjectItemCaseSensitive(m, "unk_id");
+    if (uj && !cJSON_IsNull(uj)) {
+        int32_t id;
+        if (jint(uj, &id) != 0 || id >= nv) { ll_set_error("%s: model.unk_id must be an id of the vocab", t->name); return -1; }
+        u->unk_id = id;
+    }
+    t->unk_id = u->unk_id;
+    int bf = jbool(m, "byte_fallback", 0);
+    if (bf < 0) { ll_set_error("%s: model.byte_fallback must be a boolean", t->name); return -1; }
+    u->byte_fallback = bf;
+    for (int b = 0; b < 256; b++) {
+        char k[8];
+        snprintf(k, sizeof k, "<0x%02X>", b);
+        u->byte_ids[b] = sm_get(&t->vocab, k, strlen(k));
+    }
+    return 0;
+}
+
+static int load_model(ll_tokenizer *t, const cJSON *m) {
+    if (!cJSON_IsObject(m)) { ll_set_error("%s: missing \"model\" object", t->name); return -1; }
+    const char *ty = jstr(m, "type");
+    const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(m, "vocab");
+    const cJSON *merges = cJSON_GetObjectItemCaseSensitive(m, "merges");
+    if (ty && !strcmp(ty, "WordPiece")) return load_wordpiece(t, m);
+    if (ty && !strcmp(ty, "Unigram")) return load_unigram(t, m);
+    if (ty && strcmp(ty, "BPE") != 0) { ll_set_error("%s: unsupported model type '%s' (BPE, WordPiece, Unigram)", t->name, ty); return -1; }
+    if (!ty && !merges) { ll_set_error("%s: model has no \"type\" and no \"merges\" (only BPE is supported)", t->name); return -1; }
+    if (!cJSON_IsObject(vocab)) { ll_set_error("%s: model.vocab must be an object", t->name); return -1; }
+    if (!cJSON_IsArray(merges)) { ll_set_error("%s: model.merges must be an array", t->name); return -1; }
+    if (load_vocab_object(t, vocab) != 0) return -1;
+    const cJSON *it;
     int bf = jbool(m, "byte_fallback", 0), im = jbool(m, "ignore_merges", 0), fu = jbool(m, "fuse_unk", 0);
     if (bf < 0 || im < 0 || fu < 0) { ll_set_error("%s: model: byte_fallback/ignore_merges/fuse_unk must be booleans", t->name); return -1; }
     t->byte_fallback = bf; t->ignore_merges = im; t->fuse_unk = fu;
@@ -1446,6 +1611,7 @@ void ll_tokenizer_free(ll_tokenizer *t) {
     free(t->out.v); free(t->wids.v);
     free(t->cache.e); free(t->cache.keys.p); free(t->cache.ids.v);
     free(t->syms); free(t->heap);
+    ll_unigram_free(&t->uni);
     free(t);
 }
 

@@ -1,4 +1,4 @@
-/* HF tokenizer.json (BPE) in C: gives the ids PyPI `tokenizers` gives
+/* HF tokenizer.json (BPE, WordPiece, Unigram) in C: gives the ids PyPI `tokenizers` gives
  * (Tokenizer.from_file(...).encode(text, add_special_tokens=...), with
  * truncation enabled as transformers' AutoTokenizer does it).
  *
@@ -7,17 +7,20 @@
  *                  (normalized:false) and after it (normalized:true);
  *                  lstrip / rstrip / single_word
  *   normalizers    NFC NFD NFKC NFKD (utf8proc), Prepend, Replace (String or
- *                  Regex pattern), Sequence
+ *                  Regex pattern), BertNormalizer, Strip, Lowercase,
+ *                  Precompiled (SentencePiece charsmaps), Sequence
  *   pre-tokenizers ByteLevel (add_prefix_space, use_regex), Split (String or
  *                  Regex, all five behaviours, invert), Metaspace
- *                  (prepend_scheme first/always/never, split), Sequence
- *   model          BPE: merges as "a b" strings or [a, b] pairs, byte_fallback,
+ *                  (prepend_scheme first/always/never, split), BertPreTokenizer,
+ *                  WhitespaceSplit, Sequence
+ *   model          WordPiece, Unigram (host/tokenizer/tok_encoders.c);
+ *                  BPE: merges as "a b" strings or [a, b] pairs, byte_fallback,
  *                  ignore_merges, unk_token + fuse_unk,
  *                  continuing_subword_prefix, end_of_word_suffix
  *   post-process   ByteLevel (no-op for ids), TemplateProcessing,
  *                  RobertaProcessing, BertProcessing, Sequence
- * Anything else (WordPiece/Unigram models, other normalizers or
- * pre-tokenizers) is rejected at load time with an "unsupported" error.
+ * Anything else (WordLevel, Nmt, other pre-tokenizers) is rejected at load
+ * time with an "unsupported" error.
  *
  * Input text is bytes; ill-formed UTF-8 is first decoded as Python's
  * bytes.decode('utf-8', errors='replace') does (each maximal ill-formed

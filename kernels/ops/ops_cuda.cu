@@ -237,7 +237,7 @@ static void cu_rmsnorm(void *ctx, float *out, const float *in, const float *w, i
 }
 
 /* -------------------------------------------------------------- elementwise */
-enum { EW_GELU_TANH, EW_GELU_ERF, EW_SILU, EW_SIGMOID, EW_RELU_SQ };
+enum { EW_GELU_TANH, EW_GELU_ERF, EW_SILU, EW_SIGMOID, EW_RELU_SQ, EW_RELU };
 __global__ void k_unary(float *out, const float *in, size_t n, int op) {
     for (size_t k = blockIdx.x * (size_t)blockDim.x + threadIdx.x; k < n; k += (size_t)gridDim.x * blockDim.x) {
         float x = in[k], y;
@@ -246,6 +246,7 @@ __global__ void k_unary(float *out, const float *in, size_t n, int op) {
         case EW_GELU_ERF: y = (float)(0.5 * x * (1.0 + erf(x * 0.7071067811865476))); break;
         case EW_SILU: y = x / (1.0f + expf(-x)); break;
         case EW_SIGMOID: y = 1.0f / (1.0f + expf(-x)); break;
+        case EW_RELU: y = x > 0 ? x : 0.0f; break;
         default: y = x > 0 ? x * x : 0.0f; break;
         }
         out[k] = y;
@@ -282,6 +283,7 @@ static void cu_gelu_erf(void *ctx, float *o, const float *i, size_t n) { OPCALL(
 static void cu_silu(void *ctx, float *o, const float *i, size_t n) { OPCALL(ctx, unary_((opsctx *)ctx, o, i, n, EW_SILU)); }
 static void cu_sigmoid(void *ctx, float *o, const float *i, size_t n) { OPCALL(ctx, unary_((opsctx *)ctx, o, i, n, EW_SIGMOID)); }
 static void cu_relu_sq(void *ctx, float *o, const float *i, size_t n) { OPCALL(ctx, unary_((opsctx *)ctx, o, i, n, EW_RELU_SQ)); }
+static void cu_relu(void *ctx, float *o, const float *i, size_t n) { OPCALL(ctx, unary_((opsctx *)ctx, o, i, n, EW_RELU)); }
 static void cu_add(void *ctx, float *o, const float *a, const float *b, size_t n) { OPCALL(ctx, binary_((opsctx *)ctx, o, a, b, n, EB_ADD)); }
 static void cu_mul(void *ctx, float *o, const float *a, const float *b, size_t n) { OPCALL(ctx, binary_((opsctx *)ctx, o, a, b, n, EB_MUL)); }
 static void cu_swiglu(void *ctx, float *o, const float *g, const float *u, size_t n) { OPCALL(ctx, binary_((opsctx *)ctx, o, g, u, n, EB_SWIGLU)); }
@@ -340,16 +342,18 @@ __global__ void __launch_bounds__(32 * ATT_Q) k_attention(ll_attn_params p) {
         int qi = k / hd, i = k % hd, tq = t0 + qi;
         Qs[k] = tq < T ? p.q[((int64_t)b * T + tq) * p.q_rs + (int64_t)h * p.q_hs + i] : 0.0f;
     }
+    const bool bidir = p.bidirectional != 0;
+    const int win = bidir ? 0 : p.window;
     int s_lo = 0;
-    if (p.window > 0) { s_lo = t0 - p.window + 1; if (s_lo < 0) s_lo = 0; }
-    int s_hi = t0 + ATT_Q - 1; /* last key any query of the block needs */
+    if (win > 0) { s_lo = t0 - win + 1; if (s_lo < 0) s_lo = 0; }
+    int s_hi = bidir ? len - 1 : t0 + ATT_Q - 1; /* last key any query of the block needs */
     if (s_hi > len - 1) s_hi = len - 1;
     float m = -INFINITY, l = 0.0f, acc[ATT_MAXD];
 #pragma unroll
     for (int j = 0; j < ATT_MAXD; j++) acc[j] = 0.0f;
     const bool active = t < T && t < len;
     int my_lo = 0;
-    if (p.window > 0) { my_lo = t - p.window + 1; if (my_lo < 0) my_lo = 0; }
+    if (win > 0) { my_lo = t - win + 1; if (my_lo < 0) my_lo = 0; }
     for (int s0 = (s_lo / 32) * 32; s0 <= s_hi; s0 += 32) {
         __syncthreads();
         for (int k = threadIdx.x; k < 32 * hd; k += nthr) {
@@ -363,9 +367,9 @@ __global__ void __launch_bounds__(32 * ATT_Q) k_attention(ll_attn_params p) {
             Vs[j * hd + i] = vv;
         }
         __syncthreads();
-        if (!active || s0 > t) continue; /* whole tile in this query's future */
+        if (!active || (!bidir && s0 > t)) continue; /* whole tile in this query's future */
         const int s = s0 + lane;
-        const bool ok = s <= t && s >= my_lo && s < len;
+        const bool ok = (bidir || s <= t) && s >= my_lo && s < len;
         float sc = -INFINITY;
         if (ok) {
             float d = 0.0f;
@@ -380,6 +384,8 @@ __global__ void __launch_bounds__(32 * ATT_Q) k_attention(ll_attn_params p) {
                 for (int i = 0; i < hd; i++) d += q[i] * kk[i];
             }
             sc = d * p.scale;
+            if (p.softcap > 0.0f) sc = p.softcap * tanhf(sc / p.softcap);
+            if (p.bias) sc += p.bias[((int64_t)h * T + t) * T + s];
         }
         float mx = sc;
         for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
@@ -584,7 +590,9 @@ static int attention_(opsctx *x, const ll_attn_params *p) {
                      p->KVH);
         return -1;
     }
-    if (x->attn_tc && x->compute == LL_DT_BF16) {
+    /* the tensor-core kernel is causal-only without softcap or bias */
+    const bool plain = !p->bidirectional && !(p->softcap > 0.0f) && !p->bias;
+    if (plain && x->attn_tc && x->compute == LL_DT_BF16) {
         /* the tile needs 70 KiB (hd 64) / 110 KiB (hd 128) of shared memory per
          * block: A100/H100/B200 give 163-227 KiB, but sm_86/89/120 (RTX 30/40/50,
          * A6000, L40S) only 99 KiB — there hd 128 takes the FP32 kernel below */
@@ -928,6 +936,86 @@ static int sscan_(opsctx *x, const ll_sscan_params *p) {
 }
 static void cu_sscan(void *ctx, const ll_sscan_params *p) { OPCALL(ctx, sscan_((opsctx *)ctx, p)); }
 
+/* ------------------------------------------------------------ Mamba-2 SSD */
+/* ll_ssd_params (host/ops/ops.h): one thread per (b, head, channel p) with its
+ * N states in registers / local memory, serial in t; then one thread per
+ * (row, group) for the gate and the group RMSNorm.  The CPU version
+ * (host/ops/ops_ssd.c) is the reference. */
+#define SSD_MAXN 256
+template <int MAXN>
+__global__ void k_ssd_scan(ll_ssd_params p) {
+    const long idx = blockIdx.x * (long)blockDim.x + threadIdx.x;
+    const long total = (long)p.B * p.NH * p.P;
+    if (idx >= total) return;
+    const int q = (int)(idx % p.P), h = (int)((idx / p.P) % p.NH), b = (int)(idx / ((long)p.P * p.NH));
+    const int g = h / (p.NH / p.G), N = p.N;
+    const long E = (long)p.NH * p.P;
+    float s[MAXN];
+    float *st = p.state ? p.state + (((size_t)b * p.NH + h) * p.P + q) * N : NULL;
+#pragma unroll
+    for (int n = 0; n < MAXN; n++) s[n] = (n < N && st) ? st[n] : 0.0f;
+    const float A = -expf(p.A_log[h]), Dh = p.D ? p.D[h] : 0.0f, bias = p.dt_bias ? p.dt_bias[h] : 0.0f;
+    for (int t = 0; t < p.T; t++) {
+        const size_t r = (size_t)b * p.T + t;
+        float dt = p.dt[r * p.dt_rs + h] + bias;
+        dt = dt > 20.0f ? dt : log1pf(expf(dt));
+        dt = fminf(fmaxf(dt, p.dt_min), p.dt_max);
+        const float dA = expf(dt * A);
+        const float xv = p.x[r * p.x_rs + (size_t)h * p.P + q], xd = xv * dt;
+        const float *Bm = p.Bm + r * p.bc_rs + (size_t)g * N, *Cm = p.Cm + r * p.bc_rs + (size_t)g * N;
+        float acc = 0.0f;
+#pragma unroll
+        for (int n = 0; n < MAXN; n++)
+            if (n < N) {
+                s[n] = s[n] * dA + xd * Bm[n];
+                acc += s[n] * Cm[n];
+            }
+        p.y[r * E + (size_t)h * p.P + q] = acc + Dh * xv;
+    }
+    if (st)
+#pragma unroll
+        for (int n = 0; n < MAXN; n++)
+            if (n < N) st[n] = s[n];
+}
+__global__ void k_ssd_gated_norm(ll_ssd_params p) {
+    const long idx = blockIdx.x * (long)blockDim.x + threadIdx.x;
+    const long rows = (long)p.B * p.T;
+    if (idx >= rows * p.norm_groups) return;
+    const long r = idx / p.norm_groups;
+    const int k = (int)(idx % p.norm_groups);
+    const long E = (long)p.NH * p.P, gs = E / p.norm_groups;
+    float *y = p.y + r * E + k * gs;
+    const float *z = p.z ? p.z + r * p.z_rs + k * gs : NULL;
+    float ss = 0.0f;
+    for (long i = 0; i < gs; i++) {
+        float v = y[i];
+        if (z) v *= z[i] / (1.0f + expf(-z[i]));
+        y[i] = v;
+        ss += v * v;
+    }
+    const float inv = rsqrtf(ss / (float)gs + p.norm_eps);
+    const float *w = p.norm_w + k * gs;
+    for (long i = 0; i < gs; i++) y[i] = w[i] * (y[i] * inv);
+}
+static int ssd_(opsctx *x, const ll_ssd_params *p) {
+    if (p->N < 1 || p->N > SSD_MAXN || p->G < 1 || p->NH % p->G) {
+        ll_set_error("CUDA ssd_scan: state size %d (1..%d) or groups %d of %d heads not supported", p->N, SSD_MAXN,
+                     p->G, p->NH);
+        return -1;
+    }
+    const long total = (long)p->B * p->NH * p->P;
+    if (total == 0) return 0;
+    if (p->N <= 16) LL_LAUNCH(k_ssd_scan<16>, ll_cdiv(total, 128), 128, 0, x->c->stream, *p);
+    else if (p->N <= 64) LL_LAUNCH(k_ssd_scan<64>, ll_cdiv(total, 128), 128, 0, x->c->stream, *p);
+    else LL_LAUNCH(k_ssd_scan<SSD_MAXN>, ll_cdiv(total, 128), 128, 0, x->c->stream, *p);
+    if (p->norm_w) {
+        const long n = (long)p->B * p->T * p->norm_groups;
+        if (n) LL_LAUNCH(k_ssd_gated_norm, ll_cdiv(n, 128), 128, 0, x->c->stream, *p);
+    }
+    return 0;
+}
+static void cu_ssd(void *ctx, const ll_ssd_params *p) { OPCALL(ctx, ssd_((opsctx *)ctx, p)); }
+
 /* ------------------------------------------------------------------- table */
 static const ll_ops cuda_ops = {
     .name = "cuda",
@@ -957,6 +1045,8 @@ static const ll_ops cuda_ops = {
     .wkv4 = cu_wkv4,
     .conv1d_silu = cu_conv1d_silu,
     .selective_scan = cu_sscan,
+    .relu = cu_relu,
+    .ssd_scan = cu_ssd,
 };
 
 extern "C" const ll_ops *ll_cuda_ops(void) { return &cuda_ops; }

@@ -169,6 +169,21 @@ FIXTURE(qwen2)
 FIXTURE(rwkv)
 FIXTURE(rwkv_bin)
 FIXTURE(mamba)
+/* the paper's other families (docs/families-paper.md): bidirectional attention,
+ * soft-capping, T5's position bias, relu and the Mamba-2 SSD scan on the GPU */
+FIXTURE(phi)
+FIXTURE(phi3)
+FIXTURE(phi3_longrope)
+TEST(gpu_model_openai_gpt_fp32) { model_parity("openai-gpt", LL_DT_F32, 1e-4, 1e-5); }
+TEST(gpu_model_openai_gpt_bf16) { model_parity("openai-gpt", LL_DT_BF16, 5e-2, 2e-2); }
+FIXTURE(gemma)
+FIXTURE(gemma2)
+FIXTURE(qwen3)
+FIXTURE(mamba2)
+FIXTURE(bert)
+FIXTURE(roberta)
+FIXTURE(t5)
+FIXTURE(t5_gated)
 #endif
 
 #ifdef LL_HAVE_CUDA

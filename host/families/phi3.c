@@ -1,0 +1,218 @@
+/* Phi-3 (HF Phi3Model): Llama-like (RMSNorm, GQA, SwiGLU) with ONE fused
+ * qkv_proj [Q + 2·KV, C] (rows q | k | v) and ONE fused gate_up_proj [2F, C]
+ * (rows gate | up), both without biases, and RoPE with optional "longrope"
+ * scaling ("su" in older hub configs): inv_freq_i = 1 / (ext_i · θ^(2i/dim))
+ * with ext = short_factor, or long_factor when the batch's longest sequence
+ * exceeds original_max_position_embeddings (HF decides on the padded batch
+ * length, which is the same thing for the batch that contains the longest
+ * sequence), and cos/sin multiplied by attention_factor (default
+ * sqrt(1 + ln(max_pos/orig) / ln(orig)) when max_pos > orig).  With the whole
+ * head rotating, that equals multiplying the attention scale by
+ * attention_factor²; partial rotary with an attention factor != 1 is
+ * rejected. */
+#include <math.h>
+#include <string.h>
+#include "core/ll_util.h"
+#include "families/tf_blocks.h"
+
+enum { R_EMB, R_NORM, R_LN1, R_LN2, R_QKV, R_O, R_GATE_UP, R_DOWN, R_HEAD, N_ROLES };
+static const ll_tensor_role roles[N_ROLES] = {
+    [R_EMB] = {"token_embd", "embed_tokens.weight", "token_embd.weight"},
+    [R_NORM] = {"output_norm", "norm.weight", "output_norm.weight"},
+    [R_LN1] = {"attn_norm", "layers.%d.input_layernorm.weight", "blk.%d.attn_norm.weight"},
+    [R_LN2] = {"ffn_norm", "layers.%d.post_attention_layernorm.weight", "blk.%d.ffn_norm.weight"},
+    [R_QKV] = {"attn_qkv", "layers.%d.self_attn.qkv_proj.weight", "blk.%d.attn_qkv.weight"},
+    [R_O] = {"attn_output", "layers.%d.self_attn.o_proj.weight", "blk.%d.attn_output.weight"},
+    [R_GATE_UP] = {"ffn_up", "layers.%d.mlp.gate_up_proj.weight", "blk.%d.ffn_up.weight"},
+    [R_DOWN] = {"ffn_down", "layers.%d.mlp.down_proj.weight", "blk.%d.ffn_down.weight"},
+    [R_HEAD] = {"output", "lm_head.weight", "output.weight", 1},
+};
+
+static const ll_tf_spec spec = {LL_TF_QKV_SEPARATE, LL_TF_FFN_GATED, 0};
+
+#define MAX_FACTORS 4096
+typedef struct {
+    int longrope;
+    int orig_max;           /* original_max_position_embeddings */
+    double attn_factor;
+    int n_factors;          /* rotary_dims / 2 */
+    double short_f[MAX_FACTORS], long_f[MAX_FACTORS];
+    ll_weight inv_short, inv_long; /* [rotary_dims/2] F32 scratch */
+    ll_weight gate_up;      /* fused, per layer views below point into it */
+} phi3_data;
+
+static int read_factors(ll_config *r, cJSON *sc, const char *key, double *out, int n) {
+    cJSON *a = cJSON_GetObjectItemCaseSensitive(sc, key);
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != n)
+        return ll_cfg_fail(r, "'rope_scaling.%s' must be an array of %d numbers (rotary dims / 2)", key, n);
+    int i = 0;
+    cJSON *x;
+    cJSON_ArrayForEach(x, a) {
+        if (!cJSON_IsNumber(x) || !(x->valuedouble > 0) || !isfinite(x->valuedouble))
+            return ll_cfg_fail(r, "'rope_scaling.%s[%d]' must be a positive number", key, i);
+        out[i++] = x->valuedouble;
+    }
+    return 0;
+}
+
+static int parse_phi3(ll_model *m, ll_config *r) {
+    ll_model_config *c = &m->cfg;
+    c->d_model = ll_cfg_size(r, "hidden_size", NULL, LL_CFG_REQUIRED, 1, LL_CFG_MAX_DIM);
+    c->n_layer = ll_cfg_size(r, "num_hidden_layers", NULL, LL_CFG_REQUIRED, 1, LL_CFG_MAX_LAYERS);
+    c->n_head = ll_cfg_size(r, "num_attention_heads", NULL, LL_CFG_REQUIRED, 1, LL_CFG_MAX_DIM);
+    c->n_kv_head = ll_cfg_size(r, "num_key_value_heads", NULL, c->n_head, 1, LL_CFG_MAX_DIM);
+    c->d_ff = ll_cfg_size(r, "intermediate_size", NULL, LL_CFG_REQUIRED, 1, LL_CFG_MAX_DIM);
+    c->vocab = ll_cfg_size(r, "vocab_size", NULL, LL_CFG_REQUIRED, 1, LL_CFG_MAX_VOCAB);
+    c->max_pos = ll_cfg_size(r, "max_position_embeddings", NULL, 0, 0, INT32_MAX);
+    c->norm = LL_NORM_RMSNORM;
+    c->norm_eps = ll_cfg_num(r, NULL, "rms_norm_eps", 1e-5);
+    c->tie_embeddings = ll_cfg_bool(r, "tie_word_embeddings", 0);
+    c->sliding_window = 0; /* HF Phi3 applies sliding_window only with flash/sdpa masks of long inputs; not read */
+    if (ll_cfg_act(r, "hidden_act", "silu", &c->act)) return -1;
+    if (ll_tf_heads(m, r)) return -1;
+    phi3_data *fd = ll_xcalloc(1, sizeof *fd);
+    m->family_data = fd;
+    fd->attn_factor = 1.0;
+    /* the scaling object: v5 rope_parameters or v4/hub rope_scaling */
+    cJSON *sc = ll_cfg_item(r, "rope_parameters");
+    if (!sc) sc = ll_cfg_item(r, "rope_scaling");
+    cJSON *ty = sc && cJSON_IsObject(sc) ? cJSON_GetObjectItemCaseSensitive(sc, "rope_type") : NULL;
+    if (sc && cJSON_IsObject(sc) && (!ty || cJSON_IsNull(ty))) ty = cJSON_GetObjectItemCaseSensitive(sc, "type");
+    const char *tys = cJSON_IsString(ty) ? ty->valuestring : "default";
+    if (!strcmp(tys, "longrope") || !strcmp(tys, "su") || !strcmp(tys, "yarn")) {
+        /* the shared RoPE reader does not know longrope: give it a copy without the type */
+        cJSON *dup = cJSON_Duplicate(r->root, 1);
+        cJSON *dsc = cJSON_GetObjectItemCaseSensitive(dup, sc == ll_cfg_item(r, "rope_parameters") ? "rope_parameters"
+                                                                                                   : "rope_scaling");
+        cJSON_DeleteItemFromObjectCaseSensitive(dsc, "rope_type");
+        cJSON_DeleteItemFromObjectCaseSensitive(dsc, "type");
+        ll_config r2 = {dup, r->path, 0};
+        int rc = ll_tf_rope(m, &r2, 1.0, 10000.0);
+        cJSON_Delete(dup);
+        if (rc) { r->err = 1; return -1; }
+        fd->longrope = 1;
+        fd->n_factors = c->rotary_dims / 2;
+        if (fd->n_factors > MAX_FACTORS) return ll_cfg_fail(r, "%d rotary dims are too many", c->rotary_dims);
+        if (read_factors(r, sc, "short_factor", fd->short_f, fd->n_factors) ||
+            read_factors(r, sc, "long_factor", fd->long_f, fd->n_factors))
+            return -1;
+        double orig = ll_cfg_num(r, sc, "original_max_position_embeddings",
+                                 ll_cfg_num(r, NULL, "original_max_position_embeddings", 0));
+        if (!(orig >= 1 && orig <= 2e9)) return ll_cfg_fail(r, "longrope needs original_max_position_embeddings >= 1");
+        fd->orig_max = (int)orig;
+        double factor = ll_cfg_num(r, sc, "factor", c->max_pos > 0 ? (double)c->max_pos / orig : 1.0);
+        double af = ll_cfg_num(r, sc, "attention_factor", NAN);
+        if (isnan(af)) af = factor <= 1.0 ? 1.0 : sqrt(1.0 + log(factor) / log(orig));
+        if (!(af > 0) || !isfinite(af)) return ll_cfg_fail(r, "longrope attention_factor %g (must be positive)", af);
+        fd->attn_factor = af;
+        if (af != 1.0 && c->rotary_dims != c->head_dim)
+            return ll_cfg_fail(r, "longrope with partial rotary (%d of %d dims) and attention_factor %g is not supported",
+                               c->rotary_dims, c->head_dim, af);
+        /* cos, sin scaled by af on q and k: the scores by af² */
+        c->attn_scale_mult = af * af;
+        return ll_cfg_ok(r);
+    }
+    return ll_tf_rope(m, r, 1.0, 10000.0);
+}
+
+static int bind_phi3(ll_model *m, ll_loader *ld) {
+    const ll_model_config *c = &m->cfg;
+    phi3_data *fd = m->family_data;
+    const int64_t C = c->d_model, F = c->d_ff, V = c->vocab, Q = (int64_t)c->n_head * c->head_dim,
+                  KV = (int64_t)c->n_kv_head * c->head_dim;
+    if (ll_bind(ld, &m->embed, &roles[R_EMB], -1, SHAPE2(V, C), 0) ||
+        ll_bind(ld, &m->norm_w, &roles[R_NORM], -1, SHAPE1(C), 0))
+        return -1;
+    m->layers = ll_xcalloc(c->n_layer, sizeof(ll_tf_layer));
+    for (int l = 0; l < c->n_layer; l++) {
+        ll_tf_layer *y = &m->layers[l];
+        /* gate_up is kept whole in `up` until prepare splits it into gate | up views */
+        if (ll_bind(ld, &y->ln1_w, &roles[R_LN1], l, SHAPE1(C), 0) ||
+            ll_bind(ld, &y->ln2_w, &roles[R_LN2], l, SHAPE1(C), 0) ||
+            ll_bind(ld, &y->qkv, &roles[R_QKV], l, SHAPE2(Q + 2 * KV, C), 0) ||
+            ll_bind(ld, &y->o, &roles[R_O], l, SHAPE2(C, Q), 0) ||
+            ll_bind(ld, &y->up, &roles[R_GATE_UP], l, SHAPE2(2 * F, C), 0) ||
+            ll_bind(ld, &y->down, &roles[R_DOWN], l, SHAPE2(C, F), 0))
+            return -1;
+    }
+    if (c->rotary_dims > 0) {
+        ll_loader_scratch(ld, &m->inv_freq, c->rotary_dims / 2);
+        if (fd->longrope) {
+            ll_loader_scratch(ld, &fd->inv_short, c->rotary_dims / 2);
+            ll_loader_scratch(ld, &fd->inv_long, c->rotary_dims / 2);
+        }
+    }
+    return 0;
+}
+
+static size_t dtype_size(ll_dtype t) { return t == LL_DT_F32 ? 4 : 2; }
+
+static int prepare_phi3(ll_model *m) {
+    const ll_model_config *c = &m->cfg;
+    phi3_data *fd = m->family_data;
+    const int64_t F = c->d_ff, C = c->d_model;
+    for (int l = 0; l < c->n_layer; l++) {
+        ll_tf_layer *y = &m->layers[l];
+        const ll_weight gu = y->up;
+        y->gate = (ll_weight){gu.data, gu.dtype, F, C};
+        y->up = (ll_weight){(const char *)gu.data + (size_t)(F * C) * dtype_size(gu.dtype), gu.dtype, F, C};
+        ll_model_add_slot(m, &y->gate);
+        /* y->up was bound by the loader (a slot already); it now points at the second half */
+    }
+    if (c->rotary_dims > 0 && fd->longrope) {
+        const int dim = c->rotary_dims, half = dim / 2;
+        float *s = (float *)fd->inv_short.data, *lg = (float *)fd->inv_long.data;
+        for (int i = 0; i < half; i++) {
+            /* HF: 1 / (ext * base ** (arange(0, dim, 2).float() / dim)) in float32 */
+            float e = (float)(2 * i) / (float)dim;
+            float p = (float)pow((double)(float)c->rope_theta, (double)e);
+            s[i] = 1.0f / ((float)fd->short_f[i] * p);
+            lg[i] = 1.0f / ((float)fd->long_f[i] * p);
+        }
+        memcpy((void *)m->inv_freq.data, s, sizeof(float) * half);
+        return 0;
+    }
+    return ll_tf_prepare_rope(m);
+}
+
+static int harmless_phi3(const char *name) {
+    return strstr(name, ".rotary_emb.inv_freq") != NULL || !strcmp(name, "lm_head.weight");
+}
+
+static int forward_phi3(ll_model *m, const ll_ops *ops, void *ctx, const int32_t *tokens, const int *lens, int B, int T,
+                        ll_capture *cap, float *state, float *logits) {
+    phi3_data *fd = m->family_data;
+    if (fd->longrope && m->cfg.rotary_dims > 0) {
+        int longest = 0;
+        for (int b = 0; b < B; b++) longest = lens[b] > longest ? lens[b] : longest;
+        /* views of the backend copies (slots are rebased on upload) */
+        m->inv_freq.data = longest > fd->orig_max ? fd->inv_long.data : fd->inv_short.data;
+    }
+    return ll_tf_forward(m, &spec, ops, ctx, tokens, lens, B, T, cap, state, logits);
+}
+static int cost_phi3(const ll_model *m, int T, ll_cost *pe) { return ll_tf_cost(m, &spec, T, pe); }
+
+static void describe_phi3(const ll_model *m, cJSON *j) {
+    const phi3_data *fd = m->family_data;
+    ll_tf_describe(m, j);
+    if (fd && fd->longrope) {
+        cJSON_ReplaceItemInObject(j, "rope_scaling", cJSON_CreateString("longrope"));
+        cJSON_AddNumberToObject(j, "original_max_position_embeddings", fd->orig_max);
+        cJSON_AddNumberToObject(j, "rope_attention_factor", fd->attn_factor);
+    }
+}
+
+const ll_family ll_family_phi3 = {
+    .model_type = "phi3",
+    .gguf_arch = "phi3",
+    .roles = roles,
+    .n_roles = N_ROLES,
+    .hf_prefix = "model.",
+    .harmless = harmless_phi3,
+    .parse_config = parse_phi3,
+    .bind = bind_phi3,
+    .prepare = prepare_phi3,
+    .forward = forward_phi3,
+    .describe = describe_phi3,
+    .cost = cost_phi3,
+};
