@@ -23,7 +23,60 @@ ifeq ($(origin CUDA), undefined)
   CUDA := $(if $(shell command -v $(NVCC) 2>/dev/null),1,0)
 endif
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(shell command -v $(NVCC) 2>/dev/null))
-NVCCFLAGS ?= -O3 -lineinfo -std=c++17 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 -Ihost -Ikernels -Xcompiler -fPIC
+# GPU generations compiled into the binary (a fat binary: SASS for each sm_XX
+# plus PTX of the newest, which the driver JIT-compiles for later GPUs).
+# CUDA_ARCH=90 builds one (fast, for development); CUDA_ARCH=all is every
+# generation from Ampere on that this nvcc supports.  Build times and the
+# choice of default: docs/distributed.md ("Every NVIDIA generation").
+comma := ,
+CUDA_ARCH_ALL := 80 86 89 90 100 120
+CUDA_ARCH ?= all
+ifeq ($(CUDA_ARCH),all)
+  CUDA_ARCH_LIST := $(filter $(CUDA_ARCH_ALL),$(patsubst sm_%,%,$(shell $(NVCC) --list-gpu-code 2>/dev/null)))
+  ifeq ($(strip $(CUDA_ARCH_LIST)),)
+    CUDA_ARCH_LIST := 80 90
+  endif
+else
+  CUDA_ARCH_LIST := $(subst $(comma), ,$(CUDA_ARCH))
+endif
+CUDA_ARCH_PTX := $(lastword $(CUDA_ARCH_LIST))
+CUDA_GENCODE := $(foreach a,$(CUDA_ARCH_LIST),-gencode arch=compute_$(a),code=sm_$(a)) -gencode arch=compute_$(CUDA_ARCH_PTX),code=compute_$(CUDA_ARCH_PTX)
+NVCCFLAGS ?= -O3 -lineinfo -std=c++17 $(CUDA_GENCODE) -Ihost -Ikernels -Xcompiler -fPIC \
+             -DLL_CUDA_ARCHS='"$(CUDA_ARCH_LIST)"' -DLL_CUDA_PTX='"$(CUDA_ARCH_PTX)"'
+
+# MPI (data-parallel ranks, host/dist/): on when an MPI C library is found
+# (pkg-config ompi-c / mpich, else the mpicc wrapper); MPI=0 turns it off.
+# Without it a process is rank 0 of 1 and refuses to run under a launcher.
+ifeq ($(origin MPI), undefined)
+  MPI_PC := $(firstword $(foreach p,ompi-c mpich mpi,$(if $(shell pkg-config --exists $(p) 2>/dev/null && echo y),$(p))))
+  ifneq ($(MPI_PC),)
+    MPI := 1
+  else
+    MPI := $(if $(shell command -v mpicc 2>/dev/null),1,0)
+  endif
+endif
+ifeq ($(MPI),1)
+  ifneq ($(MPI_PC),)
+    MPI_CFLAGS := $(shell pkg-config --cflags $(MPI_PC))
+    MPI_LIBS   := $(shell pkg-config --libs $(MPI_PC))
+  else
+    MPI_CFLAGS := $(shell mpicc --showme:compile 2>/dev/null)
+    MPI_LIBS   := $(shell mpicc --showme:link 2>/dev/null)
+  endif
+  CFLAGS += -DLL_HAVE_MPI=1 $(MPI_CFLAGS)
+  LDLIBS += $(MPI_LIBS)
+endif
+
+# hwloc (binding ranks to the cores nearest their GPU; `layerlaw topo`).
+ifeq ($(origin HWLOC), undefined)
+  HWLOC := $(if $(shell pkg-config --exists hwloc 2>/dev/null && echo y),1,0)
+endif
+ifeq ($(HWLOC),1)
+  HWLOC_CFLAGS := $(shell pkg-config --cflags hwloc)
+  HWLOC_LIBS := $(shell pkg-config --libs hwloc)
+  CFLAGS += -DLL_HAVE_HWLOC=1 $(HWLOC_CFLAGS)
+  LDLIBS += $(HWLOC_LIBS)
+endif
 
 # Sources are found recursively: host/<role>/*.c is the library (host/cli/ the
 # command line), kernels/<role>/*.cu the CUDA backend.  Header dependencies
@@ -42,6 +95,16 @@ GPU_TEST_OBJ := $(GPU_TEST_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/tests/harness.
 ifeq ($(CUDA),1)
   CU_OBJ := $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
   CFLAGS += -DLL_HAVE_CUDA=1 -I$(CUDA_HOME)/include
+  # NCCL (the reduce on device memory across GPUs): with MPI, when nccl.h and
+  # libnccl are in the CUDA toolkit (or NCCL_HOME); NCCL=0 turns it off.
+  NCCL_HOME ?= $(CUDA_HOME)
+  ifeq ($(origin NCCL), undefined)
+    NCCL := $(if $(and $(filter 1,$(MPI)),$(wildcard $(NCCL_HOME)/include/nccl.h),$(wildcard $(NCCL_HOME)/lib64/libnccl.so* $(NCCL_HOME)/lib/libnccl.so*)),1,0)
+  endif
+  ifeq ($(NCCL),1)
+    CFLAGS += -DLL_HAVE_NCCL=1 -I$(NCCL_HOME)/include
+    LDLIBS += -L$(NCCL_HOME)/lib64 -L$(NCCL_HOME)/lib -Wl,-rpath,$(NCCL_HOME)/lib64 -lnccl
+  endif
   LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcublasLt -lcusolver -lcudart_static -ldl -lrt -lstdc++
 else
   CU_OBJ :=

@@ -108,6 +108,11 @@ static int cpu_probe_solve(ll_capture *c, double ridge, int threads, ll_probe_re
     return ll_stats_solve(((cpu_probe_cap *)c)->st, ridge, threads, out);
 }
 
+static int cpu_solve_stats(ll_backend *b, const ll_stats *st, double ridge, int threads, ll_probe_result *out) {
+    (void)b;
+    return ll_stats_solve(st, ridge, threads, out);
+}
+
 static void cpu_probe_free(ll_capture *c) {
     if (!c) return;
     cpu_probe_cap *p = (cpu_probe_cap *)c;
@@ -132,6 +137,7 @@ ll_backend *ll_backend_cpu_open(int threads) {
     b->probe_examples = cpu_probe_examples;
     b->probe_get_stats = cpu_probe_get_stats;
     b->probe_solve = cpu_probe_solve;
+    b->solve_stats = cpu_solve_stats;
     b->probe_free = cpu_probe_free;
     b->close = cpu_close;
     return b;

@@ -57,6 +57,10 @@ struct ll_backend {
     long (*probe_examples)(const ll_capture *c);
     int (*probe_get_stats)(ll_capture *c, ll_stats *host);  /* host has the probe's E, d, target, K */
     int (*probe_solve)(ll_capture *c, double ridge, int threads, ll_probe_result *out);
+    /* Solves statistics given in host memory (e.g. merged across ranks) where
+     * this backend solves: the CPU with ll_stats_solve, CUDA uploads them and
+     * runs the batched device solve (id target; one-hot on the host). */
+    int (*solve_stats)(ll_backend *b, const ll_stats *st, double ridge, int threads, ll_probe_result *out);
     void (*probe_free)(ll_capture *c);
     /* device timing: mark the start of a batch (before the forward), then
      * cumulative ms per entry; NULL where the backend does not time */

@@ -58,6 +58,17 @@ static int cu_probe_solve(ll_capture *c, double ridge, int threads, ll_probe_res
     cuda_probe_cap *p = (cuda_probe_cap *)c;
     return ll_cuda_stats_solve(p->st, ridge, 0, out);
 }
+static int cu_solve_stats(ll_backend *b, const ll_stats *st, double ridge, int threads, ll_probe_result *out) {
+    (void)b;
+    if (st->target != LL_TARGET_ID) return ll_stats_solve(st, ridge, threads, out); /* as the device solve */
+    ll_cuda_stats *dev = ll_cuda_stats_new(st->E, st->d, st->target, st->K, 1, LL_GRAM_FP64);
+    if (!dev) return -1;
+    int rc = ll_cuda_stats_upload(dev, st);
+    if (rc == 0) rc = ll_cuda_stats_solve(dev, ridge, 0, out);
+    ll_cuda_stats_free(dev);
+    return rc;
+}
+
 static void cu_probe_free(ll_capture *c) {
     if (!c) return;
     cuda_probe_cap *p = (cuda_probe_cap *)c;
@@ -94,6 +105,7 @@ ll_backend *ll_backend_cuda_open(int device, int bf16, int threads) {
     b->probe_examples = cu_probe_examples;
     b->probe_get_stats = cu_probe_get_stats;
     b->probe_solve = cu_probe_solve;
+    b->solve_stats = cu_solve_stats;
     b->probe_free = cu_probe_free;
     b->probe_batch_start = cu_batch_start;
     b->probe_timing = cu_timing;

@@ -85,6 +85,10 @@ int ll_cuda_stats_add_host(ll_cuda_stats *s, int e, const float *X, const double
 /* Copies the statistics into a host ll_stats of the same E, d, target, K
  * (its contents are replaced), so that ll_stats_solve / ll_stats_merge apply. */
 int ll_cuda_stats_download(ll_cuda_stats *s, ll_stats *dst);
+/* The inverse: replaces the device statistics with a host ll_stats of the
+ * same E, d, target, K (M2's upper triangle is what the solve reads), e.g.
+ * statistics merged across ranks, so that ll_cuda_stats_solve applies. */
+int ll_cuda_stats_upload(ll_cuda_stats *s, const ll_stats *src);
 /* Copies entry src's statistics over entry dst (benchmarks, tests). */
 int ll_cuda_stats_copy_entry(ll_cuda_stats *s, int dst, int src);
 /* Examples folded into entry e so far. */

@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/opts.h"
 #include "core/ll_util.h"
+#include "dist/dist.h"
 #include "io/npy.h"
 #include "probe/measures.h"
 #include "probe/probe.h"
@@ -16,9 +17,14 @@
 static const char FIT_USAGE[] =
     "usage: layerlaw fit --features F.npy --labels Y.npy --out DIR [options]\n\n"
     "  F.npy  (N, E, d) float16/float32/float64, C order: N examples, E hidden-state entries\n"
-    "  Y.npy  (N,) int32/int64 token ids (the label of each example)\n";
+    "  Y.npy  (N,) int32/int64 token ids (the label of each example)\n\n"
+    "  Under mpirun/srun the examples are split into contiguous blocks, one per rank; the\n"
+    "  statistics are reduced, each rank solves a block of entries, rank 0 writes\n"
+    "  (docs/distributed.md).\n";
 
-int cmd_fit(int argc, char **argv) {
+/* *synced is set once this rank has taken part in the job's failure check. */
+static int fit_main(ll_dist *dist, int argc, char **argv, int *synced) {
+    const int root = ll_dist_rank(dist) == 0;
     const char *fpath = NULL, *ypath = NULL, *outdir = NULL, *norm_s = "layernorm", *target_s = "id";
     double eps = 1e-5, ridge = 0;
     int norm_last = 0, fit_from = 1, threads = 0, quiet = 0, have_shuffle = 0;
@@ -54,7 +60,7 @@ int cmd_fit(int argc, char **argv) {
     int prc = ll_opts_parse(FIT_USAGE, opts, argc, argv, NULL);
     if (prc) return prc == 1 ? 0 : 2;
     if (!fpath || !ypath || !outdir) return cli_fail("fit: --features, --labels and --out are required; see layerlaw fit --help");
-    if (ll_report_check_outdir(outdir) != 0) return cli_fail_lib();
+    if (root && ll_report_check_outdir(outdir) != 0) return cli_fail_lib(); /* only rank 0 writes */
     ll_norm norm;
     if (ll_norm_parse(norm_s, &norm) != 0) return cli_fail_lib();
     ll_target target;
@@ -74,6 +80,9 @@ int cmd_fit(int argc, char **argv) {
     if (nfolds && measure != LL_MEASURE_PR) return cli_fail("--folds: held-out PR is defined for --measure pr only");
     if (nfolds && ridge != 0) return cli_fail("--folds: held-out PR uses the OLS probe (no --ridge)");
     if ((gpath || have_fseed) && !nfolds) return cli_fail("--groups and --fold-seed need --folds");
+    if (nfolds && ll_dist_size(dist) > 1)
+        return cli_fail("--folds: not with several ranks (the fold statistics are not reduced across ranks yet)");
+    int threads_auto = threads <= 0;
     if (threads <= 0) threads = omp_get_num_procs();
 
     ll_npy F, Y;
@@ -81,6 +90,7 @@ int cmd_fit(int argc, char **argv) {
     if (ll_npy_open(ypath, &Y) != 0) { ll_npy_close(&F); return cli_fail_lib(); }
     int rc = 2;
     ll_stats *st = NULL;
+    cJSON *ranks_json = NULL;
     int64_t *labels = NULL;
     double *lab = NULL;
     ll_classmap cmap = {0};
@@ -98,7 +108,7 @@ int cmd_fit(int argc, char **argv) {
     if (N < 2) { cli_fail("%s: need at least 2 examples, have %ld", fpath, N); goto done; }
     if (E < 1 || d < 1 || F.shape[1] > 100000 || F.shape[2] > 1000000) { cli_fail("%s: bad shape (E=%lld, d=%lld)", fpath, (long long)F.shape[1], (long long)F.shape[2]); goto done; }
     if (E - fit_from < 2) { cli_fail("%s: %d entries: a law fit from entry %d needs at least %d entries", fpath, E, fit_from, fit_from + 2); goto done; }
-    if (N <= (long)d + 1)
+    if (N <= (long)d + 1 && root)
         fprintf(stderr, "layerlaw: warning: %s: %ld examples for %d features: the probes can fit every example "
                         "(PR near 0)\n", fpath, N, d);
     labels = ll_xmalloc((size_t)N * sizeof(int64_t));
@@ -145,9 +155,31 @@ int cmd_fit(int argc, char **argv) {
         fprintf(stderr, "layerlaw: %d folds: %.3g GB of fold statistics\n", nfolds, ll_folds_bytes(folds) / 1e9);
     }
 
-    fprintf(stderr, "layerlaw: fit uses the CPU backend (float64 statistics, %d threads)\n", threads);
+    /* this rank's examples: a contiguous block (every example one "document" of one token) */
+    long lo = 0, hi = N;
+    {
+        int P = ll_dist_size(dist);
+        int64_t *len1 = ll_xmalloc((size_t)N * sizeof(int64_t));
+        int *owner = ll_xmalloc((size_t)N * sizeof(int));
+        for (long i = 0; i < N; i++) len1[i] = 1;
+        ll_dist_assign(dist, len1, N, owner);
+        int me = ll_dist_rank(dist);
+        lo = N; hi = N;
+        for (long i = 0; i < N; i++)
+            if (owner[i] == me) { if (lo == N) lo = i; hi = i + 1; }
+        if (P > 1) {
+            int cores = ll_dist_bind(dist, -1);
+            if (threads_auto) threads = cores;
+            ranks_json = ll_dist_split_json(dist, len1, N, owner);
+        }
+        free(len1);
+        free(owner);
+    }
+    if (root) fprintf(stderr, "layerlaw: fit uses the CPU backend (float64 statistics, %d threads%s)\n", threads,
+                      ll_dist_size(dist) > 1 ? " per rank" : "");
     ll_progress prog;
-    ll_progress_init(&prog, "examples", N);
+    ll_progress_init(&prog, "examples", hi - lo);
+    if (!root) prog.enabled = 0;
     prog.rate_what = "examples";
     double t0 = ll_now();
     int nt = threads < E ? threads : E;
@@ -158,8 +190,8 @@ int cmd_fit(int argc, char **argv) {
     int bad_e = 0;
     double **buf = ll_xcalloc((size_t)nt, sizeof(double *));
     for (int t = 0; t < nt; t++) buf[t] = ll_xmalloc((size_t)batch * d * sizeof(double));
-    for (long i0 = 0; i0 < N && !bad; i0 += batch) {
-        long nb = LL_MIN(batch, N - i0);
+    for (long i0 = lo; i0 < hi && !bad; i0 += batch) {
+        long nb = LL_MIN(batch, hi - i0);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
         for (int e = 0; e < E; e++) {
             double *X = buf[omp_get_thread_num()];
@@ -179,17 +211,32 @@ int cmd_fit(int argc, char **argv) {
             else ll_stats_add(st, e, X, lab + i0, nb);
         }
         ll_npy_release(&F, (size_t)(i0 + nb) * E * d);
-        ll_progress_update(&prog, i0 + nb, i0 + nb);
+        ll_progress_update(&prog, i0 + nb - lo, i0 + nb - lo);
     }
     for (int t = 0; t < nt; t++) free(buf[t]);
     free(buf);
     openblas_set_num_threads(saved);
-    if (bad) { cli_fail("%s: non-finite value (NaN or Inf) in example %ld, entry %d", fpath, bad_i, bad_e); goto done; }
-    ll_progress_end(&prog, N, N);
+    if (bad) cli_fail("%s: non-finite value (NaN or Inf) in example %ld, entry %d", fpath, bad_i, bad_e);
+    /* every rank has folded its block (or failed): the one failure check, then the one reduce */
+    *synced = 1;
+    if (ll_dist_any_failed(dist, bad) >= 0) {
+        if (root && ll_dist_size(dist) > 1) cli_fail_print(); /* one process: cli_fail printed it */
+        goto done;
+    }
+    ll_progress_end(&prog, hi - lo, hi - lo);
     double t_acc = ll_now() - t0;
     if (folds && ll_folds_merge_into(folds, st) != 0) { cli_fail_lib(); goto done; }
     ll_probe_result *res = ll_xcalloc((size_t)E, sizeof *res);
     if (measure == LL_MEASURE_FUZZINESS) {
+        /* ranks: the statistics merged onto rank 0, which computes D */
+        if (ll_dist_reduce_stats(dist, st) != 0) {
+            free(res);
+            if (root) cli_fail_print();
+            rc = 1;
+            goto done;
+        }
+        if (!root) { free(res); rc = 0; goto done; } /* rank 0 writes */
+        cli_defer_errors(0);
         ll_fuzz_result *fz = ll_xcalloc((size_t)E, sizeof *fz);
         if (ll_fuzziness_solve(st, threads, fz) != 0) { free(fz); free(res); cli_fail_lib(); goto done; }
         for (int e = 0; e < E; e++) {
@@ -199,7 +246,17 @@ int cmd_fit(int argc, char **argv) {
         free(fz);
         for (int e = 0; e < E; e++)
             if (!isfinite(res[e].pr)) { free(res); cli_fail("%s: one class only: separation fuzziness undefined", ypath); goto done; }
-    } else if (ll_stats_solve(st, ridge, threads, res) != 0) { free(res); cli_fail_lib(); goto done; }
+    } else {
+        /* one process: the solve; ranks: the reduce, each rank solving a block of entries, results on rank 0 */
+        if (ll_dist_reduce_solve(dist, st, ridge, threads, res, NULL, NULL) != 0) {
+            free(res);
+            if (root) cli_fail_print();
+            rc = 1;
+            goto done;
+        }
+        if (!root) { free(res); rc = 0; goto done; } /* rank 0 writes */
+        cli_defer_errors(0);
+    }
     for (int e = 0; e < E && measure != LL_MEASURE_FUZZINESS; e++)
         if (!(res[e].tss > 0)) { free(res); cli_fail("%s: labels are constant: PR undefined", ypath); goto done; }
     if (folds && ll_folds_solve(folds, st, threads, &ho) != 0) {
@@ -248,6 +305,7 @@ int cmd_fit(int argc, char **argv) {
         cJSON_AddNumberToObject(extra, "n_classes", cmap.K);
         ll_report_add_classes(extra, cmap.K, n_classes, pooled);
     }
+    if (ranks_json) { cJSON_AddItemToObject(extra, "ranks", ranks_json); ranks_json = NULL; }
     double *ho_cols[3] = {0};
     if (folds) {
         ho_cols[0] = ho.pr;
@@ -269,6 +327,7 @@ int cmd_fit(int argc, char **argv) {
     if (wrc != 0) { cli_fail_lib(); goto done; }
     rc = 0;
 done:
+    cJSON_Delete(ranks_json);
     ll_stats_free(st);
     ll_folds_free(folds);
     ll_heldout_free(&ho);
@@ -279,5 +338,22 @@ done:
     ll_classmap_free(&cmap);
     ll_npy_close(&F);
     ll_npy_close(&Y);
+    return rc;
+}
+
+int cmd_fit(int argc, char **argv) {
+    ll_dist *d = ll_dist_init(&argc, &argv);
+    if (!d) return cli_fail_lib();
+    /* with several ranks, errors are collected and printed once (by rank 0,
+     * naming the failing rank); one process prints them as they come */
+    if (ll_dist_size(d) > 1) cli_defer_errors(1);
+    int synced = 0;
+    int rc = fit_main(d, argc, argv, &synced);
+    if (!synced && ll_dist_size(d) > 1) {
+        /* failed (or finished) before the job's failure check: take part in it */
+        if (ll_dist_any_failed(d, rc != 0) >= 0 && ll_dist_rank(d) == 0) cli_fail_print();
+    }
+    cli_defer_errors(0);
+    ll_dist_finalize(d);
     return rc;
 }

@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "cli/opts.h"
 #include "core/ll_util.h"
+#include "dist/dist.h"
 #include "pipeline/pipeline.h"
 #include "report/provenance.h"
 #include "probe/measures.h"
@@ -25,11 +26,11 @@ static const char RUN_USAGE[] =
     "        Tokenised with the model folder's tokenizer.json (or --tokenizer) exactly as HF\n"
     "        AutoTokenizer does (special tokens added, truncation at --max-length)\n";
 
-int cmd_run(int argc, char **argv) {
+static int run_main(ll_dist *dist, int argc, char **argv) {
     ll_run_opts o;
     ll_run_opts_default(&o);
     const char *outdir = NULL, *pos_s = "next", *norm_s = "initialized";
-    int quiet = 0, seen_seed = 0, seen_shuffle = 0;
+    int quiet = 0, seen_seed = 0, seen_shuffle = 0, seen_device = 0;
     const char *measure_s = "pr"; /* measures (docs/measures.md) */
     int seen_fseed = 0;
     const ll_opt opts[] = {
@@ -63,7 +64,7 @@ int cmd_run(int argc, char **argv) {
         {"keep-order", LL_OPT_FLAG, &o.keep_order, 0, 0, NULL, "batch sequences in input order (default: longest first, less padding;\nimplied by --dump-hidden)"},
         {"threads", LL_OPT_INT, &o.threads, 0, 4096, "T", "threads (default: all cores)"},
         {"backend", LL_OPT_STR, &o.backend, 0, 0, "B", "auto|cpu|cuda (default auto: cuda when a device is present)"},
-        {"device", LL_OPT_INT, &o.device, 0, 1024, "N", "cuda: the device to use (default 0)"},
+        {"device", LL_OPT_INT, &o.device, 0, 1024, "N", "cuda: the device to use (default 0; under mpirun/srun the rank's\nlocal rank: one rank per GPU)", &seen_device},
         {"compute", LL_OPT_STR, &o.compute, 0, 0, "C", "auto (default: bf16 on CUDA, fp32 on the CPU) | bf16 (CUDA: weights kept\nas stored, bf16 GEMMs with fp32 accumulation) | fp32"},
         {"dtype", LL_OPT_STR, &o.compute, 0, 0, "C", "the same as --compute"},
         {"quiet", LL_OPT_FLAG, &quiet, 0, 0, NULL, "no table on stdout"},
@@ -86,12 +87,12 @@ int cmd_run(int argc, char **argv) {
     if (o.max_classes == 1) return cli_fail("--max-classes: 1 is not a class budget (0 or >= 2)");
     if (seen_fseed && !o.folds) return cli_fail("--fold-seed needs --folds");
     o.progress = 1;
-    if (ll_report_check_outdir(outdir) != 0) return cli_fail_lib();
-
+    /* only rank 0 writes: only its folder is checked */
+    if (ll_dist_rank(dist) == 0 && ll_report_check_outdir(outdir) != 0) return cli_fail_lib();
+    cli_defer_errors(0);
+    if (!seen_device && ll_dist_size(dist) > 1) o.device = ll_dist_local_rank(dist);
     const int argc0 = argc;
     char **const argv0 = argv;
-    ll_dist *dist = ll_dist_init(&argc, &argv);
-    if (!dist) return cli_fail_lib();
     o.dist = dist;
     ll_run_result r;
     int rc = ll_run_pipeline(&o, &r);
@@ -117,6 +118,16 @@ int cmd_run(int argc, char **argv) {
         }
     }
     ll_run_result_free(&r);
+    return rc;
+}
+
+int cmd_run(int argc, char **argv) {
+    ll_dist *dist = ll_dist_init(&argc, &argv);
+    if (!dist) return cli_fail_lib();
+    /* option errors are the same on every rank: rank 0 says them, once */
+    if (ll_dist_rank(dist) != 0) cli_defer_errors(1);
+    int rc = run_main(dist, argc, argv);
+    cli_defer_errors(0);
     ll_dist_finalize(dist);
     return rc;
 }

@@ -7,16 +7,30 @@
 #include "report/plot.h"
 #include "core/ll_util.h"
 #include "backend/backend_info.h"
+#include "dist/dist.h"
+
+static int g_defer;
+void cli_defer_errors(int on) { g_defer = on; }
 
 int cli_fail(const char *fmt, ...) {
+    char msg[2048];
     va_list ap;
-    fputs("layerlaw: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    if (g_defer) { /* kept for the job's failure check, printed once by rank 0 */
+        ll_set_error("%s", msg);
+        return 2;
+    }
+    /* several ranks: say which one (unless the message names it already) */
+    if (ll_dist_world_size() > 1 && strncmp(msg, "rank ", 5) != 0)
+        fprintf(stderr, "layerlaw: rank %d: %s\n", ll_dist_world_rank(), msg);
+    else
+        fprintf(stderr, "layerlaw: %s\n", msg);
     return 2;
 }
+
+void cli_fail_print(void) { fprintf(stderr, "layerlaw: %s\n", ll_last_error()); }
 
 void cli_run_figure(const char *outdir) {
     if (getenv("LAYERLAW_NO_FIGURE")) return;
@@ -49,6 +63,7 @@ int cmd_info(int argc, char **argv) {
     printf("layerlaw %s\n", LL_VERSION);
     printf("cuda backend compiled in: %s\n", ll_cuda_compiled() ? "yes" : "no");
     printf("cuda device: %s (%s)\n", have ? "yes" : "no", why);
+    cli_info_dist();
     return 0;
 }
 
@@ -82,7 +97,8 @@ static void usage(FILE *f) {
             "  report    report.html + report.md: tables, figures, provenance of every run\n"
             "  bench     per-layer throughput of the pipeline, repetitions with mean ± sd, peaks measured\n"
             "  sweep     every point of a sweep file (models x data x axes), resumable, one results store\n"
-            "  info      version, backends, devices\n",
+            "  info      version, backends, devices\n"
+            "  topo      the machine as layerlaw sees it: cores, NUMA, GPUs, NICs, rank bindings\n",
             LL_VERSION);
 }
 
@@ -95,7 +111,7 @@ int main(int argc, char **argv) {
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"fit", cmd_fit}, {"run", cmd_run}, {"tokenize", cmd_tokenize}, {"info", cmd_info},
         {"plot", cmd_plot}, {"report", cmd_report},
-        {"sweep", cmd_sweep}, {"bench", cmd_bench},
+        {"sweep", cmd_sweep}, {"bench", cmd_bench}, {"topo", cmd_topo},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name)) {

@@ -1,44 +1,561 @@
-/* The single-process side of host/dist/dist.h: rank 0 of 1.  A build with
- * MPI replaces these bodies (see docs/distributed.md). */
+/* host/dist/dist.h: ranks over MPI (LL_HAVE_MPI), NCCL for the reduce on
+ * GPUs (LL_HAVE_NCCL); without MPI a process is rank 0 of 1.
+ *
+ * The reduce (ll_dist_reduce_stats) is the exact pairwise merge written as a
+ * plain sum: every rank first learns the global count and means (a small
+ * reduce of n, n·x̄, n·ȳ), then shifts its own comoments to the global means
+ * (parallel-axis theorem: M2' = M2_r + n_r (x̄_r − μ)(x̄_r − μ)ᵀ, likewise Cxy
+ * and Syy), so that the global statistics are the SUM of the shifted ones.
+ * On MPI the sum runs as a chain in rank order, pipelined in chunks —
+ * rank 0 gets buf_0 + (buf_1 + (… + buf_{P−1})) — the same bits for a given
+ * rank count, whatever the network does; on NCCL it is ncclReduce (NCCL's
+ * ring order).  Only the upper triangle of M2 travels: E·d(d+1)/2 doubles. */
 #include "dist/dist.h"
+#include <cJSON.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include "core/ll_util.h"
+#include "dist/topo.h"
+#ifdef LL_HAVE_MPI
+#include <mpi.h>
+#endif
+#if defined(LL_HAVE_NCCL) && defined(LL_HAVE_CUDA) && defined(LL_HAVE_MPI)
+#define LL_DIST_NCCL 1
+#include <cuda_runtime_api.h>
+#include <nccl.h>
+#endif
 
 struct ll_dist {
-    int rank, size, local_rank;
+    int rank, size, local_rank, local_size;
+    int mpi_inited; /* we called MPI_Init (and so MPI_Finalize) */
+#ifdef LL_HAVE_MPI
+    MPI_Comm comm;
+#endif
+#ifdef LL_DIST_NCCL
+    ncclComm_t nccl;
+    cudaStream_t stream;
+    int nccl_device;
+#endif
+    int have_nccl;
+    char binding[256];
 };
 
+static int g_rank = 0, g_size = 1;
+int ll_dist_world_rank(void) { return g_rank; }
+int ll_dist_world_size(void) { return g_size; }
+
+/* The size a launcher announces in the environment (0: none).  Open MPI's
+ * mpirun, MPICH/Hydra (PMI), PMIx launchers, and srun inside a job step (the
+ * batch script itself carries SLURM_NTASKS too, but no step). */
+static int launcher_size(int *rank) {
+    static const char *sizes[][2] = {{"OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"},
+                                     {"PMI_SIZE", "PMI_RANK"},
+                                     {"PMIX_SIZE", "PMIX_RANK"},
+                                     {"SLURM_STEP_NUM_TASKS", "SLURM_PROCID"}};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        const char *s = getenv(sizes[k][0]);
+        if (!s || !*s) continue;
+        if (k == 3 && !getenv("SLURM_STEP_ID")) continue;
+        const char *r = getenv(sizes[k][1]);
+        *rank = r ? atoi(r) : 0;
+        return atoi(s);
+    }
+    if (getenv("PMIX_RANK")) { *rank = atoi(getenv("PMIX_RANK")); return 1; } /* size unknown, but launched */
+    return 0;
+}
+
 ll_dist *ll_dist_init(int *argc, char ***argv) {
-    (void)argc; (void)argv;
     ll_dist *d = ll_xcalloc(1, sizeof *d);
     d->size = 1;
+    d->local_size = 1;
+    int env_rank = 0, env_size = launcher_size(&env_rank);
+#ifdef LL_HAVE_MPI
+    if (env_size > 0) {
+        int provided = 0;
+        if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+            ll_set_error("MPI: MPI_Init_thread failed (started by a launcher as rank %d of %d)", env_rank, env_size);
+            free(d);
+            return NULL;
+        }
+        d->mpi_inited = 1;
+        MPI_Comm_dup(MPI_COMM_WORLD, &d->comm);
+        MPI_Comm_set_errhandler(d->comm, MPI_ERRORS_RETURN);
+        MPI_Comm_rank(d->comm, &d->rank);
+        MPI_Comm_size(d->comm, &d->size);
+        MPI_Comm node;
+        MPI_Comm_split_type(d->comm, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &node);
+        MPI_Comm_rank(node, &d->local_rank);
+        MPI_Comm_size(node, &d->local_size);
+        MPI_Comm_free(&node);
+    }
+#else
+    (void)argc; (void)argv;
+    if (env_size > 1) {
+        ll_set_error("started as rank %d of %d by a launcher, but this layerlaw was built without MPI "
+                     "(install libopenmpi-dev and rebuild; `layerlaw info` says mpi: yes)",
+                     env_rank, env_size);
+        free(d);
+        return NULL;
+    }
+#endif
+    g_rank = d->rank;
+    g_size = d->size;
     return d;
 }
-void ll_dist_finalize(ll_dist *d) { free(d); }
+
+void ll_dist_finalize(ll_dist *d) {
+    if (!d) return;
+#ifdef LL_DIST_NCCL
+    if (d->have_nccl) {
+        ncclCommDestroy(d->nccl);
+        cudaStreamDestroy(d->stream);
+    }
+#endif
+#ifdef LL_HAVE_MPI
+    if (d->mpi_inited) {
+        MPI_Comm_free(&d->comm);
+        MPI_Finalize();
+    }
+#endif
+    free(d);
+}
+
 int ll_dist_rank(const ll_dist *d) { return d ? d->rank : 0; }
 int ll_dist_size(const ll_dist *d) { return d ? d->size : 1; }
 int ll_dist_local_rank(const ll_dist *d) { return d ? d->local_rank : 0; }
 
+const char *ll_dist_transport(const ll_dist *d) {
+    if (!d || d->size == 1) return "none";
+    return d->have_nccl ? "mpi+nccl" : "mpi";
+}
+const char *ll_dist_binding(const ll_dist *d) { return d ? d->binding : ""; }
+
 void ll_dist_assign(const ll_dist *d, const int64_t *len, long n, int *owner) {
-    const int size = ll_dist_size(d);
-    double total = 0;
-    for (long i = 0; i < n; i++) total += (double)len[i];
+    ll_dist_assign_p(ll_dist_size(d), len, n, owner);
+}
+
+void ll_dist_assign_p(int size, const int64_t *len, long n, int *owner) {
+    if (size < 1) size = 1;
+    /* integer arithmetic: the same on every rank and every machine */
+    int64_t total = 0;
+    for (long i = 0; i < n; i++) total += len[i];
     /* contiguous blocks: sequence i goes to the rank whose share of the
-     * tokens its first token falls in */
-    double before = 0;
+     * tokens its first token falls in (floor(before·P / total)) */
+    int64_t before = 0;
     for (long i = 0; i < n; i++) {
-        int r = total > 0 ? (int)(before * size / total) : 0;
+        int r = 0;
+        if (total > 0) {
+            /* before·size may overflow int64 only beyond 2^63/size tokens */
+            r = (int)((__int128)before * size / total);
+        }
         owner[i] = r < size ? r : size - 1;
-        before += (double)len[i];
+        before += len[i];
     }
 }
 
-int ll_dist_reduce_stats(ll_dist *d, ll_stats *st) {
-    (void)d; (void)st;
+#ifdef LL_HAVE_MPI
+static int mpi_fail(int rc, const char *what) {
+    char msg[MPI_MAX_ERROR_STRING];
+    int n = 0;
+    MPI_Error_string(rc, msg, &n);
+    ll_set_error("MPI: %s failed: %s (rank %d)", what, msg, g_rank);
+    return -1;
+}
+#define LL_MPI(call, what)                                   \
+    do {                                                     \
+        int ll_rc_ = (call);                                 \
+        if (ll_rc_ != MPI_SUCCESS) return mpi_fail(ll_rc_, what); \
+    } while (0)
+
+/* buf (n doubles) on rank 0 := Σ over ranks, in the fixed order
+ * buf_0 + (buf_1 + (… + buf_{P−1})): rank r receives the partial sum of the
+ * ranks above it from r+1, adds its own and passes it to r−1.  In chunks, so
+ * that the chain pipelines and the scratch stays small.  Other ranks' buf
+ * holds partial sums afterwards. */
+#define LL_CHAIN_CHUNK ((size_t)1 << 20) /* doubles: 8 MiB */
+static int chain_sum_to(ll_dist *d, double *buf, size_t n, double *tmp, int root) {
+    /* in ranks counted from the root (v = 0): root + (v1 + (v2 + ...)) */
+    const int P = d->size, v = (d->rank - root + P) % P;
+    const int up = (d->rank + 1) % P, down = (d->rank - 1 + P) % P;
+    for (size_t off = 0; off < n; off += LL_CHAIN_CHUNK) {
+        size_t m = LL_MIN(LL_CHAIN_CHUNK, n - off);
+        if (v + 1 < P) {
+            LL_MPI(MPI_Recv(tmp, (int)m, MPI_DOUBLE, up, 7, d->comm, MPI_STATUS_IGNORE), "MPI_Recv (reduce)");
+            for (size_t i = 0; i < m; i++) buf[off + i] += tmp[i];
+        }
+        if (v > 0) LL_MPI(MPI_Send(buf + off, (int)m, MPI_DOUBLE, down, 7, d->comm), "MPI_Send (reduce)");
+    }
     return 0;
+}
+static int chain_sum(ll_dist *d, double *buf, size_t n, double *tmp) { return chain_sum_to(d, buf, n, tmp, 0); }
+#endif
+
+#ifdef LL_DIST_NCCL
+#define LL_NCCL(call)                                                                                  \
+    do {                                                                                               \
+        ncclResult_t ll_r_ = (call);                                                                   \
+        if (ll_r_ != ncclSuccess) {                                                                    \
+            ll_set_error("NCCL: %s failed: %s (rank %d)", #call, ncclGetErrorString(ll_r_), g_rank);  \
+            return -1;                                                                                 \
+        }                                                                                              \
+    } while (0)
+#define LL_CUDART(call)                                                                                \
+    do {                                                                                               \
+        cudaError_t ll_e_ = (call);                                                                    \
+        if (ll_e_ != cudaSuccess) {                                                                    \
+            ll_set_error("CUDA: %s failed: %s (rank %d)", #call, cudaGetErrorString(ll_e_), g_rank);  \
+            return -1;                                                                                 \
+        }                                                                                              \
+    } while (0)
+
+/* buf on rank root := Σ over ranks with ncclReduce, staged through device
+ * memory in chunks (the statistics live on the host once downloaded). */
+static int nccl_sum(ll_dist *d, double *buf, size_t n, int root) {
+    size_t chunk = LL_MIN(n, (size_t)1 << 24); /* 128 MiB of doubles */
+    double *dev = NULL;
+    LL_CUDART(cudaSetDevice(d->nccl_device));
+    LL_CUDART(cudaMalloc((void **)&dev, chunk * sizeof(double)));
+    int rc = 0;
+    for (size_t off = 0; off < n && rc == 0; off += chunk) {
+        size_t m = LL_MIN(chunk, n - off);
+        if (cudaMemcpyAsync(dev, buf + off, m * sizeof(double), cudaMemcpyHostToDevice, d->stream) != cudaSuccess ||
+            ncclReduce(dev, dev, m, ncclDouble, ncclSum, root, d->nccl, d->stream) != ncclSuccess ||
+            cudaMemcpyAsync(buf + off, dev, m * sizeof(double), cudaMemcpyDeviceToHost, d->stream) != cudaSuccess ||
+            cudaStreamSynchronize(d->stream) != cudaSuccess) {
+            ll_set_error("NCCL: the statistics reduce failed at offset %zu of %zu (rank %d)", off, n, g_rank);
+            rc = -1;
+        }
+    }
+    cudaFree(dev);
+    return rc;
+}
+#endif
+
+int ll_dist_use_device(ll_dist *d, int device) {
+#ifdef LL_DIST_NCCL
+    if (!d || d->size == 1 || d->have_nccl) return 0;
+    if (getenv("LAYERLAW_NCCL") && !strcmp(getenv("LAYERLAW_NCCL"), "0")) return 0;
+    ncclUniqueId id;
+    if (d->rank == 0) LL_NCCL(ncclGetUniqueId(&id));
+    LL_MPI(MPI_Bcast(&id, (int)sizeof id, MPI_BYTE, 0, d->comm), "MPI_Bcast (NCCL id)");
+    LL_CUDART(cudaSetDevice(device));
+    LL_CUDART(cudaStreamCreateWithFlags(&d->stream, cudaStreamNonBlocking));
+    LL_NCCL(ncclCommInitRank(&d->nccl, d->size, id, d->rank));
+    d->nccl_device = device;
+    d->have_nccl = 1;
+    return 0;
+#else
+    (void)d; (void)device;
+    return 0;
+#endif
+}
+
+#ifdef LL_HAVE_MPI
+/* Sum of per-rank buffers onto rank root by the job's transport. */
+static int dist_sum(ll_dist *d, double *buf, size_t n, double *tmp, int root) {
+#ifdef LL_DIST_NCCL
+    if (d->have_nccl) return nccl_sum(d, buf, n, root);
+#endif
+    return chain_sum_to(d, buf, n, tmp, root);
+}
+
+/* Fault injection for the tests (tests/test_dist.c): LAYERLAW_FAULT=kill:R
+ * makes rank R kill itself (SIGKILL) as the reduce starts — a rank that dies
+ * mid-job, deterministically. */
+static void maybe_fault(const ll_dist *d) {
+    const char *f = getenv("LAYERLAW_FAULT");
+    if (f && !strncmp(f, "kill:", 5) && atoi(f + 5) == d->rank) raise(SIGKILL);
+}
+
+/* Entry e's merged statistics end on rank owner(e): 0 for all (reduce to
+ * rank 0), or contiguous blocks of entries (reduce then solve by entry). */
+static int entry_owner(int e, int E, int P, int spread) { return spread ? (int)((long)e * P / E) : 0; }
+#endif
+
+static int reduce_core(ll_dist *d, ll_stats *st, int spread);
+
+int ll_dist_reduce_stats(ll_dist *d, ll_stats *st) {
+    if (!d || d->size == 1) return 0;
+    return reduce_core(d, st, 0);
+}
+
+static int host_solver(void *ctx, const ll_stats *st, double ridge, int threads, ll_probe_result *out) {
+    (void)ctx;
+    return ll_stats_solve(st, ridge, threads, out);
+}
+
+int ll_dist_reduce_solve(ll_dist *d, ll_stats *st, double ridge, int threads, ll_probe_result *res,
+                         ll_dist_solver solve, void *solve_ctx) {
+    if (!solve) solve = host_solver;
+    if (!d || d->size == 1) return solve(solve_ctx, st, ridge, threads, res);
+#ifndef LL_HAVE_MPI
+    return solve(solve_ctx, st, ridge, threads, res);
+#else
+    if (reduce_core(d, st, 1) != 0) return -1;
+    const int E = st->E, P = d->size;
+    const size_t dd = (size_t)st->d, K = (size_t)st->K;
+    int e0 = E, e1 = E;
+    for (int e = 0; e < E; e++)
+        if (entry_owner(e, E, P, 1) == d->rank) { if (e0 == E) e0 = e; e1 = e + 1; }
+    /* this rank's entries as statistics of their own (a view: no copy) */
+    int rc = 0;
+    double *out = ll_xcalloc((size_t)E * 5, sizeof(double)), *all = ll_xcalloc((size_t)E * 5, sizeof(double));
+    if (e1 > e0) {
+        ll_stats v = *st;
+        v.E = e1 - e0;
+        v.n = st->n + e0; v.mean = st->mean + (size_t)e0 * dd; v.M2 = st->M2 + (size_t)e0 * dd * dd;
+        v.ymean = st->ymean + e0; v.Cxy = st->Cxy + (size_t)e0 * dd; v.Syy = st->Syy + e0;
+        v.ones_null = st->ones_null + e0;
+        if (K) { v.class_n = st->class_n + (size_t)e0 * K; v.class_sum = st->class_sum + (size_t)e0 * K * dd; }
+        ll_probe_result *mine = ll_xcalloc((size_t)(e1 - e0), sizeof *mine);
+        rc = solve(solve_ctx, &v, ridge, threads, mine);
+        for (int e = e0; e < e1 && rc == 0; e++) {
+            const ll_probe_result *q = &mine[e - e0];
+            double *o = out + (size_t)e * 5;
+            o[0] = q->pr; o[1] = q->rss; o[2] = q->tss; o[3] = q->n; o[4] = q->rank;
+        }
+        free(mine);
+    }
+    /* a failed solve is one rank's: agree before gathering (every rank
+     * then holds "rank R: <its message>") */
+    if (ll_dist_any_failed(d, rc != 0) >= 0) {
+        free(out); free(all);
+        return -1;
+    }
+    /* every entry is non-zero on exactly one rank: the sum is exact (NaN PRs too) */
+    if (MPI_Reduce(out, all, E * 5, MPI_DOUBLE, MPI_SUM, 0, d->comm) != MPI_SUCCESS) {
+        ll_set_error("MPI: MPI_Reduce (probe results) failed (rank %d)", d->rank);
+        free(out); free(all);
+        return -1;
+    }
+    if (d->rank == 0)
+        for (int e = 0; e < E; e++) {
+            const double *o = all + (size_t)e * 5;
+            res[e].pr = o[0]; res[e].rss = o[1]; res[e].tss = o[2]; res[e].n = o[3]; res[e].rank = (int)o[4];
+        }
+    free(out); free(all);
+    return 0;
+#endif
+}
+
+static int reduce_core(ll_dist *d, ll_stats *st, int spread) {
+#ifndef LL_HAVE_MPI
+    (void)d; (void)st; (void)spread;
+    return 0;
+#else
+    maybe_fault(d);
+    const int E = st->E, K = st->K, P = d->size;
+    const size_t dd = (size_t)st->d, Kz = (size_t)K;
+    /* 1. counts and first moments: [n, n·ȳ, n·x̄ (d)] per entry, summed, then
+     *    sent to every rank (each needs the global means for its shift) */
+    const size_t w1 = 2 + dd;
+    double *m1 = ll_xcalloc((size_t)E * w1, sizeof(double));
+    for (int e = 0; e < E; e++) {
+        double *o = m1 + (size_t)e * w1, n = st->n[e];
+        o[0] = n;
+        o[1] = n * st->ymean[e];
+        for (size_t j = 0; j < dd; j++) o[2 + j] = n * st->mean[(size_t)e * dd + j];
+    }
+    const size_t w2 = dd * (dd + 1) / 2 + dd + 1 + Kz + Kz * dd; /* per entry */
+    const size_t tmpn = LL_MAX(LL_MIN(w2, LL_CHAIN_CHUNK), LL_MIN((size_t)E * w1, LL_CHAIN_CHUNK));
+    double *tmp = ll_xmalloc(tmpn * sizeof(double));
+    int rc = chain_sum(d, m1, (size_t)E * w1, tmp);
+    if (rc == 0 && MPI_Bcast(m1, (int)((size_t)E * w1), MPI_DOUBLE, 0, d->comm) != MPI_SUCCESS) {
+        ll_set_error("MPI: MPI_Bcast (global means) failed (rank %d)", d->rank);
+        rc = -1;
+    }
+    int *onull = ll_xmalloc((size_t)E * sizeof(int));
+    if (rc == 0 && MPI_Allreduce(st->ones_null, onull, E, MPI_INT, MPI_MIN, d->comm) != MPI_SUCCESS) {
+        ll_set_error("MPI: MPI_Allreduce (ones_null) failed (rank %d)", d->rank);
+        rc = -1;
+    }
+    /* 2. per entry: [M2 upper triangle, Cxy, Syy, class_n, class_sum], each
+     *    rank's shifted to the global means, summed onto rank 0 */
+    double *buf = ll_xmalloc(w2 * sizeof(double));
+    double *mu = ll_xmalloc(dd * sizeof(double)), *delta = ll_xmalloc(dd * sizeof(double));
+    for (int e = 0; e < E && rc == 0; e++) {
+        const double *g = m1 + (size_t)e * w1;
+        const double N = g[0];
+        const double ybar = N > 0 ? g[1] / N : 0;
+        for (size_t j = 0; j < dd; j++) mu[j] = N > 0 ? g[2 + j] / N : 0;
+        const double n = st->n[e];
+        const double *mean = st->mean + (size_t)e * dd, *M2 = st->M2 + (size_t)e * dd * dd;
+        for (size_t j = 0; j < dd; j++) delta[j] = n > 0 ? mean[j] - mu[j] : 0;
+        const double dy = n > 0 ? st->ymean[e] - ybar : 0;
+        /* rows of the upper triangle: row i starts at i·d − i(i−1)/2 */
+#pragma omp parallel for schedule(dynamic, 16) if (dd >= 256)
+        for (size_t i = 0; i < dd; i++) {
+            const double a = n * delta[i];
+            const double *row = M2 + i * dd;
+            double *oi = buf + i * dd - i * (i - 1) / 2;
+            for (size_t j = i; j < dd; j++) oi[j - i] = row[j] + a * delta[j];
+        }
+        double *o = buf + dd * (dd + 1) / 2;
+        for (size_t j = 0; j < dd; j++) *o++ = st->Cxy[(size_t)e * dd + j] + n * delta[j] * dy;
+        *o++ = st->Syy[e] + n * dy * dy;
+        if (K) {
+            memcpy(o, st->class_n + (size_t)e * Kz, Kz * sizeof(double));
+            o += Kz;
+            memcpy(o, st->class_sum + (size_t)e * Kz * dd, Kz * dd * sizeof(double));
+            o += Kz * dd;
+        }
+        const int root = entry_owner(e, E, P, spread);
+        rc = dist_sum(d, buf, w2, tmp, root);
+        if (rc == 0 && d->rank == root) {
+            double *M2w = st->M2 + (size_t)e * dd * dd;
+            o = buf;
+            for (size_t i = 0; i < dd; i++)
+                for (size_t j = i; j < dd; j++) M2w[i * dd + j] = M2w[j * dd + i] = *o++;
+            memcpy(st->Cxy + (size_t)e * dd, o, dd * sizeof(double));
+            o += dd;
+            st->Syy[e] = *o++;
+            if (K) {
+                memcpy(st->class_n + (size_t)e * Kz, o, Kz * sizeof(double));
+                o += Kz;
+                memcpy(st->class_sum + (size_t)e * Kz * dd, o, Kz * dd * sizeof(double));
+            }
+            st->n[e] = N;
+            st->ymean[e] = ybar;
+            memcpy(st->mean + (size_t)e * dd, mu, dd * sizeof(double));
+            st->ones_null[e] = onull[e];
+        }
+    }
+    free(m1); free(tmp); free(onull); free(buf); free(mu); free(delta);
+    /* a rank whose send failed must not leave the root believing it has the
+     * sum: agree, naming the failing rank */
+    return ll_dist_any_failed(d, rc != 0) >= 0 ? -1 : 0;
+#endif
 }
 
 int ll_dist_any_failed(ll_dist *d, int failed) {
-    (void)d;
+    if (!d || d->size == 1) return failed ? 0 : -1;
+#ifdef LL_HAVE_MPI
+    int mine = failed ? d->rank : d->size, low = d->size;
+    if (MPI_Allreduce(&mine, &low, 1, MPI_INT, MPI_MIN, d->comm) != MPI_SUCCESS) {
+        /* the job cannot agree any more: treat as failed here */
+        ll_set_error("MPI: MPI_Allreduce (failure check) failed (rank %d)", d->rank);
+        return d->rank;
+    }
+    if (low >= d->size) return -1;
+    char msg[1024];
+    memset(msg, 0, sizeof msg);
+    if (d->rank == low) snprintf(msg, sizeof msg, "%s", ll_last_error());
+    MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, low, d->comm);
+    msg[sizeof msg - 1] = 0;
+    if (strncmp(msg, "rank ", 5) == 0) ll_set_error("%s", msg); /* already says which */
+    else ll_set_error("rank %d: %s", low, msg);
+    return low;
+#else
     return failed ? 0 : -1;
+#endif
+}
+
+int ll_dist_agree(ll_dist *d, int rc) {
+    if (!d || d->size == 1) return rc;
+    int low = ll_dist_any_failed(d, rc != 0);
+    if (low < 0) return 0;
+#ifdef LL_HAVE_MPI
+    int v = rc;
+    if (MPI_Bcast(&v, 1, MPI_INT, low, d->comm) != MPI_SUCCESS) return rc ? rc : 1;
+    return v ? v : 1;
+#else
+    return rc;
+#endif
+}
+
+int ll_dist_sum_ll(ll_dist *d, long long *v, long n) {
+    if (!d || d->size == 1 || n <= 0) return 0;
+#ifdef LL_HAVE_MPI
+    LL_MPI(MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_LONG_LONG, MPI_SUM, d->comm), "MPI_Allreduce (sum)");
+#endif
+    return 0;
+}
+int ll_dist_max_double(ll_dist *d, double *v, long n) {
+    if (!d || d->size == 1 || n <= 0) return 0;
+#ifdef LL_HAVE_MPI
+    LL_MPI(MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_DOUBLE, MPI_MAX, d->comm), "MPI_Allreduce (max)");
+#endif
+    return 0;
+}
+
+int ll_dist_bind(ll_dist *d, int device) {
+    ll_topo_binding b;
+    int local_rank = d ? d->local_rank : 0, local_size = d ? d->local_size : 1;
+    int cores = ll_topo_bind_self(local_rank, local_size, device, &b);
+    if (d) snprintf(d->binding, sizeof d->binding, "%s", b.text);
+    return cores;
+}
+
+void ll_dist_build_info(char *buf, int cap) {
+    int o = 0;
+#ifdef LL_HAVE_MPI
+    char v[MPI_MAX_LIBRARY_VERSION_STRING];
+    int n = 0;
+    MPI_Get_library_version(v, &n);
+    v[strcspn(v, "\n,")] = 0;
+    o += snprintf(buf + o, (size_t)(cap - o), "mpi: yes (%s)\n", v);
+#else
+    o += snprintf(buf + o, (size_t)(cap - o), "mpi: no (built without an MPI library: one process only)\n");
+#endif
+#ifdef LL_DIST_NCCL
+    int nv = 0;
+    ncclGetVersion(&nv);
+    o += snprintf(buf + o, (size_t)(cap - o), "nccl: yes (%d.%d.%d)\n", nv / 10000, nv / 100 % 100, nv % 100);
+#else
+    o += snprintf(buf + o, (size_t)(cap - o), "nccl: no\n");
+#endif
+#ifdef LL_HAVE_HWLOC
+    snprintf(buf + o, (size_t)(cap - o), "hwloc: yes\n");
+#else
+    snprintf(buf + o, (size_t)(cap - o), "hwloc: no (no binding, no `layerlaw topo`)\n");
+#endif
+}
+
+cJSON *ll_dist_split_json(ll_dist *d, const int64_t *len, long n, const int *owner) {
+    const int P = ll_dist_size(d);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "ranks", P);
+    cJSON_AddStringToObject(j, "transport", ll_dist_transport(d));
+    cJSON_AddStringToObject(j, "assignment", "contiguous blocks in input order, balanced by tokens");
+    cJSON_AddStringToObject(j, "reduce", P == 1 ? "none"
+                                        : d->have_nccl ? "ncclReduce of the statistics shifted to the global means, "
+                                                         "onto the rank solving each entry block"
+                                                       : "MPI chain in rank order of the statistics shifted to the "
+                                                         "global means, onto the rank solving each entry block");
+    long long *docs = ll_xcalloc((size_t)P, sizeof(long long)), *toks = ll_xcalloc((size_t)P, sizeof(long long));
+    for (long i = 0; i < n; i++) {
+        int r = owner ? owner[i] : 0;
+        if (r < 0 || r >= P) continue;
+        docs[r]++;
+        toks[r] += len[i];
+    }
+    cJSON *jd = cJSON_AddArrayToObject(j, "documents"), *jt = cJSON_AddArrayToObject(j, "tokens");
+    for (int r = 0; r < P; r++) {
+        cJSON_AddItemToArray(jd, cJSON_CreateNumber((double)docs[r]));
+        cJSON_AddItemToArray(jt, cJSON_CreateNumber((double)toks[r]));
+    }
+    free(docs);
+    free(toks);
+    /* every rank's binding line, gathered (rank 0's JSON is the one written) */
+    cJSON *jb = cJSON_AddArrayToObject(j, "binding");
+    char mine[256];
+    snprintf(mine, sizeof mine, "%s", d ? d->binding : "");
+#ifdef LL_HAVE_MPI
+    if (d && P > 1) {
+        char *all = ll_xcalloc((size_t)P, sizeof mine);
+        if (MPI_Gather(mine, (int)sizeof mine, MPI_CHAR, all, (int)sizeof mine, MPI_CHAR, 0, d->comm) == MPI_SUCCESS &&
+            d->rank == 0)
+            for (int r = 0; r < P; r++) {
+                all[(size_t)r * sizeof mine + sizeof mine - 1] = 0;
+                cJSON_AddItemToArray(jb, cJSON_CreateString(all + (size_t)r * sizeof mine));
+            }
+        free(all);
+        return j;
+    }
+#endif
+    cJSON_AddItemToArray(jb, cJSON_CreateString(mine));
+    return j;
 }

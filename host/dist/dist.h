@@ -32,13 +32,77 @@ int ll_dist_local_rank(const ll_dist *d); /* rank among the processes of this no
 /* Sequence i (0..n-1, lengths len[i]) goes to rank owner[i]: contiguous
  * blocks in input order, balanced by tokens, the same on every rank. */
 void ll_dist_assign(const ll_dist *d, const int64_t *len, long n, int *owner);
+/* The same for P ranks (what ll_dist_assign computes): sequence i goes to
+ * rank floor(T_i·P / T), T_i the tokens before it, T the total. */
+void ll_dist_assign_p(int P, const int64_t *len, long n, int *owner);
 
 /* Every rank's statistics merged into rank 0's (other ranks' st are left as
  * they were).  Single process: nothing to do.  0, or -1 + error. */
 int ll_dist_reduce_stats(ll_dist *d, ll_stats *st);
 
+/* The reduce and the solve, spread: entry e's merged statistics end on rank
+ * floor(e·P/E) (contiguous blocks of entries), which solves them
+ * (ll_stats_solve); the results are gathered on rank 0 (res[E] is valid
+ * there only).  A rank's st afterwards holds the merged statistics of its own
+ * entries.  P times less solve per rank than solving on rank 0 — the serial
+ * part of a data-parallel job (docs/distributed.md).  Single process:
+ * ll_stats_solve.  0, or -1 + error (on every rank). */
+typedef int (*ll_dist_solver)(void *ctx, const ll_stats *st, double ridge, int threads, ll_probe_result *out);
+/* solve: how a rank solves its block (NULL: ll_stats_solve on the host; the
+ * run pipeline passes its backend's, so GPU ranks solve on their GPU). */
+int ll_dist_reduce_solve(ll_dist *d, ll_stats *st, double ridge, int threads, ll_probe_result *res,
+                         ll_dist_solver solve, void *solve_ctx);
+
 /* Collective: every rank says whether it failed; returns the lowest failing
- * rank (its error message is copied to every rank's ll_last_error), or -1
- * when none failed. */
+ * rank (its error message, prefixed "rank R: " when there are several
+ * ranks, is copied to every rank's ll_last_error), or -1 when none failed. */
 int ll_dist_any_failed(ll_dist *d, int failed);
+
+/* Collective: ll_dist_any_failed for exit statuses.  Every rank gives its
+ * own (0: fine); returns 0 when all are 0, else the status of the lowest
+ * failing rank, whose message (prefixed "rank R: ") is in ll_last_error on
+ * every rank.  Single process: returns rc. */
+int ll_dist_agree(ll_dist *d, int rc);
+
+/* Collective sums / maxima over the ranks, in place on every rank (integer
+ * sums are exact; single process: nothing to do).  0, or -1 + error. */
+int ll_dist_sum_ll(ll_dist *d, long long *v, long n);
+int ll_dist_max_double(ll_dist *d, double *v, long n);
+
+/* ---- beyond the seam (host/dist/dist.c, host/dist/topo.c) ---- */
+
+/* The job as ll_dist_init found it (any thread, after init; before: 0 of 1):
+ * the CLI prefixes its error lines with "rank R: " when the size is > 1. */
+int ll_dist_world_rank(void);
+int ll_dist_world_size(void);
+/* "none" (one process), "mpi" or "mpi+nccl" (after ll_dist_use_device). */
+const char *ll_dist_transport(const ll_dist *d);
+
+/* Binds this process to the cores nearest its GPU (device >= 0, CUDA builds)
+ * or to its share of the node's cores (device < 0), with hwloc.  A binding
+ * the launcher already made (srun --cpu-bind, mpirun --bind-to) is kept.
+ * Returns the number of cores the process may use (the thread count when
+ * the user gave none: >= 1); never fails (without hwloc: the online cores
+ * divided among the node's ranks).  LAYERLAW_BIND=0 turns binding off. */
+int ll_dist_bind(ll_dist *d, int device);
+/* One line describing what ll_dist_bind did ("cores 0-3 (package 0), near
+ * GPU 0000:18:00.0" / "not bound: ..."), "" before it. */
+const char *ll_dist_binding(const ll_dist *d);
+
+/* CUDA + NCCL builds: joins the job's NCCL communicator on `device` (the
+ * unique id is broadcast over MPI; one communicator per job), after which
+ * ll_dist_reduce_stats sums over NCCL.  A no-op returning 0 with one rank or
+ * without NCCL.  Collective. */
+int ll_dist_use_device(ll_dist *d, int device);
+
+/* One line per library this build carries for ranks: "mpi: yes (Open MPI
+ * v4.1.4, ...)", "nccl: ...", "hwloc: ..." (for `layerlaw info`). */
+void ll_dist_build_info(char *buf, int cap);
+
+/* How the work was split, for law.json's "ranks" member:
+ * {"ranks": P, "transport": ..., "documents": [per rank], "tokens": [per
+ * rank], "reduce": "...", "binding": [...]} from the assignment (every rank
+ * computes the same).  Collective (gathers the bindings). */
+struct cJSON;
+struct cJSON *ll_dist_split_json(ll_dist *d, const int64_t *len, long n, const int *owner);
 #endif

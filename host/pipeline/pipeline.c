@@ -201,6 +201,11 @@ typedef struct {
     int64_t *woff, *seq_len;
     int *owner;
     ll_stats *host_stats;
+    /* ranks: the job's failure checks (ll_dist_agree) this rank has passed
+     * (0, 1: before the forward, 2: before the reduce), and whether one of them
+     * reported a failure (then nobody calls another) */
+    int checks, agreed_fail;
+    cJSON *ranks_json;
     double *lms, *cms, *flops;
     long long *len_hist; /* [longest + 1]: this rank's sequences by length */
     /* measures: label counts, the class plan, the fold statistics and sink */
@@ -215,12 +220,19 @@ typedef struct {
     ll_heldout ho;
 } run_state;
 
+/* A rank's block of merged statistics, solved where its backend solves. */
+static int backend_solver(void *ctx, const ll_stats *st, double ridge, int threads, ll_probe_result *out) {
+    ll_backend *b = ctx;
+    return b->solve_stats ? b->solve_stats(b, st, ridge, threads, out) : ll_stats_solve(st, ridge, threads, out);
+}
+
 static void run_state_free(run_state *s) {
     if (s->tee) ll_capture_free(s->tee);
     if (s->dumpcap) ll_capture_free(s->dumpcap);
     if (s->probe && s->be) s->be->probe_free(s->probe);
     ll_token_reader_close(s->rd);
     ll_batcher_free(s->batcher);
+    cJSON_Delete(s->ranks_json);
     ll_model_free(s->m); /* before the backend: device weights are freed through it */
     ll_backend_close(s->be);
     if (s->tok_fd >= 0) close(s->tok_fd);
@@ -273,7 +285,7 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
         ll_set_error("--split: unknown split '%s' (auto|line|paragraph|file|jsonl)", o->split);
         return 2;
     }
-    const int threads = o->threads > 0 ? o->threads : omp_get_num_procs();
+    int threads = o->threads > 0 ? o->threads : omp_get_num_procs();
     const int rank = ll_dist_rank(o->dist), nranks = ll_dist_size(o->dist);
     r->rank = rank;
     /* measures (docs/measures.md) */
@@ -288,12 +300,22 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     /* the backend is decided before loading (a GPU keeps bf16 weights) and
      * opened after the input is validated */
     ll_backend_choice bc;
-    if (ll_backend_select(o->backend, o->compute, o->device, &bc) != 0) return 2;
+    if (ll_backend_select(o->backend, o->compute, o->device, &bc) != 0) {
+        if (nranks > 1) return ll_dist_agree(o->dist, 2);
+        return 2;
+    }
+    if (nranks > 1) {
+        /* several ranks: each on the cores nearest its GPU (or its share of
+         * the node), before anything is allocated (first touch places the
+         * pages there); the thread count follows the binding */
+        int cores = ll_dist_bind(o->dist, strcmp(bc.name, "cuda") == 0 ? bc.device : -1);
+        if (o->threads <= 0) threads = cores;
+    }
 
     double t0 = ll_now();
     ll_load_opts lo = {bc.keep_half};
     S.m = o->synthetic ? ll_model_synthetic(o->model, &lo, o->synthetic_seed) : ll_model_load_ex(o->model, &lo);
-    if (!S.m) return 2;
+    if (!S.m) goto fail; /* rc 2: through fail, so that other ranks learn of it */
     r->load_s = ll_now() - t0;
     ll_model *m = S.m;
     if (o->embedding_entry && ll_model_set_embedding_entry(m, 1) != 0) goto fail;
@@ -468,6 +490,14 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     r->forward_s = tc.fwd_s = ll_xcalloc((size_t)E, sizeof(double));
     r->capture_s = tc.cap_s = ll_xcalloc((size_t)E, sizeof(double));
     if (sink->on_entry_device) tc.base.on_entry_device = timed_on_entry_device;
+    /* ranks: failure check 1 — everything up to here (the model and its shards,
+     * the input, the device) is where one rank may fail alone; stop the job
+     * before anyone spends the forward */
+    if (nranks > 1) {
+        S.checks = 1;
+        int frc = ll_dist_agree(o->dist, 0);
+        if (frc) { S.agreed_fail = 1; rc = frc; goto fail; }
+    }
 
     /* pass 2: windows of ~WIN tokens, batched (longest first, or input
      * order with --keep-order / --dump-hidden: the dump is in input order) */
@@ -553,9 +583,31 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     } else if (nranks > 1) {
         S.host_stats = ll_stats_new(E, d, po.target, po.K);
         if (!S.host_stats || S.be->probe_get_stats(S.probe, S.host_stats) != 0) goto fail;
-        if (ll_dist_reduce_stats(o->dist, S.host_stats) != 0) goto fail;
-        solved = rank != 0 ? 0 : fuzz ? fuzz_solve(S.host_stats, threads, r->res)
-                                      : ll_stats_solve(S.host_stats, o->ridge, threads, r->res);
+        /* failure check 2: every rank has folded its sequences (or failed on
+         * the way); then the collectives */
+        S.checks = 2;
+        int frc = ll_dist_agree(o->dist, 0);
+        if (frc) { S.agreed_fail = 1; rc = frc; goto fail; }
+        if (strcmp(bc.name, "cuda") == 0 && ll_dist_use_device(o->dist, bc.device) != 0) goto fail;
+        S.ranks_json = ll_dist_split_json(o->dist, S.seq_len, (long)n_seq, S.owner);
+        /* the job's totals for the throughput record (per-entry timings stay
+         * rank 0's); the run time is the slowest rank's */
+        long long tot[2] = {done_tok, padded};
+        if (ll_dist_sum_ll(o->dist, tot, 2) != 0 || ll_dist_sum_ll(o->dist, S.len_hist, (long)longest + 1) != 0 ||
+            ll_dist_max_double(o->dist, &r->run_s, 1) != 0)
+            goto fail;
+        done_tok = tot[0];
+        padded = tot[1];
+        cJSON_AddStringToObject(S.ranks_json, "note", "throughput: tokens, padded_tokens, seconds (the slowest rank) "
+                                                      "and rates are the job's; per-entry timings are rank 0's");
+        if (fuzz) { /* separation fuzziness: merged onto rank 0, which computes D */
+            if (ll_dist_reduce_stats(o->dist, S.host_stats) != 0) goto fail;
+            solved = rank != 0 ? 0 : fuzz_solve(S.host_stats, threads, r->res);
+        } else {
+            /* the reduce ends each entry on the rank that solves it (blocks
+             * of entries); the results meet on rank 0 */
+            solved = ll_dist_reduce_solve(o->dist, S.host_stats, o->ridge, threads, r->res, backend_solver, S.be);
+        }
     } else if (fuzz) {
         S.host_stats = ll_stats_new(E, d, po.target, po.K);
         if (!S.host_stats || S.be->probe_get_stats(S.probe, S.host_stats) != 0) goto fail;
@@ -639,10 +691,9 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     cJSON *mem = cJSON_AddObjectToObject(extra, "memory");
     cJSON_AddNumberToObject(mem, "weights_bytes", (double)m->arena_bytes);
     cJSON_AddNumberToObject(mem, "workspace_bytes", (double)m->ws_bytes);
-    if (nranks > 1) {
-        cJSON *rk = cJSON_AddObjectToObject(extra, "ranks");
-        cJSON_AddNumberToObject(rk, "size", nranks);
-        cJSON_AddStringToObject(rk, "assignment", "contiguous blocks of sequences in input order, balanced by tokens");
+    if (nranks > 1 && S.ranks_json) { /* ranks, documents and tokens per rank, transport, bindings */
+        cJSON_AddItemToObject(extra, "ranks", S.ranks_json);
+        S.ranks_json = NULL;
     }
     /* per-entry device timing: events at every entry, read after the run */
     if (S.probe && S.be->probe_timing) {
@@ -674,6 +725,10 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     run_state_free(&S);
     return 0;
 fail:
+    /* a rank that fails between failure checks takes part in the next one
+     * (and only that one: it reports the failure to all), so that the others
+     * stop too; rank 0 then holds "rank R: <message>" */
+    if (nranks > 1 && !S.agreed_fail && S.checks < 2) rc = ll_dist_agree(o->dist, rc ? rc : 1);
     run_state_free(&S);
     ll_run_result_free(r);
     r->rank = rank;

@@ -593,8 +593,12 @@ static int attention_(opsctx *x, const ll_attn_params *p) {
     /* the tensor-core kernel is causal-only without softcap or bias */
     const bool plain = !p->bidirectional && !(p->softcap > 0.0f) && !p->bias;
     if (plain && x->attn_tc && x->compute == LL_DT_BF16) {
-        if (p->hd == 64) return attention_tc_<64>(x, p);
-        if (p->hd == 128) return attention_tc_<128>(x, p);
+        /* the tile needs 70 KiB (hd 64) / 110 KiB (hd 128) of shared memory per
+         * block: A100/H100/B200 give 163-227 KiB, but sm_86/89/120 (RTX 30/40/50,
+         * A6000, L40S) only 99 KiB — there hd 128 takes the FP32 kernel below */
+        const size_t optin = x->c->prop.sharedMemPerBlockOptin;
+        if (p->hd == 64 && tc_layout<64>::bytes <= optin) return attention_tc_<64>(x, p);
+        if (p->hd == 128 && tc_layout<128>::bytes <= optin) return attention_tc_<128>(x, p);
     }
     const bool vec = p->hd % 4 == 0;
     const int ldk = vec ? p->hd + 4 : p->hd + 1;

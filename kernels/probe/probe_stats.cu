@@ -511,6 +511,34 @@ extern "C" int ll_cuda_stats_download(ll_cuda_stats *s, ll_stats *dst) {
     return 0;
 }
 
+extern "C" int ll_cuda_stats_upload(ll_cuda_stats *s, const ll_stats *src) {
+    if (src->E != s->E || src->d != s->d || src->target != s->target ||
+        (s->target == LL_TARGET_ONEHOT && src->K != s->K)) {
+        ll_set_error("ll_cuda_stats_upload: shape mismatch (E=%d d=%d K=%d vs E=%d d=%d K=%d)", src->E, src->d, src->K,
+                     s->E, s->d, s->K);
+        return -1;
+    }
+    ll_cuda_ctx *c = ll_cuda_ctx_get();
+    if (!c) return -1;
+    size_t E = s->E, d = s->d;
+    cudaMemcpyKind k = cudaMemcpyHostToDevice;
+    LL_CU(cudaMemcpyAsync(s->mean, src->mean, E * d * sizeof(double), k, c->stream));
+    LL_CU(cudaMemcpyAsync(s->M2, src->M2, E * d * d * sizeof(double), k, c->stream));
+    LL_CU(cudaMemcpyAsync(s->ymean, src->ymean, E * sizeof(double), k, c->stream));
+    LL_CU(cudaMemcpyAsync(s->Cxy, src->Cxy, E * d * sizeof(double), k, c->stream));
+    LL_CU(cudaMemcpyAsync(s->Syy, src->Syy, E * sizeof(double), k, c->stream));
+    if (s->target == LL_TARGET_ONEHOT) {
+        LL_CU(cudaMemcpyAsync(s->class_n, src->class_n, E * s->K * sizeof(double), k, c->stream));
+        LL_CU(cudaMemcpyAsync(s->class_sum, src->class_sum, E * s->K * d * sizeof(double), k, c->stream));
+    }
+    LL_CU(cudaStreamSynchronize(c->stream));
+    for (size_t e = 0; e < E; e++) {
+        s->h_n[e] = src->n[e];
+        s->h_ones[e] = src->n[e] > 0 ? (src->ones_null && src->ones_null[e]) : -1;
+    }
+    return 0;
+}
+
 /* -------------------------------------------------------------------- solve */
 /* A[k] = sym(M2[e0+k]) (+ ridge·I is not added: ridge enters the residual
  * formula); b[k] = Cxy[e0+k]. */
