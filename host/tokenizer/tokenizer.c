@@ -1017,7 +1017,7 @@ int ll_tokenizer_encode(ll_tokenizer *t, const char *text, size_t len, int add_s
     int32_t *r = ll_xmalloc((total ? total : 1) * sizeof *r);
     size_t k = 0;
     if (add_special) for (size_t i = 0; i < t->pre_ids.n; i++) r[k++] = t->pre_ids.v[i];
-    memcpy(r + k, o->v, keep * sizeof *r);
+    if (keep) memcpy(r + k, o->v, keep * sizeof *r); /* o->v is NULL when nothing was encoded yet */
     k += keep;
     if (add_special) for (size_t i = 0; i < t->post_ids.n; i++) r[k++] = t->post_ids.v[i];
     *ids = r;
@@ -1273,7 +1273,12 @@ static int load_model(ll_tokenizer *t, const cJSON *m) {
     cJSON_ArrayForEach(it, vocab) {
         int32_t id;
         if (jint(it, &id) != 0) { ll_set_error("%s: model.vocab['%.40s'] must be a non-negative integer", t->name, it->string); return -1; }
-        if (id > 16 * 1024 * 1024) { ll_set_error("%s: model.vocab['%.40s']: id %d is too large", t->name, it->string, id); return -1; }
+        /* the id table is dense: an id far beyond the number of entries would
+         * make it mostly holes (a 40-byte file must not allocate 128 MB) */
+        if (id > 16 * 1024 * 1024 || (int64_t)id >= 4 * (int64_t)nv + 1024) {
+            ll_set_error("%s: model.vocab['%.40s']: id %d is too large for a vocabulary of %d entries", t->name, it->string, id, nv);
+            return -1;
+        }
         if (id > maxid) maxid = id;
     }
     t->vocab_size = maxid + 1;
@@ -1369,6 +1374,13 @@ static int load_added(ll_tokenizer *t, const cJSON *arr) {
             return -1;
         }
         if (!*c) continue;
+        /* as for the model vocab: ids within a dense table of what the file holds */
+        int64_t idmax = 4 * ((int64_t)t->vocab.n + n) + 1024;
+        if (id > 16 * 1024 * 1024 || (int64_t)id >= idmax) {
+            ll_set_error("%s: added_tokens[%d]: id %d is too large for a vocabulary of %zu entries and %d added tokens",
+                         t->name, k, id, t->vocab.n, n);
+            return -1;
+        }
         added_tok *a = &t->added[t->nadded];
         int norm_d = !(jbool(it, "special", 0) == 1);
         a->normalized = jbool(it, "normalized", norm_d);

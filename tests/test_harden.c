@@ -1,0 +1,302 @@
+/* Regressions for the outside tester's findings (issue 15): each test builds
+ * the hostile input it describes, and each failed before its fix (a crash, a
+ * hang, a huge allocation, an undefined cast, or a silently wrong result).
+ * Oracles: the numbers are hand-derived from the file formats, HF's
+ * safetensors 0.8.0 (its safe_open refuses the same headers), PyPI tokenizers
+ * 0.23.3 (ids quoted below). */
+#include "harness.h"
+#include "core/ll_util.h"
+#include "io/corpus.h"
+#include "io/safetensors.h"
+#include "io/torch_pickle.h"
+#include "tokenizer/tokenizer.h"
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static const char *tmp(const char *name) {
+    static char buf[4][700];
+    static int k;
+    k = (k + 1) % 4;
+    return ll_path_join(buf[k], sizeof buf[k], ll_test_tmpdir(), name);
+}
+
+/* ---- a zip writer: stored entries, or a raw declaration (method, sizes,
+ * crc) for a deflated one whose declared size is a lie ---- */
+typedef struct {
+    const char *name;
+    const void *data;
+    size_t n;         /* bytes written */
+    int method;       /* 0 stored, 8 deflate */
+    uint64_t usize;   /* declared uncompressed size (0: n) */
+    uint32_t crc;     /* declared (stored: computed) */
+} zin;
+
+static void w16(FILE *f, unsigned v) { fputc(v & 255, f); fputc(v >> 8 & 255, f); }
+static void w32(FILE *f, uint32_t v) { w16(f, v & 0xffff); w16(f, v >> 16); }
+static void w64(FILE *f, uint64_t v) { w32(f, (uint32_t)v); w32(f, (uint32_t)(v >> 32)); }
+
+static int write_zip(const char *path, zin *e, int n) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    uint32_t off[16];
+    for (int i = 0; i < n; i++) {
+        if (e[i].method == 0) e[i].crc = (uint32_t)crc32(0L, e[i].data, (uInt)e[i].n);
+        if (!e[i].usize) e[i].usize = e[i].n;
+        off[i] = (uint32_t)ftell(f);
+        w32(f, 0x04034b50); w16(f, 20); w16(f, 0); w16(f, (unsigned)e[i].method); w16(f, 0); w16(f, 0);
+        w32(f, e[i].crc); w32(f, (uint32_t)e[i].n); w32(f, 0xffffffffu);
+        w16(f, (unsigned)strlen(e[i].name)); w16(f, 0);
+        fwrite(e[i].name, 1, strlen(e[i].name), f);
+        fwrite(e[i].data, 1, e[i].n, f);
+    }
+    uint32_t cd = (uint32_t)ftell(f);
+    for (int i = 0; i < n; i++) {
+        int big = e[i].usize >= 0xffffffffu;
+        w32(f, 0x02014b50); w16(f, 45); w16(f, 45); w16(f, 0); w16(f, (unsigned)e[i].method); w16(f, 0); w16(f, 0);
+        w32(f, e[i].crc); w32(f, (uint32_t)e[i].n); w32(f, big ? 0xffffffffu : (uint32_t)e[i].usize);
+        w16(f, (unsigned)strlen(e[i].name)); w16(f, big ? 12 : 0); w16(f, 0); w16(f, 0); w16(f, 0); w32(f, 0);
+        w32(f, off[i]);
+        fwrite(e[i].name, 1, strlen(e[i].name), f);
+        if (big) { w16(f, 1); w16(f, 8); w64(f, e[i].usize); }
+    }
+    uint32_t cdn = (uint32_t)ftell(f) - cd;
+    w32(f, 0x06054b50); w16(f, 0); w16(f, 0); w16(f, (unsigned)n); w16(f, (unsigned)n);
+    w32(f, cdn); w32(f, cd); w16(f, 0);
+    return fclose(f);
+}
+
+/* pickle bytes */
+typedef struct { unsigned char *b; size_t n, cap; } pk;
+static void pb(pk *p, const void *d, size_t n) {
+    if (p->n + n > p->cap) { p->cap = (p->n + n) * 2 + 64; p->b = realloc(p->b, p->cap); }
+    memcpy(p->b + p->n, d, n);
+    p->n += n;
+}
+static void pc(pk *p, int c) { unsigned char x = (unsigned char)c; pb(p, &x, 1); }
+static void pstr(pk *p, const char *s) { pc(p, 0x8c); pc(p, (int)strlen(s)); pb(p, s, strlen(s)); }
+static void pglobal(pk *p, const char *mod, const char *name) {
+    pc(p, 'c'); pb(p, mod, strlen(mod)); pc(p, '\n'); pb(p, name, strlen(name)); pc(p, '\n');
+}
+static void plong(pk *p, int64_t v) { pc(p, 0x8a); pc(p, 8); pb(p, &v, 8); } /* LONG1, 8 bytes little-endian */
+
+/* {'w': _rebuild_tensor_v2(('storage', FloatStorage, '0', 'cpu', numel), 0, (size,), (stride,), False, OrderedDict())} */
+static void one_tensor_pickle(pk *p, int64_t numel, int64_t size, int64_t stride) {
+    pc(p, 0x80); pc(p, 2);
+    pc(p, '}');
+    pstr(p, "w");
+    pglobal(p, "torch._utils", "_rebuild_tensor_v2");
+    pc(p, '(');
+    pc(p, '('); pstr(p, "storage"); pglobal(p, "torch", "FloatStorage"); pstr(p, "0"); pstr(p, "cpu"); plong(p, numel); pc(p, 't');
+    pc(p, 'Q');
+    plong(p, 0);
+    pc(p, '('); plong(p, size); pc(p, 't');
+    pc(p, '('); plong(p, stride); pc(p, 't');
+    pc(p, 0x89);
+    pglobal(p, "collections", "OrderedDict"); pc(p, ')'); pc(p, 'R');
+    pc(p, 't');
+    pc(p, 'R');
+    pc(p, 's');
+    pc(p, '.');
+}
+
+/* size (2^24+1,) with stride (2^40,): (size-1)*stride = 2^64 wrapped to 0,
+ * the extent check passed and the copy read 2^24 elements 4 TiB apart. */
+TEST(harden_torch_stride_overflow) {
+    pk p = {0};
+    one_tensor_pickle(&p, 16, ((int64_t)1 << 24) + 1, (int64_t)1 << 40);
+    float st[16] = {0};
+    zin e[2] = {{"archive/data.pkl", p.b, p.n, 0, 0, 0}, {"archive/data/0", st, sizeof st, 0, 0, 0}};
+    const char *path = tmp("stride.bin");
+    REQUIRE(write_zip(path, e, 2) == 0);
+    ll_safetensors s;
+    memset(&s, 0, sizeof s);
+    CHECK_INT(ll_torch_add_to_safetensors(&s, path), -1);
+    CHECK_MSG(strstr(ll_last_error(), path) != NULL, "%s", ll_last_error());
+    /* a legitimate strided view on the same storage still loads: (4,) stride 4 over 16 floats */
+    pk q = {0};
+    one_tensor_pickle(&q, 16, 4, 4);
+    for (int i = 0; i < 16; i++) st[i] = (float)i;
+    zin e2[2] = {{"archive/data.pkl", q.b, q.n, 0, 0, 0}, {"archive/data/0", st, sizeof st, 0, 0, 0}};
+    const char *path2 = tmp("stride-ok.bin");
+    REQUIRE(write_zip(path2, e2, 2) == 0);
+    memset(&s, 0, sizeof s);
+    REQUIRE_MSG(ll_torch_add_to_safetensors(&s, path2) == 0, "%s", ll_last_error());
+    const ll_st_tensor *t = ll_st_find(&s, "w");
+    REQUIRE(t && t->numel == 4);
+    const float *d = t->data;
+    CHECK(d[0] == 0 && d[1] == 4 && d[2] == 8 && d[3] == 12); /* rows 0..3, column 0 of a 4x4 arange */
+    ll_st_close(&s);
+    free(p.b);
+    free(q.b);
+}
+
+/* 2,000,000 MEMOIZE opcodes after an empty dict: the memo was scanned from 0
+ * for a free slot at each one (2e12 steps).  Linear now: well under the 20 s
+ * alarm even under ASan (the alarm turns a hang into a failure). */
+TEST(harden_torch_memoize_linear) {
+    alarm(20);
+    pk p = {0};
+    pc(&p, 0x80); pc(&p, 4);
+    pc(&p, '}');
+    for (int i = 0; i < 2000000; i++) pc(&p, 0x94);
+    pc(&p, '.');
+    zin e[1] = {{"archive/data.pkl", p.b, p.n, 0, 0, 0}};
+    const char *path = tmp("memo.bin");
+    REQUIRE(write_zip(path, e, 1) == 0);
+    ll_torch_file *f = ll_torch_open(path);
+    REQUIRE_MSG(f, "%s", ll_last_error());
+    CHECK_INT((int)ll_torch_count(f), 0);
+    ll_torch_close(f);
+    /* a memo index beyond what the pickle can define is refused before the
+     * memo grows to it: LONG_BINPUT 16,000,000 in a 10-byte pickle */
+    pk q = {0};
+    pc(&q, 0x80); pc(&q, 2); pc(&q, '}');
+    pc(&q, 'r'); uint32_t big = 16000000; pb(&q, &big, 4);
+    pc(&q, '.');
+    zin e2[1] = {{"archive/data.pkl", q.b, q.n, 0, 0, 0}};
+    REQUIRE(write_zip(path, e2, 1) == 0);
+    CHECK(ll_torch_open(path) == NULL);
+    CHECK_MSG(strstr(ll_last_error(), "memo index 16000000 out of range"), "%s", ll_last_error());
+    free(p.b);
+    free(q.b);
+}
+
+/* A storage entry declaring 1 TiB uncompressed from 16 deflated bytes was
+ * allocated (and zeroed by the kernel on touch) before inflating. */
+TEST(harden_zip_declared_size) {
+    pk p = {0};
+    one_tensor_pickle(&p, 4, 4, 1);
+    unsigned char junk[16] = {0x03, 0x00}; /* an empty final deflate block, then padding */
+    zin e[2] = {{"archive/data.pkl", p.b, p.n, 0, 0, 0}, {"archive/data/0", junk, sizeof junk, 8, (uint64_t)1 << 40, 0}};
+    const char *path = tmp("tib.bin");
+    REQUIRE(write_zip(path, e, 2) == 0);
+    CHECK(ll_torch_open(path) == NULL);
+    CHECK_MSG(strstr(ll_last_error(), "more than deflate can expand"), "%s", ll_last_error());
+    CHECK(strstr(ll_last_error(), path) != NULL);
+    free(p.b);
+}
+
+/* Two zip entries of one name: refused (which one is meant is ambiguous). */
+TEST(harden_zip_duplicate_entry) {
+    pk p = {0};
+    pc(&p, 0x80); pc(&p, 2); pc(&p, '}'); pc(&p, '.');
+    zin e[2] = {{"archive/data.pkl", p.b, p.n, 0, 0, 0}, {"archive/data.pkl", p.b, p.n, 0, 0, 0}};
+    const char *path = tmp("dup.bin");
+    REQUIRE(write_zip(path, e, 2) == 0);
+    CHECK(ll_torch_open(path) == NULL);
+    CHECK_MSG(strstr(ll_last_error(), "appears twice"), "%s", ll_last_error());
+    free(p.b);
+}
+
+static void write_st(const char *path, const char *hdr, size_t data_bytes) {
+    FILE *f = fopen(path, "wb");
+    uint64_t n = strlen(hdr);
+    fwrite(&n, 8, 1, f);
+    fwrite(hdr, 1, n, f);
+    for (size_t i = 0; i < data_bytes; i++) fputc(0, f);
+    fclose(f);
+}
+
+/* safetensors headers HF's safe_open (safetensors 0.8.0) refuses: overlapping
+ * or repeated data_offsets, a gap, bytes after the last tensor, a float
+ * offset of 1e300 (cast to uint64 before its range check: undefined). */
+TEST(harden_safetensors_offsets) {
+    static const struct { const char *hdr; size_t data; const char *msg; } c[] = {
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12, "overlaps"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "overlaps"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}", 12, "gap"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 8, "4 bytes after the last tensor"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[1e300,1e300]}}", 4, "invalid data_offsets"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[-1e300,4]}}", 4, "invalid data_offsets"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1e300],\"data_offsets\":[0,4]}}", 4, "invalid shape"},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        const char *path = tmp("x.safetensors");
+        write_st(path, c[i].hdr, c[i].data);
+        ll_safetensors s;
+        CHECK_INT(ll_st_open_file(&s, path), -1);
+        CHECK_MSG(strstr(ll_last_error(), c[i].msg) && strstr(ll_last_error(), path), "case %zu: %s", i, ll_last_error());
+    }
+    /* accepted by both: an empty tensor at the end of a tiled section */
+    const char *ok = tmp("ok.safetensors");
+    write_st(ok, "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"b\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,4]}}", 4);
+    ll_safetensors s;
+    REQUIRE_MSG(ll_st_open_file(&s, ok) == 0, "%s", ll_last_error());
+    CHECK_INT(s.n_tensors, 2);
+    ll_st_close(&s);
+}
+
+/* An added token with id 2e9 in a 100-byte tokenizer.json made a 16 GB id
+ * table; a vocab id of 16,000,000 with one entry a 128 MB one. */
+TEST(harden_tokenizer_huge_ids) {
+    static const char *js[] = {
+        "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]},\"added_tokens\":[{\"id\":2000000000,\"content\":\"x\"}]}",
+        "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":16000000},\"merges\":[]}}",
+    };
+    for (int i = 0; i < 2; i++) {
+        ll_tokenizer *t = ll_tokenizer_load_json(js[i], strlen(js[i]), "huge.json");
+        CHECK(t == NULL);
+        CHECK_MSG(strstr(ll_last_error(), "huge.json: ") && strstr(ll_last_error(), "too large"), "%s", ll_last_error());
+        ll_tokenizer_free(t);
+    }
+    /* ids a little past the entries (holes, as some real vocabularies have) still load */
+    const char *ok = "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":5},\"merges\":[]},\"added_tokens\":[{\"id\":40,\"content\":\"<x>\"}]}";
+    ll_tokenizer *t = ll_tokenizer_load_json(ok, strlen(ok), "ok.json");
+    REQUIRE_MSG(t, "%s", ll_last_error());
+    CHECK_INT(ll_tokenizer_vocab_size(t), 41);
+    ll_tokenizer_free(t);
+}
+
+/* An empty vocabulary, and encodings that produce no ids: memcpy(.., NULL, 0)
+ * and NULL + 0 before (clang's UBSan build, make ubsan-clang, reports them). */
+TEST(harden_tokenizer_empty_vocab) {
+    const char *js = "{\"model\":{\"type\":\"BPE\",\"vocab\":{},\"merges\":[]}}";
+    ll_tokenizer *t = ll_tokenizer_load_json(js, strlen(js), "empty.json");
+    REQUIRE_MSG(t, "%s", ll_last_error());
+    CHECK_INT(ll_tokenizer_vocab_size(t), 0);
+    const char *texts[] = {"", "abc", "\xff"};
+    for (int i = 0; i < 3; i++) {
+        int32_t *ids = NULL;
+        int n = -1;
+        CHECK_INT(ll_tokenizer_encode(t, texts[i], strlen(texts[i]), 1, 0, &ids, &n), 0);
+        CHECK_INT(n, 0); /* no vocab, no unk: every character is dropped, as HF's BPE does */
+        CHECK(ids != NULL);
+        free(ids);
+    }
+    CHECK(ll_tokenizer_id_to_token(t, 0) == NULL);
+    ll_tokenizer_free(t);
+}
+
+/* "Alice\u0000 was here" in JSONL was cut at the NUL (cJSON's valuestring is
+ * a C string) and tokenised as "Alice", exit 0.  PyPI tokenizers 0.23.3 on
+ * json.loads(line)["text"] with GPT-2: [44484, 188, 373, 994]. */
+TEST(harden_jsonl_escaped_nul) {
+    const char *path = tmp("nul.jsonl");
+    FILE *f = fopen(path, "w");
+    REQUIRE(f);
+    fputs("{\"text\": \"Alice\\u0000 was here\"}\n", f);
+    fputs("{\"meta\": {\"text\": [\"no\"]}, \"text\": \"x\\u0000\\u0000y\\ud83d\\ude00\"}\n", f);
+    fclose(f);
+    ll_corpus *c = ll_corpus_open(path, LL_SPLIT_AUTO, NULL);
+    REQUIRE(c);
+    const char *txt;
+    size_t len;
+    REQUIRE(ll_corpus_next(c, &txt, &len) == 1);
+    CHECK(len == 15 && !memcmp(txt, "Alice\0 was here", 15));
+    REQUIRE(ll_corpus_next(c, &txt, &len) == 1);
+    CHECK(len == 8 && !memcmp(txt, "x\0\0y\xf0\x9f\x98\x80", 8)); /* U+1F600 from its surrogate pair; the nested 'text' is not the field */
+    CHECK_INT(ll_corpus_next(c, &txt, &len), 0);
+    ll_corpus_close(c);
+    char cmd[2000];
+    char *out = NULL;
+    const char *first = tmp("first.jsonl");
+    snprintf(cmd, sizeof cmd, "head -1 %s > %s && %s tokenize --tokenizer %s --text %s", path, first, ll_bin_path(),
+             ll_shared_path("data/tokenizers/gpt2"), first);
+    CHECK_INT(ll_run_cmd(cmd, &out), 0);
+    CHECK_MSG(out && !strcmp(out, "[44484,188,373,994]\n"), "%s", out ? out : "(null)");
+    free(out);
+}
