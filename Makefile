@@ -102,7 +102,7 @@ FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined,float-cast-overflow -fno
 fuzz:
 	$(MAKE) BUILD=build-fuzz CC=clang CUDA=0 OPT=-O1 SAN="$(FUZZ_SAN)" $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/fuzz/%)
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_util.h $(BUILD)/liblayerlaw.a
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(BUILD)/liblayerlaw.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/fuzz -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(BUILD)/liblayerlaw.a $(LDLIBS)
 

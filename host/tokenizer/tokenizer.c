@@ -954,7 +954,8 @@ static int model_tokenize(ll_tokenizer *t, const char *w, size_t n, ibuf *out) {
     }
     size_t before = out->n;
     if (bpe_word(t, w, n, out) != 0) return -1;
-    wc_put(&t->cache, w, n, h, out->v + before, out->n - before);
+    /* out->v is NULL when nothing was ever added (a word that gives no ids) */
+    wc_put(&t->cache, w, n, h, out->n > before ? out->v + before : NULL, out->n - before);
     return 0;
 }
 
