@@ -57,17 +57,23 @@ double ll_now(void) {
 char *ll_read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) { ll_set_error("%s: cannot open: %s", path, strerror(errno)); return NULL; }
-    if (fseek(f, 0, SEEK_END) != 0) { ll_set_error("%s: cannot seek", path); fclose(f); return NULL; }
-    long n = ftell(f);
-    if (n < 0) { ll_set_error("%s: cannot determine size", path); fclose(f); return NULL; }
-    rewind(f);
-    char *buf = ll_xmalloc((size_t)n + 1);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        ll_set_error("%s: read error", path); free(buf); fclose(f); return NULL;
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0) { ll_set_error("%s: cannot stat: %s", path, strerror(errno)); fclose(f); return NULL; }
+    if (S_ISDIR(st.st_mode)) { ll_set_error("%s: is a directory, not a file", path); fclose(f); return NULL; }
+    /* a regular file's size is known; anything else (a pipe) is read to its
+     * end in growing pieces: never an allocation of a size nobody read */
+    size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536, n = 0;
+    char *buf = ll_xmalloc(cap);
+    for (;;) {
+        if (n + 1 >= cap) { cap *= 2; buf = ll_xrealloc(buf, cap); }
+        size_t got = fread(buf + n, 1, cap - 1 - n, f);
+        n += got;
+        if (got == 0) break;
     }
+    if (ferror(f)) { ll_set_error("%s: read error: %s", path, strerror(errno)); free(buf); fclose(f); return NULL; }
     fclose(f);
     buf[n] = 0;
-    if (len) *len = (size_t)n;
+    if (len) *len = n;
     return buf;
 }
 
