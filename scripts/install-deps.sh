@@ -3,7 +3,8 @@
 # packages already installed are skipped (no network needed then).
 set -euo pipefail
 PKGS=(build-essential pkg-config libopenblas-dev liblapacke-dev libcjson-dev zlib1g-dev
-      libpcre2-dev libutf8proc-dev libhwloc-dev)
+      libpcre2-dev libutf8proc-dev libhwloc-dev
+      clang libclang-rt-14-dev libomp-14-dev)   # clang UBSan build and libFuzzer (make ubsan-clang, make fuzz)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
