@@ -222,3 +222,27 @@ TEST(harden_jsonl_escaped_nul) {
     CHECK_MSG(out && !strcmp(out, "[44484,188,373,994]\n"), "%s", out ? out : "(null)");
     free(out);
 }
+
+/* A catastrophically backtracking Split pattern reaches PCRE2's match limit;
+ * that error was taken for "no match" and the text silently tokenised
+ * without the split.  Now the encoding fails, naming the tokenizer. */
+TEST(harden_tokenizer_regex_limit) {
+    const char *js = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"!\": 1}, \"merges\": []},"
+                     " \"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"Regex\": \"(a+)+$\"},"
+                     " \"behavior\": \"Isolated\", \"invert\": false}}";
+    ll_tokenizer *t = ll_tokenizer_load_json(js, strlen(js), "backtrack.json");
+    REQUIRE_MSG(t, "%s", ll_last_error());
+    char text[64];
+    memset(text, 'a', 40);
+    text[40] = '!';
+    int32_t *ids = NULL;
+    int n = 0;
+    CHECK_INT(ll_tokenizer_encode(t, text, 41, 0, 0, &ids, &n), -1);
+    CHECK_MSG(strstr(ll_last_error(), "backtrack.json: a regex") && strstr(ll_last_error(), "limit"), "%s", ll_last_error());
+    free(ids);
+    /* the same tokenizer on text it can match still works: "aa!" -> [0, 0, 1], as PyPI tokenizers 0.23.3 */
+    CHECK_INT(ll_tokenizer_encode(t, "aa!", 3, 0, 0, &ids, &n), 0);
+    CHECK_INT(n, 3);
+    free(ids);
+    ll_tokenizer_free(t);
+}

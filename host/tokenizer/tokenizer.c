@@ -363,11 +363,19 @@ static void rx_free(regex_t_ *r) {
     if (r->md) pcre2_match_data_free(r->md);
     if (r->re) pcre2_code_free(r->re);
 }
+/* A matching error other than "no match" (PCRE2's match or depth limit,
+ * reached by a catastrophically backtracking pattern) is recorded here and
+ * fails the encoding: treating it as "no match" would silently change the ids. */
+static _Thread_local int g_rx_error;
+
 /* next non-empty match at or after *pos; returns 1 and [ms, me) or 0 */
 static int rx_next(regex_t_ *r, const char *s, size_t n, size_t pos, size_t *ms, size_t *me) {
     while (pos <= n) {
         int rc = pcre2_match(r->re, (PCRE2_SPTR)s, n, pos, PCRE2_NO_UTF_CHECK, r->md, NULL);
-        if (rc < 0) return 0;
+        if (rc < 0) {
+            if (rc != PCRE2_ERROR_NOMATCH && !g_rx_error) g_rx_error = rc;
+            return 0;
+        }
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(r->md);
         if (ov[1] > ov[0]) { *ms = ov[0]; *me = ov[1]; return 1; }
         /* empty match: skip one character */
@@ -966,6 +974,7 @@ int ll_tokenizer_encode(ll_tokenizer *t, const char *text, size_t len, int add_s
                         int32_t **ids, int *n) {
     *ids = NULL;
     *n = 0;
+    g_rx_error = 0;
     size_t clen;
     char *clean = ll_utf8_sanitize(text, len, &clen, 0);
     const char *s = clean ? clean : text;
@@ -994,6 +1003,14 @@ int ll_tokenizer_encode(ll_tokenizer *t, const char *text, size_t len, int add_s
         pl_clear(a);
         pret_apply(t, t->pret, b, a);
         pre = a;
+    }
+    if (g_rx_error) {
+        PCRE2_UCHAR msg[160];
+        if (pcre2_get_error_message(g_rx_error, msg, sizeof msg) < 0) strcpy((char *)msg, "?");
+        ll_set_error("%s: a regex of the normalizer or pre-tokenizer failed on a %zu-byte text (%s); its ids would be wrong",
+                     t->name, len, (const char *)msg);
+        free(clean);
+        return -1;
     }
     /* 4. model */
     ibuf *o = &t->out;
