@@ -159,3 +159,38 @@ TEST(probe_banded_gram_equals_dsyrk) {
     ll_stats_free(ref);
     free(X); free(y); free(W);
 }
+
+TEST(probe_stats_pack_roundtrip_and_shape_check) {
+    for (int target = 0; target < 2; target++) {
+        int E = 3, d = 5, K = target ? 4 : 0;
+        long n = 40;
+        uint64_t s = 7 + target;
+        double *X = ll_xmalloc((size_t)n * d * sizeof(double)), *y = ll_xmalloc((size_t)n * sizeof(double));
+        ll_stats *a = ll_stats_new(E, d, target ? LL_TARGET_ONEHOT : LL_TARGET_ID, K);
+        for (int e = 0; e < E; e++) {
+            fill(X, y, n, d, &s);
+            for (long i = 0; i < n; i++) y[i] = target ? (double)(i % K) : y[i];
+            ll_stats_add(a, e, X, y, n);
+        }
+        a->ones_null[1] = 1;
+        size_t len = ll_stats_pack_len(a);
+        double *buf = ll_xmalloc(len * sizeof(double));
+        ll_stats_pack(a, buf);
+        ll_stats *b = ll_stats_new(E, d, a->target, K);
+        REQUIRE(ll_stats_unpack(b, buf, len) == 0);
+        CHECK(memcmp(a->M2, b->M2, sizeof(double) * E * d * d) == 0);
+        CHECK(memcmp(a->mean, b->mean, sizeof(double) * E * d) == 0);
+        CHECK(memcmp(a->Cxy, b->Cxy, sizeof(double) * E * d) == 0);
+        CHECK(memcmp(a->n, b->n, sizeof(double) * E) == 0 && memcmp(a->Syy, b->Syy, sizeof(double) * E) == 0);
+        CHECK(memcmp(a->ymean, b->ymean, sizeof(double) * E) == 0);
+        CHECK(b->ones_null[1] == 1 && b->ones_null[0] == 0);
+        if (K) CHECK(memcmp(a->class_sum, b->class_sum, sizeof(double) * E * K * d) == 0 &&
+                     memcmp(a->class_n, b->class_n, sizeof(double) * E * K) == 0);
+        ll_stats *c = ll_stats_new(E, d + 1, a->target, K); /* another shape: refused */
+        CHECK(ll_stats_unpack(c, buf, len) != 0);
+        buf[0] = 1;
+        CHECK(ll_stats_unpack(b, buf, len) != 0);
+        ll_stats_free(a); ll_stats_free(b); ll_stats_free(c);
+        free(buf); free(X); free(y);
+    }
+}

@@ -39,6 +39,33 @@ long ll_position_count(ll_position p, int len) {
     return j1 - j0;
 }
 
+long ll_capture_select(ll_position pos, const int32_t *tokens, const int *lens, int B, int T,
+                       const ll_classmap *relabel_ids, const int64_t *relabel_to, const ll_classmap *cmap,
+                       int64_t *rows, double *y) {
+    long k = 0;
+    for (int b = 0; b < B; b++) {
+        int j0, j1, off;
+        ll_position_range(pos, lens[b], &j0, &j1, &off);
+        for (int j = j0; j < j1; j++, k++) {
+            rows[k] = (int64_t)b * T + j;
+            int64_t lab = tokens[(size_t)b * T + j + off];
+            if (relabel_ids) {
+                int ri = ll_classmap_index(relabel_ids, lab);
+                if (ri < 0) { ll_set_error("capture: label %lld is not in the shuffled vocabulary", (long long)lab); return -1; }
+                lab = relabel_to[ri];
+            }
+            if (cmap) {
+                int ci = ll_classmap_index(cmap, lab);
+                if (ci < 0) { ll_set_error("capture: label %lld is not in the class map", (long long)lab); return -1; }
+                y[k] = ci;
+            } else {
+                y[k] = (double)lab;
+            }
+        }
+    }
+    return k;
+}
+
 typedef enum { SINK_PROBE = 1, SINK_DUMP, SINK_TEE } sink_kind;
 
 typedef struct {
@@ -55,6 +82,8 @@ typedef struct {
     long examples;
     double *X, *y;
     size_t cap_rows;
+    int64_t *sel; /* the batch's example rows */
+    size_t cap_sel;
     /* dump */
     int fd;
     char path[4096], tmp[4200];
@@ -65,6 +94,10 @@ typedef struct {
     /* tee */
     ll_capture **sinks;
     int n;
+    const ll_ops *ops; /* device tee: downloads once for the host sinks */
+    void *ctx;
+    float *hbuf;
+    size_t hcap;
 } sink;
 
 static long batch_examples(ll_position pos, const int *lens, int B) {
@@ -87,28 +120,17 @@ static int probe_on_entry(ll_capture *c, int e, const float *h, const int32_t *t
         s->X = ll_xmalloc((size_t)n * C * sizeof(double));
         s->y = ll_xmalloc((size_t)n * sizeof(double));
     }
-    long k = 0;
-    for (int b = 0; b < B; b++) {
-        int j0, j1, off;
-        ll_position_range(s->pos, lens[b], &j0, &j1, &off);
-        for (int j = j0; j < j1; j++, k++) {
-            const float *src = h + ((size_t)b * T + j) * C;
-            double *dst = s->X + (size_t)k * C;
-            for (int q = 0; q < C; q++) dst[q] = src[q];
-            int64_t lab = tokens[(size_t)b * T + j + off];
-            if (s->relabel_ids) {
-                int ri = ll_classmap_index(s->relabel_ids, lab);
-                if (ri < 0) { ll_set_error("capture: label %lld is not in the shuffled vocabulary", (long long)lab); return -1; }
-                lab = s->relabel_to[ri];
-            }
-            if (s->cmap) {
-                int ci = ll_classmap_index(s->cmap, lab);
-                if (ci < 0) { ll_set_error("capture: label %lld is not in the class map", (long long)lab); return -1; }
-                s->y[k] = ci;
-            } else {
-                s->y[k] = (double)lab;
-            }
-        }
+    if ((size_t)n > s->cap_sel) {
+        free(s->sel);
+        s->cap_sel = (size_t)n;
+        s->sel = ll_xmalloc((size_t)n * sizeof(int64_t));
+    }
+    if (ll_capture_select(s->pos, tokens, lens, B, T, s->relabel_ids, s->relabel_to, s->cmap, s->sel, s->y) < 0)
+        return -1;
+    for (long k = 0; k < n; k++) {
+        const float *src = h + (size_t)s->sel[k] * C;
+        double *dst = s->X + (size_t)k * C;
+        for (int q = 0; q < C; q++) dst[q] = src[q];
     }
     int apply = e < s->st->E - 1 || s->norm_last;
     ll_normalize_rows(s->X, n, C, apply ? s->norm : LL_NORM_NONE, s->eps);
@@ -215,6 +237,45 @@ static int tee_on_entry(ll_capture *c, int e, const float *h, const int32_t *tok
     return 0;
 }
 
+/* Device entry: sinks that take device memory get it as it is; the host
+ * sinks share one download. */
+static int tee_on_entry_device(ll_capture *c, int e, const float *h, const int32_t *tokens, const int *lens, int B,
+                               int T, int C) {
+    sink *s = c->impl;
+    int downloaded = 0;
+    for (int i = 0; i < s->n; i++) {
+        ll_capture *k = s->sinks[i];
+        if (k->on_entry_device) {
+            if (k->on_entry_device(k, e, h, tokens, lens, B, T, C) != 0) return -1;
+            continue;
+        }
+        if (!downloaded) {
+            size_t n = (size_t)B * T * C;
+            if (n > s->hcap) {
+                free(s->hbuf);
+                s->hbuf = ll_xmalloc_aligned(n * sizeof(float));
+                s->hcap = n;
+            }
+            s->ops->download(s->ctx, s->hbuf, h, n * sizeof(float));
+            if (s->ops->sync && s->ops->sync(s->ctx) != 0) return -1;
+            downloaded = 1;
+        }
+        if (k->on_entry(k, e, s->hbuf, tokens, lens, B, T, C) != 0) return -1;
+    }
+    return 0;
+}
+
+ll_capture *ll_capture_tee_new_backend(ll_capture **sinks, int n, const ll_ops *ops, void *ctx) {
+    ll_capture *c = ll_capture_tee_new(sinks, n);
+    if (ops && !ops->host_memory) {
+        sink *s = c->impl;
+        s->ops = ops;
+        s->ctx = ctx;
+        c->on_entry_device = tee_on_entry_device;
+    }
+    return c;
+}
+
 ll_capture *ll_capture_tee_new(ll_capture **sinks, int n) {
     sink *s = ll_xcalloc(1, sizeof *s);
     s->kind = SINK_TEE;
@@ -232,7 +293,7 @@ void ll_capture_free(ll_capture *c) {
     sink *s = c->impl;
     if (s) {
         if (s->kind == SINK_DUMP && s->fd >= 0) { close(s->fd); unlink(s->tmp); }
-        free(s->X); free(s->y); free(s->sinks);
+        free(s->X); free(s->y); free(s->sel); free(s->sinks); free(s->hbuf);
         free(s);
     }
     free(c);

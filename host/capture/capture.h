@@ -5,6 +5,7 @@
 #ifndef LL_CAPTURE_H
 #define LL_CAPTURE_H
 #include <stdint.h>
+#include "ops/ops.h"
 #include "probe/probe.h"
 
 typedef struct ll_capture ll_capture;
@@ -35,6 +36,15 @@ void ll_position_range(ll_position p, int len, int *j0, int *j1, int *off);
 /* Number of examples a sequence of length len gives. */
 long ll_position_count(ll_position p, int len);
 
+/* The examples of a right-padded batch, shared by the host and device probe
+ * sinks: rows[k] = b*T + j for every position j of ll_position_range, and
+ * y[k] its label (token id at j + off, mapped through relabel_ids ->
+ * relabel_to when given, then to its class index when cmap is given).
+ * Returns the number of examples, or -1 + error (a label missing from a
+ * map).  rows and y hold at least Σ ll_position_count(pos, lens[b]). */
+long ll_capture_select(ll_position pos, const int32_t *tokens, const int *lens, int B, int T,
+                       const ll_classmap *relabel_ids, const int64_t *relabel_to, const ll_classmap *cmap,
+                       int64_t *rows, double *y);
 /* Probe sink: selects the examples by position, normalises entries
  * 0..E-2 (all entries when norm_last) in float64, and folds them into st
  * (id target, or one-hot through cmap when st->target is LL_TARGET_ONEHOT).
@@ -54,5 +64,9 @@ ll_capture *ll_capture_dump_new(const char *path, long N, int E, int d, ll_posit
 int ll_capture_dump_finish(ll_capture *c);
 /* Tee: forwards every call to each sink in order (sinks not owned). */
 ll_capture *ll_capture_tee_new(ll_capture **sinks, int n);
+/* The same on a backend whose memory is not host memory: device entries go
+ * as they are to the sinks that take device memory (on_entry_device), and
+ * are downloaded once for the others (e.g. the .npy dump): no round trip. */
+ll_capture *ll_capture_tee_new_backend(ll_capture **sinks, int n, const ll_ops *ops, void *ctx);
 void ll_capture_free(ll_capture *c); /* any sink; a dump not finished is removed */
 #endif

@@ -1,72 +1,47 @@
 /* layerlaw fit: probes and the law from features captured elsewhere. */
 #include <cJSON.h>
-#include <getopt.h>
 #include <math.h>
 #include <omp.h>
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "core/ll_util.h"
 #include "io/npy.h"
 #include "probe/probe.h"
 #include "report/report.h"
 
-static void fit_usage(FILE *f) {
-    fprintf(f,
-            "usage: layerlaw fit --features F.npy --labels Y.npy --out DIR [options]\n\n"
-            "  F.npy  (N, E, d) float16/float32/float64, C order: N examples, E hidden-state entries\n"
-            "  Y.npy  (N,) int32/int64 token ids (the label of each example)\n\n"
-            "options:\n"
-            "  --norm none|layernorm|rmsnorm|standardize   per-example normalisation (default layernorm)\n"
-            "  --eps X            norm epsilon (default 1e-5; standardize uses none)\n"
-            "  --norm-last        normalise the last entry too (default: as the authors, not)\n"
-            "  --fit-from K       first entry of the law fit (default 1)\n"
-            "  --ridge LAMBDA     ridge penalty (default 0: ordinary least squares, minimum norm)\n"
-            "  --target id|onehot scalar token id (default, as the paper) or one-hot multi-output\n"
-            "  --shuffle-vocab S  map ids through a random permutation (seed S) of the ids present\n"
-            "  --threads T        threads (default: all cores)\n"
-            "  --batch-rows R     examples per streamed batch (default 2048)\n"
-            "  --quiet            no table on stdout\n");
-}
+static const char FIT_USAGE[] =
+    "usage: layerlaw fit --features F.npy --labels Y.npy --out DIR [options]\n\n"
+    "  F.npy  (N, E, d) float16/float32/float64, C order: N examples, E hidden-state entries\n"
+    "  Y.npy  (N,) int32/int64 token ids (the label of each example)\n";
 
 int cmd_fit(int argc, char **argv) {
     const char *fpath = NULL, *ypath = NULL, *outdir = NULL, *norm_s = "layernorm", *target_s = "id";
     double eps = 1e-5, ridge = 0;
     int norm_last = 0, fit_from = 1, threads = 0, quiet = 0, have_shuffle = 0;
-    long batch = 2048;
-    unsigned long long shuffle_seed = 0;
-    enum { O_FEAT = 1, O_LAB, O_OUT, O_NORM, O_EPS, O_NLAST, O_FROM, O_RIDGE, O_TARGET, O_SHUF, O_THR, O_BATCH, O_QUIET, O_HELP };
-    static const struct option opts[] = {
-        {"features", 1, 0, O_FEAT}, {"labels", 1, 0, O_LAB}, {"out", 1, 0, O_OUT}, {"norm", 1, 0, O_NORM},
-        {"eps", 1, 0, O_EPS}, {"norm-last", 0, 0, O_NLAST}, {"fit-from", 1, 0, O_FROM}, {"ridge", 1, 0, O_RIDGE},
-        {"target", 1, 0, O_TARGET}, {"shuffle-vocab", 1, 0, O_SHUF}, {"threads", 1, 0, O_THR},
-        {"batch-rows", 1, 0, O_BATCH}, {"quiet", 0, 0, O_QUIET}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
-    optind = 1;
-    opterr = 0;
-    int c;
-    char *end;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case O_FEAT: fpath = optarg; break;
-        case O_LAB: ypath = optarg; break;
-        case O_OUT: outdir = optarg; break;
-        case O_NORM: norm_s = optarg; break;
-        case O_EPS: eps = strtod(optarg, &end); if (*end || !(eps >= 0)) return cli_fail("--eps: bad value '%s'", optarg); break;
-        case O_NLAST: norm_last = 1; break;
-        case O_FROM: fit_from = (int)strtol(optarg, &end, 10); if (*end || fit_from < 0) return cli_fail("--fit-from: bad value '%s'", optarg); break;
-        case O_RIDGE: ridge = strtod(optarg, &end); if (*end || !(ridge >= 0)) return cli_fail("--ridge: bad value '%s'", optarg); break;
-        case O_TARGET: target_s = optarg; break;
-        case O_SHUF: shuffle_seed = strtoull(optarg, &end, 10); if (*end) return cli_fail("--shuffle-vocab: bad seed '%s'", optarg); have_shuffle = 1; break;
-        case O_THR: threads = (int)strtol(optarg, &end, 10); if (*end || threads < 0) return cli_fail("--threads: bad value '%s'", optarg); break;
-        case O_BATCH: batch = strtol(optarg, &end, 10); if (*end || batch < 1) return cli_fail("--batch-rows: bad value '%s'", optarg); break;
-        case O_QUIET: quiet = 1; break;
-        case O_HELP: fit_usage(stdout); return 0;
-        default: fit_usage(stderr); return cli_fail("fit: unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc) return cli_fail("fit: unexpected argument '%s'", argv[optind]);
-    if (!fpath || !ypath || !outdir) { fit_usage(stderr); return cli_fail("fit: --features, --labels and --out are required"); }
+    long long batch = 2048;
+    uint64_t shuffle_seed = 0;
+    const ll_opt opts[] = {
+        {"features", LL_OPT_STR, &fpath, 0, 0, "F.npy", "the features, (N, E, d)"},
+        {"labels", LL_OPT_STR, &ypath, 0, 0, "Y.npy", "the labels, (N,) token ids"},
+        {"out", LL_OPT_STR, &outdir, 0, 0, "DIR", "results folder: law.json, layers.csv"},
+        {"norm", LL_OPT_STR, &norm_s, 0, 0, "N", "none|layernorm|rmsnorm|standardize: per-example normalisation (default layernorm)"},
+        {"eps", LL_OPT_DOUBLE, &eps, 0, 1, "X", "norm epsilon (default 1e-5; standardize uses none)"},
+        {"norm-last", LL_OPT_FLAG, &norm_last, 0, 0, NULL, "normalise the last entry too (default: as the authors, not)"},
+        {"fit-from", LL_OPT_INT, &fit_from, 0, 1 << 20, "K", "first entry of the law fit (default 1)"},
+        {"ridge", LL_OPT_DOUBLE, &ridge, 0, 1e300, "LAMBDA", "ridge penalty (default 0: ordinary least squares, minimum norm)"},
+        {"target", LL_OPT_STR, &target_s, 0, 0, "T", "id|onehot: scalar token id (default, as the paper) or one-hot multi-output"},
+        {"shuffle-vocab", LL_OPT_U64, &shuffle_seed, 0, 0, "S", "map ids through a random permutation (seed S) of the ids present", &have_shuffle},
+        {"threads", LL_OPT_INT, &threads, 0, 4096, "T", "threads (default: all cores)"},
+        {"batch-rows", LL_OPT_LONG, &batch, 1, 1 << 24, "R", "examples per streamed batch (default 2048)"},
+        {"quiet", LL_OPT_FLAG, &quiet, 0, 0, NULL, "no table on stdout"},
+        {NULL, 0, NULL, 0, 0, NULL, NULL}};
+    int prc = ll_opts_parse(FIT_USAGE, opts, argc, argv, NULL);
+    if (prc) return prc == 1 ? 0 : 2;
+    if (!fpath || !ypath || !outdir) return cli_fail("fit: --features, --labels and --out are required; see layerlaw fit --help");
+    if (ll_report_check_outdir(outdir) != 0) return cli_fail_lib();
     ll_norm norm;
     if (ll_norm_parse(norm_s, &norm) != 0) return cli_fail_lib();
     ll_target target;

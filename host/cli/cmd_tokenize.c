@@ -5,28 +5,16 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "io/corpus.h"
 #include "core/ll_util.h"
 #include "tokenizer/tokenizer.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: layerlaw tokenize --tokenizer DIR|FILE [options] > ids.jsonl\n\n"
-            "Encodes documents with an HF tokenizer.json (BPE) exactly as PyPI `tokenizers`\n"
-            "does (add_special_tokens=True, right truncation), one JSON array of ids per\n"
-            "document on stdout.\n\n"
-            "options:\n"
-            "  --tokenizer P     tokenizer.json, or a folder holding it (required)\n"
-            "  --text FILE       input (plain text or JSONL, gzip or not); stdin if absent or '-'\n"
-            "  --split S         auto|line|paragraph|file|jsonl (default auto: jsonl for\n"
-            "                    names ending .jsonl, .ndjson (+ .gz), else line)\n"
-            "  --text-field F    JSONL field holding the text (default text)\n"
-            "  --docs N          sample N documents uniformly without replacement\n"
-            "  --seed S          seed for --docs (default 0; splitmix64 + Algorithm S)\n"
-            "  --max-length N    truncate to N ids, special tokens included\n"
-            "  --no-special      do not add BOS/EOS (add_special_tokens=False)\n"
-            "  --stats           print documents, bytes, ids and MB/s on stderr\n");
-}
+static const char TOK_USAGE[] =
+    "usage: layerlaw tokenize --tokenizer DIR|FILE [options] > ids.jsonl\n\n"
+    "Encodes documents with an HF tokenizer.json (BPE) exactly as PyPI `tokenizers`\n"
+    "does (add_special_tokens=True, right truncation), one JSON array of ids per\n"
+    "document on stdout.\n";
 
 static void put_ids(FILE *out, const int32_t *ids, int n, char *buf, size_t cap) {
     size_t k = 0;
@@ -48,32 +36,24 @@ static void put_ids(FILE *out, const int32_t *ids, int n, char *buf, size_t cap)
 int cmd_tokenize(int argc, char **argv) {
     const char *tok_path = NULL, *text = "-", *split_s = "auto", *field = "text";
     long long docs = 0;
-    unsigned long long seed = 0;
-    int max_length = 0, add_special = 1, stats = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
-        int has = i + 1 < argc;
-        char *end;
-        if (!strcmp(a, "--tokenizer") && has) tok_path = argv[++i];
-        else if (!strcmp(a, "--text") && has) text = argv[++i];
-        else if (!strcmp(a, "--split") && has) split_s = argv[++i];
-        else if (!strcmp(a, "--text-field") && has) field = argv[++i];
-        else if (!strcmp(a, "--docs") && has) {
-            docs = strtoll(argv[++i], &end, 10);
-            if (*end || docs <= 0) return cli_fail("--docs needs a positive integer, got '%s'", argv[i]);
-        } else if (!strcmp(a, "--seed") && has) {
-            seed = strtoull(argv[++i], &end, 10);
-            if (*end || argv[i][0] == '-') return cli_fail("--seed needs a non-negative integer, got '%s'", argv[i]);
-        } else if (!strcmp(a, "--max-length") && has) {
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v <= 0 || v > 1 << 30) return cli_fail("--max-length needs a positive integer, got '%s'", argv[i]);
-            max_length = (int)v;
-        } else if (!strcmp(a, "--no-special")) add_special = 0;
-        else if (!strcmp(a, "--stats")) stats = 1;
-        else { usage(stderr); return cli_fail("tokenize: unknown or incomplete option '%s'", a); }
-    }
-    if (!tok_path) { usage(stderr); return cli_fail("tokenize: --tokenizer is required"); }
+    uint64_t seed = 0;
+    int max_length = 0, no_special = 0, stats = 0, seen_seed = 0;
+    const ll_opt opts[] = {
+        {"tokenizer", LL_OPT_STR, &tok_path, 0, 0, "P", "tokenizer.json, or a folder holding it (required)"},
+        {"text", LL_OPT_STR, &text, 0, 0, "FILE", "input (plain text or JSONL, gzip or not); stdin if absent or '-'"},
+        {"split", LL_OPT_STR, &split_s, 0, 0, "S", "auto|line|paragraph|file|jsonl (default auto: jsonl for\nnames ending .jsonl, .ndjson (+ .gz), else line)"},
+        {"text-field", LL_OPT_STR, &field, 0, 0, "F", "JSONL field holding the text (default text)"},
+        {"docs", LL_OPT_LONG, &docs, 1, 1e15, "N", "sample N documents uniformly without replacement"},
+        {"seed", LL_OPT_U64, &seed, 0, 0, "S", "seed for --docs (default 0; splitmix64 + Algorithm S)", &seen_seed},
+        {"max-length", LL_OPT_INT, &max_length, 1, 1 << 30, "N", "truncate to N ids, special tokens included"},
+        {"no-special", LL_OPT_FLAG, &no_special, 0, 0, NULL, "do not add BOS/EOS (add_special_tokens=False)"},
+        {"stats", LL_OPT_FLAG, &stats, 0, 0, NULL, "print documents, bytes, ids and MB/s on stderr"},
+        {NULL, 0, NULL, 0, 0, NULL, NULL}};
+    int prc = ll_opts_parse(TOK_USAGE, opts, argc, argv, NULL);
+    if (prc) return prc == 1 ? 0 : 2;
+    const int add_special = !no_special;
+    if (!tok_path) return cli_fail("tokenize: --tokenizer is required; see layerlaw tokenize --help");
+    if (seen_seed && !docs) return cli_fail("tokenize: --seed chooses which documents --docs samples: give --docs too");
     int split = ll_corpus_split_from_name(split_s);
     if (split < 0) return cli_fail("--split must be auto, line, paragraph, file or jsonl, got '%s'", split_s);
     double t0 = ll_now();

@@ -234,3 +234,63 @@ uint16_t ll_f32_to_f16(float f) {
     if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) half++;
     return (uint16_t)half;
 }
+
+/* A set of files that appear together or not at all: every file is written
+ * to a temporary name first (a failure there leaves nothing); a folder in the
+ * way of a target is refused before anything is written; the old versions
+ * are kept as hard links until every rename has succeeded, and put back if
+ * one fails. */
+int ll_write_files_atomic(const char *dir, int n, const char *const *names, const void *const *data,
+                          const size_t *lens) {
+    if (n <= 0) return 0;
+    if (ll_mkdirs(dir) != 0) return -1;
+    char (*path)[4096] = ll_xcalloc((size_t)n, sizeof *path);
+    char (*tmp)[4200] = ll_xcalloc((size_t)n, sizeof *tmp);
+    char (*bak)[4200] = ll_xcalloc((size_t)n, sizeof *bak);
+    int rc = -1, written = 0, renamed = 0;
+    for (int i = 0; i < n; i++) {
+        ll_path_join(path[i], sizeof path[i], dir, names[i]);
+        struct stat st;
+        if (lstat(path[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+            ll_set_error("%s: a folder is in the way of the result file", path[i]);
+            goto out;
+        }
+    }
+    for (; written < n; written++) {
+        int i = written;
+        FILE *f = ll_open_tmp(path[i], tmp[i], sizeof tmp[i]);
+        if (!f) goto out;
+        if (lens[i] && fwrite(data[i], 1, lens[i], f) != lens[i]) {
+            ll_abort_tmp(f, tmp[i]);
+            ll_set_error("%s: write error: %s", path[i], strerror(errno));
+            goto out;
+        }
+        int bad = ferror(f) != 0 || fflush(f) != 0 || (fsync(fileno(f)) != 0 && errno != EINVAL);
+        if (fclose(f) != 0) bad = 1;
+        if (bad) { unlink(tmp[i]); ll_set_error("%s: write error (disk full?)", path[i]); goto out; }
+    }
+    for (int i = 0; i < n; i++) {
+        snprintf(bak[i], sizeof bak[i], "%s.old.%ld", path[i], (long)getpid());
+        if (link(path[i], bak[i]) != 0) bak[i][0] = 0; /* no old version */
+    }
+    for (; renamed < n; renamed++) {
+        int i = renamed;
+        if (rename(tmp[i], path[i]) != 0) {
+            ll_set_error("%s: cannot rename: %s", path[i], strerror(errno));
+            for (int k = 0; k < renamed; k++) { /* put the old set back */
+                if (bak[k][0]) rename(bak[k], path[k]);
+                else unlink(path[k]);
+            }
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    for (int i = renamed; i < written; i++) unlink(tmp[i]);
+    for (int i = 0; i < n; i++)
+        if (bak[i][0]) unlink(bak[i]);
+    free(path);
+    free(tmp);
+    free(bak);
+    return rc;
+}

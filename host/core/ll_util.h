@@ -39,6 +39,11 @@ int ll_commit_tmp(FILE *f, const char *tmp_path, const char *path);
 void ll_abort_tmp(FILE *f, const char *tmp_path);
 /* mkdir -p */
 int ll_mkdirs(const char *path);
+/* n files in dir (created if needed) that appear together or not at all
+ * (temporary names, then renames; the old set is restored if a rename
+ * fails).  0, or -1 + error naming the file. */
+int ll_write_files_atomic(const char *dir, int n, const char *const *names, const void *const *data,
+                          const size_t *lens);
 int ll_path_exists(const char *path);
 /* join dir/name into buf */
 const char *ll_path_join(char *buf, size_t cap, const char *dir, const char *name);

@@ -245,24 +245,7 @@ static int solve_entry(const ll_stats *s, int e, double ridge, ll_probe_result *
         if (q <= LL_ONES_RTOL * trace / d) deflate = 1;
     }
     if (deflate) {
-        /* G <- P G P, B <- P B with P = I - 11ᵀ/d */
-        double *rm = ll_xcalloc((size_t)d, sizeof(double));
-        double tot = 0;
-        for (int i = 0; i < d; i++) {
-            for (int j = 0; j < d; j++) rm[i] += G[(size_t)i * d + j];
-            rm[i] /= d;
-            tot += rm[i];
-        }
-        tot /= d;
-        for (int i = 0; i < d; i++)
-            for (int j = 0; j < d; j++) G[(size_t)i * d + j] += -rm[i] - rm[j] + tot;
-        for (int c = 0; c < nrhs; c++) {
-            double m = 0;
-            for (int j = 0; j < d; j++) m += B[(size_t)c * d + j];
-            m /= d;
-            for (int j = 0; j < d; j++) B[(size_t)c * d + j] -= m;
-        }
-        free(rm);
+        ll_deflate_ones(G, B, d, nrhs);
     }
     /* 2. equilibrate (OLS only: the residual is invariant to column scaling) */
     for (int i = 0; i < d; i++) {
@@ -465,4 +448,92 @@ void ll_normalize_rows(double *X, long n, int d, ll_norm kind, double eps) {
         double r = den > 0 ? 1.0 / den : 0.0; /* constant row: standardises to 0 */
         for (int j = 0; j < d; j++) x[j] *= r;
     }
+}
+
+/* ---- statistics that travel ---- */
+#define LL_STATS_MAGIC 0x4c4c53544154ULL /* "LLSTAT" */
+#define LL_STATS_HDR 6
+
+size_t ll_stats_pack_len(const ll_stats *s) {
+    const size_t E = (size_t)s->E, d = (size_t)s->d, K = (size_t)s->K;
+    return LL_STATS_HDR + E * (4 + 2 * d + d * d) + E * K * (1 + d); /* ones_null counted in the 4 */
+}
+
+/* The fields in pack order: pointer and length (doubles). */
+static int stats_fields(const ll_stats *s, double **p, size_t *n) {
+    const size_t E = (size_t)s->E, d = (size_t)s->d, K = (size_t)s->K;
+    int k = 0;
+    p[k] = s->n; n[k++] = E;
+    p[k] = s->mean; n[k++] = E * d;
+    p[k] = s->M2; n[k++] = E * d * d;
+    p[k] = s->ymean; n[k++] = E;
+    p[k] = s->Cxy; n[k++] = E * d;
+    p[k] = s->Syy; n[k++] = E;
+    if (K) {
+        p[k] = s->class_n; n[k++] = E * K;
+        p[k] = s->class_sum; n[k++] = E * K * d;
+    }
+    return k;
+}
+
+void ll_stats_pack(const ll_stats *s, double *buf) {
+    buf[0] = (double)LL_STATS_MAGIC;
+    buf[1] = 1;
+    buf[2] = s->E; buf[3] = s->d; buf[4] = s->target; buf[5] = s->K;
+    double *o = buf + LL_STATS_HDR;
+    double *p[8];
+    size_t n[8];
+    int nf = stats_fields(s, p, n);
+    for (int f = 0; f < nf; f++) {
+        /* order matters: ones_null goes between Syy and the class arrays */
+        if (f == 6) { for (int e = 0; e < s->E; e++) *o++ = s->ones_null[e]; }
+        memcpy(o, p[f], n[f] * sizeof(double));
+        o += n[f];
+    }
+    if (nf == 6) for (int e = 0; e < s->E; e++) *o++ = s->ones_null[e];
+}
+
+int ll_stats_unpack(ll_stats *dst, const double *buf, size_t len) {
+    if (len < LL_STATS_HDR || buf[0] != (double)LL_STATS_MAGIC || buf[1] != 1) {
+        ll_set_error("statistics: not a packed statistics buffer");
+        return -1;
+    }
+    if (buf[2] != dst->E || buf[3] != dst->d || buf[4] != dst->target || buf[5] != dst->K ||
+        len != ll_stats_pack_len(dst)) {
+        ll_set_error("statistics: packed shape (E %g, d %g, target %g, K %g) differs from (E %d, d %d, target %d, K %d)",
+                     buf[2], buf[3], buf[4], buf[5], dst->E, dst->d, (int)dst->target, dst->K);
+        return -1;
+    }
+    const double *o = buf + LL_STATS_HDR;
+    double *p[8];
+    size_t n[8];
+    int nf = stats_fields(dst, p, n);
+    for (int f = 0; f < nf; f++) {
+        if (f == 6) { for (int e = 0; e < dst->E; e++) dst->ones_null[e] = *o++ != 0; }
+        memcpy(p[f], o, n[f] * sizeof(double));
+        o += n[f];
+    }
+    if (nf == 6) for (int e = 0; e < dst->E; e++) dst->ones_null[e] = *o++ != 0;
+    return 0;
+}
+
+void ll_deflate_ones(double *G, double *B, int d, int nrhs) {
+    /* G <- P G P, B <- P B with P = I - 11ᵀ/d */
+    double *rm = ll_xcalloc((size_t)d, sizeof(double));
+    double tot = 0;
+    for (int i = 0; i < d; i++) {
+        for (int j = 0; j < d; j++) rm[i] += G[(size_t)i * d + j];
+        rm[i] /= d;
+        tot += rm[i];
+    }
+    tot /= d;
+    for (int i = 0; i < d; i++)
+        for (int j = 0; j < d; j++) G[(size_t)i * d + j] += -rm[i] - rm[j] + tot;
+    for (int c = 0; c < nrhs && B; c++) {
+        double m = 0;
+        for (int j = 0; j < d; j++) m += B[(size_t)c * d + j];
+        m /= d;
+        for (int j = 0; j < d; j++) B[(size_t)c * d + j] -= m;
+    }
+    free(rm);
 }

@@ -47,6 +47,16 @@ size_t ll_stats_bytes(const ll_stats *s);
 /* dst ⊕= src (same E, d, target, K). */
 int ll_stats_merge(ll_stats *dst, const ll_stats *src);
 
+/* Statistics that travel (between ranks, to files): one flat float64 buffer
+ * [magic, version, E, d, target, K, n[E], mean[E*d], M2[E*d*d], ymean[E],
+ * Cxy[E*d], Syy[E], ones_null[E], class_n[E*K], class_sum[E*K*d]].
+ * ll_stats_pack_len is its length in doubles; ll_stats_unpack checks the
+ * header against dst's shape (-1 + error "statistics: ..." otherwise) and
+ * replaces dst's contents.  pack then unpack is the identity, bit for bit. */
+size_t ll_stats_pack_len(const ll_stats *s);
+void ll_stats_pack(const ll_stats *s, double *buf);
+int ll_stats_unpack(ll_stats *dst, const double *buf, size_t len);
+
 typedef struct {
     double pr;    /* RSS / TSS */
     double rss, tss;
@@ -57,6 +67,11 @@ typedef struct {
 /* Solves every entry's probe (threads in parallel; threads<=0: all cores).
  * ridge >= 0 (0 = OLS, minimum norm).  Returns 0 or -1 with error set. */
 int ll_stats_solve(const ll_stats *s, double ridge, int threads, ll_probe_result *out);
+
+/* The exact deflation of the ones direction the solve applies to LayerNorm'd
+ * / standardised features: G <- P G P (G d×d, full, row-major) and each of
+ * nrhs right-hand sides B[c*d..] <- P B (B may be NULL), P = I − 11ᵀ/d. */
+void ll_deflate_ones(double *G, double *B, int d, int nrhs);
 
 /* Maps label values (token ids) to dense class indices 0..K-1. */
 typedef struct { int64_t *ids; int K; } ll_classmap; /* ids sorted */

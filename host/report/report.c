@@ -1,17 +1,75 @@
+/* Results: law.json + layers.csv as one set (both or neither), and the
+ * table on stdout. */
 #include "report/report.h"
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 #include "backend/backend_info.h"
 #include "core/ll_util.h"
 
 static cJSON *num_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
 
-int ll_report_write(const char *outdir, const ll_probe_result *res, int E, const ll_law *law,
-                    long n_examples, int dim, cJSON *config, cJSON *extra) {
+int ll_report_check_outdir(const char *outdir) {
+    struct stat st;
+    if (!outdir || !*outdir) { ll_set_error("--out: an empty path"); return -1; }
+    if (stat(outdir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) { ll_set_error("%s: exists and is not a folder (--out)", outdir); return -1; }
+        if (access(outdir, W_OK | X_OK) != 0) { ll_set_error("%s: not writable (--out)", outdir); return -1; }
+        return 0;
+    }
+    /* not there yet: the nearest existing ancestor must be a writable folder */
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", outdir);
+    for (;;) {
+        char *slash = strrchr(buf, '/');
+        while (slash && slash > buf && slash[1] == 0) { *slash = 0; slash = strrchr(buf, '/'); }
+        if (!slash) { snprintf(buf, sizeof buf, "."); }
+        else if (slash == buf) buf[1] = 0;
+        else *slash = 0;
+        if (stat(buf, &st) == 0) {
+            if (!S_ISDIR(st.st_mode)) { ll_set_error("%s: cannot create the results folder: %s is not a folder", outdir, buf); return -1; }
+            if (access(buf, W_OK | X_OK) != 0) { ll_set_error("%s: cannot create the results folder: %s is not writable", outdir, buf); return -1; }
+            return 0;
+        }
+        if (!strcmp(buf, ".") || !strcmp(buf, "/")) { ll_set_error("%s: cannot create the results folder", outdir); return -1; }
+    }
+}
+
+/* A run id that keeps concatenated layers.csv rows apart: UTC time + pid. */
+static void make_run_id(char *buf, size_t cap) {
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(buf, cap, "%04d%02d%02dT%02d%02d%02dZ-%ld", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, (long)getpid());
+}
+
+static const char *csv_safe(const char *s, char *buf, size_t cap) {
+    /* a CSV field: quoted when it holds a comma, quote or newline */
+    if (!strpbrk(s, ",\"\n\r")) return s;
+    size_t k = 0;
+    buf[k++] = '"';
+    for (; *s && k + 3 < cap; s++) {
+        if (*s == '"') buf[k++] = '"';
+        buf[k++] = *s;
+    }
+    buf[k++] = '"';
+    buf[k] = 0;
+    return buf;
+}
+
+static int write_set(const char *outdir, const ll_probe_result *res, int E, const ll_law *law, long n_examples, int dim,
+                     cJSON *config, cJSON *extra, const double *fwd_s, const double *cap_s) {
     int rc = -1;
+    char run_id[64];
+    make_run_id(run_id, sizeof run_id);
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "layerlaw_version", LL_VERSION);
+    cJSON_AddStringToObject(root, "run_id", run_id);
     cJSON *layers = cJSON_AddArrayToObject(root, "layers");
     for (int e = 0; e < E; e++) {
         cJSON *l = cJSON_CreateObject();
@@ -21,6 +79,7 @@ int ll_report_write(const char *outdir, const ll_probe_result *res, int E, const
         cJSON_AddItemToObject(l, "rss", num_or_null(res[e].rss));
         cJSON_AddItemToObject(l, "tss", num_or_null(res[e].tss));
         cJSON_AddNumberToObject(l, "rank", res[e].rank);
+        cJSON_AddBoolToObject(l, "in_fit", law && e >= law->first_entry);
         cJSON_AddItemToArray(layers, l);
     }
     if (law) {
@@ -39,9 +98,9 @@ int ll_report_write(const char *outdir, const ll_probe_result *res, int E, const
     cJSON_AddNumberToObject(root, "n_examples", (double)n_examples);
     cJSON_AddNumberToObject(root, "n_entries", E);
     cJSON_AddNumberToObject(root, "dim", dim);
+    cJSON_AddNumberToObject(root, "examples_per_feature", dim > 0 ? (double)n_examples / dim : 0);
     if (config) cJSON_AddItemToObject(root, "config", config);
     else cJSON_AddObjectToObject(root, "config");
-    config = NULL;
     if (extra) {
         cJSON *it = extra->child;
         while (it) {
@@ -51,26 +110,46 @@ int ll_report_write(const char *outdir, const ll_probe_result *res, int E, const
             it = next;
         }
         cJSON_Delete(extra);
-        extra = NULL;
     }
     char *json = cJSON_Print(root);
-    /* layers.csv */
-    size_t cap = 256 + (size_t)E * 160, k = 0;
+    /* layers.csv: the rows stay identifiable when runs are concatenated */
+    const cJSON *cm = cJSON_GetObjectItemCaseSensitive(root, "config");
+    const cJSON *mj = cm ? cJSON_GetObjectItemCaseSensitive(cm, "model") : NULL;
+    if (!cJSON_IsString(mj)) mj = cm ? cJSON_GetObjectItemCaseSensitive(cm, "features") : NULL;
+    char mbuf[4200];
+    const char *model = cJSON_IsString(mj) ? csv_safe(mj->valuestring, mbuf, sizeof mbuf) : "";
+    size_t cap = 512 + (size_t)E * (256 + strlen(model)), k = 0;
     char *csv = ll_xmalloc(cap);
-    k += (size_t)snprintf(csv + k, cap - k, "index,pr,log10_pr,rss,tss,rank\n");
+    k += (size_t)snprintf(csv + k, cap - k, "index,pr,log10_pr,rss,tss,rank,in_fit,forward_s,capture_s,run_id,model\n");
     for (int e = 0; e < E; e++)
-        k += (size_t)snprintf(csv + k, cap - k, "%d,%.17g,%.17g,%.17g,%.17g,%d\n", e, res[e].pr,
-                              res[e].pr > 0 ? log10(res[e].pr) : NAN, res[e].rss, res[e].tss, res[e].rank);
-    char p1[4096], p2[4096];
-    if (!json || ll_mkdirs(outdir) != 0) goto out;
-    if (ll_write_file_atomic(ll_path_join(p1, sizeof p1, outdir, "layers.csv"), csv, k) != 0) goto out;
-    if (ll_write_file_atomic(ll_path_join(p2, sizeof p2, outdir, "law.json"), json, strlen(json)) != 0) goto out;
-    rc = 0;
-out:
+        k += (size_t)snprintf(csv + k, cap - k, "%d,%.17g,%.17g,%.17g,%.17g,%d,%d,%.6g,%.6g,%s,%s\n", e, res[e].pr,
+                              res[e].pr > 0 ? log10(res[e].pr) : NAN, res[e].rss, res[e].tss, res[e].rank,
+                              law && e >= law->first_entry, fwd_s ? fwd_s[e] : NAN, cap_s ? cap_s[e] : NAN, run_id,
+                              model);
+    if (json) {
+        const char *names[2] = {"law.json", "layers.csv"};
+        const void *data[2] = {json, csv};
+        size_t lens[2] = {strlen(json), k};
+        rc = ll_write_files_atomic(outdir, 2, names, data, lens);
+    } else {
+        ll_set_error("%s: cannot serialise law.json", outdir);
+    }
     free(csv);
     free(json);
     cJSON_Delete(root);
     return rc;
+}
+
+int ll_report_write(const char *outdir, const ll_probe_result *res, int E, const ll_law *law, long n_examples, int dim,
+                    cJSON *config, cJSON *extra) {
+    return write_set(outdir, res, E, law, n_examples, dim, config, extra, NULL, NULL);
+}
+
+int ll_report_write_run(const char *outdir, ll_run_result *r) {
+    cJSON *config = r->config, *extra = r->extra;
+    r->config = r->extra = NULL; /* taken over */
+    return write_set(outdir, r->res, r->E, r->have_law ? &r->law : NULL, r->N, r->d, config, extra, r->forward_s,
+                     r->capture_s);
 }
 
 void ll_report_print(FILE *f, const ll_probe_result *res, int E, const ll_law *law, long n_examples, int dim) {
@@ -87,4 +166,22 @@ void ll_report_print(FILE *f, const ll_probe_result *res, int E, const ll_law *l
                 law->overall_ratio);
     else
         fprintf(f, "law: not fitted (fewer than 2 entries from --fit-from on, or a PR that is 0 or undefined)\n");
+}
+
+void ll_report_print_gpu_timing(FILE *f, const cJSON *extra) {
+    const cJSON *gt = extra ? cJSON_GetObjectItemCaseSensitive(extra, "gpu_timing") : NULL;
+    const cJSON *nb = gt ? cJSON_GetObjectItemCaseSensitive(gt, "batches") : NULL;
+    const cJSON *pe = gt ? cJSON_GetObjectItemCaseSensitive(gt, "per_entry") : NULL;
+    if (!cJSON_IsNumber(nb) || nb->valuedouble <= 0 || !cJSON_IsArray(pe)) return;
+    const cJSON *pk = cJSON_GetObjectItemCaseSensitive(gt, "peak_bf16_gemm_tflops");
+    fprintf(f, "GPU per entry (%.0f batches; bf16 GEMM peak measured %.0f TFLOP/s)\n", nb->valuedouble,
+            cJSON_IsNumber(pk) ? pk->valuedouble : 0);
+    fprintf(f, "entry  layer ms/batch   tokens/s   capture ms/batch\n");
+    const cJSON *o;
+    cJSON_ArrayForEach(o, pe) {
+        const cJSON *i = cJSON_GetObjectItemCaseSensitive(o, "index"), *l = cJSON_GetObjectItemCaseSensitive(o, "layer_ms_per_batch"),
+                    *t = cJSON_GetObjectItemCaseSensitive(o, "tokens_per_s"), *c = cJSON_GetObjectItemCaseSensitive(o, "capture_ms_per_batch");
+        fprintf(f, "%5d  %14.3f  %9.3g  %17.3f\n", i ? (int)i->valuedouble : -1, l ? l->valuedouble : 0,
+                t ? t->valuedouble : 0, c ? c->valuedouble : 0);
+    }
 }

@@ -53,33 +53,8 @@ static int build_selection(csink *s, const int32_t *tokens, const int *lens, int
         s->h_rows = (int64_t *)malloc(sizeof(int64_t) * (size_t)n);
         s->h_y = (double *)malloc(sizeof(double) * (size_t)n);
     }
-    long k = 0;
-    for (int b = 0; b < B; b++) {
-        int j0, j1, off;
-        ll_position_range(s->pos, lens[b], &j0, &j1, &off);
-        for (int j = j0; j < j1; j++, k++) {
-            s->h_rows[k] = (int64_t)b * T + j;
-            int64_t lab = tokens[(size_t)b * T + j + off];
-            if (s->relabel_ids) {
-                int ri = ll_classmap_index(s->relabel_ids, lab);
-                if (ri < 0) {
-                    ll_set_error("capture: label %lld is not in the shuffled vocabulary", (long long)lab);
-                    return -1;
-                }
-                lab = s->relabel_to[ri];
-            }
-            if (s->cmap) {
-                int ci = ll_classmap_index(s->cmap, lab);
-                if (ci < 0) {
-                    ll_set_error("capture: label %lld is not in the class map", (long long)lab);
-                    return -1;
-                }
-                s->h_y[k] = ci;
-            } else {
-                s->h_y[k] = (double)lab;
-            }
-        }
-    }
+    if (ll_capture_select(s->pos, tokens, lens, B, T, s->relabel_ids, s->relabel_to, s->cmap, s->h_rows, s->h_y) < 0)
+        return -1;
     s->n = n;
     if (n == 0) return 0;
     if (n > s->dcap) {

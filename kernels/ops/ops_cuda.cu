@@ -13,6 +13,7 @@
  * (CUBLAS_COMPUTE_32F_FAST_16BF).  Reductions (norms) accumulate in float64
  * as the CPU backend does. */
 #include "core/ll_cuda.h"
+#include "core/reduce.cuh"
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <mma.h>
@@ -182,24 +183,7 @@ static void cu_embedding(void *ctx, float *out, const ll_weight *table, const in
 }
 
 /* ------------------------------------------------------------------- norms */
-__device__ __forceinline__ double warp_sum_d(double v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-__device__ double block_sum_d(double v, double *sh) {
-    int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
-    v = warp_sum_d(v);
-    __syncthreads();
-    if (lane == 0) sh[w] = v;
-    __syncthreads();
-    if (w == 0) {
-        double t = lane < nw ? sh[lane] : 0.0;
-        t = warp_sum_d(t);
-        if (lane == 0) sh[32] = t;
-    }
-    __syncthreads();
-    return sh[32];
-}
+/* ll_warp_sum, ll_block_sum: kernels/core/reduce.cuh */
 /* One block per row, as cpu_layernorm: float64 mean and variance, float
  * normalisation. */
 __global__ void k_layernorm(float *out, const float *in, const float *w, const float *b, int C, float eps) {
@@ -208,10 +192,10 @@ __global__ void k_layernorm(float *out, const float *in, const float *w, const f
     float *y = out + (size_t)blockIdx.x * C;
     double s = 0;
     for (int c = threadIdx.x; c < C; c += blockDim.x) s += x[c];
-    double mean = block_sum_d(s, sh) / C;
+    double mean = ll_block_sum(s, sh) / C;
     double v = 0;
     for (int c = threadIdx.x; c < C; c += blockDim.x) { double d = x[c] - mean; v += d * d; }
-    v = block_sum_d(v, sh);
+    v = ll_block_sum(v, sh);
     float rstd = (float)(1.0 / sqrt(v / C + (double)eps));
     float m = (float)mean;
     for (int c = threadIdx.x; c < C; c += blockDim.x) {
@@ -227,7 +211,7 @@ __global__ void k_rmsnorm(float *out, const float *in, const float *w, int C, fl
     float *y = out + (size_t)blockIdx.x * C;
     double s = 0;
     for (int c = threadIdx.x; c < C; c += blockDim.x) s += (double)x[c] * x[c];
-    s = block_sum_d(s, sh);
+    s = ll_block_sum(s, sh);
     float rs = (float)(1.0 / sqrt(s / C + (double)eps));
     for (int c = threadIdx.x; c < C; c += blockDim.x) {
         float t = x[c] * rs;

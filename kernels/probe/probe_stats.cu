@@ -14,6 +14,7 @@
  * Layout: row-major X (m×d) is, to cuBLAS (column-major), the d×m matrix
  * A with lda = d, so XᵀX = A·Aᵀ and Xᵀy = A·y. */
 #include "core/ll_cuda.h"
+#include "core/reduce.cuh"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,25 +57,7 @@ extern "C" int ll_gram_mode_parse(const char *s, ll_gram_mode *out) {
 }
 
 /* ------------------------------------------------------------------ kernels */
-__device__ __forceinline__ double warp_sum(double v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-/* Sum over the block (blockDim.x a multiple of 32, <= 1024); result to all threads. */
-__device__ double block_sum(double v, double *sh /* [33] */) {
-    int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
-    v = warp_sum(v);
-    __syncthreads(); /* sh may be reused by a previous call */
-    if (lane == 0) sh[w] = v;
-    __syncthreads();
-    if (w == 0) {
-        double t = lane < nw ? sh[lane] : 0.0;
-        t = warp_sum(t);
-        if (lane == 0) sh[32] = t;
-    }
-    __syncthreads();
-    return sh[32];
-}
+/* ll_warp_sum, ll_block_sum: kernels/core/reduce.cuh */
 
 /* One block per row: Z[r,:] = normalise(X[r,:]) in float64. */
 __global__ void k_norm_rows(const float *__restrict__ X, long ldx, const int64_t *__restrict__ rows, int d, int norm,
@@ -89,16 +72,16 @@ __global__ void k_norm_rows(const float *__restrict__ X, long ldx, const int64_t
     double s = 0;
     if (norm == LL_NORM_RMSNORM) {
         for (int c = threadIdx.x; c < d; c += blockDim.x) { double v = x[c]; s += v * v; }
-        double ms = block_sum(s, sh) / d;
+        double ms = ll_block_sum(s, sh) / d;
         double inv = 1.0 / sqrt(ms + eps);
         for (int c = threadIdx.x; c < d; c += blockDim.x) z[c] = (double)x[c] * inv;
         return;
     }
     for (int c = threadIdx.x; c < d; c += blockDim.x) s += (double)x[c];
-    double mu = block_sum(s, sh) / d;
+    double mu = ll_block_sum(s, sh) / d;
     double q = 0;
     for (int c = threadIdx.x; c < d; c += blockDim.x) { double v = (double)x[c] - mu; q += v * v; }
-    double var = block_sum(q, sh) / d;
+    double var = ll_block_sum(q, sh) / d;
     double den = norm == LL_NORM_LAYERNORM ? sqrt(var + eps) : sqrt(var);
     double inv = den > 0 ? 1.0 / den : 0.0; /* constant row: 0, as ll_normalize_rows */
     for (int c = threadIdx.x; c < d; c += blockDim.x) z[c] = ((double)x[c] - mu) * inv;
@@ -168,10 +151,10 @@ __global__ void k_yscalars(const double *__restrict__ y, long m, double *__restr
     __shared__ double sh[33];
     double s = 0;
     for (long i = threadIdx.x; i < m; i += blockDim.x) s += y[i];
-    double yb = block_sum(s, sh) / (double)m;
+    double yb = ll_block_sum(s, sh) / (double)m;
     double q = 0;
     for (long i = threadIdx.x; i < m; i += blockDim.x) { double v = y[i] - yb; yc[i] = v; q += v * v; }
-    double syy = block_sum(q, sh);
+    double syy = ll_block_sum(q, sh);
     if (threadIdx.x == 0) {
         double n = na + nb;
         double dy = yb - *ymean;
@@ -543,7 +526,7 @@ __global__ void k_rowsum(const double *__restrict__ A, double *__restrict__ p, i
     const double *a = A + (size_t)k * d * d + (size_t)i * d;
     double s = 0;
     for (int j = threadIdx.x; j < d; j += blockDim.x) s += a[j];
-    s = block_sum(s, sh);
+    s = ll_block_sum(s, sh);
     if (threadIdx.x == 0) p[(size_t)k * d + i] = s / sqrt((double)d);
 }
 /* One block per entry.  s = uᵀAu (u = 1/√d·1); the entry is deflated when it
@@ -560,9 +543,9 @@ __global__ void k_defl_scalars(const double *__restrict__ A, const double *__res
         t += b[(size_t)k * d + i];
         tr += a[(size_t)i * d + i];
     }
-    s = block_sum(s, sh) / sqrt((double)d);
-    t = block_sum(t, sh) / d;
-    tr = block_sum(tr, sh);
+    s = ll_block_sum(s, sh) / sqrt((double)d);
+    t = ll_block_sum(t, sh) / d;
+    tr = ll_block_sum(tr, sh);
     int defl = flag[k] || (tr > 0 && s <= 1e-10 * tr / d);
     if (defl)
         for (int i = threadIdx.x; i < d; i += blockDim.x) b[(size_t)k * d + i] -= t;
@@ -615,8 +598,8 @@ __global__ void k_rss(const double *__restrict__ W, const double *__restrict__ c
             s += ci * ci * (2.0 / (lk + ridge) - lk / ((lk + ridge) * (lk + ridge)));
         }
     }
-    s = block_sum(s, sh);
-    cnt = block_sum(cnt, sh);
+    s = ll_block_sum(s, sh);
+    cnt = ll_block_sum(cnt, sh);
     if (threadIdx.x == 0) { fit[k] = s; rank[k] = (int)cnt; }
 }
 

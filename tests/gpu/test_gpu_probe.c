@@ -103,18 +103,7 @@ static double lambda_min_kept(const double *M2, int d, int deflate) {
     size_t dd = (size_t)d * d;
     double *G = malloc(sizeof(double) * dd), *w = malloc(sizeof(double) * d);
     memcpy(G, M2, sizeof(double) * dd);
-    if (deflate) {
-        double *rm = calloc((size_t)d, sizeof(double)), tot = 0;
-        for (int i = 0; i < d; i++) {
-            for (int j = 0; j < d; j++) rm[i] += G[(size_t)i * d + j];
-            rm[i] /= d;
-            tot += rm[i];
-        }
-        tot /= d;
-        for (int i = 0; i < d; i++)
-            for (int j = 0; j < d; j++) G[(size_t)i * d + j] += -rm[i] - rm[j] + tot;
-        free(rm);
-    }
+    if (deflate) ll_deflate_ones(G, NULL, d, 0); /* the library's own deflation */
     double lmin = NAN;
     if (LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', d, G, d, w) == 0) {
         double thr = 1e-12 * (w[d - 1] > 0 ? w[d - 1] : 0);

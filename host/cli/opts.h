@@ -1,0 +1,37 @@
+/* One option parser for every subcommand: a table of options, each with its
+ * kind, destination, bounds and help line.  Values are checked strictly
+ * (whole string, no wrap-around, inclusive bounds); an unknown option gets
+ * one error line with "did you mean --x?" and a pointer to --help, not the
+ * whole usage. */
+#ifndef LL_CLI_OPTS_H
+#define LL_CLI_OPTS_H
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum {
+    LL_OPT_GROUP = 0, /* not an option: a heading in the help (help = the heading) */
+    LL_OPT_FLAG,      /* int *dst = 1 */
+    LL_OPT_STR,       /* const char **dst */
+    LL_OPT_INT,       /* int *dst, bounds min..max */
+    LL_OPT_LONG,      /* long long *dst */
+    LL_OPT_U64,       /* uint64_t *dst (decimal) */
+    LL_OPT_DOUBLE,    /* double *dst, finite, bounds */
+} ll_opt_kind;
+
+typedef struct {
+    const char *name; /* without the leading "--" */
+    ll_opt_kind kind;
+    void *dst;
+    double min, max;  /* numeric kinds; min == max == 0: no bounds */
+    const char *arg;  /* metavariable in the help ("N"), NULL for flags */
+    const char *help; /* may hold '\n' for continuation lines */
+    int *seen;        /* optional: set to 1 when the option is given */
+} ll_opt;
+
+/* argv[0] is the subcommand's name.  Returns 0 (parsed; *first_operand, if
+ * not NULL, is the index of the first non-option argument, else operands are
+ * an error), 1 (--help printed on stdout: exit 0), or 2 (one error line
+ * printed on stderr: exit 2). */
+int ll_opts_parse(const char *usage, const ll_opt *opts, int argc, char **argv, int *first_operand);
+void ll_opts_usage(FILE *f, const char *usage, const ll_opt *opts);
+#endif

@@ -1,0 +1,550 @@
+/* The run pipeline (see pipeline.h for the data flow). */
+#include "pipeline/pipeline.h"
+#include <fcntl.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "backend/backend.h"
+#include "core/ll_util.h"
+#include "families/ssm_common.h"
+#include "io/corpus.h"
+#include "io/token_stream.h"
+#include "io/tokens.h"
+#include "model/model.h"
+#include "pipeline/batcher.h"
+
+void ll_run_opts_default(ll_run_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->split = "auto";
+    o->text_field = "text";
+    o->max_length = 512;
+    o->batch_size = 64;
+    o->batch_tokens = 4096;
+    o->position = LL_POS_NEXT;
+    o->norm_initialized = 1;
+    o->fit_from = 1;
+    o->backend = "auto";
+    o->compute = "auto";
+}
+
+void ll_run_result_free(ll_run_result *r) {
+    if (!r) return;
+    free(r->res);
+    free(r->forward_s);
+    free(r->capture_s);
+    cJSON_Delete(r->config);
+    cJSON_Delete(r->extra);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- timing wrapper around the sink: host time per entry ---------------- */
+typedef struct {
+    ll_capture base;
+    ll_capture *inner;
+    double seconds, last;
+    double *fwd_s, *cap_s; /* [E] */
+    int E;
+} timed_cap;
+
+static void timed_account(timed_cap *t, int e, double t0, double t1) {
+    if (e >= 0 && e < t->E) { t->fwd_s[e] += t0 - t->last; t->cap_s[e] += t1 - t0; }
+    t->last = t1;
+    t->seconds += t1 - t0;
+}
+static int timed_on_entry(ll_capture *self, int e, const float *h, const int32_t *tokens, const int *lens, int B, int T,
+                          int C) {
+    timed_cap *t = (timed_cap *)self;
+    double t0 = ll_now();
+    int rc = t->inner->on_entry(t->inner, e, h, tokens, lens, B, T, C);
+    timed_account(t, e, t0, ll_now());
+    return rc;
+}
+static int timed_on_entry_device(ll_capture *self, int e, const float *h, const int32_t *tokens, const int *lens, int B,
+                                 int T, int C) {
+    timed_cap *t = (timed_cap *)self;
+    double t0 = ll_now();
+    int rc = t->inner->on_entry_device(t->inner, e, h, tokens, lens, B, T, C);
+    timed_account(t, e, t0, ll_now());
+    return rc;
+}
+
+/* ---- input ------------------------------------------------------------- */
+/* --data: the corpus tokenised (documents sampled) into a token file that
+ * exists only as an open descriptor (unlinked at once: nothing is left
+ * behind, whatever ends the process); read back through /proc/self/fd. */
+static int tokenize_to_private_file(const ll_run_opts *o, char *path, size_t cap, int *fd_out, long long *n_docs) {
+    const int split = ll_corpus_split_from_name(o->split ? o->split : "auto");
+    ll_token_stream_opts so = {.tokenizer = o->tokenizer ? o->tokenizer : o->model, .corpus = o->data,
+                               .split = split, .text_field = o->text_field ? o->text_field : "text",
+                               .docs = o->docs, .seed = o->seed, .add_special = 1, .max_length = o->max_length,
+                               .queue = 0};
+    ll_token_stream *ts = ll_token_stream_open(&so);
+    if (!ts) return 2;
+    const char *tmpd = getenv("TMPDIR");
+    char tmpl[4096];
+    snprintf(tmpl, sizeof tmpl, "%s/layerlaw-tokens-XXXXXX", tmpd && *tmpd ? tmpd : "/tmp");
+    int fd = mkstemp(tmpl);
+    if (fd >= 0) unlink(tmpl);
+    int wfd = fd >= 0 ? dup(fd) : -1;
+    FILE *tf = wfd >= 0 ? fdopen(wfd, "w") : NULL;
+    if (!tf) {
+        if (wfd >= 0) close(wfd);
+        if (fd >= 0) close(fd);
+        ll_token_stream_close(ts);
+        ll_set_error("%s: cannot create a temporary token file", tmpl);
+        return 1;
+    }
+    int32_t *ids;
+    int n, r;
+    long long di;
+    *n_docs = 0;
+    while ((r = ll_token_stream_next(ts, &ids, &n, &di)) == 1) {
+        fputc('[', tf);
+        for (int i = 0; i < n; i++) fprintf(tf, i ? ", %d" : "%d", ids[i]);
+        fputs("]\n", tf);
+        free(ids);
+        (*n_docs)++;
+    }
+    ll_token_stream_close(ts);
+    int werr = fclose(tf) != 0;
+    if (r < 0 || werr || *n_docs == 0) {
+        close(fd);
+        if (r >= 0) ll_set_error("%s: %s", o->data, werr ? "cannot write the temporary token file" : "no documents");
+        return werr ? 1 : 2;
+    }
+    snprintf(path, cap, "/proc/self/fd/%d", fd);
+    *fd_out = fd;
+    return 0;
+}
+
+/* The FLOPs of one transformer/recurrent layer per token (2 × its weights)
+ * plus causal attention: the estimate behind the per-entry TFLOP/s. */
+static double layer_flops_estimate(const ll_model *m, double tokens, double attn_flops) {
+    const ll_model_config *mc = &m->cfg;
+    double emb = (double)mc->vocab * mc->d_model + (mc->arch == LL_ARCH_GPT2 ? (double)mc->max_pos * mc->d_model : 0);
+    double fl_tok = 2.0 * ((double)m->n_params - emb) / LL_MAX(mc->n_layer, 1);
+    return fl_tok * tokens + (mc->arch <= LL_ARCH_QWEN2 ? attn_flops : 0);
+}
+
+static cJSON *model_json(const ll_model *m) {
+    const ll_model_config *c = &m->cfg;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "dir", m->dir);
+    cJSON_AddStringToObject(j, "model_type", c->model_type);
+    cJSON_AddNumberToObject(j, "n_layers", c->n_layer);
+    cJSON_AddNumberToObject(j, "hidden_size", c->d_model);
+    cJSON_AddNumberToObject(j, "vocab_size", c->vocab);
+    if (c->arch <= LL_ARCH_QWEN2) {
+        cJSON_AddNumberToObject(j, "n_heads", c->n_head);
+        cJSON_AddNumberToObject(j, "n_kv_heads", c->n_kv_head);
+        cJSON_AddNumberToObject(j, "head_dim", c->head_dim);
+        cJSON_AddNumberToObject(j, "intermediate_size", c->d_ff);
+        cJSON_AddNumberToObject(j, "rotary_dims", c->rotary_dims);
+        if (c->rotary_dims) cJSON_AddNumberToObject(j, "rope_theta", c->rope_theta);
+        cJSON_AddStringToObject(j, "rope_scaling",
+                                c->rope_scaling.type == LL_ROPE_SCALING_LLAMA3   ? "llama3"
+                                : c->rope_scaling.type == LL_ROPE_SCALING_LINEAR ? "linear"
+                                                                                 : "none");
+        cJSON_AddBoolToObject(j, "parallel_residual", c->parallel_residual);
+        if (c->sliding_window) cJSON_AddNumberToObject(j, "sliding_window", c->sliding_window);
+    } else if (c->arch == LL_ARCH_RWKV) {
+        cJSON_AddNumberToObject(j, "attention_hidden_size", c->attention_hidden_size);
+        cJSON_AddNumberToObject(j, "intermediate_size", c->d_ff);
+        cJSON_AddNumberToObject(j, "rescale_every", c->rescale_every);
+    } else if (c->arch == LL_ARCH_MAMBA) {
+        cJSON_AddNumberToObject(j, "state_size", c->d_state);
+        cJSON_AddNumberToObject(j, "conv_kernel", c->d_conv);
+        cJSON_AddNumberToObject(j, "intermediate_size", c->d_inner);
+        cJSON_AddNumberToObject(j, "time_step_rank", c->dt_rank);
+    }
+    cJSON_AddStringToObject(j, "norm", ll_norm_name(c->norm));
+    cJSON_AddNumberToObject(j, "norm_eps", c->norm_eps);
+    cJSON_AddNumberToObject(j, "n_entries", ll_model_n_entries(m));
+    cJSON_AddNumberToObject(j, "n_params", (double)m->n_params);
+    return j;
+}
+
+static cJSON *config_json(const ll_run_opts *o, const ll_backend_choice *bc, ll_norm norm, double eps, int threads) {
+    cJSON *cfg = cJSON_CreateObject();
+    cJSON_AddStringToObject(cfg, "command", "run");
+    cJSON_AddStringToObject(cfg, "model", o->model);
+    if (o->data) {
+        cJSON_AddNullToObject(cfg, "tokens");
+        cJSON_AddStringToObject(cfg, "data", o->data);
+        cJSON_AddStringToObject(cfg, "tokenizer", o->tokenizer ? o->tokenizer : o->model);
+        cJSON_AddStringToObject(cfg, "split", o->split ? o->split : "auto");
+        cJSON_AddStringToObject(cfg, "text_field", o->text_field ? o->text_field : "text");
+        if (o->docs) cJSON_AddNumberToObject(cfg, "docs", (double)o->docs);
+        else cJSON_AddNullToObject(cfg, "docs");
+        cJSON_AddNumberToObject(cfg, "seed", (double)o->seed);
+        cJSON_AddBoolToObject(cfg, "add_special_tokens", 1);
+    } else {
+        cJSON_AddStringToObject(cfg, "tokens", o->tokens);
+    }
+    cJSON_AddNumberToObject(cfg, "batch_size", o->batch_size);
+    cJSON_AddNumberToObject(cfg, "batch_tokens", (double)o->batch_tokens);
+    cJSON_AddBoolToObject(cfg, "keep_order", o->keep_order || o->dump_hidden);
+    cJSON_AddBoolToObject(cfg, "embedding_entry", o->embedding_entry);
+    cJSON_AddNumberToObject(cfg, "max_length", o->max_length);
+    cJSON_AddNumberToObject(cfg, "threads", threads);
+    cJSON_AddStringToObject(cfg, "position", ll_position_name(o->position));
+    cJSON_AddStringToObject(cfg, "norm", o->norm_initialized ? "initialized" : ll_norm_name(o->norm));
+    cJSON_AddStringToObject(cfg, "norm_applied", ll_norm_name(norm));
+    cJSON_AddNumberToObject(cfg, "eps", eps);
+    cJSON_AddBoolToObject(cfg, "norm_last", o->norm_last);
+    cJSON_AddNumberToObject(cfg, "fit_from", o->fit_from);
+    cJSON_AddNumberToObject(cfg, "ridge", o->ridge);
+    cJSON_AddStringToObject(cfg, "target", "id");
+    if (o->have_shuffle) cJSON_AddNumberToObject(cfg, "shuffle_vocab_seed", (double)o->shuffle_seed);
+    else cJSON_AddNullToObject(cfg, "shuffle_vocab_seed");
+    if (o->dump_hidden) cJSON_AddStringToObject(cfg, "dump_hidden", o->dump_hidden);
+    else cJSON_AddNullToObject(cfg, "dump_hidden");
+    cJSON_AddStringToObject(cfg, "backend", bc->name);
+    cJSON_AddStringToObject(cfg, "compute", bc->bf16 ? "bf16" : "fp32");
+    if (!strcmp(bc->name, "cuda")) cJSON_AddNumberToObject(cfg, "device", bc->device);
+    cJSON_AddStringToObject(cfg, "backend_requested", o->backend ? o->backend : "auto");
+    return cfg;
+}
+
+/* Everything a run holds, freed in one place. */
+typedef struct {
+    ll_model *m;
+    ll_backend *be;
+    ll_capture *probe, *dumpcap, *tee;
+    ll_token_reader *rd;
+    ll_batcher *batcher;
+    int tok_fd;
+    ll_classmap shuf_ids;
+    int64_t *shuf_to;
+    int32_t *wids;
+    int64_t *woff, *seq_len;
+    int *owner;
+    ll_stats *host_stats;
+    double *lms, *cms;
+} run_state;
+
+static void run_state_free(run_state *s) {
+    if (s->tee) ll_capture_free(s->tee);
+    if (s->dumpcap) ll_capture_free(s->dumpcap);
+    if (s->probe && s->be) s->be->probe_free(s->probe);
+    ll_token_reader_close(s->rd);
+    ll_batcher_free(s->batcher);
+    ll_model_free(s->m); /* before the backend: device weights are freed through it */
+    ll_backend_close(s->be);
+    if (s->tok_fd >= 0) close(s->tok_fd);
+    ll_classmap_free(&s->shuf_ids);
+    free(s->shuf_to);
+    free(s->wids);
+    free(s->woff);
+    free(s->seq_len);
+    free(s->owner);
+    ll_stats_free(s->host_stats);
+    free(s->lms);
+    free(s->cms);
+}
+
+int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
+    memset(r, 0, sizeof *r);
+    run_state S = {.tok_fd = -1};
+    int rc = 2;
+    if (!o->model || !(o->tokens || o->data)) { ll_set_error("run: a model and an input (tokens or data) are required"); return 2; }
+    if (o->tokens && o->data) { ll_set_error("run: give tokens or data, not both"); return 2; }
+    if (o->data && ll_corpus_split_from_name(o->split ? o->split : "auto") < 0) {
+        ll_set_error("--split: unknown split '%s' (auto|line|paragraph|file|jsonl)", o->split);
+        return 2;
+    }
+    const int threads = o->threads > 0 ? o->threads : omp_get_num_procs();
+    const int rank = ll_dist_rank(o->dist), nranks = ll_dist_size(o->dist);
+    r->rank = rank;
+    /* the backend is decided before loading (a GPU keeps bf16 weights) and
+     * opened after the input is validated */
+    ll_backend_choice bc;
+    if (ll_backend_select(o->backend, o->compute, o->device, &bc) != 0) return 2;
+
+    double t0 = ll_now();
+    ll_load_opts lo = {bc.keep_half};
+    S.m = ll_model_load_ex(o->model, &lo);
+    if (!S.m) return 2;
+    r->load_s = ll_now() - t0;
+    ll_model *m = S.m;
+    if (o->embedding_entry && ll_ssm_set_embed_entry(m, 1) != 0) {
+        ll_set_error("--embedding-entry: only for rwkv and mamba models (%s is %s)", o->model, m->cfg.model_type);
+        goto fail;
+    }
+
+    /* input → a token file */
+    const char *tok_path = o->tokens;
+    char tok_buf[64];
+    long long n_docs = 0;
+    if (o->data) {
+        double tt0 = ll_now();
+        int trc = tokenize_to_private_file(o, tok_buf, sizeof tok_buf, &S.tok_fd, &n_docs);
+        if (trc) { rc = trc; goto fail; }
+        tok_path = tok_buf;
+        r->tokenize_s = ll_now() - tt0;
+    }
+    /* error messages name the user's input, never the private token file */
+    const char *src = o->data ? o->data : o->tokens;
+    const char *unit = o->data ? "document" : "line";
+    const char *tokz = o->tokenizer ? o->tokenizer : o->model;
+
+    /* pass 1: every line and id checked, examples counted, lengths kept
+     * (8 bytes a sequence; the ids themselves are not kept) */
+    long long n_seq = 0, n_ids = 0, n_cut = 0;
+    long N = 0;
+    int longest = 1;
+    int64_t cap_len = 1024;
+    S.seq_len = ll_xmalloc(sizeof(int64_t) * (size_t)cap_len);
+    unsigned char *present = o->have_shuffle ? ll_xcalloc((size_t)m->cfg.vocab, 1) : NULL;
+    {
+        ll_token_reader *rd = ll_token_reader_open(tok_path, o->max_length);
+        if (!rd) { free(present); goto fail; }
+        const int32_t *ids;
+        int n, cut, rr;
+        while ((rr = ll_token_reader_next(rd, &ids, &n, &cut)) == 1) {
+            for (int i = 0; i < n && rr == 1; i++)
+                if (ids[i] >= m->cfg.vocab) {
+                    ll_set_error("%s: %s %ld: token id %d%s%s is outside the model's vocabulary (%d)", src, unit,
+                                 ll_token_reader_line(rd), ids[i], o->data ? " from tokenizer " : "",
+                                 o->data ? tokz : "", m->cfg.vocab);
+                    rr = -1;
+                }
+            if (rr != 1) break;
+            if (n_seq == cap_len) {
+                cap_len *= 2;
+                S.seq_len = ll_xrealloc(S.seq_len, sizeof(int64_t) * (size_t)cap_len);
+            }
+            S.seq_len[n_seq++] = n;
+            n_ids += n;
+            n_cut += cut;
+            N += ll_position_count(o->position, n);
+            if (present) {
+                int j0, j1, off;
+                ll_position_range(o->position, n, &j0, &j1, &off);
+                for (int j = j0; j < j1; j++) present[ids[j + off]] = 1;
+            }
+            longest = LL_MAX(longest, n);
+        }
+        ll_token_reader_close(rd);
+        if (rr == 0 && n_ids == 0) { ll_set_error("%s: no tokens (empty %s)", src, o->data ? "corpus" : "token file"); rr = -1; }
+        if (rr < 0) { free(present); goto fail; }
+    }
+    if (present) {
+        int K = 0;
+        for (int v = 0; v < m->cfg.vocab; v++) K += present[v];
+        S.shuf_ids.ids = ll_xmalloc(sizeof(int64_t) * (size_t)(K > 0 ? K : 1));
+        for (int v = 0; v < m->cfg.vocab; v++)
+            if (present[v]) S.shuf_ids.ids[S.shuf_ids.K++] = v;
+        S.shuf_to = ll_xmalloc(sizeof(int64_t) * (size_t)(K > 0 ? K : 1));
+        ll_vocab_permutation(&S.shuf_ids, o->shuffle_seed, S.shuf_to);
+        free(present);
+    }
+    const int E = ll_model_n_entries(m), d = ll_model_dim(m);
+    double eps = m->cfg.norm_eps;
+    ll_norm norm = o->norm;
+    if (o->norm_initialized) norm = ll_model_fresh_norm(m, &eps);
+    if (N < 2) { ll_set_error("%s: only %ld examples for position '%s' (need at least 2)", src, N, ll_position_name(o->position)); goto fail; }
+    if (E - o->fit_from < 2) {
+        ll_set_error("--fit-from %d: %s has entries 0..%d: a law fit from entry %d needs at least %d entries", o->fit_from,
+                     o->model, E - 1, o->fit_from, o->fit_from + 2);
+        goto fail;
+    }
+    if (N <= (long)d + 1 && rank == 0)
+        fprintf(stderr, "layerlaw: warning: %s: %ld examples for %d features: the probes can fit every example "
+                        "(PR near 0, no law); use more text\n", src, N, d);
+    if (m->cfg.arch == LL_ARCH_GPT2 && longest > m->cfg.max_pos) {
+        ll_set_error("%s: a sequence has %d tokens, more than the model's %d positions (use --max-length %d)", src,
+                     longest, m->cfg.max_pos, m->cfg.max_pos);
+        goto fail;
+    }
+    /* ranks: which sequences are this process's */
+    S.owner = ll_xmalloc(sizeof(int) * (size_t)(n_seq > 0 ? n_seq : 1));
+    ll_dist_assign(o->dist, S.seq_len, (long)n_seq, S.owner);
+
+    /* the input is valid: from here on a failure is a runtime failure */
+    rc = 1;
+    if (rank == 0 && o->progress >= 0) ll_backend_notice(&bc, stderr);
+    S.be = ll_backend_open(&bc, threads);
+    if (!S.be) goto fail;
+    const ll_ops *ops = S.be->ops;
+    if (ll_model_upload(m, ops, S.be->ctx) != 0) goto fail;
+    ll_probe_opts po = {.E = E, .d = d, .target = LL_TARGET_ID, .K = 0,
+                        .max_rows = (long)LL_MAX(o->batch_tokens, (long long)longest), .pos = o->position,
+                        .norm = norm, .eps = eps, .norm_last = o->norm_last, .cmap = NULL,
+                        .relabel_ids = S.shuf_to ? &S.shuf_ids : NULL, .relabel_to = S.shuf_to};
+    S.probe = S.be->probe_new(S.be, &po);
+    if (!S.probe) goto fail;
+    ll_capture *sinks[3];
+    int n_sinks = 0;
+    sinks[n_sinks++] = S.probe;
+    if (o->dump_hidden) {
+        if (nranks > 1) { rc = 2; ll_set_error("--dump-hidden: not with several ranks"); goto fail; }
+        S.dumpcap = ll_capture_dump_new(o->dump_hidden, N, E, d, o->position);
+        if (!S.dumpcap) { rc = 2; goto fail; }
+        sinks[n_sinks++] = S.dumpcap;
+    }
+    if (o->extra_sink) sinks[n_sinks++] = o->extra_sink;
+    ll_capture *sink = S.probe;
+    if (n_sinks > 1) sink = S.tee = ll_capture_tee_new_backend(sinks, n_sinks, ops, S.be->ctx);
+    timed_cap tc = {.base = {.on_entry = timed_on_entry}, .inner = sink, .E = E};
+    r->forward_s = tc.fwd_s = ll_xcalloc((size_t)E, sizeof(double));
+    r->capture_s = tc.cap_s = ll_xcalloc((size_t)E, sizeof(double));
+    if (sink->on_entry_device) tc.base.on_entry_device = timed_on_entry_device;
+
+    /* pass 2: windows of ~WIN tokens, batched (longest first, or input
+     * order with --keep-order / --dump-hidden: the dump is in input order) */
+    ll_progress prog;
+    ll_progress_init(&prog, "sequences", n_seq);
+    if (o->progress <= 0 || rank != 0) prog.enabled = 0;
+    double t_run0 = ll_now();
+    long long done_tok = 0, padded = 0, my_seq = 0;
+    double attn_flops = 0;
+    const int keep_order = o->keep_order || o->dump_hidden;
+    long long WIN = LL_MAX(64LL * o->batch_tokens, 1LL << 20);
+    if (getenv("LAYERLAW_WINDOW_TOKENS")) WIN = LL_MAX(1LL, atoll(getenv("LAYERLAW_WINDOW_TOKENS"))); /* tests */
+    S.rd = ll_token_reader_open(tok_path, o->max_length);
+    if (!S.rd) goto fail;
+    S.batcher = ll_batcher_new(o->batch_size, o->batch_tokens, longest, 0);
+    int64_t wcap_ids = 4096, wcap_seq = 256;
+    S.wids = ll_xmalloc(sizeof(int32_t) * (size_t)wcap_ids);
+    S.woff = ll_xmalloc(sizeof(int64_t) * (size_t)(wcap_seq + 1));
+    long long seen_seq = 0;
+    for (int eof = 0; !eof;) {
+        int64_t nw = 0;
+        S.woff[0] = 0;
+        while (S.woff[nw] < WIN) {
+            const int32_t *ids;
+            int n, cut;
+            int rr = ll_token_reader_next(S.rd, &ids, &n, &cut);
+            if (rr < 0) goto fail;
+            if (rr == 0) { eof = 1; break; }
+            long long q = seen_seq++;
+            if (n == 0 || q >= n_seq || S.owner[q] != rank) continue;
+            if (S.woff[nw] + n > wcap_ids) {
+                while (S.woff[nw] + n > wcap_ids) wcap_ids *= 2;
+                S.wids = ll_xrealloc(S.wids, sizeof(int32_t) * (size_t)wcap_ids);
+            }
+            if (nw + 1 > wcap_seq) {
+                wcap_seq *= 2;
+                S.woff = ll_xrealloc(S.woff, sizeof(int64_t) * (size_t)(wcap_seq + 1));
+            }
+            memcpy(S.wids + S.woff[nw], ids, sizeof(int32_t) * (size_t)n);
+            S.woff[nw + 1] = S.woff[nw] + n;
+            nw++;
+        }
+        ll_batcher_window(S.batcher, S.wids, S.woff, nw, keep_order);
+        ll_batch bt;
+        while (ll_batcher_next(S.batcher, &bt)) {
+            for (int b = 0; b < bt.B; b++) {
+                done_tok += bt.lens[b];
+                attn_flops += 2.0 * bt.lens[b] * (double)bt.lens[b] * d; /* causal QKᵀ and PV */
+            }
+            padded += (long long)bt.B * bt.T;
+            my_seq += bt.B;
+            if (S.be->probe_batch_start) S.be->probe_batch_start(S.probe);
+            tc.last = ll_now();
+            if (ll_model_forward(m, ops, S.be->ctx, bt.tokens, bt.lens, bt.B, bt.T, &tc.base) != 0) goto fail;
+            ll_progress_update(&prog, seen_seq, done_tok);
+        }
+        ll_progress_update(&prog, seen_seq, done_tok);
+    }
+    if (ops->sync && ops->sync(S.be->ctx) != 0) goto fail;
+    ll_progress_end(&prog, n_seq, done_tok);
+    r->run_s = ll_now() - t_run0;
+    if (S.dumpcap && ll_capture_dump_finish(S.dumpcap) != 0) goto fail;
+
+    /* reduce across ranks, solve, the law */
+    double t1 = ll_now();
+    r->res = ll_xcalloc((size_t)E, sizeof *r->res);
+    int solved;
+    if (nranks > 1) {
+        S.host_stats = ll_stats_new(E, d, LL_TARGET_ID, 0);
+        if (!S.host_stats || S.be->probe_get_stats(S.probe, S.host_stats) != 0) goto fail;
+        if (ll_dist_reduce_stats(o->dist, S.host_stats) != 0) goto fail;
+        solved = rank == 0 ? ll_stats_solve(S.host_stats, o->ridge, threads, r->res) : 0;
+    } else {
+        solved = S.be->probe_solve(S.probe, o->ridge, threads, r->res);
+    }
+    if (solved != 0) goto fail;
+    if (rank == 0)
+        for (int e = 0; e < E; e++)
+            if (!(r->res[e].tss > 0)) { rc = 2; ll_set_error("%s: labels are constant: PR undefined", src); goto fail; }
+    double *pr = ll_xmalloc((size_t)E * sizeof(double));
+    for (int e = 0; e < E; e++) pr[e] = r->res[e].pr;
+    r->have_law = rank == 0 && E - o->fit_from >= 2 && ll_law_fit(pr, E, o->fit_from, &r->law) == 0;
+    free(pr);
+    r->solve_s = ll_now() - t1;
+    r->E = E;
+    r->d = d;
+    r->N = N;
+    r->tokens = done_tok;
+    r->padded_tokens = padded;
+    r->sequences = n_seq;
+
+    /* the result's configuration and measurements */
+    r->config = config_json(o, &bc, norm, eps, threads);
+    cJSON *extra = r->extra = cJSON_CreateObject();
+    cJSON_AddItemToObject(extra, "model", model_json(m));
+    cJSON *tp = cJSON_AddObjectToObject(extra, "throughput");
+    cJSON_AddNumberToObject(tp, "sequences", (double)n_seq);
+    cJSON_AddNumberToObject(tp, "sequences_cut", (double)n_cut);
+    cJSON_AddNumberToObject(tp, "tokens", (double)done_tok);
+    cJSON_AddNumberToObject(tp, "padded_tokens", (double)padded);
+    cJSON_AddNumberToObject(tp, "seconds", r->run_s);
+    cJSON_AddNumberToObject(tp, "tokens_per_s", r->run_s > 0 ? done_tok / r->run_s : 0);
+    cJSON_AddNumberToObject(tp, "capture_s", tc.seconds);
+    cJSON_AddItemToObject(tp, "per_entry_forward_s", cJSON_CreateDoubleArray(tc.fwd_s, E));
+    cJSON_AddItemToObject(tp, "per_entry_capture_s", cJSON_CreateDoubleArray(tc.cap_s, E));
+    cJSON_AddNumberToObject(tp, "forward_s", r->run_s - tc.seconds);
+    cJSON_AddNumberToObject(tp, "forward_tokens_per_s", r->run_s - tc.seconds > 0 ? done_tok / (r->run_s - tc.seconds) : 0);
+    cJSON_AddNumberToObject(tp, "load_s", r->load_s);
+    if (o->data) {
+        cJSON_AddNumberToObject(tp, "documents", (double)n_docs);
+        cJSON_AddNumberToObject(tp, "tokenize_s", r->tokenize_s);
+    }
+    cJSON_AddNumberToObject(tp, "solve_s", r->solve_s);
+    cJSON *mem = cJSON_AddObjectToObject(extra, "memory");
+    cJSON_AddNumberToObject(mem, "weights_bytes", (double)m->arena_bytes);
+    cJSON_AddNumberToObject(mem, "workspace_bytes", (double)m->ws_bytes);
+    if (nranks > 1) {
+        cJSON *rk = cJSON_AddObjectToObject(extra, "ranks");
+        cJSON_AddNumberToObject(rk, "size", nranks);
+        cJSON_AddStringToObject(rk, "assignment", "contiguous blocks of sequences in input order, balanced by tokens");
+    }
+    /* per-entry device timing: events at every entry, read after the run */
+    if (S.be->probe_timing) {
+        S.lms = ll_xcalloc((size_t)E, sizeof(double));
+        S.cms = ll_xcalloc((size_t)E, sizeof(double));
+        long nbt = S.be->probe_timing(S.probe, S.lms, S.cms);
+        double peak = S.be->measure_peak_tflops ? S.be->measure_peak_tflops(S.be) : 0;
+        double lay_fl = layer_flops_estimate(m, (double)done_tok, attn_flops);
+        cJSON *gt = cJSON_AddObjectToObject(extra, "gpu_timing");
+        cJSON_AddNumberToObject(gt, "batches", (double)nbt);
+        cJSON_AddNumberToObject(gt, "peak_bf16_gemm_tflops", peak);
+        cJSON_AddNumberToObject(gt, "layer_flops_estimate", lay_fl);
+        cJSON *pe = cJSON_AddArrayToObject(gt, "per_entry");
+        for (int e = 0; e < E && nbt > 0; e++) {
+            cJSON *jo = cJSON_CreateObject();
+            double sec = S.lms[e] / 1000;
+            cJSON_AddNumberToObject(jo, "index", e);
+            cJSON_AddNumberToObject(jo, "layer_ms_per_batch", S.lms[e] / nbt);
+            cJSON_AddNumberToObject(jo, "capture_ms_per_batch", S.cms[e] / nbt);
+            cJSON_AddNumberToObject(jo, "tokens_per_s", sec > 0 ? done_tok / sec : 0);
+            if (e > 0 || m->cfg.arch >= LL_ARCH_RWKV) { /* entry 0 of a transformer is the embedding lookup */
+                cJSON_AddNumberToObject(jo, "tflops", sec > 0 ? lay_fl / sec / 1e12 : 0);
+                cJSON_AddNumberToObject(jo, "pct_of_peak", sec > 0 && peak > 0 ? 100 * lay_fl / sec / 1e12 / peak : 0);
+            }
+            cJSON_AddItemToArray(pe, jo);
+        }
+    }
+    run_state_free(&S);
+    return 0;
+fail:
+    run_state_free(&S);
+    ll_run_result_free(r);
+    r->rank = rank;
+    return rc;
+}

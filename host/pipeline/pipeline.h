@@ -1,0 +1,85 @@
+/* The run pipeline: one call from a model and an input to a result.
+ *
+ *   input (token file, or raw text tokenised on the fly)
+ *     → pass 1: every sequence checked, examples counted, lengths kept
+ *     → ranks: ll_dist_assign (single process: everything is rank 0's)
+ *     → batches (longest first inside windows of ~1M tokens, or input order)
+ *     → ll_model_forward on the chosen backend, every entry handed to the
+ *       probe sink (fused capture: statistics, never N×E×d) and the dump sink
+ *     → ll_dist_reduce_stats → solve every entry's probe → the law
+ *     → ll_run_result (written by host/report/report.h)
+ *
+ * Used by `layerlaw run`, the tests, the benchmarks and `layerlaw sweep`.
+ * The CLI only parses options into ll_run_opts and prints. */
+#ifndef LL_PIPELINE_H
+#define LL_PIPELINE_H
+#include <cJSON.h>
+#include <stdint.h>
+#include "capture/capture.h"
+#include "dist/dist.h"
+#include "probe/probe.h"
+
+typedef struct {
+    /* model: an HF folder (or a .gguf file where supported) */
+    const char *model;
+    /* input: exactly one of tokens / data */
+    const char *tokens;     /* one JSON array of ids per line */
+    const char *data;       /* raw text (txt / JSONL, .gz) */
+    const char *tokenizer;  /* --data: tokenizer.json or folder (NULL: the model's) */
+    const char *split;      /* auto|line|paragraph|file|jsonl */
+    const char *text_field; /* JSONL field */
+    long long docs;         /* sample this many documents (0: all) */
+    uint64_t seed;          /* sampling seed */
+    int max_length;         /* cut sequences (0: no cut); default 512 */
+    /* batching */
+    int batch_size;         /* default 64 */
+    long long batch_tokens; /* default 4096 */
+    int keep_order;         /* input order (implied by dump_hidden) */
+    /* measurement */
+    ll_position position;
+    int norm_initialized;   /* 1: the model's own fresh norm (norm ignored) */
+    ll_norm norm;
+    int norm_last;
+    int fit_from;           /* default 1 */
+    double ridge;
+    int have_shuffle;
+    uint64_t shuffle_seed;
+    const char *dump_hidden; /* NULL: none */
+    int embedding_entry;
+    /* execution */
+    const char *backend;    /* auto|cpu|cuda */
+    int device;
+    const char *compute;    /* auto|bf16|fp32 */
+    int threads;            /* <= 0: all cores */
+    int progress;           /* 1: a live line on a terminal stderr (never when piped); 0: no line;
+                               -1: silent (not even the one-line backend notice) */
+    const char *progress_label; /* prefix of that line (e.g. "point 3/12"), may be NULL */
+    ll_dist *dist;          /* NULL: single process */
+    /* extra sinks that see every entry too (tests, benchmarks); not owned */
+    ll_capture *extra_sink;
+} ll_run_opts;
+
+/* The defaults of `layerlaw run`. */
+void ll_run_opts_default(ll_run_opts *o);
+
+typedef struct {
+    int E, d;
+    long N;                 /* examples */
+    ll_probe_result *res;   /* [E] */
+    int have_law;
+    ll_law law;
+    cJSON *config;          /* the exact configuration that produced it */
+    cJSON *extra;           /* model, throughput, memory, gpu_timing, ranks: top-level law.json members */
+    /* per-entry timings (seconds over the run) and totals */
+    double *forward_s, *capture_s; /* [E] */
+    double load_s, tokenize_s, run_s, solve_s;
+    long long tokens, padded_tokens, sequences;
+    int rank;               /* this process's rank: only rank 0 holds a result to write */
+} ll_run_result;
+
+/* Runs everything.  Returns 0, or the exit status of `layerlaw run`: 2 bad
+ * input (ll_last_error names the file and the problem; nothing was written),
+ * 1 a runtime failure. */
+int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r);
+void ll_run_result_free(ll_run_result *r);
+#endif
