@@ -72,6 +72,13 @@ int cmd_run(int argc, char **argv) {
     o.have_shuffle = seen_shuffle;
     o.progress = 1;
     if (ll_report_check_outdir(outdir) != 0) return cli_fail_lib();
+    if (o.dump_hidden && ll_check_output_path(o.dump_hidden, "--dump-hidden") != 0) return cli_fail_lib();
+    if (o.data && !o.tokenizer) { /* the model folder's tokenizer.json, or say how to give one */
+        char tj[4200];
+        ll_path_join(tj, sizeof tj, o.model, "tokenizer.json");
+        if (ll_path_exists(o.model) && !ll_path_exists(tj))
+            return cli_fail("%s: no tokenizer.json in the model folder: give one with --tokenizer FILE (or its folder)", o.model);
+    }
 
     ll_dist *dist = ll_dist_init(&argc, &argv);
     if (!dist) return cli_fail_lib();
