@@ -246,3 +246,39 @@ TEST(harden_tokenizer_regex_limit) {
     free(ids);
     ll_tokenizer_free(t);
 }
+
+/* Found by fuzz_tokenizer: a TemplateProcessing special token whose id (6)
+ * is above every vocab and added id (5) was returned by encode at or above
+ * ll_tokenizer_vocab_size (6).  The id range now covers the post-processor's
+ * ids.  PyPI tokenizers 0.23.3 on this file and "ab a <s>ab":
+ * [6, 2, 4, 3, 5, 2]. */
+TEST(harden_tokenizer_post_ids_in_range) {
+    const char *js =
+        "{\"added_tokens\": [{\"id\": 5, \"content\": \"<s>\", \"special\": true, \"normalized\": false, \"lstrip\": false,"
+        " \"rstrip\": false, \"single_word\": false}], \"normalizer\": {\"type\": \"NFC\"},"
+        " \"pre_tokenizer\": {\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": true, \"trim_offsets\": true},"
+        " \"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"<s>\", \"type_id\": 0}},"
+        " {\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}], \"pair\": [], \"special_tokens\": {\"<s>\": {\"id\": \"<s>\", \"ids\": [6],"
+        " \"tokens\": [\"<s>\"]}}}, \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2, \"\\u0120\": 3,"
+        " \"\\u0120a\": 4}, \"merges\": [\"a b\", \"\\u0120 a\"]}}";
+    ll_tokenizer *t = ll_tokenizer_load_json(js, strlen(js), "post.json");
+    REQUIRE_MSG(t, "%s", ll_last_error());
+    int32_t *ids = NULL;
+    int n = 0;
+    REQUIRE(ll_tokenizer_encode(t, "ab a <s>ab", 10, 1, 0, &ids, &n) == 0);
+    static const int32_t want[] = {6, 2, 4, 3, 5, 2};
+    CHECK_INT(n, 6);
+    for (int i = 0; i < n && i < 6; i++) CHECK_INT(ids[i], want[i]);
+    CHECK_INT(ll_tokenizer_vocab_size(t), 7);
+    free(ids);
+    ll_tokenizer_free(t);
+    /* and a post-processor id of 2e9 is refused like an added one */
+    const char *big = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}, \"post_processor\": {\"type\": "
+                      "\"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"<s>\", \"type_id\": 0}}, {\"Sequence\": "
+                      "{\"id\": \"A\", \"type_id\": 0}}], \"pair\": [], \"special_tokens\": {\"<s>\": {\"id\": \"<s>\", \"ids\": "
+                      "[2000000000], \"tokens\": [\"<s>\"]}}}}";
+    t = ll_tokenizer_load_json(big, strlen(big), "bigpost.json");
+    CHECK(t == NULL);
+    CHECK_MSG(strstr(ll_last_error(), "bigpost.json: post_processor: special token id 2000000000 is too large"), "%s", ll_last_error());
+    ll_tokenizer_free(t);
+}

@@ -1510,6 +1510,24 @@ ll_tokenizer *ll_tokenizer_load_json(const char *json, size_t len, const char *n
     const cJSON *pp = cJSON_GetObjectItemCaseSensitive(root, "post_processor");
     if (pp && !cJSON_IsNull(pp) && load_post(t, pp) != 0) goto done;
     if (load_added(t, cJSON_GetObjectItemCaseSensitive(root, "added_tokens")) != 0) goto done;
+    /* the post-processor's special ids count as ids too (HF emits them as
+     * given): the id range covers them, within the same bound */
+    {
+        int32_t maxpost = -1;
+        for (size_t i = 0; i < t->pre_ids.n; i++) if (t->pre_ids.v[i] > maxpost) maxpost = t->pre_ids.v[i];
+        for (size_t i = 0; i < t->post_ids.n; i++) if (t->post_ids.v[i] > maxpost) maxpost = t->post_ids.v[i];
+        if (maxpost >= t->vocab_size) {
+            int64_t idmax = 4 * ((int64_t)t->vocab.n + t->nadded) + 1024;
+            if (maxpost > 16 * 1024 * 1024 || (int64_t)maxpost >= idmax) {
+                ll_set_error("%s: post_processor: special token id %d is too large for a vocabulary of %zu entries", name,
+                             maxpost, t->vocab.n);
+                goto done;
+            }
+            t->id2tok = ll_xrealloc(t->id2tok, ((size_t)maxpost + 2) * sizeof(char *));
+            for (int32_t i = t->vocab_size; i <= maxpost + 1; i++) t->id2tok[i] = NULL;
+            t->vocab_size = maxpost + 1;
+        }
+    }
     const cJSON *tr = cJSON_GetObjectItemCaseSensitive(root, "truncation");
     (void)tr; /* ignored: truncation is a call parameter (max_length), as in transformers */
     wc_clear(&t->cache);
