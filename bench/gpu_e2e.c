@@ -49,6 +49,7 @@
 #include "ops/ops.h"
 #include "probe/probe.h"
 #include "io/tokens.h"
+#include "pipeline/batcher.h"
 
 static FILE *g_csv;
 static double g_t0, g_budget = 1e9, g_peak;
@@ -459,19 +460,16 @@ static int stories_job(const char *dir) {
     ll_capture *gp = gst ? ll_cuda_capture_probe_new(gst, E, d, LL_POS_NEXT, nm, eps, 0, NULL) : NULL;
     int bad = !gp;
     const int bs = 16;
-    for (int64_t s0 = 0; !bad && s0 < tk.n_seq; s0 += bs) {
-        int B = (int)LL_MIN((int64_t)bs, tk.n_seq - s0), T = 1;
-        for (int b = 0; b < B; b++) T = LL_MAX(T, (int)(tk.off[s0 + b + 1] - tk.off[s0 + b]));
-        int32_t *toks = calloc((size_t)LL_MAX(B, 1) * (size_t)T, sizeof(int32_t));
-        int lens[16];
-        for (int b = 0; b < B; b++) {
-            lens[b] = (int)(tk.off[s0 + b + 1] - tk.off[s0 + b]);
-            for (int t = 0; t < lens[b]; t++) toks[b * T + t] = tk.ids[tk.off[s0 + b] + t];
-        }
+    int longest = 1;
+    for (int64_t q = 0; q < tk.n_seq; q++) longest = LL_MAX(longest, (int)(tk.off[q + 1] - tk.off[q]));
+    ll_batcher *bt = ll_batcher_new(bs, (long long)bs * longest, longest, 0); /* input order, bs a batch */
+    ll_batcher_window(bt, tk.ids, tk.off, tk.n_seq, 1);
+    ll_batch bb;
+    while (!bad && ll_batcher_next(bt, &bb)) {
         ll_cuda_capture_mark_start(gp);
-        bad = ll_model_forward(m, ll_cuda_ops(), ctx, toks, lens, B, T, gp) != 0;
-        free(toks);
+        bad = ll_model_forward(m, ll_cuda_ops(), ctx, bb.tokens, bb.lens, bb.B, bb.T, gp) != 0;
     }
+    ll_batcher_free(bt);
     ll_probe_result r[64];
     if (!bad) bad = ll_cuda_stats_solve(gst, 0, 0, r) != 0;
     if (bad) fail(tag, "pipeline");

@@ -18,6 +18,7 @@
 #include "io/npy.h"
 #include "ops/ops.h"
 #include "io/tokens.h"
+#include "pipeline/batcher.h"
 
 /* A capture that copies every real position of every entry into
  * out[(p0 + pos) * E + e][d] (p0 = rows of earlier batches). */
@@ -78,24 +79,21 @@ static inline int run_fixture(const char *name, int bs, double tol, cmp_result *
     copy_cap cc = {.base = {.on_entry = copy_on_entry}, .E = E, .order_ok = 1};
     cc.out = ll_xcalloc((size_t)tk.n_ids * E * d, sizeof(float));
     int rc = 0;
-    for (int64_t s0 = 0; s0 < tk.n_seq && rc == 0; s0 += bs) {
-        int B = (int)LL_MIN((int64_t)bs, tk.n_seq - s0), T = 1;
-        for (int b = 0; b < B; b++) T = LL_MAX(T, (int)(tk.off[s0 + b + 1] - tk.off[s0 + b]));
-        int32_t *toks = ll_xmalloc(sizeof(int32_t) * B * T);
-        int *lens = ll_xmalloc(sizeof(int) * B);
-        for (int b = 0; b < B; b++) {
-            lens[b] = (int)(tk.off[s0 + b + 1] - tk.off[s0 + b]);
-            for (int t = 0; t < T; t++) toks[b * T + t] = t < lens[b] ? tk.ids[tk.off[s0 + b] + t] : 99999; /* junk pad */
-        }
-        /* a length-0 sequence cannot be forwarded; fixtures have none */
-        if (ll_model_forward(m, ops, ctx, toks, lens, B, T, &cc.base)) {
+    /* the library's batcher, in input order, `bs` sequences a batch, junk
+     * padding ids (a length-0 sequence cannot be forwarded; fixtures have none) */
+    int longest = 1;
+    for (int64_t q = 0; q < tk.n_seq; q++) longest = LL_MAX(longest, (int)(tk.off[q + 1] - tk.off[q]));
+    ll_batcher *bt = ll_batcher_new(bs, (long long)bs * longest, longest, 99999);
+    ll_batcher_window(bt, tk.ids, tk.off, tk.n_seq, 1);
+    ll_batch b;
+    while (rc == 0 && ll_batcher_next(bt, &b)) {
+        if (ll_model_forward(m, ops, ctx, b.tokens, b.lens, b.B, b.T, &cc.base)) {
             snprintf(msg, cap, "forward: %s", ll_last_error());
             rc = -1;
         }
         cc.p0 += cc.rows;
-        free(toks);
-        free(lens);
     }
+    ll_batcher_free(bt);
     if (rc == 0 && (!cc.order_ok || cc.p0 != tk.n_ids)) {
         snprintf(msg, cap, "capture saw entries out of order or %ld rows (expected %lld)", cc.p0, (long long)tk.n_ids);
         rc = -1;

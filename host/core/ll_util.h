@@ -96,4 +96,8 @@ uint16_t ll_f32_to_f16(float f);
 
 #define LL_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define LL_MAX(a, b) ((a) > (b) ? (a) : (b))
+/* The portable RNG of every seeded choice (document sampling, the shuffled
+ * vocabulary): splitmix64 (Steele, Lea, Flood 2014), the same sequence on
+ * every platform and in the Python fixtures. */
+uint64_t ll_splitmix64(uint64_t *state);
 #endif

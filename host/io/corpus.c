@@ -409,17 +409,11 @@ int ll_corpus_count(const char *path, int split, const char *text_field, long lo
     return 0;
 }
 
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 /* unbiased integer in [0, m), m >= 1 */
 static uint64_t uniform(uint64_t *s, uint64_t m) {
     uint64_t lim = UINT64_MAX - (UINT64_MAX % m + 1) % m; /* accept x <= lim */
     for (;;) {
-        uint64_t x = splitmix64(s);
+        uint64_t x = ll_splitmix64(s);
         if (x <= lim) return x % m;
     }
 }

@@ -340,13 +340,6 @@ int ll_classmap_index(const ll_classmap *m, int64_t id) {
 
 void ll_classmap_free(ll_classmap *m) { free(m->ids); m->ids = NULL; m->K = 0; }
 
-uint64_t ll_splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 void ll_vocab_permutation(const ll_classmap *m, uint64_t seed, int64_t *perm) {
     memcpy(perm, m->ids, (size_t)m->K * sizeof(int64_t));
     uint64_t st = seed;

@@ -16,6 +16,7 @@
 #define LL_PROBE_H
 #include <stddef.h>
 #include <stdint.h>
+#include "core/ll_util.h" /* ll_splitmix64 */
 
 typedef enum { LL_TARGET_ID = 0, LL_TARGET_ONEHOT = 1 } ll_target;
 
@@ -87,10 +88,9 @@ typedef struct {
 } ll_law;
 int ll_law_fit(const double *pr, int E, int first, ll_law *out);
 
-/* Portable RNG (splitmix64) and the shuffled-vocabulary control: maps each
+/* The shuffled-vocabulary control (portable RNG: ll_splitmix64, core/ll_util.h): maps each
  * label through a random permutation of the distinct ids present (seeded
  * Fisher-Yates over the sorted ids), as the authors' 'shuffled-vocabulary'. */
-uint64_t ll_splitmix64(uint64_t *state);
 void ll_shuffle_vocab(int64_t *labels, long n, uint64_t seed);
 /* The permutation itself: perm[k] is the id that m->ids[k] becomes. */
 void ll_vocab_permutation(const ll_classmap *m, uint64_t seed, int64_t *perm);

@@ -18,6 +18,7 @@
 #include "ops/ops.h"
 #include "probe/probe.h"
 #include "io/tokens.h"
+#include "pipeline/batcher.h"
 
 typedef struct {
     ll_capture base;
@@ -42,29 +43,24 @@ static int copy_on_entry(ll_capture *self, int e, const float *h, const int32_t 
  * (may be NULL) and, if set, a probe capture. */
 static int run_model(ll_model *m, const ll_ops *ops, void *ctx, const ll_tokens *tk, int bs, copy_cap *cc,
                      ll_capture *probe, int cuda_probe) {
-    for (int64_t s0 = 0; s0 < tk->n_seq; s0 += bs) {
-        int B = (int)LL_MIN((int64_t)bs, tk->n_seq - s0), T = 1;
-        for (int b = 0; b < B; b++) T = LL_MAX(T, (int)(tk->off[s0 + b + 1] - tk->off[s0 + b]));
-        int32_t *toks = malloc(sizeof(int32_t) * B * T);
-        int *lens = malloc(sizeof(int) * B);
-        for (int b = 0; b < B; b++) {
-            lens[b] = (int)(tk->off[s0 + b + 1] - tk->off[s0 + b]);
-            for (int t = 0; t < T; t++) toks[b * T + t] = t < lens[b] ? (int32_t)tk->ids[tk->off[s0 + b] + t] : 0;
-        }
-        int rc = 0;
+    int longest = 1;
+    for (int64_t q = 0; q < tk->n_seq; q++) longest = LL_MAX(longest, (int)(tk->off[q + 1] - tk->off[q]));
+    ll_batcher *bt = ll_batcher_new(bs, (long long)bs * longest, longest, 0); /* input order, bs a batch */
+    ll_batcher_window(bt, tk->ids, tk->off, tk->n_seq, 1);
+    ll_batch b;
+    int rc = 0;
+    while (rc == 0 && ll_batcher_next(bt, &b)) {
         if (cc) {
-            rc = ll_model_forward(m, ops, ctx, toks, lens, B, T, &cc->base);
+            rc = ll_model_forward(m, ops, ctx, b.tokens, b.lens, b.B, b.T, &cc->base);
             cc->p0 += cc->rows;
         }
         if (rc == 0 && probe) {
             if (cuda_probe) ll_cuda_capture_mark_start(probe);
-            rc = ll_model_forward(m, ops, ctx, toks, lens, B, T, probe);
+            rc = ll_model_forward(m, ops, ctx, b.tokens, b.lens, b.B, b.T, probe);
         }
-        free(toks);
-        free(lens);
-        if (rc) return -1;
     }
-    return 0;
+    ll_batcher_free(bt);
+    return rc ? -1 : 0;
 }
 
 static void model_parity(const char *name, ll_dtype compute, double ent_tol, double pr_tol) {
