@@ -157,7 +157,7 @@ static void killed_run(int sig) {
     REQUIRE(pid > 0);
     /* wait until the dump is open (a descriptor on a file in the out folder) */
     int open_seen = 0;
-    for (int k = 0; k < 400 && !open_seen; k++) {
+    for (int k = 0; k < 1200 && !open_seen; k++) { /* up to 30 s: sanitizer builds on busy cores */
         char fdd[64];
         snprintf(fdd, sizeof fdd, "/proc/%d/fd", (int)pid);
         DIR *d = opendir(fdd);

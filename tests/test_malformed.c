@@ -216,7 +216,8 @@ static void g_features_2d(const char *path) {
 static void g_dir(const char *path) { mkdir(path, 0755); }
 
 #define R(args, file, s, rc, msg) {args, file, K_RAW, s, 0, rc, msg, NULL, NULL}
-#define RN(args, file, s, n, rc, msg) {args, file, K_RAW, s, n, rc, msg, NULL, NULL}
+/* a literal with NUL bytes: its length from sizeof, never by hand */
+#define RN(args, file, lit, rc, msg) {args, file, K_RAW, lit, sizeof(lit) - 1, rc, msg, NULL, NULL}
 #define S(hdr, n, msg) {RUN, ST, K_ST, hdr, n, 2, msg, NULL, NULL}
 #define N(args, file, hdr, n, msg) {args, file, K_NPY, hdr, n, 2, msg, NULL, NULL}
 #define G(args, file, fn, rc, msg) {args, file, K_GEN, NULL, 0, rc, msg, fn, NULL}
@@ -227,11 +228,11 @@ static void g_dir(const char *path) { mkdir(path, 0755); }
 
 static const mcase cases[] = {
     /* ---- safetensors (model loader) ---- */
-    RN(RUN, ST, "", 0, 2, "truncated safetensors file"),
-    RN(RUN, ST, "\x10\x00\x00", 3, 2, "truncated safetensors file"),
-    RN(RUN, ST, "\xff\xff\xff\xff\xff\xff\xff\xff{}", 10, 2, "truncated safetensors file"),
-    RN(RUN, ST, "\x02\x00\x00\x00\x00\x00\x00\x00{}", 10, 2, "is missing"), /* a valid empty file: the model's tensors are not there */
-    RN(RUN, ST, "\x08\x00\x00\x00\x00\x00\x00\x00not json", 16, 2, "not a JSON object"),
+    RN(RUN, ST, "", 2, "truncated safetensors file"),
+    RN(RUN, ST, "\x10\x00\x00", 2, "truncated safetensors file"),
+    RN(RUN, ST, "\xff\xff\xff\xff\xff\xff\xff\xff{}", 2, "truncated safetensors file"),
+    RN(RUN, ST, "\x02\x00\x00\x00\x00\x00\x00\x00{}", 2, "is missing"), /* a valid empty file: the model's tensors are not there */
+    RN(RUN, ST, "\x08\x00\x00\x00\x00\x00\x00\x00not json", 2, "not a JSON object"),
     S("[1,2]", 0, "not a JSON object"),
     S("\"x\"", 0, "not a JSON object"),
     S("{\"a\":1}", 0, "entry is not an object"),
@@ -265,7 +266,7 @@ static const mcase cases[] = {
     G(RUN, ST, g_dir, 2, "model.safetensors"),
     /* ---- PyTorch checkpoints (pytorch_model.bin, no safetensors) ---- */
     R(RUN, PT, "PK", 2, "not a zip archive"),
-    RN(RUN, PT, "\x80\x02}q\x00.plus some more bytes to pass the length check", 52, 2, "legacy (pre-1.6"),
+    RN(RUN, PT, "\x80\x02}q\x00.plus some more bytes to pass the length check", 2, "legacy (pre-1.6"),
     R(RUN, PT, "this is a text file and not a zip archive at all", 2, "no end-of-central-directory"),
     G(RUN, PT, g_zip_no_pkl, 2, "without <name>/data.pkl"),
     G(RUN, PT, g_zip_two_pkl, 2, "several data.pkl"),
@@ -407,14 +408,14 @@ static const mcase cases[] = {
     R(RUN, "ids.jsonl", "[1, 99999999999999999999999]\n", 2, "line 1: not a JSON array"),
     R(RUN, "ids.jsonl", "[1, 2]\n[3, 4]\n[5, 512]\n", 2, "line 3: token id 512 is outside the model's vocabulary (512)"),
     R(RUN, "ids.jsonl", "{\"ids\": [1, 2]}\n", 2, "line 1: expected a JSON array"),
-    RN(RUN, "ids.jsonl", "[1, 2\0, 3]\n", 11, 2, "line 1: not a JSON array"),
+    RN(RUN, "ids.jsonl", "[1, 2\0, 3]\n", 2, "line 1: not a JSON array"),
     G(RUN, "ids.jsonl", g_dir, 2, "ids.jsonl"),
     GN("run --model model --tokens nothere.jsonl --out out --quiet", "unused", g_dir, 2, "cannot open", "nothere.jsonl"),
     /* ---- .npy features and labels (fit) ---- */
-    RN(FIT, "f.npy", "", 0, 2, "not a .npy file"),
-    RN(FIT, "f.npy", "\x93NUMPY\x01\x00\x10\x00{'descr'", 20, 2, "truncated header"),
-    RN(FIT, "f.npy", "\x93NUMPZ\x01\x00\x10\x00{'descr': '<f4'}   ", 28, 2, "bad magic"),
-    RN(FIT, "f.npy", "\x93NUMPY\x09\x00\x10\x00{'descr': '<f4'}   ", 28, 2, "unsupported .npy format version"),
+    RN(FIT, "f.npy", "", 2, "not a .npy file"),
+    RN(FIT, "f.npy", "\x93NUMPY\x01\x00\x10\x00{'descr'", 2, "truncated header"),
+    RN(FIT, "f.npy", "\x93NUMPZ\x01\x00\x10\x00{'descr': '<f4'}   ", 2, "bad magic"),
+    RN(FIT, "f.npy", "\x93NUMPY\x09\x00\x10\x00{'descr': '<f4'}   ", 2, "unsupported .npy format version"),
     N(FIT, "f.npy", "{'fortran_order': False, 'shape': (6, 3, 4), }", 288, "no 'descr'"),
     N(FIT, "f.npy", "{'descr': '>f4', 'fortran_order': False, 'shape': (6, 3, 4), }", 288, "unsupported dtype '>f4'"),
     N(FIT, "f.npy", "{'descr': '|b1', 'fortran_order': False, 'shape': (6, 3, 4), }", 72, "unsupported dtype '|b1'"),
@@ -436,7 +437,7 @@ static const mcase cases[] = {
     N(FIT, "y.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (6,), }", 24, "labels must be int32 or int64"),
     N(FIT, "y.npy", "{'descr': '<i8', 'fortran_order': False, 'shape': (6, 2), }", 96, "labels must have shape (N,)"),
     G(FIT, "y.npy", g_labels_count, 2, "y.npy"),
-    RN(FIT, "y.npy", "\x93NUMPY\x01", 7, 2, "not a .npy file"),
+    RN(FIT, "y.npy", "\x93NUMPY\x01", 2, "not a .npy file"),
 };
 
 /* ---- the runner ---- */

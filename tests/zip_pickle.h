@@ -36,7 +36,7 @@ static inline int write_zip(const char *path, zin *e, int n) {
         w32(f, e[i].crc); w32(f, (uint32_t)e[i].n); w32(f, 0xffffffffu);
         w16(f, (unsigned)strlen(e[i].name)); w16(f, 0);
         fwrite(e[i].name, 1, strlen(e[i].name), f);
-        fwrite(e[i].data, 1, e[i].n, f);
+        if (e[i].n) fwrite(e[i].data, 1, e[i].n, f); /* an empty entry may have no data pointer */
     }
     uint32_t cd = (uint32_t)ftell(f);
     for (int i = 0; i < n; i++) {
@@ -58,7 +58,7 @@ static inline int write_zip(const char *path, zin *e, int n) {
 typedef struct { unsigned char *b; size_t n, cap; } pk;
 static inline void pb(pk *p, const void *d, size_t n) {
     if (p->n + n > p->cap) { p->cap = (p->n + n) * 2 + 64; p->b = realloc(p->b, p->cap); }
-    memcpy(p->b + p->n, d, n);
+    if (n) memcpy(p->b + p->n, d, n); /* p->b is NULL while nothing was added */
     p->n += n;
 }
 static inline void pc(pk *p, int c) { unsigned char x = (unsigned char)c; pb(p, &x, 1); }
