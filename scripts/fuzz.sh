@@ -38,7 +38,7 @@ for src in tests/fuzz/fuzz_*.c; do
     out=${FUZZ_CORPUS_OUT:+$FUZZ_CORPUS_OUT/$name}
     out=${out:-$work/$name}
     mkdir -p "$out" "tests/fuzz/corpus/fuzz_$name"
-    args=(-max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10
+    args=(-max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=25
           -artifact_prefix="build-fuzz/findings/$name-")
     d=$(dict_for "$name"); [ -n "$d" ] && args+=(-dict="$d")
     "$bin" "${args[@]}" "$out" "tests/fuzz/corpus/fuzz_$name" >"$work/$name.log" 2>&1
