@@ -110,7 +110,7 @@ else
   CU_OBJ :=
 endif
 
-.PHONY: all test asan bench clean fixtures gpu_tests
+.PHONY: all test asan ubsan-clang fuzz bench clean fixtures gpu_tests
 ifeq ($(CUDA),1)
 all: $(BUILD)/layerlaw $(BUILD)/run_tests $(BUILD)/gpu_tests
 else
@@ -165,6 +165,25 @@ asan:
 	$(MAKE) BUILD=build-asan CUDA=0 OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" build-asan/layerlaw build-asan/run_tests
 	ASAN_OPTIONS=detect_leaks=1 LAYERLAW_BIN=build-asan/layerlaw build-asan/run_tests
 
+# clang's UBSan build of the library and tests: clang's -fsanitize=undefined
+# checks what gcc's does not (float-cast-overflow, a zero offset applied to a
+# NULL pointer, NULL passed to memcpy), every finding fatal.
+UBSAN_CLANG := -fsanitize=undefined,float-cast-overflow -fno-sanitize-recover=all -fno-omit-frame-pointer
+ubsan-clang:
+	$(MAKE) BUILD=build-ubsan CC=clang CUDA=0 OPT=-O1 SAN="$(UBSAN_CLANG)" build-ubsan/layerlaw build-ubsan/run_tests
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 LAYERLAW_BIN=build-ubsan/layerlaw build-ubsan/run_tests
+
+# libFuzzer harnesses: every tests/fuzz/fuzz_<parser>.c becomes
+# build-fuzz/fuzz/fuzz_<parser> (clang, ASan + UBSan); scripts/fuzz.sh runs them.
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined,float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow -fno-omit-frame-pointer
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang CUDA=0 OPT=-O1 SAN="$(FUZZ_SAN)" $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/fuzz/%)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(BUILD)/liblayerlaw.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/fuzz -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(BUILD)/liblayerlaw.a $(LDLIBS)
+
 clean:
 	rm -rf build-cpu
-	rm -rf build build-asan
+	rm -rf build build-asan build-ubsan build-fuzz

@@ -36,8 +36,10 @@ int ll_test_failures(void) { return g_failures; }
 const char *ll_shared_path(const char *rel) {
     static char buf[8][1024];
     static int k;
+    /* default: the project's own copy, tests/data/ (rel is "data/..."), so a
+     * clone needs nothing beside it; LAYERLAW_SHARED=DIR reads DIR/data/... */
     const char *root = getenv("LAYERLAW_SHARED");
-    if (!root || !*root) root = "../shared";
+    if (!root || !*root) root = "tests";
     char *b = buf[k++ & 7];
     snprintf(b, sizeof buf[0], "%s/%s", root, rel);
     return b;

@@ -11,8 +11,9 @@ void ll_test_register(const char *name, const char *file, ll_test_fn fn);
 void ll_test_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int ll_test_failures(void);
-/* Path of a file under the shared data folder (env LAYERLAW_SHARED, default
- * ../shared); returned in a static ring buffer. */
+/* Path of a test data file, rel = "data/<sub-path>": tests/data/<sub-path>
+ * (the project's copy, tests/data/README.md), or $LAYERLAW_SHARED/data/<sub-path>
+ * when that is set; returned in a static ring buffer. */
 const char *ll_shared_path(const char *rel);
 /* Path of the layerlaw binary (env LAYERLAW_BIN, default build/layerlaw). */
 const char *ll_bin_path(void);

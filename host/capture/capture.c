@@ -90,7 +90,9 @@ typedef struct {
     size_t cap_sel;
     /* dump */
     int fd;
-    char path[4096], tmp[4200];
+    ll_private_file pf; /* nameless until finished: a killed run leaves nothing */
+    char path[4096];
+    int32_t *labels;   /* [N] the label of each example (the raw token id) */
     long N, base, written;
     int E, d;
     size_t hdr;
@@ -207,7 +209,6 @@ long ll_capture_probe_examples(const ll_capture *c) {
 
 static int dump_on_entry(ll_capture *c, int e, const float *h, const int32_t *tokens, const int *lens, int B, int T, int C) {
     sink *s = c->impl;
-    (void)tokens;
     if (e < 0 || e >= s->E || C != s->d) {
         ll_set_error("%s: entry %d of width %d does not match (E=%d, d=%d)", s->path, e, C, s->E, s->d);
         return -1;
@@ -220,6 +221,7 @@ static int dump_on_entry(ll_capture *c, int e, const float *h, const int32_t *to
             if (k >= s->N) { ll_set_error("%s: more examples than the %ld announced", s->path, s->N); return -1; }
             off_t at = (off_t)s->hdr + ((off_t)k * s->E + e) * (off_t)C * 4;
             const float *src = h + ((size_t)b * T + j) * C;
+            if (e == 0 && tokens) s->labels[k] = tokens[(size_t)b * T + j + off];
             ssize_t w = pwrite(s->fd, src, (size_t)C * 4, at);
             if (w != (ssize_t)C * 4) { ll_set_error("%s: write error: %s", s->path, strerror(errno)); return -1; }
         }
@@ -232,20 +234,28 @@ ll_capture *ll_capture_dump_new(const char *path, long N, int E, int d, ll_posit
     sink *s = ll_xcalloc(1, sizeof *s);
     s->kind = SINK_DUMP;
     snprintf(s->path, sizeof s->path, "%s", path);
-    FILE *f = ll_open_tmp(path, s->tmp, sizeof s->tmp);
-    if (!f) { free(s); return NULL; }
+    if (ll_private_open(&s->pf, path) != 0) { free(s); return NULL; }
+    s->fd = s->pf.fd;
     int64_t shape[3] = {N, E, d};
-    int hl = ll_npy_write_header(f, LL_DT_F32, 3, shape);
-    if (hl < 0 || fflush(f) != 0) { ll_abort_tmp(f, s->tmp); free(s); ll_set_error("%s: write error", path); return NULL; }
-    s->fd = dup(fileno(f));
-    fclose(f);
+    int wfd = dup(s->fd);
+    FILE *f = wfd >= 0 ? fdopen(wfd, "wb") : NULL;
+    int hl = f ? ll_npy_write_header(f, LL_DT_F32, 3, shape) : -1;
+    if (!f || hl < 0 || fclose(f) != 0) {
+        if (!f && wfd >= 0) close(wfd);
+        ll_private_discard(&s->pf);
+        free(s);
+        ll_set_error("%s: write error", path);
+        return NULL;
+    }
     s->hdr = (size_t)hl;
     s->N = N; s->E = E; s->d = d; s->pos = pos;
     if (ftruncate(s->fd, (off_t)s->hdr + (off_t)N * E * d * 4) != 0) {
         ll_set_error("%s: cannot size file: %s", path, strerror(errno));
-        close(s->fd); unlink(s->tmp); free(s);
+        ll_private_discard(&s->pf);
+        free(s);
         return NULL;
     }
+    s->labels = ll_xmalloc(sizeof(int32_t) * (size_t)(N > 0 ? N : 1));
     ll_capture *c = ll_xcalloc(1, sizeof *c);
     c->impl = s;
     c->on_entry = dump_on_entry;
@@ -255,14 +265,21 @@ ll_capture *ll_capture_dump_new(const char *path, long N, int E, int d, ll_posit
 int ll_capture_dump_finish(ll_capture *c) {
     sink *s = c->impl;
     if (s->kind != SINK_DUMP || s->fd < 0) { ll_set_error("capture: not an open dump"); return -1; }
-    int rc = 0;
-    if (s->written != s->N) { ll_set_error("%s: %ld examples written, %ld announced", s->path, s->written, s->N); rc = -1; }
-    if (rc == 0 && fsync(s->fd) != 0 && errno != EINVAL) { ll_set_error("%s: fsync failed", s->path); rc = -1; }
-    close(s->fd);
+    if (s->written != s->N) {
+        ll_set_error("%s: %ld examples written, %ld announced", s->path, s->written, s->N);
+        ll_private_discard(&s->pf);
+        s->fd = -1;
+        return -1;
+    }
     s->fd = -1;
-    if (rc == 0 && rename(s->tmp, s->path) != 0) { ll_set_error("%s: cannot rename: %s", s->path, strerror(errno)); rc = -1; }
-    if (rc != 0) unlink(s->tmp);
-    return rc;
+    return ll_private_publish(&s->pf);
+}
+
+const int32_t *ll_capture_dump_labels(const ll_capture *c, long *n) {
+    const sink *s = c->impl;
+    if (s->kind != SINK_DUMP) return NULL;
+    if (n) *n = s->written;
+    return s->labels;
 }
 
 static int tee_on_entry(ll_capture *c, int e, const float *h, const int32_t *tokens, const int *lens, int B, int T, int C) {
@@ -327,7 +344,8 @@ void ll_capture_free(ll_capture *c) {
     if (!c) return;
     sink *s = c->impl;
     if (s) {
-        if (s->kind == SINK_DUMP && s->fd >= 0) { close(s->fd); unlink(s->tmp); }
+        if (s->kind == SINK_DUMP && s->fd >= 0) ll_private_discard(&s->pf);
+        free(s->labels);
         free(s->X); free(s->y); free(s->fid); free(s->sel); free(s->sinks); free(s->hbuf);
         free(s);
     }

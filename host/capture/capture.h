@@ -71,6 +71,9 @@ long ll_capture_probe_examples(const ll_capture *c);
  * it into place (and fails if fewer than N examples arrived). */
 ll_capture *ll_capture_dump_new(const char *path, long N, int E, int d, ll_position pos);
 int ll_capture_dump_finish(ll_capture *c);
+/* The dump's labels: the raw token id each example predicts (before any
+ * shuffled-vocabulary relabelling), [*n] in dump order; NULL if not a dump. */
+const int32_t *ll_capture_dump_labels(const ll_capture *c, long *n);
 /* Tee: forwards every call to each sink in order (sinks not owned). */
 ll_capture *ll_capture_tee_new(ll_capture **sinks, int n);
 /* The same on a backend whose memory is not host memory: device entries go

@@ -15,12 +15,30 @@
 #include "report/report.h"
 
 static const char FIT_USAGE[] =
-    "usage: layerlaw fit --features F.npy --labels Y.npy --out DIR [options]\n\n"
+    "usage: layerlaw fit --features F.npy --labels Y.npy --out DIR [options]\n"
+    "       layerlaw fit --features F.npy --out DIR     (F.npy from run --dump-hidden)\n\n"
     "  F.npy  (N, E, d) float16/float32/float64, C order: N examples, E hidden-state entries\n"
-    "  Y.npy  (N,) int32/int64 token ids (the label of each example)\n\n"
+    "  Y.npy  (N,) int32/int64 token ids (the label of each example)\n"
+    "  Without --labels, F.labels.npy and the settings in F.json (written by run --dump-hidden:\n"
+    "  norm, eps, norm-last, fit-from, ridge, shuffle seed) are used, so that fit reproduces\n"
+    "  the run; an option given on the command line overrides its setting.\n\n"
     "  Under mpirun/srun the examples are split into contiguous blocks, one per rank; the\n"
     "  statistics are reduced, each rank solves a block of entries, rank 0 writes\n"
     "  (docs/distributed.md).\n";
+
+
+/* F.npy -> F.json beside it (the run --dump-hidden sidecar), or NULL */
+static cJSON *read_sidecar(const char *fpath, char *sidecar, size_t cap) {
+    size_t n = strlen(fpath);
+    snprintf(sidecar, cap, "%.*s.json", (int)(n > 4 && !strcmp(fpath + n - 4, ".npy") ? n - 4 : n), fpath);
+    if (!ll_path_exists(sidecar)) return NULL;
+    size_t len;
+    char *t = ll_read_file(sidecar, &len);
+    cJSON *j = t ? cJSON_ParseWithLength(t, len) : NULL;
+    free(t);
+    if (!j) ll_set_error("%s: not valid JSON (the --dump-hidden sidecar of %s)", sidecar, fpath);
+    return j;
+}
 
 /* *synced is set once this rank has taken part in the job's failure check. */
 static int fit_main(ll_dist *dist, int argc, char **argv, int *synced) {
@@ -34,15 +52,16 @@ static int fit_main(ll_dist *dist, int argc, char **argv, int *synced) {
     const char *measure_s = NULL, *gpath = NULL;
     int max_classes = 0, nfolds = 0, target_given = 0, have_fseed = 0;
     uint64_t fold_seed = 0;
+    int seen_norm = 0, seen_eps = 0, seen_fit_from = 0, seen_ridge = 0;
     const ll_opt opts[] = {
         {"features", LL_OPT_STR, &fpath, 0, 0, "F.npy", "the features, (N, E, d)"},
         {"labels", LL_OPT_STR, &ypath, 0, 0, "Y.npy", "the labels, (N,) token ids"},
         {"out", LL_OPT_STR, &outdir, 0, 0, "DIR", "results folder: law.json, layers.csv"},
-        {"norm", LL_OPT_STR, &norm_s, 0, 0, "N", "none|layernorm|rmsnorm|standardize: per-example normalisation (default layernorm)"},
-        {"eps", LL_OPT_DOUBLE, &eps, 0, 1, "X", "norm epsilon (default 1e-5; standardize uses none)"},
+        {"norm", LL_OPT_STR, &norm_s, 0, 0, "N", "none|layernorm|rmsnorm|standardize: per-example normalisation (default layernorm)", &seen_norm},
+        {"eps", LL_OPT_DOUBLE, &eps, 0, 1, "X", "norm epsilon (default 1e-5; standardize uses none)", &seen_eps},
         {"norm-last", LL_OPT_FLAG, &norm_last, 0, 0, NULL, "normalise the last entry too (default: as the authors, not)"},
-        {"fit-from", LL_OPT_INT, &fit_from, 0, 1 << 20, "K", "first entry of the law fit (default 1)"},
-        {"ridge", LL_OPT_DOUBLE, &ridge, 0, 1e300, "LAMBDA", "ridge penalty (default 0: ordinary least squares, minimum norm)"},
+        {"fit-from", LL_OPT_INT, &fit_from, 0, 1 << 20, "K", "first entry of the law fit (default 1)", &seen_fit_from},
+        {"ridge", LL_OPT_DOUBLE, &ridge, 0, 1e300, "LAMBDA", "ridge penalty (default 0: ordinary least squares, minimum norm)", &seen_ridge},
         {"target", LL_OPT_STR, &target_s, 0, 0, "T", "id|onehot: scalar token id (default, as the paper) or one-hot multi-output", &target_given},
         {"measure", LL_OPT_STR, &measure_s, 0, 0, "M", "pr|fuzziness|onehot: what is measured per entry (default pr; onehot = --target onehot;\n"
                                                       "fuzziness = separation fuzziness tr(Sw pinv(Sb)), docs/measures.md)"},
@@ -59,7 +78,42 @@ static int fit_main(ll_dist *dist, int argc, char **argv, int *synced) {
         {NULL, 0, NULL, 0, 0, NULL, NULL}};
     int prc = ll_opts_parse(FIT_USAGE, opts, argc, argv, NULL);
     if (prc) return prc == 1 ? 0 : 2;
-    if (!fpath || !ypath || !outdir) return cli_fail("fit: --features, --labels and --out are required; see layerlaw fit --help");
+    /* a run --dump-hidden output: labels and settings from its sidecar */
+    char sidecar[4200], ybuf[4200], normbuf[32];
+    if (fpath && !ypath) {
+        cJSON *sc = read_sidecar(fpath, sidecar, sizeof sidecar);
+        if (!sc && ll_path_exists(sidecar)) return cli_fail_lib();
+        if (sc) {
+            const cJSON *jl = cJSON_GetObjectItemCaseSensitive(sc, "labels"), *jn = cJSON_GetObjectItemCaseSensitive(sc, "norm"),
+                        *je = cJSON_GetObjectItemCaseSensitive(sc, "eps"), *jf = cJSON_GetObjectItemCaseSensitive(sc, "fit_from"),
+                        *jr = cJSON_GetObjectItemCaseSensitive(sc, "ridge"), *jnl = cJSON_GetObjectItemCaseSensitive(sc, "norm_last"),
+                        *js = cJSON_GetObjectItemCaseSensitive(sc, "shuffle_vocab_seed");
+            if (!cJSON_IsString(jl) || strchr(jl->valuestring, '/') || !cJSON_IsString(jn) || !cJSON_IsNumber(je) ||
+                !cJSON_IsNumber(jf) || !cJSON_IsNumber(jr) || !cJSON_IsBool(jnl) || !(cJSON_IsNull(js) || cJSON_IsString(js)) ||
+                !(je->valuedouble >= 0 && je->valuedouble <= 1) || !(jf->valuedouble >= 0 && jf->valuedouble <= (1 << 20)) ||
+                !(jr->valuedouble >= 0 && jr->valuedouble <= 1e300)) {
+                cJSON_Delete(sc);
+                return cli_fail("%s: not a run --dump-hidden sidecar (labels, norm, eps, norm_last, fit_from, ridge, shuffle_vocab_seed)", sidecar);
+            }
+            const char *sl = strrchr(fpath, '/');
+            snprintf(ybuf, sizeof ybuf, "%.*s%s", sl ? (int)(sl - fpath + 1) : 0, fpath, jl->valuestring);
+            ypath = ybuf;
+            if (!seen_norm) { snprintf(normbuf, sizeof normbuf, "%s", jn->valuestring); norm_s = normbuf; }
+            if (!seen_eps) eps = je->valuedouble;
+            if (!norm_last) norm_last = cJSON_IsTrue(jnl);
+            if (!seen_fit_from) fit_from = (int)jf->valuedouble;
+            if (!seen_ridge) ridge = jr->valuedouble;
+            if (!have_shuffle && cJSON_IsString(js)) {
+                char *end;
+                shuffle_seed = strtoull(js->valuestring, &end, 10);
+                if (!*js->valuestring || *end) { cJSON_Delete(sc); return cli_fail("%s: bad shuffle_vocab_seed", sidecar); }
+                have_shuffle = 1;
+            }
+            cJSON_Delete(sc);
+        }
+    }
+    if (!fpath || !ypath || !outdir)
+        return cli_fail("fit: --features, --labels (or a run --dump-hidden sidecar F.json) and --out are required; see layerlaw fit --help");
     if (root && ll_report_check_outdir(outdir) != 0) return cli_fail_lib(); /* only rank 0 writes */
     ll_norm norm;
     if (ll_norm_parse(norm_s, &norm) != 0) return cli_fail_lib();

@@ -2,6 +2,7 @@
  * (host/pipeline/pipeline.h) → the report (host/report/report.h).  Nothing
  * here computes. */
 #include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 #include "cli/cli.h"
 #include "cli/opts.h"
@@ -87,8 +88,17 @@ static int run_main(ll_dist *dist, int argc, char **argv) {
     if (o.max_classes == 1) return cli_fail("--max-classes: 1 is not a class budget (0 or >= 2)");
     if (seen_fseed && !o.folds) return cli_fail("--fold-seed needs --folds");
     o.progress = 1;
-    /* only rank 0 writes: only its folder is checked */
+    /* only rank 0 writes: only its folder (and the dump's) is checked */
     if (ll_dist_rank(dist) == 0 && ll_report_check_outdir(outdir) != 0) return cli_fail_lib();
+    if (ll_dist_rank(dist) == 0 && o.dump_hidden && ll_check_output_path(o.dump_hidden, "--dump-hidden") != 0)
+        return cli_fail_lib();
+    if (o.data && !o.tokenizer) { /* the model folder's tokenizer.json, or say how to give one */
+        char tj[4200];
+        struct stat mst;
+        ll_path_join(tj, sizeof tj, o.model, "tokenizer.json");
+        if (stat(o.model, &mst) == 0 && S_ISDIR(mst.st_mode) && !ll_path_exists(tj))
+            return cli_fail("%s: no tokenizer.json in the model folder: give one with --tokenizer FILE (or its folder)", o.model);
+    }
     cli_defer_errors(0);
     if (!seen_device && ll_dist_size(dist) > 1) o.device = ll_dist_local_rank(dist);
     const int argc0 = argc;

@@ -1,3 +1,4 @@
+#include <errno.h>
 /* layerlaw tokenize: text -> token ids (one JSON array per document). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,7 +88,10 @@ int cmd_tokenize(int argc, char **argv) {
     }
     int rc = 0;
     if (r < 0) rc = cli_fail_lib();
-    if (fflush(stdout) != 0 && rc == 0) rc = cli_fail("tokenize: cannot write to stdout");
+    if ((fflush(stdout) != 0 || ferror(stdout)) && rc == 0) {
+        cli_fail("tokenize: cannot write to stdout: %s", strerror(errno));
+        rc = 1; /* a runtime failure (disk full, closed pipe), not bad input */
+    }
     if (stats && rc == 0)
         fprintf(stderr, "layerlaw: tokenize: %lld documents, %lld bytes, %lld ids; load %.3f s, encode %.3f s (%.2f MB/s), "
                 "encode cpu %.3f s (%.2f MB/s), total %.3f s\n",

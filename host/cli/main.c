@@ -102,6 +102,23 @@ static void usage(FILE *f) {
             LL_VERSION);
 }
 
+/* Levenshtein distance of two short words (a longer one counts as far) */
+static int cmd_distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 30 || lb > 30) return 99;
+    int d[32][32];
+    for (size_t i = 0; i <= la; i++) d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int v = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < v) v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+            d[i][j] = v;
+        }
+    return d[la][lb];
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
@@ -119,6 +136,10 @@ int main(int argc, char **argv) {
                 !strcmp(argv[1], "bench")) reexec_with_short_spin(argc, argv);
             return cmds[i].fn(argc - 1, argv + 1);
         }
-    usage(stderr);
-    return cli_fail("unknown command '%s'", argv[1]);
+    /* the error first, then one line of help (not the whole usage) */
+    const char *near = NULL;
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (cmd_distance(argv[1], cmds[i].name) <= 2) near = cmds[i].name;
+    if (near) return cli_fail("unknown command '%s' (did you mean %s?); commands: run, fit, tokenize, info", argv[1], near);
+    return cli_fail("unknown command '%s'; commands: run, fit, tokenize, info (layerlaw --help)", argv[1]);
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <math.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,17 +61,23 @@ double ll_now(void) {
 char *ll_read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) { ll_set_error("%s: cannot open: %s", path, strerror(errno)); return NULL; }
-    if (fseek(f, 0, SEEK_END) != 0) { ll_set_error("%s: cannot seek", path); fclose(f); return NULL; }
-    long n = ftell(f);
-    if (n < 0) { ll_set_error("%s: cannot determine size", path); fclose(f); return NULL; }
-    rewind(f);
-    char *buf = ll_xmalloc((size_t)n + 1);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        ll_set_error("%s: read error", path); free(buf); fclose(f); return NULL;
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0) { ll_set_error("%s: cannot stat: %s", path, strerror(errno)); fclose(f); return NULL; }
+    if (S_ISDIR(st.st_mode)) { ll_set_error("%s: is a directory, not a file", path); fclose(f); return NULL; }
+    /* a regular file's size is known; anything else (a pipe) is read to its
+     * end in growing pieces: never an allocation of a size nobody read */
+    size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536, n = 0;
+    char *buf = ll_xmalloc(cap);
+    for (;;) {
+        if (n + 1 >= cap) { cap *= 2; buf = ll_xrealloc(buf, cap); }
+        size_t got = fread(buf + n, 1, cap - 1 - n, f);
+        n += got;
+        if (got == 0) break;
     }
+    if (ferror(f)) { ll_set_error("%s: read error: %s", path, strerror(errno)); free(buf); fclose(f); return NULL; }
     fclose(f);
     buf[n] = 0;
-    if (len) *len = (size_t)n;
+    if (len) *len = n;
     return buf;
 }
 
@@ -80,11 +87,13 @@ FILE *ll_open_tmp(const char *path, char *tmp, size_t cap) {
     if (fd < 0) { ll_set_error("%s: cannot create: %s", path, strerror(errno)); return NULL; }
     fchmod(fd, 0644);
     FILE *f = fdopen(fd, "wb");
-    if (!f) { close(fd); unlink(tmp); ll_set_error("%s: cannot open", path); }
+    if (!f) { close(fd); unlink(tmp); ll_set_error("%s: cannot open", path); return NULL; }
+    ll_tmp_remember(tmp);
     return f;
 }
 
 int ll_commit_tmp(FILE *f, const char *tmp, const char *path) {
+    ll_tmp_forget(tmp);
     int bad = ferror(f) != 0;
     if (fflush(f) != 0) bad = 1;
     if (!bad && fsync(fileno(f)) != 0 && errno != EINVAL) bad = 1;
@@ -101,6 +110,137 @@ int ll_commit_tmp(FILE *f, const char *tmp, const char *path) {
 void ll_abort_tmp(FILE *f, const char *tmp) {
     if (f) fclose(f);
     unlink(tmp);
+    ll_tmp_forget(tmp);
+}
+
+/* ---- leftovers ---- */
+#define LL_TMP_SLOTS 32
+static char g_tmp_names[LL_TMP_SLOTS][4200];
+static volatile sig_atomic_t g_tmp_used[LL_TMP_SLOTS];
+static int g_tmp_handlers;
+
+static void tmp_on_signal(int sig) {
+    for (int i = 0; i < LL_TMP_SLOTS; i++)
+        if (g_tmp_used[i]) unlink(g_tmp_names[i]); /* async-signal-safe */
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void ll_tmp_remember(const char *tmp) {
+    if (!g_tmp_handlers) {
+        g_tmp_handlers = 1;
+        static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+        for (int k = 0; k < 3; k++) {
+            struct sigaction sa, old;
+            memset(&sa, 0, sizeof sa);
+            sa.sa_handler = tmp_on_signal;
+            sigemptyset(&sa.sa_mask);
+            /* leave a signal the process ignores (nohup) ignored */
+            if (sigaction(sigs[k], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+            sigaction(sigs[k], &sa, NULL);
+        }
+    }
+    for (int i = 0; i < LL_TMP_SLOTS; i++)
+        if (!g_tmp_used[i]) {
+            snprintf(g_tmp_names[i], sizeof g_tmp_names[i], "%s", tmp);
+            g_tmp_used[i] = 1;
+            return;
+        }
+}
+
+void ll_tmp_forget(const char *tmp) {
+    for (int i = 0; i < LL_TMP_SLOTS; i++)
+        if (g_tmp_used[i] && !strcmp(g_tmp_names[i], tmp)) { g_tmp_used[i] = 0; return; }
+}
+
+static void dir_of(const char *path, char *dir, size_t cap) {
+    snprintf(dir, cap, "%s", path);
+    char *sl = strrchr(dir, '/');
+    if (!sl) snprintf(dir, cap, ".");
+    else if (sl == dir) dir[1] = 0;
+    else *sl = 0;
+}
+
+int ll_private_open(ll_private_file *pf, const char *path) {
+    memset(pf, 0, sizeof *pf);
+    pf->fd = -1;
+    snprintf(pf->path, sizeof pf->path, "%s", path);
+    char dir[4096];
+    dir_of(path, dir, sizeof dir);
+    if (ll_mkdirs(dir) != 0) return -1;
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) { ll_set_error("%s: is a folder", path); return -1; }
+#ifdef O_TMPFILE
+    pf->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+    if (pf->fd >= 0) { pf->anonymous = 1; return 0; }
+#endif
+    snprintf(pf->tmp, sizeof pf->tmp, "%s.tmp.XXXXXX", path);
+    pf->fd = mkstemp(pf->tmp);
+    if (pf->fd < 0) { ll_set_error("%s: cannot create: %s", path, strerror(errno)); return -1; }
+    fchmod(pf->fd, 0644);
+    ll_tmp_remember(pf->tmp);
+    return 0;
+}
+
+int ll_private_publish(ll_private_file *pf) {
+    if (pf->fd < 0) { ll_set_error("%s: not open", pf->path); return -1; }
+    if (fsync(pf->fd) != 0 && errno != EINVAL) {
+        ll_set_error("%s: write error (fsync): %s", pf->path, strerror(errno));
+        ll_private_discard(pf);
+        return -1;
+    }
+    if (pf->anonymous) {
+        /* a name for the nameless file, then rename over the target */
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", pf->fd);
+        for (int attempt = 0;; attempt++) {
+            snprintf(pf->tmp, sizeof pf->tmp, "%s.tmp.%ld.%d", pf->path, (long)getpid(), attempt);
+            if (linkat(AT_FDCWD, proc, AT_FDCWD, pf->tmp, AT_SYMLINK_FOLLOW) == 0) break;
+            if (errno != EEXIST || attempt > 100) {
+                ll_set_error("%s: cannot link the finished file: %s", pf->path, strerror(errno));
+                ll_private_discard(pf);
+                return -1;
+            }
+        }
+    }
+    close(pf->fd);
+    pf->fd = -1;
+    if (rename(pf->tmp, pf->path) != 0) {
+        ll_set_error("%s: cannot rename: %s", pf->path, strerror(errno));
+        unlink(pf->tmp);
+        ll_tmp_forget(pf->tmp);
+        return -1;
+    }
+    ll_tmp_forget(pf->tmp);
+    return 0;
+}
+
+void ll_private_discard(ll_private_file *pf) {
+    if (pf->fd >= 0) close(pf->fd);
+    pf->fd = -1;
+    if (!pf->anonymous && pf->tmp[0]) { unlink(pf->tmp); ll_tmp_forget(pf->tmp); }
+    pf->tmp[0] = 0;
+}
+
+int ll_check_output_path(const char *path, const char *what) {
+    struct stat st;
+    if (!path || !*path) { ll_set_error("%s: an empty path", what); return -1; }
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) { ll_set_error("%s: is a folder, not a file (%s)", path, what); return -1; }
+    }
+    char buf[4096];
+    dir_of(path, buf, sizeof buf);
+    for (;;) {
+        if (stat(buf, &st) == 0) {
+            if (!S_ISDIR(st.st_mode)) { ll_set_error("%s: cannot create it: %s is not a folder (%s)", path, buf, what); return -1; }
+            if (access(buf, W_OK | X_OK) != 0) { ll_set_error("%s: cannot create it: %s is not writable (%s)", path, buf, what); return -1; }
+            return 0;
+        }
+        if (!strcmp(buf, ".") || !strcmp(buf, "/")) { ll_set_error("%s: cannot create it (%s)", path, what); return -1; }
+        char up[4096];
+        dir_of(buf, up, sizeof up);
+        snprintf(buf, sizeof buf, "%s", up);
+    }
 }
 
 int ll_write_file_atomic(const char *path, const void *data, size_t n) {
@@ -288,7 +428,7 @@ int ll_write_files_atomic(const char *dir, int n, const char *const *names, cons
         }
         int bad = ferror(f) != 0 || fflush(f) != 0 || (fsync(fileno(f)) != 0 && errno != EINVAL);
         if (fclose(f) != 0) bad = 1;
-        if (bad) { unlink(tmp[i]); ll_set_error("%s: write error (disk full?)", path[i]); goto out; }
+        if (bad) { unlink(tmp[i]); ll_tmp_forget(tmp[i]); ll_set_error("%s: write error (disk full?)", path[i]); goto out; }
     }
     for (int i = 0; i < n; i++) {
         snprintf(bak[i], sizeof bak[i], "%s.old.%ld", path[i], (long)getpid());
@@ -308,6 +448,7 @@ int ll_write_files_atomic(const char *dir, int n, const char *const *names, cons
     rc = 0;
 out:
     for (int i = renamed; i < written; i++) unlink(tmp[i]);
+    for (int i = 0; i < written; i++) ll_tmp_forget(tmp[i]);
     for (int i = 0; i < n; i++)
         if (bak[i][0]) unlink(bak[i]);
     free(path);

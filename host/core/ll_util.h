@@ -45,6 +45,33 @@ int ll_commit_tmp(FILE *f, const char *tmp_path, const char *path);
 void ll_abort_tmp(FILE *f, const char *tmp_path);
 /* mkdir -p */
 int ll_mkdirs(const char *path);
+
+/* ---- leftovers: nothing of an unfinished output stays on disk ----
+ * Temporary names made by ll_open_tmp are remembered and removed on SIGINT,
+ * SIGTERM, SIGHUP (then the signal's default action runs: the exit status
+ * says which).  ll_tmp_forget drops a name once it is renamed or removed.
+ * A kill -9 cannot be caught: for large outputs written over a long time,
+ * use ll_private_open, whose file has no name until ll_private_publish. */
+void ll_tmp_remember(const char *tmp_path);
+void ll_tmp_forget(const char *tmp_path);
+
+/* An output file written without a name (O_TMPFILE in the target's folder,
+ * which is created if needed): killed at any moment, even by SIGKILL, it
+ * leaves nothing.  Where O_TMPFILE is not supported, a remembered temporary
+ * name (removed on SIGINT/SIGTERM) is used.  0 / -1 + error naming path. */
+typedef struct { int fd; int anonymous; char path[4096]; char tmp[4200]; } ll_private_file;
+int ll_private_open(ll_private_file *pf, const char *path);
+/* fsync, then gives the file its name (atomically replacing an old one);
+ * closes it.  0 / -1 + error (nothing left then). */
+int ll_private_publish(ll_private_file *pf);
+/* Closes and forgets an unpublished file (nothing left). */
+void ll_private_discard(ll_private_file *pf);
+
+/* An output file's path checked before any computation: not a folder, and
+ * its folder (or the nearest existing ancestor, the rest is created later) is
+ * a writable folder.  what names the option in the message ("--dump-hidden").
+ * 0 / -1 + error. */
+int ll_check_output_path(const char *path, const char *what);
 /* n files in dir (created if needed) that appear together or not at all
  * (temporary names, then renames; the old set is restored if a rename
  * fails).  0, or -1 + error naming the file. */

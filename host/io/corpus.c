@@ -153,6 +153,144 @@ static void set_doc(ll_corpus *c, const char *s, size_t n) {
     c->dlen = n;
 }
 
+/* ---- the text field of one (already validated) JSON object line ---- */
+
+static void doc_put(ll_corpus *c, const void *s, size_t n) {
+    grow(&c->doc, &c->dcap, c->dlen + n);
+    memcpy(c->doc + c->dlen, s, n);
+    c->dlen += n;
+}
+
+static int hex4(const char *p, const char *e, unsigned *v) {
+    if (e - p < 4) return -1;
+    *v = 0;
+    for (int i = 0; i < 4; i++) {
+        char ch = p[i];
+        unsigned d = ch >= '0' && ch <= '9' ? (unsigned)(ch - '0') : ch >= 'a' && ch <= 'f' ? (unsigned)(ch - 'a' + 10)
+                   : ch >= 'A' && ch <= 'F' ? (unsigned)(ch - 'A' + 10) : 16u;
+        if (d > 15) return -1;
+        *v = *v << 4 | d;
+    }
+    return 0;
+}
+
+/* Decodes the JSON string starting after its opening quote at *pp; appends
+ * its bytes to c->doc when `out`, else only compares them with key[0..kn)
+ * (*match).  *pp ends after the closing quote.  Escapes: \" \\ \/ \b \f
+ * \n \r \t \uXXXX (surrogate pairs -> one code point; a lone surrogate
+ * -> U+FFFD, since UTF-8 cannot hold it).  Other bytes are copied as they are. */
+static int jstring(ll_corpus *c, const char **pp, const char *e, int out, const char *key, size_t kn, int *match) {
+    const char *p = *pp;
+    size_t at = 0;
+    int eq = 1;
+    for (;;) {
+        const char *q = p;
+        while (q < e && *q != '"' && *q != '\\') q++;
+        if (q > p) {
+            size_t n = (size_t)(q - p);
+            if (out) doc_put(c, p, n);
+            else { if (eq && (at + n > kn || memcmp(key + at, p, n))) eq = 0; at += n; }
+        }
+        p = q;
+        if (p >= e) return -1;
+        if (*p == '"') { p++; break; }
+        p++; /* backslash */
+        if (p >= e) return -1;
+        unsigned char u8[4];
+        size_t n = 1;
+        char esc = *p++;
+        switch (esc) {
+        case '"': case '\\': case '/': u8[0] = (unsigned char)esc; break;
+        case 'b': u8[0] = '\b'; break;
+        case 'f': u8[0] = '\f'; break;
+        case 'n': u8[0] = '\n'; break;
+        case 'r': u8[0] = '\r'; break;
+        case 't': u8[0] = '\t'; break;
+        case 'u': {
+            unsigned cp, lo;
+            if (hex4(p, e, &cp)) return -1;
+            p += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF && e - p >= 6 && p[0] == '\\' && p[1] == 'u' && !hex4(p + 2, e, &lo) &&
+                lo >= 0xDC00 && lo <= 0xDFFF) {
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                p += 6;
+            } else if (cp >= 0xD800 && cp <= 0xDFFF) {
+                cp = 0xFFFD;
+            }
+            if (cp < 0x80) u8[0] = (unsigned char)cp;
+            else if (cp < 0x800) { u8[0] = (unsigned char)(0xC0 | cp >> 6); u8[1] = (unsigned char)(0x80 | (cp & 63)); n = 2; }
+            else if (cp < 0x10000) {
+                u8[0] = (unsigned char)(0xE0 | cp >> 12); u8[1] = (unsigned char)(0x80 | (cp >> 6 & 63));
+                u8[2] = (unsigned char)(0x80 | (cp & 63)); n = 3;
+            } else {
+                u8[0] = (unsigned char)(0xF0 | cp >> 18); u8[1] = (unsigned char)(0x80 | (cp >> 12 & 63));
+                u8[2] = (unsigned char)(0x80 | (cp >> 6 & 63)); u8[3] = (unsigned char)(0x80 | (cp & 63)); n = 4;
+            }
+            break;
+        }
+        default: return -1;
+        }
+        if (out) doc_put(c, u8, n);
+        else { if (eq && (at + n > kn || memcmp(key + at, u8, n))) eq = 0; at += n; }
+    }
+    *pp = p;
+    if (match) *match = eq && at == kn;
+    return 0;
+}
+
+static const char *jws(const char *p, const char *e) {
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    return p;
+}
+
+/* skips one JSON value (iteratively: nesting depth costs no stack) */
+static int jskip(const char **pp, const char *e) {
+    const char *p = *pp;
+    long depth = 0;
+    do {
+        p = jws(p, e);
+        if (p >= e) return -1;
+        if (*p == '"') {
+            p++;
+            while (p < e && *p != '"') p += *p == '\\' ? 2 : 1;
+            if (p >= e) return -1;
+            p++;
+        } else if (*p == '{' || *p == '[') { depth++; p++; }
+        else if (*p == '}' || *p == ']') { depth--; p++; }
+        else if (*p == ',' || *p == ':') p++;
+        else while (p < e && !strchr(",:{}[]\" \t\r\n", *p)) p++;
+    } while (depth > 0);
+    *pp = p;
+    return 0;
+}
+
+/* 1: the top-level member `key` is a string, decoded into c->doc[0..dlen);
+ * 0: no such member; -1: it is not a string.  The first member of that name
+ * counts, as cJSON_GetObjectItemCaseSensitive would take it. */
+static int jsonl_field(ll_corpus *c, const char *s, size_t len, const char *key, size_t kn) {
+    const char *p = jws(s, s + len), *e = s + len;
+    if (p >= e || *p != '{') return 0;
+    p++;
+    for (;;) {
+        p = jws(p, e);
+        if (p >= e || *p == '}') return 0;
+        if (*p == ',') { p++; continue; }
+        if (*p != '"') return 0;
+        p++;
+        int match = 0;
+        if (jstring(c, &p, e, 0, key, kn, &match)) return 0;
+        p = jws(p, e);
+        if (p >= e || *p != ':') return 0;
+        p = jws(p + 1, e);
+        if (match) {
+            if (p >= e || *p != '"') return -1;
+            p++;
+            return jstring(c, &p, e, 1, NULL, 0, NULL) ? -1 : 1;
+        }
+        if (jskip(&p, e)) return 0;
+    }
+}
+
 static int blank(const char *s, size_t n) {
     for (size_t i = 0; i < n; i++) if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r') return 0;
     return 1;
@@ -221,16 +359,18 @@ static int next_raw(ll_corpus *c) {
                 ll_set_error("%s:%lld: not a JSON object", c->path, c->lineno);
                 return -1;
             }
-            cJSON *f = cJSON_GetObjectItemCaseSensitive(j, c->field);
-            if (!cJSON_IsString(f)) {
-                ll_set_error("%s:%lld: %s field '%s'", c->path, c->lineno, f ? "not a string:" : "no", c->field);
-                cJSON_Delete(j);
+            cJSON_Delete(j);
+            /* cJSON validated the line; the field is decoded here with its
+             * length (cJSON's valuestring ends at an escaped NUL) */
+            c->dlen = 0;
+            int fr = jsonl_field(c, c->line, c->llen, c->field, strlen(c->field));
+            if (fr != 1) {
+                ll_set_error("%s:%lld: %s field '%s'", c->path, c->lineno, fr == 0 ? "no" : "not a string:", c->field);
                 return -1;
             }
-            size_t n = strlen(f->valuestring);
-            if (n == 0) { cJSON_Delete(j); continue; }
-            set_doc(c, f->valuestring, n);
-            cJSON_Delete(j);
+            if (c->dlen == 0) continue;
+            grow(&c->doc, &c->dcap, c->dlen);
+            c->doc[c->dlen] = 0;
             c->doc_line = c->lineno;
             return 1;
         }

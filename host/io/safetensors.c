@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -33,6 +34,13 @@ size_t ll_st_dtype_size(ll_st_dtype t) {
 
 static int cmp_tensor(const void *a, const void *b) {
     return strcmp(((const ll_st_tensor *)a)->name, ((const ll_st_tensor *)b)->name);
+}
+
+static int cmp_offset(const void *a, const void *b) {
+    const ll_st_tensor *x = *(ll_st_tensor *const *)a, *y = *(ll_st_tensor *const *)b;
+    const char *px = x->data, *py = y->data;
+    if (px != py) return px < py ? -1 : 1;
+    return x->nbytes < y->nbytes ? -1 : x->nbytes > y->nbytes; /* empty tensors first at one offset */
 }
 
 /* Maps one file, parses and checks its header, appends its tensors. */
@@ -76,7 +84,7 @@ static int st_add_file(ll_safetensors *st, const char *path) {
     st->maps[fi] = map;
     st->sizes[fi] = fsize;
     st->n_files++;
-    int count = cJSON_GetArraySize(root);
+    int count = cJSON_GetArraySize(root), first = st->n_tensors;
     st->tensors = ll_xrealloc(st->tensors, sizeof(ll_st_tensor) * (st->n_tensors + count + 1));
     int rc = 0;
     for (cJSON *e = root->child; e; e = e->next) {
@@ -102,15 +110,18 @@ static int st_add_file(ll_safetensors *st, const char *path) {
         t.numel = 1;
         int bad = 0, k = 0;
         for (cJSON *d = js->child; d; d = d->next, k++) {
-            if (!cJSON_IsNumber(d) || d->valuedouble < 0 || d->valuedouble > 1e15 || d->valuedouble != (double)(int64_t)d->valuedouble) { bad = 1; break; }
+            if (!cJSON_IsNumber(d) || !(d->valuedouble >= 0 && d->valuedouble <= 1e15) || d->valuedouble != floor(d->valuedouble)) { bad = 1; break; }
             t.shape[k] = (int64_t)d->valuedouble;
             if (t.shape[k] && t.numel > INT64_MAX / t.shape[k]) { bad = 1; break; }
             t.numel *= t.shape[k];
         }
         if (bad) { ll_set_error("%s: tensor '%s': invalid shape", path, name); rc = -1; break; }
         double b0 = cJSON_GetArrayItem(jo, 0)->valuedouble, b1 = cJSON_GetArrayItem(jo, 1)->valuedouble;
-        if (!cJSON_IsNumber(cJSON_GetArrayItem(jo, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(jo, 1)) || b0 < 0 || b1 < b0 ||
-            b0 != (double)(uint64_t)b0 || b1 != (double)(uint64_t)b1) {
+        /* range first, in double (2^53: every integer below is exact), and
+         * only then the cast: a cast of 1e300 to uint64 is undefined */
+        if (!cJSON_IsNumber(cJSON_GetArrayItem(jo, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(jo, 1)) ||
+            !(b0 >= 0 && b0 <= 9007199254740992.0) || !(b1 >= b0 && b1 <= 9007199254740992.0) || b0 != floor(b0) ||
+            b1 != floor(b1)) {
             ll_set_error("%s: tensor '%s': invalid data_offsets", path, name);
             rc = -1; break;
         }
@@ -134,6 +145,32 @@ static int st_add_file(ll_safetensors *st, const char *path) {
     }
     cJSON_Delete(root);
     if (rc) return -1;
+    /* as HF's reader (safetensors' Metadata::validate): sorted by offset, the
+     * tensors tile the data section exactly: no overlap, no gap, no tail */
+    {
+        int n0 = st->n_tensors - first;
+        ll_st_tensor **by = ll_xmalloc((size_t)(n0 > 0 ? n0 : 1) * sizeof *by);
+        for (int i = 0; i < n0; i++) by[i] = &st->tensors[first + i];
+        qsort(by, (size_t)n0, sizeof *by, cmp_offset);
+        const unsigned char *at = p + data_start;
+        for (int i = 0; i < n0 && rc == 0; i++) {
+            const unsigned char *b = by[i]->data;
+            if (b != at) {
+                ll_set_error("%s: tensor '%s': data_offsets begin %llu %s the previous tensor's end %llu (tensors must tile the data section)",
+                             path, by[i]->name, (unsigned long long)(b - p - data_start), b < at ? "overlaps" : "leaves a gap after",
+                             (unsigned long long)(at - p - data_start));
+                rc = -1;
+            }
+            at = b + by[i]->nbytes;
+        }
+        if (rc == 0 && at != p + fsize) {
+            ll_set_error("%s: %llu bytes after the last tensor's data (the data section has %zu bytes)", path,
+                         (unsigned long long)(p + fsize - at), data_size);
+            rc = -1;
+        }
+        free(by);
+        if (rc) return -1;
+    }
     qsort(st->tensors, st->n_tensors, sizeof(ll_st_tensor), cmp_tensor);
     for (int i = 1; i < st->n_tensors; i++)
         if (!strcmp(st->tensors[i].name, st->tensors[i - 1].name)) {
@@ -149,6 +186,17 @@ int ll_st_open_file(ll_safetensors *st, const char *path) {
     return 0;
 }
 
+typedef struct { const char *name; int pos; } idx_name;
+static int cmp_idx_name(const void *a, const void *b) {
+    const idx_name *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+static int cmp_idx_pos(const void *a, const void *b) {
+    const idx_name *x = a, *y = b;
+    return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
 int ll_st_read_index(const char *ipath, cJSON **root_out, const cJSON **wm_out, const char ***files_out, int *nf_out) {
     size_t len;
     char *txt = ll_read_file(ipath, &len);
@@ -161,19 +209,29 @@ int ll_st_read_index(const char *ipath, cJSON **root_out, const cJSON **wm_out, 
         cJSON_Delete(root);
         return -1;
     }
-    const char **files = NULL;
-    int nf = 0;
+    /* distinct shard names in order of first appearance, in O(n log n): sort
+     * (name, position), keep each name's first, sort those by position */
+    int ne = cJSON_GetArraySize(wm), k = 0;
+    idx_name *all = ll_xmalloc((size_t)(ne > 0 ? ne : 1) * sizeof *all);
     for (cJSON *e = wm->child; e; e = e->next) {
         if (!cJSON_IsString(e) || strchr(e->valuestring, '/') || !strcmp(e->valuestring, "..")) {
             ll_set_error("%s: weight_map entry '%s' is not a file name", ipath, e->string ? e->string : "?");
-            free(files);
+            free(all);
             cJSON_Delete(root);
             return -1;
         }
-        int seen = 0;
-        for (int i = 0; i < nf; i++) seen |= !strcmp(files[i], e->valuestring);
-        if (!seen) { files = ll_xrealloc(files, sizeof(char *) * (nf + 1)); files[nf++] = e->valuestring; }
+        all[k].name = e->valuestring;
+        all[k].pos = k;
+        k++;
     }
+    qsort(all, (size_t)k, sizeof *all, cmp_idx_name);
+    int nf = 0;
+    for (int i = 0; i < k; i++)
+        if (i == 0 || strcmp(all[i].name, all[i - 1].name)) all[nf++] = all[i];
+    qsort(all, (size_t)nf, sizeof *all, cmp_idx_pos);
+    const char **files = ll_xmalloc((size_t)(nf > 0 ? nf : 1) * sizeof *files);
+    for (int i = 0; i < nf; i++) files[i] = all[i].name;
+    free(all);
     *root_out = root;
     *wm_out = wm;
     *files_out = files;

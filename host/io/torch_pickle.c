@@ -23,6 +23,7 @@ typedef struct {
     uint64_t csize, usize, local_off;
     uint32_t crc;
     int method;
+    const uint8_t *loaded; /* storage data once decoded (each entry is decoded at most once) */
 } zent;
 
 typedef struct {
@@ -41,6 +42,10 @@ static void zip_free(zipf *z) {
     free(z->ents);
     z->ents = NULL;
     z->n = 0;
+}
+
+static int zent_cmp(const void *a, const void *b) {
+    return strcmp(((const zent *)a)->name, ((const zent *)b)->name);
 }
 
 static int zip_parse(zipf *z, const char *path) {
@@ -117,12 +122,25 @@ static int zip_parse(zipf *z, const char *path) {
         }
         p += 46 + nlen + xlen + clen;
     }
+    /* sorted by name: lookups by binary search, so that a pickle naming many
+     * storages costs O(P log N), not O(P N) */
+    qsort(z->ents, z->n, sizeof *z->ents, zent_cmp);
+    for (size_t i = 1; i < z->n; i++)
+        if (!strcmp(z->ents[i].name, z->ents[i - 1].name)) {
+            ll_set_error("%s: zip entry '%s' appears twice", path, z->ents[i].name);
+            return -1;
+        }
     return 0;
 }
 
-static const zent *zip_find(const zipf *z, const char *name) {
-    for (size_t i = 0; i < z->n; i++)
-        if (strcmp(z->ents[i].name, name) == 0) return &z->ents[i];
+static zent *zip_find(const zipf *z, const char *name) {
+    size_t lo = 0, hi = z->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(z->ents[mid].name, name);
+        if (c == 0) return &z->ents[mid];
+        if (c < 0) lo = mid + 1; else hi = mid;
+    }
     return NULL;
 }
 
@@ -145,7 +163,14 @@ static const uint8_t *zip_data(const zipf *z, const zent *e, const char *path, u
     if (e->method == 0) {
         if (e->csize != e->usize) { ll_set_error("%s: zip entry '%s': stored sizes differ", path, e->name); return NULL; }
     } else if (e->method == 8) {
-        if (e->usize > ((uint64_t)1 << 40)) { ll_set_error("%s: zip entry '%s' too large", path, e->name); return NULL; }
+        /* deflate cannot expand more than 1032:1 (RFC 1951: a 258-byte match
+         * costs at least 2 bits), so a larger declared size is a lie: refuse
+         * it before allocating anything */
+        if (e->usize > ((uint64_t)1 << 40) || e->usize > e->csize * 1032 + 64) {
+            ll_set_error("%s: zip entry '%s' declares %llu bytes uncompressed from %llu compressed (more than deflate can expand)",
+                         path, e->name, (unsigned long long)e->usize, (unsigned long long)e->csize);
+            return NULL;
+        }
         uint8_t *buf = ll_xmalloc(e->usize ? e->usize : 1);
         z_stream s;
         memset(&s, 0, sizeof s);
@@ -223,7 +248,8 @@ typedef struct {
     pobj *all;              /* every allocated object */
     pobj **stack; size_t sn, scap;
     size_t *marks; size_t mn, mcap;
-    pobj **memo; size_t memocap;
+    pobj **memo; size_t memocap, memon; /* memon: defined entries (Python's len(memo)) */
+    uint64_t storage_bytes; /* sum of the distinct storages' sizes */
     /* storages */
     const zipf *z;
     const char *prefix;     /* "archive/" */
@@ -306,7 +332,12 @@ static int need(pm *m, size_t n) {
 }
 
 static int memo_put(pm *m, uint64_t idx, pobj *o) {
-    if (idx >= (1u << 24)) PERR("%s: pickle memo index %llu too large", m->path, (unsigned long long)idx);
+    /* the pickler numbers memo entries 0, 1, 2, ... one per PUT opcode, so an
+     * index can never reach the pickle's length: refuse it before the memo
+     * table grows to it */
+    if (idx >= (1u << 24) || idx >= (uint64_t)(m->end - m->start))
+        PERR("%s: pickle memo index %llu out of range (data.pkl has %zu bytes)", m->path, (unsigned long long)idx,
+             (size_t)(m->end - m->start));
     if (idx >= m->memocap) {
         size_t nc = m->memocap ? m->memocap : 64;
         while (nc <= idx) nc *= 2;
@@ -314,6 +345,7 @@ static int memo_put(pm *m, uint64_t idx, pobj *o) {
         memset(m->memo + m->memocap, 0, (nc - m->memocap) * sizeof *m->memo);
         m->memocap = nc;
     }
+    if (!m->memo[idx]) m->memon++;
     m->memo[idx] = o;
     return 0;
 }
@@ -379,6 +411,8 @@ static int rebuild_tensor(pm *m, pobj *args, pobj **out) {
     t.ndim = (int)size->n;
     size_t es = ll_torch_dtype_size(t.dtype);
     uint64_t nel_storage = st->snbytes / es;
+    /* every product and sum below is overflow-checked: a size of 2^24+1 with a
+     * stride of 2^40 must not wrap into a small extent */
     int64_t numel = 1, maxoff = 0, expect = 1;
     int contiguous = 1;
     for (int d = t.ndim - 1; d >= 0; d--) {
@@ -387,13 +421,22 @@ static int rebuild_tensor(pm *m, pobj *args, pobj **out) {
         if (t.shape[d] < 0 || t.stride[d] < 0 || t.shape[d] > ((int64_t)1 << 40) || t.stride[d] > ((int64_t)1 << 40))
             PERR("%s: tensor with invalid size/stride", m->path);
         if (t.shape[d] != 1 && t.stride[d] != expect) contiguous = 0;
-        expect *= t.shape[d];
-        numel *= t.shape[d];
-        if (numel > ((int64_t)1 << 42)) PERR("%s: tensor too large", m->path);
-        if (t.shape[d] > 0) maxoff += (t.shape[d] - 1) * t.stride[d];
+        int64_t span;
+        if (__builtin_mul_overflow(expect, t.shape[d], &expect) || __builtin_mul_overflow(numel, t.shape[d], &numel) ||
+            numel > ((int64_t)1 << 42))
+            PERR("%s: tensor too large", m->path);
+        if (t.shape[d] > 0 &&
+            (__builtin_mul_overflow(t.shape[d] - 1, t.stride[d], &span) || __builtin_add_overflow(maxoff, span, &maxoff)))
+            PERR("%s: tensor extent overflows (size %lld, stride %lld)", m->path, (long long)t.shape[d], (long long)t.stride[d]);
     }
     if (off < 0) PERR("%s: negative storage offset", m->path);
-    if (numel > 0 && (uint64_t)(off + maxoff) >= nel_storage)
+    /* a view copies numel elements: no more than its storage holds (no
+     * broadcast views), so the copies stay within what the file holds */
+    if (numel > 0 && (uint64_t)numel > nel_storage)
+        PERR("%s: tensor of %lld elements on a storage of %llu (broadcast views are not supported)", m->path,
+             (long long)numel, (unsigned long long)nel_storage);
+    int64_t last;
+    if (numel > 0 && (__builtin_add_overflow(off, maxoff, &last) || (uint64_t)last >= nel_storage))
         PERR("%s: tensor extends past its storage (offset %lld, extent %lld, storage %llu elements)", m->path,
              (long long)off, (long long)maxoff + 1, (unsigned long long)nel_storage);
     t.numel = numel;
@@ -418,23 +461,27 @@ static int load_storage(pm *m, pobj *pid, pobj **out) {
     if (ty->k != PO_GLOBAL || ty->i != G_STORAGE_TYPE) PERR("%s: persistent id: storage type is not a torch.*Storage", m->path);
     if (key->k != PO_STR || key->slen == 0 || key->slen > 64) PERR("%s: persistent id: bad storage key", m->path);
     for (size_t i = 0; i < key->slen; i++)
-        if (key->s[i] == '/' || key->s[i] == '.' ) PERR("%s: persistent id: bad storage key", m->path);
+        if (key->s[i] == '/' || key->s[i] == '.' || key->s[i] == 0) PERR("%s: persistent id: bad storage key", m->path);
     if (nel->k != PO_INT || nel->i < 0) PERR("%s: persistent id: bad storage size", m->path);
     char name[512];
     snprintf(name, sizeof name, "%sdata/%s", m->prefix, key->s);
-    const zent *e = zip_find(m->z, name);
+    zent *e = zip_find(m->z, name);
     if (!e) PERR("%s: storage '%s' missing from the archive", m->path, name);
     size_t es = ll_torch_dtype_size((ll_torch_dtype)ty->dtype);
     if ((uint64_t)nel->i > e->usize / es) PERR("%s: storage '%s' shorter (%llu bytes) than its %lld elements", m->path, name, (unsigned long long)e->usize, (long long)nel->i);
-    /* a storage may be referenced by several tensors: data decoded once per
-     * reference would be wasteful, but persistent ids are memoised by the
-     * pickler (BINGET), so each key is loaded once in practice */
-    uint8_t *owned = NULL;
-    const uint8_t *d = zip_data(m->z, e, m->path, &owned);
-    if (!d) return -1;
-    if (owned) {
-        m->owned = ll_xrealloc(m->owned, (m->nowned + 1) * sizeof *m->owned);
-        m->owned[m->nowned++] = owned;
+    /* a storage may be referenced by several tensors (and a hostile pickle
+     * may name one key a million times): each entry is decoded once */
+    const uint8_t *d = e->loaded;
+    if (!d) {
+        uint8_t *owned = NULL;
+        d = zip_data(m->z, e, m->path, &owned);
+        if (!d) return -1;
+        if (owned) {
+            if (!m->owned) m->owned = ll_xcalloc(m->z->n + 1, sizeof *m->owned); /* one per entry at most */
+            m->owned[m->nowned++] = owned;
+        }
+        e->loaded = d;
+        m->storage_bytes += e->usize;
     }
     pobj *s = pnew(m, PO_STORAGE);
     s->dtype = ty->dtype;
@@ -616,7 +663,8 @@ static int run_pickle(pm *m, pobj **result) {
             break;
         case 0x94: /* MEMOIZE */
             if (m->sn == 0) PERR("%s: bad pickle MEMOIZE", m->path);
-            { size_t idx = 0; while (idx < m->memocap && m->memo[idx]) idx++; if (memo_put(m, idx, m->stack[m->sn - 1])) return -1; }
+            /* Python: memo[len(memo)] = top; O(1), not a scan for a free slot */
+            if (memo_put(m, m->memon, m->stack[m->sn - 1])) return -1;
             break;
         case 'h': /* BINGET */
             if (need(m, 1)) return -1;
@@ -711,6 +759,7 @@ struct ll_torch_file {
     size_t n;
     uint8_t **owned;
     size_t nowned;
+    uint64_t storage_bytes;
 };
 
 size_t ll_torch_dtype_size(ll_torch_dtype t) {
@@ -737,6 +786,8 @@ void ll_torch_close(ll_torch_file *f) {
     free(f->t);
     free(f);
 }
+
+static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 ll_torch_file *ll_torch_open(const char *path) {
     int fd = open(path, O_RDONLY);
@@ -786,14 +837,26 @@ ll_torch_file *ll_torch_open(const char *path) {
     for (size_t i = 0; i < root->n; i++) {
         pobj *k = root->items[2 * i], *v = root->items[2 * i + 1];
         if (v->k != PO_TENSOR) continue;
-        if (k->k != PO_STR) { ll_set_error("%s: tensor with a non-string key", path); goto fail; }
-        for (size_t j = 0; j < f->n; j++)
-            if (strcmp(f->names[j], k->s) == 0) { ll_set_error("%s: duplicate tensor name '%s'", path, k->s); goto fail; }
+        if (k->k != PO_STR || memchr(k->s, 0, k->slen)) { ll_set_error("%s: tensor with a non-string key", path); goto fail; }
         f->names[f->n] = ll_xstrdup(k->s);
         f->t[f->n] = m.tensors[v->i];
         f->t[f->n].name = f->names[f->n];
         f->n++;
     }
+    /* duplicate names: sort a copy of the names (O(n log n), not O(n^2)) */
+    {
+        char **sorted = ll_xmalloc((f->n ? f->n : 1) * sizeof *sorted);
+        if (f->n) memcpy(sorted, f->names, f->n * sizeof *sorted);
+        qsort(sorted, f->n, sizeof *sorted, name_cmp);
+        for (size_t i = 1; i < f->n; i++)
+            if (!strcmp(sorted[i], sorted[i - 1])) {
+                ll_set_error("%s: duplicate tensor name '%s'", path, sorted[i]);
+                free(sorted);
+                goto fail;
+            }
+        free(sorted);
+    }
+    f->storage_bytes = m.storage_bytes;
     f->owned = m.owned;
     f->nowned = m.nowned;
     m.owned = NULL;
@@ -907,9 +970,17 @@ int ll_torch_add_to_safetensors(ll_safetensors *st, const char *path) {
     size_t copy_bytes = 0;
     for (size_t i = 0; i < f->n; i++) {
         const ll_torch_tensor *t = &f->t[i];
-        size_t nb = (size_t)t->numel * ll_torch_dtype_size(t->dtype);
-        int inside = (const uint8_t *)t->data >= lo && (const uint8_t *)t->data + nb <= hi;
+        size_t nb = (size_t)t->numel * ll_torch_dtype_size(t->dtype); /* <= its storage's bytes (checked) */
+        int inside = (const uint8_t *)t->data >= lo && (const uint8_t *)t->data <= hi && nb <= (size_t)(hi - (const uint8_t *)t->data);
         if (!t->contiguous || !inside) copy_bytes += (nb + 63) & ~(size_t)63;
+        /* many views of one storage could multiply it: copies are bounded by
+         * twice the storages (a tensor and its transpose) plus alignment */
+        if (copy_bytes > 2 * f->storage_bytes + 64 * (i + 1)) {
+            ll_torch_close(f);
+            ll_st_close(st);
+            ll_set_error("%s: its strided views would copy more than twice the bytes of their storages (not supported)", path);
+            return -1;
+        }
     }
     uint8_t *anon = NULL;
     if (copy_bytes) {
@@ -933,7 +1004,7 @@ int ll_torch_add_to_safetensors(ll_safetensors *st, const char *path) {
         for (int d = 0; d < t->ndim; d++) o->shape[d] = t->shape[d];
         o->numel = t->numel;
         o->nbytes = (size_t)t->numel * ll_torch_dtype_size(t->dtype);
-        int inside = (const uint8_t *)t->data >= lo && (const uint8_t *)t->data + o->nbytes <= hi;
+        int inside = (const uint8_t *)t->data >= lo && (const uint8_t *)t->data <= hi && o->nbytes <= (size_t)(hi - (const uint8_t *)t->data);
         if (t->contiguous && inside) {
             o->data = t->data;
             o->file = file_idx;

@@ -129,7 +129,9 @@ static inline float ll_fexp(float x) {
     p = p * r + 5.0000001201E-1f;
     float y = p * r * r + r + 1.0f;
     union { uint32_t u; float f; } sc;
-    sc.u = (uint32_t)((int32_t)n + 127) << 23;
+    /* a NaN input passes the clamp: its (int) cast would be undefined (clang's
+     * float-cast-overflow check); y is NaN then, so any finite scale keeps it */
+    sc.u = (uint32_t)((n == n ? (int32_t)n : 0) + 127) << 23;
     return y * sc.f;
 }
 

@@ -10,6 +10,7 @@
 #include "backend/backend.h"
 #include "core/ll_util.h"
 #include "io/corpus.h"
+#include "io/npy.h"
 #include "io/token_stream.h"
 #include "io/tokens.h"
 #include "model/model.h"
@@ -51,7 +52,28 @@ typedef struct {
     double seconds, last;
     double *fwd_s, *cap_s; /* [E] */
     int E;
+    const char *model;     /* for the non-finite message */
+    int nonfinite;         /* set when an entry held NaN/Inf: bad input (exit 2) */
 } timed_cap;
+
+/* Host entries are scanned for NaN/Inf (the real positions only): the first
+ * entry where one appears is named, and the run stops there, instead of a
+ * law of NaN.  (Device entries are not scanned: see docs/fuzzing.md.) */
+static int check_finite(timed_cap *t, int e, const float *h, const int *lens, int B, int T, int C) {
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < lens[b]; j++) {
+            const float *x = h + ((size_t)b * T + j) * C;
+            for (int q = 0; q < C; q++)
+                if (!isfinite(x[q])) {
+                    t->nonfinite = 1;
+                    ll_set_error("%s: hidden-state entry %d is not finite (%s at position %d of a sequence, feature %d): "
+                                 "the weights or the input overflow there; no law can be measured",
+                                 t->model, e, isnan(x[q]) ? "NaN" : "Inf", j, q);
+                    return -1;
+                }
+        }
+    return 0;
+}
 
 static void timed_account(timed_cap *t, int e, double t0, double t1) {
     if (e >= 0 && e < t->E) { t->fwd_s[e] += t0 - t->last; t->cap_s[e] += t1 - t0; }
@@ -62,6 +84,7 @@ static int timed_on_entry(ll_capture *self, int e, const float *h, const int32_t
                           int C) {
     timed_cap *t = (timed_cap *)self;
     double t0 = ll_now();
+    if (check_finite(t, e, h, lens, B, T, C) != 0) return -1;
     int rc = t->inner->on_entry(t->inner, e, h, tokens, lens, B, T, C);
     timed_account(t, e, t0, ll_now());
     return rc;
@@ -113,6 +136,9 @@ static int tokenize_to_private_file(const ll_run_opts *o, char *path, size_t cap
         (*n_docs)++;
     }
     ll_token_stream_close(ts);
+    if (r == 0 && o->docs > 0 && *n_docs < o->docs)
+        fprintf(stderr, "layerlaw: warning: --docs %lld: %s has only %lld documents: all of them are used\n",
+                (long long)o->docs, o->data, *n_docs);
     int werr = fclose(tf) != 0;
     if (r < 0 || werr || *n_docs == 0) {
         close(fd);
@@ -122,6 +148,67 @@ static int tokenize_to_private_file(const ll_run_opts *o, char *path, size_t cap
     snprintf(path, cap, "/proc/self/fd/%d", fd);
     *fd_out = fd;
     return 0;
+}
+
+/* --dump-hidden F.npy: beside it F.labels.npy ((N,) int64, the raw token id
+ * each example predicts) and F.json (what fit needs to reproduce the run:
+ * the norm applied and its eps, norm_last, fit_from, ridge, the shuffle
+ * seed, position and shapes), so that `layerlaw fit --features F.npy` gives
+ * run's numbers with no other flag. */
+static void dump_names(const char *dump, char *base, size_t cap) {
+    size_t n = strlen(dump);
+    snprintf(base, cap, "%.*s", (int)(n > 4 && !strcmp(dump + n - 4, ".npy") ? n - 4 : n), dump);
+}
+
+static int write_dump_sidecar(const ll_run_opts *o, const ll_capture *dump, ll_norm norm, double eps, int E, int d) {
+    long n = 0;
+    const int32_t *lab = ll_capture_dump_labels(dump, &n);
+    char base[4096], dir[4096], lname[4200], jname[4200];
+    dump_names(o->dump_hidden, base, sizeof base);
+    const char *sl = strrchr(base, '/');
+    snprintf(dir, sizeof dir, "%.*s", sl ? (int)(sl - base) : 1, sl ? base : ".");
+    if (sl == base) snprintf(dir, sizeof dir, "/");
+    const char *stem = sl ? sl + 1 : base;
+    snprintf(lname, sizeof lname, "%s.labels.npy", stem);
+    snprintf(jname, sizeof jname, "%s.json", stem);
+    char *lbuf = NULL;
+    size_t llen = 0;
+    FILE *mf = open_memstream(&lbuf, &llen);
+    int64_t shape[1] = {n};
+    int bad = !mf || ll_npy_write_header(mf, LL_DT_I64, 1, shape) < 0;
+    for (long i = 0; !bad && i < n; i++) {
+        int64_t v = lab[i];
+        bad = fwrite(&v, 8, 1, mf) != 1;
+    }
+    if (mf && fclose(mf) != 0) bad = 1;
+    if (bad) { free(lbuf); ll_set_error("%s: cannot build the labels", o->dump_hidden); return -1; }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "layerlaw_dump", "run --dump-hidden");
+    cJSON_AddStringToObject(j, "features", o->dump_hidden);
+    cJSON_AddStringToObject(j, "labels", lname);
+    cJSON_AddNumberToObject(j, "examples", (double)n);
+    cJSON_AddNumberToObject(j, "entries", E);
+    cJSON_AddNumberToObject(j, "dim", d);
+    cJSON_AddStringToObject(j, "position", ll_position_name(o->position));
+    cJSON_AddStringToObject(j, "norm", ll_norm_name(norm));
+    cJSON_AddNumberToObject(j, "eps", eps);
+    cJSON_AddBoolToObject(j, "norm_last", o->norm_last);
+    cJSON_AddNumberToObject(j, "fit_from", o->fit_from);
+    cJSON_AddNumberToObject(j, "ridge", o->ridge);
+    char seed[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->shuffle_seed); /* a string: exact for every 64-bit seed */
+    if (o->have_shuffle) cJSON_AddStringToObject(j, "shuffle_vocab_seed", seed);
+    else cJSON_AddNullToObject(j, "shuffle_vocab_seed");
+    cJSON_AddStringToObject(j, "model", o->model);
+    char *js = cJSON_Print(j);
+    cJSON_Delete(j);
+    const char *names[2] = {lname, jname};
+    const void *data[2] = {lbuf, js};
+    size_t lens[2] = {llen, strlen(js)};
+    int rc = ll_write_files_atomic(dir, 2, names, data, lens);
+    free(lbuf);
+    free(js);
+    return rc;
 }
 
 /* FLOPs per entry over the run: Σ over sequence lengths of count · len ·
@@ -486,7 +573,7 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     if (o->extra_sink) sinks[n_sinks++] = o->extra_sink;
     ll_capture *sink = sinks[0];
     if (n_sinks > 1) sink = S.tee = ll_capture_tee_new_backend(sinks, n_sinks, ops, S.be->ctx);
-    timed_cap tc = {.base = {.on_entry = timed_on_entry}, .inner = sink, .E = E};
+    timed_cap tc = {.base = {.on_entry = timed_on_entry}, .inner = sink, .E = E, .model = o->model};
     r->forward_s = tc.fwd_s = ll_xcalloc((size_t)E, sizeof(double));
     r->capture_s = tc.cap_s = ll_xcalloc((size_t)E, sizeof(double));
     if (sink->on_entry_device) tc.base.on_entry_device = timed_on_entry_device;
@@ -564,14 +651,18 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
             n_batches++;
             if (S.probe && S.be->probe_batch_start) S.be->probe_batch_start(S.probe);
             tc.last = ll_now();
-            if (ll_model_forward(m, ops, S.be->ctx, bt.tokens, bt.lens, bt.B, bt.T, &tc.base) != 0) goto fail;
+            if (ll_model_forward(m, ops, S.be->ctx, bt.tokens, bt.lens, bt.B, bt.T, &tc.base) != 0) {
+                if (tc.nonfinite) rc = 2; /* the model or input, not the machine */
+                goto fail;
+            }
             ll_progress_update(&prog, my_seq, done_tok);
         }
     }
     if (ops->sync && ops->sync(S.be->ctx) != 0) goto fail;
     ll_progress_end(&prog, my_seq, done_tok);
     r->run_s = ll_now() - t_run0;
-    if (S.dumpcap && ll_capture_dump_finish(S.dumpcap) != 0) goto fail;
+    if (S.dumpcap && (ll_capture_dump_finish(S.dumpcap) != 0 ||
+                      write_dump_sidecar(o, S.dumpcap, norm, eps, E, d) != 0)) goto fail;
 
     /* reduce across ranks, solve, the law */
     double t1 = ll_now();

@@ -359,11 +359,19 @@ static void rx_free(regex_t_ *r) {
     if (r->md) pcre2_match_data_free(r->md);
     if (r->re) pcre2_code_free(r->re);
 }
+/* A matching error other than "no match" (PCRE2's match or depth limit,
+ * reached by a catastrophically backtracking pattern) is recorded here and
+ * fails the encoding: treating it as "no match" would silently change the ids. */
+static _Thread_local int g_rx_error;
+
 /* next non-empty match at or after *pos; returns 1 and [ms, me) or 0 */
 static int rx_next(regex_t_ *r, const char *s, size_t n, size_t pos, size_t *ms, size_t *me) {
     while (pos <= n) {
         int rc = pcre2_match(r->re, (PCRE2_SPTR)s, n, pos, PCRE2_NO_UTF_CHECK, r->md, NULL);
-        if (rc < 0) return 0;
+        if (rc < 0) {
+            if (rc != PCRE2_ERROR_NOMATCH && !g_rx_error) g_rx_error = rc;
+            return 0;
+        }
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(r->md);
         if (ov[1] > ov[0]) { *ms = ov[0]; *me = ov[1]; return 1; }
         /* empty match: skip one character */
@@ -1005,7 +1013,8 @@ static int model_tokenize(ll_tokenizer *t, const char *w, size_t n, ibuf *out) {
     }
     size_t before = out->n;
     if (model_word(t, w, n, out) != 0) return -1;
-    if (out->n > before) wc_put(&t->cache, w, n, h, out->v + before, out->n - before); /* (no ids: out->v may be NULL) */
+    /* out->v is NULL when nothing was ever added (a word that gives no ids) */
+    wc_put(&t->cache, w, n, h, out->n > before ? out->v + before : NULL, out->n - before);
     return 0;
 }
 
@@ -1016,6 +1025,7 @@ int ll_tokenizer_encode(ll_tokenizer *t, const char *text, size_t len, int add_s
                         int32_t **ids, int *n) {
     *ids = NULL;
     *n = 0;
+    g_rx_error = 0;
     size_t clen;
     char *clean = ll_utf8_sanitize(text, len, &clen, 0);
     const char *s = clean ? clean : text;
@@ -1046,6 +1056,14 @@ int ll_tokenizer_encode(ll_tokenizer *t, const char *text, size_t len, int add_s
         pret_apply(t, t->pret, b, a);
         pre = a;
     }
+    if (g_rx_error) {
+        PCRE2_UCHAR msg[160];
+        if (pcre2_get_error_message(g_rx_error, msg, sizeof msg) < 0) strcpy((char *)msg, "?");
+        ll_set_error("%s: a regex of the normalizer or pre-tokenizer failed on a %zu-byte text (%s); its ids would be wrong",
+                     t->name, len, (const char *)msg);
+        free(clean);
+        return -1;
+    }
     /* 4. model */
     ibuf *o = &t->out;
     o->n = 0;
@@ -1069,7 +1087,7 @@ int ll_tokenizer_encode(ll_tokenizer *t, const char *text, size_t len, int add_s
     int32_t *r = ll_xmalloc((total ? total : 1) * sizeof *r);
     size_t k = 0;
     if (add_special) for (size_t i = 0; i < t->pre_ids.n; i++) r[k++] = t->pre_ids.v[i];
-    memcpy(r + k, o->v, keep * sizeof *r);
+    if (keep) memcpy(r + k, o->v, keep * sizeof *r); /* o->v is NULL when nothing was encoded yet */
     k += keep;
     if (add_special) for (size_t i = 0; i < t->post_ids.n; i++) r[k++] = t->post_ids.v[i];
     *ids = r;
@@ -1345,7 +1363,12 @@ static int load_vocab_object(ll_tokenizer *t, const cJSON *vocab) {
     cJSON_ArrayForEach(it, vocab) {
         int32_t id;
         if (jint(it, &id) != 0) { ll_set_error("%s: model.vocab['%.40s'] must be a non-negative integer", t->name, it->string); return -1; }
-        if (id > 16 * 1024 * 1024) { ll_set_error("%s: model.vocab['%.40s']: id %d is too large", t->name, it->string, id); return -1; }
+        /* the id table is dense: an id far beyond the number of entries would
+         * make it mostly holes (a 40-byte file must not allocate 128 MB) */
+        if (id > 16 * 1024 * 1024 || (int64_t)id >= 4 * (int64_t)nv + 1024) {
+            ll_set_error("%s: model.vocab['%.40s']: id %d is too large for a vocabulary of %d entries", t->name, it->string, id, nv);
+            return -1;
+        }
         if (id > maxid) maxid = id;
     }
     t->vocab_size = maxid + 1;
@@ -1535,6 +1558,13 @@ static int load_added(ll_tokenizer *t, const cJSON *arr) {
             return -1;
         }
         if (!*c) continue;
+        /* as for the model vocab: ids within a dense table of what the file holds */
+        int64_t idmax = 4 * ((int64_t)t->vocab.n + n) + 1024;
+        if (id > 16 * 1024 * 1024 || (int64_t)id >= idmax) {
+            ll_set_error("%s: added_tokens[%d]: id %d is too large for a vocabulary of %zu entries and %d added tokens",
+                         t->name, k, id, t->vocab.n, n);
+            return -1;
+        }
         added_tok *a = &t->added[t->nadded];
         int norm_d = !(jbool(it, "special", 0) == 1);
         a->normalized = jbool(it, "normalized", norm_d);
@@ -1647,6 +1677,24 @@ ll_tokenizer *ll_tokenizer_load_json(const char *json, size_t len, const char *n
     const cJSON *pp = cJSON_GetObjectItemCaseSensitive(root, "post_processor");
     if (pp && !cJSON_IsNull(pp) && load_post(t, pp) != 0) goto done;
     if (load_added(t, cJSON_GetObjectItemCaseSensitive(root, "added_tokens")) != 0) goto done;
+    /* the post-processor's special ids count as ids too (HF emits them as
+     * given): the id range covers them, within the same bound */
+    {
+        int32_t maxpost = -1;
+        for (size_t i = 0; i < t->pre_ids.n; i++) if (t->pre_ids.v[i] > maxpost) maxpost = t->pre_ids.v[i];
+        for (size_t i = 0; i < t->post_ids.n; i++) if (t->post_ids.v[i] > maxpost) maxpost = t->post_ids.v[i];
+        if (maxpost >= t->vocab_size) {
+            int64_t idmax = 4 * ((int64_t)t->vocab.n + t->nadded) + 1024;
+            if (maxpost > 16 * 1024 * 1024 || (int64_t)maxpost >= idmax) {
+                ll_set_error("%s: post_processor: special token id %d is too large for a vocabulary of %zu entries", name,
+                             maxpost, t->vocab.n);
+                goto done;
+            }
+            t->id2tok = ll_xrealloc(t->id2tok, ((size_t)maxpost + 2) * sizeof(char *));
+            for (int32_t i = t->vocab_size; i <= maxpost + 1; i++) t->id2tok[i] = NULL;
+            t->vocab_size = maxpost + 1;
+        }
+    }
     const cJSON *tr = cJSON_GetObjectItemCaseSensitive(root, "truncation");
     (void)tr; /* ignored: truncation is a call parameter (max_length), as in transformers */
     wc_clear(&t->cache);

@@ -52,8 +52,9 @@ void ll_tokenizer_free(ll_tokenizer *t);
 int ll_tokenizer_encode(ll_tokenizer *t, const char *text, size_t len, int add_special,
                         int max_length, int32_t **ids, int *n);
 
-/* Number of ids: 1 + the largest id of the model vocab and the added tokens
- * (GPT-NeoX-20B: 50277, GPT-2: 50257, Mistral: 32000). */
+/* Number of ids: 1 + the largest id of the model vocab, the added tokens and
+ * the post-processor's special tokens, so that every id encode returns is
+ * below it (GPT-NeoX-20B: 50277, GPT-2: 50257, Mistral: 32000). */
 int ll_tokenizer_vocab_size(const ll_tokenizer *t);
 /* Number of ids add_special adds to one sequence (Mistral: 1, GPT-2: 0). */
 int ll_tokenizer_num_special(const ll_tokenizer *t);
