@@ -1162,7 +1162,7 @@ int ll_plot_run_figure(const char *outdir) {
     snprintf(f.name, sizeof f.name, "law");
     char par[64];
     fmt_params(par, sizeof par, r.n_params);
-    snprintf(f.title, sizeof f.title, "%s%s%s%s, data %s, %.0f examples", r.label, r.model_type[0] ? ", " : "",
+    snprintf(f.title, sizeof f.title, "%s%s%s%s\ndata %s, %.0f examples", r.label, r.model_type[0] ? ", " : "",
              r.model_type, par, r.data[0] ? r.data : "?", r.n_examples);
     f.ncols = 1;
     f.no_csv = 1;
