@@ -208,6 +208,103 @@ TEST(families_cost_recurrent) {
     ll_model_free(m);
 }
 
+/* The newer families at T = 1, 5, 40 (fixture shapes copied from their
+ * config.json by hand; the lm head is never counted, as above). */
+TEST(families_cost_newfam) {
+    ll_cost w[8];
+    const int Ts[] = {1, 5, 40};
+    for (int ti = 0; ti < 3; ti++) {
+        const int T = Ts[ti];
+        /* phi: C 32, 4 heads of 8 (no GQA), F 64, V 100, partial RoPE; one
+         * LayerNorm feeds attention and MLP in parallel; q/k/v/dense/fc biases;
+         * final LayerNorm with bias */
+        ll_model *m = ll_model_load(fx("phi"));
+        REQUIRE(m);
+        {
+            double C = 32, F = 64;
+            double lp = 2 * C + 3 * (C * C + C) + (C * C + C) + (C * F + F) + (F * C + C);
+            tf_want(w, 3, C, 4, 4, 8, F, 100, 0, 0, T, 0, lp, 2 * C);
+            check_cost(m, T, w, 4, "phi");
+        }
+        ll_model_free(m);
+        /* phi3: C 32, 4 heads of 8, 2 kv heads, F 48 gated (gate_up fused), RMSNorm, no biases */
+        m = ll_model_load(fx("phi3"));
+        REQUIRE(m);
+        {
+            double C = 32, F = 48, Q = 32, KV = 16;
+            double lp = 2 * C + Q * C + 2 * KV * C + C * Q + 3 * C * F;
+            tf_want(w, 3, C, 4, 2, 8, F, 100, 0, 1, T, 0, lp, C);
+            check_cost(m, T, w, 4, "phi3");
+        }
+        ll_model_free(m);
+        /* gemma: C 32, 4 heads of 8, 2 kv heads, F 48 gated, RMSNorm, tied, no window */
+        m = ll_model_load(fx("gemma"));
+        REQUIRE(m);
+        {
+            double C = 32, F = 48, Q = 32, KV = 16;
+            double lp = 2 * C + Q * C + 2 * KV * C + C * Q + 3 * C * F;
+            tf_want(w, 3, C, 4, 2, 8, F, 100, 0, 1, T, 0, lp, C);
+            check_cost(m, T, w, 4, "gemma");
+        }
+        ll_model_free(m);
+        /* gemma2: as gemma + post-attention and post-FFN sandwich norms; window 8
+         * on the "sliding_attention" layers 0 and 2 only (layer 1 full) */
+        m = ll_model_load(fx("gemma2"));
+        REQUIRE(m);
+        {
+            double C = 32, F = 48, Q = 32, KV = 16;
+            double lp = 4 * C + Q * C + 2 * KV * C + C * Q + 3 * C * F;
+            tf_want(w, 3, C, 4, 2, 8, F, 100, 0, 1, T, 8, lp, C);
+            ll_cost full[4];
+            tf_want(full, 3, C, 4, 2, 8, F, 100, 0, 1, T, 0, lp, C);
+            w[2] = full[2];
+            check_cost(m, T, w, 4, "gemma2");
+        }
+        ll_model_free(m);
+        /* qwen3: C 32, 4 heads of 16 (Q 64), 2 kv heads (KV 32), F 48 gated,
+         * per-head q_norm / k_norm of 16, RMSNorm, no biases */
+        m = ll_model_load(fx("qwen3"));
+        REQUIRE(m);
+        {
+            double C = 32, F = 48, Q = 64, KV = 32, D = 16;
+            double lp = 2 * C + Q * C + 2 * KV * C + C * Q + 3 * C * F + 2 * D;
+            tf_want(w, 3, C, 4, 2, D, F, 100, 0, 1, T, 0, lp, C);
+            check_cost(m, T, w, 4, "qwen3");
+        }
+        ll_model_free(m);
+        /* openai-gpt: post-LN, C 32, 4 heads of 8, F = 4C = 128, V 100, 64
+         * positions, all biases, no final norm, causal */
+        m = ll_model_load(fx("openai-gpt"));
+        REQUIRE(m);
+        {
+            double C = 32, F = 128;
+            double lp = (3 * C * C + 3 * C) + (C * C + C) + 2 * C + (C * F + F) + (F * C + C) + 2 * C;
+            tf_want(w, 3, C, 4, 4, 8, F, 100, 64, 0, T, 0, lp, 0);
+            w[3].act_bytes -= 4 * C; /* no final norm */
+            check_cost(m, T, w, 4, "openai-gpt");
+        }
+        ll_model_free(m);
+        /* bert / roberta: post-LN encoders, C 32, 4 heads of 8, F 64, V 100;
+         * entry 0 = LayerNorm(word + token_type + position): tables V, types
+         * (2 / 1) and positions (64 / 66) plus the LayerNorm; every layer
+         * attends to all T keys (bidirectional), not the causal mean */
+        const char *encs[] = {"bert", "roberta"};
+        const double types[] = {2, 1}, poss[] = {64, 66};
+        for (int k = 0; k < 2; k++) {
+            m = ll_model_load(fx(encs[k]));
+            REQUIRE(m);
+            double C = 32, F = 64, Q = 32;
+            double lp = 4 * (C * C + C) + 2 * C + (C * F + F) + (F * C + C) + 2 * C;
+            tf_want(w, 3, C, 4, 4, 8, F, 100, poss[k], 0, T, 0, lp, 0);
+            w[0].weight_bytes += 4 * (types[k] * C + 2 * C);
+            for (int l = 0; l < 3; l++) w[l + 1].flops += 2 * 2 * Q * (T - mean_keys(T, 0));
+            w[3].act_bytes -= 4 * C; /* no final norm */
+            check_cost(m, T, w, 4, encs[k]);
+            ll_model_free(m);
+        }
+    }
+}
+
 TEST(families_model_api) {
     ll_model *m = ll_model_load(fx("gpt2"));
     REQUIRE(m);
