@@ -305,6 +305,55 @@ TEST(families_cost_newfam) {
     }
 }
 
+/* t5 (and t5_gated): Le = Ld = 2, C 32, 4 heads of d_kv 8 (Q 32), F 64, V 100,
+ * relative-bias tables [8 buckets, 4 heads] stored in block 0 of each stack,
+ * RMS-style norms without bias, no biases anywhere.  Entries: 0 encoder
+ * embeddings, 1..2 encoder blocks (2 + encoder final norm), 3 decoder
+ * embeddings (the shared table read again), 4..5 decoder blocks (5 + decoder
+ * final norm).  The encoder attends to all T keys; the decoder's self-attention
+ * is causal and its cross-attention reads all T encoder positions (k, v of the
+ * encoder output: one projection per encoder position, i.e. per token). */
+TEST(families_cost_t5) {
+    ll_cost w[6];
+    const int Ts[] = {1, 5, 40};
+    const char *fxs[] = {"t5", "t5_gated"};
+    for (int g = 0; g < 2; g++) {
+        ll_model *m = ll_model_load(fx(fxs[g]));
+        REQUIRE(m);
+        REQUIRE(ll_model_n_entries(m) == 6);
+        const double C = 32, Q = 32, F = 64, V = 100, NB = 8, H = 4;
+        const double nup = g ? 2 : 1; /* gated: wi_0 and wi_1 */
+        const double ffn_fl = 2 * (nup + 1) * C * F, ffn_w = (nup + 1) * C * F, ffn_a = nup * F + C;
+        for (int ti = 0; ti < 3; ti++) {
+            const int T = Ts[ti];
+            memset(w, 0, sizeof w);
+            for (int s = 0; s < 2; s++) {
+                const int base = s ? 3 : 0;
+                w[base].weight_bytes = 4 * V * C;
+                w[base].act_bytes = 4 * C;
+                for (int l = 0; l < 2; l++) {
+                    ll_cost *e = &w[base + 1 + l];
+                    const double keys = s ? mean_keys(T, 0) : T;
+                    /* self-attention: q k v, scores + mixing, o; then the FFN */
+                    e->flops = 2 * C * 3 * Q + 2 * 2 * Q * keys + 2 * Q * C + ffn_fl;
+                    e->weight_bytes = 4 * (C + 4 * C * Q + C + ffn_w);
+                    e->act_bytes = 4 * (3 * Q + Q + C + ffn_a);
+                    if (s) { /* cross-attention: its own norm, q k v o, all T encoder keys */
+                        e->flops += 2 * C * 3 * Q + 2 * 2 * Q * T + 2 * Q * C;
+                        e->weight_bytes += 4 * (C + 4 * C * Q);
+                        e->act_bytes += 4 * (3 * Q + Q + C);
+                    }
+                    if (l == 0) e->weight_bytes += 4 * NB * H;
+                }
+                w[base + 2].weight_bytes += 4 * C; /* the stack's final norm */
+                w[base + 2].act_bytes += 4 * C;
+            }
+            check_cost(m, T, w, 6, fxs[g]);
+        }
+        ll_model_free(m);
+    }
+}
+
 TEST(families_model_api) {
     ll_model *m = ll_model_load(fx("gpt2"));
     REQUIRE(m);
