@@ -354,6 +354,43 @@ TEST(families_cost_t5) {
     }
 }
 
+/* mamba2: C 32, expand 2 (I 64), 8 heads of 8, 2 groups, state N 8, conv K 4
+ * with bias, no in/out bias, gated RMSNorm over I, V 100, untied.  in_proj
+ * makes [gate z I | x I | B G·N | C G·N | dt H]; the conv runs over x, B, C
+ * (conv_dim = I + 2GN); the SSM state is [H, hd, N] = I·N: update and readout
+ * 2 flops each per state entry (as for mamba). */
+TEST(families_cost_mamba2) {
+    ll_cost w[4];
+    ll_model *m = ll_model_load(fx("mamba2"));
+    REQUIRE(m);
+    const double C = 32, I = 64, H = 8, G = 2, N = 8, K = 4, V = 100;
+    const double CD = I + 2 * G * N, P = I + CD + H;
+    const double fl = 2 * C * P + 2 * CD * K + 4 * I * N + 2 * I * C;
+    const double wb = 4 * (C + P * C + CD * K + CD + 3 * H + I + C * I);
+    /* outputs: in_proj, conv, SSM y (gate + norm applied to it: norm outputs are
+     * not counted inside blocks, as in the transformers), out_proj */
+    const double ab = 4 * (P + CD + I + C);
+    const int Ts[] = {1, 5, 40};
+    for (int on = 0; on < 2; on++) {
+        REQUIRE(ll_model_set_embedding_entry(m, on) == 0);
+        for (int ti = 0; ti < 3; ti++) {
+            memset(w, 0, sizeof w);
+            w[0].weight_bytes = 4 * V * C;
+            w[0].act_bytes = 4 * C;
+            for (int l = 0; l < 3; l++) {
+                int e = on ? l + 1 : l;
+                w[e].flops += fl;
+                w[e].weight_bytes += wb;
+                w[e].act_bytes += ab;
+            }
+            w[3].weight_bytes += 4 * C;
+            w[3].act_bytes += 4 * C;
+            check_cost(m, Ts[ti], w, 4, on ? "mamba2 embed-entry" : "mamba2");
+        }
+    }
+    ll_model_free(m);
+}
+
 TEST(families_model_api) {
     ll_model *m = ll_model_load(fx("gpt2"));
     REQUIRE(m);
