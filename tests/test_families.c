@@ -208,6 +208,189 @@ TEST(families_cost_recurrent) {
     ll_model_free(m);
 }
 
+/* The newer families at T = 1, 5, 40 (fixture shapes copied from their
+ * config.json by hand; the lm head is never counted, as above). */
+TEST(families_cost_newfam) {
+    ll_cost w[8];
+    const int Ts[] = {1, 5, 40};
+    for (int ti = 0; ti < 3; ti++) {
+        const int T = Ts[ti];
+        /* phi: C 32, 4 heads of 8 (no GQA), F 64, V 100, partial RoPE; one
+         * LayerNorm feeds attention and MLP in parallel; q/k/v/dense/fc biases;
+         * final LayerNorm with bias */
+        ll_model *m = ll_model_load(fx("phi"));
+        REQUIRE(m);
+        {
+            double C = 32, F = 64;
+            double lp = 2 * C + 3 * (C * C + C) + (C * C + C) + (C * F + F) + (F * C + C);
+            tf_want(w, 3, C, 4, 4, 8, F, 100, 0, 0, T, 0, lp, 2 * C);
+            check_cost(m, T, w, 4, "phi");
+        }
+        ll_model_free(m);
+        /* phi3: C 32, 4 heads of 8, 2 kv heads, F 48 gated (gate_up fused), RMSNorm, no biases */
+        m = ll_model_load(fx("phi3"));
+        REQUIRE(m);
+        {
+            double C = 32, F = 48, Q = 32, KV = 16;
+            double lp = 2 * C + Q * C + 2 * KV * C + C * Q + 3 * C * F;
+            tf_want(w, 3, C, 4, 2, 8, F, 100, 0, 1, T, 0, lp, C);
+            check_cost(m, T, w, 4, "phi3");
+        }
+        ll_model_free(m);
+        /* gemma: C 32, 4 heads of 8, 2 kv heads, F 48 gated, RMSNorm, tied, no window */
+        m = ll_model_load(fx("gemma"));
+        REQUIRE(m);
+        {
+            double C = 32, F = 48, Q = 32, KV = 16;
+            double lp = 2 * C + Q * C + 2 * KV * C + C * Q + 3 * C * F;
+            tf_want(w, 3, C, 4, 2, 8, F, 100, 0, 1, T, 0, lp, C);
+            check_cost(m, T, w, 4, "gemma");
+        }
+        ll_model_free(m);
+        /* gemma2: as gemma + post-attention and post-FFN sandwich norms; window 8
+         * on the "sliding_attention" layers 0 and 2 only (layer 1 full) */
+        m = ll_model_load(fx("gemma2"));
+        REQUIRE(m);
+        {
+            double C = 32, F = 48, Q = 32, KV = 16;
+            double lp = 4 * C + Q * C + 2 * KV * C + C * Q + 3 * C * F;
+            tf_want(w, 3, C, 4, 2, 8, F, 100, 0, 1, T, 8, lp, C);
+            ll_cost full[4];
+            tf_want(full, 3, C, 4, 2, 8, F, 100, 0, 1, T, 0, lp, C);
+            w[2] = full[2];
+            check_cost(m, T, w, 4, "gemma2");
+        }
+        ll_model_free(m);
+        /* qwen3: C 32, 4 heads of 16 (Q 64), 2 kv heads (KV 32), F 48 gated,
+         * per-head q_norm / k_norm of 16, RMSNorm, no biases */
+        m = ll_model_load(fx("qwen3"));
+        REQUIRE(m);
+        {
+            double C = 32, F = 48, Q = 64, KV = 32, D = 16;
+            double lp = 2 * C + Q * C + 2 * KV * C + C * Q + 3 * C * F + 2 * D;
+            tf_want(w, 3, C, 4, 2, D, F, 100, 0, 1, T, 0, lp, C);
+            check_cost(m, T, w, 4, "qwen3");
+        }
+        ll_model_free(m);
+        /* openai-gpt: post-LN, C 32, 4 heads of 8, F = 4C = 128, V 100, 64
+         * positions, all biases, no final norm, causal */
+        m = ll_model_load(fx("openai-gpt"));
+        REQUIRE(m);
+        {
+            double C = 32, F = 128;
+            double lp = (3 * C * C + 3 * C) + (C * C + C) + 2 * C + (C * F + F) + (F * C + C) + 2 * C;
+            tf_want(w, 3, C, 4, 4, 8, F, 100, 64, 0, T, 0, lp, 0);
+            w[3].act_bytes -= 4 * C; /* no final norm */
+            check_cost(m, T, w, 4, "openai-gpt");
+        }
+        ll_model_free(m);
+        /* bert / roberta: post-LN encoders, C 32, 4 heads of 8, F 64, V 100;
+         * entry 0 = LayerNorm(word + token_type + position): tables V, types
+         * (2 / 1) and positions (64 / 66) plus the LayerNorm; every layer
+         * attends to all T keys (bidirectional), not the causal mean */
+        const char *encs[] = {"bert", "roberta"};
+        const double types[] = {2, 1}, poss[] = {64, 66};
+        for (int k = 0; k < 2; k++) {
+            m = ll_model_load(fx(encs[k]));
+            REQUIRE(m);
+            double C = 32, F = 64, Q = 32;
+            double lp = 4 * (C * C + C) + 2 * C + (C * F + F) + (F * C + C) + 2 * C;
+            tf_want(w, 3, C, 4, 4, 8, F, 100, poss[k], 0, T, 0, lp, 0);
+            w[0].weight_bytes += 4 * (types[k] * C + 2 * C);
+            for (int l = 0; l < 3; l++) w[l + 1].flops += 2 * 2 * Q * (T - mean_keys(T, 0));
+            w[3].act_bytes -= 4 * C; /* no final norm */
+            check_cost(m, T, w, 4, encs[k]);
+            ll_model_free(m);
+        }
+    }
+}
+
+/* t5 (and t5_gated): Le = Ld = 2, C 32, 4 heads of d_kv 8 (Q 32), F 64, V 100,
+ * relative-bias tables [8 buckets, 4 heads] stored in block 0 of each stack,
+ * RMS-style norms without bias, no biases anywhere.  Entries: 0 encoder
+ * embeddings, 1..2 encoder blocks (2 + encoder final norm), 3 decoder
+ * embeddings (the shared table read again), 4..5 decoder blocks (5 + decoder
+ * final norm).  The encoder attends to all T keys; the decoder's self-attention
+ * is causal and its cross-attention reads all T encoder positions (k, v of the
+ * encoder output: one projection per encoder position, i.e. per token). */
+TEST(families_cost_t5) {
+    ll_cost w[6];
+    const int Ts[] = {1, 5, 40};
+    const char *fxs[] = {"t5", "t5_gated"};
+    for (int g = 0; g < 2; g++) {
+        ll_model *m = ll_model_load(fx(fxs[g]));
+        REQUIRE(m);
+        REQUIRE(ll_model_n_entries(m) == 6);
+        const double C = 32, Q = 32, F = 64, V = 100, NB = 8, H = 4;
+        const double nup = g ? 2 : 1; /* gated: wi_0 and wi_1 */
+        const double ffn_fl = 2 * (nup + 1) * C * F, ffn_w = (nup + 1) * C * F, ffn_a = nup * F + C;
+        for (int ti = 0; ti < 3; ti++) {
+            const int T = Ts[ti];
+            memset(w, 0, sizeof w);
+            for (int s = 0; s < 2; s++) {
+                const int base = s ? 3 : 0;
+                w[base].weight_bytes = 4 * V * C;
+                w[base].act_bytes = 4 * C;
+                for (int l = 0; l < 2; l++) {
+                    ll_cost *e = &w[base + 1 + l];
+                    const double keys = s ? mean_keys(T, 0) : T;
+                    /* self-attention: q k v, scores + mixing, o; then the FFN */
+                    e->flops = 2 * C * 3 * Q + 2 * 2 * Q * keys + 2 * Q * C + ffn_fl;
+                    e->weight_bytes = 4 * (C + 4 * C * Q + C + ffn_w);
+                    e->act_bytes = 4 * (3 * Q + Q + C + ffn_a);
+                    if (s) { /* cross-attention: its own norm, q k v o, all T encoder keys */
+                        e->flops += 2 * C * 3 * Q + 2 * 2 * Q * T + 2 * Q * C;
+                        e->weight_bytes += 4 * (C + 4 * C * Q);
+                        e->act_bytes += 4 * (3 * Q + Q + C);
+                    }
+                    if (l == 0) e->weight_bytes += 4 * NB * H;
+                }
+                w[base + 2].weight_bytes += 4 * C; /* the stack's final norm */
+                w[base + 2].act_bytes += 4 * C;
+            }
+            check_cost(m, T, w, 6, fxs[g]);
+        }
+        ll_model_free(m);
+    }
+}
+
+/* mamba2: C 32, expand 2 (I 64), 8 heads of 8, 2 groups, state N 8, conv K 4
+ * with bias, no in/out bias, gated RMSNorm over I, V 100, untied.  in_proj
+ * makes [gate z I | x I | B G·N | C G·N | dt H]; the conv runs over x, B, C
+ * (conv_dim = I + 2GN); the SSM state is [H, hd, N] = I·N: update and readout
+ * 2 flops each per state entry (as for mamba). */
+TEST(families_cost_mamba2) {
+    ll_cost w[4];
+    ll_model *m = ll_model_load(fx("mamba2"));
+    REQUIRE(m);
+    const double C = 32, I = 64, H = 8, G = 2, N = 8, K = 4, V = 100;
+    const double CD = I + 2 * G * N, P = I + CD + H;
+    const double fl = 2 * C * P + 2 * CD * K + 4 * I * N + 2 * I * C;
+    const double wb = 4 * (C + P * C + CD * K + CD + 3 * H + I + C * I);
+    /* outputs: in_proj, conv, SSM y (gate + norm applied to it: norm outputs are
+     * not counted inside blocks, as in the transformers), out_proj */
+    const double ab = 4 * (P + CD + I + C);
+    const int Ts[] = {1, 5, 40};
+    for (int on = 0; on < 2; on++) {
+        REQUIRE(ll_model_set_embedding_entry(m, on) == 0);
+        for (int ti = 0; ti < 3; ti++) {
+            memset(w, 0, sizeof w);
+            w[0].weight_bytes = 4 * V * C;
+            w[0].act_bytes = 4 * C;
+            for (int l = 0; l < 3; l++) {
+                int e = on ? l + 1 : l;
+                w[e].flops += fl;
+                w[e].weight_bytes += wb;
+                w[e].act_bytes += ab;
+            }
+            w[3].weight_bytes += 4 * C;
+            w[3].act_bytes += 4 * C;
+            check_cost(m, Ts[ti], w, 4, on ? "mamba2 embed-entry" : "mamba2");
+        }
+    }
+    ll_model_free(m);
+}
+
 TEST(families_model_api) {
     ll_model *m = ll_model_load(fx("gpt2"));
     REQUIRE(m);

@@ -130,7 +130,9 @@ static int forward_bert(ll_model *m, const ll_ops *ops, void *ctx, const int32_t
 }
 static int cost_bert(const ll_model *m, int T, ll_cost *pe) {
     const bert_data *fd = m->family_data;
-    return ll_postln_cost(m, &fd->spec, T, pe);
+    if (ll_postln_cost(m, &fd->spec, T, pe)) return -1;
+    pe[0].weight_bytes += ll_weight_bytes(&fd->type_emb); /* the token-type table (row 0 read) */
+    return 0;
 }
 static int max_positions_bert(const ll_model *m) {
     const bert_data *fd = m->family_data;

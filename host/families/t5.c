@@ -315,9 +315,13 @@ static int cost_t5(const ll_model *m, int T, ll_cost *pe) {
                 const ll_weight *w[] = {&y->ln1_w, &y->ln2_w, &y->q, &y->k, &y->v, &y->o, &y->up, &y->gate, &y->down};
                 for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) pe[e].weight_bytes += ll_weight_bytes(w[i]);
             }
-            pe[e].act_bytes = 4 * (3 * Q + Q + 2 * C + (nmat - 1) * F) * (s ? 2 : 1);
+            /* self-attention + FFN; the decoder adds cross-attention (q k v, mix, o) only: one FFN per block */
+            pe[e].act_bytes = 4 * (3 * Q + Q + 2 * C + (nmat - 1) * F) + (s ? 4 * (3 * Q + Q + C) : 0);
+            /* the stack's relative-bias table is stored in (and counted with) its block 0 */
+            if (l == 0) pe[e].weight_bytes += ll_weight_bytes(s ? &fd->dec_rel : &fd->enc_rel);
         }
         pe[e - 1].weight_bytes += ll_weight_bytes(s ? &fd->dec_norm : &m->norm_w);
+        pe[e - 1].act_bytes += 4 * C; /* the stack's final norm output */
     }
     return 0;
 }

@@ -341,7 +341,10 @@ int ll_tf_cost(const ll_model *m, const ll_tf_spec *spec, int T, ll_cost *pe) {
     const double nmat = spec->ffn == LL_TF_FFN_GATED ? 3 : 2;
     for (int l = 0; l < L; l++) {
         const ll_tf_layer *y = &m->layers[l];
-        const int window = (c->sliding_window > 0 && l >= c->window_from_layer) ? c->sliding_window : 0;
+        /* window_alternate (gemma2): only the even ("sliding_attention") layers are windowed */
+        const int window = (c->sliding_window > 0 && l >= c->window_from_layer && !(c->window_alternate && (l & 1)))
+                               ? c->sliding_window
+                               : 0;
         ll_cost *e = &pe[l + 1];
         e->flops = 2 * C * (Q + 2 * KV)                     /* q, k, v */
                    + 4 * Q * ll_tf_mean_keys(T, window)     /* scores q·k and mixing p·v */
