@@ -6,6 +6,7 @@
 
 #include "io/corpus.h"
 #include "harness.h"
+#include "test_util.h"
 #include "core/ll_util.h"
 #include "tokenizer/tokenizer.h"
 
@@ -87,10 +88,11 @@ static void show_ids(char *buf, size_t cap, const int32_t *ids, int n, int from)
     for (int i = from; i < n && i < from + 12 && k + 16 < cap; i++) k += snprintf(buf + k, cap - k, "%d ", ids[i]);
 }
 
-/* Runs every manifest row of tokenizer `name`. */
-static void run_manifest(const char *name) {
-    FILE *m = fopen(FIX "/manifest.tsv", "r");
-    REQUIRE_MSG(m, "cannot open " FIX "/manifest.tsv");
+/* Runs every row of tokenizer `name` in a fixture manifest (the BPE one here,
+ * the encoders' in tests/test_tokenizer_encoders.c: same columns). */
+void ll_test_tokenizer_manifest(const char *manifest, const char *name) {
+    FILE *m = fopen(manifest, "r");
+    REQUIRE_MSG(m, "cannot open %s", manifest);
     char line[4096];
     ll_tokenizer *tk = NULL;
     long total = 0;
@@ -148,6 +150,8 @@ static void run_manifest(const char *name) {
     CHECK_MSG(rows > 0, "no manifest rows for %s", name);
     printf("    %s: %ld documents/strings compared in %d fixtures\n", name, total, rows);
 }
+
+static void run_manifest(const char *name) { ll_test_tokenizer_manifest(FIX "/manifest.tsv", name); }
 
 TEST(tokenizer_exact_gpt2) { run_manifest("gpt2"); }
 TEST(tokenizer_exact_gpt_neox_20b) { run_manifest("gpt-neox-20b"); }

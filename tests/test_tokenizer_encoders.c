@@ -6,131 +6,15 @@
  * BPE manifest). */
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
-
-#include "io/corpus.h"
 #include "harness.h"
+#include "test_util.h"
 #include "core/ll_util.h"
 #include "tokenizer/tokenizer.h"
 
-#define FIX "tests/fixtures/tokenizers"
-#define SEP "\n__ggml_vocab_test__\n"
-
-static const char *resolve(const char *spec, char *buf, size_t cap) {
-    if (!strncmp(spec, "shared:", 7)) snprintf(buf, cap, "%s", ll_shared_path(spec + 7));
-    else if (!strncmp(spec, "fixture:", 8)) snprintf(buf, cap, FIX "/%s", spec + 8);
-    else snprintf(buf, cap, "%s", spec);
-    return buf;
-}
-
-typedef struct { char **s; size_t *n; int count; } docs_t;
-static void docs_add(docs_t *l, const char *s, size_t n) {
-    l->s = ll_xrealloc(l->s, (l->count + 1) * sizeof *l->s);
-    l->n = ll_xrealloc(l->n, (l->count + 1) * sizeof *l->n);
-    l->s[l->count] = ll_xmalloc(n + 1);
-    memcpy(l->s[l->count], s, n);
-    l->s[l->count][n] = 0;
-    l->n[l->count++] = n;
-}
-static void docs_free(docs_t *l) {
-    for (int i = 0; i < l->count; i++) free(l->s[i]);
-    free(l->s);
-    free(l->n);
-}
-static int docs_read(const char *path, const char *split, int max, docs_t *l) {
-    if (!strcmp(split, "strings")) { /* llama.cpp format: each string followed by SEP */
-        size_t len, sl = strlen(SEP), a = 0;
-        char *d = ll_read_file(path, &len);
-        if (!d) return -1;
-        for (size_t i = 0; i + sl <= len;) {
-            if (!memcmp(d + i, SEP, sl)) { docs_add(l, d + a, i - a); i += sl; a = i; }
-            else i++;
-        }
-        free(d);
-        return 0;
-    }
-    ll_corpus *c = ll_corpus_open(path, ll_corpus_split_from_name(split), NULL);
-    if (!c) return -1;
-    const char *t;
-    size_t n;
-    while (l->count < max && ll_corpus_next(c, &t, &n) == 1) docs_add(l, t, n);
-    ll_corpus_close(c);
-    return 0;
-}
-static int parse_ids(const char *p, int32_t **ids, int *n) {
-    p = strchr(p, '[');
-    if (!p) return -1;
-    p++;
-    int cap = 64, k = 0;
-    int32_t *v = ll_xmalloc(cap * sizeof *v);
-    for (;;) {
-        while (*p == ' ' || *p == ',') p++;
-        if (*p == ']') break;
-        char *e;
-        long x = strtol(p, &e, 10);
-        if (e == p) { free(v); return -1; }
-        if (k == cap) v = ll_xrealloc(v, (cap *= 2) * sizeof *v);
-        v[k++] = (int32_t)x;
-        p = e;
-    }
-    *ids = v;
-    *n = k;
-    return 0;
-}
-
+/* The fixture runner of the BPE tests (tests/test_tokenizer.c), on the
+ * encoders' manifest. */
 static void run_encoders_manifest(const char *name) {
-    FILE *m = fopen(FIX "/encoders/manifest.tsv", "r");
-    REQUIRE_MSG(m, "cannot open " FIX "/encoders/manifest.tsv");
-    char line[4096];
-    ll_tokenizer *tk = NULL;
-    long total = 0;
-    int rows = 0;
-    while (fgets(line, sizeof line, m)) {
-        if (line[0] == '#') continue;
-        line[strcspn(line, "\n")] = 0;
-        char *f[9];
-        int nf = 0;
-        for (char *s = strtok(line, "\t"); s && nf < 9; s = strtok(NULL, "\t")) f[nf++] = s;
-        if (nf != 9 || strcmp(f[0], name) != 0) continue;
-        rows++;
-        char tp[1024], sp[1024], ep[1024];
-        if (!tk) {
-            tk = ll_tokenizer_load(resolve(f[1], tp, sizeof tp));
-            REQUIRE_MSG(tk, "load %s: %s", f[1], ll_last_error());
-        }
-        int max_length = atoi(f[5]), add_special = atoi(f[6]), ndocs = atoi(f[8]);
-        docs_t docs = {0};
-        REQUIRE_MSG(docs_read(resolve(f[3], sp, sizeof sp), f[4], ndocs, &docs) == 0, "%s", ll_last_error());
-        CHECK_MSG(docs.count == ndocs, "%s: %d documents read, manifest says %d", f[7], docs.count, ndocs);
-        snprintf(ep, sizeof ep, FIX "/%s", f[7]);
-        gzFile gz = gzopen(ep, "rb");
-        REQUIRE_MSG(gz, "cannot open %s", ep);
-        static char el[1 << 20];
-        int bad = 0;
-        for (int i = 0; i < docs.count; i++) {
-            REQUIRE_MSG(gzgets(gz, el, sizeof el), "%s: only %d lines", ep, i);
-            int32_t *exp, *got;
-            int ne, ng;
-            REQUIRE_MSG(parse_ids(el, &exp, &ne) == 0, "%s:%d: bad line", ep, i + 1);
-            REQUIRE_MSG(ll_tokenizer_encode(tk, docs.s[i], docs.n[i], add_special, max_length, &got, &ng) == 0,
-                        "%s doc %d: %s", f[7], i, ll_last_error());
-            int j = 0;
-            while (j < ne && j < ng && exp[j] == got[j]) j++;
-            if ((j < ne || j < ng) && bad++ < 3)
-                ll_test_fail(__FILE__, __LINE__, "%s doc %d: %d vs %d ids, first difference at %d (got %d, want %d)\n    text: %.160s",
-                             f[7], i, ng, ne, j, j < ng ? got[j] : -1, j < ne ? exp[j] : -1, docs.s[i]);
-            free(exp);
-            free(got);
-        }
-        CHECK_MSG(bad == 0, "%s: %d of %d documents differ", f[7], bad, docs.count);
-        gzclose(gz);
-        total += docs.count;
-        docs_free(&docs);
-    }
-    fclose(m);
-    ll_tokenizer_free(tk);
-    CHECK_MSG(rows > 0, "no manifest rows for %s", name);
-    printf("    %s: %ld documents/strings compared in %d fixtures\n", name, total, rows);
+    ll_test_tokenizer_manifest("tests/fixtures/tokenizers/encoders/manifest.tsv", name);
 }
 
 TEST(tokenizer_exact_bert_uncased) { run_encoders_manifest("bert-uncased"); }

@@ -87,4 +87,8 @@ static inline void load_fails(const char *dir, const char *needle1, const char *
     CHECK(strchr(ll_last_error(), '\n') == NULL);
 }
 #endif
+/* Compares every document of tokenizer `name`'s rows in a fixture manifest
+ * (manifest.tsv columns, tools/make_tokenizer_fixtures*.py) with the ids PyPI
+ * tokenizers gave, id for id (defined in tests/test_tokenizer.c). */
+void ll_test_tokenizer_manifest(const char *manifest, const char *name);
 #endif
