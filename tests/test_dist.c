@@ -343,6 +343,10 @@ static void check_run_ranks(const char *model, const char *tokens) {
             CHECK_INT((int)cJSON_GetObjectItem(ranks, "ranks")->valuedouble, P);
             CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(ranks, "documents")), P);
             CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(ranks, "tokens")), P);
+            /* CPU ranks: the host reduce, never the device-resident one */
+            const cJSON *red = cJSON_GetObjectItem(ranks, "reduce");
+            CHECK_MSG(cJSON_IsString(red) && !strncmp(red->valuestring, "MPI chain", 9), "np %d: reduce '%s'", P,
+                      cJSON_IsString(red) ? red->valuestring : "(none)");
         }
         cJSON_Delete(ranks);
     }

@@ -11,6 +11,8 @@
  *   b->probe_get_stats  a host copy of the statistics (reduce across ranks,
  *                       pack, merge);
  *   b->probe_solve      every entry's probe (CUDA: one batched cuSOLVER call);
+ *   b->probe_devstats   the statistics for a reduce across ranks that leaves
+ *                       them on the device (CUDA + NCCL);
  *   b->probe_timing     per-entry device time (NULL where not measured). */
 #ifndef LL_BACKEND_H
 #define LL_BACKEND_H
@@ -47,6 +49,7 @@ typedef struct {
 } ll_probe_opts;
 
 typedef struct ll_backend ll_backend;
+struct ll_dist_devstats; /* host/dist/dist.h */
 struct ll_backend {
     const char *name;
     const ll_ops *ops;
@@ -61,6 +64,11 @@ struct ll_backend {
      * this backend solves: the CPU with ll_stats_solve, CUDA uploads them and
      * runs the batched device solve (id target; one-hot on the host). */
     int (*solve_stats)(ll_backend *b, const ll_stats *st, double ridge, int threads, ll_probe_result *out);
+    /* The probe's statistics as a table host/dist can reduce across ranks
+     * without copying them to the host (ll_dist_reduce_solve_device): 0 and
+     * *out filled, or 1 when they cannot be (NULL hook: the CPU backend;
+     * CUDA: the one-hot target).  Valid until probe_free. */
+    int (*probe_devstats)(ll_capture *c, struct ll_dist_devstats *out);
     void (*probe_free)(ll_capture *c);
     /* device timing: mark the start of a batch (before the forward), then
      * cumulative ms per entry; NULL where the backend does not time */

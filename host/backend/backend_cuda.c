@@ -5,17 +5,82 @@
  * Compiled to a stub that says "not built" when the toolkit is absent. */
 #include "backend/backend.h"
 #include <stdlib.h>
+#include <string.h>
 #include "core/ll_util.h"
 #ifdef LL_HAVE_CUDA
 #include <omp.h>
 #include "backend/cuda_backend.h"
+#include "dist/dist.h"
 
 typedef struct {
     ll_capture base;
     ll_capture *inner;
     ll_cuda_stats *st;
     int E, d;
+    ll_cuda_devred *devred; /* probe_devstats' table, made on first use */
 } cuda_probe_cap;
+
+/* ---- the device statistics as host/dist's ll_dist_devstats table ---- */
+struct ll_cuda_devred {
+    ll_cuda_stats *st;
+    int E, d;
+    double *buf; /* one entry packed (ll_cuda_stats_pack_len doubles), device */
+};
+static int dr_moments(void *ctx, double *n, double *mean, double *ymean, int *ones_null) {
+    return ll_cuda_stats_moments(((ll_cuda_devred *)ctx)->st, n, mean, ymean, ones_null);
+}
+static int dr_shift(void *ctx, const double *n, const double *mean, const double *ymean, const int *ones_null) {
+    return ll_cuda_stats_shift(((ll_cuda_devred *)ctx)->st, n, mean, ymean, ones_null);
+}
+static double *dr_pack(void *ctx, int e, size_t *count) {
+    ll_cuda_devred *r = ctx;
+    size_t len = ll_cuda_stats_pack_len(r->st);
+    if (!r->buf && ll_cuda_alloc((void **)&r->buf, len * sizeof(double),
+                                 "the device reduce's buffer (one entry packed, d=%d)", r->d) != 0)
+        return NULL;
+    if (ll_cuda_stats_pack(r->st, e, r->buf, 0) != 0) return NULL;
+    *count = len;
+    return r->buf;
+}
+static int dr_unpack(void *ctx, int e) {
+    ll_cuda_devred *r = ctx;
+    return ll_cuda_stats_pack(r->st, e, r->buf, 1);
+}
+static int dr_solve(void *ctx, int e0, int e1, double ridge, ll_probe_result *out) {
+    return ll_cuda_stats_solve_range(((ll_cuda_devred *)ctx)->st, e0, e1, ridge, 0, out);
+}
+
+ll_cuda_devred *ll_cuda_devred_new(ll_cuda_stats *st, struct ll_dist_devstats *out) {
+    int E = 0, d = 0;
+    ll_target target;
+    ll_cuda_stats_shape(st, &E, &d, &target);
+    if (target != LL_TARGET_ID) {
+        ll_set_error("device reduce: the one-hot target's class sums are reduced on the host");
+        return NULL;
+    }
+    void *stream = ll_cuda_stream();
+    if (!stream) return NULL;
+    ll_cuda_devred *r = ll_xcalloc(1, sizeof *r);
+    r->st = st;
+    r->E = E;
+    r->d = d;
+    memset(out, 0, sizeof *out);
+    out->ctx = r;
+    out->E = E;
+    out->d = d;
+    out->stream = stream;
+    out->moments = dr_moments;
+    out->shift = dr_shift;
+    out->pack = dr_pack;
+    out->unpack = dr_unpack;
+    out->solve = dr_solve;
+    return r;
+}
+void ll_cuda_devred_free(ll_cuda_devred *r) {
+    if (!r) return;
+    ll_cuda_free(r->buf);
+    free(r);
+}
 
 static int cu_on_entry(ll_capture *self, int e, const float *h, const int32_t *tokens, const int *lens, int B, int T,
                        int C) {
@@ -69,9 +134,21 @@ static int cu_solve_stats(ll_backend *b, const ll_stats *st, double ridge, int t
     return rc;
 }
 
+static int cu_probe_devstats(ll_capture *c, struct ll_dist_devstats *out) {
+    cuda_probe_cap *p = (cuda_probe_cap *)c;
+    int E = 0, d = 0;
+    ll_target target;
+    ll_cuda_stats_shape(p->st, &E, &d, &target);
+    if (target != LL_TARGET_ID) return 1; /* one-hot: class sums on the host */
+    ll_cuda_devred_free(p->devred);
+    p->devred = ll_cuda_devred_new(p->st, out);
+    return p->devred ? 0 : 1;
+}
+
 static void cu_probe_free(ll_capture *c) {
     if (!c) return;
     cuda_probe_cap *p = (cuda_probe_cap *)c;
+    ll_cuda_devred_free(p->devred);
     ll_cuda_capture_free(p->inner);
     ll_cuda_stats_free(p->st);
     free(p);
@@ -106,6 +183,7 @@ ll_backend *ll_backend_cuda_open(int device, int bf16, int threads) {
     b->probe_get_stats = cu_probe_get_stats;
     b->probe_solve = cu_probe_solve;
     b->solve_stats = cu_solve_stats;
+    b->probe_devstats = cu_probe_devstats;
     b->probe_free = cu_probe_free;
     b->probe_batch_start = cu_batch_start;
     b->probe_timing = cu_timing;

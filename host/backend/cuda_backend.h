@@ -91,6 +91,8 @@ int ll_cuda_stats_download(ll_cuda_stats *s, ll_stats *dst);
 int ll_cuda_stats_upload(ll_cuda_stats *s, const ll_stats *src);
 /* Copies entry src's statistics over entry dst (benchmarks, tests). */
 int ll_cuda_stats_copy_entry(ll_cuda_stats *s, int dst, int src);
+/* E, d and target of the statistics (any may be NULL). */
+void ll_cuda_stats_shape(const ll_cuda_stats *s, int *E, int *d, ll_target *target);
 /* Examples folded into entry e so far. */
 double ll_cuda_stats_count(const ll_cuda_stats *s, int e);
 /* Device memory held (bytes). */
@@ -106,6 +108,38 @@ size_t ll_cuda_stats_bytes(const ll_cuda_stats *s);
  * (cusolverDnXsyevBatched), split into chunks only where memory or the 32-bit
  * size limit demands; solver = 0 batched, 1 a loop of cusolverDnXsyevd. */
 int ll_cuda_stats_solve(ll_cuda_stats *s, double ridge, int solver, ll_probe_result *out);
+/* The same for entries [e0, e1) only (out[0 .. e1−e0)): a rank of the device
+ * reduce solves its block of entries where the reduce left them. */
+int ll_cuda_stats_solve_range(ll_cuda_stats *s, int e0, int e1, double ridge, int solver, ll_probe_result *out);
+
+/* ---- the reduce across ranks in device memory (kernels/probe/probe_stats.cu;
+ * driven by host/dist/dist.c through backend_cuda.c's ll_dist_devstats) ----
+ * Host copies of the per-entry count, means (E·d), label mean and ones-null
+ * flag (h_ones == 1): the small download the global means are made from. */
+int ll_cuda_stats_moments(ll_cuda_stats *s, double *n, double *mean, double *ymean, int *ones_null);
+/* Shifts every entry's comoments in place to the given global count gn[E],
+ * means gmean[E·d] and label means gymean[E] (the parallel-axis theorem, the
+ * formulas and rounding of host/dist/dist.c's host shift:
+ * M2 += n(x̄−μ)(x̄−μ)ᵀ, Cxy += n(x̄−μ)(ȳ−ȳ_g), Syy += n(ȳ−ȳ_g)²; an entry with
+ * n = 0 is unchanged), then sets mean := μ, ȳ := ȳ_g, the count := gn and the
+ * ones-null flag := ones_null (where gn > 0).  After it, the statistics of
+ * the ranks SUM to the merged ones.  Id target only.  Synchronous. */
+int ll_cuda_stats_shift(ll_cuda_stats *s, const double *gn, const double *gmean, const double *gymean,
+                        const int *ones_null);
+/* Doubles entry e's reduced part takes packed: the triangle of M2
+ * (d(d+1)/2, the host reduce's order), Cxy (d), Syy (1). */
+size_t ll_cuda_stats_pack_len(const ll_cuda_stats *s);
+/* unpack 0: entry e -> device buf (ll_cuda_stats_pack_len doubles); 1: buf ->
+ * entry e.  Asynchronous on the backend stream. */
+int ll_cuda_stats_pack(ll_cuda_stats *s, int e, double *buf, int unpack);
+/* The ll_dist_devstats table (host/dist/dist.h) over device statistics
+ * (host/backend/backend_cuda.c): *out filled, its ctx the returned object
+ * (owns the one-entry pack buffer, allocated on first use).  Id target only
+ * (NULL + error otherwise).  Free after the reduce; st is not owned. */
+struct ll_dist_devstats;
+typedef struct ll_cuda_devred ll_cuda_devred;
+ll_cuda_devred *ll_cuda_devred_new(ll_cuda_stats *st, struct ll_dist_devstats *out);
+void ll_cuda_devred_free(ll_cuda_devred *r);
 
 /* ---- device probe capture (kernels/capture/capture_cuda.cu) ----------------------
  * The twin of ll_capture_probe_new (host/capture/capture.h) over device statistics.

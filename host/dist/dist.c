@@ -9,7 +9,11 @@
  * On MPI the sum runs as a chain in rank order, pipelined in chunks —
  * rank 0 gets buf_0 + (buf_1 + (… + buf_{P−1})) — the same bits for a given
  * rank count, whatever the network does; on NCCL it is ncclReduce (NCCL's
- * ring order).  Only the upper triangle of M2 travels: E·d(d+1)/2 doubles. */
+ * ring order).  Only the upper triangle of M2 travels: E·d(d+1)/2 doubles.
+ * On GPUs with NCCL (ll_dist_reduce_solve_device) the statistics never leave
+ * the device: the shift is a kernel, the ncclReduce runs in place in device
+ * memory and the owning rank solves its entries where they are; the host
+ * sees only the counts and means (E·(d+2) doubles) and the results. */
 #include "dist/dist.h"
 #include <cJSON.h>
 #include <signal.h>
@@ -40,6 +44,7 @@ struct ll_dist {
     int nccl_device;
 #endif
     int have_nccl;
+    int device_reduce; /* ll_dist_choose_device_reduce said 1 */
     char binding[256];
 };
 
@@ -234,13 +239,23 @@ static int nccl_sum(ll_dist *d, double *buf, size_t n, int root) {
 }
 #endif
 
+int ll_dist_device_reduce_possible(const ll_dist *d) {
+#ifdef LL_DIST_NCCL
+    const char *e = getenv("LAYERLAW_NCCL");
+    if (!d || (e && !strcmp(e, "0"))) return 0;
+    return d->size > 1 || (e && !strcmp(e, "1"));
+#else
+    (void)d;
+    return 0;
+#endif
+}
+
 int ll_dist_use_device(ll_dist *d, int device) {
 #ifdef LL_DIST_NCCL
-    if (!d || d->size == 1 || d->have_nccl) return 0;
-    if (getenv("LAYERLAW_NCCL") && !strcmp(getenv("LAYERLAW_NCCL"), "0")) return 0;
+    if (!d || d->have_nccl || !ll_dist_device_reduce_possible(d)) return 0;
     ncclUniqueId id;
     if (d->rank == 0) LL_NCCL(ncclGetUniqueId(&id));
-    LL_MPI(MPI_Bcast(&id, (int)sizeof id, MPI_BYTE, 0, d->comm), "MPI_Bcast (NCCL id)");
+    if (d->size > 1) LL_MPI(MPI_Bcast(&id, (int)sizeof id, MPI_BYTE, 0, d->comm), "MPI_Bcast (NCCL id)");
     LL_CUDART(cudaSetDevice(device));
     LL_CUDART(cudaStreamCreateWithFlags(&d->stream, cudaStreamNonBlocking));
     LL_NCCL(ncclCommInitRank(&d->nccl, d->size, id, d->rank));
@@ -287,46 +302,102 @@ static int host_solver(void *ctx, const ll_stats *st, double ridge, int threads,
     return ll_stats_solve(st, ridge, threads, out);
 }
 
-int ll_dist_reduce_solve(ll_dist *d, ll_stats *st, double ridge, int threads, ll_probe_result *res,
-                         ll_dist_solver solve, void *solve_ctx) {
-    if (!solve) solve = host_solver;
-    if (!d || d->size == 1) return solve(solve_ctx, st, ridge, threads, res);
-#ifndef LL_HAVE_MPI
-    return solve(solve_ctx, st, ridge, threads, res);
-#else
-    if (reduce_core(d, st, 1) != 0) return -1;
-    const int E = st->E, P = d->size;
-    const size_t dd = (size_t)st->d, K = (size_t)st->K;
-    int e0 = E, e1 = E;
-    for (int e = 0; e < E; e++)
-        if (entry_owner(e, E, P, 1) == d->rank) { if (e0 == E) e0 = e; e1 = e + 1; }
-    /* this rank's entries as statistics of their own (a view: no copy) */
-    int rc = 0;
-    double *out = ll_xcalloc((size_t)E * 5, sizeof(double)), *all = ll_xcalloc((size_t)E * 5, sizeof(double));
-    if (e1 > e0) {
-        ll_stats v = *st;
-        v.E = e1 - e0;
-        v.n = st->n + e0; v.mean = st->mean + (size_t)e0 * dd; v.M2 = st->M2 + (size_t)e0 * dd * dd;
-        v.ymean = st->ymean + e0; v.Cxy = st->Cxy + (size_t)e0 * dd; v.Syy = st->Syy + e0;
-        v.ones_null = st->ones_null + e0;
-        if (K) { v.class_n = st->class_n + (size_t)e0 * K; v.class_sum = st->class_sum + (size_t)e0 * K * dd; }
-        ll_probe_result *mine = ll_xcalloc((size_t)(e1 - e0), sizeof *mine);
-        rc = solve(solve_ctx, &v, ridge, threads, mine);
-        for (int e = e0; e < e1 && rc == 0; e++) {
-            const ll_probe_result *q = &mine[e - e0];
-            double *o = out + (size_t)e * 5;
-            o[0] = q->pr; o[1] = q->rss; o[2] = q->tss; o[3] = q->n; o[4] = q->rank;
+/* ---- the shift to the global means: one formula for the host reduce, its
+ * in-place form (ll_dist_shift_host) and, operation for operation, the
+ * device kernels (kernels/probe/probe_stats.cu, k_shift_*) ---- */
+/* Row i of M2's upper triangle, shifted: out[j − i] = M2[i][j] + (n·δ_i)·δ_j, j >= i. */
+static inline void shift_row(double *out, const double *row, size_t i, size_t dd, double n, const double *delta) {
+    const double a = n * delta[i];
+    for (size_t j = i; j < dd; j++) out[j - i] = row[j] + a * delta[j];
+}
+/* δ = x̄_r − μ (0 for an empty entry); returns dy = ȳ_r − ȳ_g (0 likewise). */
+static inline double shift_deltas(double n, const double *mean, const double *mu, double ymean, double ybar,
+                                  size_t dd, double *delta) {
+    for (size_t j = 0; j < dd; j++) delta[j] = n > 0 ? mean[j] - mu[j] : 0;
+    return n > 0 ? ymean - ybar : 0;
+}
+
+void ll_dist_shift_host(ll_stats *st, const double *gn, const double *gmean, const double *gymean) {
+    const size_t dd = (size_t)st->d;
+    double *delta = ll_xmalloc(dd * sizeof(double));
+    for (int e = 0; e < st->E; e++) {
+        const double n = st->n[e];
+        double *mean = st->mean + (size_t)e * dd, *M2 = st->M2 + (size_t)e * dd * dd, *Cxy = st->Cxy + (size_t)e * dd;
+        const double dy = shift_deltas(n, mean, gmean + (size_t)e * dd, st->ymean[e], gymean[e], dd, delta);
+        for (size_t i = 0; i < dd; i++) {
+            shift_row(M2 + i * dd + i, M2 + i * dd, i, dd, n, delta); /* in place: reads row[j] before writing it */
+            for (size_t j = i + 1; j < dd; j++) M2[j * dd + i] = M2[i * dd + j];
         }
-        free(mine);
+        for (size_t j = 0; j < dd; j++) Cxy[j] = Cxy[j] + n * delta[j] * dy;
+        st->Syy[e] = st->Syy[e] + n * dy * dy;
+        st->n[e] = gn[e];
+        st->ymean[e] = gymean[e];
+        memcpy(mean, gmean + (size_t)e * dd, dd * sizeof(double));
     }
+    free(delta);
+}
+
+#ifdef LL_HAVE_MPI
+/* The job's count and means of every entry (a small reduce of n, n·ȳ, n·x̄:
+ * E·(d+2) doubles, chained onto rank 0 and broadcast) and its ones-null flags
+ * (the minimum over the ranks).  gn[E], gmean[E·d], gy[E], onull[E].  With
+ * one rank (a forced one-rank NCCL job) no MPI call is made. */
+static int global_moments(ll_dist *d, int E, size_t dd, const double *n, const double *mean, const double *ymean,
+                          const int *ones, double *gn, double *gmean, double *gy, int *onull) {
+    const size_t w1 = 2 + dd;
+    double *m1 = ll_xcalloc((size_t)E * w1, sizeof(double));
+    for (int e = 0; e < E; e++) {
+        double *o = m1 + (size_t)e * w1, ne = n[e];
+        o[0] = ne;
+        o[1] = ne * ymean[e];
+        for (size_t j = 0; j < dd; j++) o[2 + j] = ne * mean[(size_t)e * dd + j];
+    }
+    double *tmp = ll_xmalloc(LL_MIN((size_t)E * w1, LL_CHAIN_CHUNK) * sizeof(double));
+    int rc = chain_sum(d, m1, (size_t)E * w1, tmp);
+    if (rc == 0 && d->size > 1 && MPI_Bcast(m1, (int)((size_t)E * w1), MPI_DOUBLE, 0, d->comm) != MPI_SUCCESS) {
+        ll_set_error("MPI: MPI_Bcast (global means) failed (rank %d)", d->rank);
+        rc = -1;
+    }
+    if (rc == 0 && d->size > 1 && MPI_Allreduce(ones, onull, E, MPI_INT, MPI_MIN, d->comm) != MPI_SUCCESS) {
+        ll_set_error("MPI: MPI_Allreduce (ones_null) failed (rank %d)", d->rank);
+        rc = -1;
+    }
+    if (rc == 0 && d->size == 1) memcpy(onull, ones, (size_t)E * sizeof(int));
+    for (int e = 0; e < E && rc == 0; e++) {
+        const double *g = m1 + (size_t)e * w1;
+        const double N = g[0];
+        gn[e] = N;
+        gy[e] = N > 0 ? g[1] / N : 0;
+        for (size_t j = 0; j < dd; j++) gmean[(size_t)e * dd + j] = N > 0 ? g[2 + j] / N : 0;
+    }
+    free(m1);
+    free(tmp);
+    return rc;
+}
+
+/* This rank's block of entries [*e0, *e1) (empty: e0 = e1 = E). */
+static void my_block(const ll_dist *d, int E, int *e0, int *e1) {
+    *e0 = *e1 = E;
+    for (int e = 0; e < E; e++)
+        if (entry_owner(e, E, d->size, 1) == d->rank) { if (*e0 == E) *e0 = e; *e1 = e + 1; }
+}
+
+/* The results of each rank's block [e0, e1) (mine, rc: its solve's status)
+ * gathered on rank 0's res[E]; the failure of any rank's solve is agreed
+ * first.  Consumes nothing. */
+static int gather_results(ll_dist *d, int E, int e0, int e1, const ll_probe_result *mine, int rc, ll_probe_result *res) {
     /* a failed solve is one rank's: agree before gathering (every rank
      * then holds "rank R: <its message>") */
-    if (ll_dist_any_failed(d, rc != 0) >= 0) {
-        free(out); free(all);
-        return -1;
+    if (ll_dist_any_failed(d, rc != 0) >= 0) return -1;
+    double *out = ll_xcalloc((size_t)E * 5, sizeof(double)), *all = ll_xcalloc((size_t)E * 5, sizeof(double));
+    for (int e = e0; e < e1; e++) {
+        const ll_probe_result *q = &mine[e - e0];
+        double *o = out + (size_t)e * 5;
+        o[0] = q->pr; o[1] = q->rss; o[2] = q->tss; o[3] = q->n; o[4] = q->rank;
     }
     /* every entry is non-zero on exactly one rank: the sum is exact (NaN PRs too) */
-    if (MPI_Reduce(out, all, E * 5, MPI_DOUBLE, MPI_SUM, 0, d->comm) != MPI_SUCCESS) {
+    if (d->size == 1) memcpy(all, out, (size_t)E * 5 * sizeof(double));
+    else if (MPI_Reduce(out, all, E * 5, MPI_DOUBLE, MPI_SUM, 0, d->comm) != MPI_SUCCESS) {
         ll_set_error("MPI: MPI_Reduce (probe results) failed (rank %d)", d->rank);
         free(out); free(all);
         return -1;
@@ -338,6 +409,36 @@ int ll_dist_reduce_solve(ll_dist *d, ll_stats *st, double ridge, int threads, ll
         }
     free(out); free(all);
     return 0;
+}
+#endif
+
+int ll_dist_reduce_solve(ll_dist *d, ll_stats *st, double ridge, int threads, ll_probe_result *res,
+                         ll_dist_solver solve, void *solve_ctx) {
+    if (!solve) solve = host_solver;
+    if (!d || d->size == 1) return solve(solve_ctx, st, ridge, threads, res);
+#ifndef LL_HAVE_MPI
+    return solve(solve_ctx, st, ridge, threads, res);
+#else
+    if (reduce_core(d, st, 1) != 0) return -1;
+    const int E = st->E;
+    const size_t dd = (size_t)st->d, K = (size_t)st->K;
+    int e0, e1;
+    my_block(d, E, &e0, &e1);
+    /* this rank's entries as statistics of their own (a view: no copy) */
+    int rc = 0;
+    ll_probe_result *mine = ll_xcalloc((size_t)(e1 > e0 ? e1 - e0 : 1), sizeof *mine);
+    if (e1 > e0) {
+        ll_stats v = *st;
+        v.E = e1 - e0;
+        v.n = st->n + e0; v.mean = st->mean + (size_t)e0 * dd; v.M2 = st->M2 + (size_t)e0 * dd * dd;
+        v.ymean = st->ymean + e0; v.Cxy = st->Cxy + (size_t)e0 * dd; v.Syy = st->Syy + e0;
+        v.ones_null = st->ones_null + e0;
+        if (K) { v.class_n = st->class_n + (size_t)e0 * K; v.class_sum = st->class_sum + (size_t)e0 * K * dd; }
+        rc = solve(solve_ctx, &v, ridge, threads, mine);
+    }
+    rc = gather_results(d, E, e0, e1, mine, rc, res);
+    free(mine);
+    return rc;
 #endif
 }
 
@@ -349,50 +450,25 @@ static int reduce_core(ll_dist *d, ll_stats *st, int spread) {
     maybe_fault(d);
     const int E = st->E, K = st->K, P = d->size;
     const size_t dd = (size_t)st->d, Kz = (size_t)K;
-    /* 1. counts and first moments: [n, n·ȳ, n·x̄ (d)] per entry, summed, then
-     *    sent to every rank (each needs the global means for its shift) */
-    const size_t w1 = 2 + dd;
-    double *m1 = ll_xcalloc((size_t)E * w1, sizeof(double));
-    for (int e = 0; e < E; e++) {
-        double *o = m1 + (size_t)e * w1, n = st->n[e];
-        o[0] = n;
-        o[1] = n * st->ymean[e];
-        for (size_t j = 0; j < dd; j++) o[2 + j] = n * st->mean[(size_t)e * dd + j];
-    }
-    const size_t w2 = dd * (dd + 1) / 2 + dd + 1 + Kz + Kz * dd; /* per entry */
-    const size_t tmpn = LL_MAX(LL_MIN(w2, LL_CHAIN_CHUNK), LL_MIN((size_t)E * w1, LL_CHAIN_CHUNK));
-    double *tmp = ll_xmalloc(tmpn * sizeof(double));
-    int rc = chain_sum(d, m1, (size_t)E * w1, tmp);
-    if (rc == 0 && MPI_Bcast(m1, (int)((size_t)E * w1), MPI_DOUBLE, 0, d->comm) != MPI_SUCCESS) {
-        ll_set_error("MPI: MPI_Bcast (global means) failed (rank %d)", d->rank);
-        rc = -1;
-    }
+    /* 1. the global counts and means (every rank needs them for its shift) */
+    double *gn = ll_xmalloc((size_t)E * sizeof(double)), *gy = ll_xmalloc((size_t)E * sizeof(double));
+    double *gmean = ll_xmalloc((size_t)E * dd * sizeof(double));
     int *onull = ll_xmalloc((size_t)E * sizeof(int));
-    if (rc == 0 && MPI_Allreduce(st->ones_null, onull, E, MPI_INT, MPI_MIN, d->comm) != MPI_SUCCESS) {
-        ll_set_error("MPI: MPI_Allreduce (ones_null) failed (rank %d)", d->rank);
-        rc = -1;
-    }
+    int rc = global_moments(d, E, dd, st->n, st->mean, st->ymean, st->ones_null, gn, gmean, gy, onull);
     /* 2. per entry: [M2 upper triangle, Cxy, Syy, class_n, class_sum], each
-     *    rank's shifted to the global means, summed onto rank 0 */
+     *    rank's shifted to the global means, summed onto the entry's rank */
+    const size_t w2 = dd * (dd + 1) / 2 + dd + 1 + Kz + Kz * dd; /* per entry */
+    double *tmp = ll_xmalloc(LL_MIN(w2, LL_CHAIN_CHUNK) * sizeof(double));
     double *buf = ll_xmalloc(w2 * sizeof(double));
-    double *mu = ll_xmalloc(dd * sizeof(double)), *delta = ll_xmalloc(dd * sizeof(double));
+    double *delta = ll_xmalloc(dd * sizeof(double));
     for (int e = 0; e < E && rc == 0; e++) {
-        const double *g = m1 + (size_t)e * w1;
-        const double N = g[0];
-        const double ybar = N > 0 ? g[1] / N : 0;
-        for (size_t j = 0; j < dd; j++) mu[j] = N > 0 ? g[2 + j] / N : 0;
+        const double *mu = gmean + (size_t)e * dd;
         const double n = st->n[e];
-        const double *mean = st->mean + (size_t)e * dd, *M2 = st->M2 + (size_t)e * dd * dd;
-        for (size_t j = 0; j < dd; j++) delta[j] = n > 0 ? mean[j] - mu[j] : 0;
-        const double dy = n > 0 ? st->ymean[e] - ybar : 0;
+        const double *M2 = st->M2 + (size_t)e * dd * dd;
+        const double dy = shift_deltas(n, st->mean + (size_t)e * dd, mu, st->ymean[e], gy[e], dd, delta);
         /* rows of the upper triangle: row i starts at i·d − i(i−1)/2 */
 #pragma omp parallel for schedule(dynamic, 16) if (dd >= 256)
-        for (size_t i = 0; i < dd; i++) {
-            const double a = n * delta[i];
-            const double *row = M2 + i * dd;
-            double *oi = buf + i * dd - i * (i - 1) / 2;
-            for (size_t j = i; j < dd; j++) oi[j - i] = row[j] + a * delta[j];
-        }
+        for (size_t i = 0; i < dd; i++) shift_row(buf + i * dd - i * (i - 1) / 2, M2 + i * dd, i, dd, n, delta);
         double *o = buf + dd * (dd + 1) / 2;
         for (size_t j = 0; j < dd; j++) *o++ = st->Cxy[(size_t)e * dd + j] + n * delta[j] * dy;
         *o++ = st->Syy[e] + n * dy * dy;
@@ -417,16 +493,97 @@ static int reduce_core(ll_dist *d, ll_stats *st, int spread) {
                 o += Kz;
                 memcpy(st->class_sum + (size_t)e * Kz * dd, o, Kz * dd * sizeof(double));
             }
-            st->n[e] = N;
-            st->ymean[e] = ybar;
+            st->n[e] = gn[e];
+            st->ymean[e] = gy[e];
             memcpy(st->mean + (size_t)e * dd, mu, dd * sizeof(double));
             st->ones_null[e] = onull[e];
         }
     }
-    free(m1); free(tmp); free(onull); free(buf); free(mu); free(delta);
+    free(gn); free(gy); free(gmean); free(onull); free(tmp); free(buf); free(delta);
     /* a rank whose send failed must not leave the root believing it has the
      * sum: agree, naming the failing rank */
     return ll_dist_any_failed(d, rc != 0) >= 0 ? -1 : 0;
+#endif
+}
+
+/* ---- the device-resident reduce ---- */
+int ll_dist_choose_device_reduce(ll_dist *d, int can, int *mixed) {
+    if (mixed) *mixed = 0;
+    if (!d) return 0;
+    int mine = can && d->have_nccl ? 1 : 0;
+#ifdef LL_HAVE_MPI
+    if (d->size > 1) {
+        int v[2] = {mine, -mine}; /* min and −max in one call */
+        LL_MPI(MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_INT, MPI_MIN, d->comm), "MPI_Allreduce (device reduce choice)");
+        if (mixed) *mixed = v[0] == 0 && v[1] == -1;
+        mine = v[0];
+    }
+#endif
+    d->device_reduce = mine;
+    return mine;
+}
+
+int ll_dist_reduce_solve_device(ll_dist *d, const ll_dist_devstats *s, double ridge, ll_probe_result *res) {
+#ifndef LL_DIST_NCCL
+    (void)s; (void)ridge; (void)res;
+    ll_set_error("the device reduce needs a CUDA + NCCL + MPI build (rank %d)", d ? d->rank : 0);
+    return -1;
+#else
+    if (!d || !d->device_reduce || !d->have_nccl) {
+        ll_set_error("the device reduce was not chosen (ll_dist_choose_device_reduce) (rank %d)", d ? d->rank : 0);
+        return -1;
+    }
+    maybe_fault(d);
+    const int E = s->E;
+    const size_t dd = (size_t)s->d;
+    double *n = ll_xmalloc((size_t)E * sizeof(double)), *ym = ll_xmalloc((size_t)E * sizeof(double));
+    double *mean = ll_xmalloc((size_t)E * dd * sizeof(double));
+    double *gn = ll_xmalloc((size_t)E * sizeof(double)), *gy = ll_xmalloc((size_t)E * sizeof(double));
+    double *gmean = ll_xmalloc((size_t)E * dd * sizeof(double));
+    int *ones = ll_xmalloc((size_t)E * sizeof(int)), *onull = ll_xmalloc((size_t)E * sizeof(int));
+    int e0, e1;
+    my_block(d, E, &e0, &e1);
+    ll_probe_result *mine = ll_xcalloc((size_t)(e1 > e0 ? e1 - e0 : 1), sizeof *mine);
+    /* 1. the small download, then the global counts and means on the host */
+    cudaStream_t stream = (cudaStream_t)s->stream;
+    int rc = s->moments(s->ctx, n, mean, ym, ones);
+    if (ll_dist_any_failed(d, rc != 0) >= 0) { rc = -1; goto out; }
+    if ((rc = global_moments(d, E, dd, n, mean, ym, ones, gn, gmean, gy, onull)) != 0) goto agree;
+    /* 2. every rank's statistics shifted in place on its device */
+    if ((rc = s->shift(s->ctx, gn, gmean, gy, onull)) != 0) goto agree;
+    /* 3. each entry's packed comoments summed in device memory onto the
+     *    rank that solves it: pack, ncclReduce, unpack enqueued on the
+     *    statistics' stream in entry order (one scratch buffer, reused) */
+    for (int e = 0; e < E && rc == 0; e++) {
+        size_t cnt = 0;
+        double *buf = s->pack(s->ctx, e, &cnt);
+        if (!buf) { rc = -1; break; }
+        const int root = entry_owner(e, E, d->size, 1);
+        ncclResult_t nr = ncclReduce(buf, buf, cnt, ncclDouble, ncclSum, root, d->nccl, stream);
+        if (nr != ncclSuccess) {
+            ll_set_error("NCCL: ncclReduce of entry %d's statistics (%zu doubles) onto rank %d failed: %s (rank %d)", e,
+                         cnt, root, ncclGetErrorString(nr), d->rank);
+            rc = -1;
+            break;
+        }
+        if (d->rank == root) rc = s->unpack(s->ctx, e);
+    }
+    if (rc == 0) {
+        cudaError_t ce = cudaStreamSynchronize(stream);
+        if (ce != cudaSuccess) {
+            ll_set_error("CUDA: the device reduce of the statistics failed: %s (rank %d)", cudaGetErrorString(ce), d->rank);
+            rc = -1;
+        }
+    }
+agree:
+    /* a rank that failed inside the reduce stops the others here */
+    if (ll_dist_any_failed(d, rc != 0) >= 0) { rc = -1; goto out; }
+    /* 4. each rank solves its block where it is; results meet on rank 0 */
+    rc = e1 > e0 ? s->solve(s->ctx, e0, e1, ridge, mine) : 0;
+    rc = gather_results(d, E, e0, e1, mine, rc, res);
+out:
+    free(n); free(ym); free(mean); free(gn); free(gy); free(gmean); free(ones); free(onull); free(mine);
+    return rc == 0 ? 0 : -1;
 #endif
 }
 
@@ -520,11 +677,16 @@ cJSON *ll_dist_split_json(ll_dist *d, const int64_t *len, long n, const int *own
     cJSON_AddNumberToObject(j, "ranks", P);
     cJSON_AddStringToObject(j, "transport", ll_dist_transport(d));
     cJSON_AddStringToObject(j, "assignment", "contiguous blocks in input order, balanced by tokens");
-    cJSON_AddStringToObject(j, "reduce", P == 1 ? "none"
-                                        : d->have_nccl ? "ncclReduce of the statistics shifted to the global means, "
-                                                         "onto the rank solving each entry block"
-                                                       : "MPI chain in rank order of the statistics shifted to the "
-                                                         "global means, onto the rank solving each entry block");
+    cJSON_AddStringToObject(j, "reduce",
+                            P == 1 ? "none"
+                            : d->device_reduce
+                                ? "device-resident: ncclReduce in GPU memory of the statistics shifted to the global "
+                                  "means on each GPU, onto the rank solving each entry block, solved there (no host copy)"
+                            : d->have_nccl ? "ncclReduce of the statistics downloaded and shifted to the global means "
+                                             "on the host (staged through GPU memory), onto the rank solving each "
+                                             "entry block"
+                                           : "MPI chain in rank order of the statistics shifted to the "
+                                             "global means, onto the rank solving each entry block");
     long long *docs = ll_xcalloc((size_t)P, sizeof(long long)), *toks = ll_xcalloc((size_t)P, sizeof(long long));
     for (long i = 0; i < n; i++) {
         int r = owner ? owner[i] : 0;

@@ -53,6 +53,54 @@ typedef int (*ll_dist_solver)(void *ctx, const ll_stats *st, double ridge, int t
 int ll_dist_reduce_solve(ll_dist *d, ll_stats *st, double ridge, int threads, ll_probe_result *res,
                          ll_dist_solver solve, void *solve_ctx);
 
+/* ---- the device-resident reduce (CUDA + NCCL; docs/distributed.md) ----
+ * Statistics that stay where a backend keeps them (GPU memory): the backend
+ * (host/backend/backend_cuda.c) fills this table, dist drives it.  All
+ * callbacks return 0, or -1 + error. */
+typedef struct ll_dist_devstats {
+    void *ctx;
+    int E, d;
+    void *stream; /* the cudaStream_t the statistics' kernels run on: the reduce is enqueued there */
+    /* host copies of every entry's count, means [E·d], label mean, ones-null flag (a small download) */
+    int (*moments)(void *ctx, double *n, double *mean, double *ymean, int *ones_null);
+    /* every entry shifted in place to the global count / means (the host shift's formulas) */
+    int (*shift)(void *ctx, const double *n, const double *mean, const double *ymean, const int *ones_null);
+    /* entry e's comoments packed into device memory: the buffer, *count doubles (enqueued) */
+    double *(*pack)(void *ctx, int e, size_t *count);
+    /* the packed buffer (summed) back into entry e (enqueued) */
+    int (*unpack)(void *ctx, int e);
+    /* entries [e0, e1) solved where they are; out[0 .. e1−e0) */
+    int (*solve)(void *ctx, int e0, int e1, double ridge, ll_probe_result *out);
+} ll_dist_devstats;
+
+/* 1 when this rank could reduce device statistics in place: a CUDA + NCCL
+ * build, several ranks (or LAYERLAW_NCCL=1: a one-rank communicator, for the
+ * tests), LAYERLAW_NCCL not 0.  Local, before ll_dist_use_device. */
+int ll_dist_device_reduce_possible(const ll_dist *d);
+/* Collective, after ll_dist_use_device: 1 when every rank can (`can`: this
+ * rank's backend keeps its statistics on a device with ll_dist_devstats, and
+ * its NCCL communicator is up), else 0 — the host reduce.  *mixed = 1 when
+ * some ranks could and others not (ranks that skipped the download of their
+ * statistics must make it now).  The choice is in ll_dist_split_json's
+ * "reduce".  -1 + error when the collective fails. */
+int ll_dist_choose_device_reduce(ll_dist *d, int can, int *mixed);
+/* ll_dist_reduce_solve over device statistics (after ll_dist_choose_device_reduce
+ * said 1): the global count and means reduced on the host (E·(d+2)
+ * doubles), every rank's statistics shifted to them on its device, each
+ * entry's comoments summed in device memory with ncclReduce onto the rank
+ * solving it (entry e -> rank floor(e·P/E)), solved there; the results (5
+ * doubles an entry) gathered on rank 0 (res[E] valid there).  A rank's device
+ * statistics afterwards hold the merged ones for its own entries only.
+ * 0, or -1 + error on every rank. */
+int ll_dist_reduce_solve_device(ll_dist *d, const ll_dist_devstats *s, double ridge, ll_probe_result *res);
+
+/* The host shift the reduce applies before summing (parallel-axis theorem),
+ * in place on every entry of st: M2 += n(x̄−μ)(x̄−μ)ᵀ, Cxy += n(x̄−μ)(ȳ−ȳ_g),
+ * Syy += n(ȳ−ȳ_g)² (n = st->n[e]; entries with n = 0 unchanged), then n :=
+ * gn, mean := gmean, ymean := gymean.  The oracle of the device shift
+ * (ll_cuda_stats_shift) and the same arithmetic as the reduce's own. */
+void ll_dist_shift_host(ll_stats *st, const double *gn, const double *gmean, const double *gymean);
+
 /* Collective: every rank says whether it failed; returns the lowest failing
  * rank (its error message, prefixed "rank R: " when there are several
  * ranks, is copied to every rank's ll_last_error), or -1 when none failed. */

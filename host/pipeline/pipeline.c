@@ -672,14 +672,30 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
         if (ll_folds_merge_into(S.folds, S.fold_st) != 0) goto fail;
         solved = ll_stats_solve(S.fold_st, o->ridge, threads, r->res);
     } else if (nranks > 1) {
-        S.host_stats = ll_stats_new(E, d, po.target, po.K);
-        if (!S.host_stats || S.be->probe_get_stats(S.probe, S.host_stats) != 0) goto fail;
+        /* the device-resident reduce (docs/distributed.md) when every rank's
+         * statistics are on a GPU with NCCL: nothing is downloaded */
+        ll_dist_devstats ds;
+        int on_dev = !fuzz && ll_dist_device_reduce_possible(o->dist) && S.be->probe_devstats &&
+                     S.be->probe_devstats(S.probe, &ds) == 0, mixed = 0;
+        if (!on_dev) {
+            S.host_stats = ll_stats_new(E, d, po.target, po.K);
+            if (!S.host_stats || S.be->probe_get_stats(S.probe, S.host_stats) != 0) goto fail;
+        }
         /* failure check 2: every rank has folded its sequences (or failed on
          * the way); then the collectives */
         S.checks = 2;
         int frc = ll_dist_agree(o->dist, 0);
         if (frc) { S.agreed_fail = 1; rc = frc; goto fail; }
         if (strcmp(bc.name, "cuda") == 0 && ll_dist_use_device(o->dist, bc.device) != 0) goto fail;
+        if ((on_dev = ll_dist_choose_device_reduce(o->dist, on_dev, &mixed)) < 0) goto fail;
+        if (mixed) { /* not every rank can: those that skipped the download make it */
+            int drc = 0;
+            if (!S.host_stats) {
+                S.host_stats = ll_stats_new(E, d, po.target, po.K);
+                drc = !S.host_stats || S.be->probe_get_stats(S.probe, S.host_stats) != 0;
+            }
+            if (ll_dist_any_failed(o->dist, drc) >= 0) goto fail;
+        }
         S.ranks_json = ll_dist_split_json(o->dist, S.seq_len, (long)n_seq, S.owner);
         /* the job's totals for the throughput record (per-entry timings stay
          * rank 0's); the run time is the slowest rank's */
@@ -694,6 +710,8 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
         if (fuzz) { /* separation fuzziness: merged onto rank 0, which computes D */
             if (ll_dist_reduce_stats(o->dist, S.host_stats) != 0) goto fail;
             solved = rank != 0 ? 0 : fuzz_solve(S.host_stats, threads, r->res);
+        } else if (on_dev) {
+            solved = ll_dist_reduce_solve_device(o->dist, &ds, o->ridge, r->res);
         } else {
             /* the reduce ends each entry on the rank that solves it (blocks
              * of entries); the results meet on rank 0 */

@@ -340,6 +340,11 @@ extern "C" int ll_cuda_stats_copy_entry(ll_cuda_stats *s, int dst, int src) {
 }
 
 extern "C" double ll_cuda_stats_count(const ll_cuda_stats *s, int e) { return s->h_n[e]; }
+extern "C" void ll_cuda_stats_shape(const ll_cuda_stats *s, int *E, int *d, ll_target *target) {
+    if (E) *E = s->E;
+    if (d) *d = s->d;
+    if (target) *target = s->target;
+}
 extern "C" size_t ll_cuda_stats_bytes(const ll_cuda_stats *s) { return s->bytes; }
 
 /* ------------------------------------------------------------------ folding */
@@ -539,6 +544,145 @@ extern "C" int ll_cuda_stats_upload(ll_cuda_stats *s, const ll_stats *src) {
     return 0;
 }
 
+/* ------------------------------------------- the reduce across ranks, on the device */
+/* What host/dist/dist.c does on the host (reduce_core), kept on the GPU so
+ * that E·d² doubles never leave it: each rank shifts its comoments to the
+ * global means (parallel-axis theorem), the shifted statistics are summed
+ * with ncclReduce in device memory, the rank owning an entry solves it where
+ * it is.  The arithmetic is the host's, operation for operation and rounded
+ * the same way (__dmul_rn / __dadd_rn: no fused multiply-add, which the host
+ * build does not use either), so both paths give the same bits for the same
+ * inputs. */
+
+/* Entry e, first part of the shift: δ_j = n>0 ? x̄_j − μ_j : 0 (kept in
+ * delta for k_shift_m2), Cxy_j += (n·δ_j)·dy, x̄ := μ; one thread: Syy +=
+ * (n·dy)·dy, ȳ := ȳ_global.  dy is computed by the caller (host), as the
+ * host shift does. */
+__global__ void k_shift_vec(double *__restrict__ mean, const double *__restrict__ mu, double *__restrict__ delta,
+                            double *__restrict__ Cxy, double *Syy, double *ymean, int d, double n, double dy,
+                            double ybar) {
+    int j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j < d) {
+        double dl = n > 0 ? __dsub_rn(mean[j], mu[j]) : 0.0;
+        delta[j] = dl;
+        Cxy[j] = __dadd_rn(Cxy[j], __dmul_rn(__dmul_rn(n, dl), dy));
+        mean[j] = mu[j];
+    }
+    if (j == 0) {
+        *Syy = __dadd_rn(*Syy, __dmul_rn(__dmul_rn(n, dy), dy));
+        *ymean = ybar;
+    }
+}
+/* Entry e, M2: the host's row-major upper triangle (r <= c at r·d + c) is
+ * this column-major lower one (column r, row c, the same address): M2[r·d+c]
+ * += (n·δ_r)·δ_c.  The other triangle is not read before k_symmetrize. */
+__global__ void k_shift_m2(double *__restrict__ M2, const double *__restrict__ delta, int d, double n) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x, r = blockIdx.y;
+    if (c < r || c >= d) return;
+    size_t k = (size_t)r * d + c;
+    M2[k] = __dadd_rn(M2[k], __dmul_rn(__dmul_rn(n, delta[r]), delta[c]));
+}
+/* Packs entry e's reduced part as the host's buffer: the triangle by
+ * columns (column r: rows r..d−1, starting at r·d − r(r−1)/2), then Cxy,
+ * then Syy.  dir 0: statistics -> buf, 1: buf -> statistics. */
+__global__ void k_pack_tri(double *__restrict__ M2, double *__restrict__ buf, int d, int dir) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x, r = blockIdx.y;
+    if (c < r || c >= d) return;
+    size_t k = (size_t)r * d + c, o = (size_t)r * d - (size_t)r * (r - 1) / 2 + (size_t)(c - r);
+    if (dir == 0) buf[o] = M2[k];
+    else M2[k] = buf[o];
+}
+
+extern "C" size_t ll_cuda_stats_pack_len(const ll_cuda_stats *s) {
+    size_t d = s->d;
+    return d * (d + 1) / 2 + d + 1;
+}
+
+extern "C" int ll_cuda_stats_moments(ll_cuda_stats *s, double *n, double *mean, double *ymean, int *ones_null) {
+    ll_cuda_ctx *c = ll_cuda_ctx_get();
+    if (!c) return -1;
+    size_t E = s->E, d = s->d;
+    LL_CU(cudaMemcpyAsync(mean, s->mean, E * d * sizeof(double), cudaMemcpyDeviceToHost, c->stream));
+    LL_CU(cudaMemcpyAsync(ymean, s->ymean, E * sizeof(double), cudaMemcpyDeviceToHost, c->stream));
+    LL_CU(cudaStreamSynchronize(c->stream));
+    for (size_t e = 0; e < E; e++) {
+        n[e] = s->h_n[e];
+        ones_null[e] = s->h_ones[e] == 1;
+    }
+    return 0;
+}
+
+extern "C" int ll_cuda_stats_shift(ll_cuda_stats *s, const double *gn, const double *gmean, const double *gymean,
+                                   const int *ones_null) {
+    if (s->target != LL_TARGET_ID) {
+        ll_set_error("CUDA statistics shift: the one-hot target's class sums are reduced on the host");
+        return -1;
+    }
+    ll_cuda_ctx *c = ll_cuda_ctx_get();
+    if (!c) return -1;
+    const int E = s->E, d = s->d;
+    double *ym = (double *)malloc((size_t)E * sizeof(double));
+    if (!ym) { ll_set_error("CUDA statistics shift: out of host memory"); return -1; }
+    if (cudaMemcpyAsync(ym, s->ymean, (size_t)E * sizeof(double), cudaMemcpyDeviceToHost, c->stream) != cudaSuccess ||
+        cudaStreamSynchronize(c->stream) != cudaSuccess) {
+        free(ym);
+        LL_CU(cudaGetLastError());
+        ll_set_error("CUDA statistics shift: reading the label means failed");
+        return -1;
+    }
+    int rc = 0;
+    for (int e = 0; e < E && rc == 0; e++) {
+        const double n = s->h_n[e];
+        const double dy = n > 0 ? ym[e] - gymean[e] : 0;
+        /* μ travels through the batch-mean scratch (d doubles; the upload is
+         * ordered before the kernels on the stream, and synchronised below
+         * before the next entry's upload overwrites it) */
+        if (cudaMemcpyAsync(s->mub, gmean + (size_t)e * d, (size_t)d * sizeof(double), cudaMemcpyHostToDevice,
+                            c->stream) != cudaSuccess) {
+            rc = -1;
+            break;
+        }
+        k_shift_vec<<<ll_cdiv(d, 256), 256, 0, c->stream>>>(s->mean + (size_t)e * d, s->mub, s->delta,
+                                                              s->Cxy + (size_t)e * d, s->Syy + e, s->ymean + e, d, n,
+                                                              dy, gymean[e]);
+        k_shift_m2<<<dim3(ll_cdiv(d, 256), d), 256, 0, c->stream>>>(s->M2 + (size_t)e * d * d, s->delta, d, n);
+        if (cudaGetLastError() != cudaSuccess || cudaStreamSynchronize(c->stream) != cudaSuccess) rc = -1;
+    }
+    free(ym);
+    if (rc != 0) {
+        cudaError_t err = cudaGetLastError();
+        ll_set_error("CUDA: shifting the statistics to the global means failed: %s (%s, %s:%d)",
+                     cudaGetErrorString(err), __func__, __FILE__, __LINE__);
+        return -1;
+    }
+    for (int e = 0; e < E; e++) {
+        s->h_n[e] = gn[e];
+        s->h_ones[e] = gn[e] > 0 ? (ones_null[e] != 0) : -1;
+    }
+    return 0;
+}
+
+extern "C" int ll_cuda_stats_pack(ll_cuda_stats *s, int e, double *buf, int unpack) {
+    if (e < 0 || e >= s->E) {
+        ll_set_error("ll_cuda_stats_pack: entry %d out of range (E=%d)", e, s->E);
+        return -1;
+    }
+    ll_cuda_ctx *c = ll_cuda_ctx_get();
+    if (!c) return -1;
+    const size_t d = s->d, tri = d * (d + 1) / 2;
+    LL_LAUNCH(k_pack_tri, dim3(ll_cdiv((long)d, 256), (unsigned)d), 256, 0, c->stream, s->M2 + (size_t)e * d * d, buf,
+              (int)d, unpack ? 1 : 0);
+    cudaMemcpyKind k = cudaMemcpyDeviceToDevice;
+    if (!unpack) {
+        LL_CU(cudaMemcpyAsync(buf + tri, s->Cxy + (size_t)e * d, d * sizeof(double), k, c->stream));
+        LL_CU(cudaMemcpyAsync(buf + tri + d, s->Syy + e, sizeof(double), k, c->stream));
+    } else {
+        LL_CU(cudaMemcpyAsync(s->Cxy + (size_t)e * d, buf + tri, d * sizeof(double), k, c->stream));
+        LL_CU(cudaMemcpyAsync(s->Syy + e, buf + tri + d, sizeof(double), k, c->stream));
+    }
+    return 0;
+}
+
 /* -------------------------------------------------------------------- solve */
 /* A[k] = sym(M2[e0+k]) (+ ridge·I is not added: ridge enters the residual
  * formula); b[k] = Cxy[e0+k]. */
@@ -681,8 +825,9 @@ static int eig_workspace(ll_cuda_ctx *c, cusolverDnParams_t prm, solve_bufs *B, 
     return 0;
 }
 
+/* Entries e0 .. e0+cb-1; results at out[e0 − first ...]. */
 static int solve_chunk(ll_cuda_stats *s, ll_cuda_ctx *c, cusolverDnParams_t prm, solve_bufs *B, int e0, int cb,
-                       double ridge, int solver, ll_probe_result *out) {
+                       double ridge, int solver, int first, ll_probe_result *out) {
     const int d = s->d;
     const size_t dd = (size_t)d * d;
     cudaStream_t st = c->stream;
@@ -726,7 +871,7 @@ static int solve_chunk(ll_cuda_stats *s, ll_cuda_ctx *c, cusolverDnParams_t prm,
             ll_set_error("CUDA probe solve: eigensolver info=%d for entry %d (d=%d)", info[k], e0 + k, d);
             return -1;
         }
-        ll_probe_result *r = &out[e0 + k];
+        ll_probe_result *r = &out[e0 - first + k];
         memset(r, 0, sizeof *r);
         r->n = s->h_n[e0 + k];
         if (r->n < 2) { r->pr = NAN; continue; } /* as ll_stats_solve */
@@ -739,12 +884,13 @@ static int solve_chunk(ll_cuda_stats *s, ll_cuda_ctx *c, cusolverDnParams_t prm,
     return 0;
 }
 
-static int solve_all(ll_cuda_stats *s, ll_cuda_ctx *c, cusolverDnParams_t prm, double ridge, int solver,
-                     ll_probe_result *out) {
+/* Entries [first, last); results at out[0 .. last − first). */
+static int solve_all(ll_cuda_stats *s, ll_cuda_ctx *c, cusolverDnParams_t prm, int first, int last, double ridge,
+                     int solver, ll_probe_result *out) {
     const int d = s->d;
     const size_t dd = (size_t)d * d;
     /* Chunk: the 32-bit limit n·lda·batch <= INT32_MAX, and device memory. */
-    long cb = s->E;
+    long cb = last - first;
     if (cb > 4096) cb = 4096;
     long lim32 = (long)(INT32_MAX / dd);
     if (cb > lim32) cb = lim32 > 0 ? lim32 : 1;
@@ -782,9 +928,9 @@ static int solve_all(ll_cuda_stats *s, ll_cuda_ctx *c, cusolverDnParams_t prm, d
         }
         B.hwork = hlw ? malloc(hlw) : NULL;
         int rc = 0;
-        for (int e0 = 0; e0 < s->E && rc == 0; e0 += (int)cb) {
-            int n = (int)LL_MIN(cb, (long)(s->E - e0));
-            rc = solve_chunk(s, c, prm, &B, e0, n, ridge, solver, out);
+        for (int e0 = first; e0 < last && rc == 0; e0 += (int)cb) {
+            int n = (int)LL_MIN(cb, (long)(last - e0));
+            rc = solve_chunk(s, c, prm, &B, e0, n, ridge, solver, first, out);
         }
         solve_bufs_free(&B);
         return rc;
@@ -792,6 +938,16 @@ static int solve_all(ll_cuda_stats *s, ll_cuda_ctx *c, cusolverDnParams_t prm, d
 }
 
 extern "C" int ll_cuda_stats_solve(ll_cuda_stats *s, double ridge, int solver, ll_probe_result *out) {
+    return ll_cuda_stats_solve_range(s, 0, s->E, ridge, solver, out);
+}
+
+extern "C" int ll_cuda_stats_solve_range(ll_cuda_stats *s, int e0, int e1, double ridge, int solver,
+                                         ll_probe_result *out) {
+    if (e0 < 0 || e1 > s->E || e0 > e1) {
+        ll_set_error("CUDA probe solve: entries [%d, %d) out of range (E=%d)", e0, e1, s->E);
+        return -1;
+    }
+    if (e0 == e1) return 0;
     if (s->target != LL_TARGET_ID) {
         ll_set_error("CUDA probe solve: one-hot target not solved on the device (download and use ll_stats_solve)");
         return -1;
@@ -802,10 +958,11 @@ extern "C" int ll_cuda_stats_solve(ll_cuda_stats *s, double ridge, int solver, l
     }
     ll_cuda_ctx *c = ll_cuda_ctx_get();
     if (!c) return -1;
-    LL_LAUNCH(k_symmetrize, dim3(ll_cdiv(s->d, 256), s->d, s->E), 256, 0, c->stream, s->M2, s->d);
+    LL_LAUNCH(k_symmetrize, dim3(ll_cdiv(s->d, 256), s->d, e1 - e0), 256, 0, c->stream,
+              s->M2 + (size_t)e0 * s->d * s->d, s->d);
     cusolverDnParams_t prm;
     LL_CUSOLVER(cusolverDnCreateParams(&prm));
-    int rc = solve_all(s, c, prm, ridge, solver, out);
+    int rc = solve_all(s, c, prm, e0, e1, ridge, solver, out);
     cusolverDnDestroyParams(prm);
     return rc;
 }
