@@ -4,7 +4,7 @@
 # libraries (OpenBLAS, LAPACKE, cJSON, PCRE2, utf8proc, ...):
 #   .carry/bin/{gpu_tests,layerlaw,gpu_bench,gpu_e2e}
 #   .carry/lib.tar.xz   the shared libraries ldd lists, except glibc, libstdc++,
-#                       libgcc_s and the CUDA libraries (found on the device by
+#                       libgcc_s, the CUDA libraries and NCCL (found on the device by
 #                       scripts/gpu-check.sh: toolkit lib64 or python nvidia-* wheels)
 #   .carry/shared/data/checkpoints/stories260K-hf   (1 MB, the trained reference model)
 #   .carry/BUILD_INFO
@@ -22,6 +22,7 @@ while read -r name path; do
     case $name in
         libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|ld-linux*|libstdc++.so*|libgcc_s.so*) continue ;;
         libcublas*|libcusolver*|libcusparse*|libnvJitLink*|libcudart*|libcuda.so*) continue ;;
+        libnccl*) continue ;; # 218 MB (187 MB xz'd: over the carry limit); the device has the nvidia-nccl-cu13 wheel
     esac
     cp -L "$path" ".carry/stage/$name"
 done

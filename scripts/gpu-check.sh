@@ -15,7 +15,8 @@
 #                 (the Makefile's defaults: CUDA on when nvcc is found, its arch)
 #   3. gpu_tests  build/gpu_tests: every CUDA-vs-CPU parity test (ops, probe
 #                 statistics and solve, model fixtures of every family in fp32/bf16,
-#                 stories260K, the LAYERLAW_CUDA_MEM_LIMIT cap)
+#                 stories260K, the LAYERLAW_CUDA_MEM_LIMIT cap, the device-resident
+#                 reduce: shift kernel vs host shift, one-rank NCCL reduce + solve)
 #   4. features   `layerlaw run` on stories260K, CUDA against the CPU table (the CPU
 #                 runs in the same script): --compute fp32 (rtol 2e-5) and bf16
 #                 (5e-3); gpu_timing in law.json; --dump-hidden through the device
@@ -28,7 +29,8 @@
 #   6. synth      `layerlaw bench --backend cuda --synthetic` for a small and a
 #                 medium shape of every family (configs/shapes; NAME@NL: the shape
 #                 cut to N layers — same width, so the same per-layer cost)
-#   7. memcheck   compute-sanitizer over the op tests and a few probe/model tests
+#   7. memcheck   compute-sanitizer over the op tests, a few probe/model tests and
+#                 the device reduce's shift/pack kernels (gpu_devreduce_shift*, _pack*)
 #   8. gpu_bench  bench/gpu_bench (copy, GEMM, layer, scans, Gram, solve)
 #   9. e2e        bench/gpu_e2e (stories260K, GPT-2-XL and Llama-7B shapes)
 #  10. baseline   the authors' PyTorch + sklearn pipeline (off by default: LL_BASELINE=1)
@@ -295,8 +297,9 @@ PY=$(command -v python3 || true)
 [ -x /opt/torch/.venv/bin/python3 ] && [ -z "$PY" ] && PY=/opt/torch/.venv/bin/python3
 say "GPU: $GPU; driver $DRIVER; nvcc: ${NVCC:-none} ($NVCC_VER); python3: ${PY:-none}"
 
-# CUDA libraries: cuBLAS 13 / cuSOLVER 12 (+ their cuBLASLt, cuSPARSE, nvJitLink).
-NEED_LIBS="libcublas.so.13 libcublasLt.so.13 libcusolver.so.12 libcusparse.so.12 libnvJitLink.so.13"
+# CUDA libraries: cuBLAS 13 / cuSOLVER 12 (+ their cuBLASLt, cuSPARSE, nvJitLink),
+# and NCCL (builds with NCCL link it; gpu-carry.sh does not pack it: too big).
+NEED_LIBS="libcublas.so.13 libcublasLt.so.13 libcusolver.so.12 libcusparse.so.12 libnvJitLink.so.13 libnccl.so.2"
 CAND_DIRS=()
 [ -n "${CUDA_HOME:-}" ] && CAND_DIRS+=("$CUDA_HOME/lib64" "$CUDA_HOME/targets/x86_64-linux/lib")
 [ -n "$NVCC" ] && CAND_DIRS+=("$(dirname "$(dirname "$NVCC")")/lib64" "$(dirname "$(dirname "$NVCC")")/targets/x86_64-linux/lib")
@@ -306,14 +309,14 @@ for py in python3 /opt/torch/.venv/bin/python3; do
     while IFS= read -r p; do [ -n "$p" ] && CAND_DIRS+=("$p"); done < <("$py" - 2>/dev/null <<'EOF'
 import importlib, os
 seen = set()
-for m in ["nvidia", "nvidia.cublas", "nvidia.cusolver", "nvidia.cusparse", "nvidia.nvjitlink", "nvidia.cu13"]:
+for m in ["nvidia", "nvidia.cublas", "nvidia.cusolver", "nvidia.cusparse", "nvidia.nvjitlink", "nvidia.nccl", "nvidia.cu13"]:
     try:
         mod = importlib.import_module(m)
     except Exception:
         continue
     for base in getattr(mod, "__path__", []):
         for root, dirs, files in os.walk(base):
-            if any(f.startswith(("libcublas.so", "libcusolver.so", "libcusparse.so", "libnvJitLink.so")) for f in files):
+            if any(f.startswith(("libcublas.so", "libcusolver.so", "libcusparse.so", "libnvJitLink.so", "libnccl.so")) for f in files):
                 if root not in seen:
                     seen.add(root); print(root)
 EOF
@@ -451,7 +454,7 @@ if [ -n "$GPU_TESTS" ] && [ -n "$SAN" ]; then
     # purpose (gpu_probe_bad_arguments, gpu_probe_mem_limit): second pass without them
     # shellcheck disable=SC2086
     run_limited "$lim" "$SAN_LOG" "$SAN" --tool memcheck --target-processes all --leak-check no --error-exitcode 9 \
-        "$GPU_TESTS" ${LL_SANITIZER_FILTER:-gpu_ops_ gpu_probe_fp64_all_norms gpu_probe_onehot gpu_model_gpt2_fp32 gpu_model_mamba_fp32}
+        "$GPU_TESTS" ${LL_SANITIZER_FILTER:-gpu_ops_ gpu_probe_fp64_all_norms gpu_probe_onehot gpu_model_gpt2_fp32 gpu_model_mamba_fp32 gpu_devreduce_shift gpu_devreduce_pack}
     rc=$?
     if [ $rc -ne 124 ] && [ $rc -ne 125 ]; then
         echo "== pass 2: intentional allocation failures, --report-api-errors no" >>"$SAN_LOG"

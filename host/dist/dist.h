@@ -11,7 +11,9 @@
  *      ll_dist_assign() says which rank takes which sequence;
  *   3. each rank folds its own sequences into its statistics;
  *   4. ll_dist_reduce_stats() merges every rank's statistics into rank 0's
- *      with the exact pairwise (Chan) merge, in rank order;
+ *      with the exact pairwise (Chan) merge, in rank order (or, for GPU
+ *      ranks with NCCL, ll_dist_reduce_solve_device merges and solves them
+ *      without leaving the devices);
  *   5. rank 0 solves and writes the result; ll_dist_any_failed() lets a rank
  *      that failed stop the others with its rank in the message. */
 #ifndef LL_DIST_H
@@ -139,8 +141,10 @@ const char *ll_dist_binding(const ll_dist *d);
 
 /* CUDA + NCCL builds: joins the job's NCCL communicator on `device` (the
  * unique id is broadcast over MPI; one communicator per job), after which
- * ll_dist_reduce_stats sums over NCCL.  A no-op returning 0 with one rank or
- * without NCCL.  Collective. */
+ * ll_dist_reduce_stats sums over NCCL and the device-resident reduce can be
+ * chosen.  A no-op returning 0 with one rank (unless LAYERLAW_NCCL=1: a
+ * one-rank communicator, for the tests), with LAYERLAW_NCCL=0 or without
+ * NCCL.  Collective. */
 int ll_dist_use_device(ll_dist *d, int device);
 
 /* One line per library this build carries for ranks: "mpi: yes (Open MPI

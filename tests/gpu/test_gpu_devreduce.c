@@ -4,6 +4,7 @@
  * where it was written: docs/gpu-log.md).
  *
  * Oracles and tolerances:
+ *   - pack/unpack: the statistics themselves (an entry moved bit for bit);
  *   - shift: the host shift ll_dist_shift_host (host/dist/dist.c, itself
  *     checked against one-pass statistics in tests/test_dist_shift.c) on the
  *     same downloaded statistics with made-up global means: 1e-12 relative per
@@ -127,6 +128,48 @@ TEST(gpu_devreduce_shift_matches_host_shift) {
     CHECK(got->M2[(size_t)3 * D * D + 5] == 0 && got->Syy[3] == 0);
     printf("    shift: %ld of %ld elements differ from the host shift's bits\n", differ, total);
     ll_stats_free(h); ll_stats_free(want); ll_stats_free(got);
+    ll_cuda_stats_free(dev);
+    for (int e = 0; e < E; e++) { free(X[e]); free(y[e]); }
+}
+
+/* Pack entry 0 (triangle, Cxy, Syy) and unpack it over entry 2: entry 2's
+ * comoments become entry 0's, bit for bit (oracle: the data itself); the
+ * packed length is the host reduce's d(d+1)/2 + d + 1. */
+TEST(gpu_devreduce_pack_unpack_moves_an_entry) {
+    REQUIRE_MSG(ll_cuda_init(0) == 0, "%s", ll_last_error());
+    const long rows[E] = {200, 100, 300, 50};
+    float *X[E];
+    double *y[E];
+    make_rows(3, rows, X, y);
+    ll_cuda_stats *dev = fold(rows, X, y, 0, 1000);
+    REQUIRE_MSG(dev, "%s", ll_last_error());
+    ll_stats *before = download(dev);
+    REQUIRE_MSG(before, "%s", ll_last_error());
+    size_t len = ll_cuda_stats_pack_len(dev);
+    CHECK_INT((long long)len, (long long)(D * (D + 1) / 2 + D + 1));
+    double *buf = NULL;
+    REQUIRE_MSG(ll_cuda_alloc((void **)&buf, len * sizeof(double), "test pack buffer") == 0, "%s", ll_last_error());
+    REQUIRE_MSG(ll_cuda_stats_pack(dev, 0, buf, 0) == 0, "%s", ll_last_error());
+    REQUIRE_MSG(ll_cuda_stats_pack(dev, 2, buf, 1) == 0, "%s", ll_last_error());
+    double *host = malloc(len * sizeof(double));
+    REQUIRE_MSG(ll_cuda_memcpy_d2h(host, buf, len * sizeof(double)) == 0, "%s", ll_last_error());
+    ll_stats *after = download(dev);
+    REQUIRE_MSG(after, "%s", ll_last_error());
+    /* the packed order: row i of the (row-major) upper triangle, then Cxy, Syy */
+    size_t o = 0;
+    for (int i = 0; i < D; i++)
+        for (int j = i; j < D; j++, o++) CHECK(host[o] == before->M2[(size_t)i * D + j]);
+    for (int j = 0; j < D; j++) CHECK(host[o + j] == before->Cxy[j]);
+    CHECK(host[o + D] == before->Syy[0]);
+    for (int k = 0; k < D * D; k++) CHECK(after->M2[(size_t)2 * D * D + k] == before->M2[k]);
+    for (int j = 0; j < D; j++) CHECK(after->Cxy[2 * D + j] == before->Cxy[j]);
+    CHECK(after->Syy[2] == before->Syy[0]);
+    /* the other entries and entry 2's means are untouched */
+    for (int k = 0; k < D * D; k++) CHECK(after->M2[(size_t)1 * D * D + k] == before->M2[(size_t)1 * D * D + k]);
+    for (int j = 0; j < D; j++) CHECK(after->mean[2 * D + j] == before->mean[2 * D + j]);
+    free(host);
+    ll_cuda_free(buf);
+    ll_stats_free(before); ll_stats_free(after);
     ll_cuda_stats_free(dev);
     for (int e = 0; e < E; e++) { free(X[e]); free(y[e]); }
 }
