@@ -29,16 +29,22 @@ struct ll_cuda_devred {
 static int dr_moments(void *ctx, double *n, double *mean, double *ymean, int *ones_null) {
     return ll_cuda_stats_moments(((ll_cuda_devred *)ctx)->st, n, mean, ymean, ones_null);
 }
+/* The pack buffer is allocated here, in the step whose failure the ranks
+ * agree on, so that no rank fails alone between the collective reduces. */
+static int dr_buffer(ll_cuda_devred *r) {
+    if (r->buf) return 0;
+    return ll_cuda_alloc((void **)&r->buf, ll_cuda_stats_pack_len(r->st) * sizeof(double),
+                         "the device reduce's buffer (one entry packed, d=%d)", r->d);
+}
 static int dr_shift(void *ctx, const double *n, const double *mean, const double *ymean, const int *ones_null) {
-    return ll_cuda_stats_shift(((ll_cuda_devred *)ctx)->st, n, mean, ymean, ones_null);
+    ll_cuda_devred *r = ctx;
+    if (ll_cuda_stats_shift(r->st, n, mean, ymean, ones_null) != 0) return -1;
+    return dr_buffer(r);
 }
 static double *dr_pack(void *ctx, int e, size_t *count) {
     ll_cuda_devred *r = ctx;
     size_t len = ll_cuda_stats_pack_len(r->st);
-    if (!r->buf && ll_cuda_alloc((void **)&r->buf, len * sizeof(double),
-                                 "the device reduce's buffer (one entry packed, d=%d)", r->d) != 0)
-        return NULL;
-    if (ll_cuda_stats_pack(r->st, e, r->buf, 0) != 0) return NULL;
+    if (dr_buffer(r) != 0 || ll_cuda_stats_pack(r->st, e, r->buf, 0) != 0) return NULL;
     *count = len;
     return r->buf;
 }

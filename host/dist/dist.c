@@ -511,9 +511,11 @@ int ll_dist_choose_device_reduce(ll_dist *d, int can, int *mixed) {
     if (mixed) *mixed = 0;
     if (!d) return 0;
     int mine = can && d->have_nccl ? 1 : 0;
+    if (mixed) *mixed = !mine && can; /* one rank: it skipped its download for nothing */
 #ifdef LL_HAVE_MPI
     if (d->size > 1) {
-        int v[2] = {mine, -mine}; /* min and −max in one call */
+        /* every rank able (min), and whether any rank skipped its download (max of can) */
+        int v[2] = {mine, can ? -1 : 0};
         LL_MPI(MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_INT, MPI_MIN, d->comm), "MPI_Allreduce (device reduce choice)");
         if (mixed) *mixed = v[0] == 0 && v[1] == -1;
         mine = v[0];
@@ -548,12 +550,17 @@ int ll_dist_reduce_solve_device(ll_dist *d, const ll_dist_devstats *s, double ri
     cudaStream_t stream = (cudaStream_t)s->stream;
     int rc = s->moments(s->ctx, n, mean, ym, ones);
     if (ll_dist_any_failed(d, rc != 0) >= 0) { rc = -1; goto out; }
-    if ((rc = global_moments(d, E, dd, n, mean, ym, ones, gn, gmean, gy, onull)) != 0) goto agree;
-    /* 2. every rank's statistics shifted in place on its device */
-    if ((rc = s->shift(s->ctx, gn, gmean, gy, onull)) != 0) goto agree;
+    rc = global_moments(d, E, dd, n, mean, ym, ones, gn, gmean, gy, onull);
+    /* 2. every rank's statistics shifted in place on its device (and the
+     *    pack buffer allocated): agreed before anyone enters the reduces */
+    if (rc == 0) rc = s->shift(s->ctx, gn, gmean, gy, onull);
+    if (ll_dist_any_failed(d, rc != 0) >= 0) { rc = -1; goto out; }
     /* 3. each entry's packed comoments summed in device memory onto the
      *    rank that solves it: pack, ncclReduce, unpack enqueued on the
-     *    statistics' stream in entry order (one scratch buffer, reused) */
+     *    statistics' stream in entry order (one scratch buffer, reused).
+     *    What can still fail here (a kernel launch, NCCL enqueueing) means
+     *    a broken device or job: the others may then wait in ncclReduce
+     *    until the launcher ends the job, as a rank that dies does. */
     for (int e = 0; e < E && rc == 0; e++) {
         size_t cnt = 0;
         double *buf = s->pack(s->ctx, e, &cnt);
@@ -575,7 +582,6 @@ int ll_dist_reduce_solve_device(ll_dist *d, const ll_dist_devstats *s, double ri
             rc = -1;
         }
     }
-agree:
     /* a rank that failed inside the reduce stops the others here */
     if (ll_dist_any_failed(d, rc != 0) >= 0) { rc = -1; goto out; }
     /* 4. each rank solves its block where it is; results meet on rank 0 */

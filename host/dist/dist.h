@@ -65,7 +65,9 @@ typedef struct ll_dist_devstats {
     void *stream; /* the cudaStream_t the statistics' kernels run on: the reduce is enqueued there */
     /* host copies of every entry's count, means [E·d], label mean, ones-null flag (a small download) */
     int (*moments)(void *ctx, double *n, double *mean, double *ymean, int *ones_null);
-    /* every entry shifted in place to the global count / means (the host shift's formulas) */
+    /* every entry shifted in place to the global count / means (the host shift's
+     * formulas), and whatever pack needs allocated: the ranks agree on this
+     * step's failure, none after it until the reduces are done */
     int (*shift)(void *ctx, const double *n, const double *mean, const double *ymean, const int *ones_null);
     /* entry e's comoments packed into device memory: the buffer, *count doubles (enqueued) */
     double *(*pack)(void *ctx, int e, size_t *count);

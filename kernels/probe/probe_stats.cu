@@ -630,27 +630,25 @@ extern "C" int ll_cuda_stats_shift(ll_cuda_stats *s, const double *gn, const dou
         ll_set_error("CUDA statistics shift: reading the label means failed");
         return -1;
     }
-    int rc = 0;
-    for (int e = 0; e < E && rc == 0; e++) {
+    cudaError_t err = cudaSuccess;
+    for (int e = 0; e < E && err == cudaSuccess; e++) {
         const double n = s->h_n[e];
         const double dy = n > 0 ? ym[e] - gymean[e] : 0;
         /* μ travels through the batch-mean scratch (d doubles; the upload is
          * ordered before the kernels on the stream, and synchronised below
          * before the next entry's upload overwrites it) */
-        if (cudaMemcpyAsync(s->mub, gmean + (size_t)e * d, (size_t)d * sizeof(double), cudaMemcpyHostToDevice,
-                            c->stream) != cudaSuccess) {
-            rc = -1;
-            break;
-        }
+        err = cudaMemcpyAsync(s->mub, gmean + (size_t)e * d, (size_t)d * sizeof(double), cudaMemcpyHostToDevice,
+                              c->stream);
+        if (err != cudaSuccess) break;
         k_shift_vec<<<ll_cdiv(d, 256), 256, 0, c->stream>>>(s->mean + (size_t)e * d, s->mub, s->delta,
                                                               s->Cxy + (size_t)e * d, s->Syy + e, s->ymean + e, d, n,
                                                               dy, gymean[e]);
         k_shift_m2<<<dim3(ll_cdiv(d, 256), d), 256, 0, c->stream>>>(s->M2 + (size_t)e * d * d, s->delta, d, n);
-        if (cudaGetLastError() != cudaSuccess || cudaStreamSynchronize(c->stream) != cudaSuccess) rc = -1;
+        err = cudaGetLastError();
+        if (err == cudaSuccess) err = cudaStreamSynchronize(c->stream);
     }
     free(ym);
-    if (rc != 0) {
-        cudaError_t err = cudaGetLastError();
+    if (err != cudaSuccess) {
         ll_set_error("CUDA: shifting the statistics to the global means failed: %s (%s, %s:%d)",
                      cudaGetErrorString(err), __func__, __FILE__, __LINE__);
         return -1;
