@@ -472,3 +472,65 @@ TEST(mpi_run_ranks_other_measures) {
         cJSON_Delete(b);
     }
 }
+
+/* The device-resident reduce's driver (ll_dist_reduce_solve_device: counts and
+ * means, shift in place, per-entry sums onto the owning rank, unpack, block
+ * solve, gather), which on GPUs cannot run here, run over the CPU backend's
+ * host-memory table (LAYERLAW_DEVREDUCE_ON_HOST=1, sums by the MPI chain).
+ * Oracle: the host reduce of the same job.  Both shift with the same
+ * arithmetic, sum in the same order and solve the same matrices, so the PRs
+ * must be the same BITS (tolerance 0), for np 2 and 3, with a ridge too;
+ * ranks.reduce names the path.  One-hot and fuzziness keep the host reduce
+ * (the table is offered for the id target only).  A rank killed as that
+ * reduce starts (LAYERLAW_FAULT) leaves no result. */
+static int run_job_env(const char *env, const char *model, const char *tokens, int P, const char *out,
+                       const char *extra, char **o) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s %s -np %d %s run --backend cpu --model %s --tokens %s --out %s --quiet %s 2>&1",
+             env, MPIRUN, P, ll_bin_path(), model, tokens, out, extra ? extra : "");
+    return ll_run_cmd(cmd, o);
+}
+static const char *reduce_of(const char *out, char *buf, size_t cap) {
+    char p[700];
+    cJSON *j = load_json(ll_path_join(p, sizeof p, out, "law.json"));
+    const cJSON *r = j ? cJSON_GetObjectItem(cJSON_GetObjectItem(j, "ranks"), "reduce") : NULL;
+    snprintf(buf, cap, "%s", cJSON_IsString(r) ? r->valuestring : "(none)");
+    cJSON_Delete(j);
+    return buf;
+}
+TEST(mpi_run_device_reduce_driver_equals_host_reduce) {
+    REQUIRE_MSG(have_mpi_binary(), "%s was built without MPI", ll_bin_path());
+    const char *model = "tests/fixtures/models/gpt2", *tok = "tests/fixtures/models/gpt2/tokens.jsonl";
+    static const char *extras[3] = {"--batch-size 1 --threads 1 --keep-order",
+                                    "--batch-size 1 --threads 1 --keep-order --ridge 0.5",
+                                    "--batch-size 1 --threads 1 --keep-order --measure onehot"};
+    static const int nps[3] = {2, 3, 3};
+    for (int k = 0; k < 3; k++) {
+        char oh[600], od[600], rs[400], *o = NULL;
+        double ph[256], pd[256];
+        snprintf(oh, sizeof oh, "%s/host-%d", ll_test_tmpdir(), k);
+        snprintf(od, sizeof od, "%s/drv-%d", ll_test_tmpdir(), k);
+        int st = run_job_env("LAYERLAW_DEVREDUCE_ON_HOST=0", model, tok, nps[k], oh, extras[k], &o);
+        REQUIRE_MSG(st == 0, "host reduce, %s: exit %d: %s", extras[k], st, o ? o : "");
+        free(o);
+        st = run_job_env("LAYERLAW_DEVREDUCE_ON_HOST=1", model, tok, nps[k], od, extras[k], &o);
+        REQUIRE_MSG(st == 0, "device reduce's driver, %s: exit %d: %s", extras[k], st, o ? o : "");
+        free(o);
+        int E = read_prs(oh, ph, 256, NULL);
+        REQUIRE(E > 1 && read_prs(od, pd, 256, NULL) == E);
+        for (int e = 0; e < E; e++)
+            CHECK_MSG(pd[e] == ph[e], "%s np %d entry %d: driver %.17g, host reduce %.17g", extras[k], nps[k], e, pd[e],
+                      ph[e]);
+        reduce_of(od, rs, sizeof rs);
+        if (k < 2) CHECK_MSG(strstr(rs, "device reduce's driver") != NULL, "%s: reduce '%s'", extras[k], rs);
+        else CHECK_MSG(!strncmp(rs, "MPI chain", 9), "one-hot: reduce '%s' (expected the host reduce)", rs);
+        CHECK_MSG(!strncmp(reduce_of(oh, rs, sizeof rs), "MPI chain", 9), "host: reduce '%s'", rs);
+    }
+    /* a rank that dies as the driver starts: no result */
+    char out[600], lp[700], *o = NULL;
+    snprintf(out, sizeof out, "%s/killed", ll_test_tmpdir());
+    int st = run_job_env("LAYERLAW_DEVREDUCE_ON_HOST=1 LAYERLAW_FAULT=kill:1", model, tok, 2, out, "--threads 1", &o);
+    CHECK_MSG(st != 0, "a killed rank: exit 0: %s", o ? o : "");
+    free(o);
+    CHECK(!ll_path_exists(ll_path_join(lp, sizeof lp, out, "law.json")));
+}

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "backend/backend_info.h"
 #include "core/ll_util.h"
+#include "dist/dist.h"
 
 int ll_backend_select(const char *requested, const char *compute, int device, ll_backend_choice *out) {
     memset(out, 0, sizeof *out);
@@ -60,11 +61,84 @@ void ll_backend_close(ll_backend *b) {
 /* ---- the CPU backend ---- */
 /* The probe sink keeps its own impl; the backend's probe wraps it so that
  * the statistics travel with the capture. */
+/* The statistics as an in-place ll_dist_devstats table in host memory (the
+ * device reduce's driver summing over MPI), offered only under
+ * LAYERLAW_DEVREDUCE_ON_HOST=1: it runs that driver — which on GPUs cannot
+ * be run here — on CPU ranks, where its results must equal the host reduce's
+ * bit for bit (tests/test_dist.c).  It also avoids probe_get_stats' copy. */
+typedef struct {
+    ll_stats *st;
+    double *buf; /* one entry packed: upper triangle by rows, Cxy, Syy */
+    int threads;
+} cpu_devred;
+
 typedef struct {
     ll_capture base; /* forwards to inner */
     ll_capture *inner;
     ll_stats *st;
+    cpu_devred *devred;
+    int threads;
 } cpu_probe_cap;
+
+static size_t cdr_len(const ll_stats *st) {
+    size_t d = (size_t)st->d;
+    return d * (d + 1) / 2 + d + 1;
+}
+static int cdr_moments(void *ctx, double *n, double *mean, double *ymean, int *ones_null) {
+    const ll_stats *st = ((cpu_devred *)ctx)->st;
+    size_t E = (size_t)st->E, d = (size_t)st->d;
+    memcpy(n, st->n, E * sizeof(double));
+    memcpy(mean, st->mean, E * d * sizeof(double));
+    memcpy(ymean, st->ymean, E * sizeof(double));
+    memcpy(ones_null, st->ones_null, E * sizeof(int));
+    return 0;
+}
+static int cdr_shift(void *ctx, const double *n, const double *mean, const double *ymean, const int *ones_null) {
+    cpu_devred *r = ctx;
+    ll_dist_shift_host(r->st, n, mean, ymean);
+    memcpy(r->st->ones_null, ones_null, (size_t)r->st->E * sizeof(int));
+    if (!r->buf && !(r->buf = malloc(cdr_len(r->st) * sizeof(double)))) {
+        ll_set_error("statistics: out of memory (%zu bytes for the reduce's buffer)", cdr_len(r->st) * sizeof(double));
+        return -1;
+    }
+    return 0;
+}
+static double *cdr_pack(void *ctx, int e, size_t *count) {
+    cpu_devred *r = ctx;
+    const size_t d = (size_t)r->st->d;
+    const double *M2 = r->st->M2 + (size_t)e * d * d;
+    double *o = r->buf;
+    for (size_t i = 0; i < d; i++) { /* row i of the upper triangle: d − i values */
+        memcpy(o, M2 + i * d + i, (d - i) * sizeof(double));
+        o += d - i;
+    }
+    memcpy(o, r->st->Cxy + (size_t)e * d, d * sizeof(double));
+    o[d] = r->st->Syy[e];
+    *count = cdr_len(r->st);
+    return r->buf;
+}
+static int cdr_unpack(void *ctx, int e) {
+    cpu_devred *r = ctx;
+    const size_t d = (size_t)r->st->d;
+    double *M2 = r->st->M2 + (size_t)e * d * d;
+    const double *o = r->buf;
+    for (size_t i = 0; i < d; i++)
+        for (size_t j = i; j < d; j++) M2[i * d + j] = M2[j * d + i] = *o++;
+    memcpy(r->st->Cxy + (size_t)e * d, o, d * sizeof(double));
+    r->st->Syy[e] = o[d];
+    return 0;
+}
+static int cdr_solve(void *ctx, int e0, int e1, double ridge, ll_probe_result *out) {
+    cpu_devred *r = ctx;
+    const ll_stats *st = r->st;
+    const size_t d = (size_t)st->d;
+    ll_stats v = *st; /* entries [e0, e1) as statistics of their own (a view) */
+    v.E = e1 - e0;
+    v.n = st->n + e0; v.mean = st->mean + (size_t)e0 * d; v.M2 = st->M2 + (size_t)e0 * d * d;
+    v.ymean = st->ymean + e0; v.Cxy = st->Cxy + (size_t)e0 * d; v.Syy = st->Syy + e0;
+    v.ones_null = st->ones_null + e0;
+    return ll_stats_solve(&v, ridge, r->threads, out);
+}
 
 static int cpu_probe_on_entry(ll_capture *self, int e, const float *h, const int32_t *tokens, const int *lens, int B,
                               int T, int C) {
@@ -73,7 +147,6 @@ static int cpu_probe_on_entry(ll_capture *self, int e, const float *h, const int
 }
 
 static ll_capture *cpu_probe_new(ll_backend *b, const ll_probe_opts *o) {
-    (void)b;
     ll_stats *st = ll_stats_new(o->E, o->d, o->target, o->K);
     if (!st) return NULL;
     ll_capture *inner = ll_capture_probe_new(st, o->pos, o->norm, o->eps, o->norm_last, o->cmap);
@@ -88,6 +161,7 @@ static ll_capture *cpu_probe_new(ll_backend *b, const ll_probe_opts *o) {
     p->base.impl = p;
     p->inner = inner;
     p->st = st;
+    p->threads = b->threads;
     return &p->base;
 }
 
@@ -113,9 +187,32 @@ static int cpu_solve_stats(ll_backend *b, const ll_stats *st, double ridge, int 
     return ll_stats_solve(st, ridge, threads, out);
 }
 
+static int cpu_probe_devstats(ll_capture *c, struct ll_dist_devstats *out) {
+    cpu_probe_cap *p = (cpu_probe_cap *)c;
+    const char *env = getenv("LAYERLAW_DEVREDUCE_ON_HOST");
+    if (!env || strcmp(env, "1") || p->st->target != LL_TARGET_ID) return 1;
+    if (!p->devred) {
+        p->devred = ll_xcalloc(1, sizeof *p->devred);
+        p->devred->st = p->st;
+        p->devred->threads = p->threads;
+    }
+    memset(out, 0, sizeof *out);
+    out->ctx = p->devred;
+    out->E = p->st->E;
+    out->d = p->st->d;
+    out->stream = NULL; /* host memory */
+    out->moments = cdr_moments;
+    out->shift = cdr_shift;
+    out->pack = cdr_pack;
+    out->unpack = cdr_unpack;
+    out->solve = cdr_solve;
+    return 0;
+}
+
 static void cpu_probe_free(ll_capture *c) {
     if (!c) return;
     cpu_probe_cap *p = (cpu_probe_cap *)c;
+    if (p->devred) { free(p->devred->buf); free(p->devred); }
     ll_capture_free(p->inner);
     ll_stats_free(p->st);
     free(p);
@@ -138,6 +235,7 @@ ll_backend *ll_backend_cpu_open(int threads) {
     b->probe_get_stats = cpu_probe_get_stats;
     b->probe_solve = cpu_probe_solve;
     b->solve_stats = cpu_solve_stats;
+    b->probe_devstats = cpu_probe_devstats;
     b->probe_free = cpu_probe_free;
     b->close = cpu_close;
     return b;

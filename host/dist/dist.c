@@ -44,7 +44,7 @@ struct ll_dist {
     int nccl_device;
 #endif
     int have_nccl;
-    int device_reduce; /* ll_dist_choose_device_reduce said 1 */
+    int device_reduce; /* ll_dist_choose_device_reduce said 1: 1 device table, 2 host table */
     char binding[256];
 };
 
@@ -246,6 +246,16 @@ int ll_dist_device_reduce_possible(const ll_dist *d) {
     return d->size > 1 || (e && !strcmp(e, "1"));
 #else
     (void)d;
+    return 0;
+#endif
+}
+
+int ll_dist_devstats_usable(const ll_dist *d, const ll_dist_devstats *s) {
+    if (!d || !s) return 0;
+    if (s->stream) return ll_dist_device_reduce_possible(d);
+#ifdef LL_HAVE_MPI
+    return d->size > 1;
+#else
     return 0;
 #endif
 }
@@ -507,32 +517,58 @@ static int reduce_core(ll_dist *d, ll_stats *st, int spread) {
 }
 
 /* ---- the device-resident reduce ---- */
-int ll_dist_choose_device_reduce(ll_dist *d, int can, int *mixed) {
+int ll_dist_choose_device_reduce(ll_dist *d, const ll_dist_devstats *s, int *mixed) {
     if (mixed) *mixed = 0;
     if (!d) return 0;
-    int mine = can && d->have_nccl ? 1 : 0;
+    const int can = s != NULL, kind = s ? (s->stream ? 1 : 2) : 0; /* 1 device, 2 host memory */
+    int mine = s && (s->stream ? d->have_nccl : 1);
     if (mixed) *mixed = !mine && can; /* one rank: it skipped its download for nothing */
 #ifdef LL_HAVE_MPI
     if (d->size > 1) {
-        /* every rank able (min), and whether any rank skipped its download (max of can) */
-        int v[2] = {mine, can ? -1 : 0};
-        LL_MPI(MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_INT, MPI_MIN, d->comm), "MPI_Allreduce (device reduce choice)");
-        if (mixed) *mixed = v[0] == 0 && v[1] == -1;
-        mine = v[0];
+        /* every rank able (min), whether any rank skipped its download (max
+         * of can), and one kind of table on every rank (min = max) */
+        int v[4] = {mine, can ? -1 : 0, kind, -kind};
+        LL_MPI(MPI_Allreduce(MPI_IN_PLACE, v, 4, MPI_INT, MPI_MIN, d->comm), "MPI_Allreduce (device reduce choice)");
+        mine = v[0] && v[2] == -v[3];
+        if (mixed) *mixed = !mine && v[1] == -1;
     }
 #endif
-    d->device_reduce = mine;
+    d->device_reduce = mine ? kind : 0;
     return mine;
 }
 
+#ifdef LL_HAVE_MPI
+/* One entry's packed comoments (cnt doubles at buf) summed onto root: in
+ * device memory with ncclReduce on the table's stream (enqueued, not
+ * waited for), or, for a host-memory table, by the MPI chain in rank order
+ * (tmp: scratch of min(cnt, LL_CHAIN_CHUNK) doubles). */
+static int table_sum(ll_dist *d, const ll_dist_devstats *s, double *buf, size_t cnt, int root, double *tmp, int e) {
+    if (!s->stream) return chain_sum_to(d, buf, cnt, tmp, root);
+#ifdef LL_DIST_NCCL
+    ncclResult_t nr = ncclReduce(buf, buf, cnt, ncclDouble, ncclSum, root, d->nccl, (cudaStream_t)s->stream);
+    if (nr != ncclSuccess) {
+        ll_set_error("NCCL: ncclReduce of entry %d's statistics (%zu doubles) onto rank %d failed: %s (rank %d)", e, cnt,
+                     root, ncclGetErrorString(nr), d->rank);
+        return -1;
+    }
+    return 0;
+#else
+    (void)e;
+    ll_set_error("the device reduce needs a CUDA + NCCL build (rank %d)", d->rank);
+    return -1;
+#endif
+}
+#endif
+
 int ll_dist_reduce_solve_device(ll_dist *d, const ll_dist_devstats *s, double ridge, ll_probe_result *res) {
-#ifndef LL_DIST_NCCL
+#ifndef LL_HAVE_MPI
     (void)s; (void)ridge; (void)res;
-    ll_set_error("the device reduce needs a CUDA + NCCL + MPI build (rank %d)", d ? d->rank : 0);
+    ll_set_error("the device reduce needs an MPI build (rank %d)", d ? d->rank : 0);
     return -1;
 #else
-    if (!d || !d->device_reduce || !d->have_nccl) {
-        ll_set_error("the device reduce was not chosen (ll_dist_choose_device_reduce) (rank %d)", d ? d->rank : 0);
+    if (!d || !s || d->device_reduce != (s->stream ? 1 : 2)) {
+        ll_set_error("the device reduce was not chosen for this table (ll_dist_choose_device_reduce) (rank %d)",
+                     d ? d->rank : 0);
         return -1;
     }
     maybe_fault(d);
@@ -543,52 +579,49 @@ int ll_dist_reduce_solve_device(ll_dist *d, const ll_dist_devstats *s, double ri
     double *gn = ll_xmalloc((size_t)E * sizeof(double)), *gy = ll_xmalloc((size_t)E * sizeof(double));
     double *gmean = ll_xmalloc((size_t)E * dd * sizeof(double));
     int *ones = ll_xmalloc((size_t)E * sizeof(int)), *onull = ll_xmalloc((size_t)E * sizeof(int));
+    double *tmp = NULL;
     int e0, e1;
     my_block(d, E, &e0, &e1);
     ll_probe_result *mine = ll_xcalloc((size_t)(e1 > e0 ? e1 - e0 : 1), sizeof *mine);
     /* 1. the small download, then the global counts and means on the host */
-    cudaStream_t stream = (cudaStream_t)s->stream;
     int rc = s->moments(s->ctx, n, mean, ym, ones);
     if (ll_dist_any_failed(d, rc != 0) >= 0) { rc = -1; goto out; }
     rc = global_moments(d, E, dd, n, mean, ym, ones, gn, gmean, gy, onull);
-    /* 2. every rank's statistics shifted in place on its device (and the
+    /* 2. every rank's statistics shifted in place where they are (and the
      *    pack buffer allocated): agreed before anyone enters the reduces */
     if (rc == 0) rc = s->shift(s->ctx, gn, gmean, gy, onull);
     if (ll_dist_any_failed(d, rc != 0) >= 0) { rc = -1; goto out; }
-    /* 3. each entry's packed comoments summed in device memory onto the
-     *    rank that solves it: pack, ncclReduce, unpack enqueued on the
-     *    statistics' stream in entry order (one scratch buffer, reused).
-     *    What can still fail here (a kernel launch, NCCL enqueueing) means
-     *    a broken device or job: the others may then wait in ncclReduce
-     *    until the launcher ends the job, as a rank that dies does. */
+    /* 3. each entry's packed comoments summed onto the rank that solves it:
+     *    device tables: pack, ncclReduce, unpack enqueued on the statistics'
+     *    stream in entry order (one scratch buffer, reused), waited for once.
+     *    What can still fail here (a kernel launch, NCCL enqueueing) means a
+     *    broken device or job: the others may then wait in ncclReduce until
+     *    the launcher ends the job, as when a rank dies. */
     for (int e = 0; e < E && rc == 0; e++) {
         size_t cnt = 0;
         double *buf = s->pack(s->ctx, e, &cnt);
         if (!buf) { rc = -1; break; }
+        if (!s->stream && !tmp) tmp = ll_xmalloc(LL_MIN(cnt, LL_CHAIN_CHUNK) * sizeof(double));
         const int root = entry_owner(e, E, d->size, 1);
-        ncclResult_t nr = ncclReduce(buf, buf, cnt, ncclDouble, ncclSum, root, d->nccl, stream);
-        if (nr != ncclSuccess) {
-            ll_set_error("NCCL: ncclReduce of entry %d's statistics (%zu doubles) onto rank %d failed: %s (rank %d)", e,
-                         cnt, root, ncclGetErrorString(nr), d->rank);
-            rc = -1;
-            break;
-        }
-        if (d->rank == root) rc = s->unpack(s->ctx, e);
+        rc = table_sum(d, s, buf, cnt, root, tmp, e);
+        if (rc == 0 && d->rank == root) rc = s->unpack(s->ctx, e);
     }
-    if (rc == 0) {
-        cudaError_t ce = cudaStreamSynchronize(stream);
+#ifdef LL_DIST_NCCL
+    if (rc == 0 && s->stream) {
+        cudaError_t ce = cudaStreamSynchronize((cudaStream_t)s->stream);
         if (ce != cudaSuccess) {
             ll_set_error("CUDA: the device reduce of the statistics failed: %s (rank %d)", cudaGetErrorString(ce), d->rank);
             rc = -1;
         }
     }
+#endif
     /* a rank that failed inside the reduce stops the others here */
     if (ll_dist_any_failed(d, rc != 0) >= 0) { rc = -1; goto out; }
     /* 4. each rank solves its block where it is; results meet on rank 0 */
     rc = e1 > e0 ? s->solve(s->ctx, e0, e1, ridge, mine) : 0;
     rc = gather_results(d, E, e0, e1, mine, rc, res);
 out:
-    free(n); free(ym); free(mean); free(gn); free(gy); free(gmean); free(ones); free(onull); free(mine);
+    free(n); free(ym); free(mean); free(gn); free(gy); free(gmean); free(ones); free(onull); free(mine); free(tmp);
     return rc == 0 ? 0 : -1;
 #endif
 }
@@ -685,9 +718,13 @@ cJSON *ll_dist_split_json(ll_dist *d, const int64_t *len, long n, const int *own
     cJSON_AddStringToObject(j, "assignment", "contiguous blocks in input order, balanced by tokens");
     cJSON_AddStringToObject(j, "reduce",
                             P == 1 ? "none"
-                            : d->device_reduce
+                            : d->device_reduce == 1
                                 ? "device-resident: ncclReduce in GPU memory of the statistics shifted to the global "
                                   "means on each GPU, onto the rank solving each entry block, solved there (no host copy)"
+                            : d->device_reduce == 2
+                                ? "the device reduce's driver over host statistics (LAYERLAW_DEVREDUCE_ON_HOST): MPI "
+                                  "chain in rank order of the statistics shifted to the global means in place, onto "
+                                  "the rank solving each entry block"
                             : d->have_nccl ? "ncclReduce of the statistics downloaded and shifted to the global means "
                                              "on the host (staged through GPU memory), onto the rank solving each "
                                              "entry block"

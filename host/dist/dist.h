@@ -62,7 +62,11 @@ int ll_dist_reduce_solve(ll_dist *d, ll_stats *st, double ridge, int threads, ll
 typedef struct ll_dist_devstats {
     void *ctx;
     int E, d;
-    void *stream; /* the cudaStream_t the statistics' kernels run on: the reduce is enqueued there */
+    /* the cudaStream_t the statistics' kernels run on: the ncclReduce is
+     * enqueued there.  NULL: the table's buffers are HOST memory and are
+     * summed by the MPI chain in rank order instead (the CPU backend's table
+     * under LAYERLAW_DEVREDUCE_ON_HOST=1: the driver below, tested on CPUs) */
+    void *stream;
     /* host copies of every entry's count, means [E·d], label mean, ones-null flag (a small download) */
     int (*moments)(void *ctx, double *n, double *mean, double *ymean, int *ones_null);
     /* every entry shifted in place to the global count / means (the host shift's
@@ -81,13 +85,17 @@ typedef struct ll_dist_devstats {
  * build, several ranks (or LAYERLAW_NCCL=1: a one-rank communicator, for the
  * tests), LAYERLAW_NCCL not 0.  Local, before ll_dist_use_device. */
 int ll_dist_device_reduce_possible(const ll_dist *d);
-/* Collective, after ll_dist_use_device: 1 when every rank can (`can`: this
- * rank's backend keeps its statistics on a device with ll_dist_devstats, and
- * its NCCL communicator is up), else 0 — the host reduce.  *mixed = 1 when
- * some ranks could and others not (ranks that skipped the download of their
- * statistics must make it now).  The choice is in ll_dist_split_json's
- * "reduce".  -1 + error when the collective fails. */
-int ll_dist_choose_device_reduce(ll_dist *d, int can, int *mixed);
+/* Local, before ll_dist_use_device: 1 when this rank could run
+ * ll_dist_reduce_solve_device over table s (device memory: as
+ * ll_dist_device_reduce_possible; host memory: an MPI build, several ranks). */
+int ll_dist_devstats_usable(const ll_dist *d, const ll_dist_devstats *s);
+/* Collective, after ll_dist_use_device: 1 when every rank can (s: this
+ * rank's table, NULL when it has none or ll_dist_devstats_usable said 0; a
+ * device table also needs the NCCL communicator up), else 0 — the host
+ * reduce.  *mixed = 1 when some ranks had a table and others not (ranks that
+ * skipped the download of their statistics must make it now).  The choice is
+ * in ll_dist_split_json's "reduce".  -1 + error when the collective fails. */
+int ll_dist_choose_device_reduce(ll_dist *d, const ll_dist_devstats *s, int *mixed);
 /* ll_dist_reduce_solve over device statistics (after ll_dist_choose_device_reduce
  * said 1): the global count and means reduced on the host (E·(d+2)
  * doubles), every rank's statistics shifted to them on its device, each

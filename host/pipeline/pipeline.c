@@ -675,8 +675,8 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
         /* the device-resident reduce (docs/distributed.md) when every rank's
          * statistics are on a GPU with NCCL: nothing is downloaded */
         ll_dist_devstats ds;
-        int on_dev = !fuzz && ll_dist_device_reduce_possible(o->dist) && S.be->probe_devstats &&
-                     S.be->probe_devstats(S.probe, &ds) == 0, mixed = 0;
+        int on_dev = !fuzz && S.be->probe_devstats && S.be->probe_devstats(S.probe, &ds) == 0 &&
+                     ll_dist_devstats_usable(o->dist, &ds), mixed = 0;
         if (!on_dev) {
             S.host_stats = ll_stats_new(E, d, po.target, po.K);
             if (!S.host_stats || S.be->probe_get_stats(S.probe, S.host_stats) != 0) goto fail;
@@ -687,7 +687,7 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
         int frc = ll_dist_agree(o->dist, 0);
         if (frc) { S.agreed_fail = 1; rc = frc; goto fail; }
         if (strcmp(bc.name, "cuda") == 0 && ll_dist_use_device(o->dist, bc.device) != 0) goto fail;
-        if ((on_dev = ll_dist_choose_device_reduce(o->dist, on_dev, &mixed)) < 0) goto fail;
+        if ((on_dev = ll_dist_choose_device_reduce(o->dist, on_dev ? &ds : NULL, &mixed)) < 0) goto fail;
         if (mixed) { /* not every rank can: those that skipped the download make it */
             int drc = 0;
             if (!S.host_stats) {

@@ -246,9 +246,7 @@ TEST(gpu_devreduce_one_rank_nccl_reduce_and_device_solve) {
     REQUIRE_MSG(d, "%s", ll_last_error());
     REQUIRE_MSG(ll_dist_device_reduce_possible(d), "this build has no NCCL (or no MPI): the device reduce is not in it");
     REQUIRE_MSG(ll_dist_use_device(d, 0) == 0, "%s", ll_last_error());
-    int mixed = -1;
-    REQUIRE_MSG(ll_dist_choose_device_reduce(d, 1, &mixed) == 1, "device reduce not chosen: %s", ll_last_error());
-    CHECK_INT(mixed, 0);
+
     const long rows[E] = {500, 400, 300, 200};
     float *X[E];
     double *y[E];
@@ -265,6 +263,11 @@ TEST(gpu_devreduce_one_rank_nccl_reduce_and_device_solve) {
     REQUIRE_MSG(rd, "%s", ll_last_error());
     CHECK_INT(ds.E, E);
     CHECK_INT(ds.d, D);
+    CHECK(ds.stream != NULL);
+    CHECK(ll_dist_devstats_usable(d, &ds));
+    int mixed = -1;
+    REQUIRE_MSG(ll_dist_choose_device_reduce(d, &ds, &mixed) == 1, "device reduce not chosen: %s", ll_last_error());
+    CHECK_INT(mixed, 0);
     memset(gpu, 0, sizeof gpu);
     REQUIRE_MSG(ll_dist_reduce_solve_device(d, &ds, 0, gpu) == 0, "%s", ll_last_error());
     for (int e = 0; e < E; e++) {
