@@ -200,7 +200,7 @@ static int cpu_probe_devstats(ll_capture *c, struct ll_dist_devstats *out) {
     out->ctx = p->devred;
     out->E = p->st->E;
     out->d = p->st->d;
-    out->stream = NULL; /* host memory */
+    out->host_memory = 1;
     out->moments = cdr_moments;
     out->shift = cdr_shift;
     out->pack = cdr_pack;

@@ -252,7 +252,7 @@ int ll_dist_device_reduce_possible(const ll_dist *d) {
 
 int ll_dist_devstats_usable(const ll_dist *d, const ll_dist_devstats *s) {
     if (!d || !s) return 0;
-    if (s->stream) return ll_dist_device_reduce_possible(d);
+    if (!s->host_memory) return ll_dist_device_reduce_possible(d);
 #ifdef LL_HAVE_MPI
     return d->size > 1;
 #else
@@ -520,8 +520,8 @@ static int reduce_core(ll_dist *d, ll_stats *st, int spread) {
 int ll_dist_choose_device_reduce(ll_dist *d, const ll_dist_devstats *s, int *mixed) {
     if (mixed) *mixed = 0;
     if (!d) return 0;
-    const int can = s != NULL, kind = s ? (s->stream ? 1 : 2) : 0; /* 1 device, 2 host memory */
-    int mine = s && (s->stream ? d->have_nccl : 1);
+    const int can = s != NULL, kind = s ? (s->host_memory ? 2 : 1) : 0; /* 1 device, 2 host memory */
+    int mine = s && (s->host_memory || d->have_nccl);
     if (mixed) *mixed = !mine && can; /* one rank: it skipped its download for nothing */
 #ifdef LL_HAVE_MPI
     if (d->size > 1) {
@@ -543,7 +543,7 @@ int ll_dist_choose_device_reduce(ll_dist *d, const ll_dist_devstats *s, int *mix
  * waited for), or, for a host-memory table, by the MPI chain in rank order
  * (tmp: scratch of min(cnt, LL_CHAIN_CHUNK) doubles). */
 static int table_sum(ll_dist *d, const ll_dist_devstats *s, double *buf, size_t cnt, int root, double *tmp, int e) {
-    if (!s->stream) return chain_sum_to(d, buf, cnt, tmp, root);
+    if (s->host_memory) return chain_sum_to(d, buf, cnt, tmp, root);
 #ifdef LL_DIST_NCCL
     ncclResult_t nr = ncclReduce(buf, buf, cnt, ncclDouble, ncclSum, root, d->nccl, (cudaStream_t)s->stream);
     if (nr != ncclSuccess) {
@@ -566,7 +566,7 @@ int ll_dist_reduce_solve_device(ll_dist *d, const ll_dist_devstats *s, double ri
     ll_set_error("the device reduce needs an MPI build (rank %d)", d ? d->rank : 0);
     return -1;
 #else
-    if (!d || !s || d->device_reduce != (s->stream ? 1 : 2)) {
+    if (!d || !s || d->device_reduce != (s->host_memory ? 2 : 1)) {
         ll_set_error("the device reduce was not chosen for this table (ll_dist_choose_device_reduce) (rank %d)",
                      d ? d->rank : 0);
         return -1;
@@ -601,13 +601,13 @@ int ll_dist_reduce_solve_device(ll_dist *d, const ll_dist_devstats *s, double ri
         size_t cnt = 0;
         double *buf = s->pack(s->ctx, e, &cnt);
         if (!buf) { rc = -1; break; }
-        if (!s->stream && !tmp) tmp = ll_xmalloc(LL_MIN(cnt, LL_CHAIN_CHUNK) * sizeof(double));
+        if (s->host_memory && !tmp) tmp = ll_xmalloc(LL_MIN(cnt, LL_CHAIN_CHUNK) * sizeof(double));
         const int root = entry_owner(e, E, d->size, 1);
         rc = table_sum(d, s, buf, cnt, root, tmp, e);
         if (rc == 0 && d->rank == root) rc = s->unpack(s->ctx, e);
     }
 #ifdef LL_DIST_NCCL
-    if (rc == 0 && s->stream) {
+    if (rc == 0 && !s->host_memory) {
         cudaError_t ce = cudaStreamSynchronize((cudaStream_t)s->stream);
         if (ce != cudaSuccess) {
             ll_set_error("CUDA: the device reduce of the statistics failed: %s (rank %d)", cudaGetErrorString(ce), d->rank);

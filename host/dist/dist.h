@@ -62,10 +62,11 @@ int ll_dist_reduce_solve(ll_dist *d, ll_stats *st, double ridge, int threads, ll
 typedef struct ll_dist_devstats {
     void *ctx;
     int E, d;
-    /* the cudaStream_t the statistics' kernels run on: the ncclReduce is
-     * enqueued there.  NULL: the table's buffers are HOST memory and are
-     * summed by the MPI chain in rank order instead (the CPU backend's table
-     * under LAYERLAW_DEVREDUCE_ON_HOST=1: the driver below, tested on CPUs) */
+    /* 0: device memory, summed with ncclReduce enqueued on `stream` (the
+     * cudaStream_t the statistics' kernels run on).  1: HOST memory, summed
+     * by the MPI chain in rank order instead (the CPU backend's table under
+     * LAYERLAW_DEVREDUCE_ON_HOST=1: the driver below, tested on CPUs) */
+    int host_memory;
     void *stream;
     /* host copies of every entry's count, means [E·d], label mean, ones-null flag (a small download) */
     int (*moments)(void *ctx, double *n, double *mean, double *ymean, int *ones_null);

@@ -263,7 +263,7 @@ TEST(gpu_devreduce_one_rank_nccl_reduce_and_device_solve) {
     REQUIRE_MSG(rd, "%s", ll_last_error());
     CHECK_INT(ds.E, E);
     CHECK_INT(ds.d, D);
-    CHECK(ds.stream != NULL);
+    CHECK(ds.stream != NULL && !ds.host_memory);
     CHECK(ll_dist_devstats_usable(d, &ds));
     int mixed = -1;
     REQUIRE_MSG(ll_dist_choose_device_reduce(d, &ds, &mixed) == 1, "device reduce not chosen: %s", ll_last_error());
