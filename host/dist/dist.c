@@ -282,6 +282,23 @@ int ll_dist_reduce_stats(ll_dist *d, ll_stats *st) {
     return reduce_core(d, st, 0);
 }
 
+int ll_dist_reduce_stats_spread(ll_dist *d, ll_stats *st) {
+    if (!d || d->size == 1) return 0;
+    return reduce_core(d, st, 1);
+}
+
+void ll_dist_entry_block(const ll_dist *d, int E, int *e0, int *e1) {
+    const int P = ll_dist_size(d), r = ll_dist_rank(d);
+    *e0 = *e1 = E;
+    /* the owners floor(e·P/E) of reduce_core's spread mode, as a range */
+    for (int e = 0; e < E; e++)
+        if ((int)((long)e * P / E) == r) {
+            if (*e0 == E) *e0 = e;
+            *e1 = e + 1;
+        }
+    if (*e0 == E) *e1 = E;
+}
+
 static int host_solver(void *ctx, const ll_stats *st, double ridge, int threads, ll_probe_result *out) {
     (void)ctx;
     return ll_stats_solve(st, ridge, threads, out);
@@ -477,6 +494,14 @@ int ll_dist_max_double(ll_dist *d, double *v, long n) {
     if (!d || d->size == 1 || n <= 0) return 0;
 #ifdef LL_HAVE_MPI
     LL_MPI(MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_DOUBLE, MPI_MAX, d->comm), "MPI_Allreduce (max)");
+#endif
+    return 0;
+}
+
+int ll_dist_sum_double(ll_dist *d, double *v, long n) {
+    if (!d || d->size == 1 || n <= 0) return 0;
+#ifdef LL_HAVE_MPI
+    LL_MPI(MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_DOUBLE, MPI_SUM, d->comm), "MPI_Allreduce (sum of doubles)");
 #endif
     return 0;
 }

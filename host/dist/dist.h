@@ -53,6 +53,16 @@ typedef int (*ll_dist_solver)(void *ctx, const ll_stats *st, double ridge, int t
 int ll_dist_reduce_solve(ll_dist *d, ll_stats *st, double ridge, int threads, ll_probe_result *res,
                          ll_dist_solver solve, void *solve_ctx);
 
+/* The reduce of ll_dist_reduce_solve without its solve: entry e's merged
+ * statistics end on the rank of its block (ll_dist_entry_block); other
+ * entries of st are left as they were on every rank.  Single process:
+ * nothing to do.  0, or -1 + error (on every rank). */
+int ll_dist_reduce_stats_spread(ll_dist *d, ll_stats *st);
+/* This rank's block of entries [*e0, *e1) of E under the spread reduce:
+ * entry e belongs to rank floor(e·P/E) (empty when E < P for some ranks;
+ * rank 0 always holds entry 0).  Single process: [0, E). */
+void ll_dist_entry_block(const ll_dist *d, int E, int *e0, int *e1);
+
 /* Collective: every rank says whether it failed; returns the lowest failing
  * rank (its error message, prefixed "rank R: " when there are several
  * ranks, is copied to every rank's ll_last_error), or -1 when none failed. */
@@ -68,6 +78,9 @@ int ll_dist_agree(ll_dist *d, int rc);
  * sums are exact; single process: nothing to do).  0, or -1 + error. */
 int ll_dist_sum_ll(ll_dist *d, long long *v, long n);
 int ll_dist_max_double(ll_dist *d, double *v, long n);
+/* Collective sum of doubles, in place on every rank (MPI_Allreduce: the order
+ * is MPI's, exact where each element is non-zero on one rank only). */
+int ll_dist_sum_double(ll_dist *d, double *v, long n);
 
 /* ---- beyond the seam (host/dist/dist.c, host/dist/topo.c) ---- */
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "backend/backend.h"
 #include "core/ll_util.h"
+#include "dist/dist_folds.h"
 #include "io/corpus.h"
 #include "io/npy.h"
 #include "io/token_stream.h"
@@ -382,7 +383,6 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     if (o->folds && need_classes) { ll_set_error("--folds: held-out PR is defined for --measure pr only"); return 2; }
     if (o->folds && o->ridge != 0) { ll_set_error("--folds: held-out PR uses the OLS probe (no --ridge)"); return 2; }
     if (fuzz && o->ridge != 0) { ll_set_error("--ridge: not a parameter of --measure fuzziness"); return 2; }
-    if (o->folds && nranks > 1) { ll_set_error("--folds: not with several ranks yet"); return 2; }
     r->measure = o->measure;
     /* the backend is decided before loading (a GPU keeps bf16 weights) and
      * opened after the input is validated */
@@ -668,12 +668,14 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     double t1 = ll_now();
     r->res = ll_xcalloc((size_t)E, sizeof *r->res);
     int solved;
-    if (S.folds) {
+    if (S.folds && nranks == 1) {
         if (ll_folds_merge_into(S.folds, S.fold_st) != 0) goto fail;
         solved = ll_stats_solve(S.fold_st, o->ridge, threads, r->res);
     } else if (nranks > 1) {
-        S.host_stats = ll_stats_new(E, d, po.target, po.K);
-        if (!S.host_stats || S.be->probe_get_stats(S.probe, S.host_stats) != 0) goto fail;
+        if (!S.folds) { /* folds: the fold statistics are already on the host */
+            S.host_stats = ll_stats_new(E, d, po.target, po.K);
+            if (!S.host_stats || S.be->probe_get_stats(S.probe, S.host_stats) != 0) goto fail;
+        }
         /* failure check 2: every rank has folded its sequences (or failed on
          * the way); then the collectives */
         S.checks = 2;
@@ -691,7 +693,19 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
         padded = tot[1];
         cJSON_AddStringToObject(S.ranks_json, "note", "throughput: tokens, padded_tokens, seconds (the slowest rank) "
                                                       "and rates are the job's; per-entry timings are rank 0's");
-        if (fuzz) { /* separation fuzziness: merged onto rank 0, which computes D */
+        if (S.folds) {
+            /* held-out PR: every fold reduced like the total statistics, the
+             * in-sample and leave-one-fold-out solves spread by entry block;
+             * res and the held-out results land on every rank */
+            solved = ll_dist_folds_solve(o->dist, S.folds, S.fold_st, threads, r->res, &S.ho);
+            if (solved == -2) {
+                char why[512];
+                snprintf(why, sizeof why, "%s", ll_last_error());
+                rc = 2;
+                ll_set_error("%s: %s", src, why);
+                goto fail;
+            }
+        } else if (fuzz) { /* separation fuzziness: merged onto rank 0, which computes D */
             if (ll_dist_reduce_stats(o->dist, S.host_stats) != 0) goto fail;
             solved = rank != 0 ? 0 : fuzz_solve(S.host_stats, threads, r->res);
         } else {
@@ -713,7 +727,7 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
             if (!fuzz && !(r->res[e].tss > 0)) { rc = 2; ll_set_error("%s: labels are constant: PR undefined", src); goto fail; }
         }
     if (S.folds) {
-        if (ll_folds_solve(S.folds, S.fold_st, threads, &S.ho) != 0) {
+        if (nranks == 1 && ll_folds_solve(S.folds, S.fold_st, threads, &S.ho) != 0) {
             char why[512];
             snprintf(why, sizeof why, "%s", ll_last_error()); /* the error buffer is rewritten below */
             rc = 2;
