@@ -66,6 +66,7 @@ static int run_main(ll_dist *dist, int argc, char **argv) {
         {"threads", LL_OPT_INT, &o.threads, 0, 4096, "T", "threads (default: all cores)"},
         {"backend", LL_OPT_STR, &o.backend, 0, 0, "B", "auto|cpu|cuda (default auto: cuda when a device is present)"},
         {"device", LL_OPT_INT, &o.device, 0, 1024, "N", "cuda: the device to use (default 0; under mpirun/srun the rank's\nlocal rank: one rank per GPU)", &seen_device},
+        {"stages", LL_OPT_INT, &o.stages, 1, 4096, "S", "layer (pipeline) parallel under mpirun/srun: each rank runs one of S\nconsecutive blocks of layers and loads only their weights; ranks = replicas x S\n(default 1: every rank runs the whole model; docs/distributed.md)"},
         {"compute", LL_OPT_STR, &o.compute, 0, 0, "C", "auto (default: bf16 on CUDA, fp32 on the CPU) | bf16 (CUDA: weights kept\nas stored, bf16 GEMMs with fp32 accumulation) | fp32"},
         {"dtype", LL_OPT_STR, &o.compute, 0, 0, "C", "the same as --compute"},
         {"quiet", LL_OPT_FLAG, &quiet, 0, 0, NULL, "no table on stdout"},

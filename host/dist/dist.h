@@ -103,6 +103,32 @@ void ll_dist_build_info(char *buf, int cap);
  * {"ranks": P, "transport": ..., "documents": [per rank], "tokens": [per
  * rank], "reduce": "...", "binding": [...]} from the assignment (every rank
  * computes the same).  Collective (gathers the bindings). */
+/* ---- layer (pipeline) parallel (docs/distributed.md) ---- */
+
+/* A sub-group of d's ranks (MPI_Comm_split): the ranks giving the same
+ * color, ordered by key.  Collective over d.  A single process gets a
+ * group of one.  NULL + error.  Freed with ll_dist_split_free. */
+ll_dist *ll_dist_split(ll_dist *d, int color, int key);
+void ll_dist_split_free(ll_dist *sub);
+/* Collective sum of doubles, in place on every rank (for values that are
+ * non-zero on one rank only the sum is exact). */
+int ll_dist_sum_double(ll_dist *d, double *v, long n);
+/* Point-to-point floats in host memory (the residual stream crossing a
+ * stage boundary).  isend starts a send that ll_dist_wait completes (buf
+ * must stay untouched until then); recv blocks and checks that exactly n
+ * floats arrived.  0, or -1 + error. */
+typedef struct ll_dist_req ll_dist_req;
+ll_dist_req *ll_dist_req_new(void);
+void ll_dist_req_free(ll_dist_req *q);
+int ll_dist_isend_floats(ll_dist *d, int dest, int tag, const float *buf, size_t n, ll_dist_req *q);
+int ll_dist_wait(ll_dist_req *q);
+int ll_dist_recv_floats(ll_dist *d, int src, int tag, float *buf, size_t n);
+/* Ends the whole job now: prints "layerlaw: rank R: <ll_last_error()>" and
+ * MPI_Abort(rc).  For failures in the middle of a pipelined forward, where
+ * the other stages are blocked in a hand-over and cannot join a check.
+ * Single process: exits with rc.  Does not return. */
+void ll_dist_abort(ll_dist *d, int rc) __attribute__((noreturn));
+
 struct cJSON;
 struct cJSON *ll_dist_split_json(ll_dist *d, const int64_t *len, long n, const int *owner);
 #endif

@@ -64,6 +64,9 @@ typedef struct {
                                -1: silent (not even the one-line backend notice) */
     const char *progress_label; /* prefix of that line (e.g. "point 3/12"), may be NULL */
     ll_dist *dist;          /* NULL: single process */
+    int stages;             /* layer (pipeline) parallel: the ranks run the model's layers in this
+                               many consecutive blocks (0/1: every rank runs every layer); the
+                               job's ranks must be a multiple: replicas x stages (docs/distributed.md) */
     /* extra sinks that see every entry too (tests, benchmarks); not owned */
     ll_capture *extra_sink;
 } ll_run_opts;
