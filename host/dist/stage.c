@@ -1,5 +1,6 @@
 /* The stage hand-over (see stage.h). */
 #include "dist/stage.h"
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/ll_util.h"
@@ -21,6 +22,15 @@ struct ll_stage_link {
 };
 
 static int tag_of(long long k) { return LL_STAGE_TAG0 + (int)(k % 30000); }
+
+/* Fault injection for the tests (tests/test_stages.c): LAYERLAW_FAULT=kill:R
+ * makes rank R kill itself (SIGKILL) after its first hand-over — a stage
+ * that dies in the middle of the pipelined forward. */
+static void maybe_fault(const ll_stage_link *l) {
+    const char *f = getenv("LAYERLAW_FAULT");
+    if (f && !strncmp(f, "kill:", 5) && l->nsent + l->nrecv == 1 && atoi(f + 5) == ll_dist_world_rank())
+        raise(SIGKILL);
+}
 
 ll_stage_link *ll_stage_link_new(ll_dist *d, int prev, int next) {
     ll_stage_link *l = ll_xcalloc(1, sizeof *l);
@@ -57,6 +67,7 @@ int ll_stage_link_recv(void *u, const ll_ops *ops, void *ctx, float *x, size_t n
     if (ll_dist_recv_floats(l->d, l->prev, tag_of(l->nrecv), dst, n) != 0) return -1;
     l->recv_s += ll_now() - t0;
     l->nrecv++;
+    maybe_fault(l);
     if (!ops->host_memory) ops->upload(ctx, x, dst, sizeof(float) * n);
     return 0;
 }
@@ -82,6 +93,7 @@ int ll_stage_link_send(void *u, const ll_ops *ops, void *ctx, const float *x, si
     }
     if (ll_dist_isend_floats(l->d, l->next, tag_of(l->nsent), l->sbuf[s], n, l->sreq[s]) != 0) return -1;
     l->nsent++;
+    maybe_fault(l);
     l->slot = (s + 1) % LL_STAGE_SLOTS;
     return 0;
 }
