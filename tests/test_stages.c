@@ -328,7 +328,8 @@ static void check_stages_job(const char *model, const char *tokens, const char *
     const cJSON *m1 = cJSON_GetObjectItem(one, "model"), *t1 = cJSON_GetObjectItem(one, "throughput");
     for (int S = 2; S <= 3; S++) {
         char ex[600];
-        snprintf(ex, sizeof ex, "--stages %d %s", S, extra ? extra : "");
+        /* the one process's batches (the default micro-batch of --stages is smaller) */
+        snprintf(ex, sizeof ex, "--stages %d --batch-tokens 4096 %s", S, extra ? extra : "");
         snprintf(out, sizeof out, "%s/stages%d", ll_test_tmpdir(), S);
         st = job(model, tokens, S, out, ex, &o);
         REQUIRE_MSG(st == 0, "--stages %d: exit %d: %s", S, st, o ? o : "");
@@ -357,6 +358,29 @@ static void check_stages_job(const char *model, const char *tokens, const char *
         }
         CHECK(prev_end == jnum(m1, "n_layers"));
         CHECK(prev_e == cJSON_GetArraySize(cJSON_GetObjectItem(one, "layers")) - 1);
+        CHECK(jnum(sj, "micro_batch_tokens") == 4096 && cJSON_IsFalse(cJSON_GetObjectItem(sj, "micro_batch_tokens_chosen")));
+        cJSON_Delete(j);
+        /* without --batch-tokens: micro-batches of T / (9 (S - 1)) tokens (256..4096) so
+         * that the fill-and-drain bubble (S-1)/(M+S-1) stays <= 10%; other batches than
+         * one process's, so the float32 forward rounds differently: 1e-7 (as test_run.c's
+         * batch-size test) */
+        snprintf(ex, sizeof ex, "--stages %d %s", S, extra ? extra : "");
+        snprintf(out, sizeof out, "%s/stages%d-auto", ll_test_tmpdir(), S);
+        st = job(model, tokens, S, out, ex, &o);
+        REQUIRE_MSG(st == 0, "--stages %d (auto micro-batch): exit %d: %s", S, st, o ? o : "");
+        free(o);
+        j = law_of(out);
+        REQUIRE(j);
+        double r = law_diff(one, j);
+        CHECK_MSG(r >= 0 && r <= 1e-7, "--stages %d auto micro-batch: max rel %.3g vs one process", S, r);
+        sj = cJSON_GetObjectItem(j, "stages");
+        const double T = jnum(t1, "tokens"), want = fmax(256, fmin(4096, floor(T / (9.0 * (S - 1)))));
+        CHECK_MSG(jnum(sj, "micro_batch_tokens") == want, "--stages %d: micro-batch %g tokens, expected %g for %g tokens",
+                  S, jnum(sj, "micro_batch_tokens"), want, T);
+        CHECK(cJSON_IsTrue(cJSON_GetObjectItem(sj, "micro_batch_tokens_chosen")));
+        const double M = jnum(sj, "micro_batches");
+        CHECK(M >= 1 && fabs(jnum(sj, "bubble_bound_pct") - 100.0 * (S - 1) / (M + S - 1)) < 1e-9);
+        if (T >= 256.0 * 9 * (S - 1)) CHECK_MSG(jnum(sj, "bubble_bound_pct") <= 10.0 + 1e-9, "bubble %g%%", jnum(sj, "bubble_bound_pct"));
         cJSON_Delete(j);
     }
     cJSON_Delete(one);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include "core/ll_util.h"
 #include "dist/topo.h"
+#include "dist/dist_cuda.h"
 #ifdef LL_HAVE_MPI
 #include <mpi.h>
 #endif
@@ -239,6 +240,18 @@ int ll_dist_use_device(ll_dist *d, int device) {
 #ifdef LL_DIST_NCCL
     if (!d || d->size == 1 || d->have_nccl) return 0;
     if (getenv("LAYERLAW_NCCL") && !strcmp(getenv("LAYERLAW_NCCL"), "0")) return 0;
+    /* NCCL takes one rank per GPU: ranks sharing a device (a test of several
+     * ranks on one GPU) stay on MPI */
+    char bus[32] = "";
+    if (ll_cuda_pci_busid(device, bus, sizeof bus) != 0) snprintf(bus, sizeof bus, "device %d", device);
+    char *all = ll_xcalloc((size_t)d->size, sizeof bus);
+    int rc = MPI_Allgather(bus, (int)sizeof bus, MPI_CHAR, all, (int)sizeof bus, MPI_CHAR, d->comm);
+    int dup = 0;
+    for (int i = 0; rc == MPI_SUCCESS && i < d->size && !dup; i++)
+        for (int j = i + 1; j < d->size && !dup; j++) dup = !strncmp(all + i * sizeof bus, all + j * sizeof bus, sizeof bus);
+    free(all);
+    if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Allgather (devices)");
+    if (dup) return 0;
     ncclUniqueId id;
     if (d->rank == 0) LL_NCCL(ncclGetUniqueId(&id));
     LL_MPI(MPI_Bcast(&id, (int)sizeof id, MPI_BYTE, 0, d->comm), "MPI_Bcast (NCCL id)");
@@ -690,4 +703,36 @@ void ll_dist_abort(ll_dist *d, int rc) {
 #endif
     (void)d;
     _exit(rc ? rc : 1);
+}
+
+/* Device-to-device hand-over over NCCL (after ll_dist_use_device): buf is
+ * DEVICE memory on the communicator's device; the caller has finished the
+ * work that wrote it (send) or will read it after this returns (recv): both
+ * wait for the transfer on the communicator's stream. */
+int ll_dist_has_nccl(const ll_dist *d) { return d && d->have_nccl; }
+
+int ll_dist_nccl_send_floats(ll_dist *d, int dest, const float *buf, size_t n) {
+#ifdef LL_DIST_NCCL
+    if (d && d->have_nccl) {
+        LL_NCCL(ncclSend(buf, n, ncclFloat32, dest, d->nccl, d->stream));
+        LL_CUDART(cudaStreamSynchronize(d->stream));
+        return 0;
+    }
+#endif
+    (void)d; (void)dest; (void)buf; (void)n;
+    ll_set_error("stage hand-over: no NCCL communicator");
+    return -1;
+}
+
+int ll_dist_nccl_recv_floats(ll_dist *d, int src, float *buf, size_t n) {
+#ifdef LL_DIST_NCCL
+    if (d && d->have_nccl) {
+        LL_NCCL(ncclRecv(buf, n, ncclFloat32, src, d->nccl, d->stream));
+        LL_CUDART(cudaStreamSynchronize(d->stream));
+        return 0;
+    }
+#endif
+    (void)d; (void)src; (void)buf; (void)n;
+    ll_set_error("stage hand-over: no NCCL communicator");
+    return -1;
 }

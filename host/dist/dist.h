@@ -123,6 +123,13 @@ void ll_dist_req_free(ll_dist_req *q);
 int ll_dist_isend_floats(ll_dist *d, int dest, int tag, const float *buf, size_t n, ll_dist_req *q);
 int ll_dist_wait(ll_dist_req *q);
 int ll_dist_recv_floats(ll_dist *d, int src, int tag, float *buf, size_t n);
+/* The same between GPUs over NCCL, device memory to device memory (after
+ * ll_dist_use_device on d; ll_dist_has_nccl says whether it took).  Each
+ * call returns when its transfer is done (the peer has posted the matching
+ * call).  0, or -1 + error. */
+int ll_dist_has_nccl(const ll_dist *d);
+int ll_dist_nccl_send_floats(ll_dist *d, int dest, const float *buf, size_t n);
+int ll_dist_nccl_recv_floats(ll_dist *d, int src, float *buf, size_t n);
 /* Ends the whole job now: prints "layerlaw: rank R: <ll_last_error()>" and
  * MPI_Abort(rc).  For failures in the middle of a pipelined forward, where
  * the other stages are blocked in a hand-over and cannot join a check.

@@ -19,7 +19,13 @@ struct ll_stage_link {
     size_t rcap;
     long long nsent, nrecv;
     double recv_s, send_s;
+    int nccl; /* device memory straight to the neighbour's device (ll_stage_link_use_nccl) */
 };
+
+int ll_stage_link_use_nccl(ll_stage_link *l) {
+    l->nccl = ll_dist_has_nccl(l->d);
+    return l->nccl;
+}
 
 static int tag_of(long long k) { return LL_STAGE_TAG0 + (int)(k % 30000); }
 
@@ -55,6 +61,13 @@ int ll_stage_link_recv(void *u, const ll_ops *ops, void *ctx, float *x, size_t n
     ll_stage_link *l = u;
     if (l->prev < 0) { ll_set_error("stage hand-over: the first stage has no previous stage"); return -1; }
     double t0 = ll_now();
+    if (l->nccl && !ops->host_memory) { /* GPU to GPU */
+        if (ll_dist_nccl_recv_floats(l->d, l->prev, x, n) != 0) return -1;
+        l->recv_s += ll_now() - t0;
+        l->nrecv++;
+        maybe_fault(l);
+        return 0;
+    }
     float *dst = x;
     if (!ops->host_memory) {
         if (l->rcap < n) {
@@ -75,6 +88,15 @@ int ll_stage_link_recv(void *u, const ll_ops *ops, void *ctx, float *x, size_t n
 int ll_stage_link_send(void *u, const ll_ops *ops, void *ctx, const float *x, size_t n) {
     ll_stage_link *l = u;
     if (l->next < 0) { ll_set_error("stage hand-over: the last stage has no next stage"); return -1; }
+    if (l->nccl && !ops->host_memory) { /* GPU to GPU: x is rewritten by the next batch, so wait for it */
+        if (ops->sync && ops->sync(ctx) != 0) return -1;
+        double t0 = ll_now();
+        if (ll_dist_nccl_send_floats(l->d, l->next, x, n) != 0) return -1;
+        l->send_s += ll_now() - t0;
+        l->nsent++;
+        maybe_fault(l);
+        return 0;
+    }
     const int s = l->slot;
     /* the buffer's previous message must have left before it is reused */
     double t0 = ll_now();

@@ -612,6 +612,18 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     int e_lo = 0, e_hi = E - 1;
     ll_model_stage_entries(m, m->stage_first, m->stage_end, &e_lo, &e_hi);
     const int El = e_hi - e_lo + 1;
+    /* the batch (micro-batch) size.  Layer stages fill and drain a pipeline
+     * once over the run: of M + S - 1 batch slots each stage idles S - 1, so
+     * a bubble <= 10% needs M >= 9 (S - 1) micro-batches; unless the user
+     * chose --batch-tokens, take the largest batch (<= 4096 tokens, >= 256)
+     * that gives this replica that many (docs/distributed.md). */
+    long long btok = o->batch_tokens > 0 ? o->batch_tokens : 4096;
+    if (nst > 1 && o->batch_tokens <= 0) {
+        long long mine_tok = 0;
+        for (long long q = 0; q < n_seq; q++)
+            if (S.owner[q] == me) mine_tok += S.seq_len[q];
+        btok = LL_MAX(256LL, LL_MIN(4096LL, mine_tok / (9LL * (nst - 1))));
+    }
 
     /* the input is valid: from here on a failure is a runtime failure */
     rc = 1;
@@ -622,7 +634,7 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     if (ll_model_upload(m, ops, S.be->ctx) != 0) goto fail;
     ll_probe_opts po = {.E = El, .d = d, .target = need_classes ? LL_TARGET_ONEHOT : LL_TARGET_ID,
                         .K = need_classes ? S.cmap.K : 0,
-                        .max_rows = (long)LL_MAX(o->batch_tokens, (long long)longest), .pos = o->position,
+                        .max_rows = (long)LL_MAX(btok, (long long)longest), .pos = o->position,
                         .norm = norm, .eps = eps, .norm_last = e_hi == E - 1 ? o->norm_last : 1, .cmap = need_classes ? &S.cmap : NULL,
                         .relabel_ids = S.shuf_to ? &S.shuf_ids : NULL, .relabel_to = S.shuf_to};
     if (need_classes) { /* the class plan's relabelling includes the shuffle */
@@ -660,7 +672,7 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     if (nst > 1) {
         if (sink->on_entry_device) wc.base.on_entry_device = window_on_entry_device;
         sink = &wc.base;
-        S.link = ll_stage_link_new(o->dist, stage > 0 ? rank - 1 : -1, stage < nst - 1 ? rank + 1 : -1);
+        S.link = ll_stage_link_new(S.pipe, stage > 0 ? stage - 1 : -1, stage < nst - 1 ? stage + 1 : -1);
         m->stage_recv = ll_stage_link_recv;
         m->stage_send = ll_stage_link_send;
         m->stage_u = S.link;
@@ -677,6 +689,12 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
         int frc = ll_dist_agree(o->dist, 0);
         if (frc) { S.agreed_fail = 1; rc = frc; goto fail; }
     }
+    /* layer stages on GPUs: the pipeline's NCCL communicator, so that the
+     * stream goes device to device (LAYERLAW_NCCL=0: MPI through the host) */
+    if (S.link && strcmp(bc.name, "cuda") == 0) {
+        if (ll_dist_use_device(S.pipe, bc.device) != 0) goto fail;
+        ll_stage_link_use_nccl(S.link);
+    }
 
     /* pass 2: windows of ~WIN tokens, batched (longest first, or input
      * order with --keep-order / --dump-hidden: the dump is in input order) */
@@ -692,11 +710,11 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     long long done_tok = 0, padded = 0, my_seq = 0, n_batches = 0;
     S.len_hist = ll_xcalloc((size_t)longest + 1, sizeof(long long));
     const int keep_order = o->keep_order || o->dump_hidden;
-    long long WIN = LL_MAX(64LL * o->batch_tokens, 1LL << 20);
+    long long WIN = LL_MAX(64LL * btok, 1LL << 20);
     if (getenv("LAYERLAW_WINDOW_TOKENS")) WIN = LL_MAX(1LL, atoll(getenv("LAYERLAW_WINDOW_TOKENS"))); /* tests */
     S.rd = ll_token_reader_open(tok_path, o->max_length);
     if (!S.rd) goto fail;
-    S.batcher = ll_batcher_new(o->batch_size, o->batch_tokens, longest, 0);
+    S.batcher = ll_batcher_new(o->batch_size, btok, longest, 0);
     int64_t wcap_ids = 4096, wcap_seq = 256;
     S.wids = ll_xmalloc(sizeof(int32_t) * (size_t)wcap_ids);
     S.woff = ll_xmalloc(sizeof(int64_t) * (size_t)(wcap_seq + 1));
@@ -873,8 +891,11 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
         cJSON_AddNumberToObject(stages_json, "replicas", nranks / nst);
         cJSON_AddStringToObject(stages_json, "grid", "rank = replica * stages + stage");
         cJSON_AddStringToObject(stages_json, "handover",
-                                "the residual stream after a stage's last layer, one message per batch "
-                                "(micro-batch), MPI point-to-point staged through host memory, 2 sends in flight");
+                                ll_dist_has_nccl(S.pipe)
+                                    ? "the residual stream after a stage's last layer, one message per batch "
+                                      "(micro-batch), NCCL send/recv device to device"
+                                    : "the residual stream after a stage's last layer, one message per batch "
+                                      "(micro-batch), MPI point-to-point staged through host memory, 2 sends in flight");
         cJSON *jl = cJSON_AddArrayToObject(stages_json, "layers"), *je = cJSON_AddArrayToObject(stages_json, "entries");
         cJSON *jw = cJSON_AddArrayToObject(stages_json, "weights_bytes");
         cJSON *jr = cJSON_AddArrayToObject(stages_json, "wait_previous_s"), *js = cJSON_AddArrayToObject(stages_json, "wait_next_s");
@@ -891,11 +912,18 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
             cJSON_AddItemToArray(jb, cJSON_CreateNumber(pk[8] > 0 ? 100 * (pk[6] + pk[7]) / pk[8] : 0));
         }
         cJSON_AddNumberToObject(stages_json, "micro_batches", (double)n_batches);
+        cJSON_AddNumberToObject(stages_json, "micro_batch_tokens", (double)btok);
+        cJSON_AddBoolToObject(stages_json, "micro_batch_tokens_chosen", o->batch_tokens <= 0);
+        /* the fill-and-drain bound (rank 0's replica); the measured idle is idle_pct */
+        cJSON_AddNumberToObject(stages_json, "bubble_bound_pct",
+                                n_batches > 0 ? 100.0 * (nst - 1) / (double)(n_batches + nst - 1) : 0);
         free(ps);
     }
 
     /* the result's configuration and measurements */
-    r->config = config_json(o, &bc, norm, eps, threads);
+    ll_run_opts oc = *o;
+    oc.batch_tokens = btok; /* as resolved */
+    r->config = config_json(&oc, &bc, norm, eps, threads);
     cJSON *extra = r->extra = cJSON_CreateObject();
     cJSON *jmodel = ll_model_describe(m);
     if (nst > 1) cJSON_ReplaceItemInObject(jmodel, "n_params", cJSON_CreateNumber(n_params));

@@ -37,7 +37,8 @@ typedef struct {
     int max_length;         /* cut sequences (0: no cut); default 512 */
     /* batching */
     int batch_size;         /* default 64 */
-    long long batch_tokens; /* default 4096 */
+    long long batch_tokens; /* default 4096; 0: 4096, or with stages the largest that keeps
+                               the pipeline bubble <= 10% (docs/distributed.md) */
     int keep_order;         /* input order (implied by dump_hidden) */
     /* measurement */
     ll_position position;
