@@ -989,7 +989,11 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     if (S.probe && S.be->probe_timing) {
         S.lms = ll_xcalloc((size_t)E, sizeof(double));
         S.cms = ll_xcalloc((size_t)E, sizeof(double));
-        long nbt = S.be->probe_timing(S.probe, S.lms, S.cms);
+        /* a stage's probe times its own entries (local indices): placed at
+         * e_lo, then met on rank 0 along the pipeline (each entry from one rank) */
+        long nbt = S.be->probe_timing(S.probe, S.lms + e_lo, S.cms + e_lo);
+        if (nst > 1 && (ll_dist_sum_double(S.pipe, S.lms, E) != 0 || ll_dist_sum_double(S.pipe, S.cms, E) != 0))
+            goto fail;
         double peak = S.be->measure_peak_tflops ? S.be->measure_peak_tflops(S.be) : 0;
         double total_fl = 0;
         for (int e = 0; e < E && have_flops; e++) total_fl += S.flops[e];
