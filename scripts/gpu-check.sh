@@ -21,7 +21,8 @@
 #                 runs in the same script): --compute fp32 (rtol 2e-5) and bf16
 #                 (5e-3); gpu_timing in law.json; --dump-hidden through the device
 #                 tee (dump vs the CPU dump, and the PRs of the dumping run vs the
-#                 plain run); --shuffle-vocab; --folds; --measure fuzziness and onehot
+#                 plain run); --shuffle-vocab; --folds; --measure fuzziness and onehot;
+#                 where mpirun exists: 2 ranks on one GPU, data parallel and --stages 2
 #   5. oom        device out of memory: LAYERLAW_CUDA_MEM_LIMIT runs that must fail
 #                 with exit 1, ONE "out of memory" line naming what did not fit and
 #                 the advice, and no results folder; the advised smaller batch then
@@ -142,6 +143,27 @@ if [ "${1:-}" = __features ]; then
             else fail "cuda --measure $ms"; fi
         done
     else skip "--measure: not present"; fi
+    # ranks on one GPU (docs/distributed.md): data parallel and layer stages with 2
+    # ranks sharing device 0 (NCCL refuses two ranks on one device: both stay on MPI)
+    if ! command -v mpirun >/dev/null || ! "$BIN/layerlaw" info 2>&1 | grep -q 'mpi: yes'; then
+        skip "ranks: no mpirun here or layerlaw built without MPI (multi-rank GPU runs not checked)"
+    else
+        MPIRUN="mpirun --allow-run-as-root --oversubscribe -np 2"
+        if tm ranks-dp2 $MPIRUN "$BIN/layerlaw" run --backend cuda --device 0 --compute fp32 --model $M --tokens $T --out "$W/cuda-dp2"; then
+            $CMP law "$W/cpu" "$W/cuda-dp2" --rtol 2e-5 --label "2 data-parallel ranks on one GPU (fp32) vs cpu"
+        else fail "2 data-parallel ranks on one GPU"; fi
+        if has '--stages'; then
+            # the same batches as the one-process runs above (--batch-tokens 4096, $KO): the
+            # split changes no arithmetic, the fp64 statistics see the same features: 1e-9
+            for cp in fp32 bf16; do
+                if tm ranks-stages-$cp $MPIRUN "$BIN/layerlaw" run --backend cuda --device 0 --compute $cp --stages 2 \
+                    --batch-tokens 4096 $KO --model $M --tokens $T --out "$W/cuda-stages-$cp"; then
+                    [ -f "$W/cuda-$cp/law.json" ] && $CMP law "$W/cuda-$cp" "$W/cuda-stages-$cp" --rtol 1e-9 --label "--stages 2 on one GPU ($cp) vs one process"
+                    grep -o '"handover":"[^"]*"' "$W/cuda-stages-$cp/law.json" | head -1 | sed 's/^/    /'
+                else fail "--stages 2, 2 ranks on one GPU ($cp)"; fi
+            done
+        else skip "--stages: not present"; fi
+    fi
     exit 0
 fi
 

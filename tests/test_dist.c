@@ -12,6 +12,8 @@
  * chain runs in rank order); the fixture oracle to 1e-9 as test_fit.c. */
 #include <cJSON.h>
 #include <signal.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -532,5 +534,212 @@ TEST(mpi_run_device_reduce_driver_equals_host_reduce) {
     int st = run_job_env("LAYERLAW_DEVREDUCE_ON_HOST=1 LAYERLAW_FAULT=kill:1", model, tok, 2, out, "--threads 1", &o);
     CHECK_MSG(st != 0, "a killed rank: exit 0: %s", o ? o : "");
     free(o);
+    CHECK(!ll_path_exists(ll_path_join(lp, sizeof lp, out, "law.json")));
+}
+
+/* ---- held-out PR (--folds) under ranks (host/dist/dist_folds.h) ----
+ *
+ * Every fold's statistics are reduced like the total statistics; a job of P
+ * ranks then differs from one process only by the merge order, as above.
+ * Oracle: the one-process result (itself checked against HF hidden states +
+ * numpy in test_measures.c).  Compared: per entry pr, pr_heldout and its fold
+ * mean / sd; heldout.pr_fold and pr_train; the jackknife estimate, se and
+ * interval of slope and Pearson r: all to 1e-12 relative (measured, np 2/3:
+ * pr_heldout ≤ 9.1e-15, fold sd ≤ 1.5e-13, jackknife lo/hi ≤ 8.2e-14, se
+ * ≤ 3.5e-13 — the se is a difference of nearly equal leave-one-out values,
+ * so it carries the most rounding); the examples per fold exactly (a
+ * sequence's fold comes from its index in the whole input, not in a rank's
+ * block); the same np twice: the same bits. */
+
+/* |a−b|/|b| into *worst, and the check. */
+static void check_rel_track(double a, double b, double rtol, double *worst, const char *what, int e) {
+    double r = a == b ? 0 : fabs(a - b) / (fabs(b) > 0 ? fabs(b) : 1.0);
+    if (r > *worst) *worst = r;
+    CHECK_MSG(r <= rtol, "%s [%d]: %.17g vs one process %.17g, rel diff %.3g > %.3g", what, e, a, b, r, rtol);
+}
+
+static const cJSON *jpath(const cJSON *j, const char *a, const char *b, const char *c) {
+    const cJSON *v = cJSON_GetObjectItem(j, a);
+    if (v && b) v = cJSON_GetObjectItem(v, b);
+    if (v && c) v = cJSON_GetObjectItem(v, c);
+    return v;
+}
+
+/* b (P ranks) against a (one process): returns the largest relative
+ * difference, *worst_ho that of the per-entry held-out PR. */
+static double check_heldout_equal(const cJSON *a, const cJSON *b, double rtol, double *worst_ho) {
+    double worst = 0;
+    const cJSON *la = cJSON_GetObjectItem(a, "layers"), *lb = cJSON_GetObjectItem(b, "layers");
+    int E = cJSON_GetArraySize(la);
+    CHECK_MSG(E > 1 && E == cJSON_GetArraySize(lb), "layers: %d vs %d", cJSON_GetArraySize(lb), E);
+    static const char *keys[] = {"pr", "pr_heldout", "pr_heldout_fold_mean", "pr_heldout_fold_sd"};
+    for (int e = 0; e < E && E == cJSON_GetArraySize(lb); e++)
+        for (int k = 0; k < 4; k++) {
+            double x = layer_val(a, e, keys[k]), y = layer_val(b, e, keys[k]);
+            CHECK_MSG(isfinite(x), "one process: entry %d: no %s", e, keys[k]);
+            check_rel_track(y, x, rtol, &worst, keys[k], e);
+            if (k == 1) check_rel_track(y, x, rtol, worst_ho, keys[k], e);
+        }
+    const cJSON *ha = cJSON_GetObjectItem(a, "heldout"), *hb = cJSON_GetObjectItem(b, "heldout");
+    CHECK_MSG(ha && hb, "no heldout member");
+    if (!ha || !hb) return worst;
+    const cJSON *fa = cJSON_GetObjectItem(ha, "fold_examples"), *fb = cJSON_GetObjectItem(hb, "fold_examples");
+    int K = cJSON_GetArraySize(fa);
+    CHECK_MSG(K >= 2 && K == cJSON_GetArraySize(fb), "fold_examples: %d vs %d folds", cJSON_GetArraySize(fb), K);
+    for (int k = 0; k < K && K == cJSON_GetArraySize(fb); k++)
+        CHECK_MSG(cJSON_GetArrayItem(fa, k)->valuedouble == cJSON_GetArrayItem(fb, k)->valuedouble,
+                  "fold %d: %g examples, one process %g", k, cJSON_GetArrayItem(fb, k)->valuedouble,
+                  cJSON_GetArrayItem(fa, k)->valuedouble);
+    static const char *mats[] = {"pr_fold", "pr_train"};
+    for (int m = 0; m < 2; m++)
+        for (int e = 0; e < E; e++) {
+            const cJSON *ra = cJSON_GetArrayItem(cJSON_GetObjectItem(ha, mats[m]), e);
+            const cJSON *rb = cJSON_GetArrayItem(cJSON_GetObjectItem(hb, mats[m]), e);
+            CHECK_MSG(cJSON_GetArraySize(ra) == K && cJSON_GetArraySize(rb) == K, "%s[%d]: not K values", mats[m], e);
+            for (int k = 0; k < K && cJSON_GetArraySize(rb) == K; k++)
+                check_rel_track(cJSON_GetArrayItem(rb, k)->valuedouble, cJSON_GetArrayItem(ra, k)->valuedouble, rtol,
+                                &worst, mats[m], e * K + k);
+        }
+    static const char *par[] = {"slope", "pearson_r"}, *st[] = {"estimate", "se", "lo", "hi"};
+    for (int p = 0; p < 2; p++)
+        for (int s = 0; s < 4; s++) {
+            const cJSON *x = jpath(ha, "jackknife", par[p], st[s]), *y = jpath(hb, "jackknife", par[p], st[s]);
+            CHECK_MSG(cJSON_IsNumber(x) && cJSON_IsNumber(y), "jackknife %s %s missing", par[p], st[s]);
+            if (cJSON_IsNumber(x) && cJSON_IsNumber(y)) {
+                char what[64];
+                snprintf(what, sizeof what, "jackknife %s %s", par[p], st[s]);
+                check_rel_track(y->valuedouble, x->valuedouble, rtol, &worst, what, 0);
+            }
+        }
+    return worst;
+}
+
+/* The result members that must be the same bits for the same rank count. */
+static char *result_text(const cJSON *j) {
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddItemToObject(c, "layers", cJSON_Duplicate(cJSON_GetObjectItem(j, "layers"), 1));
+    cJSON_AddItemToObject(c, "heldout", cJSON_Duplicate(cJSON_GetObjectItem(j, "heldout"), 1));
+    cJSON_AddItemToObject(c, "fit", cJSON_Duplicate(cJSON_GetObjectItem(j, "fit"), 1));
+    char *s = cJSON_PrintUnformatted(c);
+    cJSON_Delete(c);
+    return s;
+}
+
+/* job(P, out, &o) runs the job with P ranks (0: no mpirun) into out. */
+typedef int (*folds_job_fn)(const void *ctx, int P, const char *out, char **o);
+
+static void check_folds_ranks(folds_job_fn job, const void *ctx, const char *tag) {
+    REQUIRE_MSG(have_mpi_binary(), "%s was built without MPI", ll_bin_path());
+    char out[600], p[700], *o = NULL;
+    snprintf(out, sizeof out, "%s/%s-single", ll_test_tmpdir(), tag);
+    int st = job(ctx, 0, out, &o);
+    REQUIRE_MSG(st == 0, "%s single: exit %d: %s", tag, st, o ? o : "");
+    free(o);
+    cJSON *one = load_json(ll_path_join(p, sizeof p, out, "law.json"));
+    REQUIRE(one && cJSON_GetObjectItem(one, "heldout"));
+    char *first3 = NULL;
+    double worst = 0, worst_ho = 0;
+    for (int P = 2; P <= 3; P++)
+        for (int again = 0; again < (P == 3 ? 2 : 1); again++) {
+            snprintf(out, sizeof out, "%s/%s-np%d%s", ll_test_tmpdir(), tag, P, again ? "b" : "");
+            st = job(ctx, P, out, &o);
+            REQUIRE_MSG(st == 0, "%s np %d: exit %d: %s", tag, P, st, o ? o : "");
+            free(o);
+            cJSON *j = load_json(ll_path_join(p, sizeof p, out, "law.json"));
+            REQUIRE_MSG(j, "%s np %d: no law.json", tag, P);
+            double w = check_heldout_equal(one, j, 1e-12, &worst_ho);
+            if (w > worst) worst = w;
+            const cJSON *ranks = cJSON_GetObjectItem(j, "ranks");
+            CHECK_MSG(ranks && (int)cJSON_GetObjectItem(ranks, "ranks")->valuedouble == P, "%s np %d: ranks member", tag, P);
+            if (P == 3) {
+                char *txt = result_text(j);
+                if (!again) first3 = txt;
+                else {
+                    CHECK_MSG(strcmp(txt, first3) == 0, "%s: np 3 twice: different results", tag);
+                    free(txt);
+                }
+            }
+            cJSON_Delete(j);
+        }
+    fprintf(stderr, "    %s: np 2/3 vs one process: largest relative difference %.2g (held-out PR %.2g)\n", tag,
+            worst, worst_ho);
+    free(first3);
+    cJSON_Delete(one);
+}
+
+typedef struct { const char *model, *tokens, *extra; } run_folds_ctx;
+static int run_folds_job(const void *ctx, int P, const char *out, char **o) {
+    const run_folds_ctx *c = ctx;
+    return run_job(c->model, c->tokens, P, out, c->extra, o);
+}
+
+/* Every sequence alone (--batch-size 1 --threads 1), in the default
+ * longest-first window order: the features are the same bits on any rank. */
+TEST(mpi_run_folds_gpt2) {
+    run_folds_ctx c = {"tests/fixtures/models/gpt2", "tests/fixtures/models/gpt2/tokens.jsonl",
+                       "--batch-size 1 --threads 1 --folds 3"};
+    check_folds_ranks(run_folds_job, &c, "gpt2-folds3");
+}
+TEST(mpi_run_folds_llama_gqa_seed) {
+    run_folds_ctx c = {"tests/fixtures/models/llama_gqa", "tests/fixtures/models/llama_gqa/tokens.jsonl",
+                       "--batch-size 1 --threads 1 --folds 3 --fold-seed 11"};
+    check_folds_ranks(run_folds_job, &c, "llama-folds3");
+}
+TEST(mpi_run_folds_stories260k) {
+    const char *model = ll_shared_path("data/checkpoints/stories260K-hf");
+    char tok[600];
+    snprintf(tok, sizeof tok, "%s/alice-200x128.tok512.jsonl", model);
+    run_folds_ctx c = {model, tok, "--batch-size 1 --threads 1 --folds 5"};
+    check_folds_ranks(run_folds_job, &c, "stories-folds5");
+}
+
+typedef struct { const char *extra; } fit_folds_ctx;
+static int fit_folds_job(const void *ctx, int P, const char *out, char **o) {
+    const fit_folds_ctx *c = ctx;
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "%s%s%s fit --features tests/fixtures/fit/well.F.npy --labels tests/fixtures/fit/well.Y.npy --out %s "
+             "--quiet %s 2>&1",
+             P ? MPIRUN " -np " : "", P ? (P == 2 ? "2 " : "3 ") : "", ll_bin_path(), out, c->extra);
+    return ll_run_cmd(cmd, o);
+}
+
+/* fit: examples split into rank blocks, folds by example index, and by
+ * --groups (groups of 7 consecutive examples: a group straddles the blocks'
+ * edges, its examples still share one fold). */
+TEST(mpi_fit_folds) {
+    fit_folds_ctx c = {"--folds 5"};
+    check_folds_ranks(fit_folds_job, &c, "fit-folds5");
+    ll_npy Y;
+    REQUIRE(ll_npy_open("tests/fixtures/fit/well.Y.npy", &Y) == 0);
+    long N = (long)Y.shape[0];
+    ll_npy_close(&Y);
+    int64_t *g = malloc((size_t)N * sizeof(int64_t));
+    for (long i = 0; i < N; i++) g[i] = i / 7;
+    char gp[600], extra[800];
+    ll_path_join(gp, sizeof gp, ll_test_tmpdir(), "groups.npy");
+    int64_t shape[1] = {N};
+    REQUIRE(ll_npy_save(gp, LL_DT_I64, 1, shape, g) == 0);
+    free(g);
+    snprintf(extra, sizeof extra, "--folds 4 --fold-seed 7 --groups %s", gp);
+    c.extra = extra;
+    check_folds_ranks(fit_folds_job, &c, "fit-groups4");
+}
+
+/* 9 sequences in 32 folds: some fold is empty (pigeonhole).  Every rank
+ * knows it after the fold counts are summed; the job stops with the input
+ * error (exit 2), printed once, nothing written. */
+TEST(mpi_run_folds_empty_fold_is_an_input_error) {
+    REQUIRE_MSG(have_mpi_binary(), "%s was built without MPI", ll_bin_path());
+    char out[600], *o = NULL;
+    snprintf(out, sizeof out, "%s/out", ll_test_tmpdir());
+    int st = run_job("tests/fixtures/models/gpt2", "tests/fixtures/models/gpt2/tokens.jsonl", 3, out, "--folds 32", &o);
+    CHECK_INT(st, 2);
+    const char *want = "tests/fixtures/models/gpt2/tokens.jsonl: folds: fold ";
+    const char *hit = o ? strstr(o, want) : NULL;
+    CHECK_MSG(hit && strstr(hit, "of 32 has no examples"), "expected '%s... of 32 has no examples' in: %s", want, o ? o : "");
+    CHECK_MSG(hit && !strstr(hit + strlen(want), want), "printed more than once: %s", o ? o : "");
+    free(o);
+    char lp[700];
     CHECK(!ll_path_exists(ll_path_join(lp, sizeof lp, out, "law.json")));
 }

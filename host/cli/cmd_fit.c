@@ -9,6 +9,7 @@
 #include "cli/opts.h"
 #include "core/ll_util.h"
 #include "dist/dist.h"
+#include "dist/dist_folds.h"
 #include "io/npy.h"
 #include "probe/measures.h"
 #include "probe/probe.h"
@@ -134,8 +135,6 @@ static int fit_main(ll_dist *dist, int argc, char **argv, int *synced) {
     if (nfolds && measure != LL_MEASURE_PR) return cli_fail("--folds: held-out PR is defined for --measure pr only");
     if (nfolds && ridge != 0) return cli_fail("--folds: held-out PR uses the OLS probe (no --ridge)");
     if ((gpath || have_fseed) && !nfolds) return cli_fail("--groups and --fold-seed need --folds");
-    if (nfolds && ll_dist_size(dist) > 1)
-        return cli_fail("--folds: not with several ranks (the fold statistics are not reduced across ranks yet)");
     int threads_auto = threads <= 0;
     if (threads <= 0) threads = omp_get_num_procs();
 
@@ -206,7 +205,9 @@ static int fit_main(ll_dist *dist, int argc, char **argv, int *synced) {
         folds = ll_folds_new(nfolds, fold_seed, E, d);
         if (!folds) { cli_fail_lib(); goto done; }
         for (int k = 0; k < nfolds; k++) memcpy(folds->fold[k]->ones_null, st->ones_null, (size_t)E * sizeof(int));
-        fprintf(stderr, "layerlaw: %d folds: %.3g GB of fold statistics\n", nfolds, ll_folds_bytes(folds) / 1e9);
+        if (root)
+            fprintf(stderr, "layerlaw: %d folds: %.3g GB of fold statistics%s\n", nfolds, ll_folds_bytes(folds) / 1e9,
+                    ll_dist_size(dist) > 1 ? " per rank" : "");
     }
 
     /* this rank's examples: a contiguous block (every example one "document" of one token) */
@@ -279,7 +280,8 @@ static int fit_main(ll_dist *dist, int argc, char **argv, int *synced) {
     }
     ll_progress_end(&prog, hi - lo, hi - lo);
     double t_acc = ll_now() - t0;
-    if (folds && ll_folds_merge_into(folds, st) != 0) { cli_fail_lib(); goto done; }
+    const int ranks = ll_dist_size(dist) > 1;
+    if (folds && !ranks && ll_folds_merge_into(folds, st) != 0) { cli_fail_lib(); goto done; }
     ll_probe_result *res = ll_xcalloc((size_t)E, sizeof *res);
     if (measure == LL_MEASURE_FUZZINESS) {
         /* ranks: the statistics merged onto rank 0, which computes D */
@@ -300,6 +302,24 @@ static int fit_main(ll_dist *dist, int argc, char **argv, int *synced) {
         free(fz);
         for (int e = 0; e < E; e++)
             if (!isfinite(res[e].pr)) { free(res); cli_fail("%s: one class only: separation fuzziness undefined", ypath); goto done; }
+    } else if (folds && ranks) {
+        /* ranks: every fold reduced like the total statistics, each rank solving
+         * the in-sample and held-out probes of a block of entries; the results
+         * on every rank (host/dist/dist_folds.h) */
+        int frc = ll_dist_folds_solve(dist, folds, st, threads, res, &ho);
+        if (frc != 0) {
+            free(res);
+            if (frc == -2) { /* a fold without examples: the same error on every rank */
+                char why[512];
+                snprintf(why, sizeof why, "%s", ll_last_error());
+                ll_set_error("%s: %s", gpath ? gpath : fpath, why);
+            }
+            if (root) cli_fail_print();
+            rc = frc == -2 ? 2 : 1;
+            goto done;
+        }
+        if (!root) { free(res); rc = 0; goto done; } /* rank 0 writes */
+        cli_defer_errors(0);
     } else {
         /* one process: the solve; ranks: the reduce, each rank solving a block of entries, results on rank 0 */
         if (ll_dist_reduce_solve(dist, st, ridge, threads, res, NULL, NULL) != 0) {
@@ -313,7 +333,7 @@ static int fit_main(ll_dist *dist, int argc, char **argv, int *synced) {
     }
     for (int e = 0; e < E && measure != LL_MEASURE_FUZZINESS; e++)
         if (!(res[e].tss > 0)) { free(res); cli_fail("%s: labels are constant: PR undefined", ypath); goto done; }
-    if (folds && ll_folds_solve(folds, st, threads, &ho) != 0) {
+    if (folds && !ranks && ll_folds_solve(folds, st, threads, &ho) != 0) {
         free(res);
         cli_fail("%s: %s", gpath ? gpath : fpath, ll_last_error());
         goto done;

@@ -31,7 +31,7 @@ static int run_main(ll_dist *dist, int argc, char **argv) {
     ll_run_opts o;
     ll_run_opts_default(&o);
     const char *outdir = NULL, *pos_s = "next", *norm_s = "initialized";
-    int quiet = 0, seen_seed = 0, seen_shuffle = 0, seen_device = 0;
+    int quiet = 0, seen_btok = 0, seen_seed = 0, seen_shuffle = 0, seen_device = 0;
     const char *measure_s = "pr"; /* measures (docs/measures.md) */
     int seen_fseed = 0;
     const ll_opt opts[] = {
@@ -61,11 +61,12 @@ static int run_main(ll_dist *dist, int argc, char **argv) {
         {"embedding-entry", LL_OPT_FLAG, &o.embedding_entry, 0, 0, NULL, "rwkv/mamba: entry 0 = the token embeddings and no raw last block\n(default: HF's hidden_states, entry 0 = block 1's output, as the paper)"},
         {NULL, LL_OPT_GROUP, NULL, 0, 0, NULL, "execution:"},
         {"batch-size", LL_OPT_INT, &o.batch_size, 1, 1 << 20, "B", "at most B sequences per forward batch, right-padded (default 64)"},
-        {"batch-tokens", LL_OPT_LONG, &o.batch_tokens, 1, 1e12, "N", "at most N padded tokens per batch (default 4096; a longer\nsequence goes alone): bounds the activation memory"},
+        {"batch-tokens", LL_OPT_LONG, &o.batch_tokens, 1, 1e12, "N", "at most N padded tokens per batch (default 4096; a longer\nsequence goes alone): bounds the activation memory; with --stages the\ndefault is the largest batch that keeps the pipeline bubble <= 10%", &seen_btok},
         {"keep-order", LL_OPT_FLAG, &o.keep_order, 0, 0, NULL, "batch sequences in input order (default: longest first, less padding;\nimplied by --dump-hidden)"},
         {"threads", LL_OPT_INT, &o.threads, 0, 4096, "T", "threads (default: all cores)"},
         {"backend", LL_OPT_STR, &o.backend, 0, 0, "B", "auto|cpu|cuda (default auto: cuda when a device is present)"},
         {"device", LL_OPT_INT, &o.device, 0, 1024, "N", "cuda: the device to use (default 0; under mpirun/srun the rank's\nlocal rank: one rank per GPU)", &seen_device},
+        {"stages", LL_OPT_INT, &o.stages, 1, 4096, "S", "layer (pipeline) parallel under mpirun/srun: each rank runs one of S\nconsecutive blocks of layers and loads only their weights; ranks = replicas x S\n(default 1: every rank runs the whole model; docs/distributed.md)"},
         {"compute", LL_OPT_STR, &o.compute, 0, 0, "C", "auto (default: bf16 on CUDA, fp32 on the CPU) | bf16 (CUDA: weights kept\nas stored, bf16 GEMMs with fp32 accumulation) | fp32"},
         {"dtype", LL_OPT_STR, &o.compute, 0, 0, "C", "the same as --compute"},
         {"quiet", LL_OPT_FLAG, &quiet, 0, 0, NULL, "no table on stdout"},
@@ -101,6 +102,7 @@ static int run_main(ll_dist *dist, int argc, char **argv) {
     }
     cli_defer_errors(0);
     if (!seen_device && ll_dist_size(dist) > 1) o.device = ll_dist_local_rank(dist);
+    if (!seen_btok && o.stages > 1) o.batch_tokens = 0; /* chosen by the pipeline (bubble <= 10%) */
     const int argc0 = argc;
     char **const argv0 = argv;
     o.dist = dist;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include "core/ll_util.h"
 #include "dist/topo.h"
+#include "dist/dist_cuda.h"
 #ifdef LL_HAVE_MPI
 #include <mpi.h>
 #endif
@@ -35,6 +36,7 @@
 struct ll_dist {
     int rank, size, local_rank, local_size;
     int mpi_inited; /* we called MPI_Init (and so MPI_Finalize) */
+    int own_comm;   /* a sub-group made by ll_dist_split: comm is ours to free */
 #ifdef LL_HAVE_MPI
     MPI_Comm comm;
 #endif
@@ -263,6 +265,21 @@ int ll_dist_devstats_usable(const ll_dist *d, const ll_dist_devstats *s) {
 int ll_dist_use_device(ll_dist *d, int device) {
 #ifdef LL_DIST_NCCL
     if (!d || d->have_nccl || !ll_dist_device_reduce_possible(d)) return 0;
+    if (d->size > 1) {
+        /* NCCL takes one rank per GPU: ranks sharing a device (a test of several
+         * ranks on one GPU) stay on MPI */
+        char bus[32] = "";
+        if (ll_cuda_pci_busid(device, bus, sizeof bus) != 0) snprintf(bus, sizeof bus, "device %d", device);
+        char *all = ll_xcalloc((size_t)d->size, sizeof bus);
+        int rc = MPI_Allgather(bus, (int)sizeof bus, MPI_CHAR, all, (int)sizeof bus, MPI_CHAR, d->comm);
+        int dup = 0;
+        for (int i = 0; rc == MPI_SUCCESS && i < d->size && !dup; i++)
+            for (int j = i + 1; j < d->size && !dup; j++)
+                dup = !strncmp(all + i * sizeof bus, all + j * sizeof bus, sizeof bus);
+        free(all);
+        if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Allgather (devices)");
+        if (dup) return 0;
+    }
     ncclUniqueId id;
     if (d->rank == 0) LL_NCCL(ncclGetUniqueId(&id));
     if (d->size > 1) LL_MPI(MPI_Bcast(&id, (int)sizeof id, MPI_BYTE, 0, d->comm), "MPI_Bcast (NCCL id)");
@@ -305,6 +322,23 @@ static int reduce_core(ll_dist *d, ll_stats *st, int spread);
 int ll_dist_reduce_stats(ll_dist *d, ll_stats *st) {
     if (!d || d->size == 1) return 0;
     return reduce_core(d, st, 0);
+}
+
+int ll_dist_reduce_stats_spread(ll_dist *d, ll_stats *st) {
+    if (!d || d->size == 1) return 0;
+    return reduce_core(d, st, 1);
+}
+
+void ll_dist_entry_block(const ll_dist *d, int E, int *e0, int *e1) {
+    const int P = ll_dist_size(d), r = ll_dist_rank(d);
+    *e0 = *e1 = E;
+    /* the owners floor(e·P/E) of reduce_core's spread mode, as a range */
+    for (int e = 0; e < E; e++)
+        if ((int)((long)e * P / E) == r) {
+            if (*e0 == E) *e0 = e;
+            *e1 = e + 1;
+        }
+    if (*e0 == E) *e1 = E;
 }
 
 static int host_solver(void *ctx, const ll_stats *st, double ridge, int threads, ll_probe_result *out) {
@@ -385,13 +419,6 @@ static int global_moments(ll_dist *d, int E, size_t dd, const double *n, const d
     return rc;
 }
 
-/* This rank's block of entries [*e0, *e1) (empty: e0 = e1 = E). */
-static void my_block(const ll_dist *d, int E, int *e0, int *e1) {
-    *e0 = *e1 = E;
-    for (int e = 0; e < E; e++)
-        if (entry_owner(e, E, d->size, 1) == d->rank) { if (*e0 == E) *e0 = e; *e1 = e + 1; }
-}
-
 /* The results of each rank's block [e0, e1) (mine, rc: its solve's status)
  * gathered on rank 0's res[E]; the failure of any rank's solve is agreed
  * first.  Consumes nothing. */
@@ -433,7 +460,7 @@ int ll_dist_reduce_solve(ll_dist *d, ll_stats *st, double ridge, int threads, ll
     const int E = st->E;
     const size_t dd = (size_t)st->d, K = (size_t)st->K;
     int e0, e1;
-    my_block(d, E, &e0, &e1);
+    ll_dist_entry_block(d, E, &e0, &e1);
     /* this rank's entries as statistics of their own (a view: no copy) */
     int rc = 0;
     ll_probe_result *mine = ll_xcalloc((size_t)(e1 > e0 ? e1 - e0 : 1), sizeof *mine);
@@ -581,7 +608,7 @@ int ll_dist_reduce_solve_device(ll_dist *d, const ll_dist_devstats *s, double ri
     int *ones = ll_xmalloc((size_t)E * sizeof(int)), *onull = ll_xmalloc((size_t)E * sizeof(int));
     double *tmp = NULL;
     int e0, e1;
-    my_block(d, E, &e0, &e1);
+    ll_dist_entry_block(d, E, &e0, &e1);
     ll_probe_result *mine = ll_xcalloc((size_t)(e1 > e0 ? e1 - e0 : 1), sizeof *mine);
     /* 1. the small download, then the global counts and means on the host */
     int rc = s->moments(s->ctx, n, mean, ym, ones);
@@ -677,6 +704,14 @@ int ll_dist_max_double(ll_dist *d, double *v, long n) {
     return 0;
 }
 
+int ll_dist_sum_double(ll_dist *d, double *v, long n) {
+    if (!d || d->size == 1 || n <= 0) return 0;
+#ifdef LL_HAVE_MPI
+    LL_MPI(MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_DOUBLE, MPI_SUM, d->comm), "MPI_Allreduce (sum of doubles)");
+#endif
+    return 0;
+}
+
 int ll_dist_bind(ll_dist *d, int device) {
     ll_topo_binding b;
     int local_rank = d ? d->local_rank : 0, local_size = d ? d->local_size : 1;
@@ -763,4 +798,159 @@ cJSON *ll_dist_split_json(ll_dist *d, const int64_t *len, long n, const int *own
 #endif
     cJSON_AddItemToArray(jb, cJSON_CreateString(mine));
     return j;
+}
+
+/* ---- layer (pipeline) parallel: sub-groups, point-to-point, abort ---- */
+
+ll_dist *ll_dist_split(ll_dist *d, int color, int key) {
+    ll_dist *s = ll_xcalloc(1, sizeof *s);
+    s->size = 1;
+    s->local_size = 1;
+    if (d) {
+        s->local_rank = d->local_rank;
+        s->local_size = d->local_size;
+        snprintf(s->binding, sizeof s->binding, "%s", d->binding);
+    }
+#ifdef LL_HAVE_MPI
+    if (d && d->size > 1) {
+        int rc = MPI_Comm_split(d->comm, color, key, &s->comm);
+        if (rc != MPI_SUCCESS) {
+            mpi_fail(rc, "MPI_Comm_split");
+            free(s);
+            return NULL;
+        }
+        s->own_comm = 1;
+        MPI_Comm_set_errhandler(s->comm, MPI_ERRORS_RETURN);
+        MPI_Comm_rank(s->comm, &s->rank);
+        MPI_Comm_size(s->comm, &s->size);
+    }
+#else
+    (void)color; (void)key;
+#endif
+    return s;
+}
+
+void ll_dist_split_free(ll_dist *s) {
+    if (!s) return;
+#ifdef LL_DIST_NCCL
+    if (s->have_nccl) {
+        ncclCommDestroy(s->nccl);
+        cudaStreamDestroy(s->stream);
+    }
+#endif
+#ifdef LL_HAVE_MPI
+    if (s->own_comm) MPI_Comm_free(&s->comm);
+#endif
+    free(s);
+}
+
+struct ll_dist_req {
+#ifdef LL_HAVE_MPI
+    MPI_Request r;
+#endif
+    int active;
+};
+
+ll_dist_req *ll_dist_req_new(void) { return ll_xcalloc(1, sizeof(ll_dist_req)); }
+
+void ll_dist_req_free(ll_dist_req *q) { free(q); }
+
+/* MPI counts are ints: a message of more floats is refused (a stage
+ * boundary of one micro-batch: tokens x width, 4096 x 8192 = 2^25). */
+static int check_count(size_t n, const char *what) {
+    if (n > 0x7fffffff) {
+        ll_set_error("%s: %zu floats in one message (at most 2^31 - 1: use smaller --batch-tokens)", what, n);
+        return -1;
+    }
+    return 0;
+}
+
+int ll_dist_isend_floats(ll_dist *d, int dest, int tag, const float *buf, size_t n, ll_dist_req *q) {
+    if (check_count(n, "MPI_Isend (stage hand-over)")) return -1;
+#ifdef LL_HAVE_MPI
+    if (d && d->size > 1) {
+        LL_MPI(MPI_Isend(buf, (int)n, MPI_FLOAT, dest, tag, d->comm, &q->r), "MPI_Isend (stage hand-over)");
+        q->active = 1;
+        return 0;
+    }
+#endif
+    (void)d; (void)dest; (void)tag; (void)buf; (void)q;
+    ll_set_error("stage hand-over: a single process has no rank %d to send to", dest);
+    return -1;
+}
+
+int ll_dist_wait(ll_dist_req *q) {
+    if (!q || !q->active) return 0;
+    q->active = 0;
+#ifdef LL_HAVE_MPI
+    LL_MPI(MPI_Wait(&q->r, MPI_STATUS_IGNORE), "MPI_Wait (stage hand-over)");
+#endif
+    return 0;
+}
+
+int ll_dist_recv_floats(ll_dist *d, int src, int tag, float *buf, size_t n) {
+    if (check_count(n, "MPI_Recv (stage hand-over)")) return -1;
+#ifdef LL_HAVE_MPI
+    if (d && d->size > 1) {
+        MPI_Status st;
+        LL_MPI(MPI_Recv(buf, (int)n, MPI_FLOAT, src, tag, d->comm, &st), "MPI_Recv (stage hand-over)");
+        int got = 0;
+        MPI_Get_count(&st, MPI_FLOAT, &got);
+        if ((size_t)got != n) {
+            ll_set_error("stage hand-over: rank %d sent %d floats, expected %zu (the stages' batches differ)", src,
+                         got, n);
+            return -1;
+        }
+        return 0;
+    }
+#endif
+    (void)d; (void)tag; (void)buf;
+    ll_set_error("stage hand-over: a single process has no rank %d to receive from", src);
+    return -1;
+}
+
+void ll_dist_abort(ll_dist *d, int rc) {
+    const char *msg = ll_last_error();
+    if (ll_dist_world_size() > 1 && strncmp(msg, "rank ", 5) != 0)
+        fprintf(stderr, "layerlaw: rank %d: %s\n", ll_dist_world_rank(), msg);
+    else
+        fprintf(stderr, "layerlaw: %s\n", msg);
+    fflush(stderr);
+#ifdef LL_HAVE_MPI
+    if (d && d->size > 1) MPI_Abort(d->comm, rc ? rc : 1);
+#endif
+    (void)d;
+    _exit(rc ? rc : 1);
+}
+
+/* Device-to-device hand-over over NCCL (after ll_dist_use_device): buf is
+ * DEVICE memory on the communicator's device; the caller has finished the
+ * work that wrote it (send) or will read it after this returns (recv): both
+ * wait for the transfer on the communicator's stream. */
+int ll_dist_has_nccl(const ll_dist *d) { return d && d->have_nccl; }
+
+int ll_dist_nccl_send_floats(ll_dist *d, int dest, const float *buf, size_t n) {
+#ifdef LL_DIST_NCCL
+    if (d && d->have_nccl) {
+        LL_NCCL(ncclSend(buf, n, ncclFloat32, dest, d->nccl, d->stream));
+        LL_CUDART(cudaStreamSynchronize(d->stream));
+        return 0;
+    }
+#endif
+    (void)d; (void)dest; (void)buf; (void)n;
+    ll_set_error("stage hand-over: no NCCL communicator");
+    return -1;
+}
+
+int ll_dist_nccl_recv_floats(ll_dist *d, int src, float *buf, size_t n) {
+#ifdef LL_DIST_NCCL
+    if (d && d->have_nccl) {
+        LL_NCCL(ncclRecv(buf, n, ncclFloat32, src, d->nccl, d->stream));
+        LL_CUDART(cudaStreamSynchronize(d->stream));
+        return 0;
+    }
+#endif
+    (void)d; (void)src; (void)buf; (void)n;
+    ll_set_error("stage hand-over: no NCCL communicator");
+    return -1;
 }

@@ -55,6 +55,16 @@ typedef int (*ll_dist_solver)(void *ctx, const ll_stats *st, double ridge, int t
 int ll_dist_reduce_solve(ll_dist *d, ll_stats *st, double ridge, int threads, ll_probe_result *res,
                          ll_dist_solver solve, void *solve_ctx);
 
+/* The reduce of ll_dist_reduce_solve without its solve: entry e's merged
+ * statistics end on the rank of its block (ll_dist_entry_block); other
+ * entries of st are left as they were on every rank.  Single process:
+ * nothing to do.  0, or -1 + error (on every rank). */
+int ll_dist_reduce_stats_spread(ll_dist *d, ll_stats *st);
+/* This rank's block of entries [*e0, *e1) of E under the spread reduce:
+ * entry e belongs to rank floor(e·P/E) (empty when E < P for some ranks;
+ * rank 0 always holds entry 0).  Single process: [0, E). */
+void ll_dist_entry_block(const ll_dist *d, int E, int *e0, int *e1);
+
 /* ---- the device-resident reduce (CUDA + NCCL; docs/distributed.md) ----
  * Statistics that stay where a backend keeps them (GPU memory): the backend
  * (host/backend/backend_cuda.c) fills this table, dist drives it.  All
@@ -129,6 +139,9 @@ int ll_dist_agree(ll_dist *d, int rc);
  * sums are exact; single process: nothing to do).  0, or -1 + error. */
 int ll_dist_sum_ll(ll_dist *d, long long *v, long n);
 int ll_dist_max_double(ll_dist *d, double *v, long n);
+/* Collective sum of doubles, in place on every rank (MPI_Allreduce: the order
+ * is MPI's, exact where each element is non-zero on one rank only). */
+int ll_dist_sum_double(ll_dist *d, double *v, long n);
 
 /* ---- beyond the seam (host/dist/dist.c, host/dist/topo.c) ---- */
 
@@ -166,6 +179,36 @@ void ll_dist_build_info(char *buf, int cap);
  * {"ranks": P, "transport": ..., "documents": [per rank], "tokens": [per
  * rank], "reduce": "...", "binding": [...]} from the assignment (every rank
  * computes the same).  Collective (gathers the bindings). */
+/* ---- layer (pipeline) parallel (docs/distributed.md) ---- */
+
+/* A sub-group of d's ranks (MPI_Comm_split): the ranks giving the same
+ * color, ordered by key.  Collective over d.  A single process gets a
+ * group of one.  NULL + error.  Freed with ll_dist_split_free. */
+ll_dist *ll_dist_split(ll_dist *d, int color, int key);
+void ll_dist_split_free(ll_dist *sub);
+/* Point-to-point floats in host memory (the residual stream crossing a
+ * stage boundary).  isend starts a send that ll_dist_wait completes (buf
+ * must stay untouched until then); recv blocks and checks that exactly n
+ * floats arrived.  0, or -1 + error. */
+typedef struct ll_dist_req ll_dist_req;
+ll_dist_req *ll_dist_req_new(void);
+void ll_dist_req_free(ll_dist_req *q);
+int ll_dist_isend_floats(ll_dist *d, int dest, int tag, const float *buf, size_t n, ll_dist_req *q);
+int ll_dist_wait(ll_dist_req *q);
+int ll_dist_recv_floats(ll_dist *d, int src, int tag, float *buf, size_t n);
+/* The same between GPUs over NCCL, device memory to device memory (after
+ * ll_dist_use_device on d; ll_dist_has_nccl says whether it took).  Each
+ * call returns when its transfer is done (the peer has posted the matching
+ * call).  0, or -1 + error. */
+int ll_dist_has_nccl(const ll_dist *d);
+int ll_dist_nccl_send_floats(ll_dist *d, int dest, const float *buf, size_t n);
+int ll_dist_nccl_recv_floats(ll_dist *d, int src, float *buf, size_t n);
+/* Ends the whole job now: prints "layerlaw: rank R: <ll_last_error()>" and
+ * MPI_Abort(rc).  For failures in the middle of a pipelined forward, where
+ * the other stages are blocked in a hand-over and cannot join a check.
+ * Single process: exits with rc.  Does not return. */
+void ll_dist_abort(ll_dist *d, int rc) __attribute__((noreturn));
+
 struct cJSON;
 struct cJSON *ll_dist_split_json(ll_dist *d, const int64_t *len, long n, const int *owner);
 #endif

@@ -151,6 +151,7 @@ static void describe_bert(const ll_model *m, cJSON *j) {
 
 const ll_family ll_family_bert = {
     .model_type = "bert",
+    .layer_split = 1,
     .gguf_arch = "bert",
     .roles = roles,
     .n_roles = N_ROLES,
@@ -168,6 +169,7 @@ const ll_family ll_family_bert = {
 
 const ll_family ll_family_roberta = {
     .model_type = "roberta",
+    .layer_split = 1,
     .roles = roles,
     .n_roles = N_ROLES,
     .hf_prefix = "roberta.",

@@ -145,6 +145,7 @@ static void describe_gemma(const ll_model *m, cJSON *j) {
 
 const ll_family ll_family_gemma = {
     .model_type = "gemma",
+    .layer_split = 1,
     .gguf_arch = "gemma",
     .roles = ll_llama_roles,
     .n_roles = LL_LLAMA_N_ROLES,
@@ -160,6 +161,7 @@ const ll_family ll_family_gemma = {
 
 const ll_family ll_family_gemma2 = {
     .model_type = "gemma2",
+    .layer_split = 1,
     .roles = ll_llama_roles,
     .n_roles = LL_LLAMA_N_ROLES,
     .hf_prefix = "model.",
@@ -174,6 +176,7 @@ const ll_family ll_family_gemma2 = {
 
 const ll_family ll_family_qwen3 = {
     .model_type = "qwen3",
+    .layer_split = 1,
     .roles = ll_llama_roles,
     .n_roles = LL_LLAMA_N_ROLES,
     .hf_prefix = "model.",

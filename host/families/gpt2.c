@@ -93,6 +93,7 @@ static int max_positions_gpt2(const ll_model *m) { return m->cfg.max_pos; }
 
 const ll_family ll_family_gpt2 = {
     .model_type = "gpt2",
+    .layer_split = 1,
     .gguf_arch = "gpt2",
     .roles = roles,
     .n_roles = N_ROLES,

@@ -91,6 +91,7 @@ static int cost_neox(const ll_model *m, int T, ll_cost *pe) { return ll_tf_cost(
 
 const ll_family ll_family_gpt_neox = {
     .model_type = "gpt_neox",
+    .layer_split = 1,
     .gguf_arch = "gptneox",
     .roles = roles,
     .n_roles = N_ROLES,

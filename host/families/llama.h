@@ -25,5 +25,5 @@ int ll_llama_cost(const ll_model *m, int T, ll_cost *pe);
 #define LL_LLAMA_FAMILY_FIELDS                                                                                  \
     .roles = ll_llama_roles, .n_roles = LL_LLAMA_N_ROLES, .hf_prefix = "model.", .harmless = ll_llama_harmless, \
     .bind = ll_llama_bind, .prepare = ll_llama_prepare, .forward = ll_llama_forward, .describe = ll_tf_describe, \
-    .cost = ll_llama_cost
+    .cost = ll_llama_cost, .layer_split = 1
 #endif

@@ -142,15 +142,19 @@ static int forward_mamba(ll_model *m, const ll_ops *ops, void *ctx, const int32_
     const size_t NC = (size_t)N * C;
 
     ll_model_upload_ids(ops, ctx, d_ids, tokens, lens, B, T);
-    ops->embedding(ctx, h, &m->embed, d_ids, (int)N, 0);
-    if (ll_ssm_emit_embeddings(m, ops, ctx, cap, h, tokens, lens, B, T)) return -1;
+    const int from_prev = ll_model_stage_begin(m, ops, ctx, h, (size_t)N * (size_t)C);
+    if (from_prev < 0) return -1;
+    if (!from_prev) {
+        ops->embedding(ctx, h, &m->embed, d_ids, (int)N, 0);
+        if (ll_ssm_emit_embeddings(m, ops, ctx, cap, h, tokens, lens, B, T)) return -1;
+    }
 
     ll_sscan_params sp;
     memset(&sp, 0, sizeof sp);
     sp.y = y; sp.u = u; sp.dt_raw = dt; sp.Bm = dbc + R; sp.Cm = dbc + R + S; sp.bc_rs = W;
     sp.z = xz + E; sp.z_rs = 2 * E;
     sp.B = B; sp.T = T; sp.E = (int)E; sp.S = (int)S;
-    for (int l = 0; l < L; l++) {
+    for (int l = m->stage_first; l < m->stage_end; l++) {
         const mamba_layer *ly = &d->layers[l];
         float *s_conv = st ? st + (size_t)l * layer_state(m, B) : NULL;
         float *s_ssm = st ? s_conv + (size_t)B * E * (K - 1) : NULL;
@@ -167,6 +171,11 @@ static int forward_mamba(ll_model *m, const ll_ops *ops, void *ctx, const int32_
         ops->linear(ctx, o, y, &ly->out_proj, ly->out_proj_b.data, (int)N);
         ops->add(ctx, h, h, o, NC);
         if (ll_ssm_emit_block(m, ops, ctx, cap, l, h, tokens, lens, B, T)) return -1;
+        {
+            const int sa = ll_model_stage_after(m, ops, ctx, l, h, (size_t)((size_t)N * (size_t)C));
+            if (sa < 0) return -1;
+            if (sa) return ops->sync ? ops->sync(ctx) : 0; /* the next stage goes on */
+        }
     }
     ops->rmsnorm(ctx, x, h, m->norm_w.data, (int)N, (int)C, eps);
     if (ll_model_emit(m, ops, ctx, cap, L, x, tokens, lens, B, T)) return -1;
@@ -211,6 +220,8 @@ static const ll_family_state mamba_state = {state_floats, NULL};
 
 const ll_family ll_family_mamba = {
     .model_type = "mamba",
+    .layer_split = 1,
+    .entry_of_layer = ll_ssm_cost_entry,
     .gguf_arch = "mamba",
     .roles = roles,
     .n_roles = N_ROLES,

@@ -136,8 +136,12 @@ static int forward_mamba2(ll_model *m, const ll_ops *ops, void *ctx, const int32
           *y = (float *)(ws + o_y), *o = (float *)(ws + o_o);
     int32_t *d_ids = (int32_t *)(ws + o_ids);
     ll_model_upload_ids(ops, ctx, d_ids, tokens, lens, B, T);
-    ops->embedding(ctx, h, &m->embed, d_ids, (int)N, 0);
-    if (ll_ssm_emit_embeddings(m, ops, ctx, cap, h, tokens, lens, B, T)) return -1;
+    const int from_prev = ll_model_stage_begin(m, ops, ctx, h, (size_t)N * (size_t)C);
+    if (from_prev < 0) return -1;
+    if (!from_prev) {
+        ops->embedding(ctx, h, &m->embed, d_ids, (int)N, 0);
+        if (ll_ssm_emit_embeddings(m, ops, ctx, cap, h, tokens, lens, B, T)) return -1;
+    }
     ll_ssd_params sp;
     memset(&sp, 0, sizeof sp);
     sp.y = y;
@@ -148,7 +152,7 @@ static int forward_mamba2(ll_model *m, const ll_ops *ops, void *ctx, const int32
     sp.dt_min = d->dt_min; sp.dt_max = d->dt_max;
     sp.norm_eps = eps; sp.norm_groups = (int)G;
     sp.B = B; sp.T = T; sp.NH = (int)NH; sp.P = d->P; sp.N = (int)S; sp.G = (int)G;
-    for (int l = 0; l < L; l++) {
+    for (int l = m->stage_first; l < m->stage_end; l++) {
         const mamba2_layer *ly = &d->layers[l];
         ops->rmsnorm(ctx, x, h, ly->norm_w.data, (int)N, (int)C, eps);
         ops->linear(ctx, zxd, x, &ly->in_proj, ly->in_proj_b.data, (int)N);
@@ -158,6 +162,11 @@ static int forward_mamba2(ll_model *m, const ll_ops *ops, void *ctx, const int32
         ops->linear(ctx, o, y, &ly->out_proj, ly->out_proj_b.data, (int)N);
         ops->add(ctx, h, h, o, (size_t)(N * C));
         if (ll_ssm_emit_block(m, ops, ctx, cap, l, h, tokens, lens, B, T)) return -1;
+        {
+            const int sa = ll_model_stage_after(m, ops, ctx, l, h, (size_t)((size_t)N * (size_t)C));
+            if (sa < 0) return -1;
+            if (sa) return ops->sync ? ops->sync(ctx) : 0; /* the next stage goes on */
+        }
     }
     ops->rmsnorm(ctx, x, h, m->norm_w.data, (int)N, (int)C, eps);
     if (ll_model_emit(m, ops, ctx, cap, L, x, tokens, lens, B, T)) return -1;
@@ -202,6 +211,8 @@ static void describe_mamba2(const ll_model *m, cJSON *j) {
 
 const ll_family ll_family_mamba2 = {
     .model_type = "mamba2",
+    .layer_split = 1,
+    .entry_of_layer = ll_ssm_cost_entry,
     .gguf_arch = "mamba2",
     .roles = roles,
     .n_roles = N_ROLES,

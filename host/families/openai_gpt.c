@@ -95,6 +95,7 @@ static ll_norm fresh_none(const ll_model *m, double *eps) {
 
 const ll_family ll_family_openai_gpt = {
     .model_type = "openai-gpt",
+    .layer_split = 1,
     .roles = roles,
     .n_roles = N_ROLES,
     .hf_prefix = "transformer.",

@@ -117,6 +117,7 @@ static int cost_phi(const ll_model *m, int T, ll_cost *pe) {
 
 const ll_family ll_family_phi = {
     .model_type = "phi",
+    .layer_split = 1,
     .gguf_arch = "phi2",
     .roles = roles,
     .n_roles = N_ROLES,

@@ -153,6 +153,7 @@ static int prepare_phi3(ll_model *m) {
     const int64_t F = c->d_ff, C = c->d_model;
     for (int l = 0; l < c->n_layer; l++) {
         ll_tf_layer *y = &m->layers[l];
+        if (!ll_model_layer_loaded(m, l)) continue; /* another stage's layer */
         const ll_weight gu = y->up;
         y->gate = (ll_weight){gu.data, gu.dtype, F, C};
         y->up = (ll_weight){(const char *)gu.data + (size_t)(F * C) * dtype_size(gu.dtype), gu.dtype, F, C};
@@ -204,6 +205,7 @@ static void describe_phi3(const ll_model *m, cJSON *j) {
 
 const ll_family ll_family_phi3 = {
     .model_type = "phi3",
+    .layer_split = 1,
     .gguf_arch = "phi3",
     .roles = roles,
     .n_roles = N_ROLES,

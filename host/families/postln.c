@@ -66,11 +66,16 @@ int ll_postln_forward(ll_model *m, const ll_postln_spec *spec, const ll_weight *
     free(hpos);
 
     /* entry 0: (tokens + type row 0) + positions [, LayerNorm] — HF's order of the sums */
-    ops->embedding(ctx, x, &m->embed, d_ids, (int)N, 0);
-    if (type_emb && type_emb->data) ops->embedding(ctx, x, type_emb, d_zid, (int)N, 1);
-    ops->embedding(ctx, x, &m->pos_embed, d_pos, (int)N, 1);
-    if (spec->embed_ln) ops->layernorm(ctx, x, x, m->norm_w.data, m->norm_b.data, (int)N, (int)C, (float)c->norm_eps);
-    if (ll_model_emit(m, ops, ctx, cap, 0, x, tokens, lens, B, T)) return -1;
+    const int from_prev = ll_model_stage_begin(m, ops, ctx, x, (size_t)(N * C));
+    if (from_prev < 0) return -1;
+    if (!from_prev) {
+        ops->embedding(ctx, x, &m->embed, d_ids, (int)N, 0);
+        if (type_emb && type_emb->data) ops->embedding(ctx, x, type_emb, d_zid, (int)N, 1);
+        ops->embedding(ctx, x, &m->pos_embed, d_pos, (int)N, 1);
+        if (spec->embed_ln)
+            ops->layernorm(ctx, x, x, m->norm_w.data, m->norm_b.data, (int)N, (int)C, (float)c->norm_eps);
+        if (ll_model_emit(m, ops, ctx, cap, 0, x, tokens, lens, B, T)) return -1;
+    }
 
     ll_attn_params ap;
     memset(&ap, 0, sizeof ap);
@@ -90,7 +95,7 @@ int ll_postln_forward(ll_model *m, const ll_postln_spec *spec, const ll_weight *
         ap.q_hs = ap.k_hs = ap.v_hs = D;
     }
     const float eps = (float)c->norm_eps;
-    for (int l = 0; l < c->n_layer; l++) {
+    for (int l = m->stage_first; l < m->stage_end; l++) {
         const ll_tf_layer *y = &m->layers[l];
         if (y->qkv.data) {
             ops->linear(ctx, qkv, x, &y->qkv, y->qkv_b.data, (int)N);
@@ -112,6 +117,11 @@ int ll_postln_forward(ll_model *m, const ll_postln_spec *spec, const ll_weight *
         ops->add(ctx, tmp, x, tmp, (size_t)(N * C));
         ops->layernorm(ctx, x, tmp, y->ln2_w.data, y->ln2_b.data, (int)N, (int)C, eps);
         if (ll_model_emit(m, ops, ctx, cap, l + 1, x, tokens, lens, B, T)) return -1;
+        {
+            const int sa = ll_model_stage_after(m, ops, ctx, l, x, (size_t)(N * C));
+            if (sa < 0) return -1;
+            if (sa) return ops->sync ? ops->sync(ctx) : 0; /* the next stage goes on */
+        }
     }
     return ops->sync ? ops->sync(ctx) : 0;
 }

@@ -157,10 +157,14 @@ static int forward_rwkv(ll_model *m, const ll_ops *ops, void *ctx, const int32_t
     const size_t NC = (size_t)N * C, NA = (size_t)N * A, NF = (size_t)N * F;
 
     ll_model_upload_ids(ops, ctx, d_ids, tokens, lens, B, T);
-    ops->embedding(ctx, h, &m->embed, d_ids, (int)N, 0);
-    if (ll_ssm_emit_embeddings(m, ops, ctx, cap, h, tokens, lens, B, T)) return -1;
+    const int from_prev = ll_model_stage_begin(m, ops, ctx, h, (size_t)N * (size_t)C);
+    if (from_prev < 0) return -1;
+    if (!from_prev) {
+        ops->embedding(ctx, h, &m->embed, d_ids, (int)N, 0);
+        if (ll_ssm_emit_embeddings(m, ops, ctx, cap, h, tokens, lens, B, T)) return -1;
+    }
 
-    for (int l = 0; l < L; l++) {
+    for (int l = m->stage_first; l < m->stage_end; l++) {
         const rwkv_layer *y = &d->layers[l];
         float *s_att = st ? st + (size_t)l * layer_state(m, B) : NULL;
         float *s_ffn = st ? s_att + (size_t)B * C : NULL;
@@ -197,6 +201,11 @@ static int forward_rwkv(ll_model *m, const ll_ops *ops, void *ctx, const int32_t
 
         if (R > 0 && (l + 1) % R == 0) ops->scale(ctx, h, h, 0.5f, NC);
         if (ll_ssm_emit_block(m, ops, ctx, cap, l, h, tokens, lens, B, T)) return -1;
+        {
+            const int sa = ll_model_stage_after(m, ops, ctx, l, h, (size_t)((size_t)N * (size_t)C));
+            if (sa < 0) return -1;
+            if (sa) return ops->sync ? ops->sync(ctx) : 0; /* the next stage goes on */
+        }
     }
     ops->layernorm(ctx, x, h, m->norm_w.data, m->norm_b.data, (int)N, (int)C, eps_out);
     if (ll_model_emit(m, ops, ctx, cap, L, x, tokens, lens, B, T)) return -1;
@@ -241,6 +250,8 @@ static const ll_family_state rwkv_state = {state_floats, state_init};
 
 const ll_family ll_family_rwkv = {
     .model_type = "rwkv",
+    .layer_split = 1,
+    .entry_of_layer = ll_ssm_cost_entry,
     .roles = roles,
     .n_roles = N_ROLES,
     .hf_prefix = "rwkv.",

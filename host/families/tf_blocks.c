@@ -77,6 +77,7 @@ void ll_tf_fuse_qkv(ll_model *m) {
     const int64_t C = c->d_model, Q = (int64_t)c->n_head * c->head_dim, KV = (int64_t)c->n_kv_head * c->head_dim;
     for (int l = 0; l < c->n_layer; l++) {
         ll_tf_layer *y = &m->layers[l];
+        if (!ll_model_layer_loaded(m, l)) continue; /* another stage's layer */
         if (y->q.dtype != LL_DT_F32 || y->k.dtype != LL_DT_F32 || y->v.dtype != LL_DT_F32) continue;
         const float *q = y->q.data, *k = y->k.data, *v = y->v.data;
         if (k != q + Q * C || v != k + KV * C) continue;
@@ -246,11 +247,15 @@ int ll_tf_forward(ll_model *m, const ll_tf_spec *spec, const ll_ops *ops, void *
     ops->upload(ctx, d_lens, lens, sizeof(int) * B);
     free(hpos);
 
-    /* entry 0: embeddings */
-    ops->embedding(ctx, x, &m->embed, d_ids, (int)N, 0);
-    if (spec->learned_positions) ops->embedding(ctx, x, &m->pos_embed, d_pos, (int)N, 1);
-    if (c->embed_scale != 0) ops->scale(ctx, x, x, (float)c->embed_scale, (size_t)(N * C));
-    if (ll_model_emit(m, ops, ctx, cap, 0, x, tokens, lens, B, T)) return -1;
+    /* entry 0: embeddings (a later layer stage receives the stream instead) */
+    const int from_prev = ll_model_stage_begin(m, ops, ctx, x, (size_t)(N * C));
+    if (from_prev < 0) return -1;
+    if (!from_prev) {
+        ops->embedding(ctx, x, &m->embed, d_ids, (int)N, 0);
+        if (spec->learned_positions) ops->embedding(ctx, x, &m->pos_embed, d_pos, (int)N, 1);
+        if (c->embed_scale != 0) ops->scale(ctx, x, x, (float)c->embed_scale, (size_t)(N * C));
+        if (ll_model_emit(m, ops, ctx, cap, 0, x, tokens, lens, B, T)) return -1;
+    }
 
     ll_attn_params ap;
     memset(&ap, 0, sizeof ap);
@@ -266,7 +271,7 @@ int ll_tf_forward(ll_model *m, const ll_tf_spec *spec, const ll_ops *ops, void *
     rp.pos = d_pos;
     rp.inv_freq = m->inv_freq.data;
 
-    for (int l = 0; l < c->n_layer; l++) {
+    for (int l = m->stage_first; l < m->stage_end; l++) {
         const ll_tf_layer *y = &m->layers[l];
         /* attn_scale_mult 0: no scaling (gpt2 scale_attn_weights false); else mult / sqrt(hd) */
         float scale = c->attn_scale_mult == 0 ? 1.0f : (float)(c->attn_scale_mult / sqrt((double)D));
@@ -295,6 +300,11 @@ int ll_tf_forward(ll_model *m, const ll_tf_spec *spec, const ll_ops *ops, void *
         }
         if (l + 1 < c->n_layer) {
             if (ll_model_emit(m, ops, ctx, cap, l + 1, x, tokens, lens, B, T)) return -1;
+        }
+        {
+            const int sa = ll_model_stage_after(m, ops, ctx, l, x, (size_t)(N * C));
+            if (sa < 0) return -1;
+            if (sa) return ops->sync ? ops->sync(ctx) : 0; /* the next stage goes on */
         }
     }
     /* last entry: final norm of block L's output */

@@ -91,6 +91,16 @@ typedef struct ll_family {
     ll_norm (*fresh_norm)(const ll_model *m, double *eps);
     /* Longest sequence the model accepts (NULL or 0: unlimited). */
     int (*max_positions)(const ll_model *m);
+    /* Layer (pipeline) parallel, docs/distributed.md.  1: the forward runs
+     * only layers [m->stage_first, m->stage_end) — it starts with
+     * ll_model_stage_begin (the residual stream of the previous stage
+     * instead of the embeddings) and calls ll_model_stage_after after every
+     * layer (the stream handed to the next stage ends the forward there).
+     * 0: the family cannot be split (t5: encoder and decoder). */
+    int layer_split;
+    /* The entry the forward emits after layer l (NULL: l + 1; the last
+     * layer's entry may come after a final norm). */
+    int (*entry_of_layer)(const ll_model *m, int l);
 } ll_family;
 
 /* ---- the registry (host/families/registry.c) ---- */

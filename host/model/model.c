@@ -65,6 +65,8 @@ static int parse_config_root(ll_model *m, cJSON *root, const char *path, const l
         ll_set_error("%s: norm epsilon %g (must be a non-negative number)", path, c->norm_eps);
         goto done;
     }
+    m->stage_first = 0;
+    m->stage_end = c->n_layer;
     rc = 0;
 done:
     return rc;
@@ -81,6 +83,7 @@ typedef struct {
     char *synth_name; /* synthetic: the tensor's name (seeds its values) */
     int synth_ndim;
     int bad; /* set by fill: a non-finite value */
+    int top; /* a model-level tensor (not bound for a layer) */
 } ld_req;
 
 struct ll_loader {
@@ -92,6 +95,9 @@ struct ll_loader {
     int synthetic; /* no tensor store: every wanted tensor is made up */
     uint64_t seed;
     unsigned char *claimed; /* [st.n_tensors] */
+    int lfirst, lend;  /* layers loaded (layer parallel): [lfirst, lend) */
+    int cur_layer;     /* the layer ll_bind is binding (-1: model-level) */
+    int skipping;      /* the tensor being bound is outside [lfirst, lend): check, do not load */
     ld_req *reqs;
     int n, cap;
 };
@@ -103,6 +109,7 @@ static ld_req *ld_push(ll_loader *ld) {
     }
     ld_req *q = &ld->reqs[ld->n++];
     memset(q, 0, sizeof *q);
+    q->top = ld->cur_layer < 0;
     return q;
 }
 
@@ -133,6 +140,7 @@ int ll_loader_want(ll_loader *ld, ll_weight *dst, const char *name, int ndim, co
     memset(dst, 0, sizeof *dst);
     if (ld->synthetic) {
         if (flags & LL_LOAD_OPTIONAL) return 0; /* the config did not ask for it */
+        if (ld->skipping) return 0;             /* another stage's layer */
         int64_t numel = 1;
         for (int i = 0; i < ndim; i++) numel *= shape[i];
         ld_req *q = ld_push(ld);
@@ -163,6 +171,7 @@ int ll_loader_want(ll_loader *ld, ll_weight *dst, const char *name, int ndim, co
         return -1;
     }
     ld->claimed[t - ld->st.tensors] = 1;
+    if (ld->skipping) return 0; /* another stage's layer: checked, not loaded */
     ld_req *q = ld_push(ld);
     q->dst = dst;
     q->t = t;
@@ -184,7 +193,12 @@ int ll_bind(ll_loader *ld, ll_weight *dst, const ll_tensor_role *role, int layer
     char tail[480];
     if (layer >= 0) snprintf(tail, sizeof tail, role->hf, layer);
     else snprintf(tail, sizeof tail, "%s", role->hf);
-    return ll_loader_wantf(ld, dst, ndim, shape, flags, "%s%s", role->top ? "" : ld->prefix, tail);
+    ld->cur_layer = layer;
+    ld->skipping = layer >= 0 && (layer < ld->lfirst || layer >= ld->lend);
+    int rc = ll_loader_wantf(ld, dst, ndim, shape, flags, "%s%s", role->top ? "" : ld->prefix, tail);
+    ld->cur_layer = -1;
+    ld->skipping = 0;
+    return rc;
 }
 
 void ll_loader_scratch(ll_loader *ld, ll_weight *dst, int64_t n) {
@@ -280,15 +294,19 @@ static int build_arena(ll_model *m, ll_loader *ld) {
     m->arena_bytes = total;
     m->slots = ll_xmalloc(sizeof(ll_weight *) * (ld->n ? ld->n : 1));
     m->n_slots = ld->n;
-    size_t np = 0;
+    size_t np = 0, np_top = 0;
     const uint64_t seed = ld->seed;
-#pragma omp parallel for schedule(dynamic, 1) reduction(+ : np)
+#pragma omp parallel for schedule(dynamic, 1) reduction(+ : np, np_top)
     for (int i = 0; i < ld->n; i++) {
         fill_req(&ld->reqs[i], m->arena, seed);
-        if (ld->reqs[i].t) np += (size_t)ld->reqs[i].t->numel;
-        else if (ld->reqs[i].synth_name) np += (size_t)(ld->reqs[i].rows * ld->reqs[i].cols);
+        size_t k = 0;
+        if (ld->reqs[i].t) k = (size_t)ld->reqs[i].t->numel;
+        else if (ld->reqs[i].synth_name) k = (size_t)(ld->reqs[i].rows * ld->reqs[i].cols);
+        np += k;
+        if (ld->reqs[i].top) np_top += k;
     }
     m->n_params = np;
+    m->n_params_top = np_top;
     for (int i = 0; i < ld->n; i++) {
         ld_req *q = &ld->reqs[i];
         q->dst->data = (char *)m->arena + q->off;
@@ -340,8 +358,42 @@ static ll_model *new_model(const char *dir) {
     return m;
 }
 
-static ll_model *finish_load(ll_model *m, ll_loader *ld) {
+/* The layer range of ll_load_opts (both 0: all), checked. */
+static int set_layer_range(ll_model *m, ll_loader *ld, const ll_load_opts *opts) {
+    const int L = m->cfg.n_layer;
+    int first = opts ? opts->layer_first : 0, end = opts ? opts->layer_end : 0;
+    if (opts && opts->n_stages > 1) {
+        const int S = opts->n_stages, k = opts->stage;
+        if (S > L) {
+            ll_set_error("%s: %d stages for %d layers (at most one stage per layer)", m->dir, S, L);
+            return -1;
+        }
+        if (k < 0 || k >= S) {
+            ll_set_error("%s: stage %d of %d", m->dir, k, S);
+            return -1;
+        }
+        first = (int)((long)k * L / S);
+        end = (int)((long)(k + 1) * L / S);
+    }
+    if (first == 0 && end == 0) end = L;
+    if (first < 0 || end <= first || end > L) {
+        ll_set_error("%s: layers [%d, %d) are not a range of the model's %d layers", m->dir, first, end, L);
+        return -1;
+    }
+    if ((first > 0 || end < L) && !m->family->layer_split) {
+        ll_set_error("%s: the %s family cannot be split into layer stages (layer parallel)", m->dir,
+                     m->cfg.model_type);
+        return -1;
+    }
+    ld->lfirst = m->stage_first = first;
+    ld->lend = m->stage_end = end;
+    ld->cur_layer = -1;
+    return 0;
+}
+
+static ll_model *finish_load(ll_model *m, ll_loader *ld, const ll_load_opts *opts) {
     ld->m = m;
+    if (set_layer_range(m, ld, opts) != 0) goto fail;
     if (m->family->bind(m, ld) != 0) goto fail;
     if (!ld->synthetic && check_unclaimed(m, ld) != 0) goto fail;
     if (build_arena(m, ld) != 0) goto fail;
@@ -370,7 +422,7 @@ static ll_model *load_store(ll_model *m, ll_safetensors *st, const char *where, 
     if (pre && *pre)
         for (int i = 0; i < ld.st.n_tensors; i++)
             if (!strncmp(ld.st.tensors[i].name, pre, strlen(pre))) { ld.prefix = pre; break; }
-    return finish_load(m, &ld);
+    return finish_load(m, &ld, opts);
 }
 
 ll_model *ll_model_load_st(const char *dir, void *store, const char *where, const ll_load_opts *opts) {
@@ -439,7 +491,7 @@ ll_model *ll_model_synthetic(const char *config_json_path, const ll_load_opts *o
     ld.seed = seed;
     ld.keep_half = opts ? opts->keep_half : 0;
     ld.prefix = "";
-    return finish_load(m, &ld);
+    return finish_load(m, &ld, opts);
 }
 
 void ll_model_free(ll_model *m) {
@@ -462,6 +514,38 @@ void ll_model_add_slot(ll_model *m, ll_weight *w) {
 }
 
 int ll_model_n_entries(const ll_model *m) { return m->cfg.n_layer + 1; }
+
+/* ---- layer (pipeline) parallel ---- */
+static int entry_of_layer(const ll_model *m, int l) {
+    return m->family->entry_of_layer ? m->family->entry_of_layer(m, l) : l + 1;
+}
+
+void ll_model_stage_entries(const ll_model *m, int first, int end, int *e_lo, int *e_hi) {
+    const int L = m->cfg.n_layer;
+    *e_lo = first <= 0 ? 0 : entry_of_layer(m, first - 1) + 1;
+    *e_hi = end >= L ? L : entry_of_layer(m, end - 1);
+}
+
+int ll_model_layer_loaded(const ll_model *m, int l) { return l >= m->stage_first && l < m->stage_end; }
+
+int ll_model_stage_begin(ll_model *m, const ll_ops *ops, void *ctx, float *x, size_t n) {
+    if (m->stage_first == 0) return 0;
+    if (!m->stage_recv) {
+        ll_set_error("%s: layers from %d: no previous stage to receive the hidden states from", m->dir,
+                     m->stage_first);
+        return -1;
+    }
+    return m->stage_recv(m->stage_u, ops, ctx, x, n) == 0 ? 1 : -1;
+}
+
+int ll_model_stage_after(ll_model *m, const ll_ops *ops, void *ctx, int l, const float *x, size_t n) {
+    if (l + 1 != m->stage_end || m->stage_end == m->cfg.n_layer) return 0;
+    if (!m->stage_send) {
+        ll_set_error("%s: layers up to %d: no next stage to send the hidden states to", m->dir, m->stage_end);
+        return -1;
+    }
+    return m->stage_send(m->stage_u, ops, ctx, x, n) == 0 ? 1 : -1;
+}
 int ll_model_dim(const ll_model *m) { return m->cfg.d_model; }
 
 ll_norm ll_model_fresh_norm(const ll_model *m, double *eps) {

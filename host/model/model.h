@@ -97,10 +97,28 @@ struct ll_model {
     size_t host_buf_n;
     /* stats */
     size_t n_params;
+    size_t n_params_top; /* of n_params: the model-level tensors (not in a layer) */
+    /* Layer (pipeline) parallel (ll_load_opts.layer_first/end): this
+     * process holds and runs layers [stage_first, stage_end) only (0, L:
+     * the whole model); the residual stream crosses a stage boundary
+     * through stage_recv / stage_send (set by the run pipeline). */
+    int stage_first, stage_end;
+    int (*stage_recv)(void *u, const ll_ops *ops, void *ctx, float *x, size_t n);
+    int (*stage_send)(void *u, const ll_ops *ops, void *ctx, const float *x, size_t n);
+    void *stage_u;
 };
 
 typedef struct {
     int keep_half; /* 1: matrices stored as in the file (F16/BF16) for a GPU backend; 0: all F32 */
+    /* layer (pipeline) parallel: load only layers [layer_first, layer_end)
+     * (both 0: every layer).  The other layers' tensors are checked (name,
+     * shape, dtype) but not read; model-level tensors (embeddings, final
+     * norm) are loaded by every stage.  Refused (-1 + error) for families
+     * without layer_split. */
+    int layer_first, layer_end;
+    /* or: stage `stage` of `n_stages` (> 1) takes layers
+     * [stage*L/n_stages, (stage+1)*L/n_stages) — equal blocks */
+    int stage, n_stages;
 } ll_load_opts;
 
 /* Loads DIR/config.json and DIR/model.safetensors (or the shards listed in
@@ -169,6 +187,13 @@ void ll_model_state_free(ll_model_state *s);
 int ll_model_forward_ex(ll_model *m, const ll_ops *ops, void *ctx, const int32_t *tokens, const int *lens, int B,
                         int T, ll_capture *cap, ll_model_state *state, float *logits);
 
+/* ---- layer (pipeline) parallel ---- */
+/* The entries a process running layers [first, end) emits: [*e_lo, *e_hi]
+ * (the first stage has entry 0, the last the final entry). */
+void ll_model_stage_entries(const ll_model *m, int first, int end, int *e_lo, int *e_hi);
+/* 1 if layer l's weights are loaded here (inside the stage's range). */
+int ll_model_layer_loaded(const ll_model *m, int l);
+
 /* ---- for family implementations ---- */
 #define LL_LOAD_OPTIONAL 1  /* absent → data NULL, no error */
 #define LL_LOAD_TRANSPOSE 2 /* stored [in, out] (GPT-2 Conv1D): loaded as [out, in] */
@@ -219,6 +244,14 @@ void ll_model_upload_ids(const ll_ops *ops, void *ctx, int32_t *d_ids, const int
 #define LL_CARVE(off, name, cnt)                                                                            \
     size_t o_##name = (off);                                                                                \
     (off) += (((size_t)(cnt) * sizeof(float)) + 255) & ~(size_t)255
+/* Layer parallel, inside a family forward (see family.h layer_split).
+ * Before the embeddings: 0 run them (first stage), 1 x [n floats, backend
+ * memory] holds the residual stream entering layer m->stage_first,
+ * received from the previous stage (skip the embeddings and entry 0),
+ * -1 error.  After layer l (its entry emitted): 0 go on, 1 l was the
+ * stage's last layer and x went to the next stage (return), -1 error. */
+int ll_model_stage_begin(ll_model *m, const ll_ops *ops, void *ctx, float *x, size_t n);
+int ll_model_stage_after(ll_model *m, const ll_ops *ops, void *ctx, int l, const float *x, size_t n);
 /* Hands entry e (backend memory [B*T, C]) to the capture; downloads first on
  * device backends. */
 int ll_model_emit(ll_model *m, const ll_ops *ops, void *ctx, ll_capture *cap, int e, const float *h,

@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include "backend/backend.h"
 #include "core/ll_util.h"
+#include "dist/dist_folds.h"
+#include "dist/stage.h"
 #include "io/corpus.h"
 #include "io/npy.h"
 #include "io/token_stream.h"
@@ -96,6 +98,32 @@ static int timed_on_entry_device(ll_capture *self, int e, const float *h, const 
     int rc = t->inner->on_entry_device(t->inner, e, h, tokens, lens, B, T, C);
     timed_account(t, e, t0, ll_now());
     return rc;
+}
+
+/* ---- layer stages ------------------------------------------------------ */
+/* A later stage emits entries e_lo..e_hi only; its statistics hold those
+ * (local index e - e_lo), so that a stage's memory is its own entries'. */
+typedef struct {
+    ll_capture base;
+    ll_capture *inner;
+    int e_lo, e_hi;
+} window_cap;
+static int window_check(const window_cap *w, int e) {
+    if (e >= w->e_lo && e <= w->e_hi) return 0;
+    ll_set_error("layer stage: entry %d emitted outside this stage's entries %d..%d", e, w->e_lo, w->e_hi);
+    return -1;
+}
+static int window_on_entry(ll_capture *self, int e, const float *h, const int32_t *tokens, const int *lens, int B,
+                           int T, int C) {
+    window_cap *w = (window_cap *)self;
+    if (window_check(w, e)) return -1;
+    return w->inner->on_entry(w->inner, e - w->e_lo, h, tokens, lens, B, T, C);
+}
+static int window_on_entry_device(ll_capture *self, int e, const float *h, const int32_t *tokens, const int *lens,
+                                  int B, int T, int C) {
+    window_cap *w = (window_cap *)self;
+    if (window_check(w, e)) return -1;
+    return w->inner->on_entry_device(w->inner, e - w->e_lo, h, tokens, lens, B, T, C);
 }
 
 /* ---- input ------------------------------------------------------------- */
@@ -251,6 +279,7 @@ static cJSON *config_json(const ll_run_opts *o, const ll_backend_choice *bc, ll_
     cJSON_AddBoolToObject(cfg, "embedding_entry", o->embedding_entry);
     cJSON_AddNumberToObject(cfg, "max_length", o->max_length);
     cJSON_AddNumberToObject(cfg, "threads", threads);
+    if (o->stages > 1) cJSON_AddNumberToObject(cfg, "stages", o->stages);
     cJSON_AddStringToObject(cfg, "position", ll_position_name(o->position));
     cJSON_AddStringToObject(cfg, "norm", o->norm_initialized ? "initialized" : ll_norm_name(o->norm));
     cJSON_AddStringToObject(cfg, "norm_applied", ll_norm_name(norm));
@@ -305,6 +334,11 @@ typedef struct {
     int64_t *wseq;
     int *rowf;
     ll_heldout ho;
+    /* layer stages: the group of ranks running the same layers (data
+     * parallel among themselves), the ranks of one pipeline, the hand-over */
+    ll_dist *grp, *pipe;
+    ll_stage_link *link;
+    ll_probe_result *res_local;
 } run_state;
 
 /* A rank's block of merged statistics, solved where its backend solves. */
@@ -344,6 +378,10 @@ static void run_state_free(run_state *s) {
     free(s->wseq);
     free(s->rowf);
     ll_heldout_free(&s->ho);
+    ll_stage_link_free(s->link);
+    free(s->res_local);
+    ll_dist_split_free(s->grp);
+    ll_dist_split_free(s->pipe);
 }
 
 static void fuzz_to_res(const ll_fuzz_result *fz, int E, ll_probe_result *res) {
@@ -351,6 +389,26 @@ static void fuzz_to_res(const ll_fuzz_result *fz, int E, ll_probe_result *res) {
         res[e].pr = fz[e].D; res[e].rss = fz[e].tr_sw; res[e].tss = fz[e].tr_sb;
         res[e].n = fz[e].n; res[e].rank = fz[e].rank;
     }
+}
+
+/* Layer stages: every entry's result onto rank 0.  The stage's solved block
+ * (S->res_local, valid where have = 1: its group's rank 0) is placed at
+ * e_lo, every other entry is 0, and the pipeline's ranks sum: each entry is
+ * non-zero on one rank only, so the sum is exact.  0 / -1. */
+static int gather_stages(run_state *S, ll_probe_result *res, int E, int e_lo, int El, int have) {
+    double *buf = ll_xcalloc((size_t)E * 5, sizeof(double));
+    for (int i = 0; have && i < El; i++) {
+        const ll_probe_result *p = &S->res_local[i];
+        double *b = buf + 5 * (size_t)(e_lo + i);
+        b[0] = p->pr; b[1] = p->rss; b[2] = p->tss; b[3] = p->n; b[4] = p->rank;
+    }
+    int rc = ll_dist_sum_double(S->pipe, buf, 5L * E);
+    for (int e = 0; rc == 0 && e < E; e++) {
+        const double *b = buf + 5 * (size_t)e;
+        res[e].pr = b[0]; res[e].rss = b[1]; res[e].tss = b[2]; res[e].n = b[3]; res[e].rank = (int)b[4];
+    }
+    free(buf);
+    return rc;
 }
 
 /* Separation fuzziness of host statistics into res.  0 / -1. */
@@ -382,7 +440,19 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     if (o->folds && need_classes) { ll_set_error("--folds: held-out PR is defined for --measure pr only"); return 2; }
     if (o->folds && o->ridge != 0) { ll_set_error("--folds: held-out PR uses the OLS probe (no --ridge)"); return 2; }
     if (fuzz && o->ridge != 0) { ll_set_error("--ridge: not a parameter of --measure fuzziness"); return 2; }
-    if (o->folds && nranks > 1) { ll_set_error("--folds: not with several ranks yet"); return 2; }
+    /* layer stages (pipeline parallel): the ranks form a grid of nrep
+     * replicas x nst stages; rank = replica * nst + stage, so the stages of
+     * one pipeline are neighbours (one node) */
+    const int nst = o->stages > 1 ? o->stages : 1;
+    if (nst > 1 && nranks % nst != 0) {
+        ll_set_error("--stages %d: the job has %d rank%s, not a multiple of %d (start it with mpirun -np %d or more)",
+                     nst, nranks, nranks == 1 ? "" : "s", nst, nst);
+        return 2;
+    }
+    if (nst > 1 && o->folds) { ll_set_error("--folds: not with --stages"); return 2; }
+    if (nst > 1 && o->dump_hidden) { ll_set_error("--dump-hidden: not with --stages"); return 2; }
+    if (nst > 1 && o->extra_sink) { ll_set_error("run: extra sinks are not supported with --stages"); return 2; }
+    const int stage = rank % nst, replica = rank / nst;
     r->measure = o->measure;
     /* the backend is decided before loading (a GPU keeps bf16 weights) and
      * opened after the input is validated */
@@ -399,8 +469,17 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
         if (o->threads <= 0) threads = cores;
     }
 
+    if (nst > 1) {
+        S.grp = ll_dist_split(o->dist, stage, replica);
+        S.pipe = ll_dist_split(o->dist, replica, stage);
+        if (!S.grp || !S.pipe) goto fail;
+    }
+    /* the data-parallel group: the ranks that hold the same entries */
+    ll_dist *dg = nst > 1 ? S.grp : o->dist;
+    const int me = ll_dist_rank(dg);
+
     double t0 = ll_now();
-    ll_load_opts lo = {bc.keep_half};
+    ll_load_opts lo = {.keep_half = bc.keep_half, .stage = stage, .n_stages = nst};
     S.m = o->synthetic ? ll_model_synthetic(o->model, &lo, o->synthetic_seed) : ll_model_load_ex(o->model, &lo);
     if (!S.m) goto fail; /* rc 2: through fail, so that other ranks learn of it */
     r->load_s = ll_now() - t0;
@@ -528,7 +607,23 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     }
     /* ranks: which sequences are this process's */
     S.owner = ll_xmalloc(sizeof(int) * (size_t)(n_seq > 0 ? n_seq : 1));
-    ll_dist_assign(o->dist, S.seq_len, (long)n_seq, S.owner);
+    ll_dist_assign(dg, S.seq_len, (long)n_seq, S.owner);
+    /* this stage's entries */
+    int e_lo = 0, e_hi = E - 1;
+    ll_model_stage_entries(m, m->stage_first, m->stage_end, &e_lo, &e_hi);
+    const int El = e_hi - e_lo + 1;
+    /* the batch (micro-batch) size.  Layer stages fill and drain a pipeline
+     * once over the run: of M + S - 1 batch slots each stage idles S - 1, so
+     * a bubble <= 10% needs M >= 9 (S - 1) micro-batches; unless the user
+     * chose --batch-tokens, take the largest batch (<= 4096 tokens, >= 256)
+     * that gives this replica that many (docs/distributed.md). */
+    long long btok = o->batch_tokens > 0 ? o->batch_tokens : 4096;
+    if (nst > 1 && o->batch_tokens <= 0) {
+        long long mine_tok = 0;
+        for (long long q = 0; q < n_seq; q++)
+            if (S.owner[q] == me) mine_tok += S.seq_len[q];
+        btok = LL_MAX(256LL, LL_MIN(4096LL, mine_tok / (9LL * (nst - 1))));
+    }
 
     /* the input is valid: from here on a failure is a runtime failure */
     rc = 1;
@@ -537,10 +632,10 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     if (!S.be) goto fail;
     const ll_ops *ops = S.be->ops;
     if (ll_model_upload(m, ops, S.be->ctx) != 0) goto fail;
-    ll_probe_opts po = {.E = E, .d = d, .target = need_classes ? LL_TARGET_ONEHOT : LL_TARGET_ID,
+    ll_probe_opts po = {.E = El, .d = d, .target = need_classes ? LL_TARGET_ONEHOT : LL_TARGET_ID,
                         .K = need_classes ? S.cmap.K : 0,
-                        .max_rows = (long)LL_MAX(o->batch_tokens, (long long)longest), .pos = o->position,
-                        .norm = norm, .eps = eps, .norm_last = o->norm_last, .cmap = need_classes ? &S.cmap : NULL,
+                        .max_rows = (long)LL_MAX(btok, (long long)longest), .pos = o->position,
+                        .norm = norm, .eps = eps, .norm_last = e_hi == E - 1 ? o->norm_last : 1, .cmap = need_classes ? &S.cmap : NULL,
                         .relabel_ids = S.shuf_to ? &S.shuf_ids : NULL, .relabel_to = S.shuf_to};
     if (need_classes) { /* the class plan's relabelling includes the shuffle */
         po.relabel_ids = S.shuf_to ? &S.shuf_ids : &S.cls_from;
@@ -573,6 +668,15 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     if (o->extra_sink) sinks[n_sinks++] = o->extra_sink;
     ll_capture *sink = sinks[0];
     if (n_sinks > 1) sink = S.tee = ll_capture_tee_new_backend(sinks, n_sinks, ops, S.be->ctx);
+    window_cap wc = {.base = {.on_entry = window_on_entry}, .inner = sink, .e_lo = e_lo, .e_hi = e_hi};
+    if (nst > 1) {
+        if (sink->on_entry_device) wc.base.on_entry_device = window_on_entry_device;
+        sink = &wc.base;
+        S.link = ll_stage_link_new(S.pipe, stage > 0 ? stage - 1 : -1, stage < nst - 1 ? stage + 1 : -1);
+        m->stage_recv = ll_stage_link_recv;
+        m->stage_send = ll_stage_link_send;
+        m->stage_u = S.link;
+    }
     timed_cap tc = {.base = {.on_entry = timed_on_entry}, .inner = sink, .E = E, .model = o->model};
     r->forward_s = tc.fwd_s = ll_xcalloc((size_t)E, sizeof(double));
     r->capture_s = tc.cap_s = ll_xcalloc((size_t)E, sizeof(double));
@@ -585,13 +689,19 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
         int frc = ll_dist_agree(o->dist, 0);
         if (frc) { S.agreed_fail = 1; rc = frc; goto fail; }
     }
+    /* layer stages on GPUs: the pipeline's NCCL communicator, so that the
+     * stream goes device to device (LAYERLAW_NCCL=0: MPI through the host) */
+    if (S.link && strcmp(bc.name, "cuda") == 0) {
+        if (ll_dist_use_device(S.pipe, bc.device) != 0) goto fail;
+        ll_stage_link_use_nccl(S.link);
+    }
 
     /* pass 2: windows of ~WIN tokens, batched (longest first, or input
      * order with --keep-order / --dump-hidden: the dump is in input order) */
     /* progress: this rank's non-empty sequences forwarded so far (not the
      * ones read into a window, which run ahead by up to a window) */
     long long mine = 0;
-    for (long long q = 0; q < n_seq; q++) mine += S.owner[q] == rank && S.seq_len[q] > 0;
+    for (long long q = 0; q < n_seq; q++) mine += S.owner[q] == me && S.seq_len[q] > 0;
     ll_progress prog;
     ll_progress_init(&prog, "sequences", mine);
     prog.label = o->progress_label;
@@ -600,11 +710,11 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     long long done_tok = 0, padded = 0, my_seq = 0, n_batches = 0;
     S.len_hist = ll_xcalloc((size_t)longest + 1, sizeof(long long));
     const int keep_order = o->keep_order || o->dump_hidden;
-    long long WIN = LL_MAX(64LL * o->batch_tokens, 1LL << 20);
+    long long WIN = LL_MAX(64LL * btok, 1LL << 20);
     if (getenv("LAYERLAW_WINDOW_TOKENS")) WIN = LL_MAX(1LL, atoll(getenv("LAYERLAW_WINDOW_TOKENS"))); /* tests */
     S.rd = ll_token_reader_open(tok_path, o->max_length);
     if (!S.rd) goto fail;
-    S.batcher = ll_batcher_new(o->batch_size, o->batch_tokens, longest, 0);
+    S.batcher = ll_batcher_new(o->batch_size, btok, longest, 0);
     int64_t wcap_ids = 4096, wcap_seq = 256;
     S.wids = ll_xmalloc(sizeof(int32_t) * (size_t)wcap_ids);
     S.woff = ll_xmalloc(sizeof(int64_t) * (size_t)(wcap_seq + 1));
@@ -620,7 +730,7 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
             if (rr < 0) goto fail;
             if (rr == 0) { eof = 1; break; }
             long long q = seen_seq++;
-            if (n == 0 || q >= n_seq || S.owner[q] != rank) continue;
+            if (n == 0 || q >= n_seq || S.owner[q] != me) continue;
             if (S.woff[nw] + n > wcap_ids) {
                 while (S.woff[nw] + n > wcap_ids) wcap_ids *= 2;
                 S.wids = ll_xrealloc(S.wids, sizeof(int32_t) * (size_t)wcap_ids);
@@ -653,12 +763,16 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
             tc.last = ll_now();
             if (ll_model_forward(m, ops, S.be->ctx, bt.tokens, bt.lens, bt.B, bt.T, &tc.base) != 0) {
                 if (tc.nonfinite) rc = 2; /* the model or input, not the machine */
+                /* the other stages wait in a hand-over: they cannot join a
+                 * failure check, so the job ends here (said once, by this rank) */
+                if (nst > 1) ll_dist_abort(o->dist, rc);
                 goto fail;
             }
             ll_progress_update(&prog, my_seq, done_tok);
         }
     }
     if (ops->sync && ops->sync(S.be->ctx) != 0) goto fail;
+    if (S.link && ll_stage_link_finish(S.link) != 0) ll_dist_abort(o->dist, 1);
     ll_progress_end(&prog, my_seq, done_tok);
     r->run_s = ll_now() - t_run0;
     if (S.dumpcap && (ll_capture_dump_finish(S.dumpcap) != 0 ||
@@ -668,17 +782,17 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     double t1 = ll_now();
     r->res = ll_xcalloc((size_t)E, sizeof *r->res);
     int solved;
-    if (S.folds) {
+    if (S.folds && nranks == 1) {
         if (ll_folds_merge_into(S.folds, S.fold_st) != 0) goto fail;
         solved = ll_stats_solve(S.fold_st, o->ridge, threads, r->res);
     } else if (nranks > 1) {
         /* the device-resident reduce (docs/distributed.md) when every rank's
          * statistics are on a GPU with NCCL: nothing is downloaded */
         ll_dist_devstats ds;
-        int on_dev = !fuzz && S.be->probe_devstats && S.be->probe_devstats(S.probe, &ds) == 0 &&
-                     ll_dist_devstats_usable(o->dist, &ds), mixed = 0;
-        if (!on_dev) {
-            S.host_stats = ll_stats_new(E, d, po.target, po.K);
+        int on_dev = !fuzz && !S.folds && S.be->probe_devstats && S.be->probe_devstats(S.probe, &ds) == 0 &&
+                     ll_dist_devstats_usable(dg, &ds), mixed = 0;
+        if (!S.folds && !on_dev) { /* folds: the fold statistics are already on the host */
+            S.host_stats = ll_stats_new(El, d, po.target, po.K);
             if (!S.host_stats || S.be->probe_get_stats(S.probe, S.host_stats) != 0) goto fail;
         }
         /* failure check 2: every rank has folded its sequences (or failed on
@@ -686,37 +800,54 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
         S.checks = 2;
         int frc = ll_dist_agree(o->dist, 0);
         if (frc) { S.agreed_fail = 1; rc = frc; goto fail; }
-        if (strcmp(bc.name, "cuda") == 0 && ll_dist_use_device(o->dist, bc.device) != 0) goto fail;
-        if ((on_dev = ll_dist_choose_device_reduce(o->dist, on_dev ? &ds : NULL, &mixed)) < 0) goto fail;
+        if (strcmp(bc.name, "cuda") == 0 && ll_dist_use_device(dg, bc.device) != 0) goto fail;
+        if ((on_dev = ll_dist_choose_device_reduce(dg, on_dev ? &ds : NULL, &mixed)) < 0) goto fail;
         if (mixed) { /* not every rank can: those that skipped the download make it */
             int drc = 0;
             if (!S.host_stats) {
-                S.host_stats = ll_stats_new(E, d, po.target, po.K);
+                S.host_stats = ll_stats_new(El, d, po.target, po.K);
                 drc = !S.host_stats || S.be->probe_get_stats(S.probe, S.host_stats) != 0;
             }
-            if (ll_dist_any_failed(o->dist, drc) >= 0) goto fail;
+            if (ll_dist_any_failed(dg, drc) >= 0) goto fail;
         }
-        S.ranks_json = ll_dist_split_json(o->dist, S.seq_len, (long)n_seq, S.owner);
+        S.ranks_json = ll_dist_split_json(dg, S.seq_len, (long)n_seq, S.owner);
         /* the job's totals for the throughput record (per-entry timings stay
          * rank 0's); the run time is the slowest rank's */
         long long tot[2] = {done_tok, padded};
-        if (ll_dist_sum_ll(o->dist, tot, 2) != 0 || ll_dist_sum_ll(o->dist, S.len_hist, (long)longest + 1) != 0 ||
+        if (ll_dist_sum_ll(dg, tot, 2) != 0 || ll_dist_sum_ll(dg, S.len_hist, (long)longest + 1) != 0 ||
             ll_dist_max_double(o->dist, &r->run_s, 1) != 0)
             goto fail;
         done_tok = tot[0];
         padded = tot[1];
         cJSON_AddStringToObject(S.ranks_json, "note", "throughput: tokens, padded_tokens, seconds (the slowest rank) "
                                                       "and rates are the job's; per-entry timings are rank 0's");
-        if (fuzz) { /* separation fuzziness: merged onto rank 0, which computes D */
-            if (ll_dist_reduce_stats(o->dist, S.host_stats) != 0) goto fail;
-            solved = rank != 0 ? 0 : fuzz_solve(S.host_stats, threads, r->res);
+        /* with stages: this stage's entries, reduced over its group and
+         * solved there; then gathered along the pipeline onto rank 0 */
+        ll_probe_result *res = r->res;
+        if (nst > 1) res = S.res_local = ll_xcalloc((size_t)El, sizeof *res);
+        if (S.folds) { /* (never with stages: refused above) */
+            /* held-out PR: every fold reduced like the total statistics, the
+             * in-sample and leave-one-fold-out solves spread by entry block;
+             * res and the held-out results land on every rank */
+            solved = ll_dist_folds_solve(o->dist, S.folds, S.fold_st, threads, r->res, &S.ho);
+            if (solved == -2) {
+                char why[512];
+                snprintf(why, sizeof why, "%s", ll_last_error());
+                rc = 2;
+                ll_set_error("%s: %s", src, why);
+                goto fail;
+            }
+        } else if (fuzz) { /* separation fuzziness: merged onto rank 0, which computes D */
+            if (ll_dist_reduce_stats(dg, S.host_stats) != 0) goto fail;
+            solved = me != 0 ? 0 : fuzz_solve(S.host_stats, threads, res);
         } else if (on_dev) {
-            solved = ll_dist_reduce_solve_device(o->dist, &ds, o->ridge, r->res);
+            solved = ll_dist_reduce_solve_device(dg, &ds, o->ridge, res);
         } else {
             /* the reduce ends each entry on the rank that solves it (blocks
              * of entries); the results meet on rank 0 */
-            solved = ll_dist_reduce_solve(o->dist, S.host_stats, o->ridge, threads, r->res, backend_solver, S.be);
+            solved = ll_dist_reduce_solve(dg, S.host_stats, o->ridge, threads, res, backend_solver, S.be);
         }
+        if (solved == 0 && nst > 1) solved = gather_stages(&S, r->res, E, e_lo, El, me == 0);
     } else if (fuzz) {
         S.host_stats = ll_stats_new(E, d, po.target, po.K);
         if (!S.host_stats || S.be->probe_get_stats(S.probe, S.host_stats) != 0) goto fail;
@@ -731,7 +862,7 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
             if (!fuzz && !(r->res[e].tss > 0)) { rc = 2; ll_set_error("%s: labels are constant: PR undefined", src); goto fail; }
         }
     if (S.folds) {
-        if (ll_folds_solve(S.folds, S.fold_st, threads, &S.ho) != 0) {
+        if (nranks == 1 && ll_folds_solve(S.folds, S.fold_st, threads, &S.ho) != 0) {
             char why[512];
             snprintf(why, sizeof why, "%s", ll_last_error()); /* the error buffer is rewritten below */
             rc = 2;
@@ -756,10 +887,77 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     r->padded_tokens = padded;
     r->sequences = n_seq;
 
+    /* layer stages: per-entry timings and weight bytes live on the stage
+     * that owns the entry; the stages' own figures meet on rank 0 */
+    double n_params = (double)m->n_params;
+    cJSON *stages_json = NULL;
+    double *stage_bytes = NULL; /* [E]: weight bytes per entry, from the owning stage */
+    if (nst > 1) {
+        double lr[2], ls[2];
+        long long nr, ns;
+        ll_stage_link_stats(S.link, &lr[0], &ls[0], &nr, &ns);
+        /* per stage: first, end, e_lo, e_hi, weights, params in layers, recv wait, send wait, seconds */
+        const int K = 9;
+        double *ps = ll_xcalloc((size_t)nst * K, sizeof(double));
+        double *q = ps + (size_t)stage * K;
+        q[0] = m->stage_first; q[1] = m->stage_end; q[2] = e_lo; q[3] = e_hi; q[4] = (double)m->arena_bytes;
+        q[5] = (double)(m->n_params - m->n_params_top); q[6] = lr[0]; q[7] = ls[0]; q[8] = r->run_s;
+        stage_bytes = ll_xcalloc((size_t)E, sizeof(double));
+        ll_cost *sc = ll_xcalloc((size_t)E, sizeof *sc);
+        if (ll_model_cost(m, LL_MAX(longest, 1), sc) == 0)
+            for (int e = e_lo; e <= e_hi; e++) stage_bytes[e] = sc[e].weight_bytes;
+        free(sc);
+        for (int e = 0; e < E; e++)
+            if (e < e_lo || e > e_hi) tc.fwd_s[e] = tc.cap_s[e] = 0;
+        if (ll_dist_sum_double(S.pipe, ps, (long)nst * K) != 0 || ll_dist_sum_double(S.pipe, stage_bytes, E) != 0 ||
+            ll_dist_sum_double(S.pipe, tc.fwd_s, E) != 0 || ll_dist_sum_double(S.pipe, tc.cap_s, E) != 0) {
+            free(ps);
+            free(stage_bytes);
+            goto fail;
+        }
+        n_params = (double)m->n_params_top;
+        stages_json = cJSON_CreateObject();
+        cJSON_AddNumberToObject(stages_json, "stages", nst);
+        cJSON_AddNumberToObject(stages_json, "replicas", nranks / nst);
+        cJSON_AddStringToObject(stages_json, "grid", "rank = replica * stages + stage");
+        cJSON_AddStringToObject(stages_json, "handover",
+                                ll_dist_has_nccl(S.pipe)
+                                    ? "the residual stream after a stage's last layer, one message per batch "
+                                      "(micro-batch), NCCL send/recv device to device"
+                                    : "the residual stream after a stage's last layer, one message per batch "
+                                      "(micro-batch), MPI point-to-point staged through host memory, 2 sends in flight");
+        cJSON *jl = cJSON_AddArrayToObject(stages_json, "layers"), *je = cJSON_AddArrayToObject(stages_json, "entries");
+        cJSON *jw = cJSON_AddArrayToObject(stages_json, "weights_bytes");
+        cJSON *jr = cJSON_AddArrayToObject(stages_json, "wait_previous_s"), *js = cJSON_AddArrayToObject(stages_json, "wait_next_s");
+        cJSON *jb = cJSON_AddArrayToObject(stages_json, "idle_pct");
+        for (int k = 0; k < nst; k++) {
+            const double *pk = ps + (size_t)k * K;
+            n_params += pk[5];
+            double lay[2] = {pk[0], pk[1]}, ent[2] = {pk[2], pk[3]};
+            cJSON_AddItemToArray(jl, cJSON_CreateDoubleArray(lay, 2));
+            cJSON_AddItemToArray(je, cJSON_CreateDoubleArray(ent, 2));
+            cJSON_AddItemToArray(jw, cJSON_CreateNumber(pk[4]));
+            cJSON_AddItemToArray(jr, cJSON_CreateNumber(pk[6]));
+            cJSON_AddItemToArray(js, cJSON_CreateNumber(pk[7]));
+            cJSON_AddItemToArray(jb, cJSON_CreateNumber(pk[8] > 0 ? 100 * (pk[6] + pk[7]) / pk[8] : 0));
+        }
+        cJSON_AddNumberToObject(stages_json, "micro_batches", (double)n_batches);
+        cJSON_AddNumberToObject(stages_json, "micro_batch_tokens", (double)btok);
+        cJSON_AddBoolToObject(stages_json, "micro_batch_tokens_chosen", o->batch_tokens <= 0);
+        /* the fill-and-drain bound (rank 0's replica); the measured idle is idle_pct */
+        cJSON_AddNumberToObject(stages_json, "bubble_bound_pct",
+                                n_batches > 0 ? 100.0 * (nst - 1) / (double)(n_batches + nst - 1) : 0);
+        free(ps);
+    }
+
     /* the result's configuration and measurements */
-    r->config = config_json(o, &bc, norm, eps, threads);
+    ll_run_opts oc = *o;
+    oc.batch_tokens = btok; /* as resolved */
+    r->config = config_json(&oc, &bc, norm, eps, threads);
     cJSON *extra = r->extra = cJSON_CreateObject();
-    cJSON_AddItemToObject(extra, "model", ll_model_describe(m));
+    cJSON *jmodel = ll_model_describe(m);
+    if (nst > 1) cJSON_ReplaceItemInObject(jmodel, "n_params", cJSON_CreateNumber(n_params));
+    cJSON_AddItemToObject(extra, "model", jmodel);
     cJSON_AddStringToObject(extra, "measure", ll_measure_name((ll_measure)o->measure));
     if (need_classes) ll_report_add_classes(extra, n_distinct, S.cmap.K, pooled);
     if (S.folds && r->have_law &&
@@ -791,24 +989,41 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     ll_cost *bc1 = ll_xcalloc((size_t)E, sizeof *bc1);
     if (ll_model_cost(m, LL_MAX(longest, 1), bc1) == 0) {
         double *bytes = ll_xcalloc((size_t)E, sizeof(double));
-        for (int e = 0; e < E; e++) bytes[e] = bc1[e].weight_bytes * (double)n_batches + bc1[e].act_bytes * (double)done_tok;
+        for (int e = 0; e < E; e++)
+            bytes[e] = (stage_bytes ? stage_bytes[e] : bc1[e].weight_bytes) * (double)n_batches +
+                       bc1[e].act_bytes * (double)done_tok;
         cJSON_AddItemToObject(tp, "per_entry_bytes", cJSON_CreateDoubleArray(bytes, E));
         cJSON_AddNumberToObject(tp, "batches", (double)n_batches);
         free(bytes);
     }
     free(bc1);
+    free(stage_bytes);
     cJSON *mem = cJSON_AddObjectToObject(extra, "memory");
     cJSON_AddNumberToObject(mem, "weights_bytes", (double)m->arena_bytes);
     cJSON_AddNumberToObject(mem, "workspace_bytes", (double)m->ws_bytes);
     if (nranks > 1 && S.ranks_json) { /* ranks, documents and tokens per rank, transport, bindings */
+        if (nst > 1) {
+            cJSON_ReplaceItemInObject(S.ranks_json, "ranks", cJSON_CreateNumber(nranks));
+            cJSON_ReplaceItemInObject(S.ranks_json, "transport", cJSON_CreateString(ll_dist_transport(o->dist)));
+            cJSON_AddNumberToObject(S.ranks_json, "replicas", nranks / nst);
+            cJSON_AddNumberToObject(S.ranks_json, "stages", nst);
+            cJSON_AddStringToObject(S.ranks_json, "stages_note",
+                                    "documents, tokens and bindings are per replica (those of stage 0's ranks; "
+                                    "every stage of a replica runs the same sequences)");
+        }
         cJSON_AddItemToObject(extra, "ranks", S.ranks_json);
         S.ranks_json = NULL;
     }
+    if (stages_json) cJSON_AddItemToObject(extra, "stages", stages_json);
     /* per-entry device timing: events at every entry, read after the run */
     if (S.probe && S.be->probe_timing) {
         S.lms = ll_xcalloc((size_t)E, sizeof(double));
         S.cms = ll_xcalloc((size_t)E, sizeof(double));
-        long nbt = S.be->probe_timing(S.probe, S.lms, S.cms);
+        /* a stage's probe times its own entries (local indices): placed at
+         * e_lo, then met on rank 0 along the pipeline (each entry from one rank) */
+        long nbt = S.be->probe_timing(S.probe, S.lms + e_lo, S.cms + e_lo);
+        if (nst > 1 && (ll_dist_sum_double(S.pipe, S.lms, E) != 0 || ll_dist_sum_double(S.pipe, S.cms, E) != 0))
+            goto fail;
         double peak = S.be->measure_peak_tflops ? S.be->measure_peak_tflops(S.be) : 0;
         double total_fl = 0;
         for (int e = 0; e < E && have_flops; e++) total_fl += S.flops[e];
@@ -837,6 +1052,9 @@ fail:
     /* a rank that fails between failure checks takes part in the next one
      * (and only that one: it reports the failure to all), so that the others
      * stop too; rank 0 then holds "rank R: <message>" */
+    /* layer stages: past check 1 the other stages may be inside a hand-over
+     * or a collective of their pipeline, where no check can reach them */
+    if (nst > 1 && S.checks >= 1 && !S.agreed_fail) ll_dist_abort(o->dist, rc ? rc : 1);
     if (nranks > 1 && !S.agreed_fail && S.checks < 2) rc = ll_dist_agree(o->dist, rc ? rc : 1);
     run_state_free(&S);
     ll_run_result_free(r);

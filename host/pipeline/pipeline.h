@@ -37,7 +37,8 @@ typedef struct {
     int max_length;         /* cut sequences (0: no cut); default 512 */
     /* batching */
     int batch_size;         /* default 64 */
-    long long batch_tokens; /* default 4096 */
+    long long batch_tokens; /* default 4096; 0: 4096, or with stages the largest that keeps
+                               the pipeline bubble <= 10% (docs/distributed.md) */
     int keep_order;         /* input order (implied by dump_hidden) */
     /* measurement */
     ll_position position;
@@ -64,6 +65,9 @@ typedef struct {
                                -1: silent (not even the one-line backend notice) */
     const char *progress_label; /* prefix of that line (e.g. "point 3/12"), may be NULL */
     ll_dist *dist;          /* NULL: single process */
+    int stages;             /* layer (pipeline) parallel: the ranks run the model's layers in this
+                               many consecutive blocks (0/1: every rank runs every layer); the
+                               job's ranks must be a multiple: replicas x stages (docs/distributed.md) */
     /* extra sinks that see every entry too (tests, benchmarks); not owned */
     ll_capture *extra_sink;
 } ll_run_opts;
