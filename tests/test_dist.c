@@ -22,21 +22,12 @@
 #include "dist/dist.h"
 #include "dist/topo.h"
 #include "io/npy.h"
+#include "test_util.h"
 
 #define TOPO "tests/fixtures/topo/2s8g.xml"
-/* Open MPI refuses root without these; --oversubscribe: 3 ranks on 2 cores.
- * The ASan build's ranks: Open MPI's own allocations are not ours to report. */
-#define MPIRUN                                                                                 \
-    "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader "        \
-    "ASAN_OPTIONS=detect_leaks=0 timeout -s KILL 300 mpirun --oversubscribe"
+#define MPIRUN LL_TEST_MPIRUN
+#define have_mpi_binary ll_test_have_mpi
 
-static cJSON *load_json(const char *path) {
-    char *s = ll_read_file(path, NULL);
-    if (!s) return NULL;
-    cJSON *j = cJSON_Parse(s);
-    free(s);
-    return j;
-}
 
 static void check_assign(int P, const int64_t *len, long n, const int *want) {
     int o[32];
@@ -145,14 +136,6 @@ TEST(topo_command_prints_the_machine) {
 
 /* ---- real jobs under mpirun ---- */
 
-static int have_mpi_binary(void) {
-    char cmd[600], *o = NULL;
-    snprintf(cmd, sizeof cmd, "%s info 2>&1", ll_bin_path());
-    ll_run_cmd(cmd, &o);
-    int yes = o && strstr(o, "mpi: yes");
-    free(o);
-    return yes;
-}
 
 /* `layerlaw fit` on fixture `name` with P ranks (0: no mpirun) into out;
  * returns the exit status, output in *o. */

@@ -265,20 +265,8 @@ TEST(stages_read_only_their_layers) {
 
 /* ---- under mpirun ---- */
 
-/* as tests/test_dist.c: root allowed, shared memory, more ranks than cores,
- * a hung job killed after 300 s */
-#define MPIRUN                                                                                 \
-    "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader "        \
-    "ASAN_OPTIONS=detect_leaks=0 timeout -s KILL 300 mpirun --oversubscribe"
-
-static int have_mpi_binary(void) {
-    char cmd[600], *o = NULL;
-    snprintf(cmd, sizeof cmd, "%s info 2>&1", ll_bin_path());
-    ll_run_cmd(cmd, &o);
-    int yes = o && strstr(o, "mpi: yes");
-    free(o);
-    return yes;
-}
+#define MPIRUN LL_TEST_MPIRUN
+#define have_mpi_binary ll_test_have_mpi
 
 /* `run` of model on tokens with P ranks (0: no mpirun) and options. */
 static int job(const char *model, const char *tokens, int P, const char *out, const char *extra, char **o) {

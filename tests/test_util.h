@@ -91,4 +91,21 @@ static inline void load_fails(const char *dir, const char *needle1, const char *
  * (manifest.tsv columns, tools/make_tokenizer_fixtures*.py) with the ids PyPI
  * tokenizers gave, id for id (defined in tests/test_tokenizer.c). */
 void ll_test_tokenizer_manifest(const char *manifest, const char *name);
+/* mpirun for the multi-process tests (tests/test_dist.c, tests/test_stages.c):
+ * Open MPI refuses root without the first two; shared memory between the ranks;
+ * --oversubscribe: more ranks than cores; the ASan build's ranks do not report
+ * Open MPI's own allocations; a hung job is killed after 300 s. */
+#define LL_TEST_MPIRUN                                                                         \
+    "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader "        \
+    "ASAN_OPTIONS=detect_leaks=0 timeout -s KILL 300 mpirun --oversubscribe"
+
+/* 1 if the layerlaw under test was built with MPI (`layerlaw info`). */
+static inline int ll_test_have_mpi(void) {
+    char cmd[600], *o = NULL;
+    snprintf(cmd, sizeof cmd, "%s info 2>&1", ll_bin_path());
+    ll_run_cmd(cmd, &o);
+    int yes = o && strstr(o, "mpi: yes");
+    free(o);
+    return yes;
+}
 #endif

@@ -113,14 +113,22 @@ ll_dist *ll_dist_init(int *argc, char ***argv) {
     return d;
 }
 
-void ll_dist_finalize(ll_dist *d) {
-    if (!d) return;
+/* The NCCL communicator of d (ll_dist_use_device), if it joined one. */
+static void release_nccl(ll_dist *d) {
 #ifdef LL_DIST_NCCL
     if (d->have_nccl) {
         ncclCommDestroy(d->nccl);
         cudaStreamDestroy(d->stream);
+        d->have_nccl = 0;
     }
+#else
+    (void)d;
 #endif
+}
+
+void ll_dist_finalize(ll_dist *d) {
+    if (!d) return;
+    release_nccl(d);
 #ifdef LL_HAVE_MPI
     if (d->mpi_inited) {
         MPI_Comm_free(&d->comm);
@@ -832,12 +840,7 @@ ll_dist *ll_dist_split(ll_dist *d, int color, int key) {
 
 void ll_dist_split_free(ll_dist *s) {
     if (!s) return;
-#ifdef LL_DIST_NCCL
-    if (s->have_nccl) {
-        ncclCommDestroy(s->nccl);
-        cudaStreamDestroy(s->stream);
-    }
-#endif
+    release_nccl(s);
 #ifdef LL_HAVE_MPI
     if (s->own_comm) MPI_Comm_free(&s->comm);
 #endif
