@@ -245,9 +245,11 @@ if [ "${1:-}" = __synth ]; then
         "${PY:-python3}" - "$src" "$cfg" "$cut" <<'EOF' || { echo "FAIL synth $SHAPE: cannot write the cut config"; exit 0; }
 import json, sys
 c = json.load(open(sys.argv[1]))
-for k in ("n_layer", "num_hidden_layers", "n_layers", "num_layers"):
+for k in ("n_layer", "num_hidden_layers", "n_layers", "num_layers", "num_decoder_layers"):
     if k in c:
         c[k] = int(sys.argv[3])
+if isinstance(c.get("layer_types"), list):  # gemma2 / qwen3: one entry per layer
+    c["layer_types"] = c["layer_types"][: int(sys.argv[3])]
 c["comment"] = f"{c.get('comment', '')} [cut to {sys.argv[3]} layers by scripts/gpu-check.sh]"
 json.dump(c, open(sys.argv[2], "w"), indent=1)
 EOF
@@ -456,7 +458,9 @@ rm -rf "${W:?}"/cpu* "${W:?}"/cuda* "${W:?}"/oom*
 # ---- 6. layerlaw bench --backend cuda --synthetic ----------------------------------
 # small then medium, every family (7B-class shapes cut to a few layers: the same width)
 SYNTH_DEFAULT="gpt2 pythia-160m qwen2-0.5b rwkv-4-169m mamba-130m llama-2-7b@2L mistral-7b@2L \
-gpt2-medium pythia-1b qwen2-1.5b rwkv-4-430m mamba-370m llama-2-7b@6L mistral-7b@6L"
+bert-base-110m openai-gpt-117m qwen3-0.6b mamba2-130m t5-small-60m phi-2-2.7b@4L gemma-2-2.6b@4L \
+gpt2-medium pythia-1b qwen2-1.5b rwkv-4-430m mamba-370m llama-2-7b@6L mistral-7b@6L \
+phi-3-mini-3.8b@6L gemma-2.5b@6L roberta-base-125m"
 if [ -n "$BIN" ] && [ -x "$BIN/layerlaw" ] && "$BIN/layerlaw" bench --help 2>&1 | grep -q -- '--synthetic'; then
     t0=$(date +%s)
     TOK=$W/synth-tokens.jsonl

@@ -48,8 +48,61 @@ static double count_params(const cJSON *c) {
         double d = geti(c, "hidden_size"), L = geti(c, "num_hidden_layers");
         return 2 * V * d + L * (13 * d * d + 11 * d) + 2 * d + 2 * d;
     }
+    /* the families added later (their shapes carry transformers 5 key names) */
+    const double tie = cJSON_IsTrue(cJSON_GetObjectItem(c, "tie_word_embeddings"));
+    if (!strcmp(t, "phi")) { /* q, k, v, dense with biases; fc1, fc2 with biases; one LN; final LN; head with bias */
+        double d = geti(c, "hidden_size"), L = geti(c, "num_hidden_layers"), f = geti(c, "intermediate_size");
+        return V * d + L * (4 * d * d + 4 * d + 2 * d * f + f + d + 2 * d) + 2 * d + (tie ? 0 : V * d + V);
+    }
+    if (!strcmp(t, "phi3") || !strcmp(t, "gemma") || !strcmp(t, "gemma2") || !strcmp(t, "qwen3")) {
+        /* q, k, v, o (head_dim may differ from d / H), gate, up, down; RMS norms (gemma2: 4 a
+         * layer, the sandwich ones; qwen3: + q_norm, k_norm of head_dim); final norm */
+        double d = geti(c, "hidden_size"), L = geti(c, "num_hidden_layers"), f = geti(c, "intermediate_size"),
+               H = geti(c, "num_attention_heads"), KV = geti(c, "num_key_value_heads");
+        double hd = cJSON_IsNumber(cJSON_GetObjectItem(c, "head_dim")) ? geti(c, "head_dim") : d / H;
+        double norms = !strcmp(t, "gemma2") ? 4 * d : 2 * d;
+        double per = 2 * d * H * hd + 2 * d * KV * hd + 3 * d * f + norms + (!strcmp(t, "qwen3") ? 2 * hd : 0);
+        return V * d * (tie ? 1 : 2) + L * per + d;
+    }
+    if (!strcmp(t, "bert") || !strcmp(t, "roberta")) { /* embeddings (word, position, type, LN); post-LN layers; no pooler */
+        double d = geti(c, "hidden_size"), L = geti(c, "num_hidden_layers"), f = geti(c, "intermediate_size");
+        return (V + geti(c, "max_position_embeddings") + geti(c, "type_vocab_size")) * d + 2 * d +
+               L * (4 * d * d + 4 * d + 2 * d * f + f + d + 4 * d);
+    }
+    if (!strcmp(t, "openai-gpt")) { /* tokens + positions; post-LN layers with a 4d MLP; head tied */
+        double d = geti(c, "n_embd"), L = geti(c, "n_layer"), f = 4 * d;
+        return (V + geti(c, "n_positions")) * d + L * (4 * d * d + 4 * d + 2 * d * f + f + d + 4 * d);
+    }
+    if (!strcmp(t, "mamba2")) { /* in_proj (z, x, B, C, dt), conv (w + b), dt_bias, A_log, D, gated norm, out_proj, norm */
+        double d = geti(c, "hidden_size"), E = geti(c, "expand") * d, G = geti(c, "n_groups"),
+               N = geti(c, "state_size"), NH = geti(c, "num_heads"), k = geti(c, "conv_kernel");
+        double conv = E + 2 * G * N;
+        double per = d * (2 * E + 2 * G * N + NH) + conv * k + conv + 3 * NH + E + E * d + d;
+        return V * d * (tie ? 1 : 2) + geti(c, "num_hidden_layers") * per + d;
+    }
+    if (!strcmp(t, "t5")) { /* shared embeddings; encoder (attention, FFN, 2 LN), decoder (+ cross-attention, 3 LN);
+                              relative-position bias in each stack's first layer; final LNs */
+        double d = geti(c, "d_model"), f = geti(c, "d_ff"), in = geti(c, "num_heads") * geti(c, "d_kv");
+        const cJSON *fp = cJSON_GetObjectItem(c, "feed_forward_proj");
+        double ff = (cJSON_IsString(fp) && !strncmp(fp->valuestring, "gated", 5) ? 3 : 2) * d * f;
+        double bias = geti(c, "relative_attention_num_buckets") * geti(c, "num_heads");
+        return V * d + geti(c, "num_layers") * (4 * d * in + ff + 2 * d) + bias + d +
+               geti(c, "num_decoder_layers") * (8 * d * in + ff + 3 * d) + bias + d;
+    }
     return NAN;
 }
+
+/* The later families' shapes: the parameter count of the model PyPI transformers 5.24
+ * builds from the shape's config (tools/count_shape_params.py: decoders as
+ * AutoModelForCausalLM, bert/roberta as AutoModel without the pooler, t5 as T5Model) —
+ * equal to the public checkpoints' counts where those are published (phi-2 2779683840,
+ * gemma-2b 2506172416, gemma-2-2b 2614341888, Qwen3-0.6B 596049920, t5-small 60506624). */
+static const struct { const char *name; double params; } COUNTED[] = {
+    {"phi-2-2.7b", 2779683840},     {"phi-3-mini-3.8b", 3821079552}, {"gemma-2.5b", 2506172416},
+    {"gemma-2-2.6b", 2614341888},   {"qwen3-0.6b", 596049920},       {"bert-base-110m", 108891648},
+    {"roberta-base-125m", 124055040}, {"openai-gpt-117m", 116534784}, {"mamba2-130m", 128989632},
+    {"t5-small-60m", 60506624},
+};
 
 static const struct { const char *name; double params; } PUBLISHED[] = {
     {"gpt2", 124439808},           {"gpt2-medium", 354823168},    {"gpt2-large", 774030080},
@@ -79,7 +132,7 @@ TEST(shapes_parameter_counts_match_public_checkpoints) {
     DIR *d = opendir("configs/shapes");
     REQUIRE(d);
     struct dirent *de;
-    int n = 0, exact = 0;
+    int n = 0, exact = 0, counted = 0;
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.') continue;
         char path[600], name[256];
@@ -102,6 +155,12 @@ TEST(shapes_parameter_counts_match_public_checkpoints) {
                 CHECK_MSG(got == PUBLISHED[i].params, "%s: %.0f parameters, the checkpoint has %.0f", name, got,
                           PUBLISHED[i].params);
             }
+        for (size_t i = 0; i < sizeof COUNTED / sizeof COUNTED[0]; i++)
+            if (!strcmp(COUNTED[i].name, name)) {
+                counted++;
+                CHECK_MSG(got == COUNTED[i].params, "%s: %.0f parameters by the formula, transformers builds %.0f", name,
+                          got, COUNTED[i].params);
+            }
         if (!found) {
             double nominal = size_from_name(name);
             CHECK_MSG(isfinite(nominal) && fabs(got / nominal - 1) < 0.10, "%s: %.0f parameters, name says %.3g", name,
@@ -113,4 +172,5 @@ TEST(shapes_parameter_counts_match_public_checkpoints) {
     closedir(d);
     CHECK(n >= 30);
     CHECK_INT(exact, (int)(sizeof PUBLISHED / sizeof PUBLISHED[0]));
+    CHECK_INT(counted, (int)(sizeof COUNTED / sizeof COUNTED[0]));
 }

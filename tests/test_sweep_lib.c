@@ -428,7 +428,7 @@ TEST(sweep_shipped_configs_parse) {
         {"configs/sweeps/throughput-gpt2.yaml", 4 * 2},  {"configs/sweeps/throughput-pythia.yaml", 8 * 2},
         {"configs/sweeps/throughput-llama.yaml", 5 * 2}, {"configs/sweeps/throughput-mistral.yaml", 1 * 2},
         {"configs/sweeps/throughput-qwen2.yaml", 3 * 2}, {"configs/sweeps/throughput-rwkv.yaml", 6 * 2},
-        {"configs/sweeps/throughput-mamba.yaml", 5 * 2},
+        {"configs/sweeps/throughput-mamba.yaml", 5 * 2}, {"configs/sweeps/throughput-more-families.yaml", 9 * 2},
     };
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
         ll_sweep *s = ll_sweep_load(cs[i].file);

@@ -82,6 +82,68 @@ def mamba(name, d, L):
     }, []
 
 
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "models")
+
+
+def from_fixture(name, repo, fixture, size, unsure=()):
+    """The families added later (phi, phi3, gemma, gemma2, qwen3, bert, roberta,
+    openai-gpt, mamba2, t5): the key set of the fixture's config.json (written by
+    transformers 5.x, so every key the library and layerlaw read is there) with the
+    public checkpoint's sizes in `size`."""
+    with open(os.path.join(FIXTURES, fixture, "config.json")) as f:
+        c = json.load(f)
+    for k in ("transformers_version", "dtype", "_name_or_path"):
+        c.pop(k, None)
+    c.update(size)
+    L = c.get("num_hidden_layers")
+    if "layer_types" in c and L:
+        if c["model_type"] == "gemma2":  # sliding on even layers, full on odd (gemma-2 configs)
+            c["layer_types"] = ["sliding_attention" if i % 2 == 0 else "full_attention" for i in range(L)]
+        else:
+            c["layer_types"] = ["full_attention"] * L
+    return name, repo, c, list(unsure)
+
+
+NEW_FAMILIES = [
+    from_fixture("phi-2-2.7b", "microsoft/phi-2", "phi", {
+        "vocab_size": 51200, "hidden_size": 2560, "intermediate_size": 10240, "num_hidden_layers": 32,
+        "num_attention_heads": 32, "num_key_value_heads": 32, "max_position_embeddings": 2048,
+        "rope_parameters": {"partial_rotary_factor": 0.4, "rope_theta": 10000.0, "rope_type": "default"},
+        "bos_token_id": 50256, "eos_token_id": 50256}),
+    from_fixture("phi-3-mini-3.8b", "microsoft/Phi-3-mini-4k-instruct", "phi3", {
+        "vocab_size": 32064, "hidden_size": 3072, "intermediate_size": 8192, "num_hidden_layers": 32,
+        "num_attention_heads": 32, "num_key_value_heads": 32, "max_position_embeddings": 4096,
+        "original_max_position_embeddings": 4096, "sliding_window": 2047, "pad_token_id": 32000,
+        "bos_token_id": 1, "eos_token_id": 32000}, ["sliding_window"]),
+    from_fixture("gemma-2.5b", "google/gemma-2b", "gemma", {
+        "vocab_size": 256000, "hidden_size": 2048, "intermediate_size": 16384, "num_hidden_layers": 18,
+        "num_attention_heads": 8, "num_key_value_heads": 1, "head_dim": 256, "max_position_embeddings": 8192}),
+    from_fixture("gemma-2-2.6b", "google/gemma-2-2b", "gemma2", {
+        "vocab_size": 256000, "hidden_size": 2304, "intermediate_size": 9216, "num_hidden_layers": 26,
+        "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256, "max_position_embeddings": 8192,
+        "attn_logit_softcapping": 50.0, "final_logit_softcapping": 30.0, "query_pre_attn_scalar": 256,
+        "sliding_window": 4096}),
+    from_fixture("qwen3-0.6b", "Qwen/Qwen3-0.6B", "qwen3", {
+        "vocab_size": 151936, "hidden_size": 1024, "intermediate_size": 3072, "num_hidden_layers": 28,
+        "num_attention_heads": 16, "num_key_value_heads": 8, "head_dim": 128, "max_position_embeddings": 40960,
+        "tie_word_embeddings": True, "bos_token_id": 151643, "eos_token_id": 151645}),
+    from_fixture("bert-base-110m", "google-bert/bert-base-uncased", "bert", {
+        "vocab_size": 30522, "hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,
+        "num_attention_heads": 12, "max_position_embeddings": 512}),
+    from_fixture("roberta-base-125m", "FacebookAI/roberta-base", "roberta", {
+        "vocab_size": 50265, "hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,
+        "num_attention_heads": 12, "max_position_embeddings": 514}),
+    from_fixture("openai-gpt-117m", "openai-community/openai-gpt", "openai-gpt", {
+        "vocab_size": 40478, "n_embd": 768, "n_layer": 12, "n_head": 12, "n_positions": 512}),
+    from_fixture("mamba2-130m", "state-spaces/mamba2-130m", "mamba2", {
+        "vocab_size": 50288, "hidden_size": 768, "num_hidden_layers": 24, "state_size": 128, "expand": 2,
+        "head_dim": 64, "num_heads": 24, "n_groups": 1, "conv_kernel": 4, "chunk_size": 256,
+        "time_step_rank": 48, "tie_word_embeddings": True}, ["chunk_size", "time_step_rank"]),
+    from_fixture("t5-small-60m", "google-t5/t5-small", "t5", {
+        "vocab_size": 32128, "d_model": 512, "d_ff": 2048, "d_kv": 64, "num_heads": 8, "num_layers": 6,
+        "num_decoder_layers": 6, "relative_attention_num_buckets": 32, "relative_attention_max_distance": 128}),
+]
+
 SHAPES = [
     gpt2("gpt2", "openai-community/gpt2", 768, 12, 12),
     gpt2("gpt2-medium", "openai-community/gpt2-medium", 1024, 24, 16),
@@ -119,7 +181,7 @@ SHAPES = [
     mamba("mamba-790m", 1536, 48),
     mamba("mamba-1.4b", 2048, 48),
     mamba("mamba-2.8b", 2560, 64),
-]
+] + NEW_FAMILIES
 
 
 def main():
