@@ -367,3 +367,27 @@ TEST(tokenizer_cli_output) {
     free(out);
 }
 TEST(tokenizer_exact_split_variants) { run_manifest("split-variants"); }
+
+/* The vocabulary and word-cache tables hash text with SipHash under a key
+ * drawn at random in each process (hash flooding: a corpus of colliding
+ * words cannot be aimed at a known hash).  Nothing may depend on the key:
+ * two processes (two keys) give the same ids, byte for byte, over a corpus
+ * large enough to fill and clear the word cache's probe chains many times. */
+TEST(tokenizer_ids_do_not_depend_on_the_hash_key) {
+    char a[600], b[600], cmd[2048];
+    snprintf(a, sizeof a, "%s/a.jsonl", ll_test_tmpdir());
+    snprintf(b, sizeof b, "%s/b.jsonl", ll_test_tmpdir());
+    const char *in = "tests/data/corpora/*.txt"; /* the five shipped texts: 780 KB of ids */
+    snprintf(cmd, sizeof cmd,
+             "cat %s | %s tokenize --tokenizer tests/data/tokenizers/gpt2 --split line > %s && "
+             "cat %s | %s tokenize --tokenizer tests/data/tokenizers/gpt2 --split line > %s",
+             in, ll_bin_path(), a, in, ll_bin_path(), b);
+    REQUIRE(ll_run_cmd(cmd, NULL) == 0);
+    size_t na = 0, nb = 0;
+    char *ta = ll_read_file(a, &na), *tb = ll_read_file(b, &nb);
+    REQUIRE(ta && tb);
+    CHECK_MSG(na > 500000, "only %zu bytes of ids", na);
+    CHECK_MSG(na == nb && memcmp(ta, tb, na) == 0, "two processes gave different ids (%zu vs %zu bytes)", na, nb);
+    free(ta);
+    free(tb);
+}

@@ -13,6 +13,10 @@
 #include <sys/stat.h>
 #include <utf8proc.h>
 
+#include <pthread.h>
+#include <sodium.h>
+#include <time.h>
+#include <unistd.h>
 #include "core/ll_util.h"
 #include "io/gguf.h"
 #include "tokenizer/tok_encoders.h"
@@ -20,23 +24,29 @@
 /* ------------------------------------------------------------------ */
 /* small utilities                                                     */
 
-static uint64_t hash_bytes(const void *p, size_t n) {
-    const unsigned char *s = p;
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xff51afd7ed558ccdull);
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, s, 8);
-        h = (h ^ (w * 0x87c37b91114253d5ull)) * 0x4cf5ad432745937full;
-        h ^= h >> 31;
-        s += 8;
-        n -= 8;
+/* The hash of the tables keyed by text (the vocabulary, the word cache):
+ * SipHash-2-4 (libsodium's crypto_shorthash) under a key drawn at random once
+ * per process.  The word cache is keyed by words of the input text, which an
+ * adversary may choose: with a fixed, public hash a corpus of colliding words
+ * would make every lookup walk one long probe chain (quadratic time); with a
+ * secret key nobody can aim at a bucket.  Nothing produced depends on the
+ * key (the tables are only looked up, never listed). */
+static unsigned char g_hash_key[crypto_shorthash_KEYBYTES];
+static pthread_once_t g_hash_once = PTHREAD_ONCE_INIT;
+static void hash_key_init(void) {
+    if (sodium_init() < 0) { /* no entropy source: a key from the clock and the process */
+        uint64_t s = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&s;
+        for (size_t i = 0; i < sizeof g_hash_key; i++) g_hash_key[i] = (unsigned char)(ll_splitmix64(&s) >> 56);
+        return;
     }
-    uint64_t w = 0;
-    memcpy(&w, s, n);
-    h = (h ^ (w * 0x87c37b91114253d5ull)) * 0x4cf5ad432745937full;
-    h ^= h >> 29;
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 32;
+    randombytes_buf(g_hash_key, sizeof g_hash_key);
+}
+static uint64_t hash_bytes(const void *p, size_t n) {
+    pthread_once(&g_hash_once, hash_key_init);
+    unsigned char out[crypto_shorthash_BYTES];
+    crypto_shorthash(out, p, (unsigned long long)n, g_hash_key);
+    uint64_t h;
+    memcpy(&h, out, sizeof h);
     return h;
 }
 
