@@ -284,11 +284,7 @@ TEST(mpi_killed_rank_leaves_no_result) {
 /* ---- layerlaw run under mpirun: the model fixtures and stories260K ---- */
 
 static int run_job(const char *model, const char *tokens, int P, const char *out, const char *extra, char **o) {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s%s%s run --backend cpu --model %s --tokens %s --out %s --quiet %s 2>&1",
-             P ? MPIRUN " -np " : "", P ? (P == 1 ? "1 " : P == 2 ? "2 " : "3 ") : "", ll_bin_path(), model, tokens,
-             out, extra ? extra : "");
-    return ll_run_cmd(cmd, o);
+    return ll_test_run_job(NULL, P, model, tokens, out, extra, o);
 }
 
 /* Every sequence forwarded alone (--batch-size 1 --threads 1): the features
@@ -470,10 +466,7 @@ TEST(mpi_run_ranks_other_measures) {
  * reduce starts (LAYERLAW_FAULT) leaves no result. */
 static int run_job_env(const char *env, const char *model, const char *tokens, int P, const char *out,
                        const char *extra, char **o) {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s -np %d %s run --backend cpu --model %s --tokens %s --out %s --quiet %s 2>&1",
-             env, MPIRUN, P, ll_bin_path(), model, tokens, out, extra ? extra : "");
-    return ll_run_cmd(cmd, o);
+    return ll_test_run_job(env, P, model, tokens, out, extra, o);
 }
 static const char *reduce_of(const char *out, char *buf, size_t cap) {
     char p[700];

@@ -24,72 +24,11 @@
 #include "io/tokens.h"
 #include "model/model.h"
 #include "ops/ops.h"
+#include "stage_fixture.h"
 #include "st_writer.h"
 #include "test_util.h"
 
 /* ---- in one process ---- */
-
-/* Records every entry of one batch: h copied to ent[e] ([B*T*C]). */
-typedef struct {
-    ll_capture base;
-    float **ent; /* [E] */
-    size_t n;    /* floats per entry */
-    int first, last, calls;
-} rec_cap;
-
-static int rec_on_entry(ll_capture *self, int e, const float *h, const int32_t *tokens, const int *lens, int B, int T,
-                        int C) {
-    (void)tokens; (void)lens;
-    rec_cap *r = (rec_cap *)self;
-    if (r->calls == 0) r->first = e;
-    r->last = e;
-    r->calls++;
-    if ((size_t)B * T * C != r->n) { ll_set_error("rec: batch size"); return -1; }
-    memcpy(r->ent[e], h, sizeof(float) * r->n);
-    return 0;
-}
-
-/* The hand-over in memory: what stage k sends, stage k+1 receives. */
-typedef struct {
-    float *buf;
-    size_t n;
-    int sent, received;
-} mem_link;
-
-static int mem_send(void *u, const ll_ops *ops, void *ctx, const float *x, size_t n) {
-    (void)ops; (void)ctx;
-    mem_link *l = u;
-    if (n != l->n) { ll_set_error("mem_send: %zu floats, expected %zu", n, l->n); return -1; }
-    memcpy(l->buf, x, sizeof(float) * n);
-    l->sent++;
-    return 0;
-}
-static int mem_recv(void *u, const ll_ops *ops, void *ctx, float *x, size_t n) {
-    (void)ops; (void)ctx;
-    mem_link *l = u;
-    if (n != l->n || l->sent != l->received + 1) { ll_set_error("mem_recv: nothing sent"); return -1; }
-    memcpy(x, l->buf, sizeof(float) * n);
-    l->received++;
-    return 0;
-}
-
-/* The first B sequences of the fixture's tokens.jsonl, right-padded with id 0. */
-static int first_batch(const char *dir, int Bmax, int32_t **toks, int *lens, int *B, int *T) {
-    char p[1200];
-    ll_tokens tk;
-    snprintf(p, sizeof p, "%s/tokens.jsonl", dir);
-    if (ll_tokens_read(p, 0, &tk)) return -1;
-    *B = (int)LL_MIN((int64_t)Bmax, tk.n_seq);
-    *T = 1;
-    for (int b = 0; b < *B; b++) {
-        lens[b] = (int)(tk.off[b + 1] - tk.off[b]);
-        *T = LL_MAX(*T, lens[b]);
-    }
-    *toks = ll_xcalloc((size_t)*B * *T, sizeof(int32_t));
-    for (int b = 0; b < *B; b++) memcpy(*toks + (size_t)b * *T, tk.ids + tk.off[b], sizeof(int32_t) * lens[b]);
-    ll_tokens_free(&tk);
-    return 0;
-}
 
 static void check_split(const char *name, int S, int embedding_entry) {
     char dir[600];
@@ -114,7 +53,7 @@ static void check_split(const char *name, int S, int embedding_entry) {
     REQUIRE_MSG(ll_model_forward(full, ops, ctx, toks, lens, B, T, &rf.base) == 0, "%s", ll_last_error());
     CHECK_INT(rf.calls, E);
 
-    mem_link link = {.buf = ll_xcalloc(n, sizeof(float)), .n = n};
+    host_link link = {.buf = ll_xcalloc(n, sizeof(float)), .n = n};
     double layer_params = 0;
     int next_entry = 0;
     for (int k = 0; k < S; k++) {
@@ -131,11 +70,11 @@ static void check_split(const char *name, int S, int embedding_entry) {
         layer_params += (double)(m->n_params - m->n_params_top);
         for (int l = 0; l < L; l++) CHECK(ll_model_layer_loaded(m, l) == (l >= m->stage_first && l < m->stage_end));
         int e_lo, e_hi;
-        ll_model_stage_entries(m, m->stage_first, m->stage_end, &e_lo, &e_hi);
+        ll_model_stage_entries(m, &e_lo, &e_hi);
         CHECK_INT(e_lo, next_entry); /* the stages' entries partition 0..E-1 */
         next_entry = e_hi + 1;
-        m->stage_send = mem_send;
-        m->stage_recv = mem_recv;
+        m->stage_send = host_link_send;
+        m->stage_recv = host_link_recv;
         m->stage_u = &link;
         rec_cap rs = {.base = {.on_entry = rec_on_entry}, .ent = got, .n = n};
         REQUIRE_MSG(ll_model_forward(m, ops, ctx, toks, lens, B, T, &rs.base) == 0, "%s stage %d: %s", name, k,
@@ -265,25 +204,18 @@ TEST(stages_read_only_their_layers) {
 
 /* ---- under mpirun ---- */
 
-#define MPIRUN LL_TEST_MPIRUN
 #define have_mpi_binary ll_test_have_mpi
 
 /* `run` of model on tokens with P ranks (0: no mpirun) and options. */
 static int job(const char *model, const char *tokens, int P, const char *out, const char *extra, char **o) {
-    char cmd[4096], np[32] = "";
-    if (P) snprintf(np, sizeof np, " -np %d ", P);
-    snprintf(cmd, sizeof cmd, "%s%s%s run --backend cpu --model %s --tokens %s --out %s --quiet --threads 1 %s 2>&1",
-             P ? MPIRUN : "", np, ll_bin_path(), model, tokens, out, extra ? extra : "");
-    return ll_run_cmd(cmd, o);
+    char ex[1024];
+    snprintf(ex, sizeof ex, "--threads 1 %s", extra ? extra : "");
+    return ll_test_run_job(NULL, P, model, tokens, out, ex, o);
 }
 
 static cJSON *law_of(const char *out) {
     char p[700];
-    snprintf(p, sizeof p, "%s/law.json", out);
-    char *s = ll_read_file(p, NULL);
-    cJSON *j = s ? cJSON_Parse(s) : NULL;
-    free(s);
-    return j;
+    return load_json(ll_path_join(p, sizeof p, out, "law.json"));
 }
 static double entry_val(const cJSON *law, int e, const char *k) {
     return jnum(cJSON_GetArrayItem(cJSON_GetObjectItem(law, "layers"), e), k);
@@ -489,12 +421,10 @@ TEST(mpi_stages_killed_rank_leaves_no_result) {
     char out[600], *o = NULL, lp[700];
     snprintf(out, sizeof out, "%s/out", ll_test_tmpdir());
     for (int R = 0; R < 3; R++) {
-        char cmd[2048];
-        snprintf(cmd, sizeof cmd,
-                 "LAYERLAW_FAULT=kill:%d " MPIRUN " -np 3 %s run --backend cpu --model tests/fixtures/models/gpt2 "
-                 "--tokens tests/fixtures/models/gpt2/tokens.jsonl --batch-size 1 --stages 3 --out %s --quiet 2>&1",
-                 R, ll_bin_path(), out);
-        int st = ll_run_cmd(cmd, &o);
+        char env[64];
+        snprintf(env, sizeof env, "LAYERLAW_FAULT=kill:%d", R);
+        int st = ll_test_run_job(env, 3, "tests/fixtures/models/gpt2", "tests/fixtures/models/gpt2/tokens.jsonl", out,
+                                 "--batch-size 1 --stages 3", &o);
         CHECK_MSG(st != 0, "kill:%d: exit 0: %s", R, o ? o : "");
         free(o);
         CHECK(!ll_path_exists(ll_path_join(lp, sizeof lp, out, "law.json")));

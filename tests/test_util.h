@@ -99,6 +99,18 @@ void ll_test_tokenizer_manifest(const char *manifest, const char *name);
     "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader "        \
     "ASAN_OPTIONS=detect_leaks=0 timeout -s KILL 300 mpirun --oversubscribe"
 
+/* `ENV [mpirun -np P] layerlaw run --backend cpu --model MODEL --tokens
+ * TOKENS --out OUT --quiet EXTRA` (P 0: one process, no mpirun; env and
+ * extra may be NULL); its exit status, the output (stdout and stderr) in *o. */
+static inline int ll_test_run_job(const char *env, int P, const char *model, const char *tokens, const char *out,
+                                  const char *extra, char **o) {
+    char cmd[4096], np[32] = "";
+    if (P) snprintf(np, sizeof np, " -np %d ", P);
+    snprintf(cmd, sizeof cmd, "%s %s%s%s run --backend cpu --model %s --tokens %s --out %s --quiet %s 2>&1",
+             env ? env : "", P ? LL_TEST_MPIRUN : "", np, ll_bin_path(), model, tokens, out, extra ? extra : "");
+    return ll_run_cmd(cmd, o);
+}
+
 /* 1 if the layerlaw under test was built with MPI (`layerlaw info`). */
 static inline int ll_test_have_mpi(void) {
     char cmd[600], *o = NULL;

@@ -131,12 +131,7 @@ static int cdr_unpack(void *ctx, int e) {
 static int cdr_solve(void *ctx, int e0, int e1, double ridge, ll_probe_result *out) {
     cpu_devred *r = ctx;
     const ll_stats *st = r->st;
-    const size_t d = (size_t)st->d;
-    ll_stats v = *st; /* entries [e0, e1) as statistics of their own (a view) */
-    v.E = e1 - e0;
-    v.n = st->n + e0; v.mean = st->mean + (size_t)e0 * d; v.M2 = st->M2 + (size_t)e0 * d * d;
-    v.ymean = st->ymean + e0; v.Cxy = st->Cxy + (size_t)e0 * d; v.Syy = st->Syy + e0;
-    v.ones_null = st->ones_null + e0;
+    ll_stats v = ll_stats_view(st, e0, e1); /* id target (cpu_probe_devstats) */
     return ll_stats_solve(&v, ridge, r->threads, out);
 }
 

@@ -22,11 +22,7 @@ int cli_fail(const char *fmt, ...) {
         ll_set_error("%s", msg);
         return 2;
     }
-    /* several ranks: say which one (unless the message names it already) */
-    if (ll_dist_world_size() > 1 && strncmp(msg, "rank ", 5) != 0)
-        fprintf(stderr, "layerlaw: rank %d: %s\n", ll_dist_world_rank(), msg);
-    else
-        fprintf(stderr, "layerlaw: %s\n", msg);
+    ll_dist_print_error(msg);
     return 2;
 }
 

@@ -138,6 +138,11 @@ void ll_dist_finalize(ll_dist *d) {
     free(d);
 }
 
+void ll_dist_fault_point(int rank) {
+    const char *f = getenv("LAYERLAW_FAULT");
+    if (f && !strncmp(f, "kill:", 5) && atoi(f + 5) == rank) raise(SIGKILL);
+}
+
 int ll_dist_rank(const ll_dist *d) { return d ? d->rank : 0; }
 int ll_dist_size(const ll_dist *d) { return d ? d->size : 1; }
 int ll_dist_local_rank(const ll_dist *d) { return d ? d->local_rank : 0; }
@@ -312,13 +317,8 @@ static int dist_sum(ll_dist *d, double *buf, size_t n, double *tmp, int root) {
     return chain_sum_to(d, buf, n, tmp, root);
 }
 
-/* Fault injection for the tests (tests/test_dist.c): LAYERLAW_FAULT=kill:R
- * makes rank R kill itself (SIGKILL) as the reduce starts — a rank that dies
- * mid-job, deterministically. */
-static void maybe_fault(const ll_dist *d) {
-    const char *f = getenv("LAYERLAW_FAULT");
-    if (f && !strncmp(f, "kill:", 5) && atoi(f + 5) == d->rank) raise(SIGKILL);
-}
+/* as the reduce starts: a rank that dies mid-job, deterministically */
+static void maybe_fault(const ll_dist *d) { ll_dist_fault_point(d->rank); }
 
 /* Entry e's merged statistics end on rank owner(e): 0 for all (reduce to
  * rank 0), or contiguous blocks of entries (reduce then solve by entry). */
@@ -427,35 +427,30 @@ static int global_moments(ll_dist *d, int E, size_t dd, const double *n, const d
     return rc;
 }
 
-/* The results of each rank's block [e0, e1) (mine, rc: its solve's status)
- * gathered on rank 0's res[E]; the failure of any rank's solve is agreed
- * first.  Consumes nothing. */
-static int gather_results(ll_dist *d, int E, int e0, int e1, const ll_probe_result *mine, int rc, ll_probe_result *res) {
+#endif
+
+int ll_dist_gather_results(ll_dist *d, int E, int e0, int e1, const ll_probe_result *mine, int rc,
+                           ll_probe_result *res) {
     /* a failed solve is one rank's: agree before gathering (every rank
      * then holds "rank R: <its message>") */
     if (ll_dist_any_failed(d, rc != 0) >= 0) return -1;
-    double *out = ll_xcalloc((size_t)E * 5, sizeof(double)), *all = ll_xcalloc((size_t)E * 5, sizeof(double));
-    for (int e = e0; e < e1; e++) {
-        const ll_probe_result *q = &mine[e - e0];
-        double *o = out + (size_t)e * 5;
-        o[0] = q->pr; o[1] = q->rss; o[2] = q->tss; o[3] = q->n; o[4] = q->rank;
-    }
+    const size_t W = LL_PROBE_RESULT_DOUBLES;
+    double *out = ll_xcalloc((size_t)E * W, sizeof(double)), *all = ll_xcalloc((size_t)E * W, sizeof(double));
+    for (int e = e0; e < e1; e++) ll_probe_result_to_doubles(&mine[e - e0], out + (size_t)e * W);
     /* every entry is non-zero on exactly one rank: the sum is exact (NaN PRs too) */
-    if (d->size == 1) memcpy(all, out, (size_t)E * 5 * sizeof(double));
-    else if (MPI_Reduce(out, all, E * 5, MPI_DOUBLE, MPI_SUM, 0, d->comm) != MPI_SUCCESS) {
+    if (!d || d->size == 1) memcpy(all, out, (size_t)E * W * sizeof(double));
+#ifdef LL_HAVE_MPI
+    else if (MPI_Reduce(out, all, (int)((size_t)E * W), MPI_DOUBLE, MPI_SUM, 0, d->comm) != MPI_SUCCESS) {
         ll_set_error("MPI: MPI_Reduce (probe results) failed (rank %d)", d->rank);
         free(out); free(all);
         return -1;
     }
-    if (d->rank == 0)
-        for (int e = 0; e < E; e++) {
-            const double *o = all + (size_t)e * 5;
-            res[e].pr = o[0]; res[e].rss = o[1]; res[e].tss = o[2]; res[e].n = o[3]; res[e].rank = (int)o[4];
-        }
+#endif
+    if (ll_dist_rank(d) == 0)
+        for (int e = 0; e < E; e++) ll_probe_result_from_doubles(all + (size_t)e * W, &res[e]);
     free(out); free(all);
     return 0;
 }
-#endif
 
 int ll_dist_reduce_solve(ll_dist *d, ll_stats *st, double ridge, int threads, ll_probe_result *res,
                          ll_dist_solver solve, void *solve_ctx) {
@@ -466,22 +461,16 @@ int ll_dist_reduce_solve(ll_dist *d, ll_stats *st, double ridge, int threads, ll
 #else
     if (reduce_core(d, st, 1) != 0) return -1;
     const int E = st->E;
-    const size_t dd = (size_t)st->d, K = (size_t)st->K;
     int e0, e1;
     ll_dist_entry_block(d, E, &e0, &e1);
     /* this rank's entries as statistics of their own (a view: no copy) */
     int rc = 0;
     ll_probe_result *mine = ll_xcalloc((size_t)(e1 > e0 ? e1 - e0 : 1), sizeof *mine);
     if (e1 > e0) {
-        ll_stats v = *st;
-        v.E = e1 - e0;
-        v.n = st->n + e0; v.mean = st->mean + (size_t)e0 * dd; v.M2 = st->M2 + (size_t)e0 * dd * dd;
-        v.ymean = st->ymean + e0; v.Cxy = st->Cxy + (size_t)e0 * dd; v.Syy = st->Syy + e0;
-        v.ones_null = st->ones_null + e0;
-        if (K) { v.class_n = st->class_n + (size_t)e0 * K; v.class_sum = st->class_sum + (size_t)e0 * K * dd; }
+        ll_stats v = ll_stats_view(st, e0, e1);
         rc = solve(solve_ctx, &v, ridge, threads, mine);
     }
-    rc = gather_results(d, E, e0, e1, mine, rc, res);
+    rc = ll_dist_gather_results(d, E, e0, e1, mine, rc, res);
     free(mine);
     return rc;
 #endif
@@ -654,7 +643,7 @@ int ll_dist_reduce_solve_device(ll_dist *d, const ll_dist_devstats *s, double ri
     if (ll_dist_any_failed(d, rc != 0) >= 0) { rc = -1; goto out; }
     /* 4. each rank solves its block where it is; results meet on rank 0 */
     rc = e1 > e0 ? s->solve(s->ctx, e0, e1, ridge, mine) : 0;
-    rc = gather_results(d, E, e0, e1, mine, rc, res);
+    rc = ll_dist_gather_results(d, E, e0, e1, mine, rc, res);
 out:
     free(n); free(ym); free(mean); free(gn); free(gy); free(gmean); free(ones); free(onull); free(mine); free(tmp);
     return rc == 0 ? 0 : -1;
@@ -912,13 +901,17 @@ int ll_dist_recv_floats(ll_dist *d, int src, int tag, float *buf, size_t n) {
     return -1;
 }
 
-void ll_dist_abort(ll_dist *d, int rc) {
-    const char *msg = ll_last_error();
+void ll_dist_print_error(const char *msg) {
+    /* several ranks: say which one (unless the message names it already) */
     if (ll_dist_world_size() > 1 && strncmp(msg, "rank ", 5) != 0)
         fprintf(stderr, "layerlaw: rank %d: %s\n", ll_dist_world_rank(), msg);
     else
         fprintf(stderr, "layerlaw: %s\n", msg);
     fflush(stderr);
+}
+
+void ll_dist_abort(ll_dist *d, int rc) {
+    ll_dist_print_error(ll_last_error());
 #ifdef LL_HAVE_MPI
     if (d && d->size > 1) MPI_Abort(d->comm, rc ? rc : 1);
 #endif

@@ -124,6 +124,18 @@ int ll_dist_reduce_solve_device(ll_dist *d, const ll_dist_devstats *s, double ri
  * (ll_cuda_stats_shift) and the same arithmetic as the reduce's own. */
 void ll_dist_shift_host(ll_stats *st, const double *gn, const double *gmean, const double *gymean);
 
+/* Collective: each rank's results of its entry block [e0, e1) (mine[e1-e0];
+ * rc: the status of the solve that made them) into rank 0's res[E].  A
+ * failed solve is agreed first (-1 on every rank, "rank R: ..." in the
+ * error).  The entries' blocks must be disjoint across the ranks (the
+ * gather is a sum: exact).  0 / -1. */
+int ll_dist_gather_results(ll_dist *d, int E, int e0, int e1, const ll_probe_result *mine, int rc,
+                           ll_probe_result *res);
+
+/* Fault injection for the tests: with LAYERLAW_FAULT=kill:R in the
+ * environment, the process whose rank is R kills itself (SIGKILL) here. */
+void ll_dist_fault_point(int rank);
+
 /* Collective: every rank says whether it failed; returns the lowest failing
  * rank (its error message, prefixed "rank R: " when there are several
  * ranks, is copied to every rank's ll_last_error), or -1 when none failed. */
@@ -203,6 +215,9 @@ int ll_dist_recv_floats(ll_dist *d, int src, int tag, float *buf, size_t n);
 int ll_dist_has_nccl(const ll_dist *d);
 int ll_dist_nccl_send_floats(ll_dist *d, int dest, const float *buf, size_t n);
 int ll_dist_nccl_recv_floats(ll_dist *d, int src, float *buf, size_t n);
+/* The one error line on stderr: "layerlaw: rank R: MSG" when the job has
+ * several ranks (unless MSG names its rank already), else "layerlaw: MSG". */
+void ll_dist_print_error(const char *msg);
 /* Ends the whole job now: prints "layerlaw: rank R: <ll_last_error()>" and
  * MPI_Abort(rc).  For failures in the middle of a pipelined forward, where
  * the other stages are blocked in a hand-over and cannot join a check.

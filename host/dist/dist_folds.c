@@ -8,17 +8,6 @@
 #include "core/ll_util.h"
 
 /* Entries [e0, e1) of s as statistics of their own (a view: no copy). */
-static ll_stats block_view(const ll_stats *s, int e0, int e1) {
-    const size_t dd = (size_t)s->d;
-    ll_stats v = *s;
-    v.E = e1 - e0;
-    v.n = s->n + e0; v.mean = s->mean + (size_t)e0 * dd; v.M2 = s->M2 + (size_t)e0 * dd * dd;
-    v.ymean = s->ymean + e0; v.Cxy = s->Cxy + (size_t)e0 * dd; v.Syy = s->Syy + e0;
-    v.ones_null = s->ones_null + e0;
-    v.class_n = NULL; v.class_sum = NULL; v.K = 0; /* id target */
-    return v;
-}
-
 static int count_folds(ll_dist *d, const ll_folds *f, double *fold_n) {
     long long cnt[LL_FOLDS_MAX];
     for (int k = 0; k < f->K; k++) cnt[k] = (long long)f->fold[k]->n[0];
@@ -29,7 +18,7 @@ static int count_folds(ll_dist *d, const ll_folds *f, double *fold_n) {
 
 /* Per entry in the gathered buffer: the probe result (pr, rss, tss, n, rank),
  * then held-out pr and rss, then pr_fold[K] and pr_train[K]. */
-#define W_RES 5
+#define W_RES LL_PROBE_RESULT_DOUBLES
 #define W_HO 2
 
 int ll_dist_folds_solve(ll_dist *d, ll_folds *f, ll_stats *total, int threads, ll_probe_result *res, ll_heldout *ho) {
@@ -63,11 +52,11 @@ int ll_dist_folds_solve(ll_dist *d, ll_folds *f, ll_stats *total, int threads, l
     int rc = 0;
     if (e1 > e0) {
         const int nb = e1 - e0;
-        ll_stats tv = block_view(total, e0, e1);
+        ll_stats tv = ll_stats_view(total, e0, e1);
         ll_stats views[LL_FOLDS_MAX];
         ll_stats *vp[LL_FOLDS_MAX];
         for (int k = 0; k < K; k++) {
-            views[k] = block_view(f->fold[k], e0, e1);
+            views[k] = ll_stats_view(f->fold[k], e0, e1);
             vp[k] = &views[k];
         }
         ll_folds fv = {.K = K, .E = nb, .d = f->d, .seed = f->seed, .fold = vp};
@@ -78,11 +67,10 @@ int ll_dist_folds_solve(ll_dist *d, ll_folds *f, ll_stats *total, int threads, l
         if (rc == 0) rc = ll_folds_solve(&fv, &tv, threads, &hb);
         for (int i = 0; i < nb && rc == 0; i++) {
             double *o = buf + (size_t)(e0 + i) * w;
-            const ll_probe_result *q = &mine[i];
-            o[0] = q->pr; o[1] = q->rss; o[2] = q->tss; o[3] = q->n; o[4] = q->rank;
-            o[5] = hb.pr[i]; o[6] = hb.rss[i];
-            memcpy(o + 7, hb.pr_fold + (size_t)i * K, (size_t)K * sizeof(double));
-            memcpy(o + 7 + K, hb.pr_train + (size_t)i * K, (size_t)K * sizeof(double));
+            ll_probe_result_to_doubles(&mine[i], o);
+            o[W_RES] = hb.pr[i]; o[W_RES + 1] = hb.rss[i];
+            memcpy(o + W_RES + W_HO, hb.pr_fold + (size_t)i * K, (size_t)K * sizeof(double));
+            memcpy(o + W_RES + W_HO + K, hb.pr_train + (size_t)i * K, (size_t)K * sizeof(double));
         }
         ll_heldout_free(&hb);
         free(mine);
@@ -100,10 +88,10 @@ int ll_dist_folds_solve(ll_dist *d, ll_folds *f, ll_stats *total, int threads, l
     memcpy(ho->fold_n, fold_n, (size_t)K * sizeof(double));
     for (int e = 0; e < E; e++) {
         const double *o = buf + (size_t)e * w;
-        res[e].pr = o[0]; res[e].rss = o[1]; res[e].tss = o[2]; res[e].n = o[3]; res[e].rank = (int)o[4];
-        ho->pr[e] = o[5]; ho->rss[e] = o[6];
-        memcpy(ho->pr_fold + (size_t)e * K, o + 7, (size_t)K * sizeof(double));
-        memcpy(ho->pr_train + (size_t)e * K, o + 7 + K, (size_t)K * sizeof(double));
+        ll_probe_result_from_doubles(o, &res[e]);
+        ho->pr[e] = o[W_RES]; ho->rss[e] = o[W_RES + 1];
+        memcpy(ho->pr_fold + (size_t)e * K, o + W_RES + W_HO, (size_t)K * sizeof(double));
+        memcpy(ho->pr_train + (size_t)e * K, o + W_RES + W_HO + K, (size_t)K * sizeof(double));
     }
     free(buf);
     return 0;

@@ -1,6 +1,5 @@
 /* The stage hand-over (see stage.h). */
 #include "dist/stage.h"
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/ll_util.h"
@@ -29,13 +28,22 @@ int ll_stage_link_use_nccl(ll_stage_link *l) {
 
 static int tag_of(long long k) { return LL_STAGE_TAG0 + (int)(k % 30000); }
 
-/* Fault injection for the tests (tests/test_stages.c): LAYERLAW_FAULT=kill:R
- * makes rank R kill itself (SIGKILL) after its first hand-over — a stage
- * that dies in the middle of the pipelined forward. */
-static void maybe_fault(const ll_stage_link *l) {
-    const char *f = getenv("LAYERLAW_FAULT");
-    if (f && !strncmp(f, "kill:", 5) && l->nsent + l->nrecv == 1 && atoi(f + 5) == ll_dist_world_rank())
-        raise(SIGKILL);
+/* At least n floats in *b (grown, contents dropped). */
+static float *grow(float **b, size_t *cap, size_t n) {
+    if (*cap < n) {
+        free(*b);
+        *b = ll_xmalloc(sizeof(float) * (n ? n : 1));
+        *cap = n;
+    }
+    return *b;
+}
+
+/* One hand-over done, counted; fault injection for the tests
+ * (tests/test_stages.c): LAYERLAW_FAULT=kill:R kills rank R after its first
+ * hand-over — a stage that dies in the middle of the pipelined forward. */
+static void handed_over(ll_stage_link *l, long long *count) {
+    (*count)++;
+    if (l->nsent + l->nrecv == 1) ll_dist_fault_point(ll_dist_world_rank());
 }
 
 ll_stage_link *ll_stage_link_new(ll_dist *d, int prev, int next) {
@@ -60,28 +68,16 @@ void ll_stage_link_free(ll_stage_link *l) {
 int ll_stage_link_recv(void *u, const ll_ops *ops, void *ctx, float *x, size_t n) {
     ll_stage_link *l = u;
     if (l->prev < 0) { ll_set_error("stage hand-over: the first stage has no previous stage"); return -1; }
+    const int gpu_to_gpu = l->nccl && !ops->host_memory;
+    /* MPI lands in host memory: x itself, or a staging buffer uploaded after */
+    float *dst = gpu_to_gpu || ops->host_memory ? x : grow(&l->rbuf, &l->rcap, n);
     double t0 = ll_now();
-    if (l->nccl && !ops->host_memory) { /* GPU to GPU */
-        if (ll_dist_nccl_recv_floats(l->d, l->prev, x, n) != 0) return -1;
-        l->recv_s += ll_now() - t0;
-        l->nrecv++;
-        maybe_fault(l);
-        return 0;
-    }
-    float *dst = x;
-    if (!ops->host_memory) {
-        if (l->rcap < n) {
-            free(l->rbuf);
-            l->rbuf = ll_xmalloc(sizeof(float) * (n ? n : 1));
-            l->rcap = n;
-        }
-        dst = l->rbuf;
-    }
-    if (ll_dist_recv_floats(l->d, l->prev, tag_of(l->nrecv), dst, n) != 0) return -1;
+    if ((gpu_to_gpu ? ll_dist_nccl_recv_floats(l->d, l->prev, x, n)
+                    : ll_dist_recv_floats(l->d, l->prev, tag_of(l->nrecv), dst, n)) != 0)
+        return -1;
     l->recv_s += ll_now() - t0;
-    l->nrecv++;
-    maybe_fault(l);
-    if (!ops->host_memory) ops->upload(ctx, x, dst, sizeof(float) * n);
+    handed_over(l, &l->nrecv);
+    if (dst != x) ops->upload(ctx, x, dst, sizeof(float) * n);
     return 0;
 }
 
@@ -93,8 +89,7 @@ int ll_stage_link_send(void *u, const ll_ops *ops, void *ctx, const float *x, si
         double t0 = ll_now();
         if (ll_dist_nccl_send_floats(l->d, l->next, x, n) != 0) return -1;
         l->send_s += ll_now() - t0;
-        l->nsent++;
-        maybe_fault(l);
+        handed_over(l, &l->nsent);
         return 0;
     }
     const int s = l->slot;
@@ -102,20 +97,15 @@ int ll_stage_link_send(void *u, const ll_ops *ops, void *ctx, const float *x, si
     double t0 = ll_now();
     if (ll_dist_wait(l->sreq[s]) != 0) return -1;
     l->send_s += ll_now() - t0;
-    if (l->scap[s] < n) {
-        free(l->sbuf[s]);
-        l->sbuf[s] = ll_xmalloc(sizeof(float) * (n ? n : 1));
-        l->scap[s] = n;
-    }
+    float *buf = grow(&l->sbuf[s], &l->scap[s], n);
     /* x is the forward's workspace, rewritten by the next batch: copy it */
-    if (ops->host_memory) memcpy(l->sbuf[s], x, sizeof(float) * n);
+    if (ops->host_memory) memcpy(buf, x, sizeof(float) * n);
     else {
-        ops->download(ctx, l->sbuf[s], x, sizeof(float) * n);
+        ops->download(ctx, buf, x, sizeof(float) * n);
         if (ops->sync && ops->sync(ctx) != 0) return -1;
     }
-    if (ll_dist_isend_floats(l->d, l->next, tag_of(l->nsent), l->sbuf[s], n, l->sreq[s]) != 0) return -1;
-    l->nsent++;
-    maybe_fault(l);
+    if (ll_dist_isend_floats(l->d, l->next, tag_of(l->nsent), buf, n, l->sreq[s]) != 0) return -1;
+    handed_over(l, &l->nsent);
     l->slot = (s + 1) % LL_STAGE_SLOTS;
     return 0;
 }
@@ -129,10 +119,7 @@ int ll_stage_link_finish(ll_stage_link *l) {
     return 0;
 }
 
-void ll_stage_link_stats(const ll_stage_link *l, double *recv_s, double *send_s, long long *received,
-                         long long *sent) {
+void ll_stage_link_waits(const ll_stage_link *l, double *recv_s, double *send_s) {
     *recv_s = l ? l->recv_s : 0;
     *send_s = l ? l->send_s : 0;
-    *received = l ? l->nrecv : 0;
-    *sent = l ? l->nsent : 0;
 }

@@ -32,8 +32,6 @@ int ll_stage_link_use_nccl(ll_stage_link *l);
 /* Waits for the sends in flight.  0 / -1. */
 int ll_stage_link_finish(ll_stage_link *l);
 /* Seconds this stage spent blocked: waiting for the previous stage's stream
- * (*recv_s) and for the next stage to take a buffer (*send_s); batches
- * handed over each way. */
-void ll_stage_link_stats(const ll_stage_link *l, double *recv_s, double *send_s, long long *received,
-                         long long *sent);
+ * (*recv_s) and for the next stage to take a buffer (*send_s). */
+void ll_stage_link_waits(const ll_stage_link *l, double *recv_s, double *send_s);
 #endif

@@ -162,11 +162,7 @@ static int forward_mamba2(ll_model *m, const ll_ops *ops, void *ctx, const int32
         ops->linear(ctx, o, y, &ly->out_proj, ly->out_proj_b.data, (int)N);
         ops->add(ctx, h, h, o, (size_t)(N * C));
         if (ll_ssm_emit_block(m, ops, ctx, cap, l, h, tokens, lens, B, T)) return -1;
-        {
-            const int sa = ll_model_stage_after(m, ops, ctx, l, h, (size_t)((size_t)N * (size_t)C));
-            if (sa < 0) return -1;
-            if (sa) return ops->sync ? ops->sync(ctx) : 0; /* the next stage goes on */
-        }
+        LL_STAGE_AFTER(l, h, (size_t)N * (size_t)C);
     }
     ops->rmsnorm(ctx, x, h, m->norm_w.data, (int)N, (int)C, eps);
     if (ll_model_emit(m, ops, ctx, cap, L, x, tokens, lens, B, T)) return -1;

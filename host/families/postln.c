@@ -117,11 +117,7 @@ int ll_postln_forward(ll_model *m, const ll_postln_spec *spec, const ll_weight *
         ops->add(ctx, tmp, x, tmp, (size_t)(N * C));
         ops->layernorm(ctx, x, tmp, y->ln2_w.data, y->ln2_b.data, (int)N, (int)C, eps);
         if (ll_model_emit(m, ops, ctx, cap, l + 1, x, tokens, lens, B, T)) return -1;
-        {
-            const int sa = ll_model_stage_after(m, ops, ctx, l, x, (size_t)(N * C));
-            if (sa < 0) return -1;
-            if (sa) return ops->sync ? ops->sync(ctx) : 0; /* the next stage goes on */
-        }
+        LL_STAGE_AFTER(l, x, (size_t)(N * C));
     }
     return ops->sync ? ops->sync(ctx) : 0;
 }

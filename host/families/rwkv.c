@@ -201,11 +201,7 @@ static int forward_rwkv(ll_model *m, const ll_ops *ops, void *ctx, const int32_t
 
         if (R > 0 && (l + 1) % R == 0) ops->scale(ctx, h, h, 0.5f, NC);
         if (ll_ssm_emit_block(m, ops, ctx, cap, l, h, tokens, lens, B, T)) return -1;
-        {
-            const int sa = ll_model_stage_after(m, ops, ctx, l, h, (size_t)((size_t)N * (size_t)C));
-            if (sa < 0) return -1;
-            if (sa) return ops->sync ? ops->sync(ctx) : 0; /* the next stage goes on */
-        }
+        LL_STAGE_AFTER(l, h, (size_t)N * (size_t)C);
     }
     ops->layernorm(ctx, x, h, m->norm_w.data, m->norm_b.data, (int)N, (int)C, eps_out);
     if (ll_model_emit(m, ops, ctx, cap, L, x, tokens, lens, B, T)) return -1;

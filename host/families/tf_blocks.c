@@ -301,11 +301,7 @@ int ll_tf_forward(ll_model *m, const ll_tf_spec *spec, const ll_ops *ops, void *
         if (l + 1 < c->n_layer) {
             if (ll_model_emit(m, ops, ctx, cap, l + 1, x, tokens, lens, B, T)) return -1;
         }
-        {
-            const int sa = ll_model_stage_after(m, ops, ctx, l, x, (size_t)(N * C));
-            if (sa < 0) return -1;
-            if (sa) return ops->sync ? ops->sync(ctx) : 0; /* the next stage goes on */
-        }
+        LL_STAGE_AFTER(l, x, (size_t)(N * C));
     }
     /* last entry: final norm of block L's output */
     tf_norm(ops, ctx, c, h, x, &m->norm_w, &m->norm_b, (int)N);

@@ -95,9 +95,8 @@ struct ll_loader {
     int synthetic; /* no tensor store: every wanted tensor is made up */
     uint64_t seed;
     unsigned char *claimed; /* [st.n_tensors] */
-    int lfirst, lend;  /* layers loaded (layer parallel): [lfirst, lend) */
     int cur_layer;     /* the layer ll_bind is binding (-1: model-level) */
-    int skipping;      /* the tensor being bound is outside [lfirst, lend): check, do not load */
+    int skipping;      /* the tensor being bound is another stage's layer's: check, do not load */
     ld_req *reqs;
     int n, cap;
 };
@@ -194,7 +193,7 @@ int ll_bind(ll_loader *ld, ll_weight *dst, const ll_tensor_role *role, int layer
     if (layer >= 0) snprintf(tail, sizeof tail, role->hf, layer);
     else snprintf(tail, sizeof tail, "%s", role->hf);
     ld->cur_layer = layer;
-    ld->skipping = layer >= 0 && (layer < ld->lfirst || layer >= ld->lend);
+    ld->skipping = layer >= 0 && !ll_model_layer_loaded(ld->m, layer);
     int rc = ll_loader_wantf(ld, dst, ndim, shape, flags, "%s%s", role->top ? "" : ld->prefix, tail);
     ld->cur_layer = -1;
     ld->skipping = 0;
@@ -385,8 +384,8 @@ static int set_layer_range(ll_model *m, ll_loader *ld, const ll_load_opts *opts)
                      m->cfg.model_type);
         return -1;
     }
-    ld->lfirst = m->stage_first = first;
-    ld->lend = m->stage_end = end;
+    m->stage_first = first;
+    m->stage_end = end;
     ld->cur_layer = -1;
     return 0;
 }
@@ -520,8 +519,8 @@ static int entry_of_layer(const ll_model *m, int l) {
     return m->family->entry_of_layer ? m->family->entry_of_layer(m, l) : l + 1;
 }
 
-void ll_model_stage_entries(const ll_model *m, int first, int end, int *e_lo, int *e_hi) {
-    const int L = m->cfg.n_layer;
+void ll_model_stage_entries(const ll_model *m, int *e_lo, int *e_hi) {
+    const int L = m->cfg.n_layer, first = m->stage_first, end = m->stage_end;
     *e_lo = first <= 0 ? 0 : entry_of_layer(m, first - 1) + 1;
     *e_hi = end >= L ? L : entry_of_layer(m, end - 1);
 }

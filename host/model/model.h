@@ -188,9 +188,9 @@ int ll_model_forward_ex(ll_model *m, const ll_ops *ops, void *ctx, const int32_t
                         int T, ll_capture *cap, ll_model_state *state, float *logits);
 
 /* ---- layer (pipeline) parallel ---- */
-/* The entries a process running layers [first, end) emits: [*e_lo, *e_hi]
- * (the first stage has entry 0, the last the final entry). */
-void ll_model_stage_entries(const ll_model *m, int first, int end, int *e_lo, int *e_hi);
+/* The entries the model's stage (layers [stage_first, stage_end)) emits:
+ * [*e_lo, *e_hi] (the first stage has entry 0, the last the final entry). */
+void ll_model_stage_entries(const ll_model *m, int *e_lo, int *e_hi);
 /* 1 if layer l's weights are loaded here (inside the stage's range). */
 int ll_model_layer_loaded(const ll_model *m, int l);
 
@@ -252,6 +252,14 @@ void ll_model_upload_ids(const ll_ops *ops, void *ctx, int32_t *d_ids, const int
  * stage's last layer and x went to the next stage (return), -1 error. */
 int ll_model_stage_begin(ll_model *m, const ll_ops *ops, void *ctx, float *x, size_t n);
 int ll_model_stage_after(ll_model *m, const ll_ops *ops, void *ctx, int l, const float *x, size_t n);
+/* ll_model_stage_after in a forward (with m, ops and ctx in scope): returns
+ * -1 on error, and the forward's own end (the sync) when the stage ends here. */
+#define LL_STAGE_AFTER(l, x, n)                                                                             \
+    do {                                                                                                    \
+        const int ll_sa_ = ll_model_stage_after(m, ops, ctx, (l), (x), (n));                                \
+        if (ll_sa_ < 0) return -1;                                                                          \
+        if (ll_sa_) return ops->sync ? ops->sync(ctx) : 0; /* the next stage goes on */                    \
+    } while (0)
 /* Hands entry e (backend memory [B*T, C]) to the capture; downloads first on
  * device backends. */
 int ll_model_emit(ll_model *m, const ll_ops *ops, void *ctx, ll_capture *cap, int e, const float *h,

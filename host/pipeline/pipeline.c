@@ -339,6 +339,10 @@ typedef struct {
     ll_dist *grp, *pipe;
     ll_stage_link *link;
     ll_probe_result *res_local;
+    /* the result's per-entry costs; with stages the weight bytes of the
+     * entries' owning stages */
+    ll_cost *cost;
+    double *stage_bytes;
 } run_state;
 
 /* A rank's block of merged statistics, solved where its backend solves. */
@@ -380,6 +384,8 @@ static void run_state_free(run_state *s) {
     ll_heldout_free(&s->ho);
     ll_stage_link_free(s->link);
     free(s->res_local);
+    free(s->cost);
+    free(s->stage_bytes);
     ll_dist_split_free(s->grp);
     ll_dist_split_free(s->pipe);
 }
@@ -389,26 +395,6 @@ static void fuzz_to_res(const ll_fuzz_result *fz, int E, ll_probe_result *res) {
         res[e].pr = fz[e].D; res[e].rss = fz[e].tr_sw; res[e].tss = fz[e].tr_sb;
         res[e].n = fz[e].n; res[e].rank = fz[e].rank;
     }
-}
-
-/* Layer stages: every entry's result onto rank 0.  The stage's solved block
- * (S->res_local, valid where have = 1: its group's rank 0) is placed at
- * e_lo, every other entry is 0, and the pipeline's ranks sum: each entry is
- * non-zero on one rank only, so the sum is exact.  0 / -1. */
-static int gather_stages(run_state *S, ll_probe_result *res, int E, int e_lo, int El, int have) {
-    double *buf = ll_xcalloc((size_t)E * 5, sizeof(double));
-    for (int i = 0; have && i < El; i++) {
-        const ll_probe_result *p = &S->res_local[i];
-        double *b = buf + 5 * (size_t)(e_lo + i);
-        b[0] = p->pr; b[1] = p->rss; b[2] = p->tss; b[3] = p->n; b[4] = p->rank;
-    }
-    int rc = ll_dist_sum_double(S->pipe, buf, 5L * E);
-    for (int e = 0; rc == 0 && e < E; e++) {
-        const double *b = buf + 5 * (size_t)e;
-        res[e].pr = b[0]; res[e].rss = b[1]; res[e].tss = b[2]; res[e].n = b[3]; res[e].rank = (int)b[4];
-    }
-    free(buf);
-    return rc;
 }
 
 /* Separation fuzziness of host statistics into res.  0 / -1. */
@@ -610,7 +596,7 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     ll_dist_assign(dg, S.seq_len, (long)n_seq, S.owner);
     /* this stage's entries */
     int e_lo = 0, e_hi = E - 1;
-    ll_model_stage_entries(m, m->stage_first, m->stage_end, &e_lo, &e_hi);
+    ll_model_stage_entries(m, &e_lo, &e_hi);
     const int El = e_hi - e_lo + 1;
     /* the batch (micro-batch) size.  Layer stages fill and drain a pipeline
      * once over the run: of M + S - 1 batch slots each stage idles S - 1, so
@@ -847,7 +833,9 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
              * of entries); the results meet on rank 0 */
             solved = ll_dist_reduce_solve(dg, S.host_stats, o->ridge, threads, res, backend_solver, S.be);
         }
-        if (solved == 0 && nst > 1) solved = gather_stages(&S, r->res, E, e_lo, El, me == 0);
+        /* the stages' blocks meet on rank 0 along the pipeline (res_local is
+         * solved on the stage group's rank 0, zeros on the others) */
+        if (solved == 0 && nst > 1) solved = ll_dist_gather_results(S.pipe, E, e_lo, e_hi + 1, S.res_local, 0, r->res);
     } else if (fuzz) {
         S.host_stats = ll_stats_new(E, d, po.target, po.K);
         if (!S.host_stats || S.be->probe_get_stats(S.probe, S.host_stats) != 0) goto fail;
@@ -890,29 +878,28 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     /* layer stages: per-entry timings and weight bytes live on the stage
      * that owns the entry; the stages' own figures meet on rank 0 */
     double n_params = (double)m->n_params;
+    /* per-token costs of every entry (weights read once per batch,
+     * activations per token; ll_cost: neither depends on T) */
+    ll_cost *bc1 = S.cost = ll_xcalloc((size_t)E, sizeof *bc1);
+    const int have_cost = ll_model_cost(m, LL_MAX(longest, 1), bc1) == 0;
     cJSON *stages_json = NULL;
     double *stage_bytes = NULL; /* [E]: weight bytes per entry, from the owning stage */
     if (nst > 1) {
-        double lr[2], ls[2];
-        long long nr, ns;
-        ll_stage_link_stats(S.link, &lr[0], &ls[0], &nr, &ns);
+        double wait_prev, wait_next;
+        ll_stage_link_waits(S.link, &wait_prev, &wait_next);
         /* per stage: first, end, e_lo, e_hi, weights, params in layers, recv wait, send wait, seconds */
         const int K = 9;
         double *ps = ll_xcalloc((size_t)nst * K, sizeof(double));
         double *q = ps + (size_t)stage * K;
         q[0] = m->stage_first; q[1] = m->stage_end; q[2] = e_lo; q[3] = e_hi; q[4] = (double)m->arena_bytes;
-        q[5] = (double)(m->n_params - m->n_params_top); q[6] = lr[0]; q[7] = ls[0]; q[8] = r->run_s;
-        stage_bytes = ll_xcalloc((size_t)E, sizeof(double));
-        ll_cost *sc = ll_xcalloc((size_t)E, sizeof *sc);
-        if (ll_model_cost(m, LL_MAX(longest, 1), sc) == 0)
-            for (int e = e_lo; e <= e_hi; e++) stage_bytes[e] = sc[e].weight_bytes;
-        free(sc);
+        q[5] = (double)(m->n_params - m->n_params_top); q[6] = wait_prev; q[7] = wait_next; q[8] = r->run_s;
+        stage_bytes = S.stage_bytes = ll_xcalloc((size_t)E, sizeof(double));
+        for (int e = e_lo; e <= e_hi && have_cost; e++) stage_bytes[e] = bc1[e].weight_bytes;
         for (int e = 0; e < E; e++)
             if (e < e_lo || e > e_hi) tc.fwd_s[e] = tc.cap_s[e] = 0;
         if (ll_dist_sum_double(S.pipe, ps, (long)nst * K) != 0 || ll_dist_sum_double(S.pipe, stage_bytes, E) != 0 ||
             ll_dist_sum_double(S.pipe, tc.fwd_s, E) != 0 || ll_dist_sum_double(S.pipe, tc.cap_s, E) != 0) {
             free(ps);
-            free(stage_bytes);
             goto fail;
         }
         n_params = (double)m->n_params_top;
@@ -985,9 +972,8 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     const int have_flops = entry_flops(m, S.len_hist, longest, E, S.flops) == 0;
     if (have_flops) cJSON_AddItemToObject(tp, "per_entry_flops", cJSON_CreateDoubleArray(S.flops, E));
     /* bytes per entry over the run: the weights once per batch, the
-     * activations written per token (ll_cost; neither depends on T) */
-    ll_cost *bc1 = ll_xcalloc((size_t)E, sizeof *bc1);
-    if (ll_model_cost(m, LL_MAX(longest, 1), bc1) == 0) {
+     * activations written per token */
+    if (have_cost) {
         double *bytes = ll_xcalloc((size_t)E, sizeof(double));
         for (int e = 0; e < E; e++)
             bytes[e] = (stage_bytes ? stage_bytes[e] : bc1[e].weight_bytes) * (double)n_batches +
@@ -996,8 +982,6 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
         cJSON_AddNumberToObject(tp, "batches", (double)n_batches);
         free(bytes);
     }
-    free(bc1);
-    free(stage_bytes);
     cJSON *mem = cJSON_AddObjectToObject(extra, "memory");
     cJSON_AddNumberToObject(mem, "weights_bytes", (double)m->arena_bytes);
     cJSON_AddNumberToObject(mem, "workspace_bytes", (double)m->ws_bytes);

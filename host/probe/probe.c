@@ -343,6 +343,24 @@ static int solve_one(void *ctx, int e) {
     return solve_entry(j->s, e, j->ridge, &j->out[e], NULL);
 }
 
+ll_stats ll_stats_view(const ll_stats *s, int e0, int e1) {
+    const size_t dd = (size_t)s->d, K = (size_t)s->K;
+    ll_stats v = *s;
+    v.E = e1 - e0;
+    v.n = s->n + e0; v.mean = s->mean + (size_t)e0 * dd; v.M2 = s->M2 + (size_t)e0 * dd * dd;
+    v.ymean = s->ymean + e0; v.Cxy = s->Cxy + (size_t)e0 * dd; v.Syy = s->Syy + e0;
+    v.ones_null = s->ones_null + e0;
+    if (K) { v.class_n = s->class_n + (size_t)e0 * K; v.class_sum = s->class_sum + (size_t)e0 * K * dd; }
+    return v;
+}
+
+void ll_probe_result_to_doubles(const ll_probe_result *r, double *o) {
+    o[0] = r->pr; o[1] = r->rss; o[2] = r->tss; o[3] = r->n; o[4] = r->rank;
+}
+void ll_probe_result_from_doubles(const double *o, ll_probe_result *r) {
+    r->pr = o[0]; r->rss = o[1]; r->tss = o[2]; r->n = o[3]; r->rank = (int)o[4];
+}
+
 int ll_stats_solve(const ll_stats *s, double ridge, int threads, ll_probe_result *out) {
     if (ridge < 0) { ll_set_error("ridge must be >= 0"); return -1; }
     solve_job j = {s, ridge, out};

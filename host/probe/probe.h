@@ -54,6 +54,9 @@ int ll_stats_merge(ll_stats *dst, const ll_stats *src);
  * ll_stats_pack_len is its length in doubles; ll_stats_unpack checks the
  * header against dst's shape (-1 + error "statistics: ..." otherwise) and
  * replaces dst's contents.  pack then unpack is the identity, bit for bit. */
+/* Entries [e0, e1) of s as statistics of their own: a view into s's arrays
+ * (no copy; valid while s is). */
+ll_stats ll_stats_view(const ll_stats *s, int e0, int e1);
 size_t ll_stats_pack_len(const ll_stats *s);
 void ll_stats_pack(const ll_stats *s, double *buf);
 int ll_stats_unpack(ll_stats *dst, const double *buf, size_t len);
@@ -64,6 +67,12 @@ typedef struct {
     double n;     /* examples */
     int rank;     /* numerical rank of the centred Gram matrix used */
 } ll_probe_result;
+
+/* A result as LL_PROBE_RESULT_DOUBLES doubles (pr, rss, tss, n, rank), for
+ * sums across ranks in which each result is non-zero on one rank only. */
+#define LL_PROBE_RESULT_DOUBLES 5
+void ll_probe_result_to_doubles(const ll_probe_result *r, double *o);
+void ll_probe_result_from_doubles(const double *o, ll_probe_result *r);
 
 /* Solves every entry's probe (threads in parallel; threads<=0: all cores).
  * ridge >= 0 (0 = OLS, minimum norm).  Returns 0 or -1 with error set. */
