@@ -115,7 +115,14 @@ static int cmd_distance(const char *a, const char *b) {
     return d[la][lb];
 }
 
+/* the library's warnings, printed (only host/cli prints) */
+static void cli_print_warning(const char *line, void *ud) {
+    (void)ud;
+    fprintf(stderr, "layerlaw: warning: %s\n", line);
+}
+
 int main(int argc, char **argv) {
+    ll_set_warn_handler(cli_print_warning, NULL);
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

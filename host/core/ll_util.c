@@ -26,6 +26,28 @@ void ll_set_error(const char *fmt, ...) {
 
 const char *ll_last_error(void) { return g_err[0] ? g_err : "unknown error"; }
 
+static ll_warn_fn g_warn_fn;
+static void *g_warn_ud;
+
+ll_warn_fn ll_set_warn_handler(ll_warn_fn fn, void *ud) {
+    ll_warn_fn old = g_warn_fn;
+    g_warn_fn = fn;
+    g_warn_ud = ud;
+    return old;
+}
+
+void ll_warn(const char *fmt, ...) {
+    if (!g_warn_fn) return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    for (char *c = line; *c; c++)
+        if (*c == '\n' || *c == '\r') *c = ' ';
+    g_warn_fn(line, g_warn_ud);
+}
+
 static void oom(size_t n) {
     fprintf(stderr, "layerlaw: out of memory (asked for %zu bytes)\n", n);
     exit(1);

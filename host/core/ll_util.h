@@ -15,6 +15,15 @@
 void ll_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *ll_last_error(void);
 
+/* Warnings (the library never prints): ll_warn formats one line (no
+ * "layerlaw: " prefix, no newline) and hands it to the handler the caller
+ * installed; with none installed the line is dropped.  The CLI installs one
+ * that prints "layerlaw: warning: LINE" on stderr; the Python binding one that
+ * raises a Python warning.  Returns the previous handler. */
+typedef void (*ll_warn_fn)(const char *line, void *ud);
+ll_warn_fn ll_set_warn_handler(ll_warn_fn fn, void *ud);
+void ll_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Allocation that never returns NULL: on failure prints and exits(1). */
 void *ll_xmalloc(size_t n);
 void *ll_xcalloc(size_t n, size_t sz);
