@@ -22,6 +22,8 @@ echo "== AddressSanitizer + UBSan (build-asan/) =="
 make --no-print-directory asan 2>&1 | tee -a "$log"; rc2=${PIPESTATUS[0]}
 echo "== clang UBSan, float-cast-overflow included (build-ubsan/) =="
 make --no-print-directory -j"$JOBS" ubsan-clang 2>&1 | grep -vE '^(clang|make)' | tee -a "$log"; rc3=${PIPESTATUS[0]}
+echo "== Python tests (tests/python, pytest) =="
+bash scripts/test-python.sh 2>&1 | tee -a "$log"; rc5=${PIPESTATUS[0]}
 echo "== libFuzzer, ${FUZZ_SECONDS:-20} s per harness (build-fuzz/) =="
 FUZZ_JOBS=$JOBS bash scripts/fuzz.sh "${FUZZ_SECONDS:-20}"; rc4=$?
 set -e
@@ -30,9 +32,10 @@ failed=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | awk '{s+=$3} END {pri
 runs=$(grep -cE '^[0-9]+ passed, [0-9]+ failed$' "$log" || true)
 rm -f "$log"
 [ "$rc4" -ne 0 ] && failed=$((failed + 1))   # fuzz findings
-if [ "$rc1" -ne 0 ] || [ "$rc2" -ne 0 ] || [ "$rc3" -ne 0 ] || [ "$rc4" -ne 0 ] || [ "$runs" -ne 3 ]; then
+[ "$rc5" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1   # a Python runner failure counts
+if [ "$rc1" -ne 0 ] || [ "$rc2" -ne 0 ] || [ "$rc3" -ne 0 ] || [ "$rc4" -ne 0 ] || [ "$rc5" -ne 0 ] || [ "$runs" -ne 4 ]; then
     [ "$failed" -eq 0 ] && failed=1   # a build or runner failure counts as a failure
-    echo "test.sh: FAILED (suite rc=$rc1, asan rc=$rc2, clang ubsan rc=$rc3, fuzz rc=$rc4)"
+    echo "test.sh: FAILED (suite rc=$rc1, asan rc=$rc2, clang ubsan rc=$rc3, fuzz rc=$rc4, python rc=$rc5)"
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
