@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
+#include "core/ll_util.h"
 
 static const ll_opt *find(const ll_opt *opts, const char *name, size_t len) {
     for (const ll_opt *o = opts; o->name || o->help; o++)
@@ -11,36 +12,14 @@ static const ll_opt *find(const ll_opt *opts, const char *name, size_t len) {
     return NULL;
 }
 
-/* Levenshtein distance (small strings). */
-static int edit_distance(const char *a, size_t la, const char *b) {
-    size_t lb = strlen(b);
-    if (la > 64 || lb > 64) return 99;
-    int prev[65], cur[65];
-    for (size_t j = 0; j <= lb; j++) prev[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int c = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            if (prev[j] + 1 < c) c = prev[j] + 1;
-            if (cur[j - 1] + 1 < c) c = cur[j - 1] + 1;
-            cur[j] = c;
-        }
-        memcpy(prev, cur, sizeof(int) * (lb + 1));
-    }
-    return prev[lb];
-}
-
 static const char *closest(const ll_opt *opts, const char *name, size_t len) {
-    const char *best = NULL;
-    int bd = 99;
-    for (const ll_opt *o = opts; o->name || o->help; o++) {
-        if (o->kind == LL_OPT_GROUP) continue;
-        int dd = edit_distance(name, len, o->name);
-        /* a prefix of a longer option is a likely typo too */
-        if (len >= 3 && !strncmp(o->name, name, len)) dd = dd < 2 ? dd : 2;
-        if (dd < bd) { bd = dd; best = o->name; }
-    }
-    return bd <= 3 ? best : NULL;
+    const char *names[256];
+    char word[128];
+    size_t n = 0;
+    snprintf(word, sizeof word, "%.*s", (int)(len < 127 ? len : 127), name);
+    for (const ll_opt *o = opts; (o->name || o->help) && n < 256; o++)
+        if (o->kind != LL_OPT_GROUP) names[n++] = o->name;
+    return ll_did_you_mean(word, names, n);
 }
 
 static int bad_value(const char *cmd, const ll_opt *o, const char *v) {
