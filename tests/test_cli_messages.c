@@ -30,3 +30,91 @@ TEST(did_you_mean) {
     ll_not_one_of(small, sizeof small, "nxt", pos, 4);
     CHECK_INT(strlen(small), 7);
 }
+
+/* runs `layerlaw ARGS`; *out = stdout, *err = stderr (either may be NULL) */
+static int cli2(const char *args, char **out, char **err) {
+    char cmd[4096], ef[1100];
+    snprintf(ef, sizeof ef, "%s/stderr", ll_test_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s %s 2>%s", ll_bin_path(), args, ef);
+    int rc = ll_run_cmd(cmd, out);
+    if (err) *err = ll_read_file(ef, NULL);
+    return rc;
+}
+
+/* The commands as `layerlaw --help` lists them (the command table) */
+static int usage_commands(char names[][32], int cap) {
+    char *out = NULL;
+    int n = 0;
+    if (cli2("--help", &out, NULL) != 0 || !out) { free(out); return -1; }
+    const char *p = strstr(out, "commands:\n");
+    for (p = p ? strchr(p, '\n') + 1 : NULL; p && *p == ' ' && n < cap; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (sscanf(p, " %31s", names[n]) == 1) n++;
+    free(out);
+    return n;
+}
+
+/* `layerlaw` alone: usage on stderr, exit 2; every command of the usage
+ * answers --help (usage on stdout, exit 0, nothing on stderr); an unknown
+ * command lists every command of the usage, with "did you mean". */
+TEST(cli_every_command_help) {
+    char names[32][32];
+    int n = usage_commands(names, 32);
+    REQUIRE_MSG(n >= 9, "layerlaw --help lists %d commands", n);
+    char *out = NULL, *err = NULL, args[128];
+    CHECK_INT(cli2("", &out, &err), 2);
+    CHECK_MSG(out && !*out && err && strstr(err, "usage: layerlaw <command>"), "bare layerlaw: stdout '%s' stderr '%s'", out, err);
+    free(out); free(err);
+    for (int i = 0; i < n; i++) {
+        snprintf(args, sizeof args, "%s --help", names[i]);
+        int rc = cli2(args, &out, &err);
+        char want[64];
+        snprintf(want, sizeof want, "usage: layerlaw %s", names[i]);
+        CHECK_MSG(rc == 0 && out && strstr(out, want) && err && !*err, "'layerlaw %s': exit %d, stdout '%.200s', stderr '%s'",
+                  args, rc, out, err);
+        free(out); free(err);
+    }
+    CHECK_INT(cli2("rn", NULL, &err), 2);
+    CHECK_MSG(err && strstr(err, "unknown command 'rn' (did you mean run?)"), "%s", err);
+    for (int i = 0; i < n; i++) CHECK_MSG(err && strstr(err, names[i]), "'rn': '%s' not listed: %s", names[i], err);
+    free(err);
+}
+
+/* A bad enumerated value: one line naming the option, the choices (from the
+ * library's table) and the nearest one */
+TEST(cli_bad_choice_named) {
+    static const struct { const char *args, *line; } c[] = {
+        {"run --model m --tokens t --out o --position nxt",
+         "layerlaw: --position: 'nxt' is not one of next, current, previous, next-next (did you mean next?)\n"},
+        {"run --model m --tokens t --out o --measure fuzz",
+         "layerlaw: --measure: 'fuzz' is not one of pr, fuzziness, onehot (did you mean fuzziness?)\n"},
+        {"run --model m --tokens t --out o --norm rms",
+         "layerlaw: --norm: 'rms' is not one of initialized, layernorm, rmsnorm, standardize, none (did you mean rmsnorm?)\n"},
+        {"run --model m --tokens t --out o --position sideways",
+         "layerlaw: --position: 'sideways' is not one of next, current, previous, next-next\n"},
+        {"topo --rank 2", "layerlaw: topo: unknown option '--rank' (did you mean --ranks?); see layerlaw topo --help\n"},
+        {"topo --ranks 0", "layerlaw: topo: --ranks: bad value '0' (an integer from 1 to 4096)\n"},
+        {"report --each x", "layerlaw: report: unknown option '--each'; see layerlaw report --help\n"},
+        {"info extra", "layerlaw: info: unexpected argument 'extra' (see layerlaw info --help)\n"},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        char *err = NULL;
+        int rc = cli2(c[i].args, NULL, &err);
+        CHECK_MSG(rc == 2 && err && !strcmp(err, c[i].line), "'%s': exit %d, stderr '%s', expected '%s'", c[i].args, rc, err,
+                  c[i].line);
+        free(err);
+    }
+    /* aliases are accepted, not shown: the error is then about the model */
+    char *err = NULL;
+    CHECK_INT(cli2("run --model /nonexistent --tokens t --out o --norm standardization --quiet", NULL, &err), 2);
+    CHECK_MSG(err && !strstr(err, "--norm"), "%s", err);
+    free(err);
+}
+
+/* Operands may come after options and before them (plot PATH --out DIR) */
+TEST(cli_operands_mixed) {
+    char *err = NULL, args[2048];
+    snprintf(args, sizeof args, "plot %s/none --format png", ll_test_tmpdir());
+    CHECK_INT(cli2(args, NULL, &err), 2);
+    CHECK_MSG(err && strstr(err, "--out is required"), "%s", err);
+    free(err);
+}
