@@ -7,7 +7,7 @@
 #include "cli/opts.h"
 #include "core/ll_util.h"
 #include "dist/dist.h"
-#include "dist/dist_cuda.h"
+#include "backend/backend_info.h"
 #include "dist/topo.h"
 
 static const char TOPO_USAGE[] =
@@ -37,19 +37,7 @@ void cli_info_dist(void) {
     char buf[1024];
     ll_dist_build_info(buf, sizeof buf);
     fputs(buf, stdout);
-#ifdef LL_HAVE_CUDA
-    printf("cuda kernels: SASS for sm_%s", ll_cuda_sass_archs());
-    printf(" + PTX compute_%s (driver JIT for newer GPUs)\n", ll_cuda_ptx_arch());
-    int n = ll_cuda_device_count();
-    for (int i = 0; i < n; i++) {
-        int cc, bin, ptx, jit;
-        char bus[64] = "?";
-        ll_cuda_pci_busid(i, bus, sizeof bus);
-        if (ll_cuda_kernel_image(i, &cc, &bin, &ptx, &jit) == 0)
-            printf("device %d (%s, sm_%d): runs %s (binaryVersion %d, ptxVersion %d)\n", i, bus, cc,
-                   jit ? "PTX JIT-compiled by the driver" : "precompiled SASS", bin, ptx);
-        else
-            printf("device %d (%s): no kernel image: %s\n", i, bus, ll_last_error());
-    }
-#endif
+    static char kern[16384];
+    ll_cuda_kernel_lines(kern, sizeof kern);
+    fputs(kern, stdout);
 }
