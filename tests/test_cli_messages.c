@@ -21,6 +21,9 @@ TEST(did_you_mean) {
     CHECK(ll_did_you_mean("next", NULL, 0) == NULL);
     CHECK_INT(ll_edit_distance("kitten", 6, "sitting", 7), 3);
     CHECK_INT(ll_edit_distance("", 0, "abc", 3), 3);
+    CHECK_INT(ll_edit_distance("cdua", 4, "cuda", 4), 1); /* a transposition is one edit */
+    static const char *const be[] = {"auto", "cpu", "cuda"};
+    CHECK(!strcmp(ll_did_you_mean("cdua", be, 3), "cuda"));
     char buf[256];
     CHECK(!strcmp(ll_not_one_of(buf, sizeof buf, "nxt", pos, 4),
                   "'nxt' is not one of next, current, previous, next-next (did you mean next?)"));
@@ -60,14 +63,14 @@ TEST(cli_every_command_help) {
     char names[32][32];
     int n = usage_commands(names, 32);
     REQUIRE_MSG(n >= 9, "layerlaw --help lists %d commands", n);
-    char *out = NULL, *err = NULL, args[128];
+    char *out = NULL, *err = NULL, args[1200];
     CHECK_INT(cli2("", &out, &err), 2);
     CHECK_MSG(out && !*out && err && strstr(err, "usage: layerlaw <command>"), "bare layerlaw: stdout '%s' stderr '%s'", out, err);
     free(out); free(err);
     for (int i = 0; i < n; i++) {
         snprintf(args, sizeof args, "%s --help", names[i]);
         int rc = cli2(args, &out, &err);
-        char want[64];
+        char want[1200];
         snprintf(want, sizeof want, "usage: layerlaw %s", names[i]);
         CHECK_MSG(rc == 0 && out && strstr(out, want) && err && !*err, "'layerlaw %s': exit %d, stdout '%.200s', stderr '%s'",
                   args, rc, out, err);
@@ -91,6 +94,10 @@ TEST(cli_bad_choice_named) {
          "layerlaw: --norm: 'rms' is not one of initialized, layernorm, rmsnorm, standardize, none (did you mean rmsnorm?)\n"},
         {"run --model m --tokens t --out o --position sideways",
          "layerlaw: --position: 'sideways' is not one of next, current, previous, next-next\n"},
+        {"run --model m --tokens t --out o --backend cdua",
+         "layerlaw: --backend: 'cdua' is not one of auto, cpu, cuda (did you mean cuda?)\n"},
+        {"tokenize --tokenizer t --split lines",
+         "layerlaw: --split: 'lines' is not one of auto, line, paragraph, file, jsonl (did you mean line?)\n"},
         {"topo --rank 2", "layerlaw: topo: unknown option '--rank' (did you mean --ranks?); see layerlaw topo --help\n"},
         {"topo --ranks 0", "layerlaw: topo: --ranks: bad value '0' (an integer from 1 to 4096)\n"},
         {"report --each x", "layerlaw: report: unknown option '--each'; see layerlaw report --help\n"},
@@ -117,4 +124,33 @@ TEST(cli_operands_mixed) {
     CHECK_INT(cli2(args, NULL, &err), 2);
     CHECK_MSG(err && strstr(err, "--out is required"), "%s", err);
     free(err);
+}
+
+static int g_warnings;
+static char g_warning[256];
+static void count_warning(const char *line, void *ud) {
+    (void)ud;
+    g_warnings++;
+    snprintf(g_warning, sizeof g_warning, "%s", line);
+}
+
+/* One environment prefix: LAYERLAW_*; an old LL_CUDA_* name is read as a
+ * deprecated alias, with one warning per process; the new name wins. */
+TEST(env_renamed) {
+    ll_set_warn_handler(count_warning, NULL);
+    unsetenv("LAYERLAW_T_X");
+    unsetenv("LL_T_X");
+    CHECK(ll_getenv_renamed("LAYERLAW_T_X", "LL_T_X") == NULL);
+    setenv("LL_T_X", "0", 1);
+    const char *v = ll_getenv_renamed("LAYERLAW_T_X", "LL_T_X");
+    CHECK(v && !strcmp(v, "0"));
+    CHECK_INT(g_warnings, 1);
+    CHECK_MSG(!strcmp(g_warning, "LL_T_X is deprecated: use LAYERLAW_T_X"), "%s", g_warning);
+    ll_getenv_renamed("LAYERLAW_T_X", "LL_T_X");
+    CHECK_INT(g_warnings, 1); /* once */
+    setenv("LAYERLAW_T_X", "1", 1);
+    v = ll_getenv_renamed("LAYERLAW_T_X", "LL_T_X");
+    CHECK(v && !strcmp(v, "1"));
+    CHECK_INT(g_warnings, 1);
+    ll_set_warn_handler(NULL, NULL);
 }

@@ -13,6 +13,8 @@
 #include "probe/measures.h"
 #include "capture/capture.h"
 #include "model/family.h"
+#include "backend/backend.h"
+#include "io/corpus.h"
 #include <stdlib.h>
 #include "report/report.h"
 
@@ -48,7 +50,7 @@ static int run_main(ll_dist *dist, int argc, char **argv) {
         {"tokens", LL_OPT_STR, &o.tokens, 0, 0, "FILE", "pre-tokenised input (one JSON array of ids per line)"},
         {"data", LL_OPT_STR, &o.data, 0, 0, "TEXT", "raw text input (txt / JSONL, optionally .gz)"},
         {"tokenizer", LL_OPT_STR, &o.tokenizer, 0, 0, "T", "tokenizer.json, its folder or a .gguf (default: the model)"},
-        {"split", LL_OPT_STR, &o.split, 0, 0, "S", "auto|line|paragraph|file|jsonl (default auto: jsonl for .jsonl[.gz], else line)"},
+        {"split", LL_OPT_CHOICE, &o.split, 0, 0, "S", "auto|line|paragraph|file|jsonl (default auto: jsonl for .jsonl[.gz], else line)", NULL, 0, ll_corpus_split_names},
         {"text-field", LL_OPT_STR, &o.text_field, 0, 0, "F", "JSONL field holding the text (default text)"},
         {"docs", LL_OPT_LONG, &o.docs, 1, 1e15, "N", "sample N documents uniformly without replacement (portable RNG)"},
         {"seed", LL_OPT_U64, &o.seed, 0, 0, "S", "the sampling seed (default 0; with --docs)", &seen_seed},
@@ -72,11 +74,11 @@ static int run_main(ll_dist *dist, int argc, char **argv) {
         {"batch-tokens", LL_OPT_LONG, &o.batch_tokens, 1, 1e12, "N", "at most N padded tokens per batch (default 4096; a longer\nsequence goes alone): bounds the activation memory; with --stages the\ndefault is the largest batch that keeps the pipeline bubble <= 10%", &seen_btok},
         {"keep-order", LL_OPT_FLAG, &o.keep_order, 0, 0, NULL, "batch sequences in input order (default: longest first, less padding;\nimplied by --dump-hidden)"},
         {"threads", LL_OPT_INT, &o.threads, 0, 4096, "T", "threads (default: all cores)"},
-        {"backend", LL_OPT_STR, &o.backend, 0, 0, "B", "auto|cpu|cuda (default auto: cuda when a device is present)"},
+        {"backend", LL_OPT_CHOICE, &o.backend, 0, 0, "B", "auto|cpu|cuda (default auto: cuda when a device is present)", NULL, 0, ll_backend_names},
         {"device", LL_OPT_INT, &o.device, 0, 1024, "N", "cuda: the device to use (default 0; under mpirun/srun the rank's\nlocal rank: one rank per GPU)", &seen_device},
         {"stages", LL_OPT_INT, &o.stages, 1, 4096, "S", "layer (pipeline) parallel under mpirun/srun: each rank runs one of S\nconsecutive blocks of layers and loads only their weights; ranks = replicas x S\n(default 1: every rank runs the whole model; docs/distributed.md)"},
-        {"compute", LL_OPT_STR, &o.compute, 0, 0, "C", "auto (default: bf16 on CUDA, fp32 on the CPU) | bf16 (CUDA: weights kept\nas stored, bf16 GEMMs with fp32 accumulation) | fp32"},
-        {"dtype", LL_OPT_STR, &o.compute, 0, 0, "C", "the same as --compute"},
+        {"compute", LL_OPT_CHOICE, &o.compute, 0, 0, "C", "auto (default: bf16 on CUDA, fp32 on the CPU) | bf16 (CUDA: weights kept\nas stored, bf16 GEMMs with fp32 accumulation) | fp32", NULL, 0, ll_compute_names},
+        {"dtype", LL_OPT_CHOICE, &o.compute, 0, 0, "C", "the same as --compute", NULL, 0, ll_compute_names},
         {"quiet", LL_OPT_FLAG, &quiet, 0, 0, NULL, "no table on stdout"},
         {NULL, 0, NULL, 0, 0, NULL, NULL}};
     ll_sbuf usage = {0};

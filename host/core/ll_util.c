@@ -535,7 +535,9 @@ double ll_json_num(const struct cJSON *o, const char *a, const char *b) {
 
 int ll_edit_distance(const char *a, size_t la, const char *b, size_t lb) {
     if (la > 64 || lb > 64) return 99;
-    int prev[65], cur[65];
+    /* optimal string alignment: insertions, deletions, substitutions and
+     * transpositions of neighbours ("cdua" is 1 from "cuda") */
+    int pp[65], prev[65], cur[65];
     for (size_t j = 0; j <= lb; j++) prev[j] = (int)j;
     for (size_t i = 1; i <= la; i++) {
         cur[0] = (int)i;
@@ -543,8 +545,10 @@ int ll_edit_distance(const char *a, size_t la, const char *b, size_t lb) {
             int c = prev[j - 1] + (a[i - 1] != b[j - 1]);
             if (prev[j] + 1 < c) c = prev[j] + 1;
             if (cur[j - 1] + 1 < c) c = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && pp[j - 2] + 1 < c) c = pp[j - 2] + 1;
             cur[j] = c;
         }
+        memcpy(pp, prev, sizeof(int) * (lb + 1));
         memcpy(prev, cur, sizeof(int) * (lb + 1));
     }
     return prev[lb];
@@ -577,4 +581,20 @@ const char *ll_not_one_of(char *buf, size_t cap, const char *word, const char *c
     snprintf(buf, cap, "%s", b.s ? b.s : "");
     free(b.s);
     return buf;
+}
+
+const char *ll_getenv_renamed(const char *name, const char *old) {
+    const char *v = getenv(name);
+    if (v || !old) return v;
+    v = getenv(old);
+    static char warned[8][64]; /* the old names warned about */
+    if (v) {
+        int k = 0;
+        while (k < 8 && warned[k][0] && strcmp(warned[k], old)) k++;
+        if (k < 8 && !warned[k][0]) {
+            snprintf(warned[k], sizeof warned[k], "%s", old);
+            ll_warn("%s is deprecated: use %s", old, name);
+        }
+    }
+    return v;
 }

@@ -24,6 +24,12 @@ typedef void (*ll_warn_fn)(const char *line, void *ud);
 ll_warn_fn ll_set_warn_handler(ll_warn_fn fn, void *ud);
 void ll_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Environment settings are all LAYERLAW_*.  ll_getenv_renamed(name, old):
+ * getenv(name), or else getenv(old) (a name from before the one prefix, e.g.
+ * LL_CUDA_ATTN_TC), read as a deprecated alias with one ll_warn per process
+ * ("OLD is deprecated: use NAME"). */
+const char *ll_getenv_renamed(const char *name, const char *old);
+
 /* Allocation that never returns NULL: on failure prints and exits(1). */
 void *ll_xmalloc(size_t n);
 void *ll_xcalloc(size_t n, size_t sz);
