@@ -124,6 +124,15 @@ TEST(cli_operands_mixed) {
     CHECK_INT(cli2(args, NULL, &err), 2);
     CHECK_MSG(err && strstr(err, "--out is required"), "%s", err);
     free(err);
+    /* after "--" everything is an operand: "--weird" is a path (not found) */
+    snprintf(args, sizeof args, "plot --out %s/o -- --weird", ll_test_tmpdir());
+    CHECK_INT(cli2(args, NULL, &err), 2);
+    CHECK_MSG(err && strstr(err, "--weird") && !strstr(err, "unknown option"), "%s", err);
+    free(err);
+    /* a command without operands refuses them, "--" or not */
+    CHECK_INT(cli2("topo -- extra", NULL, &err), 2);
+    CHECK_MSG(err && strstr(err, "unexpected argument 'extra'"), "%s", err);
+    free(err);
 }
 
 static int g_warnings;

@@ -131,7 +131,10 @@ int ll_opts_parse(const char *usage, const ll_opt *opts, int argc, char **argv, 
             break;
         }
         if (!strcmp(a, "--")) {
+            if (!first_operand && i + 1 < argc)
+                rc = cli_fail("%s: unexpected argument '%s' (see layerlaw %s --help)", cmd, argv[i + 1], cmd);
             while (++i < argc) rest[nrest++] = argv[i];
+            ops[nops++] = (char *)a; /* "--" stays between the options and the operands */
             break;
         }
         const int is_short = a[0] == '-' && a[1] && a[1] != '-' && !a[2] && find_short(opts, a[1]);
@@ -144,7 +147,7 @@ int ll_opts_parse(const char *usage, const ll_opt *opts, int argc, char **argv, 
         rc = parse_one(cmd, opts, argc, argv, &i);
         while (i0 <= i) ops[nops++] = argv[i0++];
     }
-    if (rc == 0) {
+    if (rc == 0) { /* a permutation of argv[1..argc-1] */
         for (int k = 0; k < nops; k++) argv[1 + k] = ops[k];
         for (int k = 0; k < nrest; k++) argv[1 + nops + k] = rest[k];
         if (first_operand) *first_operand = nrest ? 1 + nops : -1;
