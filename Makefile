@@ -105,6 +105,7 @@ ifeq ($(CUDA),1)
   endif
   ifeq ($(NCCL),1)
     CFLAGS += -DLL_HAVE_NCCL=1 -I$(NCCL_HOME)/include
+    NVCCFLAGS += -DLL_HAVE_NCCL=1 -I$(NCCL_HOME)/include  # kernels/dist/dist_nccl.cu holds the NCCL calls
     LDLIBS += -L$(NCCL_HOME)/lib64 -L$(NCCL_HOME)/lib -Wl,-rpath,$(NCCL_HOME)/lib64 -lnccl
   endif
   LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcublasLt -lcusolver -lcudart_static -ldl -lrt -lstdc++
