@@ -120,9 +120,14 @@ static void cli_print_warning(const char *line, void *ud) {
     (void)ud;
     fprintf(stderr, "layerlaw: warning: %s\n", line);
 }
+static void cli_print_note(const char *line, void *ud) {
+    (void)ud;
+    fprintf(stderr, "layerlaw: %s\n", line);
+}
 
 int main(int argc, char **argv) {
     ll_set_warn_handler(cli_print_warning, NULL);
+    ll_set_note_handler(cli_print_note, NULL);
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
