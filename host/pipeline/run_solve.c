@@ -100,7 +100,7 @@ int run_solve(run_state *S) {
     if (solved == 0 && S->nst > 1)
         solved = ll_dist_gather_results(S->pipe, E, S->e_lo, S->e_hi + 1, S->res_local, 0, r->res);
     if (solved != 0) return -1;
-    if (S->rank == 0 && ll_solve_finish(&p, r->res, E, &S->ho, S->src) != 0) { S->rc = 2; return -1; }
+    if (S->rank == 0 && ll_solve_finish(&p, r->res, E, &S->ho, S->src, S->src) != 0) { S->rc = 2; return -1; }
     if (S->folds) {
         r->pr_heldout = ll_xmalloc(sizeof(double) * (size_t)E);
         r->pr_heldout_fold_mean = ll_xmalloc(sizeof(double) * (size_t)E);

@@ -59,19 +59,20 @@ int ll_solve_run(const ll_solve_plan *p, ll_probe_result *res, ll_heldout *ho, c
     return -1;
 }
 
-int ll_solve_finish(const ll_solve_plan *p, const ll_probe_result *res, int E, ll_heldout *ho, const char *src) {
+int ll_solve_finish(const ll_solve_plan *p, const ll_probe_result *res, int E, ll_heldout *ho, const char *labels_src,
+                    const char *fold_src) {
     for (int e = 0; e < E; e++) {
         if (p->how == LL_SOLVE_FUZZINESS && !isfinite(res[e].pr)) {
-            ll_set_error("%s: entry %d: between-class covariance is zero: separation fuzziness undefined", src, e);
+            ll_set_error("%s: entry %d: between-class covariance is zero: separation fuzziness undefined", labels_src, e);
             return -1;
         }
         if (p->how != LL_SOLVE_FUZZINESS && !(res[e].tss > 0)) {
-            ll_set_error("%s: labels are constant: PR undefined", src);
+            ll_set_error("%s: labels are constant: PR undefined", labels_src);
             return -1;
         }
     }
     if (p->how == LL_SOLVE_FOLDS && ll_dist_size(p->dist) <= 1 && ll_folds_solve(p->folds, p->st, p->threads, ho) != 0) {
-        name_input(src);
+        name_input(fold_src);
         return -1;
     }
     return 0;

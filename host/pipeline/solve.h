@@ -53,8 +53,9 @@ int ll_solve_with_backend(void *ctx, const ll_stats *st, double ridge, int threa
 int ll_solve_run(const ll_solve_plan *p, ll_probe_result *res, ll_heldout *ho, const char *src);
 
 /* On the rank that holds res: every entry defined (PR: the labels vary;
- * fuzziness: the between-class covariance is not zero), then FOLDS on one
- * process: the held-out solves into ho.  0, or -1 + error naming src (bad
- * input). */
-int ll_solve_finish(const ll_solve_plan *p, const ll_probe_result *res, int E, ll_heldout *ho, const char *src);
+ * fuzziness: the between-class covariance is not zero; an error names
+ * labels_src), then FOLDS on one process: the held-out solves into ho (an
+ * error names fold_src).  0, or -1 + error (bad input). */
+int ll_solve_finish(const ll_solve_plan *p, const ll_probe_result *res, int E, ll_heldout *ho, const char *labels_src,
+                    const char *fold_src);
 #endif
