@@ -109,9 +109,14 @@ static void cli_print_warning(const char *line, void *ud) {
     (void)ud;
     fprintf(stderr, "layerlaw: warning: %s\n", line);
 }
+static void cli_print_note(const char *line, void *ud) {
+    (void)ud;
+    fprintf(stderr, "layerlaw: %s\n", line);
+}
 
 int main(int argc, char **argv) {
     ll_set_warn_handler(cli_print_warning, NULL);
+    ll_set_note_handler(cli_print_note, NULL);
     if (argc < 2) { usage(stderr); return 2; }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
     if (!strcmp(argv[1], "--version")) { printf("layerlaw %s\n", LL_VERSION); return 0; }

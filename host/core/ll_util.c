@@ -26,8 +26,8 @@ void ll_set_error(const char *fmt, ...) {
 
 const char *ll_last_error(void) { return g_err[0] ? g_err : "unknown error"; }
 
-static ll_warn_fn g_warn_fn;
-static void *g_warn_ud;
+static ll_warn_fn g_warn_fn, g_note_fn;
+static void *g_warn_ud, *g_note_ud;
 
 ll_warn_fn ll_set_warn_handler(ll_warn_fn fn, void *ud) {
     ll_warn_fn old = g_warn_fn;
@@ -36,16 +36,36 @@ ll_warn_fn ll_set_warn_handler(ll_warn_fn fn, void *ud) {
     return old;
 }
 
-void ll_warn(const char *fmt, ...) {
-    if (!g_warn_fn) return;
+ll_warn_fn ll_set_note_handler(ll_warn_fn fn, void *ud) {
+    ll_warn_fn old = g_note_fn;
+    g_note_fn = fn;
+    g_note_ud = ud;
+    return old;
+}
+
+/* one line (newlines folded) to fn */
+static void say(ll_warn_fn fn, void *ud, const char *fmt, va_list ap) {
     char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
     for (char *c = line; *c; c++)
         if (*c == '\n' || *c == '\r') *c = ' ';
-    g_warn_fn(line, g_warn_ud);
+    fn(line, ud);
+}
+
+void ll_warn(const char *fmt, ...) {
+    if (!g_warn_fn) return;
+    va_list ap;
+    va_start(ap, fmt);
+    say(g_warn_fn, g_warn_ud, fmt, ap);
+    va_end(ap);
+}
+
+void ll_note(const char *fmt, ...) {
+    if (!g_note_fn) return;
+    va_list ap;
+    va_start(ap, fmt);
+    say(g_note_fn, g_note_ud, fmt, ap);
+    va_end(ap);
 }
 
 static void oom(size_t n) {

@@ -23,6 +23,11 @@ const char *ll_last_error(void);
 typedef void (*ll_warn_fn)(const char *line, void *ud);
 ll_warn_fn ll_set_warn_handler(ll_warn_fn fn, void *ud);
 void ll_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Notices (what a run chose, e.g. "using the CPU backend (...)", "60
+ * classes: ... pooled"): the same, through their own handler; the CLI prints
+ * "layerlaw: LINE".  Dropped when none is installed. */
+ll_warn_fn ll_set_note_handler(ll_warn_fn fn, void *ud);
+void ll_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Environment settings are all LAYERLAW_*.  ll_getenv_renamed(name, old):
  * getenv(name), or else getenv(old) (a name from before the one prefix, e.g.
