@@ -249,6 +249,7 @@ int cmd_bench(int argc, char **argv) {
         return cli_fail("bench: --model (or --synthetic) and exactly one of --tokens and --data are required");
     if (strcmp(fmt, "table") && strcmp(fmt, "csv") && strcmp(fmt, "json"))
         return cli_fail("--output: unknown format '%s' (table|csv|json)", fmt);
+    if (out_path && ll_check_output_path(out_path, "--out") != 0) return cli_fail_lib(); /* before any work */
     strlist M, SY, BT, BS, ML, TH, BE, CP;
     split_list(models_s, &M);
     split_list(synth_s, &SY);
