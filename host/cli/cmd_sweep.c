@@ -5,6 +5,7 @@
 #include <cJSON.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,8 +266,8 @@ static int parse_args(int argc, char **argv, sweep_args *a) {
     do {                                                                                               \
         errno = 0;                                                                                     \
         v = strtol(optarg, &end, 10);                                                                  \
-        if (end == optarg || *end || errno || v < (lo) || v > 1000000000L)                             \
-            return cli_fail(name ": bad value '%s' (a whole number from %d to 1000000000)", optarg, lo); \
+        if (end == optarg || *end || errno || v < (lo) || v > INT_MAX)                                 \
+            return cli_fail(name ": bad value '%s' (a whole number from %d to %d)", optarg, lo, INT_MAX); \
         dst = (int)v;                                                                                  \
     } while (0)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
