@@ -533,7 +533,14 @@ typedef struct {
     int nax;
 } sweep_build;
 
-#define MAX_POINTS 1000000
+/* At most a million points (LAYERLAW_SWEEP_MAX_POINTS may lower it: the
+ * fuzzing harness does, to stay within its memory limit). */
+static long max_points(void) {
+    const char *e = getenv("LAYERLAW_SWEEP_MAX_POINTS");
+    long v = e && *e ? atol(e) : 0;
+    return v > 0 && v < 1000000 ? v : 1000000;
+}
+#define MAX_POINTS max_points()
 
 static void build_free(sweep_build *b) {
     for (int i = 0; i < b->nm; i++) { free(b->ms[i].name); free(b->ms[i].path); free(b->ms[i].kind); cJSON_Delete(b->ms[i].own_data); }
@@ -615,7 +622,7 @@ static int load_axis(sweep_build *b, int a, const cJSON *c) {
     const opt_def *o = b->axo[a];
     int n = cJSON_IsArray(c) ? cJSON_GetArraySize(c) : 1;
     if (n == 0) { ll_set_error("%s: axes: '%s' has no values", path, o->name); return -1; }
-    if (n > MAX_POINTS) { ll_set_error("%s: axes: '%s' has %d values: more than %d", path, o->name, n, MAX_POINTS); return -1; }
+    if (n > MAX_POINTS) { ll_set_error("%s: axes: '%s' has %d values: more than %ld", path, o->name, n, MAX_POINTS); return -1; }
     b->axv[a] = ll_xcalloc((size_t)n, sizeof(cJSON *));
     const cJSON *it = cJSON_IsArray(c) ? c->child : c;
     for (int k = 0; k < n; k++, it = it->next) {
@@ -674,7 +681,7 @@ static int count_points(const sweep_build *b, long long *per_out, long long *tot
     }
     for (int i = 0; i < b->nm && per <= MAX_POINTS && total <= MAX_POINTS; i++) total += (b->ms[i].own_data ? 1 : b->nd) * per;
     if (per > MAX_POINTS || total > MAX_POINTS) {
-        ll_set_error("%s: more than %d points (the axes multiply to too many): split the sweep", b->path, MAX_POINTS);
+        ll_set_error("%s: more than %ld points (the axes multiply to too many): split the sweep", b->path, MAX_POINTS);
         return -1;
     }
     *per_out = per;
