@@ -60,6 +60,7 @@ static int bench_options(bench_opts *b, int argc, char **argv) {
         return cli_fail("bench: --model (or --synthetic) and exactly one of --tokens and --data are required");
     if (strcmp(b->fmt, "table") && strcmp(b->fmt, "csv") && strcmp(b->fmt, "json"))
         return cli_fail("--output: unknown format '%s' (table|csv|json)", b->fmt);
+    if (b->out_path && ll_check_output_path(b->out_path, "--out") != 0) return cli_fail_lib(); /* before any work */
     return 0;
 }
 

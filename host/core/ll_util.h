@@ -92,6 +92,10 @@ void ll_private_discard(ll_private_file *pf);
  * a writable folder.  what names the option in the message ("--dump-hidden").
  * 0 / -1 + error. */
 int ll_check_output_path(const char *path, const char *what);
+/* 0 when an output may be put at path (nothing there, or a regular file);
+ * -1 + error for a FIFO, device, socket, folder or dangling symbolic link.
+ * ll_check_output_path, ll_open_tmp/ll_commit_tmp and ll_private_* call it. */
+int ll_output_replaceable(const char *path);
 /* n files in dir (created if needed) that appear together or not at all
  * (temporary names, then renames; the old set is restored if a rename
  * fails).  0, or -1 + error naming the file. */
