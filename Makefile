@@ -138,6 +138,22 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/liblayerlaw.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/liblayerlaw.a $(LDLIBS)
 
+# The library as a shared object for the Python package (pyproject.toml, python/):
+# `make shared` builds $(BUILD)/liblayerlaw.so from position-independent objects
+# in their own folder ($(BUILD)/pic), with the same flags (CUDA when nvcc is
+# found; CUDA=0 without).  The command line (host/cli) is inside too, for
+# `python -m layerlaw` and layerlaw.run().
+.PHONY: shared
+shared:
+	$(MAKE) BUILD=$(BUILD)/pic PIC=1 CUDA=$(CUDA) $(BUILD)/pic/liblayerlaw.so
+	cp -f $(BUILD)/pic/liblayerlaw.so $(BUILD)/liblayerlaw.so.tmp && mv -f $(BUILD)/liblayerlaw.so.tmp $(BUILD)/liblayerlaw.so
+ifeq ($(PIC),1)
+  CFLAGS += -fPIC
+endif
+$(BUILD)/liblayerlaw.so: $(LIB_OBJ) $(CLI_OBJ) $(CU_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,liblayerlaw.so -o $@ $^ $(LDLIBS)
+
 # only provenance.o sees the commit and flags; it is rebuilt when they change
 # (the stamp is rewritten only when its content differs)
 $(BUILD)/obj/host/report/provenance.o: CFLAGS += -DLL_GIT_COMMIT='"$(LL_GIT_COMMIT)"' -DLL_BUILD_FLAGS='"$(strip $(LL_BUILD_FLAGS))"'
