@@ -74,3 +74,8 @@ def main(argv=None):
     # as the binary: Ctrl-C ends the process (the library removes its temporary files)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     return cli(args)
+
+
+def console():
+    """The `layerlaw` console script of the installed package."""
+    sys.exit(main())

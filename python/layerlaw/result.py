@@ -43,8 +43,9 @@ def _law_dict(raw, pr):
     xs = np.arange(len(pr) - first, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         rho = spearman(xs, np.log10(pr[first:]))
-    return {"slope": raw[2], "intercept": raw[3], "r2": raw[4], "pearson_r": raw[5], "spearman_rho": rho,
-            "decay_ratio": raw[6], "overall_ratio": raw[7], "first_entry": first, "n_points": int(raw[1])}
+    f = [float(v) for v in raw]
+    return {"slope": f[2], "intercept": f[3], "r2": f[4], "pearson_r": f[5], "spearman_rho": rho,
+            "decay_ratio": f[6], "overall_ratio": f[7], "first_entry": first, "n_points": int(raw[1])}
 
 
 def _num(v):
