@@ -225,6 +225,29 @@ class Result:
         return ax
 
 
+def _exact_from_csv(r, blob):
+    """law.json's numbers are printed by cJSON (15 significant digits when they
+    read back within rounding); layers.csv's with %.17g: exact, preferred."""
+    import csv
+    import io
+    rows = list(csv.reader(io.StringIO(blob.decode("utf-8", "replace"))))
+    if len(rows) != r.entries + 1:
+        return
+    head = rows[0]
+    cols = {k: [float(x[i]) if x[i] not in ("", "nan", "-nan") else float("nan") for x in rows[1:]]
+            for i, k in enumerate(head[:5])}
+    keys = head[1:5]  # value, log10 value, rss, tss
+    if head[0] != "index" or cols["index"] != list(range(r.entries)):
+        return
+    r.pr = np.array(cols[keys[0]])
+    r.rss = np.array(cols[keys[2]])
+    r.tss = np.array(cols[keys[3]])
+    if r.law:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r.law["spearman_rho"] = spearman(np.arange(r.entries - r.law["first_entry"]),
+                                             np.log10(r.pr[r.law["first_entry"]:]))
+
+
 def load(path):
     """A Result from a law.json (or a folder holding one); a folder without
     law.json gives the list of every law.json below it (sorted by path)."""
@@ -244,6 +267,8 @@ def load(path):
         if csv.is_file():
             files["layers.csv"] = csv.read_bytes()
         r = Result.from_json(data, files)
+        if "layers.csv" in files:
+            _exact_from_csv(r, files["layers.csv"])
     except (ValueError, KeyError, TypeError, IndexError) as e:
         raise _lib.InputError(f"{p}: not a layerlaw law.json ({type(e).__name__}: {e})") from None
     r.path = p
