@@ -23,6 +23,7 @@ int cli_fail(const char *fmt, ...) {
         ll_set_error("%s", msg);
         return 2;
     }
+    ll_set_error("%s", msg); /* the line, for ll_api_cli (python/layerlaw) */
     ll_dist_print_error(msg);
     return 2;
 }
