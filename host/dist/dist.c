@@ -837,7 +837,11 @@ int ll_dist_recv_floats(ll_dist *d, int src, int tag, float *buf, size_t n) {
     return -1;
 }
 
-void ll_dist_print_error(const char *msg) {
+/* The job's last words before ll_dist_abort ends it (no caller to return
+ * to, so the library prints: the one exception besides ll_xmalloc's out of
+ * memory): "layerlaw: rank R: MSG" with several ranks (unless MSG names its
+ * rank already), else "layerlaw: MSG".  The CLI's cli_fail prints the same. */
+static void abort_line(const char *msg) {
     /* several ranks: say which one (unless the message names it already) */
     if (ll_dist_world_size() > 1 && strncmp(msg, "rank ", 5) != 0)
         fprintf(stderr, "layerlaw: rank %d: %s\n", ll_dist_world_rank(), msg);
@@ -847,7 +851,7 @@ void ll_dist_print_error(const char *msg) {
 }
 
 void ll_dist_abort(ll_dist *d, int rc) {
-    ll_dist_print_error(ll_last_error());
+    abort_line(ll_last_error());
 #ifdef LL_HAVE_MPI
     if (d && d->size > 1) MPI_Abort(d->comm, rc ? rc : 1);
 #endif

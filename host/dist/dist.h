@@ -215,9 +215,6 @@ int ll_dist_recv_floats(ll_dist *d, int src, int tag, float *buf, size_t n);
 int ll_dist_has_nccl(const ll_dist *d);
 int ll_dist_nccl_send_floats(ll_dist *d, int dest, const float *buf, size_t n);
 int ll_dist_nccl_recv_floats(ll_dist *d, int src, float *buf, size_t n);
-/* The one error line on stderr: "layerlaw: rank R: MSG" when the job has
- * several ranks (unless MSG names its rank already), else "layerlaw: MSG". */
-void ll_dist_print_error(const char *msg);
 /* Ends the whole job now: prints "layerlaw: rank R: <ll_last_error()>" and
  * MPI_Abort(rc).  For failures in the middle of a pipelined forward, where
  * the other stages are blocked in a hand-over and cannot join a check.

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
+#include "backend/backend.h"
 #include "capture/capture.h"
 #include "core/ll_util.h"
 #include "probe/probe.h"
@@ -239,6 +240,13 @@ static void opt_names(char *buf, size_t cap) {
 }
 
 /* Checks one value of option `o`; returns a normalised copy or NULL + error. */
+/* s is one of the names (NULL-terminated) */
+static int is_name(const char *const *names, const char *s) {
+    for (; *names; names++)
+        if (!strcmp(*names, s)) return 1;
+    return 0;
+}
+
 static cJSON *check_value(const char *file, const opt_def *o, const cJSON *v) {
     switch (o->type) {
     case T_STR: {
@@ -259,12 +267,14 @@ static cJSON *check_value(const char *file, const opt_def *o, const cJSON *v) {
             ll_set_error("%s: measure: '%s' is not available in this build (pr)", file, s);
             return NULL;
         }
-        if (!strcmp(o->name, "backend") && strcmp(s, "auto") && strcmp(s, "cpu") && strcmp(s, "cuda")) {
-            ll_set_error("%s: backend: unknown value '%s' (auto|cpu|cuda)", file, s);
+        if (!strcmp(o->name, "backend") && !is_name(ll_backend_names, s)) {
+            char msg[256];
+            ll_set_error("%s: backend: %s", file, ll_not_one_of(msg, sizeof msg, s, ll_backend_names, 3));
             return NULL;
         }
-        if (!strcmp(o->name, "compute") && strcmp(s, "auto") && strcmp(s, "bf16") && strcmp(s, "fp32")) {
-            ll_set_error("%s: compute: unknown value '%s' (auto|bf16|fp32)", file, s);
+        if (!strcmp(o->name, "compute") && !is_name(ll_compute_names, s)) {
+            char msg[256];
+            ll_set_error("%s: compute: %s", file, ll_not_one_of(msg, sizeof msg, s, ll_compute_names, 3));
             return NULL;
         }
         return cJSON_CreateString(s);
