@@ -41,7 +41,7 @@ static int bench_options(bench_opts *b, int argc, char **argv) {
         {"data", LL_OPT_STR, &b->data, 0, 0, "TEXT", "raw text input (tokenised with the model's tokenizer.json)"},
         {"tokenizer", LL_OPT_STR, &b->tokenizer, 0, 0, "T", "tokenizer.json or folder for --data"},
         {"docs", LL_OPT_LONG, &b->docs, 1, (long long)1 << 40, "N", "--data: sample N documents"},
-        {"repetitions", LL_OPT_INT, &b->reps, 1, 100000, "N", "timed runs per test (default 5); -r N alike"},
+        {"repetitions", LL_OPT_INT, &b->reps, 1, 100000, "N", "timed runs per test (default 5)", NULL, 'r'},
         {"warmup", LL_OPT_INT, &b->warmup, 0, 1000, "W", "untimed runs first (default 1)"},
         {"batch-tokens", LL_OPT_STR, &g->batch_tokens, 0, 0, "N[,N]", "padded tokens per batch (default 4096)"},
         {"batch-size", LL_OPT_STR, &g->batch_size, 0, 0, "B[,B]", "sequences per batch (default 64)"},
@@ -49,21 +49,18 @@ static int bench_options(bench_opts *b, int argc, char **argv) {
         {"threads", LL_OPT_STR, &g->threads, 0, 0, "T[,T]", "CPU threads (default 0: all)"},
         {"backend", LL_OPT_STR, &g->backend, 0, 0, "B[,B]", "auto|cpu|cuda (default auto)"},
         {"compute", LL_OPT_STR, &g->compute, 0, 0, "C[,C]", "auto|bf16|fp32 (default auto)"},
-        {"output", LL_OPT_STR, &b->fmt, 0, 0, "F", "table (default) | csv | json; -o F alike"},
+        {"output", LL_OPT_STR, &b->fmt, 0, 0, "F", "table (default) | csv | json", NULL, 'o'},
         {"out", LL_OPT_STR, &b->out_path, 0, 0, "FILE", "also write the JSON report (atomically)"},
         {"no-peaks", LL_OPT_FLAG, &b->no_peaks, 0, 0, NULL, "skip the CPU peak measurements"},
         {NULL, 0, NULL, 0, 0, NULL, NULL}};
-    /* llama-bench's short forms */
-    char **av = ll_xcalloc((size_t)argc + 1, sizeof(char *));
-    for (int i = 0; i < argc; i++)
-        av[i] = !strcmp(argv[i], "-r") ? "--repetitions" : !strcmp(argv[i], "-o") ? "--output" : argv[i];
-    int prc = ll_opts_parse(BENCH_USAGE, opts, argc, av, NULL);
-    free(av);
+    /* -r, -o: llama-bench's short forms (short_name) */
+    int prc = ll_opts_parse(BENCH_USAGE, opts, argc, argv, NULL);
     if (prc) return prc == 1 ? 1 : 2;
     if (!(g->models || g->synthetic) || !!b->tokens == !!b->data)
         return cli_fail("bench: --model (or --synthetic) and exactly one of --tokens and --data are required");
     if (strcmp(b->fmt, "table") && strcmp(b->fmt, "csv") && strcmp(b->fmt, "json"))
         return cli_fail("--output: unknown format '%s' (table|csv|json)", b->fmt);
+    if (b->out_path && ll_check_output_path(b->out_path, "--out") != 0) return cli_fail_lib(); /* before any work */
     return 0;
 }
 

@@ -16,6 +16,10 @@ static cJSON *num_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v)
 int ll_report_check_outdir(const char *outdir) {
     struct stat st;
     if (!outdir || !*outdir) { ll_set_error("--out: an empty path"); return -1; }
+    if (stat(outdir, &st) != 0 && lstat(outdir, &st) == 0 && S_ISLNK(st.st_mode)) {
+        ll_set_error("%s: a symbolic link to nothing (--out)", outdir);
+        return -1;
+    }
     if (stat(outdir, &st) == 0) {
         if (!S_ISDIR(st.st_mode)) { ll_set_error("%s: exists and is not a folder (--out)", outdir); return -1; }
         if (access(outdir, W_OK | X_OK) != 0) { ll_set_error("%s: not writable (--out)", outdir); return -1; }
