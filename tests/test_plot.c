@@ -46,7 +46,7 @@ static double law_tp(const cJSON *j, const char *arr, int e) {
 /* ---- CSV (RFC 4180: quoted fields may hold commas, quotes, newlines) ---- */
 
 typedef struct {
-    char *f[8];
+    char *f[9];
     int nf;
 } row_t;
 typedef struct {
@@ -75,7 +75,7 @@ static int csv_read(const char *path, csv_t *c) {
                 while (*p && *p != ',' && *p != '\n') buf[k++] = *p++;
             }
             buf[k] = 0;
-            if (row.nf < 8) row.f[row.nf++] = buf;
+            if (row.nf < 9) row.f[row.nf++] = buf;
             else free(buf);
             if (*p == ',') { p++; continue; }
             if (*p == '\n') p++;
@@ -93,7 +93,7 @@ static void csv_free(csv_t *c) {
     free(c->r);
 }
 /* figure CSV columns */
-enum { C_FIG, C_PANEL, C_PTITLE, C_SERIES, C_XL, C_YL, C_X, C_Y };
+enum { C_FIG, C_PANEL, C_PTITLE, C_SERIES, C_XL, C_YL, C_X, C_Y, C_YERR };
 static double cx(const row_t *r) { return strtod(r->f[C_X], NULL); }
 static double cy(const row_t *r) { return strtod(r->f[C_Y], NULL); }
 static int starts(const char *s, const char *pre) { return strncmp(s, pre, strlen(pre)) == 0; }
@@ -290,25 +290,46 @@ TEST(plot_all_families) {
     for (int i = 0; i < 6; i++) check_files(names[i], 1);
 
     /* main: one panel per model (12 model fixtures, stories260K, 2 fit
-     * feature sets, 4 synthetic sizes), 3 series each, no key */
+     * feature sets, 4 synthetic sizes), 3 series each (2 when every entry is
+     * in the fit), a key in every panel */
     csv_t c;
     svg_t s;
     REQUIRE(open_fig("main", &c, &s) == 0);
     unsigned w, h;
     char p[1024];
     REQUIRE(png_size(cat_path(p, sizeof p, out, "main.png"), &w, &h) == 0);
-    CHECK_INT(w, 4 * 360); /* 19 panels: 4 columns of 360 px, 5 rows of 300 + 40 */
-    CHECK_INT(h, 5 * 300 + 40);
-    CHECK_INT(s.groups, 19 * 3);
-    int points = 0, maxpanel = -1;
+    CHECK_INT(w, 4 * 380); /* 19 panels: 4 columns of 380 px, 5 rows of 360 + 40 */
+    CHECK_INT(h, 5 * 360 + 40);
+    int points = 0, maxpanel = -1, pser = 0;
+    char lastkey[512] = "";
     for (int i = 0; i < c.n; i++) {
-        points += starts(c.r[i].f[C_SERIES], "PR");
+        int is_pts = starts(c.r[i].f[C_SERIES], "PR");
+        points += is_pts;
+        char k[512];
+        snprintf(k, sizeof k, "%s|%s", c.r[i].f[C_PANEL], c.r[i].f[C_SERIES]);
+        if (is_pts && strcmp(k, lastkey)) { pser++; snprintf(lastkey, sizeof lastkey, "%s", k); }
         maxpanel = LL_MAX(maxpanel, atoi(c.r[i].f[C_PANEL]));
     }
     CHECK_INT(maxpanel, 18);
-    CHECK_INT(s.uses, points); /* one <use> per point */
+    CHECK_INT(s.uses, points + pser); /* one <use> per point, one per key sample of a point series */
     CHECK(strstr(s.text, "layer (hidden-state entry)") && strstr(s.text, "PR (log scale)"));
     CHECK(strstr(s.text, "The law of equi-learning") != NULL);
+    /* random weights and made-up numbers are said; a fit of 3 points gets a note */
+    CHECK(strstr(s.text, "gpt2 (44.3K params), random weights") != NULL);
+    CHECK(strstr(s.text, "synth-pythia-70m (70.4M params), made-up numbers") != NULL);
+    CHECK(strstr(s.text, "fit through 3 points") != NULL);
+    /* the one order: series, size, step, name (fitfrom.F, gpt2, gpt2_sharded, ...) */
+    int pfit = -1, pg2 = -1, pg2s = -1, p14 = -1, p410 = -1;
+    for (int i = 0; i < c.n; i++) {
+        int pn = atoi(c.r[i].f[C_PANEL]);
+        const char *t = c.r[i].f[C_PTITLE];
+        if (starts(t, "fitfrom.F")) pfit = pn;
+        if (starts(t, "gpt2 (")) pg2 = pn;
+        if (starts(t, "gpt2_sharded (")) pg2s = pn;
+        if (starts(t, "synth-pythia-14m (")) p14 = pn;
+        if (starts(t, "synth-pythia-410m (")) p410 = pn;
+    }
+    CHECK(pfit == 0 && pg2 == 1 && pg2s == 2 && p14 >= 0 && p410 == p14 + 3);
     cJSON *j = law("stories260K/position-next");
     CHECK_INT(check_pr_rows(&c, "stories260K-hf", "PR", j), 6);
     cJSON *ff = law("fit/fitfrom");
@@ -360,7 +381,7 @@ TEST(plot_all_families) {
     CHECK_INT(check_pr_rows(&c, "stories260K-hf: normal", "none", nn), 6);
     CHECK_INT(check_pr_rows(&c, "stories260K-hf: normal", "standardization", ns), 6);
     CHECK_INT(check_pr_rows(&c, "stories260K-hf: normal", "initialized", j), 6);
-    CHECK_INT(check_pr_rows(&c, "well.F: PR under", "one-hot target", oh), law_E(oh));
+    CHECK_INT(check_pr_rows(&c, "well.F: PR under", "one-hot PR", oh), law_E(oh));
     CHECK_INT(check_pr_rows(&c, "well.F: PR under", "PR (token id)", wl), law_E(wl));
     CHECK(strstr(s.text, "standardization") && strstr(s.text, "shuffled vocabulary (seed 1)"));
     cJSON_Delete(sh); cJSON_Delete(nn); cJSON_Delete(ns); cJSON_Delete(oh); cJSON_Delete(wl);
@@ -402,23 +423,34 @@ TEST(plot_all_families) {
     csv_free(&c);
     free(s.text);
 
-    /* scaling: the gpt2 family (two fixture sizes), decay ratio against size */
+    /* scaling: one series (synth-pythia: the labels without their sizes),
+     * the decay ratio against size; the fixtures gpt2 and gpt2_sharded are two
+     * series (two names), so no curve joins them */
     REQUIRE(open_fig("scaling", &c, &s) == 0);
-    cJSON *g1 = law("models/gpt2"), *g2 = law("models/gpt2_sharded");
-    REQUIRE(g1 && g2);
+    const char *sizes[] = {"14m", "70m", "160m", "410m"};
     int ng = 0;
     for (int i = 0; i < c.n; i++) {
         const row_t *r = &c.r[i];
-        if (!starts(r->f[C_PTITLE], "gpt2: decay")) continue;
+        CHECK(strstr(r->f[C_PTITLE], "gpt2") == NULL && strstr(r->f[C_SERIES], "gpt2") == NULL);
+        if (!starts(r->f[C_PTITLE], "decay ratio against size")) continue;
+        CHECK(!strcmp(r->f[C_SERIES], "synth-pythia, made-up numbers"));
         ng++;
-        const cJSON *g = cx(r) == 44320 ? g1 : g2;
-        CHECK(cx(r) == cJSON_GetObjectItem(cJSON_GetObjectItem(g, "model"), "n_params")->valuedouble);
-        CHECK(cy(r) == law_fit(g, "decay_ratio"));
+        int found = 0;
+        for (int k = 0; k < 4; k++) {
+            char rel[128];
+            snprintf(rel, sizeof rel, "synthetic/synth-pythia-%s/step143000", sizes[k]);
+            cJSON *g = law(rel);
+            REQUIRE(g);
+            if (cx(r) == cJSON_GetObjectItem(cJSON_GetObjectItem(g, "model"), "n_params")->valuedouble) {
+                found++;
+                CHECK(cy(r) == law_fit(g, "decay_ratio"));
+            }
+            cJSON_Delete(g);
+        }
+        CHECK_INT(found, 1);
     }
-    CHECK_INT(ng, 2);
-    CHECK_INT(check_pr_rows(&c, "gpt2: PR", "gpt2 (", g1), 4);
-    CHECK(strstr(s.text, "model size (parameters, log scale)") && strstr(s.text, "gpt_neox"));
-    cJSON_Delete(g1); cJSON_Delete(g2);
+    CHECK_INT(ng, 4);
+    CHECK(strstr(s.text, "model size (parameters, log scale)") && strstr(s.text, "synth-pythia-410m (405M params)"));
     csv_free(&c);
     free(s.text);
 
@@ -434,7 +466,7 @@ TEST(plot_all_families) {
         if (starts(r->f[C_PTITLE], "stories260K-hf (")) {
             if (!strcmp(r->f[C_SERIES], "forward")) { nf++; CHECK_REL(cy(r), 1e3 * law_tp(tn, "per_entry_forward_s", e), 1e-15); }
             else { nt++; CHECK_REL(cy(r), 1e3 * (law_tp(tn, "per_entry_forward_s", e) + law_tp(tn, "per_entry_capture_s", e)), 1e-15); }
-        } else if (starts(r->f[C_PTITLE], "synth-pythia-410m (") && !strcmp(r->f[C_SERIES], "forward")) {
+        } else if (starts(r->f[C_PTITLE], "synth-pythia-410m, made-up numbers (") && !strcmp(r->f[C_SERIES], "forward")) {
             ngpu++;
             const cJSON *pe = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(gp, "gpu_timing"), "per_entry"), e);
             CHECK(cy(r) == cJSON_GetObjectItem(pe, "layer_ms_per_batch")->valuedouble);
