@@ -159,7 +159,9 @@ TEST(sweep_file_errors_name_the_problem) {
         {"models: [m]\n", "has no data"},
         {"models: [m, m]\ndata: {tokens: t}\n", "same configuration"},
         {"models: [m]\ndata: {tokens: t, data: u}\n", "exactly one of tokens"},
-        {"models: [m]\ndata: {tokens: t}\naxes: {measure: [separation-fuzziness]}\n", "not available in this build"},
+        {"models: [m]\ndata: {tokens: t}\naxes: {measure: [separation-fuzziness]}\n", "unknown value 'separation-fuzziness' (pr|fuzziness|onehot)"},
+        {"models: [m]\ndata: {tokens: t}\noptions: {folds: 1}\n", "folds: 1 is out of range (2..32)"},
+        {"models: [{path: m, weights: trained}]\ndata: {tokens: t}\n", "weights: unknown value 'trained'"},
         {"modles: [m]\n", "unknown key 'modles'"},
         {"models: [m]\ndata: {tokens: t}\naxes: {seed: [0, 1]}\n", "docs and seed sample documents"},
     };

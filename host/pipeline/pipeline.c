@@ -1,5 +1,6 @@
 /* The run pipeline (see pipeline.h for the data flow). */
 #include "pipeline/pipeline.h"
+#include "pipeline/run_options.h"
 #include <fcntl.h>
 #include <math.h>
 #include <omp.h>
@@ -300,6 +301,7 @@ static cJSON *config_json(const ll_run_opts *o, const ll_backend_choice *bc, ll_
     cJSON_AddStringToObject(cfg, "compute", bc->bf16 ? "bf16" : "fp32");
     if (!strcmp(bc->name, "cuda")) cJSON_AddNumberToObject(cfg, "device", bc->device);
     cJSON_AddStringToObject(cfg, "backend_requested", o->backend ? o->backend : "auto");
+    ll_run_options_to_config(o, cfg); /* series, label, weights */
     return cfg;
 }
 
