@@ -29,8 +29,8 @@ const ll_run_option ll_run_options[] = {
     {"tokenizer", NULL, LL_RO_STR, OFF(tokenizer), 0, 0, NULL, NULL, LL_RO_DATA, "T", "tokenizer.json, its folder or a .gguf (default: the model)", NULL, NULL},
     {"split", NULL, LL_RO_STR, OFF(split), 0, 0, NULL, NULL, LL_RO_DATA, "S", "auto|line|paragraph|file|jsonl (default auto: jsonl for .jsonl[.gz], else line)", NULL, NULL},
     {"text-field", NULL, LL_RO_STR, OFF(text_field), 0, 0, NULL, NULL, LL_RO_DATA, "F", "JSONL field holding the text (default text)", NULL, NULL},
-    {"docs", "docs", LL_RO_LONG, OFF(docs), 1, 1e15, NULL, NULL, LL_RO_SWEEP, "N", "sample N documents uniformly without replacement (portable RNG)", NULL, NULL},
-    {"seed", "seed", LL_RO_U64, OFF(seed), 0, 0, NULL, "0", LL_RO_SWEEP, "S", "the sampling seed (default 0; with --docs)", NULL, NULL},
+    {"docs", "docs", LL_RO_LONG, OFF(docs), 1, 1e15, NULL, NULL, LL_RO_SWEEP, "N", "sample N documents uniformly without replacement (portable RNG)", NULL, "10"},
+    {"seed", "seed", LL_RO_U64, OFF(seed), 0, 0, NULL, "0", LL_RO_SWEEP, "S", "the sampling seed (default 0; with --docs)", NULL, "1"},
     {"max-length", "max_length", LL_RO_INT, OFF(max_length), 0, 1 << 30, NULL, "512", LL_RO_SWEEP, "L", "cut sequences to L tokens (default 512; 0 = no cut)", NULL, "32"},
     {"out", NULL, LL_RO_STR, NOOFF, 0, 0, NULL, NULL, LL_RO_CLI, "DIR", "results folder: law.json, layers.csv", NULL, NULL},
     /* measurement */
