@@ -464,10 +464,10 @@ TEST(plot_all_families) {
     for (int i = 0; i < c.n; i++) {
         const row_t *r = &c.r[i];
         int e = (int)cx(r);
-        if (starts(r->f[C_PTITLE], "stories260K-hf (")) {
+        if (starts(r->f[C_PTITLE], "stories260K-hf\n(")) {
             if (!strcmp(r->f[C_SERIES], "forward")) { nf++; CHECK_REL(cy(r), 1e3 * law_tp(tn, "per_entry_forward_s", e), 1e-15); }
             else { nt++; CHECK_REL(cy(r), 1e3 * (law_tp(tn, "per_entry_forward_s", e) + law_tp(tn, "per_entry_capture_s", e)), 1e-15); }
-        } else if (starts(r->f[C_PTITLE], "synth-pythia-410m, made-up numbers (") && !strcmp(r->f[C_SERIES], "forward")) {
+        } else if (starts(r->f[C_PTITLE], "synth-pythia-410m, made-up numbers\n(") && !strcmp(r->f[C_SERIES], "forward")) {
             ngpu++;
             const cJSON *pe = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(gp, "gpu_timing"), "per_entry"), e);
             CHECK(cy(r) == cJSON_GetObjectItem(pe, "layer_ms_per_batch")->valuedouble);

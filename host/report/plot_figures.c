@@ -540,7 +540,7 @@ static int fig_throughput(const ll_runset *rs, const char *outdir, unsigned form
         fpanel *p = plt_fig_panel(&f);
         char par[64];
         fmt_params(par, sizeof par, b->n_params);
-        snprintf(p->title, sizeof p->title, "%s%s%s (bench, %s, %d reps)", b->label, par,
+        snprintf(p->title, sizeof p->title, "%s%s%s\n(bench, %s, %d reps)", b->label, par,
                  !strcmp(b->weights, "random") ? ", random weights" : "", b->backend[0] ? b->backend : "?", b->reps);
         snprintf(p->xlabel, sizeof p->xlabel, "layer (hidden-state entry)");
         snprintf(p->ylabel, sizeof p->ylabel, "wall time per entry (ms, mean ± sd)");
@@ -561,7 +561,7 @@ static int fig_throughput(const ll_runset *rs, const char *outdir, unsigned form
         nb++;
         fpanel *p = plt_fig_panel(&f);
         const char *bk = plt_jstr(cJSON_GetObjectItemCaseSensitive(r->root, "config"), "backend");
-        snprintf(p->title, sizeof p->title, "%s%s (%s; one run; solve %.3g s)", r->label, weights_tag(r), bk ? bk : gpu ? "cuda" : "cpu", r->solve_s);
+        snprintf(p->title, sizeof p->title, "%s%s\n(%s; one run; solve %.3g s)", r->label, weights_tag(r), bk ? bk : gpu ? "cuda" : "cpu", r->solve_s);
         snprintf(p->xlabel, sizeof p->xlabel, "layer (hidden-state entry)");
         snprintf(p->ylabel, sizeof p->ylabel, gpu ? "GPU time per batch (ms)" : "wall time (ms)");
         p->boxes = 1;

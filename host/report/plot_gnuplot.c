@@ -300,6 +300,12 @@ static void axis_cmds(ll_sbuf *b, const fpanel *p, char ax) {
             if (!isfinite(v) || (logs && !(v > 0))) continue;
             lo = LL_MIN(lo, v);
             hi = LL_MAX(hi, v);
+            /* error bars inside the range too (the low end where a log axis can show it) */
+            double dy = ax == 'y' && p->s[i]->kind == K_ERR ? p->s[i]->dy[j] : NAN;
+            if (isfinite(dy) && dy > 0) {
+                hi = LL_MAX(hi, v + dy);
+                if (!logs || v - dy > 0) lo = LL_MIN(lo, v - dy);
+            }
         }
     if (!(lo <= hi)) return;
     double t[128];
