@@ -93,7 +93,7 @@ static void row(const ll_run *r, char cell[NCOL][CELL]) {
     const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(r->root, "config");
     snprintf(cell[0], CELL, "%s", r->series);
     snprintf(cell[1], CELL, "%s", r->label);
-    snprintf(cell[2], CELL, "%s", r->made_up ? "made-up numbers" : r->weights);
+    snprintf(cell[2], CELL, "%s", r->made_up ? "made-up numbers" : !strcmp(r->weights, "unknown") ? "–" : r->weights);
     if (r->step >= 0) snprintf(cell[3], CELL, "%lld", r->step);
     else snprintf(cell[3], CELL, "–");
     snprintf(cell[4], CELL, "%s", r->data[0] ? r->data : "–");
@@ -158,7 +158,7 @@ static const char *CSS =
     "h1{font-size:1.6em}h2{font-size:1.3em;border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}\n"
     "table{border-collapse:collapse;font-size:.85em;margin:.5em 0}th,td{border:1px solid #ccc;padding:.25em .5em;"
     "text-align:right;white-space:nowrap}th{background:#f0f0f0}td.t{text-align:left}"
-    "tr:nth-child(even) td{background:#fafafa}\n"
+    "tr:nth-child(even) td{background:#fafafa}.tw{overflow-x:auto}\n"
     "figure{margin:1em 0}figure svg{max-width:100%;height:auto;border:1px solid #eee}"
     "figcaption{font-size:.9em;color:#444;max-width:60em}\n"
     "pre{background:#f6f6f6;padding:.6em;overflow-x:auto;font-size:.8em}details{margin:.3em 0}"
@@ -182,7 +182,7 @@ int ll_report_html(const ll_runset *rs, ll_figlist *fl, const char *outdir) {
     }
     ll_sb_printf(&b, "<li><a href=\"#provenance\">Provenance</a></li>\n</ul>\n");
     /* table */
-    ll_sb_printf(&b, "<h2 id=\"results\">Results</h2>\n<table>\n<thead><tr>");
+    ll_sb_printf(&b, "<h2 id=\"results\">Results</h2>\n<div class=\"tw\"><table>\n<thead><tr>");
     for (int c = 0; c < NCOL; c++) esc_in(&b, "<th>", COLS[c], "</th>");
     ll_sb_printf(&b, "<th>run</th></tr></thead>\n<tbody>\n");
     ll_run **v = sorted(rs);
@@ -197,7 +197,7 @@ int ll_report_html(const ll_runset *rs, ll_figlist *fl, const char *outdir) {
         }
         ll_sb_printf(&b, "<td><a href=\"#run-%d\">%d</a></td></tr>\n", i + 1, i + 1);
     }
-    ll_sb_printf(&b, "</tbody>\n</table>\n");
+    ll_sb_printf(&b, "</tbody>\n</table></div>\n");
     /* figures */
     for (int i = 0; i < fl->n; i++) {
         const ll_fig *g = &fl->figs[i];

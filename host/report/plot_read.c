@@ -168,7 +168,7 @@ static int run_from_json(const char *path, cJSON *root, ll_run *r) {
     /* random weights: a synthetic shape, or the run said so (--weights random) */
     const char *w = plt_jstr(cfg, "weights");
     if (!w) w = plt_jstr(model, "weights");
-    if (!w) w = cJSON_GetObjectItemCaseSensitive(cfg, "synthetic_seed") ? "random" : "checkpoint";
+    if (!w) w = cJSON_GetObjectItemCaseSensitive(cfg, "synthetic_seed") ? "random" : plt_jstr(cfg, "features") ? "unknown" : "checkpoint";
     r->weights = ll_xstrdup(w);
     r->made_up = cJSON_GetObjectItemCaseSensitive(root, "synthetic") != NULL &&
                  !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(root, "synthetic")) &&
