@@ -7,26 +7,37 @@
 #include "cli/cli.h"
 #include "cli/opts.h"
 #include "core/ll_util.h"
+#include "dist/agree.h"
 #include "dist/dist.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/run_options.h"
 #include "report/provenance.h"
 #include "probe/measures.h"
+#include "capture/capture.h"
+#include "model/family.h"
+#include "backend/backend.h"
+#include "io/corpus.h"
+#include <stdlib.h>
 #include "report/report.h"
 
-static const char RUN_USAGE[] =
-    "usage: layerlaw run --model DIR --tokens FILE --out DIR [options]\n"
-    "       layerlaw run --model DIR --data TEXT --out DIR [--docs N --seed S] [options]\n\n"
-    "  DIR   an HF checkpoint folder: config.json + model.safetensors (or sharded with\n"
-    "        model.safetensors.index.json, or pytorch_model.bin); model_type gpt2, gpt_neox,\n"
-    "        llama, mistral, qwen2, rwkv, mamba, openai-gpt, phi, phi3, gemma, gemma2, qwen3,\n"
-    "        mamba2, bert, roberta, t5; or a llama.cpp .gguf file (llama, qwen2, gpt2;\n"
-    "        its metadata gives the config and the tokenizer; docs/gguf.md)\n"
-    "  FILE  pre-tokenised sequences, one JSON array of token ids per line\n"
-    "  TEXT  raw text: plain (a document per line, or per paragraph / file: --split), or\n"
-    "        JSON Lines with a text field (--text-field, default text); either may be .gz.\n"
-    "        Tokenised with the model folder's tokenizer.json (or --tokenizer) exactly as HF\n"
-    "        AutoTokenizer does (special tokens added, truncation at --max-length)\n";
+/* The usage text; the families and GGUF architectures come from the family
+ * registry (host/families/list.h).  Into b (free b->s). */
+static void run_usage(ll_sbuf *b) {
+    ll_sb_printf(b,
+                 "usage: layerlaw run --model DIR --tokens FILE --out DIR [options]\n"
+                 "       layerlaw run --model DIR --data TEXT --out DIR [--docs N --seed S] [options]\n\n"
+                 "  DIR   an HF checkpoint folder: config.json + model.safetensors (or sharded with\n"
+                 "        model.safetensors.index.json, or pytorch_model.bin); model_type one of\n"
+                 "        %s;\n"
+                 "        or a llama.cpp .gguf file (general.architecture one of %s;\n"
+                 "        its metadata gives the config and the tokenizer; docs/gguf.md)\n"
+                 "  FILE  pre-tokenised sequences, one JSON array of token ids per line\n"
+                 "  TEXT  raw text: plain (a document per line, or per paragraph / file: --split), or\n"
+                 "        JSON Lines with a text field (--text-field, default text); either may be .gz.\n"
+                 "        Tokenised with the model folder's tokenizer.json (or --tokenizer) exactly as HF\n"
+                 "        AutoTokenizer does (special tokens added, truncation at --max-length)\n",
+                 ll_family_supported(), ll_family_gguf_supported());
+}
 
 /* the ll_opt kind of a shared run option (pipeline/run_options.h) */
 static ll_opt_kind opt_kind(const ll_run_option *d) {
@@ -36,6 +47,7 @@ static ll_opt_kind opt_kind(const ll_run_option *d) {
     case LL_RO_U64: return LL_OPT_U64;
     case LL_RO_DOUBLE: return LL_OPT_DOUBLE;
     case LL_RO_FLAG: return LL_OPT_FLAG;
+    case LL_RO_ENUM: return LL_OPT_CHOICE;
     default: return LL_OPT_STR;
     }
 }
@@ -46,22 +58,27 @@ static int run_main(ll_dist *dist, int argc, char **argv) {
     const char *outdir = NULL;
     int quiet = 0;
     /* the parser is built from run's one option table (shared with sweep
-     * files): values of enumerated options are read as text and set through
-     * the table, the rest straight into ll_run_opts */
+     * files, pipeline/run_options.h): enumerated values and --out are read as
+     * text (checked against the library's lists) and set through the table,
+     * the rest straight into ll_run_opts */
     enum { MAXO = 96 };
     ll_opt opts[MAXO];
     const char *text[MAXO] = {0};
     int seen[MAXO] = {0}, no = 0;
     for (int i = 0; i < ll_n_run_options && no < MAXO - 4; i++) {
         const ll_run_option *d = &ll_run_options[i];
-        if (d->group) opts[no++] = (ll_opt){NULL, LL_OPT_GROUP, NULL, 0, 0, NULL, d->group, NULL};
+        if (d->group) opts[no++] = (ll_opt){.kind = LL_OPT_GROUP, .help = d->group};
         int as_text = d->kind == LL_RO_ENUM || d->off == (size_t)-1;
-        opts[no++] = (ll_opt){d->name, opt_kind(d), as_text ? (void *)&text[i] : (void *)((char *)&o + d->off), d->min,
-                              d->max, d->arg, d->help, &seen[i]};
+        opts[no++] = (ll_opt){.name = d->name, .kind = opt_kind(d),
+                              .dst = as_text ? (void *)&text[i] : (void *)((char *)&o + d->off), .min = d->min, .max = d->max,
+                              .arg = d->arg, .help = d->help, .seen = &seen[i], .choices = d->choices};
     }
-    opts[no++] = (ll_opt){"quiet", LL_OPT_FLAG, &quiet, 0, 0, NULL, "no table on stdout", NULL};
-    opts[no++] = (ll_opt){NULL, 0, NULL, 0, 0, NULL, NULL, NULL};
-    int prc = ll_opts_parse(RUN_USAGE, opts, argc, argv, NULL);
+    opts[no++] = (ll_opt){.name = "quiet", .kind = LL_OPT_FLAG, .dst = &quiet, .help = "no table on stdout"};
+    opts[no++] = (ll_opt){0};
+    ll_sbuf usage = {0};
+    run_usage(&usage);
+    int prc = ll_opts_parse(usage.s, opts, argc, argv, NULL);
+    free(usage.s);
     if (prc) return prc == 1 ? 0 : 2;
     int seen_seed = 0, seen_btok = 0, seen_device = 0, seen_fseed = 0;
     for (int i = 0; i < ll_n_run_options; i++) {
@@ -84,10 +101,15 @@ static int run_main(ll_dist *dist, int argc, char **argv) {
     if (o.max_classes == 1) return cli_fail("--max-classes: 1 is not a class budget (0 or >= 2)");
     if (seen_fseed && !o.folds) return cli_fail("--fold-seed needs --folds");
     o.progress = 1;
-    /* only rank 0 writes: only its folder (and the dump's) is checked */
-    if (ll_dist_rank(dist) == 0 && ll_report_check_outdir(outdir) != 0) return cli_fail_lib();
-    if (ll_dist_rank(dist) == 0 && o.dump_hidden && ll_check_output_path(o.dump_hidden, "--dump-hidden") != 0)
-        return cli_fail_lib();
+    /* only rank 0 writes: only its folder (and the dump's) is checked; every
+     * rank learns the verdict, and the ranks agree on their inputs (dist/agree.h) */
+    int crc = ll_dist_rank(dist) == 0 && (ll_report_check_outdir(outdir) != 0 ||
+                                          (o.dump_hidden && ll_check_output_path(o.dump_hidden, "--dump-hidden") != 0)) ? 2 : 0;
+    const char *in0[4] = {o.model, o.tokens, o.data, o.tokenizer};
+    if ((crc = ll_dist_check_job(dist, crc, argc, argv, in0, 4)) != 0) {
+        if (ll_dist_rank(dist) == 0) cli_fail_lib();
+        return crc;
+    }
     if (o.data && !o.tokenizer) { /* the model folder's tokenizer.json, or say how to give one */
         char tj[4200];
         struct stat mst;

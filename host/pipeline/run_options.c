@@ -5,12 +5,16 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "backend/backend.h"
 #include "capture/capture.h"
+#include "io/corpus.h"
 #include "core/ll_util.h"
 #include "probe/measures.h"
 #include "probe/probe.h"
 
 #define OFF(f) offsetof(ll_run_opts, f)
+
+const char *const ll_weights_names[] = {"checkpoint", "random", NULL, NULL};
 #define NOOFF ((size_t)-1)
 
 /* canonical position of the options every sweep configuration has held from
@@ -27,21 +31,21 @@ const ll_run_option ll_run_options[] = {
     {"tokens", NULL, LL_RO_STR, OFF(tokens), 0, 0, NULL, NULL, LL_RO_DATA, "FILE", "pre-tokenised input (one JSON array of ids per line)", NULL, NULL},
     {"data", NULL, LL_RO_STR, OFF(data), 0, 0, NULL, NULL, LL_RO_DATA, "TEXT", "raw text input (txt / JSONL, optionally .gz)", NULL, NULL},
     {"tokenizer", NULL, LL_RO_STR, OFF(tokenizer), 0, 0, NULL, NULL, LL_RO_DATA, "T", "tokenizer.json, its folder or a .gguf (default: the model)", NULL, NULL},
-    {"split", NULL, LL_RO_STR, OFF(split), 0, 0, NULL, NULL, LL_RO_DATA, "S", "auto|line|paragraph|file|jsonl (default auto: jsonl for .jsonl[.gz], else line)", NULL, NULL},
+    {"split", NULL, LL_RO_ENUM, NOOFF, 0, 0, ll_corpus_split_names, NULL, LL_RO_DATA, "S", "auto|line|paragraph|file|jsonl (default auto: jsonl for .jsonl[.gz], else line)", NULL, NULL},
     {"text-field", NULL, LL_RO_STR, OFF(text_field), 0, 0, NULL, NULL, LL_RO_DATA, "F", "JSONL field holding the text (default text)", NULL, NULL},
     {"docs", "docs", LL_RO_LONG, OFF(docs), 1, 1e15, NULL, NULL, LL_RO_SWEEP, "N", "sample N documents uniformly without replacement (portable RNG)", NULL, "10"},
     {"seed", "seed", LL_RO_U64, OFF(seed), 0, 0, NULL, "0", LL_RO_SWEEP, "S", "the sampling seed (default 0; with --docs)", NULL, "1"},
     {"max-length", "max_length", LL_RO_INT, OFF(max_length), 0, 1 << 30, NULL, "512", LL_RO_SWEEP, "L", "cut sequences to L tokens (default 512; 0 = no cut)", NULL, "32"},
     {"out", NULL, LL_RO_STR, NOOFF, 0, 0, NULL, NULL, LL_RO_CLI, "DIR", "results folder: law.json, layers.csv", NULL, NULL},
     /* measurement */
-    {"position", "position", LL_RO_ENUM, NOOFF, 0, 0, "next|current|previous|next-next", "next", LL_RO_SWEEP, "P", "next|current|previous|next-next: which token a feature predicts (default next)", "measurement:", "current"},
-    {"norm", "norm", LL_RO_ENUM, NOOFF, 0, 0, "initialized|layernorm|rmsnorm|standardize|none", "initialized", LL_RO_SWEEP, "N", "initialized (default: a fresh norm of the model's own kind and eps,\nas the authors) | layernorm | rmsnorm | standardize | none", NULL, "standardize"},
+    {"position", "position", LL_RO_ENUM, NOOFF, 0, 0, ll_position_names, "next", LL_RO_SWEEP, "P", "next|current|previous|next-next: which token a feature predicts (default next)", "measurement:", "current"},
+    {"norm", "norm", LL_RO_ENUM, NOOFF, 0, 0, ll_norm_choices, "initialized", LL_RO_SWEEP, "N", "initialized (default: a fresh norm of the model's own kind and eps,\nas the authors) | layernorm | rmsnorm | standardize | none", NULL, "standardize"},
     {"norm-last", "norm_last", LL_RO_FLAG, OFF(norm_last), 0, 0, NULL, "false", LL_RO_SWEEP, NULL, "normalise the last entry too (default: as the authors, not)", NULL, "true"},
     {"fit-from", "fit_from", LL_RO_INT, OFF(fit_from), 0, 1 << 20, NULL, "1", LL_RO_SWEEP, "K", "first entry of the law fit (default 1)", NULL, "2"},
     {"ridge", "ridge", LL_RO_DOUBLE, OFF(ridge), 0, 1e300, NULL, "0", LL_RO_SWEEP, "LAMBDA", "ridge penalty (default 0: OLS, minimum norm)", NULL, "0.5"},
     {"shuffle-vocab", "shuffle_vocab", LL_RO_U64, OFF(shuffle_seed), 0, 0, NULL, NULL, LL_RO_SWEEP, "S", "the shuffled-vocabulary control: labels mapped through a random\npermutation (seed S) of the label ids present, as the authors (same as fit)", NULL, "3"},
     {"dump-hidden", NULL, LL_RO_STR, OFF(dump_hidden), 0, 0, NULL, NULL, LL_RO_CLI, "F.npy", "also write the raw features, (N, E, d) float32, examples in input order", NULL, NULL},
-    {"measure", "measure", LL_RO_ENUM, NOOFF, 0, 0, "pr|fuzziness|onehot", "pr", LL_RO_SWEEP, "M", "pr|fuzziness|onehot: what is measured per entry (default pr;\nfuzziness = separation fuzziness tr(Sw pinv(Sb)), docs/measures.md)", NULL, "fuzziness"},
+    {"measure", "measure", LL_RO_ENUM, NOOFF, 0, 0, ll_measure_choices, "pr", LL_RO_SWEEP, "M", "pr|fuzziness|onehot: what is measured per entry (default pr;\nfuzziness = separation fuzziness tr(Sw pinv(Sb)), docs/measures.md)", NULL, "fuzziness"},
     {"max-classes", "max_classes", LL_RO_INT, OFF(max_classes), 0, 2147483647, NULL, "0", LL_RO_SWEEP, "M", "fuzziness/onehot: keep the M-1 most frequent classes, pool the rest\n(default 0: all classes while their sums fit in 8 GiB)", NULL, "16"},
     {"folds", "folds", LL_RO_INT, OFF(folds), 2, LL_FOLDS_MAX, NULL, NULL, LL_RO_SWEEP, "K", "held-out PR over K folds of sequences and a jackknife of the law\n(default off; the probe statistics then stay on the host)", NULL, "3"},
     {"fold-seed", "fold_seed", LL_RO_U64, OFF(fold_seed), 0, 0, NULL, "0", LL_RO_SWEEP, "S", "seed of the fold hash (default 0; with --folds)", NULL, "5"},
@@ -49,17 +53,17 @@ const ll_run_option ll_run_options[] = {
     /* labels for the figures */
     {"series", "series", LL_RO_STR, OFF(series), 0, 0, NULL, NULL, LL_RO_MODEL, "NAME", "the model's series (family) in figures, e.g. Pythia (default: the model\nname without its size); recorded in law.json", "labels (figures and report):", "Pythia"},
     {"label", NULL, LL_RO_STR, OFF(label), 0, 0, NULL, NULL, LL_RO_MODEL, "NAME", "the model's name in figures (default: the folder name; a sweep's name:)", NULL, NULL},
-    {"weights", "weights", LL_RO_ENUM, NOOFF, 0, 0, "checkpoint|random", NULL, LL_RO_SWEEP | LL_RO_MODEL, "W", "checkpoint | random: say that the weights are random (a synthetic\nshape is random by itself); figures mark such models", NULL, "random"},
+    {"weights", "weights", LL_RO_ENUM, NOOFF, 0, 0, ll_weights_names, NULL, LL_RO_SWEEP | LL_RO_MODEL, "W", "checkpoint | random: say that the weights are random (a synthetic\nshape is random by itself); figures mark such models", NULL, "random"},
     /* execution */
     {"batch-size", "batch_size", LL_RO_INT, OFF(batch_size), 1, 1 << 20, NULL, "64", LL_RO_SWEEP, "B", "at most B sequences per forward batch, right-padded (default 64)", "execution:", "3"},
     {"batch-tokens", "batch_tokens", LL_RO_LONG, OFF(batch_tokens), 1, 1e12, NULL, "4096", LL_RO_SWEEP, "N", "at most N padded tokens per batch (default 4096; a longer\nsequence goes alone): bounds the activation memory; with --stages the\ndefault is the largest batch that keeps the pipeline bubble <= 10%", NULL, "64"},
     {"keep-order", "keep_order", LL_RO_FLAG, OFF(keep_order), 0, 0, NULL, "false", LL_RO_SWEEP, NULL, "batch sequences in input order (default: longest first, less padding;\nimplied by --dump-hidden)", NULL, "true"},
     {"threads", "threads", LL_RO_INT, OFF(threads), 0, 4096, NULL, "0", LL_RO_SWEEP, "T", "threads (default: all cores)", NULL, "1"},
-    {"backend", "backend", LL_RO_ENUM, NOOFF, 0, 0, "auto|cpu|cuda", "auto", LL_RO_SWEEP, "B", "auto|cpu|cuda (default auto: cuda when a device is present)", NULL, "cpu"},
+    {"backend", "backend", LL_RO_ENUM, NOOFF, 0, 0, ll_backend_names, "auto", LL_RO_SWEEP, "B", "auto|cpu|cuda (default auto: cuda when a device is present)", NULL, "cpu"},
     {"device", "device", LL_RO_INT, OFF(device), 0, 1024, NULL, "0", LL_RO_SWEEP, "N", "cuda: the device to use (default 0; under mpirun/srun the rank's\nlocal rank: one rank per GPU)", NULL, "0"},
     {"stages", NULL, LL_RO_INT, OFF(stages), 1, 4096, NULL, NULL, LL_RO_CLI, "S", "layer (pipeline) parallel under mpirun/srun: each rank runs one of S\nconsecutive blocks of layers and loads only their weights; ranks = replicas x S\n(default 1: every rank runs the whole model; docs/distributed.md)", NULL, NULL},
-    {"compute", "compute", LL_RO_ENUM, NOOFF, 0, 0, "auto|bf16|fp32", "auto", LL_RO_SWEEP, "C", "auto (default: bf16 on CUDA, fp32 on the CPU) | bf16 (CUDA: weights kept\nas stored, bf16 GEMMs with fp32 accumulation) | fp32", NULL, "fp32"},
-    {"dtype", NULL, LL_RO_ENUM, NOOFF, 0, 0, "auto|bf16|fp32", NULL, LL_RO_CLI, "C", "the same as --compute", NULL, NULL},
+    {"compute", "compute", LL_RO_ENUM, NOOFF, 0, 0, ll_compute_names, "auto", LL_RO_SWEEP, "C", "auto (default: bf16 on CUDA, fp32 on the CPU) | bf16 (CUDA: weights kept\nas stored, bf16 GEMMs with fp32 accumulation) | fp32", NULL, "fp32"},
+    {"dtype", NULL, LL_RO_ENUM, NOOFF, 0, 0, ll_compute_names, NULL, LL_RO_CLI, "C", "the same as --compute", NULL, NULL},
 };
 const int ll_n_run_options = (int)(sizeof ll_run_options / sizeof ll_run_options[0]);
 
@@ -70,28 +74,31 @@ const ll_run_option *ll_run_option_find(const char *s) {
     return NULL;
 }
 
-/* the word of an enumerated option as stored (static storage), or NULL */
+/* the word of an enumerated option as its list holds it (static storage:
+ * a name, or an alias after the names), or NULL */
 static const char *enum_word(const ll_run_option *d, const char *s) {
-    static const char *const words[] = {"next", "current", "previous", "next-next", "initialized", "layernorm",
-                                        "rmsnorm", "standardize", "none", "pr", "fuzziness", "onehot", "checkpoint",
-                                        "random", "auto", "cpu", "cuda", "bf16", "fp32", NULL};
-    if (!strcmp(d->key ? d->key : d->name, "norm") && !strcmp(s, "initialized-LN")) s = "initialized";
-    size_t n = strlen(s);
-    for (const char *v = d->values; *v;) {
-        size_t k = strcspn(v, "|");
-        if (k == n && !strncmp(v, s, n))
-            for (int i = 0; words[i]; i++)
-                if (!strcmp(words[i], s)) return words[i];
-        v += k + (v[k] == '|');
-    }
+    const char *const *c = d->choices;
+    for (int pass = 0; pass < 2; pass++, c++)
+        for (; *c; c++)
+            if (!strcmp(*c, s)) return *c;
     return NULL;
+}
+/* "'v' is not one of a, b, c (did you mean b?)" */
+static void not_one_of(const ll_run_option *d, const char *pre, const char *v) {
+    char list[256], dym[96] = "";
+    size_t k = 0, n = 0;
+    list[0] = 0;
+    for (const char *const *c = d->choices; *c; c++, n++) k += (size_t)snprintf(list + k, k < sizeof list ? sizeof list - k : 0, "%s%s", n ? ", " : "", *c);
+    const char *m = ll_did_you_mean(v, d->choices, n);
+    if (m) snprintf(dym, sizeof dym, " (did you mean %s?)", m);
+    ll_set_error("%s'%s' is not one of %s%s", pre, v, list, dym);
 }
 
 static int set_enum(ll_run_opts *o, const ll_run_option *d, const char *w) {
     const char *k = d->name;
     if (!strcmp(k, "position")) return ll_position_parse(w, &o->position);
     if (!strcmp(k, "norm")) {
-        o->norm_initialized = !strcmp(w, "initialized");
+        o->norm_initialized = !strcmp(w, "initialized") || !strcmp(w, "initialized-LN");
         return o->norm_initialized ? 0 : ll_norm_parse(w, &o->norm);
     }
     if (!strcmp(k, "measure")) {
@@ -101,6 +108,7 @@ static int set_enum(ll_run_opts *o, const ll_run_option *d, const char *w) {
         return 0;
     }
     if (!strcmp(k, "weights")) { o->weights = w; return 0; }
+    if (!strcmp(k, "split")) { o->split = w; return 0; }
     if (!strcmp(k, "backend")) { o->backend = w; return 0; }
     if (!strcmp(k, "compute") || !strcmp(k, "dtype")) { o->compute = w; return 0; }
     ll_set_error("--%s: not an option of run", k);
@@ -142,7 +150,12 @@ int ll_run_option_set(ll_run_opts *o, const ll_run_option *d, const char *t) {
         return 0;
     case LL_RO_ENUM: {
         const char *w = enum_word(d, t);
-        if (!w) { ll_set_error("--%s: unknown value '%s' (%s)", d->name, t, d->values); return -1; }
+        if (!w) {
+            char pre[96];
+            snprintf(pre, sizeof pre, "--%s: ", d->name);
+            not_one_of(d, pre, t);
+            return -1;
+        }
         return set_enum(o, d, w);
     }
     case LL_RO_FLAG:
@@ -173,11 +186,18 @@ cJSON *ll_run_option_check(const ll_run_option *d, const cJSON *v, const char *f
     case LL_RO_ENUM: {
         const char *w = cJSON_IsString(v) ? enum_word(d, v->valuestring) : NULL;
         if (!w) {
-            ll_set_error("%s: %s: unknown value '%s' (%s)", file, k, cJSON_IsString(v) ? v->valuestring : "(not a string)", d->values);
+            char pre[1200];
+            snprintf(pre, sizeof pre, "%s: %s: ", file, k);
+            not_one_of(d, pre, cJSON_IsString(v) ? v->valuestring : "(not a string)");
             return NULL;
         }
-        /* position and norm by their canonical names */
-        if (!strcmp(k, "position")) { ll_position p; ll_position_parse(w, &p); return cJSON_CreateString(ll_position_name(p)); }
+        /* the canonical name (an alias stands for it: initialized-LN, ...) */
+        ll_run_opts t;
+        ll_run_opts_default(&t);
+        if (set_enum(&t, d, w) != 0) return NULL;
+        if (!strcmp(k, "position")) return cJSON_CreateString(ll_position_name(t.position));
+        if (!strcmp(k, "norm")) return cJSON_CreateString(t.norm_initialized ? "initialized" : ll_norm_name(t.norm));
+        if (!strcmp(k, "measure")) return cJSON_CreateString(ll_measure_name((ll_measure)t.measure));
         return cJSON_CreateString(w);
     }
     case LL_RO_FLAG:

@@ -12,7 +12,7 @@
 
 typedef enum {
     LL_RO_STR,    /* const char * */
-    LL_RO_ENUM,   /* one word of `values` ("a|b|c"); stored by the option's own setter */
+    LL_RO_ENUM,   /* one of `choices`; stored by the option's own setter */
     LL_RO_INT,    /* int, bounds min..max */
     LL_RO_LONG,   /* long long, bounds */
     LL_RO_U64,    /* uint64_t */
@@ -34,13 +34,16 @@ typedef struct {
     ll_ro_kind kind;
     size_t off;         /* the field in ll_run_opts (not for LL_RO_ENUM) */
     double min, max;    /* numeric bounds (min == max == 0: none) */
-    const char *values; /* LL_RO_ENUM: the words, '|'-separated */
+    const char *const *choices; /* LL_RO_ENUM: the library's list (ll_position_names, ...):
+                                   names, NULL, aliases, NULL */
     const char *def;    /* the default as the sweep writes it (NULL: null = unset) */
     unsigned where;
     const char *arg, *help, *group; /* help: metavariable, text, heading before it (or NULL) */
     const char *sample; /* a valid value other than the default (the test walks the table with it) */
 } ll_run_option;
 
+/* the values of run --weights: checkpoint (the default) | random */
+extern const char *const ll_weights_names[];
 extern const ll_run_option ll_run_options[];
 extern const int ll_n_run_options;
 /* by run name ("max-length") or sweep key ("max_length"); NULL when none */
