@@ -507,8 +507,9 @@ TEST(plot_bad_input_exit_2) {
     struct { const char *args; const char *msg; } cases[] = {
         {"/nonexistent/results", "no such file or folder"},
         {"tests/fixtures/tokenizers", "no law.json"},
-        {RES " --figures main,pie", "unknown word 'pie'"},
-        {RES " --format png,gif", "unknown word 'gif'"},
+        {RES " --figures main,pie", "--figures: 'pie' is not one of main, scaling, steps, flow, measures, throughput, all"},
+        {RES " --figures mian", "'mian' is not one of main, scaling, steps, flow, measures, throughput, all (did you mean main?)"},
+        {RES " --format png,gif", "--format: 'gif' is not one of png, svg, pdf, eps, all"},
         {"tests/fixtures/fit/well.json", "not a layerlaw law.json"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {

@@ -97,7 +97,16 @@ static int parse_words(const char *s, const char *const *words, int nw, unsigned
         if (!strcmp(t, "all")) { m = (1u << nw) - 1; found = 1; }
         for (int i = 0; i < nw && !found; i++)
             if (!strcmp(t, words[i])) { m |= 1u << i; found = 1; }
-        if (!found) { ll_set_error("--%s: unknown word '%s'", what, t); return -1; }
+        if (!found) {
+            char list[256], dym[96] = "";
+            size_t k = 0;
+            for (int i = 0; i < nw; i++) k += (size_t)snprintf(list + k, sizeof list - k, "%s, ", words[i]);
+            snprintf(list + k, sizeof list - k, "all");
+            const char *m = ll_did_you_mean(t, words, (size_t)nw);
+            if (m) snprintf(dym, sizeof dym, " (did you mean %s?)", m);
+            ll_set_error("--%s: '%s' is not one of %s%s", what, t, list, dym);
+            return -1;
+        }
     }
     if (!m) { ll_set_error("--%s: empty list", what); return -1; }
     *out = m;
