@@ -63,6 +63,9 @@ typedef struct {
     int folds;              /* held-out PR over this many folds of sequences (0: off) */
     uint64_t fold_seed;
     int embedding_entry;
+    /* labels for the figures, recorded in law.json's config (run_options.h) */
+    const char *series, *label; /* NULL: derived by the figures from the model name */
+    const char *weights;        /* "checkpoint" | "random" (NULL: random for synthetic, else checkpoint) */
     /* execution */
     const char *backend;    /* auto|cpu|cuda */
     int device;
