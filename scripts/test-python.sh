@@ -18,6 +18,11 @@ if ! $PY -m pip install -q -r tools/requirements-test.txt; then
     PY=$VENV/bin/python
 fi
 export LAYERLAW_BIN=${LAYERLAW_BIN:-build/layerlaw}
+# the Python package's library (build/liblayerlaw.so; the tests import python/layerlaw over it)
+if ! make -s -j"$(nproc 2>/dev/null || echo 2)" BUILD="${LAYERLAW_BUILD:-build}" shared >/dev/null; then
+    echo "test-python: make shared failed"
+    echo "0 passed, 1 failed"; exit 1
+fi
 out=$(mktemp)
 $PY -m pytest -q -p no:cacheprovider tests/python 2>&1 | tee "$out"; rc=${PIPESTATUS[0]}
 last=$(grep -E '(passed|failed|error|no tests ran)' "$out" | tail -1)
