@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
+#include "backend/backend.h"
 #include "capture/capture.h"
 #include "core/ll_util.h"
 #include "probe/probe.h"
@@ -259,12 +260,15 @@ static cJSON *check_value(const char *file, const opt_def *o, const cJSON *v) {
             ll_set_error("%s: measure: '%s' is not available in this build (pr)", file, s);
             return NULL;
         }
-        if (!strcmp(o->name, "backend") && strcmp(s, "auto") && strcmp(s, "cpu") && strcmp(s, "cuda")) {
-            ll_set_error("%s: backend: unknown value '%s' (auto|cpu|cuda)", file, s);
-            return NULL;
-        }
-        if (!strcmp(o->name, "compute") && strcmp(s, "auto") && strcmp(s, "bf16") && strcmp(s, "fp32")) {
-            ll_set_error("%s: compute: unknown value '%s' (auto|bf16|fp32)", file, s);
+        /* backend and compute: the backend's own tables of values */
+        const char *const *names = !strcmp(o->name, "backend") ? ll_backend_names
+                                   : !strcmp(o->name, "compute") ? ll_compute_names : NULL;
+        if (names && !plain_is(s, names)) {
+            char list[128];
+            size_t k = 0;
+            list[0] = 0;
+            for (int i = 0; names[i] && k < sizeof list; i++) k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i ? "|" : "", names[i]);
+            ll_set_error("%s: %s: unknown value '%s' (%s)", file, o->name, s, list);
             return NULL;
         }
         return cJSON_CreateString(s);
