@@ -299,7 +299,7 @@ static int host_solver(void *ctx, const ll_stats *st, double ridge, int threads,
 
 /* ---- the shift to the global means: one formula for the host reduce, its
  * in-place form (ll_dist_shift_host) and, operation for operation, the
- * device kernels (kernels/probe/probe_stats.cu, k_shift_*) ---- */
+ * device kernels (kernels/probe/probe_pack.cu, k_shift_*) ---- */
 /* Row i of M2's upper triangle, shifted: out[j − i] = M2[i][j] + (n·δ_i)·δ_j, j >= i. */
 static inline void shift_row(double *out, const double *row, size_t i, size_t dd, double n, const double *delta) {
     const double a = n * delta[i];
