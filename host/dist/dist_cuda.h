@@ -1,5 +1,5 @@
 /* Moved: the CUDA facts host/dist used are host/backend/dist_device.h (every
- * build has them; no CUDA API and no LL_HAVE_CUDA outside host/backend/).
+ * build has them, so host/ outside host/backend/ needs no CUDA #ifdef).
  * This forwarding header stays only for host/cli/cmd_topo.c until it
  * includes backend/dist_device.h itself. */
 #ifndef LL_DIST_CUDA_H
