@@ -120,10 +120,10 @@ extern "C" void *ll_cuda_ops_ctx_new(int device, ll_dtype compute) {
     x->c = ll_cuda_ctx_get();
     x->compute = compute;
     /* bf16 tensor-core attention for hd 64/128 by default (passed its op parity test and
-     * the model-level comparison on an H200: docs/gpu-log.md); LL_CUDA_ATTN_TC=0: the FP32 kernel */
-    const char *tc = getenv("LL_CUDA_ATTN_TC");
+     * the model-level comparison on an H200: docs/gpu-log.md); LAYERLAW_CUDA_ATTN_TC=0: the FP32 kernel (LL_CUDA_* names: deprecated aliases) */
+    const char *tc = ll_getenv_renamed("LAYERLAW_CUDA_ATTN_TC", "LL_CUDA_ATTN_TC");
     x->attn_tc = !(tc && tc[0] == '0');
-    const char *ss = getenv("LL_CUDA_SSCAN_SERIAL");
+    const char *ss = ll_getenv_renamed("LAYERLAW_CUDA_SSCAN_SERIAL", "LL_CUDA_SSCAN_SERIAL");
     x->sscan_serial = ss && ss[0] == '1';
     return x;
 }

@@ -345,10 +345,10 @@ static void gpu_ops_attention(void) {
     teardown(&b);
 }
 
-/* The bf16 tensor-core kernel (compute BF16, hd 64 / 128, LL_CUDA_ATTN_TC=1):
+/* The bf16 tensor-core kernel (compute BF16, hd 64 / 128, LAYERLAW_CUDA_ATTN_TC=1):
  * bf16 rounding of q, k, v and P bounds the agreement (NMSE ~1e-5). */
 static void gpu_ops_attention_tc_bf16(void) {
-    setenv("LL_CUDA_ATTN_TC", "1", 1);
+    setenv("LAYERLAW_CUDA_ATTN_TC", "1", 1);
     backends b;
     REQUIRE(setup(&b, LL_DT_BF16) == 0);
     attn_case cases[] = {
