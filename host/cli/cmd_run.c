@@ -134,7 +134,7 @@ static int run_main(ll_dist *dist, int argc, char **argv) {
         const char *inputs[4] = {o.model, o.tokens, o.data, o.tokenizer};
         if (!r.extra) r.extra = cJSON_CreateObject();
         cJSON_AddItemToObject(r.extra, "provenance", ll_provenance(argc0 + 1, argv0 - 1, inputs, 4));
-        if (ll_report_write_run(outdir, &r) != 0) {
+        if (ll_run_result_write(outdir, &r) != 0) {
             rc = 1;
             cli_fail_lib();
         } else {

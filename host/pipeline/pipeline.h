@@ -82,6 +82,8 @@ typedef struct {
 /* The defaults of `layerlaw run`. */
 void ll_run_opts_default(ll_run_opts *o);
 
+/* A result of run (ll_run_pipeline) or fit (ll_fit_pipeline, pipeline/fit.h:
+ * no per-entry timings, no token counts). */
 typedef struct {
     int E, d;
     long N;                 /* examples */
