@@ -48,7 +48,7 @@ typedef struct {
 static const allow_line ALLOW[] = {
     /* PERMANENT */
     {"print", "host/core/ll_util.c", "fprintf(stderr", "permanent: the out-of-memory exit of ll_xmalloc (no caller to return to) and the progress line on a terminal (LAYERLAW_QUIET)"},
-    {"print", "host/dist/dist.c", "fprintf(stderr", "permanent: ll_dist_abort's last line before MPI_Abort ends the job (no caller to return to)"},
+    {"print", "host/dist/dist.c", "fprintf(stderr", "permanent: ll_dist_abort with no abort handler installed: the job's last line before MPI_Abort (no caller to return to; the CLI installs a handler)"},
     {"family", "host/io/gguf_meta.c", "gpt2\"", "permanent: tokenizer.ggml.model / .pre values (tokenizer kinds: gpt2 byte-level BPE, llama SentencePiece), not families"},
     {"family", "host/io/gguf_meta.c", "llama\"", "permanent: as above"},
     {"family", "host/io/gguf_meta.c", "qwen2\"", "permanent: as above (tokenizer.ggml.pre)"},
