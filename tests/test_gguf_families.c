@@ -1,0 +1,36 @@
+/* GGUF files written by llama.cpp's OWN converter (convert_hf_to_gguf.py at
+ * ggml-org/llama.cpp@0c1e57098, tools/make_gguf_family_fixtures.py) from the
+ * HF fixtures tests/fixtures/models/<name>: layerlaw's hidden states from the
+ * file equal HF's (hidden.npy of the same fixture, HF transformers 5.24).
+ *   F32:  max|diff|/max|ref| <= 1e-5 per entry, as for the safetensors
+ *         checkpoints (the same float32 weights; float32 sums in another
+ *         order);
+ *   Q8_0: the converter quantises the 2-D weights (8-bit, one fp16 scale per
+ *         32): per entry <= 5e-2 of scale (int8 rounding, 2^-8 of each
+ *         block's largest weight, through 3 layers; observed values are
+ *         printed), and it must differ from the F32 file's states, so that
+ *         the quantised path is exercised. */
+#include "model_fixture.h"
+
+#define TOL_F32 1e-5
+#define TOL_Q8 5e-2
+
+static void check_conv(const char *name) {
+    char f32[512], q8[512], msg[1024];
+    snprintf(f32, sizeof f32, "tests/fixtures/gguf/conv_%s.f32.gguf", name);
+    snprintf(q8, sizeof q8, "tests/fixtures/gguf/conv_%s.q8_0.gguf", name);
+    cmp_result r;
+    int rc = run_fixture_at(name, f32, 4, TOL_F32, &r, msg, sizeof msg);
+    CHECK_MSG(rc == 0, "%s: %s", f32, msg);
+    if (rc == 0) CHECK_MSG(r.first_bad < 0, "%s: entry %d off by %.3g of scale", f32, r.first_bad, r.bad_rel);
+    cmp_result rq;
+    rc = run_fixture_at(name, q8, 3, TOL_Q8, &rq, msg, sizeof msg);
+    CHECK_MSG(rc == 0, "%s: %s", q8, msg);
+    if (rc == 0) {
+        CHECK_MSG(rq.first_bad < 0, "%s: entry %d off by %.3g of scale", q8, rq.first_bad, rq.bad_rel);
+        CHECK_MSG(rq.max_rel > 10 * r.max_rel, "%s: as close as F32 (%.3g): not quantised?", q8, rq.max_rel);
+    }
+}
+
+/* issue 25: attention_bias + mlp_bias (presence of the tensors is the flag) */
+TEST(gguf_conv_llama_biases) { check_conv("llama_mlp_bias"); }

@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""GGUF fixtures written by llama.cpp's OWN converter from the HF fixtures
+(tests/fixtures/models/<name>) -> tests/fixtures/gguf/conv_<name>.<type>.gguf.
+
+The converter is not part of this repository (another project's code is never
+committed here).  It is llama.cpp's convert_hf_to_gguf.py (+ its conversion/
+package and its gguf-py) at ggml-org/llama.cpp@0c1e57098, as vendored in the
+PyPI sdist llama-cpp-python 0.3.36 (sha256 832db069...c1a2e):
+
+    pip download llama-cpp-python==0.3.36 --no-deps --no-binary :all: -d /tmp/lcp
+    tar xzf /tmp/lcp/llama_cpp_python-0.3.36.tar.gz -C /tmp/lcp
+    python3 tools/make_gguf_family_fixtures.py /tmp/lcp/llama_cpp_python-0.3.36/vendor/llama.cpp [NAME ...]
+
+It is run unmodified (its main(), its model classes, its tensor maps and
+reorders, its gguf-py writer) with two shims in the driver below: the
+fixtures have no tokenizer files, so every model class's set_vocab is
+replaced by a no-op (the files carry no tokenizer.ggml.* metadata; layerlaw
+reads the vocabulary size from token_embd and the tests feed token ids); and
+gpt_neox's rotary_pct, which transformers 5.24's AutoConfig.to_dict() no
+longer has (it is rope_parameters.partial_rotary_factor there) while this
+converter reads it, is added to the hparams it loads.  Each fixture is written as F32
+and as Q8_0 (--outtype f32 / q8_0: the converter quantises the 2-D weights
+whose rows are a multiple of 32, and keeps the rest F32/F16 as it decides).
+
+Checked by tests/test_gguf_families.c: layerlaw's hidden states from each file
+equal HF's hidden.npy of the same fixture (1e-5 of scale for F32; Q8_0 against
+the safetensors forward of the dequantised weights is not needed: the Q8_0
+file is checked against HF within the quantisation error, see the test).
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIX = os.path.join(ROOT, "tests", "fixtures", "models")
+OUT = os.path.join(ROOT, "tests", "fixtures", "gguf")
+
+# fixture -> the llama.cpp architecture its converter writes (for the record)
+FIXTURES = {
+    "llama_mlp_bias": "llama",      # attention_bias + mlp_bias (issue 25)
+    "llama3_scaling": "llama",      # Llama-3.1 rope scaling: rope_freqs.weight
+    "neox_parallel": "gptneox",
+    "neox_sequential": "gptneox",
+    "phi": "phi2",
+    "phi3": "phi3",
+    "gemma": "gemma",
+    "gemma2": "gemma2",
+    "qwen3": "qwen3",
+    "mamba": "mamba",
+    "mamba2": "mamba2",
+    "bert": "bert",
+    "t5": "t5",
+}
+TYPES = ("f32", "q8_0")
+
+
+def hub_form(name, cfg):
+    """The converter reads the hub's config keys; the fixtures are written by
+    transformers 5.24 in its own form.  Same meaning, hub spelling (only in
+    the temporary copy the converter reads):
+      gpt_neox: rotary_pct / rotary_emb_base (v5 keeps them in rope_parameters);
+      t5: architectures T5ForConditionalGeneration (the fixture saved the base
+          T5Model, which the converter does not register)."""
+    rp = cfg.get("rope_parameters") or {}
+    if cfg.get("model_type") == "gpt_neox":
+        cfg.setdefault("rotary_pct", rp.get("partial_rotary_factor", 1.0))
+        cfg.setdefault("rotary_emb_base", rp.get("rope_theta", 10000))
+    if cfg.get("model_type") == "t5":
+        cfg["architectures"] = ["T5ForConditionalGeneration"]
+    return cfg
+
+DRIVER = r'''
+import sys
+sys.path.insert(0, sys.argv[1]); sys.path.insert(1, sys.argv[1] + "/gguf-py")
+import convert_hf_to_gguf as conv
+_get = conv.get_model_class
+def get_model_class(*a, **k):
+    cls = _get(*a, **k)
+    for c in cls.__mro__:
+        if "set_vocab" in c.__dict__:
+            c.set_vocab = lambda self: None   # the fixtures have no tokenizer files
+    return cls
+conv.get_model_class = get_model_class
+# transformers 5 keeps gpt_neox's rotary_pct in rope_parameters (partial_rotary_factor);
+# this converter reads hparams["rotary_pct"] from AutoConfig.to_dict(): give it the hub key
+_load = conv.ModelBase.load_hparams
+def load_hparams(*a, **k):
+    h = _load(*a, **k)
+    rp = h.get("rope_parameters") or {}
+    if h.get("model_type") == "gpt_neox" and "rotary_pct" not in h:
+        h["rotary_pct"] = rp.get("partial_rotary_factor", 1.0)
+    return h
+conv.ModelBase.load_hparams = staticmethod(load_hparams)
+sys.argv = ["convert_hf_to_gguf.py"] + sys.argv[2:]
+conv.main()
+'''
+
+
+def main():
+    if len(sys.argv) < 2 or not os.path.isfile(os.path.join(sys.argv[1], "convert_hf_to_gguf.py")):
+        sys.exit(__doc__)
+    llama = os.path.abspath(sys.argv[1])
+    names = sys.argv[2:] or list(FIXTURES)
+    with tempfile.TemporaryDirectory() as tmp:
+        drv = os.path.join(tmp, "driver.py")
+        with open(drv, "w") as f:
+            f.write(DRIVER)
+        for name in names:
+            # the converter reads config.json + model.safetensors only
+            src = os.path.join(tmp, name)
+            os.makedirs(src)
+            shutil.copy(os.path.join(FIX, name, "model.safetensors"), src)
+            with open(os.path.join(FIX, name, "config.json")) as f:
+                cfg = hub_form(name, json.load(f))
+            with open(os.path.join(src, "config.json"), "w") as f:
+                json.dump(cfg, f, indent=2)
+            for ty in TYPES:
+                out = os.path.join(OUT, f"conv_{name}.{ty}.gguf")
+                subprocess.run([sys.executable, drv, llama, src, "--outfile", out, "--outtype", ty], check=True)
+                print(f"{out}: {os.path.getsize(out)} bytes")
+
+
+if __name__ == "__main__":
+    main()
