@@ -143,7 +143,41 @@ static void describe_gemma(const ll_model *m, cJSON *j) {
     if (m->layers && m->layers[0].q_norm.data) cJSON_AddBoolToObject(j, "qk_norm", 1);
 }
 
+/* ---- GGUF (llama.cpp's GemmaModel / Qwen3Model) ---- */
+static int gguf_config_gemma(const ll_gguf *g, cJSON *cfg) {
+    (void)g;
+    cJSON_AddStringToObject(cfg, "hidden_activation", "gelu_pytorch_tanh");
+    return 0;
+}
+/* the converter stores gemma's norm weights as 1 + w (ggml multiplies by
+ * the weight): w back (exact: 1 + w lies in [1/2, 2] for these weights,
+ * and prepare forms the same 1 + w again) */
+static int gguf_fixup_gemma(const ll_gguf *g, ll_safetensors *st) {
+    for (int i = 0; i < st->n_tensors; i++) {
+        ll_st_tensor *t = &st->tensors[i];
+        const size_t n = strlen(t->name);
+        if (n < 11 || strcmp(t->name + n - 11, "norm.weight")) continue;
+        if (t->dtype != LL_ST_F32) {
+            ll_set_error("%s: tensor '%s' is not float32", g->path, t->name);
+            return -1;
+        }
+        float *w = ll_gguf_store_own(st, t->nbytes);
+        memcpy(w, t->data, t->nbytes);
+        for (int64_t k = 0; k < t->numel; k++) w[k] -= 1.0f;
+        t->data = w;
+        t->file = -1;
+    }
+    return 0;
+}
+static int gguf_config_qwen3(const ll_gguf *g, cJSON *cfg) {
+    (void)g;
+    cJSON_AddStringToObject(cfg, "hidden_act", "silu");
+    return 0;
+}
+
 const ll_family ll_family_gemma = {
+    .gguf_config = gguf_config_gemma,
+    .gguf_fixup = gguf_fixup_gemma,
     .model_type = "gemma",
     .layer_split = 1,
     .gguf_arch = "gemma",
@@ -176,6 +210,10 @@ const ll_family ll_family_gemma2 = {
 
 const ll_family ll_family_qwen3 = {
     .model_type = "qwen3",
+    .gguf_arch = "qwen3",
+    .gguf_config = gguf_config_qwen3,
+    .gguf_roles = extra, /* q_norm, k_norm */
+    .n_gguf_roles = 2,
     .layer_split = 1,
     .roles = ll_llama_roles,
     .n_roles = LL_LLAMA_N_ROLES,

@@ -115,7 +115,34 @@ static int cost_phi(const ll_model *m, int T, ll_cost *pe) {
     return 0;
 }
 
+/* ---- GGUF (llama.cpp's Phi2Model) ---- */
+static const ll_tensor_role gguf_roles_phi[] = {
+    {"output_b", "lm_head.bias", "output.bias", 1}, /* the LM head's bias (unused, harmless) */
+};
+
+static int gguf_config_phi(const ll_gguf *g, cJSON *cfg) {
+    /* the converter writes feed_forward_length = 4·n_embd whatever the model
+     * has: the MLP's width is the fc1 tensor's */
+    const ll_gguf_tensor *up = ll_gguf_find_tensor(g, "blk.0.ffn_up.weight");
+    int64_t rdim = 0, d = 0, H = 0;
+    if (ll_gguf_arch_int(g, "rope.dimension_count", 0, &rdim, 0) < 0 ||
+        ll_gguf_arch_int(g, "embedding_length", 0, &d, 1) || ll_gguf_arch_int(g, "attention.head_count", 0, &H, 1))
+        return -1;
+    if (up && up->n_dims == 2) {
+        cJSON_DeleteItemFromObjectCaseSensitive(cfg, "intermediate_size");
+        cJSON_AddNumberToObject(cfg, "intermediate_size", (double)up->ne[1]);
+    }
+    const int64_t hd = H > 0 ? d / H : 0;
+    cJSON_DeleteItemFromObjectCaseSensitive(cfg, "partial_rotary_factor");
+    cJSON_AddNumberToObject(cfg, "partial_rotary_factor", rdim > 0 && hd > 0 ? (double)rdim / (double)hd : 1.0);
+    cJSON_AddStringToObject(cfg, "hidden_act", "gelu_new");
+    return 0;
+}
+
 const ll_family ll_family_phi = {
+    .gguf_config = gguf_config_phi,
+    .gguf_roles = gguf_roles_phi,
+    .n_gguf_roles = 1,
     .model_type = "phi",
     .layer_split = 1,
     .gguf_arch = "phi2",

@@ -209,7 +209,17 @@ static void describe_phi3(const ll_model *m, cJSON *j) {
     }
 }
 
+/* ---- GGUF (llama.cpp's Phi3MiniModel; the fused qkv and gate_up are kept
+ * as HF has them).  Longrope files (rope_factors_long/short tensors) are
+ * refused: those tensors have no phi3 counterpart here. ---- */
+static int gguf_config_phi3(const ll_gguf *g, cJSON *cfg) {
+    (void)g;
+    cJSON_AddStringToObject(cfg, "hidden_act", "silu");
+    return 0;
+}
+
 const ll_family ll_family_phi3 = {
+    .gguf_config = gguf_config_phi3,
     .model_type = "phi3",
     .layer_split = 1,
     .gguf_arch = "phi3",

@@ -418,6 +418,26 @@ int ll_gguf_unpermute_heads(ll_safetensors *st, ll_st_tensor *t, int n_head, con
     return 0;
 }
 
+int ll_gguf_blocks_to_heads(ll_safetensors *st, ll_st_tensor *t, int n_parts, int n_head, const char *where) {
+    const int64_t rows = t->shape[0];
+    if (n_parts <= 0 || n_head <= 0 || t->ndim > 2 || rows % ((int64_t)n_parts * n_head)) {
+        ll_set_error("%s: tensor '%s': %lld rows do not split into %d parts of %d heads", where, t->name,
+                     (long long)rows, n_parts, n_head);
+        return -1;
+    }
+    const int64_t hd = rows / ((int64_t)n_parts * n_head);
+    const size_t rb = t->nbytes / (size_t)rows;
+    uint8_t *buf = ll_gguf_store_own(st, t->nbytes);
+    const uint8_t *src = t->data;
+    for (int64_t j = 0; j < n_parts; j++)
+        for (int64_t h = 0; h < n_head; h++)
+            memcpy(buf + (size_t)((h * n_parts + j) * hd) * rb, src + (size_t)((j * n_head + h) * hd) * rb,
+                   (size_t)hd * rb);
+    t->data = buf;
+    t->file = -1;
+    return 0;
+}
+
 int ll_gguf_transpose(ll_safetensors *st, ll_st_tensor *t, const char *where) {
     if (t->ndim != 2) {
         ll_set_error("%s: tensor '%s' has %d dimensions (2 expected)", where, t->name, t->ndim);

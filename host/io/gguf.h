@@ -127,8 +127,13 @@ int ll_gguf_transpose(ll_safetensors *st, ll_st_tensor *t, const char *where);
  * 0 found, 1 absent (def stored; -1 + error when required), -1 bad value. */
 int ll_gguf_arch_int(const ll_gguf *g, const char *key, int64_t def, int64_t *out, int required);
 int ll_gguf_arch_float(const ll_gguf *g, const char *key, double def, double *out);
-/* 1 if the file has a tensor of that name. */
+/* 1 if the file has a tensor of that name; its info (NULL if none). */
 int ll_gguf_has_tensor(const ll_gguf *g, const char *name);
+const ll_gguf_tensor *ll_gguf_find_tensor(const ll_gguf *g, const char *name);
+/* Rows stored as n_parts blocks of n_head heads ([part][head][hd]) back to
+ * per-head groups ([head][part][hd]) into an owned buffer (weights or
+ * biases).  0 / -1 + error (rows not a multiple of n_parts·n_head). */
+int ll_gguf_blocks_to_heads(ll_safetensors *st, ll_st_tensor *t, int n_parts, int n_head, const char *where);
 
 /* An HF-style config.json object from the generic <arch>.* keys
  * (gguf_architecture, hidden_size, num_hidden_layers, num_attention_heads,

@@ -49,6 +49,7 @@ int ll_gguf_arch_float(const ll_gguf *g, const char *key, double def, double *ou
     return arch_float(g, arch, key, def, out);
 }
 int ll_gguf_has_tensor(const ll_gguf *g, const char *name) { return find_tensor(g, name) != NULL; }
+const ll_gguf_tensor *ll_gguf_find_tensor(const ll_gguf *g, const char *name) { return find_tensor(g, name); }
 
 cJSON *ll_gguf_hf_config(const ll_gguf *g) {
     const char *arch = ll_gguf_arch(g);
