@@ -42,3 +42,5 @@ TEST(gguf_conv_phi2) { check_conv("phi"); }
 TEST(gguf_conv_phi3) { check_conv("phi3"); }
 TEST(gguf_conv_gemma) { check_conv("gemma"); }
 TEST(gguf_conv_qwen3) { check_conv("qwen3"); }
+TEST(gguf_conv_mamba) { check_conv("mamba"); }
+TEST(gguf_conv_mamba2) { check_conv("mamba2"); }

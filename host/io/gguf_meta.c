@@ -56,12 +56,12 @@ cJSON *ll_gguf_hf_config(const ll_gguf *g) {
     if (!arch) { ll_set_error("%s: metadata 'general.architecture' is missing", g->path); return NULL; }
     int64_t d, L, H, Hkv, ff, ctx, hd = 0, rdim = 0;
     if (arch_int(g, arch, "embedding_length", 0, &d, 1) || arch_int(g, arch, "block_count", 0, &L, 1) ||
-        arch_int(g, arch, "attention.head_count", 0, &H, 1) || arch_int(g, arch, "attention.head_count_kv", H, &Hkv, 0) ||
+        arch_int(g, arch, "attention.head_count", 0, &H, 0) || arch_int(g, arch, "attention.head_count_kv", H, &Hkv, 0) ||
         arch_int(g, arch, "feed_forward_length", 4 * d, &ff, 0) || arch_int(g, arch, "context_length", 0, &ctx, 0) ||
         arch_int(g, arch, "attention.key_length", 0, &hd, 0) || arch_int(g, arch, "rope.dimension_count", 0, &rdim, 0))
         return NULL;
-    if (d <= 0 || L <= 0 || H <= 0) {
-        ll_set_error("%s: embedding_length, block_count and head_count must be positive", g->path);
+    if (d <= 0 || L <= 0) {
+        ll_set_error("%s: embedding_length and block_count must be positive", g->path);
         return NULL;
     }
     /* vocabulary: the embedding matrix decides (it is what the forward indexes) */
@@ -100,12 +100,14 @@ cJSON *ll_gguf_hf_config(const ll_gguf *g) {
      * or renames what it reads differently (host/families/<name>.c) */
     cJSON_AddNumberToObject(c, "hidden_size", (double)d);
     cJSON_AddNumberToObject(c, "num_hidden_layers", (double)L);
-    cJSON_AddNumberToObject(c, "num_attention_heads", (double)H);
-    cJSON_AddNumberToObject(c, "num_key_value_heads", (double)Hkv);
+    if (H > 0) { /* attention-free models (mamba) have none */
+        cJSON_AddNumberToObject(c, "num_attention_heads", (double)H);
+        cJSON_AddNumberToObject(c, "num_key_value_heads", (double)Hkv);
+    }
     cJSON_AddNumberToObject(c, "intermediate_size", (double)ff);
     cJSON_AddNumberToObject(c, "max_position_embeddings", (double)ctx);
     if (hd > 0) cJSON_AddNumberToObject(c, "head_dim", (double)hd);
-    const int64_t head_dim = hd > 0 ? hd : d / H;
+    const int64_t head_dim = hd > 0 ? hd : H > 0 ? d / H : 0;
     cJSON_AddNumberToObject(c, "rms_norm_eps", eps_rms);
     cJSON_AddNumberToObject(c, "layer_norm_eps", eps_ln);
     cJSON_AddNumberToObject(c, "rope_theta", theta);
