@@ -44,3 +44,6 @@ TEST(gguf_conv_gemma) { check_conv("gemma"); }
 TEST(gguf_conv_qwen3) { check_conv("qwen3"); }
 TEST(gguf_conv_mamba) { check_conv("mamba"); }
 TEST(gguf_conv_mamba2) { check_conv("mamba2"); }
+TEST(gguf_conv_bert) { check_conv("bert"); }
+/* Llama-3.1 scaling: the converter writes rope_freqs.weight, not the keys */
+TEST(gguf_conv_llama3_rope_freqs) { check_conv("llama3_scaling"); }
