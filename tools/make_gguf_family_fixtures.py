@@ -47,12 +47,12 @@ FIXTURES = {
     "phi": "phi2",
     "phi3": "phi3",
     "gemma": "gemma",
-    "gemma2": "gemma2",
+    "gemma2_qpas_hd": "gemma2",     # query_pre_attn_scalar = head_dim (not in the file; llama.cpp assumes it)
     "qwen3": "qwen3",
     "mamba": "mamba",
     "mamba2": "mamba2",
     "bert": "bert",
-    "t5": "t5",
+    "t5_gated_maxd128": "t5",       # max distance 128 (not in the file; llama.cpp hard-wires it)
 }
 TYPES = ("f32", "q8_0")
 

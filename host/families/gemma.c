@@ -169,6 +169,25 @@ static int gguf_fixup_gemma(const ll_gguf *g, ll_safetensors *st) {
     }
     return 0;
 }
+static int gguf_config_gemma2(const ll_gguf *g, cJSON *cfg) {
+    double cap;
+    int64_t win, L, d, H, hd;
+    if (ll_gguf_arch_float(g, "attn_logit_softcapping", 0, &cap) || ll_gguf_arch_int(g, "attention.sliding_window", 4096, &win, 0) < 0 ||
+        ll_gguf_arch_int(g, "block_count", 0, &L, 1) || ll_gguf_arch_int(g, "embedding_length", 0, &d, 1) ||
+        ll_gguf_arch_int(g, "attention.head_count", 0, &H, 1) || ll_gguf_arch_int(g, "attention.key_length", 0, &hd, 0) < 0)
+        return -1;
+    if (H <= 0) {
+        ll_set_error("%s: attention.head_count must be positive", g->path);
+        return -1;
+    }
+    cJSON_AddStringToObject(cfg, "hidden_activation", "gelu_pytorch_tanh");
+    cJSON_AddNumberToObject(cfg, "attn_logit_softcapping", cap);
+    cJSON_AddNumberToObject(cfg, "sliding_window", (double)win);
+    /* not in the file: llama.cpp takes head_dim, and d/H for the 46-layer
+     * (27B) model, as Gemma-2's own configs have it */
+    cJSON_AddNumberToObject(cfg, "query_pre_attn_scalar", (double)(L == 46 || hd <= 0 ? d / H : hd));
+    return 0;
+}
 static int gguf_config_qwen3(const ll_gguf *g, cJSON *cfg) {
     (void)g;
     cJSON_AddStringToObject(cfg, "hidden_act", "silu");
@@ -195,6 +214,11 @@ const ll_family ll_family_gemma = {
 
 const ll_family ll_family_gemma2 = {
     .model_type = "gemma2",
+    .gguf_arch = "gemma2",
+    .gguf_config = gguf_config_gemma2,
+    .gguf_fixup = gguf_fixup_gemma,
+    .gguf_roles = extra + X_POST_ATTN, /* post_attention_norm, ffn_norm (= pre-FFN), post_ffw_norm */
+    .n_gguf_roles = 3,
     .layer_split = 1,
     .roles = ll_llama_roles,
     .n_roles = LL_LLAMA_N_ROLES,
