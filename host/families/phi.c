@@ -9,7 +9,7 @@
 #include "families/tf_blocks.h"
 
 enum { R_EMB, R_LNF_W, R_LNF_B, R_LN_W, R_LN_B, R_Q, R_Q_B, R_K, R_K_B, R_V, R_V_B, R_O, R_O_B, R_UP, R_UP_B, R_DOWN,
-       R_DOWN_B, R_HEAD, N_ROLES };
+       R_DOWN_B, R_HEAD, R_QN_W, R_QN_B, R_KN_W, R_KN_B, N_ROLES };
 static const ll_tensor_role roles[N_ROLES] = {
     [R_EMB] = {"token_embd", "embed_tokens.weight", "token_embd.weight"},
     [R_LNF_W] = {"output_norm", "final_layernorm.weight", "output_norm.weight"},
@@ -29,6 +29,11 @@ static const ll_tensor_role roles[N_ROLES] = {
     [R_DOWN] = {"ffn_down", "layers.%d.mlp.fc2.weight", "blk.%d.ffn_down.weight"},
     [R_DOWN_B] = {"ffn_down_b", "layers.%d.mlp.fc2.bias", "blk.%d.ffn_down.bias"},
     [R_HEAD] = {"output", "lm_head.weight", "output.weight", 1},
+    /* qk_layernorm: LayerNorm(head_dim) of q and k per head before RoPE (no GGUF name: llama.cpp's phi2 has none) */
+    [R_QN_W] = {"attn_q_norm", "layers.%d.self_attn.q_layernorm.weight", NULL},
+    [R_QN_B] = {"attn_q_norm_b", "layers.%d.self_attn.q_layernorm.bias", NULL},
+    [R_KN_W] = {"attn_k_norm", "layers.%d.self_attn.k_layernorm.weight", NULL},
+    [R_KN_B] = {"attn_k_norm_b", "layers.%d.self_attn.k_layernorm.bias", NULL},
 };
 
 static const ll_tf_spec spec = {LL_TF_QKV_SEPARATE, LL_TF_FFN_MLP, 0};
@@ -47,7 +52,10 @@ static int parse_phi(ll_model *m, ll_config *r) {
     c->parallel_residual = 1; /* with ln2 = ln1 (prepare) */
     c->qkv_bias = c->o_bias = c->mlp_bias = 1;
     c->tie_embeddings = ll_cfg_bool(r, "tie_word_embeddings", 0);
-    if (ll_cfg_bool(r, "qk_layernorm", 0)) return ll_cfg_fail(r, "'qk_layernorm' true is not supported");
+    /* qk_layernorm: a flag of its own on family_data (bind reads it) */
+    int *qk = ll_xcalloc(1, sizeof *qk);
+    m->family_data = qk;
+    *qk = ll_cfg_bool(r, "qk_layernorm", 0);
     if (ll_cfg_act(r, "hidden_act", "gelu_new", &c->act)) return -1;
     if (ll_tf_heads(m, r)) return -1;
     return ll_tf_rope(m, r, 0.5, 10000.0);
@@ -78,6 +86,13 @@ static int bind_phi(ll_model *m, ll_loader *ld) {
             ll_bind(ld, &y->up_b, &roles[R_UP_B], l, SHAPE1(F), 0) ||
             ll_bind(ld, &y->down, &roles[R_DOWN], l, SHAPE2(C, F), 0) ||
             ll_bind(ld, &y->down_b, &roles[R_DOWN_B], l, SHAPE1(C), 0))
+            return -1;
+        const int64_t D = c->head_dim;
+        if (m->family_data && *(const int *)m->family_data &&
+            (ll_bind(ld, &y->q_norm, &roles[R_QN_W], l, SHAPE1(D), 0) ||
+             ll_bind(ld, &y->q_norm_b, &roles[R_QN_B], l, SHAPE1(D), 0) ||
+             ll_bind(ld, &y->k_norm, &roles[R_KN_W], l, SHAPE1(D), 0) ||
+             ll_bind(ld, &y->k_norm_b, &roles[R_KN_B], l, SHAPE1(D), 0)))
             return -1;
     }
     if (c->rotary_dims > 0) ll_loader_scratch(ld, &m->inv_freq, c->rotary_dims / 2);
