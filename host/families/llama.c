@@ -189,7 +189,8 @@ const ll_family ll_family_llama = {
     .gguf_roles = rope_freqs_role,
     .n_gguf_roles = 1,
     .parse_config = parse_llama,
-    LL_LLAMA_FAMILY_FIELDS,
-    .bind = bind_llama,
-    .prepare = prepare_llama,
+    /* LL_LLAMA_FAMILY_FIELDS with its own bind / prepare (rope_freqs) */
+    .roles = ll_llama_roles, .n_roles = LL_LLAMA_N_ROLES, .hf_prefix = "model.", .harmless = ll_llama_harmless,
+    .bind = bind_llama, .prepare = prepare_llama, .forward = ll_llama_forward, .describe = ll_tf_describe,
+    .cost = ll_llama_cost, .layer_split = 1,
 };

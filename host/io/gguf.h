@@ -39,7 +39,9 @@ typedef struct ll_gguf_value {
         int64_t i;  /* signed integer types, bool (0/1) */
         double f;   /* FLOAT32 / FLOAT64 */
         struct { const char *p; uint64_t len; } s;                          /* STRING (into the mapping) */
-        struct { uint32_t type; uint64_t n; struct ll_gguf_value *items; } a; /* ARRAY */
+        /* ARRAY: items, or for 1-byte element types (uint8, int8, bool) items
+         * NULL and raw pointing at the n bytes in the mapping (ll_gguf_array_at) */
+        struct { uint32_t type; uint64_t n; struct ll_gguf_value *items; const uint8_t *raw; } a;
     } v;
 } ll_gguf_value;
 
@@ -73,6 +75,9 @@ typedef struct {
     ll_gguf_tensor *tensors; /* file order */
     int n_tensors;
 } ll_gguf;
+
+/* Element i (< a->v.a.n) of an array value, whichever way it is stored. */
+ll_gguf_value ll_gguf_array_at(const ll_gguf_value *a, uint64_t i);
 
 /* Opens and checks the whole file.  0, or -1 with "PATH: problem". */
 int ll_gguf_open(ll_gguf *g, const char *path);
