@@ -4,7 +4,9 @@
 CC      ?= gcc
 NVCC    ?= nvcc
 BUILD   ?= build
-PKGS    := libcjson zlib openblas lapacke libpcre2-8 libutf8proc libxml-2.0 yaml-0.1 sqlite3 libcrypto libsodium
+# One crypto library: libsodium (SHA-256 for provenance, SipHash-2-4 for the
+# tokenizer's tables); OpenSSL's libcrypto is not linked (host/report/provenance.c).
+PKGS    := libcjson zlib openblas lapacke libpcre2-8 libutf8proc libxml-2.0 yaml-0.1 sqlite3 libsodium
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 OPT     ?= -O2
@@ -93,7 +95,8 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 GPU_TEST_OBJ := $(GPU_TEST_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/tests/harness.o
 ifeq ($(CUDA),1)
-  CU_OBJ := $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
+  CU_BUILD ?= $(BUILD)
+  CU_OBJ := $(CU_SRC:%.cu=$(CU_BUILD)/obj/%.o)
   CFLAGS += -DLL_HAVE_CUDA=1 -I$(CUDA_HOME)/include
   # NCCL (the reduce on device memory across GPUs): with MPI, when nccl.h and
   # libnccl are in the CUDA toolkit (or NCCL_HOME); NCCL=0 turns it off.
@@ -103,6 +106,7 @@ ifeq ($(CUDA),1)
   endif
   ifeq ($(NCCL),1)
     CFLAGS += -DLL_HAVE_NCCL=1 -I$(NCCL_HOME)/include
+    NVCCFLAGS += -DLL_HAVE_NCCL=1 -I$(NCCL_HOME)/include  # kernels/dist/dist_nccl.cu holds the NCCL calls
     LDLIBS += -L$(NCCL_HOME)/lib64 -L$(NCCL_HOME)/lib -Wl,-rpath,$(NCCL_HOME)/lib64 -lnccl
   endif
   LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcublasLt -lcusolver -lcudart_static -ldl -lrt -lstdc++
@@ -138,6 +142,23 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/liblayerlaw.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/liblayerlaw.a $(LDLIBS)
 
+# The library as a shared object for the Python package (pyproject.toml, python/):
+# `make shared` builds $(BUILD)/liblayerlaw.so from position-independent objects
+# in their own folder ($(BUILD)/pic), with the same flags (CUDA when nvcc is
+# found; CUDA=0 without; the CUDA objects are $(BUILD)'s own, already
+# position-independent).  The command line (host/cli) is inside too, for
+# `python -m layerlaw` and layerlaw.run().
+.PHONY: shared
+shared:
+	$(MAKE) BUILD=$(BUILD)/pic PIC=1 CUDA=$(CUDA) CU_BUILD=$(BUILD) $(BUILD)/pic/liblayerlaw.so
+	cp -f $(BUILD)/pic/liblayerlaw.so $(BUILD)/liblayerlaw.so.tmp && mv -f $(BUILD)/liblayerlaw.so.tmp $(BUILD)/liblayerlaw.so
+ifeq ($(PIC),1)
+  CFLAGS += -fPIC
+endif
+$(BUILD)/liblayerlaw.so: $(LIB_OBJ) $(CLI_OBJ) $(CU_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,liblayerlaw.so -o $@ $^ $(LDLIBS)
+
 # only provenance.o sees the commit and flags; it is rebuilt when they change
 # (the stamp is rewritten only when its content differs)
 $(BUILD)/obj/host/report/provenance.o: CFLAGS += -DLL_GIT_COMMIT='"$(LL_GIT_COMMIT)"' -DLL_BUILD_FLAGS='"$(strip $(LL_BUILD_FLAGS))"'
@@ -154,6 +175,11 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/obj/%.o: %.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -MMD -MP -c -o $@ $<
+ifneq ($(filter-out $(BUILD),$(CU_BUILD)),)
+$(CU_BUILD)/obj/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -MMD -MP -c -o $@ $<
+endif
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 

@@ -153,7 +153,7 @@ struct cJSON *ll_gguf_hf_config(const ll_gguf *g);
  * tokenizer.ggml.* metadata: model gpt2 (byte-level BPE; pre-tokenizer from
  * tokenizer.ggml.pre as llama.cpp maps it) or llama (SentencePiece BPE with
  * byte fallback).  NULL + error if absent or unsupported. */
-char *ll_gguf_tokenizer_json(const ll_gguf *g);
+char *ll_gguf_tokenizer_json(const ll_gguf *g); /* host/tokenizer/tok_gguf.c */
 
 /* 1 if path names a file ending in ".gguf" (case-insensitive). */
 int ll_is_gguf_path(const char *path);
