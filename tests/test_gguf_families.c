@@ -50,3 +50,6 @@ TEST(gguf_conv_llama3_rope_freqs) { check_conv("llama3_scaling"); }
 /* the settings the file does not carry are llama.cpp's: fixtures built with them */
 TEST(gguf_conv_gemma2) { check_conv("gemma2_qpas_hd"); }
 TEST(gguf_conv_t5) { check_conv("t5_gated_maxd128"); }
+/* RoBERTa: the converter writes it as bert with the position table cut by
+ * padding_idx + 1, so positions 0.. equal HF's padding_idx + 1 + t */
+TEST(gguf_conv_roberta_as_bert) { check_conv("roberta"); }
