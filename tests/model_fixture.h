@@ -75,14 +75,15 @@ static inline ll_model *fixture_open(const char *name, char *dir, size_t dcap, l
  * `model` when not NULL: e.g. a GGUF file of the same weights) in batches of
  * `bs` sequences (right-padded) and compares with hidden.npy.
  * rel = max|diff| / max|ref| per entry. */
-static inline int run_fixture_at(const char *name, const char *model, int bs, double tol, cmp_result *res, char *msg,
-                                 size_t cap) {
+static inline int run_fixture_ref(const char *name, const char *model, const char *ref_npy, int bs, double tol,
+                                  cmp_result *res, char *msg, size_t cap) {
     char dir[1024], p[1200];
     ll_tokens tk;
     ll_model *m = fixture_open_at(name, model, dir, sizeof dir, &tk, msg, cap);
     if (!m) return -1;
     ll_npy ref;
-    snprintf(p, sizeof p, "%s/hidden.npy", dir);
+    if (ref_npy) snprintf(p, sizeof p, "%s", ref_npy);
+    else snprintf(p, sizeof p, "%s/hidden.npy", dir);
     if (ll_npy_open(p, &ref)) { snprintf(msg, cap, "npy: %s", ll_last_error()); ll_model_free(m); ll_tokens_free(&tk); return -1; }
     const int E = ll_model_n_entries(m), d = ll_model_dim(m);
     if (ref.ndim != 3 || ref.shape[0] != tk.n_ids || ref.shape[1] != E || ref.shape[2] != d || ref.dtype != LL_DT_F32) {
@@ -144,6 +145,10 @@ static inline int run_fixture_at(const char *name, const char *model, int bs, do
     return rc;
 }
 
+static inline int run_fixture_at(const char *name, const char *model, int bs, double tol, cmp_result *res, char *msg,
+                                 size_t cap) {
+    return run_fixture_ref(name, model, NULL, bs, tol, res, msg, cap);
+}
 static inline int run_fixture(const char *name, int bs, double tol, cmp_result *res, char *msg, size_t cap) {
     return run_fixture_at(name, NULL, bs, tol, res, msg, cap);
 }

@@ -22,10 +22,19 @@ converter reads it, is added to the hparams it loads.  Each fixture is written a
 and as Q8_0 (--outtype f32 / q8_0: the converter quantises the 2-D weights
 whose rows are a multiple of 32, and keeps the rest F32/F16 as it decides).
 
-Checked by tests/test_gguf_families.c: layerlaw's hidden states from each file
-equal HF's hidden.npy of the same fixture (1e-5 of scale for F32; Q8_0 against
-the safetensors forward of the dequantised weights is not needed: the Q8_0
-file is checked against HF within the quantisation error, see the test).
+The Q8_0 file's reference (conv_<name>.q8_0.hidden.npy, HF float32 per
+sequence) is HF's model on THE SAME weights: every tensor the converter wrote
+as Q8_0 (read from the file's tensor types, named through gguf-py's tensor map)
+is replaced by gguf.quants.dequantize(gguf.quants.quantize(w, Q8_0)), and every
+tensor it wrote as F16 (its fallback when a row is not a multiple of 32) by w
+rounded to float16 — Q8_0
+blocks run along rows, so the converter's row reorders (llama's q/k
+permutation, gpt_neox's q|k|v regrouping) give the same blocks.  Written after
+the conversion, or alone with --reference-only (no converter needed).
+
+Checked by tests/test_gguf_families.c: layerlaw's hidden states from each F32
+file equal HF's hidden.npy of the same fixture, and from each Q8_0 file HF's
+states on the dequantised weights, both within 1e-5 of scale.
 """
 import json
 import os
@@ -100,7 +109,54 @@ conv.main()
 '''
 
 
+def q8_reference(name):
+    """HF's hidden states (per sequence) on the weights the Q8_0 file holds."""
+    import json as _json
+    import numpy as np
+    import torch
+    import transformers
+    import gguf
+    from safetensors.numpy import load_file, save_file
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    from make_model_fixtures_paper import run_hidden
+    src = os.path.join(FIX, name)
+    r = gguf.GGUFReader(os.path.join(OUT, f"conv_{name}.q8_0.gguf"))
+    arch = bytes(r.fields["general.architecture"].parts[-1]).decode()
+    tmap = gguf.get_tensor_name_map({v: k for k, v in gguf.MODEL_ARCH_NAMES.items()}[arch], 64)
+    types = {t.name: t.tensor_type for t in r.tensors}
+    sd = load_file(os.path.join(src, "model.safetensors"))
+    n_q = 0
+    for k in list(sd):
+        g = tmap.get_name(k, try_suffixes=(".weight", ".bias"))
+        ty = types.get(g) if g is not None else None
+        w = sd[k].astype(np.float32)
+        if ty == gguf.GGMLQuantizationType.Q8_0:
+            sd[k] = gguf.quants.dequantize(gguf.quants.quantize(w, gguf.GGMLQuantizationType.Q8_0),
+                                           gguf.GGMLQuantizationType.Q8_0).reshape(w.shape).astype(np.float32)
+            n_q += 1
+        elif ty == gguf.GGMLQuantizationType.F16:  # the converter's fallback for rows not a multiple of 32
+            sd[k] = w.astype(np.float16).astype(np.float32)
+        elif ty not in (None, gguf.GGMLQuantizationType.F32):
+            raise SystemExit(f"{name}: {k} stored as {ty.name}: not modelled here")
+    assert n_q > 0, name
+    exp = _json.load(open(os.path.join(src, "expected.json")))
+    seqs = [_json.loads(line) for line in open(os.path.join(src, "tokens.jsonl"))]
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copy(os.path.join(src, "config.json"), tmp)
+        save_file(sd, os.path.join(tmp, "model.safetensors"), metadata={"format": "pt"})
+        model = transformers.AutoModel.from_pretrained(tmp, dtype=torch.float32).eval()
+        t5 = model.config.model_type == "t5"
+        _, single = run_hidden(model, seqs, exp.get("pad_id", 0), t5)
+    out = os.path.join(OUT, f"conv_{name}.q8_0.hidden.npy")
+    np.save(out, single.astype(np.float32))
+    print(f"{out}: {n_q} tensors as Q8_0, {single.shape}")
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--reference-only":
+        for name in sys.argv[2:] or list(FIXTURES):
+            q8_reference(name)
+        return
     if len(sys.argv) < 2 or not os.path.isfile(os.path.join(sys.argv[1], "convert_hf_to_gguf.py")):
         sys.exit(__doc__)
     llama = os.path.abspath(sys.argv[1])
@@ -122,6 +178,7 @@ def main():
                 out = os.path.join(OUT, f"conv_{name}.{ty}.gguf")
                 subprocess.run([sys.executable, drv, llama, src, "--outfile", out, "--outtype", ty], check=True)
                 print(f"{out}: {os.path.getsize(out)} bytes")
+            q8_reference(name)
 
 
 if __name__ == "__main__":
