@@ -52,3 +52,5 @@ TEST(gguf_conv_t5) { check_conv("t5_gated_maxd128"); }
 /* RoBERTa: the converter writes it as bert with the position table cut by
  * padding_idx + 1, so positions 0.. equal HF's padding_idx + 1 + t */
 TEST(gguf_conv_roberta_as_bert) { check_conv("roberta"); }
+/* Phi-3 longrope: factors as tensors; short or long chosen per sequence (batches of 4 and 3 mix both) */
+TEST(gguf_conv_phi3_longrope) { check_conv("phi3_longrope"); }

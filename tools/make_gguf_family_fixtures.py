@@ -55,6 +55,7 @@ FIXTURES = {
     "neox_sequential": "gptneox",
     "phi": "phi2",
     "phi3": "phi3",
+    "phi3_longrope": "phi3",        # rope_factors_long/short tensors + original context length
     "gemma": "gemma",
     "gemma2_qpas_hd": "gemma2",     # query_pre_attn_scalar = head_dim (not in the file; llama.cpp assumes it)
     "qwen3": "qwen3",
