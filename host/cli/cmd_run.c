@@ -20,23 +20,38 @@
 #include <stdlib.h>
 #include "report/report.h"
 
+/* words of a ", "-separated list after `head`, wrapped at 88 columns with
+ * continuation lines indented by 8 */
+static void wrapped(ll_sbuf *b, const char *head, const char *list, const char *tail) {
+    size_t col = strlen(head);
+    ll_sb_puts(b, head);
+    for (const char *p = list; *p;) {
+        const char *e = strstr(p, ", ");
+        size_t n = e ? (size_t)(e - p) + 1 : strlen(p); /* the word and its comma */
+        if (col + 1 + n > 88) { ll_sb_puts(b, "\n       "); col = 7; }
+        ll_sb_printf(b, " %.*s", (int)n, p);
+        col += 1 + n;
+        p += e ? n + 1 : n;
+    }
+    ll_sb_puts(b, tail);
+}
+
 /* The usage text; the families and GGUF architectures come from the family
  * registry (host/families/list.h).  Into b (free b->s). */
 static void run_usage(ll_sbuf *b) {
-    ll_sb_printf(b,
-                 "usage: layerlaw run --model DIR --tokens FILE --out DIR [options]\n"
-                 "       layerlaw run --model DIR --data TEXT --out DIR [--docs N --seed S] [options]\n\n"
-                 "  DIR   an HF checkpoint folder: config.json + model.safetensors (or sharded with\n"
-                 "        model.safetensors.index.json, or pytorch_model.bin); model_type one of\n"
-                 "        %s;\n"
-                 "        or a llama.cpp .gguf file (general.architecture one of %s;\n"
-                 "        its metadata gives the config and the tokenizer; docs/gguf.md)\n"
-                 "  FILE  pre-tokenised sequences, one JSON array of token ids per line\n"
-                 "  TEXT  raw text: plain (a document per line, or per paragraph / file: --split), or\n"
-                 "        JSON Lines with a text field (--text-field, default text); either may be .gz.\n"
-                 "        Tokenised with the model folder's tokenizer.json (or --tokenizer) exactly as HF\n"
-                 "        AutoTokenizer does (special tokens added, truncation at --max-length)\n",
-                 ll_family_supported(), ll_family_gguf_supported());
+    ll_sb_puts(b, "usage: layerlaw run --model DIR --tokens FILE --out DIR [options]\n"
+                  "       layerlaw run --model DIR --data TEXT --out DIR [--docs N --seed S] [options]\n\n"
+                  "  DIR   an HF checkpoint folder: config.json + model.safetensors (or sharded with\n"
+                  "        model.safetensors.index.json, or pytorch_model.bin) with model_type one of\n");
+    wrapped(b, "       ", ll_family_supported(), ";\n");
+    ll_sb_puts(b, "        or a llama.cpp .gguf file (its metadata gives the config and the tokenizer;\n"
+                  "        docs/gguf.md) with general.architecture one of\n");
+    wrapped(b, "       ", ll_family_gguf_supported(), "\n");
+    ll_sb_puts(b, "  FILE  pre-tokenised sequences, one JSON array of token ids per line\n"
+                  "  TEXT  raw text: plain (a document per line, or per paragraph / file: --split), or\n"
+                  "        JSON Lines with a text field (--text-field, default text); either may be .gz.\n"
+                  "        Tokenised with the model folder's tokenizer.json (or --tokenizer) exactly as HF\n"
+                  "        AutoTokenizer does (special tokens added, truncation at --max-length)\n");
 }
 
 /* the ll_opt kind of a shared run option (pipeline/run_options.h) */
