@@ -4,7 +4,7 @@
 CC      ?= gcc
 NVCC    ?= nvcc
 BUILD   ?= build
-PKGS    := libcjson zlib openblas lapacke libpcre2-8 libutf8proc libxml-2.0 yaml-0.1 sqlite3 libcrypto libsodium
+PKGS    := libcjson zlib openblas lapacke libpcre2-8 libutf8proc libxml-2.0 yaml-0.1 sqlite3 libcrypto libsodium libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 OPT     ?= -O2

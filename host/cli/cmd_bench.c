@@ -14,6 +14,7 @@
 #include "cli/opts.h"
 #include "core/ll_util.h"
 #include "pipeline/pipeline.h"
+#include "hub/hub.h"
 #include "report/provenance.h"
 
 /* "a,b,c" -> items (pointing into buf). */
@@ -217,7 +218,7 @@ static const char *BENCH_USAGE =
 int cmd_bench(int argc, char **argv) {
     const char *models_s = NULL, *synth_s = NULL, *bt_s = "4096", *bs_s = "64", *ml_s = "512", *th_s = "0", *be_s = "auto",
                *cp_s = "auto", *fmt = "table", *out_path = NULL, *tokens = NULL, *data = NULL, *tokenizer = NULL;
-    int reps = 5, warmup = 1, no_peaks = 0;
+    int reps = 5, warmup = 1, no_peaks = 0, offline = 0;
     long long docs = 0;
     const ll_opt opts[] = {
         {"model", LL_OPT_STR, &models_s, 0, 0, "DIR[,DIR]", "model folders (comma-separated: one test each)"},
@@ -237,6 +238,7 @@ int cmd_bench(int argc, char **argv) {
         {"output", LL_OPT_STR, &fmt, 0, 0, "F", "table (default) | csv | json; -o F alike"},
         {"out", LL_OPT_STR, &out_path, 0, 0, "FILE", "also write the JSON report (atomically)"},
         {"no-peaks", LL_OPT_FLAG, &no_peaks, 0, 0, NULL, "skip the CPU peak measurements"},
+        {"offline", LL_OPT_FLAG, &offline, 0, 0, NULL, "hub ids (ORG/NAME[@REV]) from the cache only, no network"},
         {NULL, 0, NULL, 0, 0, NULL, NULL}};
     /* llama-bench's short forms */
     char **av = ll_xcalloc((size_t)argc + 1, sizeof(char *));
@@ -252,6 +254,20 @@ int cmd_bench(int argc, char **argv) {
     strlist M, SY, BT, BS, ML, TH, BE, CP;
     split_list(models_s, &M);
     split_list(synth_s, &SY);
+    /* hub ids ORG/NAME[@REV] → local paths (host/hub/hub.h; kept until exit) */
+    if (offline) ll_hub_set_offline(1);
+    for (int i = 0; i < M.n; i++) {
+        char *lp = NULL;
+        int hrc = ll_model_path_resolve(M.v[i], LL_HUB_NEED_MODEL | (data && !tokenizer ? LL_HUB_NEED_TOKENIZER : 0), &lp, NULL);
+        if (hrc) { cli_fail_lib(); return hrc; }
+        M.v[i] = lp;
+    }
+    if (tokenizer) {
+        char *lp = NULL;
+        int hrc = ll_model_path_resolve(tokenizer, LL_HUB_NEED_TOKENIZER, &lp, NULL);
+        if (hrc) { cli_fail_lib(); return hrc; }
+        tokenizer = lp;
+    }
     /* synthetic shapes: a folder means its config.json */
     char **sy_paths = ll_xcalloc((size_t)SY.n + 1, sizeof(char *));
     for (int i = 0; i < SY.n; i++) {

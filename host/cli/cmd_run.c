@@ -2,12 +2,14 @@
  * (host/pipeline/pipeline.h) → the report (host/report/report.h).  Nothing
  * here computes. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <string.h>
 #include "cli/cli.h"
 #include "cli/opts.h"
 #include "core/ll_util.h"
 #include "dist/dist.h"
+#include "hub/hub.h"
 #include "pipeline/pipeline.h"
 #include "report/provenance.h"
 #include "probe/measures.h"
@@ -33,10 +35,11 @@ static int run_main(ll_dist *dist, int argc, char **argv) {
     const char *outdir = NULL, *pos_s = "next", *norm_s = "initialized";
     int quiet = 0, seen_btok = 0, seen_seed = 0, seen_shuffle = 0, seen_device = 0;
     const char *measure_s = "pr"; /* measures (docs/measures.md) */
-    int seen_fseed = 0;
+    int seen_fseed = 0, offline = 0;
     const ll_opt opts[] = {
         {NULL, LL_OPT_GROUP, NULL, 0, 0, NULL, "input:"},
-        {"model", LL_OPT_STR, &o.model, 0, 0, "DIR", "HF checkpoint folder"},
+        {"model", LL_OPT_STR, &o.model, 0, 0, "DIR", "HF checkpoint folder, .gguf file, or hub id ORG/NAME[@REV] (docs/hub.md)"},
+        {"offline", LL_OPT_FLAG, &offline, 0, 0, NULL, "hub ids from the cache only, no network (as HF_HUB_OFFLINE=1)"},
         {"tokens", LL_OPT_STR, &o.tokens, 0, 0, "FILE", "pre-tokenised input (one JSON array of ids per line)"},
         {"data", LL_OPT_STR, &o.data, 0, 0, "TEXT", "raw text input (txt / JSONL, optionally .gz)"},
         {"tokenizer", LL_OPT_STR, &o.tokenizer, 0, 0, "T", "tokenizer.json, its folder or a .gguf (default: the model)"},
@@ -93,6 +96,16 @@ static int run_main(ll_dist *dist, int argc, char **argv) {
     if (ll_dist_rank(dist) == 0 && ll_report_check_outdir(outdir) != 0) return cli_fail_lib();
     if (ll_dist_rank(dist) == 0 && o.dump_hidden && ll_check_output_path(o.dump_hidden, "--dump-hidden") != 0)
         return cli_fail_lib();
+    /* hub ids (host/hub/hub.h): from here on local paths */
+    char *hub_model = NULL, *hub_tok = NULL;
+    cJSON *hub_prov = NULL, *hub_tprov = NULL;
+    if (offline) ll_hub_set_offline(1);
+    int hrc = ll_model_path_resolve(o.model, LL_HUB_NEED_MODEL | (o.data && !o.tokenizer ? LL_HUB_NEED_TOKENIZER : 0),
+                                    &hub_model, &hub_prov);
+    if (!hrc && o.tokenizer) hrc = ll_model_path_resolve(o.tokenizer, LL_HUB_NEED_TOKENIZER, &hub_tok, &hub_tprov);
+    if (hrc) { cli_fail_lib(); free(hub_model); cJSON_Delete(hub_prov); return hrc; }
+    o.model = hub_model;
+    if (hub_tok) o.tokenizer = hub_tok;
     if (o.data && !o.tokenizer) { /* the model folder's tokenizer.json, or say how to give one */
         char tj[4200];
         struct stat mst;
@@ -115,6 +128,7 @@ static int run_main(ll_dist *dist, int argc, char **argv) {
         const char *inputs[4] = {o.model, o.tokens, o.data, o.tokenizer};
         if (!r.extra) r.extra = cJSON_CreateObject();
         cJSON_AddItemToObject(r.extra, "provenance", ll_provenance(argc0 + 1, argv0 - 1, inputs, 4));
+        ll_hub_annotate(r.extra, hub_prov, hub_tprov);
         if (ll_report_write_run(outdir, &r) != 0) {
             rc = 1;
             cli_fail_lib();
@@ -130,6 +144,10 @@ static int run_main(ll_dist *dist, int argc, char **argv) {
         }
     }
     ll_run_result_free(&r);
+    free(hub_model);
+    free(hub_tok);
+    cJSON_Delete(hub_prov);
+    cJSON_Delete(hub_tprov);
     return rc;
 }
 

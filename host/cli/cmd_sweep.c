@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "cli/cli.h"
 #include "core/ll_util.h"
+#include "hub/hub.h"
 #include "pipeline/pipeline.h"
 #include "report/provenance.h"
 #include "report/report.h"
@@ -32,13 +33,21 @@ static void sweep_usage(FILE *f) {
             "  --slurm            write OUT/sweep.sbatch, a job array over the points sharing one store, and exit\n"
             "  --slurm-chunk K    points per array task (default 1)\n"
             "  --sbatch 'OPT'     an extra '#SBATCH OPT' line (repeat), e.g. --sbatch '--gpus=1'\n"
+            "  --offline          hub models from the cache only (as HF_HUB_OFFLINE=1)\n"
             "  --quiet            no summary table\n");
 }
 
 static int is_done(const char *status) { return status && !strcmp(status, "done"); }
 
+/* a hub id is missing only when offline and not cached: it is fetched when run */
+static int model_missing(const ll_sweep_point *p) {
+    int hc = ll_hub_cached(p->model_path);
+    if (hc >= 0) return hc == 0 && ll_hub_offline();
+    return !ll_path_exists(p->model_path);
+}
+
 static const char *point_status(ll_store *st, const ll_sweep_point *p) {
-    if (!ll_path_exists(p->model_path)) return "missing";
+    if (model_missing(p)) return "missing";
     if (st) {
         int h = ll_store_has(st, p->key);
         if (h == 1) return "done";
@@ -84,11 +93,36 @@ static void config_to_opts(const cJSON *c, ll_run_opts *o) {
 #undef B
 }
 
-/* Runs one point; returns 0, or the pipeline's status (1 / 2). */
+static int run_point_local(const ll_sweep *sw, const ll_sweep_point *p, ll_run_opts *o, const cJSON *hub_prov,
+                           const char *out, ll_store *st, const char *label, int first, int argc, char **argv);
+
+/* Runs one point; returns 0, or the pipeline's status (1 / 2).  Hub ids
+ * (host/hub/hub.h) are resolved (fetched) first. */
 static int run_point(const ll_sweep *sw, const ll_sweep_point *p, const char *out, ll_store *st, const char *label,
                      int first, int argc, char **argv) {
     ll_run_opts o;
     config_to_opts(p->config, &o);
+    char *model = NULL, *tok = NULL;
+    cJSON *prov = NULL;
+    int rc = 0;
+    if (strcmp(p->model_kind, "synthetic"))
+        rc = ll_model_path_resolve(o.model, LL_HUB_NEED_MODEL | (o.data && !o.tokenizer ? LL_HUB_NEED_TOKENIZER : 0),
+                                   &model, &prov);
+    if (!rc && o.tokenizer) rc = ll_model_path_resolve(o.tokenizer, LL_HUB_NEED_TOKENIZER, &tok, NULL);
+    if (!rc) {
+        if (model) o.model = model;
+        if (tok) o.tokenizer = tok;
+        rc = run_point_local(sw, p, &o, prov, out, st, label, first, argc, argv);
+    }
+    free(model);
+    free(tok);
+    cJSON_Delete(prov);
+    return rc;
+}
+
+static int run_point_local(const ll_sweep *sw, const ll_sweep_point *p, ll_run_opts *op, const cJSON *hub_prov,
+                           const char *out, ll_store *st, const char *label, int first, int argc, char **argv) {
+    ll_run_opts o = *op;
     /* a shape file: random weights at that shape (seed 0), for throughput */
     o.synthetic = !strcmp(p->model_kind, "synthetic");
     o.synthetic_seed = 0;
@@ -122,6 +156,7 @@ static int run_point(const ll_sweep *sw, const ll_sweep_point *p, const char *ou
     if (!r.extra) r.extra = cJSON_CreateObject();
     cJSON_AddItemToObject(r.extra, "provenance", prov);
     cJSON_AddItemToObject(r.extra, "sweep", si);
+    ll_hub_annotate(r.extra, hub_prov, NULL);
     const int have_law = r.have_law;
     const ll_law law_fit = r.law;
     double t1 = ll_now();
@@ -179,7 +214,7 @@ static void print_summary(FILE *f, const ll_sweep *sw, ll_store *st, const int *
             CSV(",%s", v);
         }
         const char *status = rec                                   ? "done"
-                             : !ll_path_exists(p->model_path)      ? "missing"
+                             : model_missing(p)                    ? "missing"
                              : st && ll_store_failed(st, p->key) == 1 ? "failed"
                                                                     : "not run";
         double sl = rec ? ll_json_num(rec, "slope", NULL) : NAN, pr = rec ? ll_json_num(rec, "pearson_r", NULL) : NAN,
@@ -243,13 +278,13 @@ int cmd_sweep(int argc, char **argv) {
     int dry = 0, quiet = 0, slurm = 0, chunk = 1, task = -1, tasks = 0;
     char **only = ll_xcalloc((size_t)argc + 1, sizeof(char *)), **sbatch = ll_xcalloc((size_t)argc + 1, sizeof(char *));
     int n_only = 0, n_sbatch = 0;
-    enum { O_OUT = 1, O_STORE, O_JOURNAL, O_DRY, O_ONLY, O_TASK, O_TASKS, O_SLURM, O_CHUNK, O_SBATCH, O_QUIET, O_HELP };
+    enum { O_OUT = 1, O_STORE, O_JOURNAL, O_DRY, O_ONLY, O_TASK, O_TASKS, O_SLURM, O_CHUNK, O_SBATCH, O_QUIET, O_HELP, O_OFFLINE };
     static const struct option opts[] = {
         {"out", 1, 0, O_OUT},       {"store", 1, 0, O_STORE},   {"journal", 1, 0, O_JOURNAL},
         {"dry-run", 0, 0, O_DRY},   {"only", 1, 0, O_ONLY},     {"task", 1, 0, O_TASK},
         {"tasks", 1, 0, O_TASKS},   {"slurm", 0, 0, O_SLURM},   {"slurm-chunk", 1, 0, O_CHUNK},
         {"sbatch", 1, 0, O_SBATCH}, {"quiet", 0, 0, O_QUIET},   {"help", 0, 0, O_HELP},
-        {0, 0, 0, 0}};
+        {"offline", 0, 0, O_OFFLINE}, {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
     int c, rc = 2;
@@ -270,6 +305,7 @@ int cmd_sweep(int argc, char **argv) {
         case O_CHUNK: chunk = (int)strtol(optarg, &end, 10); if (*end || chunk < 1) { rc = cli_fail("--slurm-chunk: bad value '%s'", optarg); goto done; } break;
         case O_SBATCH: sbatch[n_sbatch++] = optarg; break;
         case O_QUIET: quiet = 1; break;
+        case O_OFFLINE: ll_hub_set_offline(1); break;
         case O_HELP: sweep_usage(stdout); rc = 0; goto done;
         default: sweep_usage(stderr); rc = cli_fail("sweep: unknown or incomplete option '%s'", argv[optind - 1]); goto done;
         }
@@ -343,6 +379,7 @@ int cmd_sweep(int argc, char **argv) {
                 printf(" %-12.12s", v);
             }
             if (!strcmp(status, "missing")) printf("  missing: %s\n", p->model_path);
+            else if (!is_done(status) && ll_hub_cached(p->model_path) == 0) printf("  %s (fetched from the hub)\n", status);
             else printf("  %s\n", status);
         }
         printf("%d done, %d to run, %d with a missing model\n", n_done, nsel - n_done - n_missing, n_missing);

@@ -9,6 +9,7 @@
 #include "cli/opts.h"
 #include "io/corpus.h"
 #include "core/ll_util.h"
+#include "hub/hub.h"
 #include "tokenizer/tokenizer.h"
 
 static const char TOK_USAGE[] =
@@ -38,7 +39,7 @@ int cmd_tokenize(int argc, char **argv) {
     const char *tok_path = NULL, *text = "-", *split_s = "auto", *field = "text";
     long long docs = 0;
     uint64_t seed = 0;
-    int max_length = 0, no_special = 0, stats = 0, seen_seed = 0;
+    int max_length = 0, no_special = 0, stats = 0, seen_seed = 0, offline = 0;
     const ll_opt opts[] = {
         {"tokenizer", LL_OPT_STR, &tok_path, 0, 0, "P", "tokenizer.json, a folder holding it, or a .gguf model (required)"},
         {"text", LL_OPT_STR, &text, 0, 0, "FILE", "input (plain text or JSONL, gzip or not); stdin if absent or '-'"},
@@ -49,6 +50,7 @@ int cmd_tokenize(int argc, char **argv) {
         {"max-length", LL_OPT_INT, &max_length, 1, 1 << 30, "N", "truncate to N ids, special tokens included"},
         {"no-special", LL_OPT_FLAG, &no_special, 0, 0, NULL, "do not add BOS/EOS (add_special_tokens=False)"},
         {"stats", LL_OPT_FLAG, &stats, 0, 0, NULL, "print documents, bytes, ids and MB/s on stderr"},
+        {"offline", LL_OPT_FLAG, &offline, 0, 0, NULL, "hub ids from the cache only, no network (as HF_HUB_OFFLINE=1)"},
         {NULL, 0, NULL, 0, 0, NULL, NULL}};
     int prc = ll_opts_parse(TOK_USAGE, opts, argc, argv, NULL);
     if (prc) return prc == 1 ? 0 : 2;
@@ -57,6 +59,12 @@ int cmd_tokenize(int argc, char **argv) {
     if (seen_seed && !docs) return cli_fail("tokenize: --seed chooses which documents --docs samples: give --docs too");
     int split = ll_corpus_split_from_name(split_s);
     if (split < 0) return cli_fail("--split must be auto, line, paragraph, file or jsonl, got '%s'", split_s);
+    /* a hub id ORG/NAME[@REV]: its tokenizer.json (host/hub/hub.h) */
+    char *hub_tok = NULL;
+    if (offline) ll_hub_set_offline(1);
+    int hrc = ll_model_path_resolve(tok_path, LL_HUB_NEED_TOKENIZER, &hub_tok, NULL);
+    if (hrc) { cli_fail_lib(); return hrc; }
+    tok_path = hub_tok; /* kept until exit */
     double t0 = ll_now();
     ll_tokenizer *tk = ll_tokenizer_load(tok_path);
     if (!tk) return cli_fail_lib();
