@@ -221,7 +221,7 @@ int cmd_bench(int argc, char **argv) {
     int reps = 5, warmup = 1, no_peaks = 0, offline = 0;
     long long docs = 0;
     const ll_opt opts[] = {
-        {"model", LL_OPT_STR, &models_s, 0, 0, "DIR[,DIR]", "model folders (comma-separated: one test each)"},
+        {"model", LL_OPT_STR, &models_s, 0, 0, "DIR[,DIR]", "model folders or hub ids ORG/NAME[@REV] (comma-separated: one test each)"},
         {"synthetic", LL_OPT_STR, &synth_s, 0, 0, "SHAPE[,SHAPE]", "shape folders (configs/shapes/NAME) or config.json files:\nrandom weights at that shape (seed 0)"},
         {"tokens", LL_OPT_STR, &tokens, 0, 0, "FILE", "pre-tokenised input (one JSON array per line)"},
         {"data", LL_OPT_STR, &data, 0, 0, "TEXT", "raw text input (tokenised with the model's tokenizer.json)"},
@@ -254,19 +254,23 @@ int cmd_bench(int argc, char **argv) {
     strlist M, SY, BT, BS, ML, TH, BE, CP;
     split_list(models_s, &M);
     split_list(synth_s, &SY);
-    /* hub ids ORG/NAME[@REV] → local paths (host/hub/hub.h; kept until exit) */
+    /* hub ids ORG/NAME[@REV] → local paths (host/hub/hub.h); hub_paths[M.n] is the tokenizer's */
     if (offline) ll_hub_set_offline(1);
-    for (int i = 0; i < M.n; i++) {
-        char *lp = NULL;
-        int hrc = ll_model_path_resolve(M.v[i], LL_HUB_NEED_MODEL | (data && !tokenizer ? LL_HUB_NEED_TOKENIZER : 0), &lp, NULL);
-        if (hrc) { cli_fail_lib(); return hrc; }
-        M.v[i] = lp;
-    }
-    if (tokenizer) {
-        char *lp = NULL;
-        int hrc = ll_model_path_resolve(tokenizer, LL_HUB_NEED_TOKENIZER, &lp, NULL);
-        if (hrc) { cli_fail_lib(); return hrc; }
-        tokenizer = lp;
+    char **hub_paths = ll_xcalloc((size_t)M.n + 1, sizeof(char *));
+    int hrc = 0;
+    for (int i = 0; !hrc && i < M.n; i++)
+        if (!(hrc = ll_model_path_resolve(M.v[i], LL_HUB_NEED_MODEL | (data && !tokenizer ? LL_HUB_NEED_TOKENIZER : 0),
+                                          &hub_paths[i], NULL)))
+            M.v[i] = hub_paths[i];
+    if (!hrc && tokenizer && !(hrc = ll_model_path_resolve(tokenizer, LL_HUB_NEED_TOKENIZER, &hub_paths[M.n], NULL)))
+        tokenizer = hub_paths[M.n];
+    if (hrc) {
+        cli_fail_lib();
+        for (int i = 0; i <= M.n; i++) free(hub_paths[i]);
+        free(hub_paths);
+        free_list(&M);
+        free_list(&SY);
+        return hrc;
     }
     /* synthetic shapes: a folder means its config.json */
     char **sy_paths = ll_xcalloc((size_t)SY.n + 1, sizeof(char *));
@@ -461,6 +465,8 @@ int cmd_bench(int argc, char **argv) {
     rc = 0;
 done:
     free(tests);
+    for (int i = 0; i <= M.n; i++) free(hub_paths[i]);
+    free(hub_paths);
     free_list(&M);
     free_list(&SY);
     for (int i = 0; i < SY.n; i++) free(sy_paths[i]);

@@ -22,7 +22,9 @@ static const char RUN_USAGE[] =
     "        model.safetensors.index.json, or pytorch_model.bin); model_type gpt2, gpt_neox,\n"
     "        llama, mistral, qwen2, rwkv, mamba, openai-gpt, phi, phi3, gemma, gemma2, qwen3,\n"
     "        mamba2, bert, roberta, t5; or a llama.cpp .gguf file (llama, qwen2, gpt2;\n"
-    "        its metadata gives the config and the tokenizer; docs/gguf.md)\n"
+    "        its metadata gives the config and the tokenizer; docs/gguf.md); or a hub id\n"
+    "        ORG/NAME[@REVISION] (ORG/NAME/FILE.gguf), fetched into the Hugging Face cache\n"
+    "        or found there (docs/hub.md)\n"
     "  FILE  pre-tokenised sequences, one JSON array of token ids per line\n"
     "  TEXT  raw text: plain (a document per line, or per paragraph / file: --split), or\n"
     "        JSON Lines with a text field (--text-field, default text); either may be .gz.\n"
@@ -110,8 +112,12 @@ static int run_main(ll_dist *dist, int argc, char **argv) {
         char tj[4200];
         struct stat mst;
         ll_path_join(tj, sizeof tj, o.model, "tokenizer.json");
-        if (stat(o.model, &mst) == 0 && S_ISDIR(mst.st_mode) && !ll_path_exists(tj))
-            return cli_fail("%s: no tokenizer.json in the model folder: give one with --tokenizer FILE (or its folder)", o.model);
+        if (stat(o.model, &mst) == 0 && S_ISDIR(mst.st_mode) && !ll_path_exists(tj)) {
+            int frc = cli_fail("%s: no tokenizer.json in the model folder: give one with --tokenizer FILE (or its folder)", o.model);
+            free(hub_model);
+            cJSON_Delete(hub_prov);
+            return frc;
+        }
     }
     cli_defer_errors(0);
     if (!seen_device && ll_dist_size(dist) > 1) o.device = ll_dist_local_rank(dist);

@@ -13,7 +13,7 @@
 #include "tokenizer/tokenizer.h"
 
 static const char TOK_USAGE[] =
-    "usage: layerlaw tokenize --tokenizer DIR|FILE [options] > ids.jsonl\n\n"
+    "usage: layerlaw tokenize --tokenizer DIR|FILE|ORG/NAME[@REV] [options] > ids.jsonl\n\n"
     "Encodes documents with an HF tokenizer.json (BPE) exactly as PyPI `tokenizers`\n"
     "does (add_special_tokens=True, right truncation), one JSON array of ids per\n"
     "document on stdout.\n";
@@ -41,7 +41,7 @@ int cmd_tokenize(int argc, char **argv) {
     uint64_t seed = 0;
     int max_length = 0, no_special = 0, stats = 0, seen_seed = 0, offline = 0;
     const ll_opt opts[] = {
-        {"tokenizer", LL_OPT_STR, &tok_path, 0, 0, "P", "tokenizer.json, a folder holding it, or a .gguf model (required)"},
+        {"tokenizer", LL_OPT_STR, &tok_path, 0, 0, "P", "tokenizer.json, a folder holding it, a .gguf model, or a hub id (required)"},
         {"text", LL_OPT_STR, &text, 0, 0, "FILE", "input (plain text or JSONL, gzip or not); stdin if absent or '-'"},
         {"split", LL_OPT_STR, &split_s, 0, 0, "S", "auto|line|paragraph|file|jsonl (default auto: jsonl for\nnames ending .jsonl, .ndjson (+ .gz), else line)"},
         {"text-field", LL_OPT_STR, &field, 0, 0, "F", "JSONL field holding the text (default text)"},
@@ -64,9 +64,9 @@ int cmd_tokenize(int argc, char **argv) {
     if (offline) ll_hub_set_offline(1);
     int hrc = ll_model_path_resolve(tok_path, LL_HUB_NEED_TOKENIZER, &hub_tok, NULL);
     if (hrc) { cli_fail_lib(); return hrc; }
-    tok_path = hub_tok; /* kept until exit */
     double t0 = ll_now();
-    ll_tokenizer *tk = ll_tokenizer_load(tok_path);
+    ll_tokenizer *tk = ll_tokenizer_load(hub_tok);
+    free(hub_tok);
     if (!tk) return cli_fail_lib();
     if (max_length > 0 && add_special && max_length < ll_tokenizer_num_special(tk)) {
         ll_tokenizer_free(tk);

@@ -172,6 +172,18 @@ def test_sharded_download_and_tokenizer(layerlaw_bin, hub, tmp_path):
     assert names == ["config.json", "tokenizer.json"], names  # tokenizer_config.json, the corpora: never
 
 
+def test_bench_on_hub_ids(layerlaw_bin, hub, tmp_path):
+    env = env_for(tmp_path, hub)
+    r = ll(layerlaw_bin, ["bench", "--model", "test-org/gpt2,test-org/gpt2-sharded", "--tokens", SHARDED / "tokens.jsonl",
+                          "-r", 1, "--warmup", 0, "--no-peaks", "--threads", 1, "-o", "json"], env)
+    assert r.returncode == 0, r.stderr
+    tests = json.loads(r.stdout)["tests"]
+    want = [str(snapshot(tmp_path / "cache", k, hub.repos[k].commit)) for k in ("test-org/gpt2", "test-org/gpt2-sharded")]
+    assert [t["model"] for t in tests] == want
+    bad = ll(layerlaw_bin, ["bench", "--model", "test-org/nope", "--tokens", GPT2 / "tokens.jsonl"], env)
+    assert bad.returncode == 2 and "no model repository test-org/nope" in bad.stderr
+
+
 def test_local_path_wins_and_dot_slash_forces_local(layerlaw_bin, hub, tmp_path):
     env = env_for(tmp_path, hub)
     local = tmp_path / "test-org" / "gpt2"
