@@ -335,6 +335,31 @@ def test_401_403_404_on_files(layerlaw_bin, hub, tmp_path):
         assert r.returncode == exit_ and text in r.stderr, (code, r.stderr)
 
 
+def test_write_failure_exit_1_then_resume(layerlaw_bin, hub, tmp_path):
+    """A write that fails (as on a full disk: here a file-size limit, EFBIG) is
+    exit 1 with one line; nothing is published; the next run resumes the
+    partial file with a Range request."""
+    import resource
+    import signal
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+    env = env_for(tmp_path, hub)
+    r = subprocess.run([str(layerlaw_bin), "run", "--model", "test-org/gpt2", "--tokens", str(GPT2 / "tokens.jsonl"),
+                        "--out", str(tmp_path / "o"), "--quiet"], env=env, capture_output=True, text=True,
+                       preexec_fn=limit, timeout=120)
+    assert r.returncode == 1 and "cannot write model.safetensors into the hub cache" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    blob = tmp_path / "cache/models--test-org--gpt2/blobs" / sha256(GPT2 / "model.safetensors")
+    assert not blob.exists() and pathlib.Path(str(blob) + ".incomplete").stat().st_size == 100_000
+    assert not (tmp_path / "o").exists()
+    r = run_model(layerlaw_bin, "test-org/gpt2", tmp_path / "o", env)
+    assert r.returncode == 0, r.stderr
+    assert hub.requests("GET", "^/lfs/")[-1][2] == "bytes=100000-"
+    assert sha256(blob) == sha256(GPT2 / "model.safetensors")
+
+
 def test_two_processes_fetch_one_model_once(layerlaw_bin, hub, tmp_path):
     env = env_for(tmp_path, hub)
     hub.faults.append([lfs, "stall:1"])  # slow the first transfer so that the runs overlap
