@@ -1007,10 +1007,7 @@ static int hub_resolve(const char *spec, const ll_hub_spec *s, int need, char **
     int rc = 0, lk = -1;
     /* one process per cache resolves a repository at a time: the ranks of a
      * node, sweep tasks, two users; the others wait, then find it cached */
-    if (p.online) {
-        lk = lock_take(&h, "layerlaw-resolve.lock");
-        if (lk < 0) { rc = 1; goto out; }
-    }
+    if (p.online) lk = lock_take(&h, "layerlaw-resolve.lock"); /* a read-only cache: no lock, nothing to write */
     if (p.online) {
         char tag[4000];
         snprintf(tag, sizeof tag, "%s/CACHEDIR.TAG", h.cache);
