@@ -8,6 +8,9 @@
 #include "core/ll_util.h"
 #include "dist/dist.h"
 
+const char *const ll_backend_names[] = {"auto", "cpu", "cuda", NULL, NULL};
+const char *const ll_compute_names[] = {"auto", "bf16", "fp32", NULL, NULL};
+
 int ll_backend_select(const char *requested, const char *compute, int device, ll_backend_choice *out) {
     memset(out, 0, sizeof *out);
     out->device = device;

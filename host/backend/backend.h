@@ -33,6 +33,10 @@ typedef struct {
 /* requested: auto|cpu|cuda; compute: auto|bf16|fp32.  0, or -1 with a
  * one-line error (unknown name, cuda requested but absent, bf16 on the CPU). */
 int ll_backend_select(const char *requested, const char *compute, int device, ll_backend_choice *out);
+/* The values of --backend and --compute, NULL-terminated, then an empty
+ * alias list (cli/opts.h's LL_OPT_CHOICE form; sweeps check against them too). */
+extern const char *const ll_backend_names[];
+extern const char *const ll_compute_names[];
 
 typedef struct {
     int E, d;

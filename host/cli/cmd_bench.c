@@ -227,7 +227,7 @@ int cmd_bench(int argc, char **argv) {
         {"data", LL_OPT_STR, &data, 0, 0, "TEXT", "raw text input (tokenised with the model's tokenizer.json)"},
         {"tokenizer", LL_OPT_STR, &tokenizer, 0, 0, "T", "tokenizer.json or folder for --data"},
         {"docs", LL_OPT_LONG, &docs, 1, (long long)1 << 40, "N", "--data: sample N documents"},
-        {"repetitions", LL_OPT_INT, &reps, 1, 100000, "N", "timed runs per test (default 5); -r N alike"},
+        {"repetitions", LL_OPT_INT, &reps, 1, 100000, "N", "timed runs per test (default 5)", NULL, 'r'},
         {"warmup", LL_OPT_INT, &warmup, 0, 1000, "W", "untimed runs first (default 1)"},
         {"batch-tokens", LL_OPT_STR, &bt_s, 0, 0, "N[,N]", "padded tokens per batch (default 4096)"},
         {"batch-size", LL_OPT_STR, &bs_s, 0, 0, "B[,B]", "sequences per batch (default 64)"},
@@ -235,17 +235,13 @@ int cmd_bench(int argc, char **argv) {
         {"threads", LL_OPT_STR, &th_s, 0, 0, "T[,T]", "CPU threads (default 0: all)"},
         {"backend", LL_OPT_STR, &be_s, 0, 0, "B[,B]", "auto|cpu|cuda (default auto)"},
         {"compute", LL_OPT_STR, &cp_s, 0, 0, "C[,C]", "auto|bf16|fp32 (default auto)"},
-        {"output", LL_OPT_STR, &fmt, 0, 0, "F", "table (default) | csv | json; -o F alike"},
+        {"output", LL_OPT_STR, &fmt, 0, 0, "F", "table (default) | csv | json", NULL, 'o'},
         {"out", LL_OPT_STR, &out_path, 0, 0, "FILE", "also write the JSON report (atomically)"},
         {"no-peaks", LL_OPT_FLAG, &no_peaks, 0, 0, NULL, "skip the CPU peak measurements"},
         {"offline", LL_OPT_FLAG, &offline, 0, 0, NULL, "hub ids (ORG/NAME[@REV]) from the cache only, no network"},
         {NULL, 0, NULL, 0, 0, NULL, NULL}};
-    /* llama-bench's short forms */
-    char **av = ll_xcalloc((size_t)argc + 1, sizeof(char *));
-    for (int i = 0; i < argc; i++)
-        av[i] = !strcmp(argv[i], "-r") ? "--repetitions" : !strcmp(argv[i], "-o") ? "--output" : argv[i];
-    int prc = ll_opts_parse(BENCH_USAGE, opts, argc, av, NULL);
-    free(av);
+    /* -r, -o: llama-bench's short forms (short_name) */
+    int prc = ll_opts_parse(BENCH_USAGE, opts, argc, argv, NULL);
     if (prc) return prc == 1 ? 0 : 2;
     if (!(models_s || synth_s) || !!tokens == !!data)
         return cli_fail("bench: --model (or --synthetic) and exactly one of --tokens and --data are required");

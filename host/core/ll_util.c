@@ -532,3 +532,69 @@ double ll_json_num(const struct cJSON *o, const char *a, const char *b) {
     if (b) x = cJSON_GetObjectItemCaseSensitive(x, b);
     return cJSON_IsNumber(x) ? x->valuedouble : NAN;
 }
+
+int ll_edit_distance(const char *a, size_t la, const char *b, size_t lb) {
+    if (la > 64 || lb > 64) return 99;
+    /* optimal string alignment: insertions, deletions, substitutions and
+     * transpositions of neighbours ("cdua" is 1 from "cuda") */
+    int pp[65], prev[65], cur[65];
+    for (size_t j = 0; j <= lb; j++) prev[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int c = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            if (prev[j] + 1 < c) c = prev[j] + 1;
+            if (cur[j - 1] + 1 < c) c = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && pp[j - 2] + 1 < c) c = pp[j - 2] + 1;
+            cur[j] = c;
+        }
+        memcpy(pp, prev, sizeof(int) * (lb + 1));
+        memcpy(prev, cur, sizeof(int) * (lb + 1));
+    }
+    return prev[lb];
+}
+
+const char *ll_did_you_mean(const char *word, const char *const *choices, size_t n) {
+    if (!word) return NULL;
+    size_t lw = strlen(word);
+    const char *best = NULL;
+    int bd = 99;
+    for (size_t i = 0; i < n; i++) {
+        if (!choices[i]) continue;
+        size_t lc = strlen(choices[i]);
+        int d = ll_edit_distance(word, lw, choices[i], lc);
+        if (lw >= 3 && lw < lc && !strncmp(choices[i], word, lw) && d > 2) d = 2;
+        if (d < bd) { bd = d; best = choices[i]; }
+    }
+    /* "x" is 1 edit from every one-letter choice: near means at most 3
+     * edits and fewer edits than the word has letters */
+    if (bd > 3 || (size_t)bd >= lw) return NULL;
+    return best;
+}
+
+const char *ll_not_one_of(char *buf, size_t cap, const char *word, const char *const *choices, size_t n) {
+    ll_sbuf b = {0};
+    ll_sb_printf(&b, "'%s' is not one of ", word);
+    for (size_t i = 0; i < n; i++) ll_sb_printf(&b, "%s%s", i ? ", " : "", choices[i]);
+    const char *near = ll_did_you_mean(word, choices, n);
+    if (near) ll_sb_printf(&b, " (did you mean %s?)", near);
+    snprintf(buf, cap, "%s", b.s ? b.s : "");
+    free(b.s);
+    return buf;
+}
+
+const char *ll_getenv_renamed(const char *name, const char *old) {
+    const char *v = getenv(name);
+    if (v || !old) return v;
+    v = getenv(old);
+    static char warned[8][64]; /* the old names warned about */
+    if (v) {
+        int k = 0;
+        while (k < 8 && warned[k][0] && strcmp(warned[k], old)) k++;
+        if (k < 8 && !warned[k][0]) {
+            snprintf(warned[k], sizeof warned[k], "%s", old);
+            ll_warn("%s is deprecated: use %s", old, name);
+        }
+    }
+    return v;
+}

@@ -24,6 +24,12 @@ typedef void (*ll_warn_fn)(const char *line, void *ud);
 ll_warn_fn ll_set_warn_handler(ll_warn_fn fn, void *ud);
 void ll_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Environment settings are all LAYERLAW_*.  ll_getenv_renamed(name, old):
+ * getenv(name), or else getenv(old) (a name from before the one prefix, e.g.
+ * LL_CUDA_ATTN_TC), read as a deprecated alias with one ll_warn per process
+ * ("OLD is deprecated: use NAME"). */
+const char *ll_getenv_renamed(const char *name, const char *old);
+
 /* Allocation that never returns NULL: on failure prints and exits(1). */
 void *ll_xmalloc(size_t n);
 void *ll_xcalloc(size_t n, size_t sz);
@@ -116,6 +122,19 @@ float ll_f16_to_f32(uint16_t h);
 float ll_bf16_to_f32(uint16_t h);
 uint16_t ll_f32_to_bf16(float f);
 uint16_t ll_f32_to_f16(float f);
+
+/* "Did you mean": the choice closest to `word` (Levenshtein distance, a
+ * prefix of at least 3 letters counts as distance <= 2), or NULL when none is
+ * within 3 edits (nor within half the word's length, for short words).  For
+ * every message about an unknown command, option, enumerated value, sweep
+ * key or figure name. */
+const char *ll_did_you_mean(const char *word, const char *const *choices, size_t n);
+/* Levenshtein distance of two strings (99 when either is over 64 bytes). */
+int ll_edit_distance(const char *a, size_t la, const char *b, size_t lb);
+/* One message for a value outside an enumeration, into buf:
+ *   "'nxt' is not one of next, current, previous (did you mean next?)"
+ * Returns buf. */
+const char *ll_not_one_of(char *buf, size_t cap, const char *word, const char *const *choices, size_t n);
 
 #define LL_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define LL_MAX(a, b) ((a) > (b) ? (a) : (b))

@@ -3,10 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "backend/dist_device.h"
 #include "core/ll_util.h"
-#ifdef LL_HAVE_CUDA
-#include "dist/dist_cuda.h"
-#endif
 
 #ifdef LL_HAVE_HWLOC
 #include <hwloc.h>
@@ -289,11 +287,9 @@ int ll_topo_bind_self(int local_rank, int local_size, int device, ll_topo_bindin
     } else {
         const char *bus = NULL;
         char busbuf[64];
-#ifdef LL_HAVE_CUDA
-        if (device >= 0 && ll_cuda_pci_busid(device, busbuf, sizeof busbuf) == 0) bus = busbuf;
-#else
-        (void)device; (void)busbuf;
-#endif
+        /* no CUDA build: no device (ll_cuda_device_count() is 0) */
+        if (device >= 0 && device < ll_cuda_device_count() && ll_cuda_pci_busid(device, busbuf, sizeof busbuf) == 0)
+            bus = busbuf;
         char why[112] = "";
         hwloc_bitmap_t set = plan_set(t, local_rank, local_size, bus, why, sizeof why);
         if (!set && bus) set = plan_set(t, local_rank, local_size, NULL, why, sizeof why);

@@ -102,7 +102,7 @@ static void act_inplace(const ll_ops *ops, void *ctx, ll_act a, float *x, size_t
     case LL_ACT_GELU_TANH: ops->gelu_tanh(ctx, x, x, n); break;
     case LL_ACT_GELU_ERF: ops->gelu_erf(ctx, x, x, n); break;
     case LL_ACT_SILU: ops->silu(ctx, x, x, n); break;
-    case LL_ACT_RELU: ops->relu_sq(ctx, x, x, n); break; /* not reached: relu rejected in ll_tf_forward */
+    case LL_ACT_RELU: ops->relu(ctx, x, x, n); break; /* max(x, 0), not the squared ReLU */
     }
 }
 

@@ -7,8 +7,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,7 +232,7 @@ typedef struct {
     ll_sbuf *mem;          /* body into memory (API calls), or */
     int fd;                /* body into a file from offset *have */
     long long *have, range_from;
-    EVP_MD_CTX *sha256, *sha1;
+    crypto_hash_sha256_state *sha256;
     atomic_llong *counter; /* bytes for the progress line */
     int werr;              /* errno of a failed write */
     long code;
@@ -293,7 +293,7 @@ static size_t on_body(char *buf, size_t sz, size_t nit, void *ud) {
     if (code == 200 && k->range_from > 0 && *k->have == k->range_from) {
         /* the server ignored the Range: start the file over */
         if (ftruncate(k->fd, 0) != 0 || lseek(k->fd, 0, SEEK_SET) != 0) { k->werr = errno; return 0; }
-        EVP_DigestInit_ex(k->sha256, EVP_sha256(), NULL);
+        crypto_hash_sha256_init(k->sha256);
         if (k->counter) atomic_fetch_sub(k->counter, *k->have);
         *k->have = 0;
         k->range_from = 0;
@@ -308,7 +308,7 @@ static size_t on_body(char *buf, size_t sz, size_t nit, void *ud) {
         }
         off += (size_t)w;
     }
-    EVP_DigestUpdate(k->sha256, buf, n);
+    crypto_hash_sha256_update(k->sha256, (const unsigned char *)buf, n);
     *k->have += (long long)n;
     if (k->counter) atomic_fetch_add(k->counter, (long long)n);
     return n;
@@ -539,35 +539,23 @@ static void hex_of(const unsigned char *d, unsigned n, char *out) {
     out[2 * n] = 0;
 }
 
-/* sha256 and git blob sha1 of a file */
-static int hash_file(const char *path, char sha256[65], char gitsha1[41]) {
+/* SHA-256 of a file (libsodium) */
+static int hash_file(const char *path, char sha256[65]) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -1;
-    struct stat st;
-    fstat(fd, &st);
-    EVP_MD_CTX *a = EVP_MD_CTX_new(), *b = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(a, EVP_sha256(), NULL);
-    EVP_DigestInit_ex(b, EVP_sha1(), NULL);
-    char hdr[64];
-    int hl = snprintf(hdr, sizeof hdr, "blob %lld", (long long)st.st_size);
-    EVP_DigestUpdate(b, hdr, (size_t)hl + 1); /* with the NUL */
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
     static const size_t BS = 1 << 20;
-    char *buf = ll_xmalloc(BS);
+    unsigned char *buf = ll_xmalloc(BS);
     ssize_t n;
     int rc = 0;
     while ((n = read(fd, buf, BS)) != 0) {
         if (n < 0) { if (errno == EINTR) continue; rc = -1; break; }
-        EVP_DigestUpdate(a, buf, (size_t)n);
-        EVP_DigestUpdate(b, buf, (size_t)n);
+        crypto_hash_sha256_update(&st, buf, (size_t)n);
     }
-    unsigned char d[64];
-    unsigned dl;
-    EVP_DigestFinal_ex(a, d, &dl);
-    hex_of(d, dl, sha256);
-    EVP_DigestFinal_ex(b, d, &dl);
-    hex_of(d, dl, gitsha1);
-    EVP_MD_CTX_free(a);
-    EVP_MD_CTX_free(b);
+    unsigned char d[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_final(&st, d);
+    hex_of(d, sizeof d, sha256);
     free(buf);
     close(fd);
     return rc;
@@ -659,8 +647,8 @@ static int file_fetch(hub_ctx *h, hfile *f, atomic_llong *counter) {
     have = st.st_size;
     if (f->size >= 0 && have > f->size) { if (ftruncate(fd, 0) != 0) {} have = 0; }
     lseek(fd, have, SEEK_SET);
-    EVP_MD_CTX *sha = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(sha, EVP_sha256(), NULL);
+    crypto_hash_sha256_state shs, *sha = &shs;
+    crypto_hash_sha256_init(sha);
     if (have > 0) { /* resume: the kept prefix enters the hash */
         char *buf = ll_xmalloc(1 << 20);
         long long left = have;
@@ -668,7 +656,7 @@ static int file_fetch(hub_ctx *h, hfile *f, atomic_llong *counter) {
         while (left > 0) {
             ssize_t n = pread(fd, buf, left < (1 << 20) ? (size_t)left : (1 << 20), off);
             if (n <= 0) { if (n < 0 && errno == EINTR) continue; break; }
-            EVP_DigestUpdate(sha, buf, (size_t)n);
+            crypto_hash_sha256_update(sha, (const unsigned char *)buf, (size_t)n);
             off += n;
             left -= n;
         }
@@ -678,24 +666,17 @@ static int file_fetch(hub_ctx *h, hfile *f, atomic_llong *counter) {
     hresp r;
     hsink k = {.r = &r, .fd = fd, .have = &have, .sha256 = sha, .counter = counter};
     if (!(f->size >= 0 && have == f->size)) rc = http_retry(h, f->url, 0, 1, &k, f->name, NULL);
-    unsigned char d[64];
-    unsigned dl;
-    EVP_DigestFinal_ex(sha, d, &dl);
-    EVP_MD_CTX_free(sha);
+    unsigned char d[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_final(sha, d);
     if (rc == 0 && f->size >= 0 && have != f->size) {
         ll_set_error("%s: %s: got %lld bytes, the hub says %lld; nothing kept", h->spec, f->name, have, f->size);
         ftruncate(fd, 0);
         rc = 1;
     }
     if (rc == 0) {
-        hex_of(d, dl, f->sha256);
-        char s256[65], gsha[41];
-        int bad = 0;
-        if (is_hex(f->etag, 64)) bad = strcasecmp(f->sha256, f->etag) != 0;
-        else if (is_hex(f->etag, 40)) { /* a git blob id: checked too */
-            if (hash_file(part, s256, gsha) == 0) bad = strcasecmp(gsha, f->etag) != 0;
-        }
-        if (bad) {
+        hex_of(d, sizeof d, f->sha256);
+        /* an LFS file's etag is its SHA-256; a small file's (a git blob id) is checked by its size */
+        if (is_hex(f->etag, 64) && strcasecmp(f->sha256, f->etag) != 0) {
             ll_set_error("%s: %s: the downloaded bytes do not match the hub's checksum (%s, got SHA-256 %s); nothing kept",
                          h->spec, f->name, f->etag, f->sha256);
             if (ftruncate(fd, 0) != 0) {}
@@ -981,7 +962,7 @@ static cJSON *make_prov(hub_ctx *h, plan *p) {
         const hfile *m = NULL;
         for (int j = 0; j < p->n_meta; j++)
             if (!strcmp(p->meta[j].name, nm)) m = &p->meta[j];
-        char s256[65] = "", g1[41];
+        char s256[65] = "";
         const char *verified = "cache";
         if (m && m->verified && !strcmp(m->verified, "download")) {
             snprintf(s256, sizeof s256, "%s", m->sha256);
@@ -991,7 +972,7 @@ static cJSON *make_prov(hub_ctx *h, plan *p) {
             if (tl > 0) tgt[tl] = 0;
             const char *base = strrchr(tgt, '/') ? strrchr(tgt, '/') + 1 : tgt;
             if (is_hex(base, 64)) snprintf(s256, sizeof s256, "%s", base); /* the blob's name: the hub's SHA-256 */
-            else if (hash_file(sp, s256, g1) != 0) s256[0] = 0;         /* a small file: hashed */
+            else if (hash_file(sp, s256) != 0) s256[0] = 0;             /* a small file: hashed */
         }
         cJSON_AddStringToObject(e, "sha256", s256);
         cJSON_AddStringToObject(e, "verified", verified);

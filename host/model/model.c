@@ -2,6 +2,7 @@
  * declarations → one arena filled from safetensors (F32/F16/BF16/F64 →
  * F32, GPT-2 Conv1D transposed), and the forward dispatch. */
 #include "model/model.h"
+#include "model/weights.h"
 #include <cJSON.h>
 #include <math.h>
 #include <stdarg.h>
@@ -461,7 +462,7 @@ ll_model *ll_model_load_ex(const char *dir, const ll_load_opts *opts) {
     if (!probe) return NULL;
     ll_model_free(probe);
     ll_safetensors st;
-    if (ll_st_open_dir(&st, dir)) return NULL;
+    if (ll_model_open_weights(&st, dir)) return NULL; /* the format dispatch: model/weights.c */
     char where[4096];
     if (st.n_files == 1) snprintf(where, sizeof where, "%s", st.paths[0]);
     else ll_path_join(where, sizeof where, dir, "model.safetensors.index.json");

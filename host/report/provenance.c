@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/evp.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,23 +32,24 @@ static void to_hex(const unsigned char *md, unsigned n, char *hex) {
     hex[2 * n] = 0;
 }
 
+/* SHA-256 is libsodium's crypto_hash_sha256 (streaming: init, update,
+ * final).  One crypto library for the whole program: the tokenizer's keyed
+ * hash is libsodium's SipHash-2-4 (crypto_shorthash), which OpenSSL offers
+ * only as an EVP_MAC context per call; libsodium has both, so OpenSSL
+ * (libcrypto) is not linked.  The price: libsodium's SHA-256 is portable C
+ * (no SHA-NI path), slower than OpenSSL's on large checkpoints, which the
+ * hash cache (ll_sha256_file_cached) pays once per file. */
 void ll_sha256_buf(const void *data, size_t n, char hex[65]) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned mdn = 0;
-    EVP_Digest(data, n, md, &mdn, EVP_sha256(), NULL);
-    to_hex(md, mdn, hex);
+    unsigned char md[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(md, data, (unsigned long long)n);
+    to_hex(md, crypto_hash_sha256_BYTES, hex);
 }
 
 int ll_sha256_file(const char *path, char hex[65]) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) { ll_set_error("%s: cannot open (%s)", path, strerror(errno)); return -1; }
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-        EVP_MD_CTX_free(ctx);
-        close(fd);
-        ll_set_error("%s: SHA-256 unavailable in libcrypto", path);
-        return -1;
-    }
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
     const size_t cap = 1 << 20;
     unsigned char *buf = ll_xmalloc(cap);
     int rc = 0;
@@ -57,15 +58,13 @@ int ll_sha256_file(const char *path, char hex[65]) {
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) { ll_set_error("%s: read error (%s)", path, strerror(errno)); rc = -1; break; }
         if (r == 0) break;
-        EVP_DigestUpdate(ctx, buf, (size_t)r);
+        crypto_hash_sha256_update(&st, buf, (unsigned long long)r);
     }
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned mdn = 0;
     if (rc == 0) {
-        EVP_DigestFinal_ex(ctx, md, &mdn);
-        to_hex(md, mdn, hex);
+        unsigned char md[crypto_hash_sha256_BYTES];
+        crypto_hash_sha256_final(&st, md);
+        to_hex(md, crypto_hash_sha256_BYTES, hex);
     }
-    EVP_MD_CTX_free(ctx);
     free(buf);
     close(fd);
     return rc;

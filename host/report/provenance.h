@@ -6,7 +6,7 @@
  *   driver_cuda_version, runtime_cuda_version, nvidia_driver} or null,
  *   inputs [{path, kind: file|dir|missing, bytes, sha256, files: [...]}]
  *
- * Content hashes are SHA-256 (OpenSSL libcrypto EVP).  A file is hashed once
+ * Content hashes are SHA-256 (libsodium's crypto_hash_sha256).  A file is hashed once
  * and remembered by (absolute path, size, mtime) in
  * ${LAYERLAW_CACHE:-~/.cache/layerlaw}/sha256.tsv, so a 70B checkpoint costs
  * its hashing time on the first run only.  A folder's digest is the SHA-256
