@@ -376,6 +376,22 @@ def test_two_processes_fetch_one_model_once(layerlaw_bin, hub, tmp_path):
     assert all(results(tmp_path / f"o{i}") == a for i in (1, 2))
 
 
+def test_ranks_of_one_mpirun_fetch_each_file_once(layerlaw_bin, hub, tmp_path):
+    import shutil
+    if not shutil.which("mpirun"):
+        pytest.skip("no mpirun")
+    env = env_for(tmp_path, hub, OMPI_ALLOW_RUN_AS_ROOT=1, OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1, OMPI_MCA_btl="self,vader")
+    def mpirun(model, out):
+        return subprocess.run(["mpirun", "--oversubscribe", "-np", "3", str(layerlaw_bin), "run", "--model", str(model),
+                               "--tokens", str(SHARDED / "tokens.jsonl"), "--out", str(out), "--quiet", "--threads",
+                               "1"], env=env, capture_output=True, text=True, timeout=300)
+    r = mpirun("test-org/gpt2-sharded", tmp_path / "o")
+    assert r.returncode == 0, r.stderr
+    assert len(hub.requests("GET", "^/lfs/")) == 4 and len(hub.requests("HEAD")) == 6  # index, config, 4 shards
+    ref = mpirun(SHARDED, tmp_path / "ref")
+    assert ref.returncode == 0 and results(tmp_path / "o") == results(tmp_path / "ref")
+
+
 # ---- sweeps -----------------------------------------------------------------------
 
 def test_sweep_hub_entry_with_revisions(layerlaw_bin, hub, tmp_path):
