@@ -95,7 +95,8 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 GPU_TEST_OBJ := $(GPU_TEST_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/tests/harness.o
 ifeq ($(CUDA),1)
-  CU_OBJ := $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
+  CU_BUILD ?= $(BUILD)
+  CU_OBJ := $(CU_SRC:%.cu=$(CU_BUILD)/obj/%.o)
   CFLAGS += -DLL_HAVE_CUDA=1 -I$(CUDA_HOME)/include
   # NCCL (the reduce on device memory across GPUs): with MPI, when nccl.h and
   # libnccl are in the CUDA toolkit (or NCCL_HOME); NCCL=0 turns it off.
@@ -141,6 +142,23 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/liblayerlaw.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/liblayerlaw.a $(LDLIBS)
 
+# The library as a shared object for the Python package (pyproject.toml, python/):
+# `make shared` builds $(BUILD)/liblayerlaw.so from position-independent objects
+# in their own folder ($(BUILD)/pic), with the same flags (CUDA when nvcc is
+# found; CUDA=0 without; the CUDA objects are $(BUILD)'s own, already
+# position-independent).  The command line (host/cli) is inside too, for
+# `python -m layerlaw` and layerlaw.run().
+.PHONY: shared
+shared:
+	$(MAKE) BUILD=$(BUILD)/pic PIC=1 CUDA=$(CUDA) CU_BUILD=$(BUILD) $(BUILD)/pic/liblayerlaw.so
+	cp -f $(BUILD)/pic/liblayerlaw.so $(BUILD)/liblayerlaw.so.tmp && mv -f $(BUILD)/liblayerlaw.so.tmp $(BUILD)/liblayerlaw.so
+ifeq ($(PIC),1)
+  CFLAGS += -fPIC
+endif
+$(BUILD)/liblayerlaw.so: $(LIB_OBJ) $(CLI_OBJ) $(CU_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,liblayerlaw.so -o $@ $^ $(LDLIBS)
+
 # only provenance.o sees the commit and flags; it is rebuilt when they change
 # (the stamp is rewritten only when its content differs)
 $(BUILD)/obj/host/report/provenance.o: CFLAGS += -DLL_GIT_COMMIT='"$(LL_GIT_COMMIT)"' -DLL_BUILD_FLAGS='"$(strip $(LL_BUILD_FLAGS))"'
@@ -157,6 +175,11 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/obj/%.o: %.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -MMD -MP -c -o $@ $<
+ifneq ($(filter-out $(BUILD),$(CU_BUILD)),)
+$(CU_BUILD)/obj/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -MMD -MP -c -o $@ $<
+endif
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 

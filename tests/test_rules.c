@@ -48,21 +48,8 @@ static const allow_line ALLOW[] = {
     {"print", "host/core/ll_util.c", "fprintf(stderr", "permanent: the out-of-memory exit of ll_xmalloc (no caller to return to) and the progress line on a terminal (LAYERLAW_QUIET)"},
     {"long", "host/io/torch_pickle.c", "run_pickle", "permanent: a parser's opcode switch (one case per pickle opcode)"},
     /* TEMPORARY: fixed on other branches now (owner: branch) */
-    {"cuda", "host/dist/dist.c", NULL, "house-split: dist.c's CUDA calls behind the backend"},
-    {"cuda", "host/dist/dist_cuda.h", NULL, "house-split"},
-    {"cuda", "host/dist/topo.c", NULL, "house-split"},
     {"print", "host/dist/dist.c", "fprintf(stderr", "house-split (ll_dist_print_error prints: the CLI's to do)"},
-    {"family", "host/io/gguf.c", NULL, "gguf: GGUF keys and fix-ups become ll_family hooks"},
     {"family", "host/io/gguf_meta.c", NULL, "gguf"},
-    {"family", "host/io/gguf_model.c", NULL, "gguf"},
-    {"backend", "host/pipeline/pipeline.c", NULL, "house-pipeline"},
-    {"print", "host/pipeline/pipeline.c", NULL, "house-pipeline"},
-    {"long", "host/pipeline/pipeline.c", "ll_run_pipeline", "house-pipeline"},
-    {"long", "host/cli/cmd_bench.c", "cmd_bench", "house-pipeline"},
-    {"backend", "host/cli/cmd_bench.c", NULL, "house-pipeline"},
-    {"long", "host/cli/cmd_fit.c", "fit_main", "house-pipeline"},
-    {"long", "host/cli/cmd_sweep.c", "cmd_sweep", "harden"},
-    {"long", "host/sweep/sweep.c", "ll_sweep_load", "harden"},
     {"backend", "host/sweep/sweep.c", NULL, "harden (the sweep's backend values: ask the backend table)"},
     {NULL, NULL, NULL, NULL}};
 

@@ -2,12 +2,12 @@
  * (host/pipeline/pipeline.h) → the report (host/report/report.h).  Nothing
  * here computes. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 #include <string.h>
 #include "cli/cli.h"
 #include "cli/opts.h"
 #include "core/ll_util.h"
+#include "dist/agree.h"
 #include "dist/dist.h"
 #include "hub/hub.h"
 #include "pipeline/pipeline.h"
@@ -107,10 +107,15 @@ static int run_main(ll_dist *dist, int argc, char **argv) {
     if (o.max_classes == 1) return cli_fail("--max-classes: 1 is not a class budget (0 or >= 2)");
     if (seen_fseed && !o.folds) return cli_fail("--fold-seed needs --folds");
     o.progress = 1;
-    /* only rank 0 writes: only its folder (and the dump's) is checked */
-    if (ll_dist_rank(dist) == 0 && ll_report_check_outdir(outdir) != 0) return cli_fail_lib();
-    if (ll_dist_rank(dist) == 0 && o.dump_hidden && ll_check_output_path(o.dump_hidden, "--dump-hidden") != 0)
-        return cli_fail_lib();
+    /* only rank 0 writes: only its folder (and the dump's) is checked; every
+     * rank learns the verdict, and the ranks agree on their inputs (dist/agree.h) */
+    int crc = ll_dist_rank(dist) == 0 && (ll_report_check_outdir(outdir) != 0 ||
+                                          (o.dump_hidden && ll_check_output_path(o.dump_hidden, "--dump-hidden") != 0)) ? 2 : 0;
+    const char *in0[4] = {o.model, o.tokens, o.data, o.tokenizer};
+    if ((crc = ll_dist_check_job(dist, crc, argc, argv, in0, 4)) != 0) {
+        if (ll_dist_rank(dist) == 0) cli_fail_lib();
+        return crc;
+    }
     /* hub ids (host/hub/hub.h): from here on local paths */
     char *hub_model = NULL, *hub_tok = NULL;
     cJSON *hub_prov = NULL, *hub_tprov = NULL;

@@ -23,6 +23,7 @@ int cli_fail(const char *fmt, ...) {
         ll_set_error("%s", msg);
         return 2;
     }
+    ll_set_error("%s", msg); /* the line, for ll_api_cli (python/layerlaw) */
     ll_dist_print_error(msg);
     return 2;
 }
@@ -109,9 +110,14 @@ static void cli_print_warning(const char *line, void *ud) {
     (void)ud;
     fprintf(stderr, "layerlaw: warning: %s\n", line);
 }
+static void cli_print_note(const char *line, void *ud) {
+    (void)ud;
+    fprintf(stderr, "layerlaw: %s\n", line);
+}
 
 int main(int argc, char **argv) {
     ll_set_warn_handler(cli_print_warning, NULL);
+    ll_set_note_handler(cli_print_note, NULL);
     if (argc < 2) { usage(stderr); return 2; }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
     if (!strcmp(argv[1], "--version")) { printf("layerlaw %s\n", LL_VERSION); return 0; }

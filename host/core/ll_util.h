@@ -23,6 +23,11 @@ const char *ll_last_error(void);
 typedef void (*ll_warn_fn)(const char *line, void *ud);
 ll_warn_fn ll_set_warn_handler(ll_warn_fn fn, void *ud);
 void ll_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Notices (what a run chose, e.g. "using the CPU backend (...)", "60
+ * classes: ... pooled"): the same, through their own handler; the CLI prints
+ * "layerlaw: LINE".  Dropped when none is installed. */
+ll_warn_fn ll_set_note_handler(ll_warn_fn fn, void *ud);
+void ll_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Environment settings are all LAYERLAW_*.  ll_getenv_renamed(name, old):
  * getenv(name), or else getenv(old) (a name from before the one prefix, e.g.
@@ -87,6 +92,10 @@ void ll_private_discard(ll_private_file *pf);
  * a writable folder.  what names the option in the message ("--dump-hidden").
  * 0 / -1 + error. */
 int ll_check_output_path(const char *path, const char *what);
+/* 0 when an output may be put at path (nothing there, or a regular file);
+ * -1 + error for a FIFO, device, socket, folder or dangling symbolic link.
+ * ll_check_output_path, ll_open_tmp/ll_commit_tmp and ll_private_* call it. */
+int ll_output_replaceable(const char *path);
 /* n files in dir (created if needed) that appear together or not at all
  * (temporary names, then renames; the old set is restored if a rename
  * fails).  0, or -1 + error naming the file. */

@@ -7,7 +7,9 @@
 #include "core/ll_util.h"
 
 #ifdef LL_HAVE_HWLOC
+#include <errno.h>
 #include <hwloc.h>
+#include <libxml/xmlreader.h>
 
 #define LL_MAX_GPUS 64
 struct ll_topo {
@@ -32,7 +34,35 @@ static void busid_str(hwloc_obj_t o, char *buf, size_t cap) {
              o->attr->pcidev.func);
 }
 
+/* hwloc sizes its bitmaps by the largest os_index it reads: a topology
+ * file with os_index 4294967295 costs 512 MB or more.  Checked first with
+ * libxml2's streaming reader (linear, no entity expansion, no network). */
+#define LL_TOPO_MAX_OS_INDEX (1u << 20)
+static int check_topology_xml(const char *path) {
+    xmlTextReaderPtr r = xmlReaderForFile(path, NULL, XML_PARSE_NONET | XML_PARSE_NOWARNING | XML_PARSE_NOERROR);
+    if (!r) { ll_set_error("%s: cannot read as an hwloc XML topology", path); return -1; }
+    int rc = 0, st;
+    while (rc == 0 && (st = xmlTextReaderRead(r)) == 1) {
+        if (xmlTextReaderNodeType(r) != XML_READER_TYPE_ELEMENT) continue;
+        xmlChar *v = xmlTextReaderGetAttribute(r, BAD_CAST "os_index");
+        if (!v) continue;
+        char *end;
+        errno = 0;
+        unsigned long long x = strtoull((const char *)v, &end, 10);
+        if (errno || end == (char *)v || *end || x > LL_TOPO_MAX_OS_INDEX) {
+            ll_set_error("%s: line %d: os_index '%.40s' is not a number up to %u (hwloc would size its sets by it)",
+                         path, xmlTextReaderGetParserLineNumber(r), (const char *)v, LL_TOPO_MAX_OS_INDEX);
+            rc = -1;
+        }
+        xmlFree(v);
+    }
+    if (rc == 0 && st != 0) { ll_set_error("%s: not well-formed XML (an hwloc topology)", path); rc = -1; }
+    xmlFreeTextReader(r);
+    return rc;
+}
+
 ll_topo *ll_topo_load(const char *xml_path) {
+    if (xml_path && check_topology_xml(xml_path) != 0) return NULL;
     ll_topo *t = ll_xcalloc(1, sizeof *t);
     if (hwloc_topology_init(&t->h) != 0) {
         free(t);

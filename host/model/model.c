@@ -437,9 +437,9 @@ ll_model *ll_model_load_st(const char *dir, void *store, const char *where, cons
 static ll_model *load_gguf(const char *path, const ll_load_opts *opts) {
     ll_safetensors st;
     cJSON *cj;
-    if (ll_gguf_load_model(path, &st, &cj)) return NULL;
+    const ll_family *fam;
+    if (ll_family_load_gguf(path, &st, &cj, &fam)) return NULL;
     cJSON *ga = cJSON_GetObjectItemCaseSensitive(cj, "gguf_architecture");
-    const ll_family *fam = cJSON_IsString(ga) ? ll_family_by_gguf_arch(ga->valuestring) : NULL;
     ll_model *m = ll_xcalloc(1, sizeof *m);
     m->dir = ll_xstrdup(path);
     const ll_family *pf = NULL;
