@@ -213,7 +213,7 @@ static void ctx_init(hub_ctx *h, const char *spec, const ll_hub_spec *s) {
     ll_hub_repo_folder(s->repo, folder, sizeof folder);
     snprintf(h->repo_dir, sizeof h->repo_dir, "%s/%s", h->cache, folder);
     snprintf(h->locks_dir, sizeof h->locks_dir, "%s/.locks/%s", h->cache, folder);
-    h->progress = isatty(2) && !getenv("LAYERLAW_QUIET") && !env_true("HF_HUB_DISABLE_PROGRESS_BARS");
+    h->progress = !env_true("HF_HUB_DISABLE_PROGRESS_BARS"); /* and a terminal, not LAYERLAW_QUIET: ll_progress */
     h->retry_s = env_num("LAYERLAW_HUB_RETRY_S", 120);
     h->stall_s = env_num("LAYERLAW_HUB_STALL_S", 30);
     if (h->stall_s < 1) h->stall_s = 1;
@@ -722,11 +722,6 @@ static void *worker(void *arg) {
     return NULL;
 }
 
-static void mb(double b, char *out, size_t cap) {
-    if (b >= 1e9) snprintf(out, cap, "%.2f GB", b / 1e9);
-    else snprintf(out, cap, "%.1f MB", b / 1e6);
-}
-
 /* Fetches the files not in the snapshot: HEAD each (sizes, 404s early), then
  * the bytes, several at once, with a progress line on a terminal. */
 static int fetch_all(hub_ctx *h, hfile *fs, int n) {
@@ -746,23 +741,22 @@ static int fetch_all(hub_ctx *h, hfile *fs, int n) {
     for (int i = 0; i < nt; i++)
         if (pthread_create(&th[started], NULL, worker, &p) == 0) started++;
     if (!started) worker(&p);
-    double t0 = ll_now();
-    int shown = 0;
+    /* the progress line (core's: a terminal only): MB done of the total, kB/s, ETA */
+    ll_progress pg;
+    char label[480];
+    snprintf(label, sizeof label, "%s@%s", h->s.repo, h->s.revision);
+    ll_progress_init(&pg, "MB", (total + 999999) / 1000000);
+    pg.label = label;
+    pg.rate_what = "kB";
+    pg.enabled = pg.enabled && h->progress;
     while (started && atomic_load(&p.done) < n) {
         sleep_s(0.2);
-        if (!h->progress) continue;
-        double el = ll_now() - t0, b = (double)atomic_load(&p.bytes);
-        char a[32], t[32], rt[32], eta[32] = "?";
-        mb(b, a, sizeof a);
-        mb((double)total, t, sizeof t);
-        mb(el > 0 ? b / el : 0, rt, sizeof rt);
-        if (b > 0 && total > 0) ll_format_duration((double)(total - b) * el / b, eta, sizeof eta);
-        fprintf(stderr, "\r%s@%s: %s / %s  %s/s  ETA %s  (%d/%d files)\033[K", h->s.repo, h->s.revision, a, t, rt, eta,
-                atomic_load(&p.done), n);
-        shown = 1;
+        long long b = atomic_load(&p.bytes);
+        ll_progress_update(&pg, b / 1000000, b / 1000);
     }
     for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
-    if (shown) fprintf(stderr, "\r\033[K");
+    long long b = atomic_load(&p.bytes);
+    ll_progress_end(&pg, b / 1000000, b / 1000);
     for (int i = 0; i < n; i++)
         if (fs[i].rc) {
             ll_set_error("%s", fs[i].err);
