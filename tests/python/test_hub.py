@@ -164,6 +164,15 @@ def test_sharded_download_and_tokenizer(layerlaw_bin, hub, tmp_path):
     d = ll(layerlaw_bin, ["run", "--model", "test-org/stories260K", "--data", STORIES / "alice-200.jsonl",
                           "--docs", 20, "--out", tmp_path / "st", "--quiet", "--threads", "1"], env)
     assert d.returncode == 0, d.stderr
+    # a hub tokenizer for a local model: recorded as provenance.hub_tokenizer
+    d2 = ll(layerlaw_bin, ["run", "--model", STORIES, "--tokenizer", "test-org/stories260K", "--data",
+                           STORIES / "alice-200.jsonl", "--docs", 20, "--out", tmp_path / "st2", "--quiet", "--threads", 1],
+            env)
+    assert d2.returncode == 0, d2.stderr
+    assert results(tmp_path / "st2") == results(tmp_path / "st")
+    ht = json.loads((tmp_path / "st2/law.json").read_text())["provenance"]["hub_tokenizer"]
+    assert ht["id"] == "test-org/stories260K" and [f["name"] for f in ht["files"]] == ["tokenizer.json"]
+    assert ht["files"][0]["sha256"] == sha256(STORIES / "tokenizer.json")
     t1 = ll(layerlaw_bin, ["tokenize", "--tokenizer", "test-org/stories260K", "--text", STORIES / "alice-200.jsonl",
                            "--docs", 5], env)
     t2 = ll(layerlaw_bin, ["tokenize", "--tokenizer", STORIES, "--text", STORIES / "alice-200.jsonl", "--docs", 5], env)
