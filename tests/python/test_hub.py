@@ -427,3 +427,29 @@ options: {{threads: 1}}
     revs = sorted(json.loads(p.read_text())["model"]["revision"] for p in laws)
     assert revs == ["main", "step1"]
     assert len(hub.requests("GET", "^/lfs/")) == 1  # one commit: its weights once
+
+
+def test_transformers_loads_what_layerlaw_fetched(layerlaw_bin, hub, tmp_path):
+    """transformers (from_pretrained, local_files_only=True) finds the model and
+    tokenizer layerlaw fetched, and its hidden states are the fixture's."""
+    transformers = pytest.importorskip("transformers")
+    np = pytest.importorskip("numpy")
+    env = env_for(tmp_path, hub)
+    r = ll(layerlaw_bin, ["run", "--model", "test-org/stories260K", "--data", STORIES / "alice-200.jsonl", "--docs", 5,
+                          "--out", tmp_path / "o", "--quiet", "--threads", 1], env)
+    assert r.returncode == 0, r.stderr
+    r = run_model(layerlaw_bin, "test-org/gpt2@step1", tmp_path / "g", env)
+    assert r.returncode == 0, r.stderr
+    cache = str(tmp_path / "cache")
+    tok = transformers.AutoTokenizer.from_pretrained("test-org/stories260K", cache_dir=cache, local_files_only=True)
+    ref = transformers.AutoTokenizer.from_pretrained(str(STORIES), local_files_only=True)
+    text = "Alice was beginning to get very tired of sitting by her sister on the bank."
+    assert tok(text)["input_ids"] == ref(text)["input_ids"]
+    import torch
+    m = transformers.AutoModel.from_pretrained("test-org/gpt2", revision="step1", cache_dir=cache, local_files_only=True)
+    ids = [json.loads(line) for line in (GPT2 / "tokens.jsonl").read_text().splitlines()][0]
+    with torch.no_grad():
+        hs = m(torch.tensor([ids]), output_hidden_states=True).hidden_states
+    want = np.load(GPT2 / "hidden.npy")  # HF's output_hidden_states on the fixture's first sequences
+    got = np.stack([h[0].numpy() for h in hs], axis=1)  # (T, E, d)
+    assert np.allclose(got, want[:len(ids)], rtol=0, atol=1e-5), float(np.abs(got - want[:len(ids)]).max())
