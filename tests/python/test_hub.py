@@ -34,7 +34,7 @@ TOKEN = "hf_layerlawTestToken0123456789"
 @pytest.fixture
 def hub():
     s = HubServer([
-        Repo("test-org/gpt2", GPT2, ("main", "step1")),
+        Repo("test-org/gpt2", GPT2, ("main", "step1", "step8")),
         Repo("test-org/gpt2-sharded", SHARDED),
         Repo("test-org/rwkv-bin", RWKV_BIN),
         Repo("test-org/stories260K", STORIES),
@@ -410,23 +410,31 @@ def test_sweep_hub_entry_with_revisions(layerlaw_bin, hub, tmp_path):
     sw.write_text(f"""name: hubsweep
 out: {tmp_path / 'out'}
 models:
-  - {{hub: test-org/gpt2, revisions: [main, step1]}}
+  - {{hub: test-org/gpt2, revisions: [main, step1, step8]}}
 data:
   tokens: {GPT2 / 'tokens.jsonl'}
 options: {{threads: 1}}
 """)
     env = env_for(tmp_path, hub)
     d = ll(layerlaw_bin, ["sweep", sw, "--dry-run"], env)
-    assert d.returncode == 0 and d.stdout.count("fetched from the hub") == 2 and not hub.log, d.stdout
+    assert d.returncode == 0 and d.stdout.count("fetched from the hub") == 3 and not hub.log, d.stdout
     off = ll(layerlaw_bin, ["sweep", sw, "--dry-run", "--offline"], env)
-    assert off.stdout.count("missing: test-org/gpt2@") == 2, off.stdout
+    assert off.stdout.count("missing: test-org/gpt2@") == 3, off.stdout
     r = ll(layerlaw_bin, ["sweep", sw], env)
     assert r.returncode == 0, r.stderr
     laws = sorted((tmp_path / "out/points").glob("*/law.json"))
-    assert len(laws) == 2
+    assert len(laws) == 3
     revs = sorted(json.loads(p.read_text())["model"]["revision"] for p in laws)
-    assert revs == ["main", "step1"]
+    assert revs == ["main", "step1", "step8"]
     assert len(hub.requests("GET", "^/lfs/")) == 1  # one commit: its weights once
+    # plot groups the revisions of one hub id into one series by step
+    import shutil
+    if shutil.which("gnuplot"):
+        p = ll(layerlaw_bin, ["plot", tmp_path / "out", "--out", tmp_path / "fig", "--figures", "steps"], env)
+        assert p.returncode == 0, p.stderr
+        rows = [r.split(",") for r in (tmp_path / "fig/steps.csv").read_text().splitlines()[1:]]
+        pr = [r for r in rows if r[2] == "gpt2: PR per layer by training step"]
+        assert pr and {r[3] for r in pr} == {"step 1", "step 8"}  # main has no step: not in the figure
 
 
 def test_transformers_loads_what_layerlaw_fetched(layerlaw_bin, hub, tmp_path):
