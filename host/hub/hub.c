@@ -409,7 +409,8 @@ static int http_error(hub_ctx *h, const hresp *r, const char *file) {
             return 2;
         }
     repo:
-        ll_set_error("%s: no local file or folder of that name, and no model repository %s on %s", sp, h->s.repo, h->host);
+        ll_set_error("%s: no local file or folder of that name, and no model repository %s on %s%s", sp, h->s.repo, h->host,
+                     h->auth[0] ? "" : " (if it is private or gated: set HF_TOKEN)");
         return 2;
     }
     ll_set_error("%s: %s answered HTTP %ld%s%s", sp, h->host, r->status, file ? " for " : "", file ? file : "");
