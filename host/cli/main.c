@@ -24,7 +24,12 @@ int cli_fail(const char *fmt, ...) {
         return 2;
     }
     ll_set_error("%s", msg); /* the line, for ll_api_cli (python/layerlaw) */
-    ll_dist_print_error(msg);
+    /* several ranks: say which one (unless the message names it already) */
+    if (ll_dist_world_size() > 1 && strncmp(msg, "rank ", 5) != 0)
+        fprintf(stderr, "layerlaw: rank %d: %s\n", ll_dist_world_rank(), msg);
+    else
+        fprintf(stderr, "layerlaw: %s\n", msg);
+    fflush(stderr);
     return 2;
 }
 
