@@ -187,7 +187,7 @@ TEST(cli_run_help_lists_registry) {
             snprintf(w, sizeof w, " %s", f->gguf_arch);
             int found = 0;
             for (const char *q = flat; (q = strstr(q, w)); q++)
-                if (q[strlen(w)] == ',' || q[strlen(w)] == ' ') found = 1;
+                if (strchr(",; ", q[strlen(w)]) && q[strlen(w)]) found = 1;
             CHECK_MSG(found, "run --help lacks GGUF architecture %s", f->gguf_arch);
         }
     }

@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "cli/opts.h"
 #include "core/ll_util.h"
+#include "hub/hub.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/run_options.h"
 #include "report/provenance.h"
@@ -28,8 +29,15 @@ static const char SWEEP_USAGE[] =
 
 static int is_done(const char *status) { return status && !strcmp(status, "done"); }
 
+/* a hub id is missing only when offline and not cached: it is fetched when run */
+static int model_missing(const ll_sweep_point *p) {
+    int hc = ll_hub_cached(p->model_path);
+    if (hc >= 0) return hc == 0 && ll_hub_offline();
+    return !ll_path_exists(p->model_path);
+}
+
 static const char *point_status(ll_store *st, const ll_sweep_point *p) {
-    if (!ll_path_exists(p->model_path)) return "missing";
+    if (model_missing(p)) return "missing";
     if (st) {
         int h = ll_store_has(st, p->key);
         if (h == 1) return "done";
@@ -82,11 +90,36 @@ static cJSON *sweep_info(const ll_sweep *sw, const ll_sweep_point *p, double t_r
     return si;
 }
 
-/* Runs one point; returns 0, or the pipeline's status (1 / 2). */
+static int run_point_local(const ll_sweep *sw, const ll_sweep_point *p, const ll_run_opts *op, const cJSON *hub_prov,
+                           const char *out, ll_store *st, const char *label, int first, int argc, char **argv);
+
+/* Runs one point; returns 0, or the pipeline's status (1 / 2).  Hub ids
+ * (host/hub/hub.h) are resolved (fetched) first. */
 static int run_point(const ll_sweep *sw, const ll_sweep_point *p, const char *out, ll_store *st, const char *label,
                      int first, int argc, char **argv) {
     ll_run_opts o;
     config_to_opts(p->config, &o);
+    char *model = NULL, *tok = NULL;
+    cJSON *prov = NULL;
+    int rc = 0;
+    if (strcmp(p->model_kind, "synthetic"))
+        rc = ll_model_path_resolve(o.model, LL_HUB_NEED_MODEL | (o.data && !o.tokenizer ? LL_HUB_NEED_TOKENIZER : 0),
+                                   &model, &prov);
+    if (!rc && o.tokenizer) rc = ll_model_path_resolve(o.tokenizer, LL_HUB_NEED_TOKENIZER, &tok, NULL);
+    if (!rc) {
+        if (model) o.model = model;
+        if (tok) o.tokenizer = tok;
+        rc = run_point_local(sw, p, &o, prov, out, st, label, first, argc, argv);
+    }
+    free(model);
+    free(tok);
+    cJSON_Delete(prov);
+    return rc;
+}
+
+static int run_point_local(const ll_sweep *sw, const ll_sweep_point *p, const ll_run_opts *op, const cJSON *hub_prov,
+                           const char *out, ll_store *st, const char *label, int first, int argc, char **argv) {
+    ll_run_opts o = *op;
     /* a shape file: random weights at that shape (seed 0), for throughput */
     o.synthetic = !strcmp(p->model_kind, "synthetic");
     o.synthetic_seed = 0;
@@ -112,6 +145,7 @@ static int run_point(const ll_sweep *sw, const ll_sweep_point *p, const char *ou
     if (!r.extra) r.extra = cJSON_CreateObject();
     cJSON_AddItemToObject(r.extra, "provenance", prov);
     cJSON_AddItemToObject(r.extra, "sweep", sweep_info(sw, p, t_run, t_prov));
+    ll_hub_annotate(r.extra, hub_prov, NULL);
     ll_store_record rec = {.key = p->key, .sweep = sw->name, .model = p->model_name, .axes = p->axes,
                            .config = p->config, .slope = r.have_law ? r.law.slope : NAN,
                            .pearson_r = r.have_law ? r.law.pearson_r : NAN,
@@ -141,7 +175,7 @@ static void csv_field(ll_sbuf *b, const char *s) {
 
 static const char *summary_status(ll_store *st, const ll_sweep_point *p, const cJSON *rec) {
     return rec                                      ? "done"
-           : !ll_path_exists(p->model_path)         ? "missing"
+           : model_missing(p)                      ? "missing"
            : st && ll_store_failed(st, p->key) == 1 ? "failed"
                                                     : "not run";
 }
@@ -208,6 +242,7 @@ typedef struct {
 
 /* Parses argv into a; 0, 1 (--help printed), or 2 (one line printed). */
 static int parse_args(int argc, char **argv, sweep_args *a) {
+    int offline = 0;
     const ll_opt opts[] = {
         {"out", LL_OPT_STR, &a->out, 0, 0, "DIR", "output folder (default: the file's out:); OUT/points/<key>/ per point"},
         {"store", LL_OPT_STR, &a->store_path, 0, 0, "FILE", "results store (default: the file's store:, else OUT/results.sqlite)"},
@@ -219,11 +254,13 @@ static int parse_args(int argc, char **argv, sweep_args *a) {
         {"slurm", LL_OPT_FLAG, &a->slurm, 0, 0, NULL, "write OUT/sweep.sbatch, a job array over the points sharing one store, and exit"},
         {"slurm-chunk", LL_OPT_INT, &a->chunk, 1, INT_MAX, "K", "points per array task (default 1)"},
         {"sbatch", LL_OPT_LIST, &a->sbatch, 0, 0, "'OPT'", "an extra '#SBATCH OPT' line (repeat), e.g. --sbatch '--gpus=1'"},
+        {"offline", LL_OPT_FLAG, &offline, 0, 0, NULL, "hub models from the cache only (as HF_HUB_OFFLINE=1)"},
         {"quiet", LL_OPT_FLAG, &a->quiet, 0, 0, NULL, "no summary table"},
         {NULL, 0, NULL, 0, 0, NULL, NULL}};
     int first = -1;
     int prc = ll_opts_parse(SWEEP_USAGE, opts, argc, argv, &first);
     if (prc) return prc;
+    if (offline) ll_hub_set_offline(1);
     if (first < 0 || first != argc - 1)
         return cli_fail("sweep: give exactly one sweep file; see layerlaw sweep --help");
     if ((a->task >= 0) != (a->tasks > 0)) return cli_fail("sweep: --task and --tasks go together");
@@ -288,6 +325,7 @@ static int do_dry_run(const ll_sweep *sw, const sweep_args *a, const int *sel, i
             printf(" %-12.12s", v);
         }
         if (!strcmp(status, "missing")) printf("  missing: %s\n", p->model_path);
+        else if (!is_done(status) && ll_hub_cached(p->model_path) == 0) printf("  %s (fetched from the hub)\n", status);
         else printf("  %s\n", status);
     }
     printf("%d done, %d to run, %d with a missing model\n", n_done, nsel - n_done - n_missing, n_missing);
