@@ -5,6 +5,7 @@
  * (attn_logit_softcapping · tanh(s / cap)), the sliding window on the
  * "sliding_attention" layers (even layers). */
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 #include "core/ll_util.h"
 #include "families/gemma.h"
@@ -45,18 +46,11 @@ static int parse_gemma2(ll_model *m, ll_config *r) {
 }
 
 static int bind_gemma2(ll_model *m, ll_loader *ld) {
-    if (ll_llama_bind(m, ld)) return -1;
-    const int64_t C = m->cfg.d_model;
-    for (int l = 0; l < m->cfg.n_layer; l++) {
-        ll_tf_layer *y = &m->layers[l];
-        /* llama's ln2 role is post_attention_layernorm: in gemma2 that is the sandwich norm of the
-         * attention output, and the FFN's input norm is pre_feedforward_layernorm.  Bound into
-         * post_attn_norm here; prepare swaps the two views. */
-        if (ll_bind(ld, &y->post_attn_norm, &extra[X_PRE_FFN], l, SHAPE1(C), 0) ||
-            ll_bind(ld, &y->post_ffn_norm, &extra[X_POST_FFN], l, SHAPE1(C), 0))
-            return -1;
-    }
-    return 0;
+    /* llama's ln2 role is post_attention_layernorm: in gemma2 that is the sandwich norm of the
+     * attention output, and the FFN's input norm is pre_feedforward_layernorm.  Bound into
+     * post_attn_norm here; prepare swaps the two views. */
+    return ll_llama_bind_pair(m, ld, offsetof(ll_tf_layer, post_attn_norm), &extra[X_PRE_FFN],
+                              offsetof(ll_tf_layer, post_ffn_norm), &extra[X_POST_FFN], m->cfg.d_model);
 }
 
 static int prepare_gemma2(ll_model *m) {

@@ -95,6 +95,18 @@ int ll_llama_bind(ll_model *m, ll_loader *ld) {
     return 0;
 }
 
+int ll_llama_bind_pair(ll_model *m, ll_loader *ld, size_t off_a, const ll_tensor_role *ra, size_t off_b,
+                       const ll_tensor_role *rb, int64_t n) {
+    if (ll_llama_bind(m, ld)) return -1;
+    for (int l = 0; l < m->cfg.n_layer; l++) {
+        char *y = (char *)&m->layers[l];
+        if (ll_bind(ld, (ll_weight *)(y + off_a), ra, l, SHAPE1(n), 0) ||
+            ll_bind(ld, (ll_weight *)(y + off_b), rb, l, SHAPE1(n), 0))
+            return -1;
+    }
+    return 0;
+}
+
 int ll_llama_prepare(ll_model *m) {
     ll_tf_prepare_rope(m);
     ll_tf_fuse_qkv(m);

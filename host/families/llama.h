@@ -15,6 +15,12 @@ int ll_llama_parse_common(ll_model *m, ll_config *r);
 /* heads, head_dim and RoPE (default partial 1, theta 10000). */
 int ll_llama_finish(ll_model *m, ll_config *r);
 int ll_llama_bind(ll_model *m, ll_loader *ld);
+/* ll_llama_bind, then in each layer two more vectors of n entries: the
+ * ll_weight members of ll_tf_layer at offsets off_a and off_b
+ * (offsetof(ll_tf_layer, q_norm)) as roles ra and rb (gemma2's extra norms,
+ * qwen3's q/k norms). */
+int ll_llama_bind_pair(ll_model *m, ll_loader *ld, size_t off_a, const ll_tensor_role *ra, size_t off_b,
+                       const ll_tensor_role *rb, int64_t n);
 int ll_llama_prepare(ll_model *m);
 int ll_llama_harmless(const char *name);
 int ll_llama_forward(ll_model *m, const ll_ops *ops, void *ctx, const int32_t *tokens, const int *lens, int B, int T,

@@ -2,6 +2,7 @@
  * (q_norm, k_norm over head_dim) before RoPE, explicit head_dim.  The
  * authors' pipeline has no Qwen3; the fresh norm is RMSNorm (their choice for
  * RMSNorm models). */
+#include <stddef.h>
 #include "core/ll_util.h"
 #include "families/llama.h"
 
@@ -20,15 +21,8 @@ static int parse_qwen3(ll_model *m, ll_config *r) {
 }
 
 static int bind_qwen3(ll_model *m, ll_loader *ld) {
-    if (ll_llama_bind(m, ld)) return -1;
-    const int64_t D = m->cfg.head_dim;
-    for (int l = 0; l < m->cfg.n_layer; l++) {
-        ll_tf_layer *y = &m->layers[l];
-        if (ll_bind(ld, &y->q_norm, &extra[X_QN], l, SHAPE1(D), 0) ||
-            ll_bind(ld, &y->k_norm, &extra[X_KN], l, SHAPE1(D), 0))
-            return -1;
-    }
-    return 0;
+    return ll_llama_bind_pair(m, ld, offsetof(ll_tf_layer, q_norm), &extra[X_QN], offsetof(ll_tf_layer, k_norm),
+                              &extra[X_KN], m->cfg.head_dim);
 }
 
 static void describe_qwen3(const ll_model *m, cJSON *j) {

@@ -252,14 +252,8 @@ int ll_st_open_dir(ll_safetensors *st, const char *dir) {
     }
     cJSON *root;
     const cJSON *wm;
-    const char **files;
-    int nf;
-    if (ll_st_read_index(ipath, &root, &wm, &files, &nf) != 0) return -1;
-    int rc = 0;
-    for (int i = 0; rc == 0 && i < nf; i++) {
-        ll_path_join(path, sizeof path, dir, files[i]);
-        if (st_add_file(st, path) != 0) rc = -1;
-    }
+    int rc = ll_st_add_shards(st, dir, ipath, st_add_file, &root, &wm);
+    if (!root) return -1;
     for (cJSON *e = wm->child; rc == 0 && e; e = e->next) {
         const ll_st_tensor *t = ll_st_find(st, e->string);
         if (!t || strcmp(strrchr(st->paths[t->file], '/') ? strrchr(st->paths[t->file], '/') + 1 : st->paths[t->file],
@@ -268,9 +262,28 @@ int ll_st_open_dir(ll_safetensors *st, const char *dir) {
             rc = -1;
         }
     }
-    free((void *)files);
     cJSON_Delete(root);
     if (rc) ll_st_close(st);
+    return rc;
+}
+
+int ll_st_add_shards(ll_safetensors *st, const char *dir, const char *ipath,
+                     int (*add)(ll_safetensors *st, const char *path), cJSON **root, const cJSON **wm) {
+    const char **files;
+    int nf;
+    *root = NULL;
+    *wm = NULL;
+    if (ll_st_read_index(ipath, root, wm, &files, &nf) != 0) {
+        *root = NULL;
+        return -1;
+    }
+    char path[4096];
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < nf; i++) {
+        ll_path_join(path, sizeof path, dir, files[i]);
+        if (add(st, path) != 0) rc = -1;
+    }
+    free((void *)files);
     return rc;
 }
 

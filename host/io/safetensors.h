@@ -52,6 +52,12 @@ int ll_st_open_dir(ll_safetensors *st, const char *dir);
  * '/' or equal to ".." is refused.  0, or -1 with an error naming ipath. */
 struct cJSON;
 int ll_st_read_index(const char *ipath, struct cJSON **root, const struct cJSON **wm, const char ***files, int *nf);
+/* Reads the index ipath (ll_st_read_index) and adds each shard it lists, a
+ * file in dir, with add(st, path), stopping at the first failure; *root and
+ * *wm are the index for the caller's weight_map check (cJSON_Delete *root;
+ * NULL when the index could not be read).  0, or -1 with the error set. */
+int ll_st_add_shards(ll_safetensors *st, const char *dir, const char *ipath,
+                     int (*add)(ll_safetensors *st, const char *path), struct cJSON **root, const struct cJSON **wm);
 const ll_st_tensor *ll_st_find(const ll_safetensors *st, const char *name);
 
 void ll_st_close(ll_safetensors *st);

@@ -130,14 +130,8 @@ int ll_torch_open_dir_as_safetensors(ll_safetensors *st, const char *dir) {
     if (!ll_path_exists(ipath)) return 1;
     cJSON *root;
     const cJSON *wm;
-    const char **files;
-    int nf;
-    if (ll_st_read_index(ipath, &root, &wm, &files, &nf) != 0) return -1;
-    int rc = 0;
-    for (int i = 0; rc == 0 && i < nf; i++) {
-        ll_path_join(path, sizeof path, dir, files[i]);
-        rc = ll_torch_add_to_safetensors(st, path); /* closes st on failure */
-    }
+    int rc = ll_st_add_shards(st, dir, ipath, ll_torch_add_to_safetensors, &root, &wm); /* closes st on failure */
+    if (!root) return -1;
     /* every weight_map entry must be present */
     for (cJSON *e = wm->child; e && rc == 0; e = e->next)
         if (!ll_st_find(st, e->string)) {
@@ -145,7 +139,6 @@ int ll_torch_open_dir_as_safetensors(ll_safetensors *st, const char *dir) {
             ll_st_close(st);
             rc = -1;
         }
-    free((void *)files);
     cJSON_Delete(root);
     return rc;
 }

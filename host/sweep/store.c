@@ -23,6 +23,8 @@ static const char *SCHEMA =
     " key TEXT, utc TEXT, host TEXT, status INTEGER, message TEXT);";
 
 static void add_col_num(cJSON *o, const char *name, sqlite3_stmt *st, int i);
+static void add_col_json(cJSON *o, const char *name, sqlite3_stmt *st, int i);
+static void add_law_cols(cJSON *o, sqlite3_stmt *st, int i);
 
 static int fail(ll_store *s, const char *what) {
     ll_set_error("%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
@@ -293,13 +295,8 @@ cJSON *ll_store_get(ll_store *s, const char *key) {
     cJSON *o = NULL;
     if (sqlite3_step(st) == SQLITE_ROW) {
         o = cJSON_CreateObject();
-        const char *res = (const char *)sqlite3_column_text(st, 0);
-        cJSON *rj = res ? cJSON_Parse(res) : NULL;
-        cJSON_AddItemToObject(o, "result", rj ? rj : cJSON_CreateNull());
-        add_col_num(o, "slope", st, 1);
-        add_col_num(o, "pearson_r", st, 2);
-        add_col_num(o, "decay_ratio", st, 3);
-        add_col_num(o, "tokens_per_s", st, 4);
+        add_col_json(o, "result", st, 0);
+        add_law_cols(o, st, 1);
     }
     sqlite3_finalize(st);
     return o;
@@ -354,6 +351,21 @@ static void add_col_num(cJSON *o, const char *name, sqlite3_stmt *st, int i) {
     else cJSON_AddNumberToObject(o, name, sqlite3_column_double(st, i));
 }
 
+/* a JSON text column parsed, NULL (or text that does not parse) as null */
+static void add_col_json(cJSON *o, const char *name, sqlite3_stmt *st, int i) {
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    cJSON *j = t ? cJSON_Parse(t) : NULL;
+    cJSON_AddItemToObject(o, name, j ? j : cJSON_CreateNull());
+}
+
+/* the law's columns slope, pearson_r, decay_ratio, tokens_per_s, from column i on */
+static void add_law_cols(cJSON *o, sqlite3_stmt *st, int i) {
+    add_col_num(o, "slope", st, i);
+    add_col_num(o, "pearson_r", st, i + 1);
+    add_col_num(o, "decay_ratio", st, i + 2);
+    add_col_num(o, "tokens_per_s", st, i + 3);
+}
+
 /* a text column as a string, NULL as null (never a missing member) */
 static void add_col_text(cJSON *o, const char *name, sqlite3_stmt *st, int i) {
     const char *t = (const char *)sqlite3_column_text(st, i);
@@ -376,18 +388,10 @@ cJSON *ll_store_dump(ll_store *s) {
         add_col_text(o, "key", st, 0);
         add_col_text(o, "sweep", st, 1);
         add_col_text(o, "model", st, 2);
-        const char *ax = (const char *)sqlite3_column_text(st, 3);
-        cJSON *axj = ax ? cJSON_Parse(ax) : NULL;
-        cJSON_AddItemToObject(o, "axes", axj ? axj : cJSON_CreateNull());
-        const char *cs = (const char *)sqlite3_column_text(st, 4), *rs = (const char *)sqlite3_column_text(st, 5);
-        cJSON *cfg = cs ? cJSON_Parse(cs) : NULL;
-        cJSON_AddItemToObject(o, "config", cfg ? cfg : cJSON_CreateNull());
-        cJSON *res = rs ? cJSON_Parse(rs) : NULL;
-        cJSON_AddItemToObject(o, "result", res ? res : cJSON_CreateNull());
-        add_col_num(o, "slope", st, 6);
-        add_col_num(o, "pearson_r", st, 7);
-        add_col_num(o, "decay_ratio", st, 8);
-        add_col_num(o, "tokens_per_s", st, 9);
+        add_col_json(o, "axes", st, 3);
+        add_col_json(o, "config", st, 4);
+        add_col_json(o, "result", st, 5);
+        add_law_cols(o, st, 6);
         add_col_num(o, "n_params", st, 10);
         add_col_text(o, "utc", st, 11);
         add_col_text(o, "host", st, 12);

@@ -2,62 +2,51 @@
  * tokenizer.h) and the regex engine (tok_internal.h). */
 #include "tokenizer/tok_internal.h"
 
+/* The UTF-8 sequence at u[i] (i < len): 1 when well-formed, *adv its length; 0 when
+ * ill-formed, *adv the length of its maximal ill-formed subpart (at least 1). */
+static int utf8_seq(const unsigned char *u, size_t i, size_t len, size_t *adv) {
+    unsigned char c = u[i];
+    if (c < 0x80) { *adv = 1; return 1; }
+    int need;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) need = 1;
+    else if (c == 0xE0) { need = 2; lo = 0xA0; }
+    else if (c == 0xED) { need = 2; hi = 0x9F; }
+    else if (c >= 0xE1 && c <= 0xEF) need = 2;
+    else if (c == 0xF0) { need = 3; lo = 0x90; }
+    else if (c == 0xF4) { need = 3; hi = 0x8F; }
+    else if (c >= 0xF1 && c <= 0xF3) need = 3;
+    else { *adv = 1; return 0; }
+    size_t k = 1;
+    for (; k <= (size_t)need; k++) {
+        if (i + k >= len) break;
+        unsigned char d = u[i + k];
+        unsigned char l2 = k == 1 ? lo : 0x80, h2 = k == 1 ? hi : 0xBF;
+        if (d < l2 || d > h2) break;
+    }
+    if (k <= (size_t)need) { *adv = k; return 0; }
+    *adv = (size_t)need + 1;
+    return 1;
+}
+
 /* Python bytes.decode('utf-8', 'replace'): each maximal ill-formed subpart -> U+FFFD */
 char *ll_utf8_sanitize(const char *s, size_t len, size_t *out_len, int copy) {
     const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0;
+    size_t i = 0, adv;
     /* fast scan */
     int bad = 0;
     while (i < len) {
-        unsigned char c = u[i];
-        if (c < 0x80) { i++; continue; }
-        int need;
-        unsigned char lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) need = 1;
-        else if (c == 0xE0) { need = 2; lo = 0xA0; }
-        else if (c == 0xED) { need = 2; hi = 0x9F; }
-        else if (c >= 0xE1 && c <= 0xEF) need = 2;
-        else if (c == 0xF0) { need = 3; lo = 0x90; }
-        else if (c == 0xF4) { need = 3; hi = 0x8F; }
-        else if (c >= 0xF1 && c <= 0xF3) need = 3;
-        else { bad = 1; break; }
-        size_t k = 1;
-        for (; k <= (size_t)need; k++) {
-            if (i + k >= len) break;
-            unsigned char d = u[i + k];
-            unsigned char l2 = k == 1 ? lo : 0x80, h2 = k == 1 ? hi : 0xBF;
-            if (d < l2 || d > h2) break;
-        }
-        if (k <= (size_t)need) { bad = 1; break; }
-        i += need + 1;
+        if (!utf8_seq(u, i, len, &adv)) { bad = 1; break; }
+        i += adv;
     }
     if (!bad && !copy) { *out_len = len; return NULL; }
     sbuf b = {0};
     sb_reserve(&b, len + 16);
     sb_add(&b, s, i);
     while (i < len) {
-        unsigned char c = u[i];
-        if (c < 0x80) { sb_add(&b, (const char *)u + i, 1); i++; continue; }
-        int need;
-        unsigned char lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) need = 1;
-        else if (c == 0xE0) { need = 2; lo = 0xA0; }
-        else if (c == 0xED) { need = 2; hi = 0x9F; }
-        else if (c >= 0xE1 && c <= 0xEF) need = 2;
-        else if (c == 0xF0) { need = 3; lo = 0x90; }
-        else if (c == 0xF4) { need = 3; hi = 0x8F; }
-        else if (c >= 0xF1 && c <= 0xF3) need = 3;
-        else { sb_add(&b, "\xEF\xBF\xBD", 3); i++; continue; }
-        size_t k = 1;
-        for (; k <= (size_t)need; k++) {
-            if (i + k >= len) break;
-            unsigned char d = u[i + k];
-            unsigned char l2 = k == 1 ? lo : 0x80, h2 = k == 1 ? hi : 0xBF;
-            if (d < l2 || d > h2) break;
-        }
-        if (k <= (size_t)need) { sb_add(&b, "\xEF\xBF\xBD", 3); i += k; continue; }
-        sb_add(&b, (const char *)u + i, need + 1);
-        i += need + 1;
+        if (utf8_seq(u, i, len, &adv)) sb_add(&b, (const char *)u + i, adv);
+        else sb_add(&b, "\xEF\xBF\xBD", 3);
+        i += adv;
     }
     if (!b.p) sb_reserve(&b, 0);
     *out_len = b.n;
