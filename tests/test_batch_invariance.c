@@ -95,13 +95,7 @@ static void compare_dumps(const char *name, const char *tag, const char *ref_tag
         const float *x = ra.data, *y = rb.data;
         double worst = 0;
         for (int64_t e = 0; e < E; e++) {
-            double scale = 0, diff = 0;
-            for (int64_t i = 0; i < N; i++)
-                for (int64_t k = 0; k < d; k++) {
-                    size_t at = ((size_t)i * E + e) * d + k;
-                    scale = fmax(scale, fabs(x[at]));
-                    diff = fmax(diff, fabs((double)x[at] - y[at]));
-                }
+            double scale, diff = entry_max_diff(y, x, N, E, d, e, &scale);
             CHECK_MSG(diff <= HID_TOL * scale, "%s %s entry %lld: hidden max|diff| %.3g of scale %.3g (rel %.3g)", name,
                       tag, (long long)e, diff, scale, diff / scale);
             if (scale > 0) worst = fmax(worst, diff / scale);

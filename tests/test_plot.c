@@ -12,6 +12,7 @@
  * gnuplot must be installed: when it is not, these tests fail. */
 #include <cJSON.h>
 #include <dirent.h>
+#include <stdarg.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <stdint.h>
@@ -237,6 +238,20 @@ TEST(plot_run_figure_without_gnuplot) {
 
 static const char *g_out; /* shared across checks in one test */
 
+/* `layerlaw ARGS 2>&1` (printf-style) must exit 0; the figures it wrote into
+ * out are then read from there (g_out).  0, or -1 after a failed check. */
+static int make_figs(const char *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int make_figs(const char *out, const char *fmt, ...) {
+    char args[3072], cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", ll_bin_path(), args);
+    g_out = out;
+    return CHECK_CMD(cmd, 0, NULL) ? 0 : -1;
+}
+
 static void check_files(const char *name, int want_pdf) {
     char p[1024], nm[128];
     unsigned w = 0, h = 0;
@@ -279,14 +294,9 @@ static int check_pr_rows(const csv_t *c, const char *panel, const char *series, 
 
 TEST(plot_all_families) {
     const char *T = ll_test_tmpdir();
-    char cmd[2048], out[1024];
+    char out[1024];
     snprintf(out, sizeof out, "%s/figs", T);
-    g_out = out;
-    snprintf(cmd, sizeof cmd, "%s plot %s --out %s --format pdf,eps 2>&1", ll_bin_path(), RES, out);
-    char *o = NULL;
-    int rc = ll_run_cmd(cmd, &o);
-    REQUIRE_MSG(rc == 0, "plot: rc %d: %s", rc, o ? o : "");
-    free(o);
+    REQUIRE(make_figs(out, "plot %s --out %s --format pdf,eps", RES, out) == 0);
     const char *names[] = {"main", "scaling", "steps", "flow", "measures", "throughput"};
     for (int i = 0; i < 6; i++) check_files(names[i], 1);
 
@@ -694,14 +704,9 @@ TEST(plot_mixed_measures_real_runs) {
         j[i] = load_json(cat_path(p, sizeof p, d, "law.json"));
         REQUIRE(j[i]);
     }
-    char out[1024], cmd[2048];
+    char out[1024];
     snprintf(out, sizeof out, "%s/f", T);
-    g_out = out;
-    snprintf(cmd, sizeof cmd, "%s plot %s/r --out %s 2>&1", ll_bin_path(), T, out);
-    char *o = NULL;
-    int rc = ll_run_cmd(cmd, &o);
-    REQUIRE_MSG(rc == 0, "plot: %s", o ? o : "");
-    free(o);
+    REQUIRE(make_figs(out, "plot %s/r --out %s", T, out) == 0);
     csv_t c;
     svg_t s;
     REQUIRE(open_fig("measures", &c, &s) == 0);
@@ -736,12 +741,7 @@ TEST(plot_mixed_measures_real_runs) {
 
     /* the base run with the fuzziness run alone: PR and D, nothing empty */
     snprintf(out, sizeof out, "%s/f2", T);
-    g_out = out;
-    snprintf(cmd, sizeof cmd, "%s plot %s/r/base %s/r/sepfuzz --out %s --figures measures 2>&1", ll_bin_path(), T, T, out);
-    o = NULL;
-    rc = ll_run_cmd(cmd, &o);
-    REQUIRE_MSG(rc == 0, "plot: %s", o ? o : "");
-    free(o);
+    REQUIRE(make_figs(out, "plot %s/r/base %s/r/sepfuzz --out %s --figures measures", T, T, out) == 0);
     REQUIRE(open_fig("measures", &c, &s) == 0);
     CHECK_INT(check_layer_rows(&c, "stories260K-hf: separation fuzziness", "separation fuzziness D", j[2],
                                "separation_fuzziness", NULL), 6);
@@ -780,12 +780,7 @@ TEST(plot_series_labels_and_order) {
     }
     char out[1024];
     snprintf(out, sizeof out, "%s/f", T);
-    g_out = out;
-    snprintf(cmd, sizeof cmd, "%s report %s/r --out %s 2>&1", ll_bin_path(), T, out);
-    char *o = NULL;
-    int rc = ll_run_cmd(cmd, &o);
-    REQUIRE_MSG(rc == 0, "report: %s", o ? o : "");
-    free(o);
+    REQUIRE(make_figs(out, "report %s/r --out %s", T, out) == 0);
     csv_t c;
     svg_t s;
     REQUIRE(open_fig("scaling", &c, &s) == 0);
@@ -844,12 +839,7 @@ TEST(plot_throughput_from_bench) {
     cJSON *b = load_json(cat_path(p, sizeof p, T, "b/bench.json"));
     REQUIRE(b);
     snprintf(out, sizeof out, "%s/f", T);
-    g_out = out;
-    snprintf(cmd, sizeof cmd, "%s plot %s/b --out %s --figures throughput 2>&1", ll_bin_path(), T, out);
-    o = NULL;
-    int rc = ll_run_cmd(cmd, &o);
-    REQUIRE_MSG(rc == 0, "plot: %s", o ? o : "");
-    free(o);
+    REQUIRE(make_figs(out, "plot %s/b --out %s --figures throughput", T, out) == 0);
     csv_t c;
     svg_t s;
     REQUIRE(open_fig("throughput", &c, &s) == 0);
@@ -903,6 +893,14 @@ static int plot_cmd(const char *args, char **o) {
     return ll_run_cmd(cmd, o);
 }
 
+/* `layerlaw ARGS` exits rc with needle in its output (CHECK_CMD) */
+#define PLOT_SAYS(args, rc, needle)                                      \
+    do {                                                                 \
+        char cmd_[4096];                                                 \
+        snprintf(cmd_, sizeof cmd_, "%s %s 2>&1", ll_bin_path(), args); \
+        CHECK_CMD(cmd_, rc, needle);                                     \
+    } while (0)
+
 /* symbolic links in a result tree are not followed: a `latest -> run1` link
  * does not count run1 twice, `self -> .` does not loop */
 TEST(plot_symlinks_not_followed) {
@@ -915,16 +913,10 @@ TEST(plot_symlinks_not_followed) {
     snprintf(args, sizeof args, "ln -s run1 %s/r/latest && ln -s . %s/r/self && ln -s %s/r %s/r/run1/up", T, T, T, T);
     REQUIRE(system(args) == 0);
     snprintf(args, sizeof args, "plot %s/r --out %s/f --figures main", T, T);
-    char *o = NULL;
-    int rc = plot_cmd(args, &o);
-    CHECK_MSG(rc == 0 && o && strstr(o, "1 result,"), "rc %d: %s", rc, o ? o : "");
-    free(o);
+    PLOT_SAYS(args, 0, "1 result,");
     /* the same file named twice on the command line counts once too */
     snprintf(args, sizeof args, "plot %s/r/run1/law.json %s/r/latest/law.json --out %s/f2 --figures main", T, T, T);
-    o = NULL;
-    rc = plot_cmd(args, &o);
-    CHECK_MSG(rc == 0 && o && strstr(o, "1 result,"), "rc %d: %s", rc, o ? o : "");
-    free(o);
+    PLOT_SAYS(args, 0, "1 result,");
 }
 
 /* a device, FIFO or endless stream is refused before reading */
@@ -932,18 +924,12 @@ TEST(report_refuses_non_regular_files) {
     const char *T = ll_test_tmpdir();
     char args[2048];
     snprintf(args, sizeof args, "report /dev/zero --out %s/f", T);
-    char *o = NULL;
-    int rc = plot_cmd(args, &o);
-    CHECK_MSG(rc == 2 && o && strstr(o, "layerlaw: /dev/zero: not a regular file"), "rc %d: %s", rc, o ? o : "");
-    free(o);
+    PLOT_SAYS(args, 2, "layerlaw: /dev/zero: not a regular file");
     char fifo[1024];
     snprintf(fifo, sizeof fifo, "%s/fifo", T);
     REQUIRE(mkfifo(fifo, 0600) == 0);
     snprintf(args, sizeof args, "plot %s --out %s/f", fifo, T);
-    o = NULL;
-    rc = plot_cmd(args, &o);
-    CHECK_MSG(rc == 2 && o && strstr(o, "not a regular file"), "rc %d: %s", rc, o ? o : "");
-    free(o);
+    PLOT_SAYS(args, 2, "not a regular file");
 }
 
 /* values gnuplot cannot range (near DBL_MAX, near-denormal) are left out of

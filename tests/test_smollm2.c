@@ -14,6 +14,7 @@
 #include "capture/capture.h"
 #include "ops/ops.h"
 #include "tokenizer/tokenizer.h"
+#include "test_util.h"
 
 #define SFX "tests/fixtures/smollm2/"
 
@@ -110,14 +111,7 @@ TEST(smollm2_hidden_states) {
     const float *R = ref.data;
     double worst = 0;
     for (int e = 0; e < E; e++) {
-        double mref = 0, mdiff = 0;
-        for (int t = 0; t < T; t++)
-            for (int k = 0; k < C; k++) {
-                size_t i = ((size_t)t * E + e) * C + k;
-                mref = LL_MAX(mref, fabs((double)R[i]));
-                double d = fabs((double)cc.out[i] - (double)R[i]);
-                if (!(d <= mdiff)) mdiff = d;
-            }
+        double mref, mdiff = entry_max_diff(cc.out, R, T, E, C, e, &mref);
         double rel = mdiff / (mref > 0 ? mref : 1);
         if (!(rel <= worst)) worst = rel;
         CHECK_MSG(rel <= 1e-5, "entry %d: max rel diff %.3g", e, rel);

@@ -8,6 +8,7 @@
 #define LL_TEST_UTIL_H
 #include <cJSON.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,23 @@ static inline const char *fx(const char *name) {
     return buf[k];
 }
 
+/* Entry e of two float arrays [N, E, d] (hidden-state dumps: token, entry,
+ * feature): the largest |x - ref|, with *scale the largest |ref|; a NaN
+ * anywhere makes them NaN (so a tolerance check fails). */
+static inline double entry_max_diff(const float *x, const float *ref, int64_t N, int64_t E, int64_t d, int64_t e,
+                                    double *scale) {
+    double s = 0, diff = 0;
+    for (int64_t i = 0; i < N; i++)
+        for (int64_t k = 0; k < d; k++) {
+            size_t at = ((size_t)i * E + e) * d + k;
+            double a = fabs((double)ref[at]), b = fabs((double)x[at] - (double)ref[at]);
+            if (!(a <= s)) s = a;
+            if (!(b <= diff)) diff = b;
+        }
+    *scale = s;
+    return diff;
+}
+
 /* Copies a file (written atomically); 0 or -1. */
 static inline int copy_file(const char *src, const char *dst) {
     size_t n;
@@ -110,6 +128,20 @@ static inline int ll_test_run_job(const char *env, int P, const char *model, con
              env ? env : "", P ? LL_TEST_MPIRUN : "", np, ll_bin_path(), model, tokens, out, extra ? extra : "");
     return ll_run_cmd(cmd, o);
 }
+
+/* Runs the shell command line cmd (with 2>&1 when stderr counts); 1 when it
+ * exits want_rc and its output contains needle (NULL: any output), else 0
+ * after one failed check (the exit status and the output) at the caller's
+ * line: CHECK_CMD. */
+static inline int ll_test_cmd_says(const char *file, int line, const char *cmd, int want_rc, const char *needle) {
+    char *o = NULL;
+    int rc = ll_run_cmd(cmd, &o);
+    int ok = rc == want_rc && (!needle || (o && strstr(o, needle)));
+    if (!ok) ll_test_fail(file, line, "rc %d (expected %d, output with '%s'): %s", rc, want_rc, needle ? needle : "", o ? o : "");
+    free(o);
+    return ok;
+}
+#define CHECK_CMD(cmd, want_rc, needle) ll_test_cmd_says(__FILE__, __LINE__, (cmd), (want_rc), (needle))
 
 /* 1 if the layerlaw under test was built with MPI (`layerlaw info`). */
 static inline int ll_test_have_mpi(void) {
