@@ -950,10 +950,7 @@ TEST(plot_extreme_values) {
         cJSON_Delete(j);
     }
     snprintf(args, sizeof args, "report %s/r --out %s/f", T, T);
-    char *o = NULL;
-    int rc = plot_cmd(args, &o);
-    CHECK_MSG(rc == 0, "rc %d: %s", rc, o ? o : "");
-    free(o);
+    PLOT_SAYS(args, 0, NULL);
     snprintf(d, sizeof d, "%s/f", T);
     CHECK(ll_path_exists(cat_path(p, sizeof p, d, "main.png")) && ll_path_exists(cat_path(p, sizeof p, d, "flow.png")) &&
           ll_path_exists(cat_path(p, sizeof p, d, "report.html")));
@@ -983,10 +980,7 @@ TEST(plot_long_utf8_label) {
     save_json(j, d);
     cJSON_Delete(j);
     snprintf(args, sizeof args, "report %s/r --out %s/f", T, T);
-    char *o = NULL;
-    int rc = plot_cmd(args, &o);
-    CHECK_MSG(rc == 0, "rc %d: %s", rc, o ? o : "");
-    free(o);
+    PLOT_SAYS(args, 0, NULL);
     snprintf(d, sizeof d, "%s/f", T);
     svg_t s;
     CHECK_MSG(svg_read(cat_path(p, sizeof p, d, "main.svg"), &s) == 0, "main.svg is not XML");
@@ -1010,10 +1004,7 @@ TEST(report_md_escapes_paths) {
     save_json(j, d);
     cJSON_Delete(j);
     snprintf(args, sizeof args, "report '%s/r' --out %s/f", T, T);
-    char *o = NULL;
-    int rc = plot_cmd(args, &o);
-    CHECK_MSG(rc == 0, "rc %d: %s", rc, o ? o : "");
-    free(o);
+    PLOT_SAYS(args, 0, NULL);
     snprintf(d, sizeof d, "%s/f", T);
     char *md = ll_read_file(cat_path(p, sizeof p, d, "report.md"), NULL);
     REQUIRE(md);
