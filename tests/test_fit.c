@@ -158,5 +158,5 @@ TEST(fit_bad_inputs) {
     write_bytes(f, b, n);
     free(b);
     expect_bad(f, good_y, NULL, "non-finite value (NaN or Inf) in example 700, entry 3", f);
-    expect_bad(good_f, good_y, "--norm bogus", "unknown normalisation", "bogus");
+    expect_bad(good_f, good_y, "--norm bogus", "--norm: 'bogus' is not one of", "bogus");
 }

@@ -198,7 +198,7 @@ static void expect_exit2(const char *extra, const char *needle) {
 }
 
 TEST(measures_bad_options) {
-    expect_exit2("--measure bogus", "unknown measure 'bogus'");
+    expect_exit2("--measure bogus", "--measure: 'bogus' is not one of");
     expect_exit2("--folds 1", "--folds: bad value '1'");
     expect_exit2("--folds 33", "--folds: bad value '33'");
     expect_exit2("--folds 3 --measure fuzziness", "--measure pr only");

@@ -16,6 +16,9 @@
 #include "hub/hub.h"
 #include "report/provenance.h"
 
+/* --output's formats (this command prints them: the table and the CSV here, the JSON report) */
+static const char *const bench_formats[] = {"table", "csv", "json", NULL, NULL};
+
 static const char *BENCH_USAGE =
     "usage: layerlaw bench --model DIR[,DIR...] (--tokens FILE | --data TEXT [--docs N]) [options]\n\n"
     "Times the run pipeline (forward, capture, statistics, solve) per layer, -r times after --warmup\n"
@@ -50,7 +53,7 @@ static int bench_options(bench_opts *b, int argc, char **argv) {
         {"threads", LL_OPT_STR, &g->threads, 0, 0, "T[,T]", "CPU threads (default 0: all)"},
         {"backend", LL_OPT_STR, &g->backend, 0, 0, "B[,B]", "auto|cpu|cuda (default auto)"},
         {"compute", LL_OPT_STR, &g->compute, 0, 0, "C[,C]", "auto|bf16|fp32 (default auto)"},
-        {"output", LL_OPT_STR, &b->fmt, 0, 0, "F", "table (default) | csv | json", NULL, 'o'},
+        {"output", LL_OPT_CHOICE, &b->fmt, 0, 0, "F", "table (default) | csv | json", NULL, 'o', bench_formats},
         {"out", LL_OPT_STR, &b->out_path, 0, 0, "FILE", "also write the JSON report (atomically)"},
         {"no-peaks", LL_OPT_FLAG, &b->no_peaks, 0, 0, NULL, "skip the CPU peak measurements"},
         {"offline", LL_OPT_FLAG, &b->offline, 0, 0, NULL, "hub ids from the cache only, no network (as HF_HUB_OFFLINE=1)"},
@@ -60,8 +63,6 @@ static int bench_options(bench_opts *b, int argc, char **argv) {
     if (prc) return prc == 1 ? 1 : 2;
     if (!(g->models || g->synthetic) || !!b->tokens == !!b->data)
         return cli_fail("bench: --model (or --synthetic) and exactly one of --tokens and --data are required");
-    if (strcmp(b->fmt, "table") && strcmp(b->fmt, "csv") && strcmp(b->fmt, "json"))
-        return cli_fail("--output: unknown format '%s' (table|csv|json)", b->fmt);
     if (b->out_path && ll_check_output_path(b->out_path, "--out") != 0) return cli_fail_lib(); /* before any work */
     return 0;
 }

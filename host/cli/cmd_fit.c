@@ -7,6 +7,8 @@
 #include "core/ll_util.h"
 #include "dist/dist.h"
 #include "pipeline/fit.h"
+#include "probe/measures.h"
+#include "probe/probe.h"
 #include "report/report.h"
 
 static const char FIT_USAGE[] =
@@ -30,14 +32,14 @@ static int fit_options(ll_fit_opts *o, const char **outdir, int *quiet, int argc
         {"features", LL_OPT_STR, &o->features, 0, 0, "F.npy", "the features, (N, E, d)"},
         {"labels", LL_OPT_STR, &o->labels, 0, 0, "Y.npy", "the labels, (N,) token ids"},
         {"out", LL_OPT_STR, outdir, 0, 0, "DIR", "results folder: law.json, layers.csv"},
-        {"norm", LL_OPT_STR, &norm_s, 0, 0, "N", "none|layernorm|rmsnorm|standardize: per-example normalisation (default layernorm)", &seen_norm},
+        {"norm", LL_OPT_CHOICE, &norm_s, 0, 0, "N", "none|layernorm|rmsnorm|standardize: per-example normalisation (default layernorm)", &seen_norm, 0, ll_norm_parse_choices},
         {"eps", LL_OPT_DOUBLE, &o->eps, 0, 1, "X", "norm epsilon (default 1e-5; standardize uses none)", &seen_eps},
         {"norm-last", LL_OPT_FLAG, &o->norm_last, 0, 0, NULL, "normalise the last entry too (default: as the authors, not)"},
         {"fit-from", LL_OPT_INT, &o->fit_from, 0, 1 << 20, "K", "first entry of the law fit (default 1)", &seen_fit_from},
         {"ridge", LL_OPT_DOUBLE, &o->ridge, 0, 1e300, "LAMBDA", "ridge penalty (default 0: ordinary least squares, minimum norm)", &seen_ridge},
-        {"target", LL_OPT_STR, &target_s, 0, 0, "T", "id|onehot: scalar token id (default, as the paper) or one-hot multi-output", &target_given},
-        {"measure", LL_OPT_STR, &measure_s, 0, 0, "M", "pr|fuzziness|onehot: what is measured per entry (default pr; onehot = --target onehot;\n"
-                                                      "fuzziness = separation fuzziness tr(Sw pinv(Sb)), docs/measures.md)"},
+        {"target", LL_OPT_CHOICE, &target_s, 0, 0, "T", "id|onehot: scalar token id (default, as the paper) or one-hot multi-output", &target_given, 0, ll_target_names},
+        {"measure", LL_OPT_CHOICE, &measure_s, 0, 0, "M", "pr|fuzziness|onehot: what is measured per entry (default pr; onehot = --target onehot;\n"
+                                                      "fuzziness = separation fuzziness tr(Sw pinv(Sb)), docs/measures.md)", NULL, 0, ll_measure_choices},
         {"max-classes", LL_OPT_INT, &o->max_classes, 0, 2147483647, "M", "fuzziness/onehot: keep the M-1 most frequent classes, pool the rest\n"
                                                                         "(default 0: all classes while their sums fit in 8 GiB)"},
         {"folds", LL_OPT_INT, &o->folds, 2, LL_FOLDS_MAX, "K", "held-out PR over K folds and a jackknife of the law (default off)"},
@@ -60,10 +62,7 @@ static int fit_options(ll_fit_opts *o, const char **outdir, int *quiet, int argc
     if (!o->features || !o->labels || !*outdir)
         return cli_fail("fit: --features, --labels (or a run --dump-hidden sidecar F.json) and --out are required; see layerlaw fit --help");
     if (ll_dist_rank(o->dist) == 0 && ll_report_check_outdir(*outdir) != 0) return cli_fail_lib(); /* only rank 0 writes */
-    ll_target target;
-    if (!strcmp(target_s, "id")) target = LL_TARGET_ID;
-    else if (!strcmp(target_s, "onehot")) target = LL_TARGET_ONEHOT;
-    else return cli_fail("--target: unknown target '%s' (id|onehot)", target_s);
+    const ll_target target = strcmp(target_s, ll_target_names[LL_TARGET_ONEHOT]) ? LL_TARGET_ID : LL_TARGET_ONEHOT;
     o->measure = target == LL_TARGET_ONEHOT ? LL_MEASURE_ONEHOT : LL_MEASURE_PR;
     if (measure_s) {
         if (ll_measure_parse(measure_s, &o->measure) != 0) return cli_fail_lib();

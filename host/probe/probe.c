@@ -473,6 +473,8 @@ const char *ll_norm_name(ll_norm n) {
 
 const char *const ll_norm_choices[] = {"initialized", "layernorm", "rmsnorm", "standardize", "none", NULL,
                                        "initialized-LN", "standardization", NULL};
+const char *const ll_norm_parse_choices[] = {"layernorm", "rmsnorm", "standardize", "none", NULL, "standardization", NULL};
+const char *const ll_target_names[] = {[LL_TARGET_ID] = "id", [LL_TARGET_ONEHOT] = "onehot", NULL, NULL};
 
 int ll_norm_parse(const char *s, ll_norm *out) {
     if (!strcmp(s, "none")) *out = LL_NORM_NONE;

@@ -19,6 +19,9 @@
 #include "core/ll_util.h" /* ll_splitmix64 */
 
 typedef enum { LL_TARGET_ID = 0, LL_TARGET_ONEHOT = 1 } ll_target;
+/* The targets' names by value ("id", "onehot"), NULL-terminated twice
+ * (cli/opts.h's LL_OPT_CHOICE form). */
+extern const char *const ll_target_names[];
 
 typedef struct {
     int E, d;
@@ -130,5 +133,8 @@ int ll_norm_parse(const char *s, ll_norm *out); /* "initialized" is the caller's
 /* The values of a --norm option, NULL-terminated, then the aliases,
  * NULL-terminated (cli/opts.h's LL_OPT_CHOICE form): "initialized" first. */
 extern const char *const ll_norm_choices[];
+/* The names ll_norm_parse takes, same form: ll_norm_choices without
+ * "initialized" (fit --norm: features without a model). */
+extern const char *const ll_norm_parse_choices[];
 void ll_normalize_rows(double *X, long n, int d, ll_norm kind, double eps);
 #endif
