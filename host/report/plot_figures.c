@@ -112,6 +112,13 @@ static void note(ll_figlist *fl, const char *fmt, ...) {
     fl->notes = ll_xrealloc(fl->notes, (size_t)(fl->nnotes + 1) * sizeof(char *));
     fl->notes[fl->nnotes++] = ll_xstrdup(buf);
 }
+/* A figure with nothing to draw: dropped, the reason noted; 0 (not an error). */
+static int skip(figure *f, ll_figlist *fl, const char *why) {
+    plt_fig_free(f);
+    note(fl, "%s", why);
+    return 0;
+}
+
 static int emit(figure *f, const char *outdir, unsigned formats, ll_figlist *fl, const char *caption) {
     if (!fl->pending) fl->pending = ll_xcalloc(1, sizeof *fl->pending);
     int rc = plt_fig_render(f, outdir, formats, fl->pending);
@@ -266,7 +273,7 @@ static int fig_scaling(const ll_runset *rs, const char *outdir, unsigned formats
         }
     }
     free(grp); free(done); free(idx); free(gstart); free(glen); free(all);
-    if (!families) { plt_fig_free(&f); note(fl, "scaling: no series with results at 2 or more sizes (series from run --series, the sweep's series:, or the model name without its size; model.n_params)"); return 0; }
+    if (!families) return skip(&f, fl, "scaling: no series with results at 2 or more sizes (series from run --series, the sweep's series:, or the model name without its size; model.n_params)");
     f.ncols = grid_cols(f.np, 3);
     return emit(&f, outdir, formats, fl,
                 "Per series (a model family: run --series or the sweep's series:, else the model name without its "
@@ -342,7 +349,7 @@ static int fig_steps(const ll_runset *rs, const char *outdir, unsigned formats, 
     }
     free(grp);
     free(done);
-    if (!nser) { plt_fig_free(&f); note(fl, "steps: no model with results at 2 or more training steps (stepN in the model folder name, or config step/revision)"); return 0; }
+    if (!nser) return skip(&f, fl, "steps: no model with results at 2 or more training steps (stepN in the model folder name, or config step/revision)");
     return emit(&f, outdir, formats, fl,
                 "Per model: PR curves coloured by training step (dark = early, light = late; viridis), and the decay "
                 "ratio ρ and Pearson r of the fitted law against the training step (log axis). The step is read from "
@@ -379,7 +386,7 @@ static int fig_flow(const ll_runset *rs, const char *outdir, unsigned formats, l
         }
     }
     free(done);
-    if (!ng) { plt_fig_free(&f); note(fl, "flow: no model with runs at 2 or more token positions (config.position)"); return 0; }
+    if (!ng) return skip(&f, fl, "flow: no model with runs at 2 or more token positions (config.position)");
     f.ncols = grid_cols(ng, 3);
     return emit(&f, outdir, formats, fl,
                 "Per model: the PR of probes whose target is the previous, current, next or next-next token "
@@ -505,7 +512,7 @@ static int fig_measures(const ll_runset *rs, const char *outdir, unsigned format
     plt_sl_free(&models);
     free(ms);
     free(row);
-    if (!rows) { plt_fig_free(&f); note(fl, "measures: no model with a shuffled-vocabulary, one-hot, fuzziness or held-out result, or 2 or more normalisations, beside its PR"); return 0; }
+    if (!rows) return skip(&f, fl, "measures: no model with a shuffled-vocabulary, one-hot, fuzziness or held-out result, or 2 or more normalisations, beside its PR");
     f.ncols = col_pr + col_fz + col_norm;
     return emit(&f, outdir, formats, fl,
                 "Per model, each measure present (run --measure, --shuffle-vocab, --folds): the PR of the token-id "
@@ -611,7 +618,7 @@ static int fig_throughput(const ll_runset *rs, const char *outdir, unsigned form
         }
     }
     free(be);
-    if (!nb && !nt && !nbt) { plt_fig_free(&f); note(fl, "throughput: no bench result and no run with per-entry timing (law.json throughput / gpu_timing)"); return 0; }
+    if (!nb && !nt && !nbt) return skip(&f, fl, "throughput: no bench result and no run with per-entry timing (law.json throughput / gpu_timing)");
     f.ncols = grid_cols(f.np, 4);
     return emit(&f, outdir, formats, fl,
                 "Per model (at most 24 panels): the time spent at each hidden-state entry. From layerlaw bench: the "
