@@ -58,6 +58,7 @@ def _load():
         "ll_api_stats_new": (c_p, [c_i, c_i, c_i, c_d, c_i, c_l, c_i]),
         "ll_api_stats_free": (None, [c_p]),
         "ll_api_stats_add": (c_i, [c_p, c_i, c_p, c_p, c_p, c_l]),
+        "ll_api_stats_add_device": (c_i, [c_p, c_i, c_p, c_p, c_l]),
         "ll_api_stats_count": (c_l, [c_p]),
         "ll_api_stats_merge": (c_i, [c_p, c_p]),
         "ll_api_stats_solve": (c_i, [c_p, c_d, c_p]),

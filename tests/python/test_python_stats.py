@@ -191,3 +191,26 @@ def test_gil_released_while_adding():
     assert t1 - t0 > 0.15, "the add was too short to tell"
     inside = [s for s in stamps if t0 + 0.05 < s < t1 - 0.05]
     assert inside, f"no other thread ran during the {t1 - t0:.2f} s call: the GIL was held"
+
+
+def test_cuda_tensors_device_statistics():
+    """CUDA tensors go to the library's CUDA statistics when it has the CUDA
+    backend and a device (then: equal to the CPU statistics to float64
+    rounding; the device solve is not used); elsewhere the device call
+    refuses in one line, without touching the pointers."""
+    import ctypes
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    F = rng.standard_normal((3000, 3, 32)).astype(np.float32)
+    Y = rng.integers(0, 300, 3000)
+    if layerlaw.cuda_compiled() and torch.cuda.is_available():
+        host = layerlaw.Stats(3, 32, norm="layernorm").add(F, Y).solve()
+        dev = layerlaw.Stats(3, 32, norm="layernorm").add(torch.from_numpy(F).cuda(), torch.from_numpy(Y).cuda()).solve()
+        assert np.allclose(dev.pr, host.pr, rtol=1e-9, atol=0), (dev.pr, host.pr)
+        return
+    st = layerlaw.Stats(3, 32)
+    nul = (ctypes.c_void_p * 3)(None, None, None)
+    y = np.arange(5, dtype=np.int64)
+    rc = layerlaw._lib.lib.ll_api_stats_add_device(st._h, 0, nul, y.ctypes.data, 5)
+    assert rc == -1 and "cuda" in layerlaw._lib.last_error().lower(), layerlaw._lib.last_error()
+    assert st.n_examples == 0
