@@ -4,7 +4,9 @@
 CC      ?= gcc
 NVCC    ?= nvcc
 BUILD   ?= build
-PKGS    := libcjson zlib openblas lapacke libpcre2-8 libutf8proc libxml-2.0 yaml-0.1 sqlite3 libcrypto libsodium
+# One crypto library: libsodium (SHA-256 for provenance, SipHash-2-4 for the
+# tokenizer's tables); OpenSSL's libcrypto is not linked (host/report/provenance.c).
+PKGS    := libcjson zlib openblas lapacke libpcre2-8 libutf8proc libxml-2.0 yaml-0.1 sqlite3 libsodium
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 OPT     ?= -O2
@@ -104,6 +106,7 @@ ifeq ($(CUDA),1)
   endif
   ifeq ($(NCCL),1)
     CFLAGS += -DLL_HAVE_NCCL=1 -I$(NCCL_HOME)/include
+    NVCCFLAGS += -DLL_HAVE_NCCL=1 -I$(NCCL_HOME)/include  # kernels/dist/dist_nccl.cu holds the NCCL calls
     LDLIBS += -L$(NCCL_HOME)/lib64 -L$(NCCL_HOME)/lib -Wl,-rpath,$(NCCL_HOME)/lib64 -lnccl
   endif
   LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcublasLt -lcusolver -lcudart_static -ldl -lrt -lstdc++

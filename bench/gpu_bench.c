@@ -355,7 +355,7 @@ static int bench_layer(const layer_shape *s, ll_dtype wdt, ll_dtype compute) {
     if (!w.ctx) { layer_free(&w); return fail("ctx"); }
     int reps = g_quick ? 3 : 10;
     char p[160];
-    const char *tc = getenv("LL_CUDA_ATTN_TC");
+    const char *tc = getenv("LAYERLAW_CUDA_ATTN_TC");
     snprintf(p, sizeof p, "%s B=%d T=%d w=%s compute=%s%s", s->name, B, T, ll_dtype_name(wdt), ll_dtype_name(compute),
              !(tc && tc[0] == '0') && compute == LL_DT_BF16 ? " attn=tc" : "");
     double ms = time_ms(layer_run, &w, reps);
@@ -501,24 +501,24 @@ int main(int argc, char **argv) {
         else if (!strcmp(s, "layer")) {
             static const layer_shape llama7b = {"llama-7B", 4096, 32, 32, 11008, 1, 32};
             static const layer_shape gpt2xl = {"gpt2-xl", 1600, 25, 25, 6400, 0, 48};
-            const char *env = getenv("LL_CUDA_ATTN_TC");
+            const char *env = getenv("LAYERLAW_CUDA_ATTN_TC");
             char *keep = env ? strdup(env) : NULL;
-            setenv("LL_CUDA_ATTN_TC", "0", 1); /* the FP32 flash-style attention kernel, for comparison */
+            setenv("LAYERLAW_CUDA_ATTN_TC", "0", 1); /* the FP32 flash-style attention kernel, for comparison */
             bad |= bench_layer(&llama7b, LL_DT_BF16, LL_DT_BF16);
             bad |= bench_layer(&gpt2xl, LL_DT_BF16, LL_DT_BF16);
-            setenv("LL_CUDA_ATTN_TC", "1", 1); /* the tensor-core attention (the default) */
+            setenv("LAYERLAW_CUDA_ATTN_TC", "1", 1); /* the tensor-core attention (the default) */
             bad |= bench_layer(&llama7b, LL_DT_BF16, LL_DT_BF16);
             bad |= bench_layer(&gpt2xl, LL_DT_BF16, LL_DT_BF16);
-            if (keep) { setenv("LL_CUDA_ATTN_TC", keep, 1); free(keep); } else unsetenv("LL_CUDA_ATTN_TC");
+            if (keep) { setenv("LAYERLAW_CUDA_ATTN_TC", keep, 1); free(keep); } else unsetenv("LAYERLAW_CUDA_ATTN_TC");
             if (!g_quick) bad |= bench_layer(&gpt2xl, LL_DT_F32, LL_DT_F32);
         } else if (!strcmp(s, "scan")) {
             bad |= bench_scan();
             /* the serial conv1d / unstaged selective-scan kernels, for comparison */
-            setenv("LL_CUDA_SSCAN_SERIAL", "1", 1);
+            setenv("LAYERLAW_CUDA_SSCAN_SERIAL", "1", 1);
             g_scan_tag = " serial";
             bad |= bench_scan();
             g_scan_tag = "";
-            unsetenv("LL_CUDA_SSCAN_SERIAL");
+            unsetenv("LAYERLAW_CUDA_SSCAN_SERIAL");
         }
         else { printf("unknown section %s\n", s); bad = 1; }
     }

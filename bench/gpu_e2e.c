@@ -22,7 +22,7 @@
  *                        N random tokens (tokens.jsonl, sequences of 512) in --tmp/layerlaw-ckpt-KIND,
  *                        for timing the real binary `layerlaw run --backend cuda` on it
  * Per synthetic job a line "prs KIND|attn_tc=..| PR_0 .. PR_L" (for comparing runs with and
- * without LL_CUDA_ATTN_TC: same seeds, same model, same tokens).
+ * without LAYERLAW_CUDA_ATTN_TC: same seeds, same model, same tokens).
  * Per synthetic job: setup times; plain forward (no capture) over all tokens; the same with
  * the capture folded into the statistics (every entry, next-token labels); the solve;
  * end to end = capture pass + solve; per entry: ms per batch, tokens/s, TFLOP/s (layer
@@ -391,7 +391,7 @@ static int synth_job(const char *job, const char *kind, long tokens, int T, int 
         result(tag, "PR last entry", pr[E - 1], "");
         result(tag, "entries with PR outside (0,1]", nan, "");
         {
-            const char *tc = getenv("LL_CUDA_ATTN_TC");
+            const char *tc = getenv("LAYERLAW_CUDA_ATTN_TC");
             printf("prs %s|attn_tc=%s|", tag, tc ? tc : "unset");
             for (int e = 0; e < E; e++) printf(" %.10f", pr[e]);
             printf("\n");

@@ -116,6 +116,23 @@ if [ "${1:-}" = __features ]; then
         else fail "cuda --dump-hidden bf16"; fi
         rm -f "$W/cpu.npy" "$W/cuda-bf16.npy"
     else skip "--dump-hidden: not present"; fi
+    # batch invariance (issue 23, tests/test_batch_invariance.c on the CPU): every fixture
+    # family on CUDA fp32, batch size 1 (each sequence alone) vs a large batch and a tiny
+    # --batch-tokens (input order): dumps to 1e-6 of scale, PRs 1e-9 relative
+    if has '--dump-hidden' && has '--batch-tokens'; then
+        for fx in "$ROOT"/tests/fixtures/models/*/; do
+            fx=${fx%/}; n=$(basename "$fx"); [ -f "$fx/tokens.jsonl" ] || continue
+            bi() { local tag=$1; shift; tm "bi-$n-$tag" "$BIN/layerlaw" run --backend cuda --compute fp32 --model "$fx" \
+                --tokens "$fx/tokens.jsonl" --quiet --out "$W/bi-$n-$tag" --dump-hidden "$W/bi-$n-$tag.npy" "$@"; }
+            if bi one --batch-size 1 && bi large --batch-size 64 --batch-tokens 65536 && bi tiny --batch-tokens 8; then
+                for tag in large tiny; do
+                    $CMP npy "$W/bi-$n-one.npy" "$W/bi-$n-$tag.npy" --rtol 1e-6 --label "batch invariance $n $tag vs alone (cuda fp32)"
+                    $CMP law "$W/bi-$n-one" "$W/bi-$n-$tag" --rtol 1e-9 --label "batch invariance $n $tag vs alone PRs (cuda fp32)"
+                done
+            else fail "batch invariance $n: a cuda run failed"; fi
+            rm -f "$W"/bi-"$n"-*.npy
+        done
+    else skip "batch invariance: --dump-hidden/--batch-tokens not present"; fi
     # --shuffle-vocab (relabelling before the upload)
     if has '--shuffle-vocab'; then
         cpu cpu-shuf --shuffle-vocab 7 --out "$W/cpu-shuf" || fail "cpu --shuffle-vocab"

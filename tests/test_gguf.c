@@ -13,6 +13,7 @@
 #include "io/gguf.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
+#include "model/family.h"
 #include "tokenizer/tokenizer.h"
 
 #define FX "tests/fixtures/gguf/"
@@ -140,7 +141,11 @@ static void compare_model(const char *name, int permuted) {
     ll_gguf g;
     REQUIRE_MSG(ll_gguf_open(&g, p) == 0, "%s", ll_last_error());
     ll_safetensors st, hf;
-    REQUIRE(ll_gguf_to_store(&g, &st) == 0);
+    cJSON *cfg;
+    const ll_family *fam;
+    /* the family's fix-ups applied (llama: llama_gguf_fixup) */
+    REQUIRE_MSG(ll_family_load_gguf(p, &st, &cfg, &fam) == 0, "%s", ll_last_error());
+    cJSON_Delete(cfg);
     snprintf(p, sizeof p, "tests/fixtures/models/%s/model.safetensors", name);
     REQUIRE(ll_st_open_file(&hf, p) == 0);
     static const char *const pairs[][2] = {
@@ -190,10 +195,11 @@ TEST(gguf_qwen2_equals_hf) { compare_model("qwen2", 0); }
 
 /* The config made from <arch>.* keys agrees with the HF config.json. */
 TEST(gguf_hf_config) {
-    ll_gguf g;
-    REQUIRE(ll_gguf_open(&g, FX "llama_gqa.gguf") == 0);
-    cJSON *c = ll_gguf_hf_config(&g);
-    REQUIRE_MSG(c, "%s", ll_last_error());
+    ll_safetensors st;
+    cJSON *c;
+    const ll_family *fam;
+    REQUIRE_MSG(ll_family_load_gguf(FX "llama_gqa.gguf", &st, &c, &fam) == 0, "%s", ll_last_error());
+    ll_st_close(&st);
     size_t len;
     char *txt = ll_read_file("tests/fixtures/models/llama_gqa/config.json", &len);
     cJSON *hf = cJSON_Parse(txt);
@@ -211,7 +217,7 @@ TEST(gguf_hf_config) {
     CHECK(cJSON_IsFalse(cJSON_GetObjectItem(c, "tie_word_embeddings"))); /* output.weight present */
     cJSON_Delete(c);
     cJSON_Delete(hf);
-    ll_gguf_close(&g);
+    
 }
 
 /* Encodes every text of a fixture JSON {texts, ids} with the tokenizer of a GGUF file. */

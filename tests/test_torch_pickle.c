@@ -6,6 +6,7 @@
 #include "model/model.h"
 #include "io/safetensors.h"
 #include "io/torch_pickle.h"
+#include "model/weights.h"
 #include <dirent.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -308,7 +309,7 @@ TEST(torch_pickle_sharded_as_safetensors) {
     const char *idx = "{\"weight_map\": {\"a.t\": \"pytorch_model-00001-of-00002.bin\", \"b.v\": \"pytorch_model-00002-of-00002.bin\"}}";
     REQUIRE(ll_write_file_atomic(ip, idx, strlen(idx)) == 0);
     ll_safetensors S;
-    REQUIRE_MSG(ll_st_open_dir(&S, ll_test_tmpdir()) == 0, "%s", ll_last_error());
+    REQUIRE_MSG(ll_model_open_weights(&S, ll_test_tmpdir()) == 0, "%s", ll_last_error());
     CHECK_INT(S.n_tensors, 2);
     const ll_st_tensor *t = ll_st_find(&S, "a.t");
     REQUIRE(t && t->ndim == 2 && t->shape[0] == 3 && t->shape[1] == 2);
@@ -324,7 +325,7 @@ TEST(torch_pickle_sharded_as_safetensors) {
     /* a weight_map entry missing from its shard */
     const char *bad = "{\"weight_map\": {\"a.t\": \"pytorch_model-00001-of-00002.bin\", \"zz\": \"pytorch_model-00002-of-00002.bin\"}}";
     REQUIRE(ll_write_file_atomic(ip, bad, strlen(bad)) == 0);
-    CHECK(ll_st_open_dir(&S, ll_test_tmpdir()) != 0);
+    CHECK(ll_model_open_weights(&S, ll_test_tmpdir()) != 0);
     CHECK_MSG(strstr(ll_last_error(), "zz") != NULL, "%s", ll_last_error());
 }
 
@@ -415,4 +416,17 @@ TEST(torch_pickle_fuzz) {
     CHECK(bad > 0);
     free(buf);
     free(z);
+}
+
+/* The format dispatch of the model loader (host/model/weights.c): a folder
+ * with no weights names every format it looked for; the safetensors reader
+ * alone knows only its own (the .bin reader is not its business). */
+TEST(torch_pickle_format_dispatch_names_the_formats) {
+    ll_safetensors S;
+    CHECK(ll_model_open_weights(&S, ll_test_tmpdir()) == -1);
+    CHECK_MSG(strstr(ll_last_error(), "pytorch_model.bin") && strstr(ll_last_error(), "model.safetensors"), "%s",
+              ll_last_error());
+    CHECK(ll_st_open_dir(&S, ll_test_tmpdir()) == -1);
+    CHECK_MSG(strstr(ll_last_error(), "model.safetensors") && !strstr(ll_last_error(), "pytorch_model.bin"), "%s",
+              ll_last_error());
 }

@@ -8,6 +8,9 @@
 #include "core/ll_util.h"
 #include "dist/dist.h"
 
+const char *const ll_backend_names[] = {"auto", "cpu", "cuda", NULL, NULL};
+const char *const ll_compute_names[] = {"auto", "bf16", "fp32", NULL, NULL};
+
 int ll_backend_select(const char *requested, const char *compute, int device, ll_backend_choice *out) {
     memset(out, 0, sizeof *out);
     out->device = device;
@@ -33,6 +36,7 @@ int ll_backend_select(const char *requested, const char *compute, int device, ll
         out->have_device = ll_cuda_available(out->why, sizeof out->why);
     }
     out->name = cuda ? "cuda" : "cpu";
+    out->gpu = cuda ? device : -1;
     out->bf16 = !strcmp(compute, "bf16") || (cuda && !strcmp(compute, "auto"));
     if (out->bf16 && !cuda) {
         ll_set_error("--compute bf16: only with the CUDA backend (the CPU computes in fp32)");
@@ -42,10 +46,11 @@ int ll_backend_select(const char *requested, const char *compute, int device, ll
     return 0;
 }
 
-void ll_backend_notice(const ll_backend_choice *c, FILE *f) {
-    if (!strcmp(c->name, "cuda")) fprintf(f, "layerlaw: using the CUDA backend (%s)\n", c->why);
-    else if (c->have_device) fprintf(f, "layerlaw: using the CPU backend (as requested; CUDA available: %s)\n", c->why);
-    else fprintf(f, "layerlaw: using the CPU backend (%s)\n", c->why);
+const char *ll_backend_notice(const ll_backend_choice *c, char *buf, size_t cap) {
+    if (!strcmp(c->name, "cuda")) snprintf(buf, cap, "using the CUDA backend (%s)", c->why);
+    else if (c->have_device) snprintf(buf, cap, "using the CPU backend (as requested; CUDA available: %s)", c->why);
+    else snprintf(buf, cap, "using the CPU backend (%s)", c->why);
+    return buf;
 }
 
 ll_backend *ll_backend_open(const ll_backend_choice *c, int threads) {

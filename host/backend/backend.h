@@ -24,6 +24,7 @@
 typedef struct {
     const char *name;  /* "cpu" or "cuda" */
     int device;
+    int gpu;           /* the GPU it computes on (-1: none, host memory): binding, NCCL */
     int bf16;          /* compute: 1 bf16 GEMMs (CUDA), 0 fp32 */
     int keep_half;     /* load matrices as stored (F16/BF16) */
     int have_device;   /* a usable CUDA device was found */
@@ -33,6 +34,10 @@ typedef struct {
 /* requested: auto|cpu|cuda; compute: auto|bf16|fp32.  0, or -1 with a
  * one-line error (unknown name, cuda requested but absent, bf16 on the CPU). */
 int ll_backend_select(const char *requested, const char *compute, int device, ll_backend_choice *out);
+/* The values of --backend and --compute, NULL-terminated, then an empty
+ * alias list (cli/opts.h's LL_OPT_CHOICE form; sweeps check against them too). */
+extern const char *const ll_backend_names[];
+extern const char *const ll_compute_names[];
 
 typedef struct {
     int E, d;
@@ -79,9 +84,9 @@ struct ll_backend {
     void (*close)(ll_backend *b);
 };
 
-/* The one line saying which backend runs and why ("layerlaw: using the CPU
- * backend (no usable NVIDIA driver)"). */
-void ll_backend_notice(const ll_backend_choice *c, FILE *f);
+/* The one line saying which backend runs and why ("using the CPU backend
+ * (no usable NVIDIA driver)"), in buf; returns buf. */
+const char *ll_backend_notice(const ll_backend_choice *c, char *buf, size_t cap);
 
 /* NULL + error (a runtime failure: the choice was validated by select). */
 ll_backend *ll_backend_open(const ll_backend_choice *c, int threads);

@@ -1,5 +1,6 @@
 #include "backend/backend_info.h"
 #include <stdio.h>
+#include <stdlib.h>
 #ifdef LL_HAVE_CUDA
 #include <cuda_runtime_api.h>
 int ll_cuda_compiled(void) { return 1; }
@@ -45,5 +46,33 @@ int ll_cuda_compiled(void) { return 0; }
 int ll_cuda_available(char *why, int cap) {
     snprintf(why, (size_t)cap, "built without CUDA");
     return 0;
+}
+#endif
+
+/* the kernel-image lines of `layerlaw info` */
+#ifdef LL_HAVE_CUDA
+#include "dist/dist_cuda.h"
+#include "core/ll_util.h"
+void ll_cuda_kernel_lines(char *buf, size_t cap) {
+    ll_sbuf b = {0};
+    ll_sb_printf(&b, "cuda kernels: SASS for sm_%s + PTX compute_%s (driver JIT for newer GPUs)\n", ll_cuda_sass_archs(),
+                 ll_cuda_ptx_arch());
+    int n = ll_cuda_device_count();
+    for (int i = 0; i < n; i++) {
+        int cc, bin, ptx, jit;
+        char bus[64] = "?";
+        ll_cuda_pci_busid(i, bus, sizeof bus);
+        if (ll_cuda_kernel_image(i, &cc, &bin, &ptx, &jit) == 0)
+            ll_sb_printf(&b, "device %d (%s, sm_%d): runs %s (binaryVersion %d, ptxVersion %d)\n", i, bus, cc,
+                         jit ? "PTX JIT-compiled by the driver" : "precompiled SASS", bin, ptx);
+        else
+            ll_sb_printf(&b, "device %d (%s): no kernel image: %s\n", i, bus, ll_last_error());
+    }
+    snprintf(buf, cap, "%s", b.s ? b.s : "");
+    free(b.s);
+}
+#else
+void ll_cuda_kernel_lines(char *buf, size_t cap) {
+    if (cap) buf[0] = 0;
 }
 #endif

@@ -18,4 +18,8 @@ typedef struct {
     int driver_version, runtime_version;
 } ll_gpu_info;
 int ll_gpu_info_get(int device, ll_gpu_info *g, char *why, int cap);
+/* `layerlaw info`'s lines on the kernels: the SASS / PTX this binary carries
+ * and which image each device runs (empty in a CPU build).  Into buf. */
+#include <stddef.h>
+void ll_cuda_kernel_lines(char *buf, size_t cap);
 #endif

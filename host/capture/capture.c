@@ -8,19 +8,20 @@
 #include "core/ll_util.h"
 #include "io/npy.h"
 
+const char *const ll_position_names[] = {"next", "current", "previous", "next-next", NULL, NULL};
+
 int ll_position_parse(const char *s, ll_position *out) {
-    if (!strcmp(s, "next")) *out = LL_POS_NEXT;
-    else if (!strcmp(s, "current")) *out = LL_POS_CURRENT;
-    else if (!strcmp(s, "previous")) *out = LL_POS_PREVIOUS;
-    else if (!strcmp(s, "next-next")) *out = LL_POS_NEXT_NEXT;
-    else { ll_set_error("unknown position '%s' (next|current|previous|next-next)", s); return -1; }
-    return 0;
+    for (int i = 0; ll_position_names[i]; i++)
+        if (!strcmp(s, ll_position_names[i])) {
+            *out = (ll_position)i;
+            return 0;
+        }
+    char msg[256];
+    ll_set_error("position: %s", ll_not_one_of(msg, sizeof msg, s, (const char *const *)ll_position_names, 4));
+    return -1;
 }
 
-const char *ll_position_name(ll_position p) {
-    static const char *n[] = {"next", "current", "previous", "next-next"};
-    return (unsigned)p < 4 ? n[p] : "?";
-}
+const char *ll_position_name(ll_position p) { return (unsigned)p < 4 ? ll_position_names[p] : "?"; }
 
 void ll_position_range(ll_position p, int len, int *j0, int *j1, int *off) {
     *j0 = 0; *j1 = len - 1; *off = 1;

@@ -25,10 +25,12 @@ struct ll_capture {
     int (*on_entry_device)(ll_capture *self, int e, const float *h_dev, const int32_t *tokens,
                            const int *lens, int B, int T, int C);
 };
-#define LL_CAPTURE_HAS_DEVICE 1
 
 /* Which position's feature predicts which token. */
 typedef enum { LL_POS_NEXT = 0, LL_POS_CURRENT, LL_POS_PREVIOUS, LL_POS_NEXT_NEXT } ll_position;
+/* The names, in ll_position order, NULL-terminated (then an empty alias
+ * list: cli/opts.h's LL_OPT_CHOICE form). */
+extern const char *const ll_position_names[];
 int ll_position_parse(const char *s, ll_position *out);
 const char *ll_position_name(ll_position p);
 /* The positions j of a sequence of length len that make examples, and the

@@ -26,7 +26,4 @@ void cli_defer_errors(int on);
 void cli_fail_print(void);
 /* Prints the last library error (ll_last_error) and returns 2. */
 int cli_fail_lib(void);
-/* Which backend the binary uses: "cpu" or "cuda" (device present). Prints
- * the one-line notice "layerlaw: using the CPU backend (...)" to stderr. */
-const char *cli_backend_notice(const char *requested);
 #endif

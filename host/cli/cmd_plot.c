@@ -1,61 +1,44 @@
 /* layerlaw plot / layerlaw report: the paper's figure families (and the
  * HTML/Markdown report) over one or many results.  Option parsing is kept
- * here, self-contained. */
-#include <getopt.h>
+ * on the shared parser (cli/opts.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "core/ll_util.h"
 #include "report/plot.h"
 
-static void plot_usage(FILE *f, int report) {
-    if (report)
-        fprintf(f, "usage: layerlaw report PATH... --out DIR [--format png,svg,pdf,eps]\n\n"
-                   "  PATH   law.json files, or folders searched recursively for law.json\n"
-                   "  Writes DIR/report.html (self-contained: figures inline as SVG), DIR/report.md\n"
-                   "  (figures as PNG beside it) and every figure with its CSV and gnuplot script.\n");
-    else
-        fprintf(f, "usage: layerlaw plot PATH... --out DIR [--format png,svg,pdf,eps]\n"
-                   "                     [--figures main,scaling,steps,flow,measures,throughput] [--each]\n\n"
-                   "  PATH   law.json files, or folders searched recursively for law.json\n"
-                   "  --format   PNG and SVG always; add pdf and/or eps (default png,svg)\n"
-                   "  --figures  which figure families (default all; those without data are skipped\n"
-                   "             with a note)\n"
-                   "  --each     also (or, without --out, only) the per-run figure beside every\n"
-                   "             law.json: law.png, law.svg, law_points.csv\n"
-                   "  Each figure NAME is written as NAME.png, NAME.svg, NAME.csv (its data) and\n"
-                   "  NAME.gp (the gnuplot script). Needs gnuplot (Debian: gnuplot-nox).\n");
-}
+static const char REPORT_USAGE[] =
+    "usage: layerlaw report PATH... --out DIR [--format png,svg,pdf,eps]\n\n"
+    "  PATH   law.json files, or folders searched recursively for law.json\n"
+    "  Writes DIR/report.html (self-contained: figures inline as SVG), DIR/report.md\n"
+    "  (figures as PNG beside it) and every figure with its CSV and gnuplot script.\n\n";
+static const char PLOT_USAGE[] =
+    "usage: layerlaw plot PATH... --out DIR [--format png,svg,pdf,eps]\n"
+    "                     [--figures main,scaling,steps,flow,measures,throughput] [--each]\n\n"
+    "  PATH   law.json files, or folders searched recursively for law.json\n"
+    "  Each figure NAME is written as NAME.png, NAME.svg, NAME.csv (its data) and\n"
+    "  NAME.gp (the gnuplot script). Needs gnuplot (Debian: gnuplot-nox).\n\n";
 
 static int plot_main(int argc, char **argv, int report) {
     const char *outdir = NULL, *fmt_s = "png,svg", *fig_s = "all";
     int each = 0;
-    enum { O_OUT = 1, O_FMT, O_FIG, O_EACH, O_HELP };
-    static const struct option opts[] = {{"out", 1, 0, O_OUT}, {"format", 1, 0, O_FMT}, {"figures", 1, 0, O_FIG},
-                                         {"each", 0, 0, O_EACH}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
     const char *cmd = report ? "report" : "plot";
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case O_OUT: outdir = optarg; break;
-        case O_FMT: fmt_s = optarg; break;
-        case O_FIG:
-            if (report) { plot_usage(stderr, 1); return cli_fail("report: --figures is for plot (report draws all)"); }
-            fig_s = optarg;
-            break;
-        case O_EACH:
-            if (report) { plot_usage(stderr, 1); return cli_fail("report: --each is for plot"); }
-            each = 1;
-            break;
-        case O_HELP: plot_usage(stdout, report); return 0;
-        default: plot_usage(stderr, report); return cli_fail("%s: unknown or incomplete option '%s'", cmd, argv[optind - 1]);
-        }
-    }
-    if (!outdir && !each) { plot_usage(stderr, report); return cli_fail("%s: --out is required", cmd); }
-    if (optind >= argc) { plot_usage(stderr, report); return cli_fail("%s: no results given (law.json files or folders)", cmd); }
+    /* report draws every figure: --figures and --each are plot's only */
+    ll_opt opts[] = {
+        {"out", LL_OPT_STR, &outdir, 0, 0, "DIR", "the output folder"},
+        {"format", LL_OPT_STR, &fmt_s, 0, 0, "F,...", "PNG and SVG always; add pdf and/or eps (default png,svg)"},
+        {"figures", LL_OPT_STR, &fig_s, 0, 0, "F,...", "which figure families (default all; those without data are skipped\nwith a note)"},
+        {"each", LL_OPT_FLAG, &each, 0, 0, NULL, "also (or, without --out, only) the per-run figure beside every\nlaw.json: law.png, law.svg, law_points.csv"},
+        {NULL, 0, NULL, 0, 0, NULL, NULL}};
+    if (report) opts[2] = (ll_opt){0};
+    int first = -1;
+    int prc = ll_opts_parse(report ? REPORT_USAGE : PLOT_USAGE, opts, argc, argv, &first);
+    if (prc) return prc == 1 ? 0 : 2;
+    if (!outdir && !each) return cli_fail("%s: --out is required; see layerlaw %s --help", cmd, cmd);
+    if (first < 0) return cli_fail("%s: no results given (law.json files or folders); see layerlaw %s --help", cmd, cmd);
+    const int optind = first;
     unsigned formats, figures;
     if (ll_plot_parse_formats(fmt_s, &formats) != 0) return cli_fail_lib();
     if (ll_plot_parse_figures(fig_s, &figures) != 0) return cli_fail_lib();

@@ -3,7 +3,9 @@
  * OUT/points/<key>/{law.json,layers.csv}; points already in the store are
  * skipped, so a rerun resumes.  docs/sweeps.md. */
 #include <cJSON.h>
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include "pipeline/pipeline.h"
 #include "report/provenance.h"
 #include "report/report.h"
+#include "sweep/slurm.h"
 #include "sweep/store.h"
 #include "sweep/sweep.h"
 
@@ -84,6 +87,44 @@ static void config_to_opts(const cJSON *c, ll_run_opts *o) {
 #undef B
 }
 
+/* Writes a point's law.json + layers.csv and reads law.json back: the row
+ * records exactly what the file says (called under the store's lock). */
+typedef struct {
+    const char *dir;
+    ll_run_result *r;
+    cJSON *law;
+    double t_report;
+} point_files;
+
+static int write_point_files(void *ctx, ll_store_record *rec) {
+    point_files *pf = ctx;
+    char lp[4200];
+    double t1 = ll_now();
+    if (ll_report_write_run(pf->dir, pf->r) != 0) return -1;
+    pf->t_report = ll_now() - t1;
+    pf->law = ll_json_load(ll_path_join(lp, sizeof lp, pf->dir, "law.json"));
+    if (!pf->law) { ll_set_error("%s: cannot read back", lp); return -1; }
+    rec->result = pf->law;
+    rec->tokens_per_s = ll_json_num(pf->law, "throughput", "tokens_per_s");
+    rec->n_params = ll_json_num(pf->law, "model", "n_params");
+    return 0;
+}
+
+/* The sweep's own record in law.json: name, file, key, axes, timings. */
+static cJSON *sweep_info(const ll_sweep *sw, const ll_sweep_point *p, double t_run, double t_prov) {
+    cJSON *si = cJSON_CreateObject();
+    cJSON_AddStringToObject(si, "name", sw->name);
+    cJSON_AddStringToObject(si, "file", sw->file);
+    cJSON_AddStringToObject(si, "key", p->key);
+    cJSON_AddNumberToObject(si, "index", p->index);
+    cJSON_AddStringToObject(si, "model_name", p->model_name);
+    cJSON_AddItemToObject(si, "axes", cJSON_Duplicate(p->axes, 1));
+    cJSON_AddItemToObject(si, "point_config", cJSON_Duplicate(p->config, 1));
+    cJSON_AddNumberToObject(si, "run_s", t_run);
+    cJSON_AddNumberToObject(si, "provenance_s", t_prov);
+    return si;
+}
+
 /* Runs one point; returns 0, or the pipeline's status (1 / 2). */
 static int run_point(const ll_sweep *sw, const ll_sweep_point *p, const char *out, ll_store *st, const char *label,
                      int first, int argc, char **argv) {
@@ -106,143 +147,109 @@ static int run_point(const ll_sweep *sw, const ll_sweep_point *p, const char *ou
     double tp0 = ll_now();
     cJSON *prov = ll_provenance(argc, argv, inputs, 4);
     double t_prov = ll_now() - tp0;
-    cJSON *si = cJSON_CreateObject();
-    cJSON_AddStringToObject(si, "name", sw->name);
-    cJSON_AddStringToObject(si, "file", sw->file);
-    cJSON_AddStringToObject(si, "key", p->key);
-    cJSON_AddNumberToObject(si, "index", p->index);
-    cJSON_AddStringToObject(si, "model_name", p->model_name);
-    cJSON_AddItemToObject(si, "axes", cJSON_Duplicate(p->axes, 1));
-    cJSON_AddItemToObject(si, "point_config", cJSON_Duplicate(p->config, 1));
-    cJSON_AddNumberToObject(si, "run_s", t_run);
-    cJSON_AddNumberToObject(si, "provenance_s", t_prov);
-    char dir[4096], pd[4096], lp[4200];
+    char dir[4096], pd[4096];
     snprintf(pd, sizeof pd, "%s/points", out);
     ll_path_join(dir, sizeof dir, pd, p->key);
     if (!r.extra) r.extra = cJSON_CreateObject();
     cJSON_AddItemToObject(r.extra, "provenance", prov);
-    cJSON_AddItemToObject(r.extra, "sweep", si);
-    const int have_law = r.have_law;
-    const ll_law law_fit = r.law;
-    double t1 = ll_now();
-    if (ll_report_write_run(dir, &r) != 0) {
-        ll_run_result_free(&r);
-        return 1;
-    }
-    double t_report = ll_now() - t1;
-    /* the record is exactly what law.json says */
-    cJSON *law = ll_json_load(ll_path_join(lp, sizeof lp, dir, "law.json"));
-    if (!law) { ll_run_result_free(&r); ll_set_error("%s: cannot read back", lp); return 1; }
+    cJSON_AddItemToObject(r.extra, "sweep", sweep_info(sw, p, t_run, t_prov));
     ll_store_record rec = {.key = p->key, .sweep = sw->name, .model = p->model_name, .axes = p->axes,
-                           .config = p->config, .result = law,
-                           .slope = have_law ? law_fit.slope : NAN, .pearson_r = have_law ? law_fit.pearson_r : NAN,
-                           .decay_ratio = have_law ? law_fit.decay_ratio : NAN,
-                           .tokens_per_s = ll_json_num(law, "throughput", "tokens_per_s"),
-                           .n_params = ll_json_num(law, "model", "n_params"), .seconds = t_run};
-    int put = ll_store_put(st, &rec);
+                           .config = p->config, .slope = r.have_law ? r.law.slope : NAN,
+                           .pearson_r = r.have_law ? r.law.pearson_r : NAN,
+                           .decay_ratio = r.have_law ? r.law.decay_ratio : NAN, .seconds = t_run};
+    point_files pf = {.dir = dir, .r = &r};
+    double t1 = ll_now();
+    int put = ll_store_put_locked(st, &rec, write_point_files, &pf);
     double t_book = ll_now() - t1;
-    cJSON_Delete(law);
+    cJSON_Delete(pf.law);
     ll_run_result_free(&r);
     if (put < 0) return 1;
+    if (put == 0) fprintf(stderr, "layerlaw: point %s: recorded by another sweep meanwhile; kept its row and files\n", p->key);
     if (getenv("LAYERLAW_SWEEP_OVERHEAD"))
         fprintf(stderr, "layerlaw: point %s: run %.4f s, provenance %.4f s, law.json+layers.csv %.4f s, store %.4f s "
-                        "(%.3f%% overhead)\n", p->key, t_run, t_prov, t_report, t_book - t_report, 100 * (t_prov + t_book) / t_run);
+                        "(%.3f%% overhead)\n", p->key, t_run, t_prov, pf.t_report, t_book - pf.t_report, 100 * (t_prov + t_book) / t_run);
     return 0;
 }
 
-static void print_summary(FILE *f, const ll_sweep *sw, ll_store *st, const int *sel, int nsel, const char *csv_path) {
-    cJSON *all = st ? ll_store_dump(st) : NULL;
-    size_t cap = 1 << 16, k = 0;
-    char *csv = ll_xmalloc(cap);
-#define CSV(...) do { int _w = snprintf(csv + k, cap - k, __VA_ARGS__); if (_w > 0 && k + (size_t)_w >= cap) { cap = 2 * (k + (size_t)_w) + 1024; csv = ll_xrealloc(csv, cap); _w = snprintf(csv + k, cap - k, __VA_ARGS__); } if (_w > 0) k += (size_t)_w; } while (0)
-    if (f) fprintf(f, "%-4s %-16s %-22s %10s", "#", "key", "model", "params");
-    CSV("index,key,model,params");
-    for (int a = 0; a < sw->n_axes; a++) { if (f) fprintf(f, " %-12s", sw->axis_names[a]); CSV(",%s", sw->axis_names[a]); }
-    if (f) fprintf(f, " %12s %9s %9s %12s  status\n", "slope", "pearson_r", "rho", "tokens/s");
-    CSV(",slope,pearson_r,rho,tokens_per_s,status\n");
-    for (int i = 0; i < nsel; i++) {
-        const ll_sweep_point *p = &sw->points[sel[i]];
-        const cJSON *rec = NULL;
-        for (const cJSON *x = all ? all->child : NULL; x; x = x->next)
-            if (!strcmp(cJSON_GetObjectItemCaseSensitive(x, "key")->valuestring, p->key)) { rec = x; break; }
-        double np = rec ? ll_json_num(cJSON_GetObjectItemCaseSensitive(rec, "result"), "model", "n_params") : NAN;
-        char nps[32];
-        if (isfinite(np)) snprintf(nps, sizeof nps, np >= 1e9 ? "%.2fB" : np >= 1e6 ? "%.1fM" : np >= 1e3 ? "%.1fK" : "%.0f",
-                                   np >= 1e9 ? np / 1e9 : np >= 1e6 ? np / 1e6 : np >= 1e3 ? np / 1e3 : np);
-        else snprintf(nps, sizeof nps, "-");
-        if (f) fprintf(f, "%-4d %-16s %-22.22s %10s", p->index + 1, p->key, p->model_name, nps);
-        CSV("%d,%s,%s,%.17g", p->index + 1, p->key, p->model_name, np);
-        for (int a = 0; a < sw->n_axes; a++) {
-            char v[128];
-            ll_sweep_value_str(cJSON_GetObjectItemCaseSensitive(p->axes, sw->axis_names[a]), v, sizeof v);
-            if (f) fprintf(f, " %-12.12s", v);
-            CSV(",%s", v);
-        }
-        const char *status = rec                                   ? "done"
-                             : !ll_path_exists(p->model_path)      ? "missing"
-                             : st && ll_store_failed(st, p->key) == 1 ? "failed"
-                                                                    : "not run";
-        double sl = rec ? ll_json_num(rec, "slope", NULL) : NAN, pr = rec ? ll_json_num(rec, "pearson_r", NULL) : NAN,
-               rho = rec ? ll_json_num(rec, "decay_ratio", NULL) : NAN, tps = rec ? ll_json_num(rec, "tokens_per_s", NULL) : NAN;
-        if (f) fprintf(f, " %12.6g %9.5f %9.5f %12.4g  %s%s%s\n", sl, pr, rho, tps, status,
-                strcmp(status, "missing") ? "" : " ", strcmp(status, "missing") ? "" : p->model_path);
-        CSV(",%.17g,%.17g,%.17g,%.17g,%s\n", sl, pr, rho, tps, status);
+/* One CSV field (RFC 4180): quoted when it holds a comma, a quote or a line
+ * break, quotes doubled. */
+static void csv_field(ll_sbuf *b, const char *s) {
+    if (!strpbrk(s, ",\"\r\n")) { ll_sb_puts(b, s); return; }
+    ll_sb_add(b, "\"", 1);
+    for (; *s; s++) ll_sb_add(b, *s == '"' ? "\"\"" : s, *s == '"' ? 2 : 1);
+    ll_sb_add(b, "\"", 1);
+}
+
+static const char *summary_status(ll_store *st, const ll_sweep_point *p, const cJSON *rec) {
+    return rec                                      ? "done"
+           : !ll_path_exists(p->model_path)         ? "missing"
+           : st && ll_store_failed(st, p->key) == 1 ? "failed"
+                                                    : "not run";
+}
+
+static void params_str(double np, char *nps, size_t cap) {
+    if (isfinite(np)) snprintf(nps, cap, np >= 1e9 ? "%.2fB" : np >= 1e6 ? "%.1fM" : np >= 1e3 ? "%.1fK" : "%.0f",
+                               np >= 1e9 ? np / 1e9 : np >= 1e6 ? np / 1e6 : np >= 1e3 ? np / 1e3 : np);
+    else snprintf(nps, cap, "-");
+}
+
+/* One point's line of the table (f, may be NULL) and of summary.csv. */
+static void summary_row(FILE *f, ll_sbuf *csv, const ll_sweep *sw, ll_store *st, const ll_sweep_point *p) {
+    cJSON *rec = st ? ll_store_get(st, p->key) : NULL;
+    double np = rec ? ll_json_num(cJSON_GetObjectItemCaseSensitive(rec, "result"), "model", "n_params") : NAN;
+    char nps[32];
+    params_str(np, nps, sizeof nps);
+    if (f) fprintf(f, "%-4d %-16s %-22.22s %10s", p->index + 1, p->key, p->model_name, nps);
+    ll_sb_printf(csv, "%d,", p->index + 1);
+    csv_field(csv, p->key);
+    ll_sb_puts(csv, ",");
+    csv_field(csv, p->model_name);
+    ll_sb_printf(csv, ",%.17g", np);
+    for (int a = 0; a < sw->n_axes; a++) {
+        char v[128];
+        ll_sweep_value_str(cJSON_GetObjectItemCaseSensitive(p->axes, sw->axis_names[a]), v, sizeof v);
+        if (f) fprintf(f, " %-12.12s", v);
+        ll_sb_puts(csv, ",");
+        csv_field(csv, v);
     }
-#undef CSV
-    if (csv_path) ll_write_file_atomic(csv_path, csv, k);
-    free(csv);
-    cJSON_Delete(all);
+    const char *status = summary_status(st, p, rec);
+    double sl = rec ? ll_json_num(rec, "slope", NULL) : NAN, pr = rec ? ll_json_num(rec, "pearson_r", NULL) : NAN,
+           rho = rec ? ll_json_num(rec, "decay_ratio", NULL) : NAN, tps = rec ? ll_json_num(rec, "tokens_per_s", NULL) : NAN;
+    int missing = !strcmp(status, "missing");
+    if (f) fprintf(f, " %12.6g %9.5f %9.5f %12.4g  %s%s%s\n", sl, pr, rho, tps, status, missing ? " " : "",
+                   missing ? p->model_path : "");
+    ll_sb_printf(csv, ",%.17g,%.17g,%.17g,%.17g,%s\n", sl, pr, rho, tps, status);
+    cJSON_Delete(rec);
 }
 
-/* The sbatch script: a job array whose task I runs the points with
- * index % N == I, all writing one store. */
-static int write_slurm(const ll_sweep *sw, const char *cfg_path, const char *out, const char *store, int chunk,
-                       char **only, int n_only, char **sbatch, int n_sbatch, int n_points, char *path_out, size_t cap) {
-    int tasks = (n_points + chunk - 1) / chunk;
-    if (tasks < 1) tasks = 1;
-    char bin[4096];
-    ssize_t bl = readlink("/proc/self/exe", bin, sizeof bin - 1);
-    if (bl <= 0) snprintf(bin, sizeof bin, "layerlaw");
-    else bin[bl] = 0;
-    char cfg_abs[4096], out_abs[4096], store_abs[4096], cwd[4096];
-    if (!getcwd(cwd, sizeof cwd)) snprintf(cwd, sizeof cwd, ".");
-    if (!realpath(cfg_path, cfg_abs)) snprintf(cfg_abs, sizeof cfg_abs, "%s", cfg_path);
-    if (!realpath(out, out_abs)) snprintf(out_abs, sizeof out_abs, "%s", out);
-    if (!realpath(store, store_abs)) snprintf(store_abs, sizeof store_abs, "%s", store);
-    size_t scap = 8192 + 512 * (size_t)(n_only + n_sbatch), k = 0;
-    char *s = ll_xmalloc(scap);
-    k += (size_t)snprintf(s + k, scap - k,
-                          "#!/bin/bash\n"
-                          "# written by: layerlaw sweep %s --slurm  (sweep '%s', %d points, %d per task)\n"
-                          "# submit:     sbatch %s/sweep.sbatch\n"
-                          "# Every task writes the same results store; a task resubmitted after a failure\n"
-                          "# or a time limit skips the points already recorded.\n"
-                          "#SBATCH --job-name=layerlaw-%s\n"
-                          "#SBATCH --array=0-%d\n"
-                          "#SBATCH --output=%s/slurm/%%A_%%a.out\n",
-                          cfg_path, sw->name, n_points, chunk, out_abs, sw->name, tasks - 1, out_abs);
-    for (int i = 0; i < n_sbatch; i++) k += (size_t)snprintf(s + k, scap - k, "#SBATCH %s\n", sbatch[i]);
-    k += (size_t)snprintf(s + k, scap - k,
-                          "set -euo pipefail\n"
-                          "cd '%s'   # relative paths in the sweep file are taken from here\n"
-                          "mkdir -p '%s/slurm'\n"
-                          "export LAYERLAW_QUIET=1\n"
-                          "exec '%s' sweep '%s' --out '%s' --store '%s' --journal delete --tasks %d --task \"$SLURM_ARRAY_TASK_ID\"",
-                          cwd, out_abs, bin, cfg_abs, out_abs, store_abs, tasks);
-    for (int i = 0; i < n_only; i++) k += (size_t)snprintf(s + k, scap - k, " --only '%s'", only[i]);
-    k += (size_t)snprintf(s + k, scap - k, " --quiet\n");
-    snprintf(path_out, cap, "%s/sweep.sbatch", out);
-    int rc = ll_write_file_atomic(path_out, s, k);
-    if (rc == 0) chmod(path_out, 0755);
-    free(s);
-    return rc;
+static void print_summary(FILE *f, const ll_sweep *sw, ll_store *st, const int *sel, int nsel, const char *csv_path) {
+    ll_sbuf csv = {0};
+    if (f) fprintf(f, "%-4s %-16s %-22s %10s", "#", "key", "model", "params");
+    ll_sb_puts(&csv, "index,key,model,params");
+    for (int a = 0; a < sw->n_axes; a++) {
+        if (f) fprintf(f, " %-12s", sw->axis_names[a]);
+        ll_sb_puts(&csv, ",");
+        csv_field(&csv, sw->axis_names[a]);
+    }
+    if (f) fprintf(f, " %12s %9s %9s %12s  status\n", "slope", "pearson_r", "rho", "tokens/s");
+    ll_sb_puts(&csv, ",slope,pearson_r,rho,tokens_per_s,status\n");
+    for (int i = 0; i < nsel; i++) summary_row(f, &csv, sw, st, &sw->points[sel[i]]);
+    if (csv_path && ll_write_file_atomic(csv_path, csv.s, csv.n) != 0)
+        fprintf(stderr, "layerlaw: %s\n", ll_last_error());
+    free(csv.s);
 }
 
-int cmd_sweep(int argc, char **argv) {
-    const char *out = NULL, *store_path = NULL, *journal = NULL;
-    int dry = 0, quiet = 0, slurm = 0, chunk = 1, task = -1, tasks = 0;
-    char **only = ll_xcalloc((size_t)argc + 1, sizeof(char *)), **sbatch = ll_xcalloc((size_t)argc + 1, sizeof(char *));
-    int n_only = 0, n_sbatch = 0;
+/* The command's options. */
+typedef struct {
+    const char *out, *store_path, *journal, *cfg_path;
+    int dry, quiet, slurm, chunk, task, tasks;
+    char **only, **sbatch;
+    int n_only, n_sbatch;
+    char store_buf[4096];
+} sweep_args;
+
+/* Parses argv into a; 0, 1 (--help printed), or 2 (one line printed). */
+static int parse_args(int argc, char **argv, sweep_args *a) {
     enum { O_OUT = 1, O_STORE, O_JOURNAL, O_DRY, O_ONLY, O_TASK, O_TASKS, O_SLURM, O_CHUNK, O_SBATCH, O_QUIET, O_HELP };
     static const struct option opts[] = {
         {"out", 1, 0, O_OUT},       {"store", 1, 0, O_STORE},   {"journal", 1, 0, O_JOURNAL},
@@ -252,110 +259,113 @@ int cmd_sweep(int argc, char **argv) {
         {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
-    int c, rc = 2;
+    int c;
+    long v;
     char *end;
-    ll_sweep *sw = NULL;
-    ll_store *st = NULL;
-    int *sel = NULL;
+#define INTARG(dst, lo, name)                                                                          \
+    do {                                                                                               \
+        errno = 0;                                                                                     \
+        v = strtol(optarg, &end, 10);                                                                  \
+        if (end == optarg || *end || errno || v < (lo) || v > INT_MAX)                                 \
+            return cli_fail(name ": bad value '%s' (a whole number from %d to %d)", optarg, lo, INT_MAX); \
+        dst = (int)v;                                                                                  \
+    } while (0)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case O_OUT: out = optarg; break;
-        case O_STORE: store_path = optarg; break;
-        case O_JOURNAL: journal = optarg; break;
-        case O_DRY: dry = 1; break;
-        case O_ONLY: only[n_only++] = optarg; break;
-        case O_TASK: task = (int)strtol(optarg, &end, 10); if (*end || task < 0) { rc = cli_fail("--task: bad value '%s'", optarg); goto done; } break;
-        case O_TASKS: tasks = (int)strtol(optarg, &end, 10); if (*end || tasks < 1) { rc = cli_fail("--tasks: bad value '%s'", optarg); goto done; } break;
-        case O_SLURM: slurm = 1; break;
-        case O_CHUNK: chunk = (int)strtol(optarg, &end, 10); if (*end || chunk < 1) { rc = cli_fail("--slurm-chunk: bad value '%s'", optarg); goto done; } break;
-        case O_SBATCH: sbatch[n_sbatch++] = optarg; break;
-        case O_QUIET: quiet = 1; break;
-        case O_HELP: sweep_usage(stdout); rc = 0; goto done;
-        default: sweep_usage(stderr); rc = cli_fail("sweep: unknown or incomplete option '%s'", argv[optind - 1]); goto done;
+        case O_OUT: a->out = optarg; break;
+        case O_STORE: a->store_path = optarg; break;
+        case O_JOURNAL: a->journal = optarg; break;
+        case O_DRY: a->dry = 1; break;
+        case O_ONLY: a->only[a->n_only++] = optarg; break;
+        case O_TASK: INTARG(a->task, 0, "--task"); break;
+        case O_TASKS: INTARG(a->tasks, 1, "--tasks"); break;
+        case O_SLURM: a->slurm = 1; break;
+        case O_CHUNK: INTARG(a->chunk, 1, "--slurm-chunk"); break;
+        case O_SBATCH: a->sbatch[a->n_sbatch++] = optarg; break;
+        case O_QUIET: a->quiet = 1; break;
+        case O_HELP: sweep_usage(stdout); return 1;
+        default: sweep_usage(stderr); return cli_fail("sweep: unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
-    if (optind != argc - 1) { sweep_usage(stderr); rc = cli_fail("sweep: give exactly one sweep file"); goto done; }
-    if ((task >= 0) != (tasks > 0)) { rc = cli_fail("sweep: --task and --tasks go together"); goto done; }
-    if (tasks > 0 && task >= tasks) { rc = cli_fail("--task %d: must be below --tasks %d", task, tasks); goto done; }
-    if (journal && strcmp(journal, "wal") && strcmp(journal, "delete")) { rc = cli_fail("--journal: unknown mode '%s' (wal|delete)", journal); goto done; }
-    const char *cfg_path = argv[optind];
-    sw = ll_sweep_load(cfg_path);
-    if (!sw) { rc = cli_fail_lib(); goto done; }
-    if (!out) out = sw->out;
-    if (!out) { rc = cli_fail("%s: no output folder (give out: in the file or --out DIR)", cfg_path); goto done; }
-    char store_buf[4096];
-    if (!store_path) store_path = sw->store;
-    if (!store_path) store_path = ll_path_join(store_buf, sizeof store_buf, out, "results.sqlite");
-    if (!journal) journal = sw->journal;
-    /* the points selected */
-    sel = ll_xmalloc(sizeof(int) * (size_t)(sw->n_points + 1));
+#undef INTARG
+    if (optind != argc - 1) { sweep_usage(stderr); return cli_fail("sweep: give exactly one sweep file"); }
+    if ((a->task >= 0) != (a->tasks > 0)) return cli_fail("sweep: --task and --tasks go together");
+    if (a->tasks > 0 && a->task >= a->tasks) return cli_fail("--task %d: must be below --tasks %d", a->task, a->tasks);
+    if (a->journal && strcmp(a->journal, "wal") && strcmp(a->journal, "delete"))
+        return cli_fail("--journal: unknown mode '%s' (wal|delete)", a->journal);
+    a->cfg_path = argv[optind];
+    return 0;
+}
+
+/* The selected points' indices: --only, then the task's share (chunks of the
+ * matching points dealt round robin).  -1 + error on a bad filter. */
+static int select_points(const ll_sweep *sw, const sweep_args *a, int *sel) {
     int nsel = 0, nmatch = 0;
     for (int i = 0; i < sw->n_points; i++) {
-        int m = ll_sweep_point_matches(sw, &sw->points[i], only, n_only);
-        if (m < 0) { rc = cli_fail_lib(); goto done; }
-        /* a task's share: chunks of the matching points, dealt round robin */
-        if (m && (slurm || tasks == 0 || (nmatch / chunk) % tasks == task)) sel[nsel++] = i;
+        int m = ll_sweep_point_matches(sw, &sw->points[i], a->only, a->n_only);
+        if (m < 0) return -1;
+        if (m && (a->slurm || a->tasks == 0 || (nmatch / a->chunk) % a->tasks == a->task)) sel[nsel++] = i;
         nmatch += m;
     }
-    if (slurm) {
-        if (nsel == 0) { rc = cli_fail("%s: no point matches the --only filters", cfg_path); goto done; }
-        /* the store is created here, with the rollback journal (tasks on
-         * several hosts: WAL needs them on one) unless told otherwise */
-        if (ll_mkdirs(out) != 0) { rc = cli_fail_lib(); goto done; }
-        st = ll_store_open(store_path, journal ? journal : "delete");
-        if (!st) { rc = cli_fail_lib(); goto done; }
-        const char *jm = ll_store_journal(st);
-        if (jm && !strcmp(jm, "wal") && !(journal && !strcmp(journal, "wal")))
-            fprintf(stderr, "layerlaw: warning: %s was created with the WAL journal, which needs every task on one host; "
-                            "for tasks on several hosts give a new store (--store FILE)\n", store_path);
-        char sp[4200];
-        char sd[4200];
-        snprintf(sd, sizeof sd, "%s/slurm", out); /* Slurm opens the task logs before the script runs */
-        if (ll_mkdirs(sd) != 0 ||
-            write_slurm(sw, cfg_path, out, store_path, chunk, only, n_only, sbatch, n_sbatch, nsel, sp, sizeof sp) != 0) {
-            rc = cli_fail_lib();
-            goto done;
+    return nsel;
+}
+
+/* --slurm: the store is created here, with the rollback journal (tasks on
+ * several hosts: WAL needs them on one) unless told otherwise. */
+static int do_slurm(const ll_sweep *sw, const sweep_args *a, int nsel) {
+    if (nsel == 0) return cli_fail("%s: no point matches the --only filters", a->cfg_path);
+    if (ll_mkdirs(a->out) != 0) return cli_fail_lib();
+    ll_store *st = ll_store_open(a->store_path, a->journal ? a->journal : "delete");
+    if (!st) return cli_fail_lib();
+    const char *jm = ll_store_journal(st);
+    if (jm && !strcmp(jm, "wal") && !(a->journal && !strcmp(a->journal, "wal")))
+        fprintf(stderr, "layerlaw: warning: %s was created with the WAL journal, which needs every task on one host; "
+                        "for tasks on several hosts give a new store (--store FILE)\n", a->store_path);
+    ll_store_close(st);
+    char sp[4200], sd[4200];
+    snprintf(sd, sizeof sd, "%s/slurm", a->out); /* Slurm opens the task logs before the script runs */
+    ll_slurm_opts so = {.cfg_path = a->cfg_path, .out = a->out, .store = a->store_path, .chunk = a->chunk,
+                        .only = a->only, .n_only = a->n_only, .sbatch = a->sbatch, .n_sbatch = a->n_sbatch,
+                        .n_points = nsel};
+    if (ll_mkdirs(sd) != 0 || ll_sweep_write_slurm(sw, &so, sp, sizeof sp) != 0) return cli_fail_lib();
+    printf("%s: %d points in %d array tasks; submit with: sbatch %s\n", sp, nsel, ll_slurm_tasks(nsel, a->chunk), sp);
+    return 0;
+}
+
+/* --dry-run: nothing is created; the store is read only if it exists. */
+static int do_dry_run(const ll_sweep *sw, const sweep_args *a, const int *sel, int nsel) {
+    ll_store *st = NULL;
+    if (ll_path_exists(a->store_path) && !(st = ll_store_open_readonly(a->store_path))) return cli_fail_lib();
+    int n_done = 0, n_missing = 0;
+    printf("%s: sweep '%s', %d points (%d selected)\n", a->cfg_path, sw->name, sw->n_points, nsel);
+    printf("%-4s %-16s %-22s %-9s", "#", "key", "model", "kind");
+    for (int i = 0; i < sw->n_axes; i++) printf(" %-12s", sw->axis_names[i]);
+    printf("  status\n");
+    for (int i = 0; i < nsel; i++) {
+        const ll_sweep_point *p = &sw->points[sel[i]];
+        const char *status = point_status(st, p);
+        n_done += is_done(status);
+        n_missing += !strcmp(status, "missing");
+        printf("%-4d %-16s %-22.22s %-9s", p->index + 1, p->key, p->model_name, p->model_kind);
+        for (int x = 0; x < sw->n_axes; x++) {
+            char v[128];
+            ll_sweep_value_str(cJSON_GetObjectItemCaseSensitive(p->axes, sw->axis_names[x]), v, sizeof v);
+            printf(" %-12.12s", v);
         }
-        printf("%s: %d points in %d array tasks; submit with: sbatch %s\n", sp, nsel, (nsel + chunk - 1) / chunk, sp);
-        rc = 0;
-        goto done;
+        if (!strcmp(status, "missing")) printf("  missing: %s\n", p->model_path);
+        else printf("  %s\n", status);
     }
-    if (dry) {
-        /* nothing is created: the store is read only if it exists */
-        if (ll_path_exists(store_path)) {
-            st = ll_store_open(store_path, NULL);
-            if (!st) { rc = cli_fail_lib(); goto done; }
-        }
-        int n_done = 0, n_missing = 0;
-        printf("%s: sweep '%s', %d points (%d selected)\n", cfg_path, sw->name, sw->n_points, nsel);
-        printf("%-4s %-16s %-22s %-9s", "#", "key", "model", "kind");
-        for (int a = 0; a < sw->n_axes; a++) printf(" %-12s", sw->axis_names[a]);
-        printf("  status\n");
-        for (int i = 0; i < nsel; i++) {
-            const ll_sweep_point *p = &sw->points[sel[i]];
-            const char *status = point_status(st, p);
-            n_done += is_done(status);
-            n_missing += !strcmp(status, "missing");
-            printf("%-4d %-16s %-22.22s %-9s", p->index + 1, p->key, p->model_name, p->model_kind);
-            for (int a = 0; a < sw->n_axes; a++) {
-                char v[128];
-                ll_sweep_value_str(cJSON_GetObjectItemCaseSensitive(p->axes, sw->axis_names[a]), v, sizeof v);
-                printf(" %-12.12s", v);
-            }
-            if (!strcmp(status, "missing")) printf("  missing: %s\n", p->model_path);
-            else printf("  %s\n", status);
-        }
-        printf("%d done, %d to run, %d with a missing model\n", n_done, nsel - n_done - n_missing, n_missing);
-        rc = 0;
-        goto done;
-    }
-    if (ll_mkdirs(out) != 0) { rc = cli_fail_lib(); goto done; }
-    st = ll_store_open(store_path, journal);
-    if (!st) { rc = cli_fail_lib(); goto done; }
-    int n_run = 0, n_skip = 0, n_missing = 0, n_fail = 0, n_todo = 0;
+    printf("%d done, %d to run, %d with a missing model\n", n_done, nsel - n_done - n_missing, n_missing);
+    ll_store_close(st);
+    return 0;
+}
+
+/* Runs the selected points not yet done; 0, or 1 when a point failed. */
+static int run_points(const ll_sweep *sw, const sweep_args *a, ll_store *st, const int *sel, int nsel, int argc,
+                      char **argv) {
+    int n_run = 0, n_skip = 0, n_missing = 0, n_fail = 0, n_todo = 0, k_todo = 0;
     for (int i = 0; i < nsel; i++) n_todo += !is_done(point_status(st, &sw->points[sel[i]]));
     double t_start = ll_now();
-    int k_todo = 0;
     for (int i = 0; i < nsel; i++) {
         const ll_sweep_point *p = &sw->points[sel[i]];
         const char *status = point_status(st, p);
@@ -368,10 +378,9 @@ int cmd_sweep(int argc, char **argv) {
             continue;
         }
         char label[256], eta[32] = "?";
-        double el = ll_now() - t_start;
-        if (n_run > 0) ll_format_duration(el / n_run * (n_todo - k_todo + 1), eta, sizeof eta);
+        if (n_run > 0) ll_format_duration((ll_now() - t_start) / n_run * (n_todo - k_todo + 1), eta, sizeof eta);
         snprintf(label, sizeof label, "point %d/%d %s (sweep ETA %s)", k_todo, n_todo, p->model_name, eta);
-        int prc = run_point(sw, p, out, st, label, n_run + n_fail == 0, argc + 1, argv - 1);
+        int prc = run_point(sw, p, a->out, st, label, n_run + n_fail == 0, argc + 1, argv - 1);
         if (prc != 0) {
             fprintf(stderr, "layerlaw: point %d/%d (%s, %s) failed: %s\n", k_todo, n_todo, p->key, p->model_name, ll_last_error());
             ll_store_put_failure(st, p->key, prc, ll_last_error());
@@ -381,17 +390,41 @@ int cmd_sweep(int argc, char **argv) {
         n_run++;
     }
     char csv[4200];
-    snprintf(csv, sizeof csv, "%s/summary.csv", out);
-    if (!quiet) print_summary(stdout, sw, st, sel, nsel, csv);
-    else print_summary(NULL, sw, st, sel, nsel, csv);
+    snprintf(csv, sizeof csv, "%s/summary.csv", a->out);
+    print_summary(a->quiet ? NULL : stdout, sw, st, sel, nsel, csv);
     fprintf(stderr, "layerlaw: sweep '%s': %d run, %d already done, %d missing, %d failed; store %s\n", sw->name, n_run,
-            n_skip, n_missing, n_fail, store_path);
-    rc = n_fail ? 1 : 0;
+            n_skip, n_missing, n_fail, a->store_path);
+    return n_fail ? 1 : 0;
+}
+
+int cmd_sweep(int argc, char **argv) {
+    sweep_args a = {.chunk = 1, .task = -1};
+    a.only = ll_xcalloc((size_t)argc + 1, sizeof(char *));
+    a.sbatch = ll_xcalloc((size_t)argc + 1, sizeof(char *));
+    ll_sweep *sw = NULL;
+    ll_store *st = NULL;
+    int *sel = NULL, nsel;
+    int rc = parse_args(argc, argv, &a);
+    if (rc != 0) { rc = rc == 1 ? 0 : 2; goto done; }
+    rc = 2;
+    if (!(sw = ll_sweep_load(a.cfg_path))) { rc = cli_fail_lib(); goto done; }
+    if (!a.out) a.out = sw->out;
+    if (!a.out) { rc = cli_fail("%s: no output folder (give out: in the file or --out DIR)", a.cfg_path); goto done; }
+    if (!a.store_path) a.store_path = sw->store;
+    if (!a.store_path) a.store_path = ll_path_join(a.store_buf, sizeof a.store_buf, a.out, "results.sqlite");
+    if (!a.journal) a.journal = sw->journal;
+    sel = ll_xmalloc(sizeof(int) * (size_t)(sw->n_points + 1));
+    if ((nsel = select_points(sw, &a, sel)) < 0) { rc = cli_fail_lib(); goto done; }
+    if (a.slurm) { rc = do_slurm(sw, &a, nsel); goto done; }
+    if (a.dry) { rc = do_dry_run(sw, &a, sel, nsel); goto done; }
+    /* the store is opened (and checked: ours, writable, a regular file) before any point runs */
+    if (ll_mkdirs(a.out) != 0 || !(st = ll_store_open(a.store_path, a.journal))) { rc = cli_fail_lib(); goto done; }
+    rc = run_points(sw, &a, st, sel, nsel, argc, argv);
 done:
     ll_store_close(st);
     ll_sweep_free(sw);
     free(sel);
-    free(only);
-    free(sbatch);
+    free(a.only);
+    free(a.sbatch);
     return rc;
 }

@@ -42,7 +42,7 @@ int cmd_tokenize(int argc, char **argv) {
     const ll_opt opts[] = {
         {"tokenizer", LL_OPT_STR, &tok_path, 0, 0, "P", "tokenizer.json, a folder holding it, or a .gguf model (required)"},
         {"text", LL_OPT_STR, &text, 0, 0, "FILE", "input (plain text or JSONL, gzip or not); stdin if absent or '-'"},
-        {"split", LL_OPT_STR, &split_s, 0, 0, "S", "auto|line|paragraph|file|jsonl (default auto: jsonl for\nnames ending .jsonl, .ndjson (+ .gz), else line)"},
+        {"split", LL_OPT_CHOICE, &split_s, 0, 0, "S", "auto|line|paragraph|file|jsonl (default auto: jsonl for\nnames ending .jsonl, .ndjson (+ .gz), else line)", NULL, 0, ll_corpus_split_names},
         {"text-field", LL_OPT_STR, &field, 0, 0, "F", "JSONL field holding the text (default text)"},
         {"docs", LL_OPT_LONG, &docs, 1, 1e15, "N", "sample N documents uniformly without replacement"},
         {"seed", LL_OPT_U64, &seed, 0, 0, "S", "seed for --docs (default 0; splitmix64 + Algorithm S)", &seen_seed},

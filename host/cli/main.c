@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "report/plot.h"
 #include "core/ll_util.h"
 #include "backend/backend_info.h"
@@ -38,23 +39,15 @@ void cli_run_figure(const char *outdir) {
 
 int cli_fail_lib(void) { return cli_fail("%s", ll_last_error()); }
 
-const char *cli_backend_notice(const char *requested) {
-    char why[256];
-    int have = ll_cuda_available(why, sizeof why);
-    if (requested && strcmp(requested, "cpu") == 0 && have) {
-        fprintf(stderr, "layerlaw: using the CPU backend (as requested; CUDA available: %s)\n", why);
-        return "cpu";
-    }
-    if (have) {
-        fprintf(stderr, "layerlaw: using the CUDA backend (%s)\n", why);
-        return "cuda";
-    }
-    fprintf(stderr, "layerlaw: using the CPU backend (%s)\n", why);
-    return "cpu";
-}
+static const char INFO_USAGE[] =
+    "usage: layerlaw info\n\n"
+    "  The version, whether the CUDA backend is compiled in and a device present, the\n"
+    "  MPI / NCCL / hwloc builds and (CUDA) each device's kernel image.\n";
 
 int cmd_info(int argc, char **argv) {
-    (void)argc; (void)argv;
+    const ll_opt opts[] = {{NULL, 0, NULL, 0, 0, NULL, NULL}};
+    int prc = ll_opts_parse(INFO_USAGE, opts, argc, argv, NULL);
+    if (prc) return prc == 1 ? 0 : 2;
     char why[256];
     int have = ll_cuda_available(why, sizeof why);
     printf("layerlaw %s\n", LL_VERSION);
@@ -82,38 +75,34 @@ static void reexec_with_short_spin(int argc, char **argv) {
     unsetenv("GOMP_SPINCOUNT");
 }
 
+/* The one command table: usage, "unknown command" and the re-exec decision
+ * all read it.  spin: the command runs OpenMP work (re-exec with a short
+ * spin, above). */
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    int spin;
+    const char *help;
+} cmds[] = {
+    {"fit", cmd_fit, 1, "probes and the law from features you already have (.npy)"},
+    {"run", cmd_run, 1, "forward a model over tokens, capture every layer, fit the law"},
+    {"tokenize", cmd_tokenize, 0, "text -> token ids with an HF tokenizer.json"},
+    {"plot", cmd_plot, 0, "figures of the paper from results (law.json files or folders)"},
+    {"report", cmd_report, 0, "report.html + report.md: tables, figures, provenance of every run"},
+    {"bench", cmd_bench, 1, "per-layer throughput of the pipeline, repetitions with mean ± sd, peaks measured"},
+    {"sweep", cmd_sweep, 1, "every point of a sweep file (models x data x axes), resumable, one results store"},
+    {"info", cmd_info, 0, "version, backends, devices"},
+    {"topo", cmd_topo, 0, "the machine as layerlaw sees it: cores, NUMA, GPUs, NICs, rank bindings"},
+};
+#define N_CMDS (sizeof cmds / sizeof cmds[0])
+
 static void usage(FILE *f) {
     fprintf(f,
             "layerlaw %s — the law of equi-learning, layer by layer, fast\n\n"
             "usage: layerlaw <command> [options]   (layerlaw <command> --help)\n\n"
-            "commands:\n"
-            "  fit       probes and the law from features you already have (.npy)\n"
-            "  run       forward a model over tokens, capture every layer, fit the law\n"
-            "  tokenize  text -> token ids with an HF tokenizer.json\n"
-            "  plot      figures of the paper from results (law.json files or folders)\n"
-            "  report    report.html + report.md: tables, figures, provenance of every run\n"
-            "  bench     per-layer throughput of the pipeline, repetitions with mean ± sd, peaks measured\n"
-            "  sweep     every point of a sweep file (models x data x axes), resumable, one results store\n"
-            "  info      version, backends, devices\n"
-            "  topo      the machine as layerlaw sees it: cores, NUMA, GPUs, NICs, rank bindings\n",
+            "commands:\n",
             LL_VERSION);
-}
-
-/* Levenshtein distance of two short words (a longer one counts as far) */
-static int cmd_distance(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 30 || lb > 30) return 99;
-    int d[32][32];
-    for (size_t i = 0; i <= la; i++) d[i][0] = (int)i;
-    for (size_t j = 0; j <= lb; j++) d[0][j] = (int)j;
-    for (size_t i = 1; i <= la; i++)
-        for (size_t j = 1; j <= lb; j++) {
-            int v = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            if (d[i - 1][j] + 1 < v) v = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
-            d[i][j] = v;
-        }
-    return d[la][lb];
+    for (size_t i = 0; i < N_CMDS; i++) fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].help);
 }
 
 /* the library's warnings, printed (only host/cli prints) */
@@ -121,29 +110,30 @@ static void cli_print_warning(const char *line, void *ud) {
     (void)ud;
     fprintf(stderr, "layerlaw: warning: %s\n", line);
 }
+static void cli_print_note(const char *line, void *ud) {
+    (void)ud;
+    fprintf(stderr, "layerlaw: %s\n", line);
+}
 
 int main(int argc, char **argv) {
     ll_set_warn_handler(cli_print_warning, NULL);
-    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
+    ll_set_note_handler(cli_print_note, NULL);
+    if (argc < 2) { usage(stderr); return 2; }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
     if (!strcmp(argv[1], "--version")) { printf("layerlaw %s\n", LL_VERSION); return 0; }
-    static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
-        {"fit", cmd_fit}, {"run", cmd_run}, {"tokenize", cmd_tokenize}, {"info", cmd_info},
-        {"plot", cmd_plot}, {"report", cmd_report},
-        {"sweep", cmd_sweep}, {"bench", cmd_bench}, {"topo", cmd_topo},
-    };
-    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-        if (!strcmp(argv[1], cmds[i].name)) {
-            if (!strcmp(argv[1], "run") || !strcmp(argv[1], "fit") || !strcmp(argv[1], "sweep") ||
-                !strcmp(argv[1], "bench")) reexec_with_short_spin(argc, argv);
-            return cmds[i].fn(argc - 1, argv + 1);
-        }
+    const char *names[N_CMDS];
+    for (size_t i = 0; i < N_CMDS; i++) {
+        names[i] = cmds[i].name;
+        if (strcmp(argv[1], cmds[i].name)) continue;
+        if (cmds[i].spin) reexec_with_short_spin(argc, argv);
+        return cmds[i].fn(argc - 1, argv + 1);
+    }
     /* the error first, then one line of help (not the whole usage) */
-    const char *near = NULL;
-    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-        if (cmd_distance(argv[1], cmds[i].name) <= 2) near = cmds[i].name;
-    if (near) return cli_fail("unknown command '%s' (did you mean %s?); commands: run, fit, tokenize, info", argv[1], near);
-    return cli_fail("unknown command '%s'; commands: run, fit, tokenize, info (layerlaw --help)", argv[1]);
+    ll_sbuf list = {0};
+    for (size_t i = 0; i < N_CMDS; i++) ll_sb_printf(&list, "%s%s", i ? ", " : "", cmds[i].name);
+    const char *near = ll_did_you_mean(argv[1], names, N_CMDS);
+    int rc = near ? cli_fail("unknown command '%s' (did you mean %s?); commands: %s", argv[1], near, list.s)
+                  : cli_fail("unknown command '%s'; commands: %s (layerlaw --help)", argv[1], list.s);
+    free(list.s);
+    return rc;
 }

@@ -16,6 +16,7 @@ typedef enum {
     LL_OPT_LONG,      /* long long *dst */
     LL_OPT_U64,       /* uint64_t *dst (decimal) */
     LL_OPT_DOUBLE,    /* double *dst, finite, bounds */
+    LL_OPT_CHOICE,    /* const char **dst, one of `choices` */
 } ll_opt_kind;
 
 typedef struct {
@@ -26,11 +27,20 @@ typedef struct {
     const char *arg;  /* metavariable in the help ("N"), NULL for flags */
     const char *help; /* may hold '\n' for continuation lines */
     int *seen;        /* optional: set to 1 when the option is given */
+    char short_name;  /* optional: '-r' alike (e.g. bench's llama-bench forms) */
+    /* LL_OPT_CHOICE: the values, NULL-terminated, then more values accepted
+     * but not shown (aliases), NULL-terminated: {"a", "b", NULL, "b2", NULL}.
+     * Take it from the library's table (ll_position_names, ...), never a
+     * copy.  A value outside it: "--opt: 'v' is not one of a, b (did you
+     * mean a?)". */
+    const char *const *choices;
 } ll_opt;
 
-/* argv[0] is the subcommand's name.  Returns 0 (parsed; *first_operand, if
- * not NULL, is the index of the first non-option argument, else operands are
- * an error), 1 (--help printed on stdout: exit 0), or 2 (one error line
+/* argv[0] is the subcommand's name.  Options and operands may be mixed:
+ * argv is reordered (options first, operands after them, each in their order;
+ * "--" ends the options).  Returns 0 (parsed; *first_operand, if not NULL, is
+ * the index of the first operand, -1 when there is none; with first_operand
+ * NULL an operand is an error), 1 (--help printed on stdout: exit 0), or 2 (one error line
  * printed on stderr: exit 2). */
 int ll_opts_parse(const char *usage, const ll_opt *opts, int argc, char **argv, int *first_operand);
 void ll_opts_usage(FILE *f, const char *usage, const ll_opt *opts);

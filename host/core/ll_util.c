@@ -26,8 +26,8 @@ void ll_set_error(const char *fmt, ...) {
 
 const char *ll_last_error(void) { return g_err[0] ? g_err : "unknown error"; }
 
-static ll_warn_fn g_warn_fn;
-static void *g_warn_ud;
+static ll_warn_fn g_warn_fn, g_note_fn;
+static void *g_warn_ud, *g_note_ud;
 
 ll_warn_fn ll_set_warn_handler(ll_warn_fn fn, void *ud) {
     ll_warn_fn old = g_warn_fn;
@@ -36,16 +36,36 @@ ll_warn_fn ll_set_warn_handler(ll_warn_fn fn, void *ud) {
     return old;
 }
 
-void ll_warn(const char *fmt, ...) {
-    if (!g_warn_fn) return;
+ll_warn_fn ll_set_note_handler(ll_warn_fn fn, void *ud) {
+    ll_warn_fn old = g_note_fn;
+    g_note_fn = fn;
+    g_note_ud = ud;
+    return old;
+}
+
+/* one line (newlines folded) to fn */
+static void say(ll_warn_fn fn, void *ud, const char *fmt, va_list ap) {
     char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
     for (char *c = line; *c; c++)
         if (*c == '\n' || *c == '\r') *c = ' ';
-    g_warn_fn(line, g_warn_ud);
+    fn(line, ud);
+}
+
+void ll_warn(const char *fmt, ...) {
+    if (!g_warn_fn) return;
+    va_list ap;
+    va_start(ap, fmt);
+    say(g_warn_fn, g_warn_ud, fmt, ap);
+    va_end(ap);
+}
+
+void ll_note(const char *fmt, ...) {
+    if (!g_note_fn) return;
+    va_list ap;
+    va_start(ap, fmt);
+    say(g_note_fn, g_note_ud, fmt, ap);
+    va_end(ap);
 }
 
 static void oom(size_t n) {
@@ -103,7 +123,27 @@ char *ll_read_file(const char *path, size_t *len) {
     return buf;
 }
 
+/* An output is only ever put in place of a regular file (or nothing): a
+ * FIFO, a device, a socket, a folder or a symbolic link to nothing is left
+ * alone and refused.  0 / -1 + error naming path. */
+int ll_output_replaceable(const char *path) {
+    struct stat st, lst;
+    if (stat(path, &st) != 0) {
+        if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+            ll_set_error("%s: a symbolic link to nothing: not replaced", path);
+            return -1;
+        }
+        return 0;
+    }
+    if (S_ISREG(st.st_mode)) return 0;
+    ll_set_error("%s: exists and is not a regular file (%s): not replaced", path,
+                 S_ISDIR(st.st_mode) ? "a folder" : S_ISFIFO(st.st_mode) ? "a FIFO"
+                 : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : S_ISSOCK(st.st_mode) ? "a socket" : "special");
+    return -1;
+}
+
 FILE *ll_open_tmp(const char *path, char *tmp, size_t cap) {
+    if (ll_output_replaceable(path) != 0) return NULL;
     snprintf(tmp, cap, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(tmp);
     if (fd < 0) { ll_set_error("%s: cannot create: %s", path, strerror(errno)); return NULL; }
@@ -121,6 +161,7 @@ int ll_commit_tmp(FILE *f, const char *tmp, const char *path) {
     if (!bad && fsync(fileno(f)) != 0 && errno != EINVAL) bad = 1;
     if (fclose(f) != 0) bad = 1;
     if (bad) { unlink(tmp); ll_set_error("%s: write error", path); return -1; }
+    if (ll_output_replaceable(path) != 0) { unlink(tmp); return -1; } /* replaced by a FIFO meanwhile? */
     if (rename(tmp, path) != 0) {
         ll_set_error("%s: cannot rename: %s", path, strerror(errno));
         unlink(tmp);
@@ -190,8 +231,7 @@ int ll_private_open(ll_private_file *pf, const char *path) {
     char dir[4096];
     dir_of(path, dir, sizeof dir);
     if (ll_mkdirs(dir) != 0) return -1;
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) { ll_set_error("%s: is a folder", path); return -1; }
+    if (ll_output_replaceable(path) != 0) return -1;
 #ifdef O_TMPFILE
     pf->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
     if (pf->fd >= 0) { pf->anonymous = 1; return 0; }
@@ -227,6 +267,7 @@ int ll_private_publish(ll_private_file *pf) {
     }
     close(pf->fd);
     pf->fd = -1;
+    if (ll_output_replaceable(pf->path) != 0) { unlink(pf->tmp); ll_tmp_forget(pf->tmp); return -1; }
     if (rename(pf->tmp, pf->path) != 0) {
         ll_set_error("%s: cannot rename: %s", pf->path, strerror(errno));
         unlink(pf->tmp);
@@ -249,6 +290,12 @@ int ll_check_output_path(const char *path, const char *what) {
     if (!path || !*path) { ll_set_error("%s: an empty path", what); return -1; }
     if (stat(path, &st) == 0) {
         if (S_ISDIR(st.st_mode)) { ll_set_error("%s: is a folder, not a file (%s)", path, what); return -1; }
+    }
+    if (ll_output_replaceable(path) != 0) {
+        char m[1024];
+        snprintf(m, sizeof m, "%s", ll_last_error());
+        ll_set_error("%s (%s)", m, what);
+        return -1;
     }
     char buf[4096];
     dir_of(path, buf, sizeof buf);
@@ -531,4 +578,70 @@ double ll_json_num(const struct cJSON *o, const char *a, const char *b) {
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
     if (b) x = cJSON_GetObjectItemCaseSensitive(x, b);
     return cJSON_IsNumber(x) ? x->valuedouble : NAN;
+}
+
+int ll_edit_distance(const char *a, size_t la, const char *b, size_t lb) {
+    if (la > 64 || lb > 64) return 99;
+    /* optimal string alignment: insertions, deletions, substitutions and
+     * transpositions of neighbours ("cdua" is 1 from "cuda") */
+    int pp[65], prev[65], cur[65];
+    for (size_t j = 0; j <= lb; j++) prev[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int c = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            if (prev[j] + 1 < c) c = prev[j] + 1;
+            if (cur[j - 1] + 1 < c) c = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && pp[j - 2] + 1 < c) c = pp[j - 2] + 1;
+            cur[j] = c;
+        }
+        memcpy(pp, prev, sizeof(int) * (lb + 1));
+        memcpy(prev, cur, sizeof(int) * (lb + 1));
+    }
+    return prev[lb];
+}
+
+const char *ll_did_you_mean(const char *word, const char *const *choices, size_t n) {
+    if (!word) return NULL;
+    size_t lw = strlen(word);
+    const char *best = NULL;
+    int bd = 99;
+    for (size_t i = 0; i < n; i++) {
+        if (!choices[i]) continue;
+        size_t lc = strlen(choices[i]);
+        int d = ll_edit_distance(word, lw, choices[i], lc);
+        if (lw >= 3 && lw < lc && !strncmp(choices[i], word, lw) && d > 2) d = 2;
+        if (d < bd) { bd = d; best = choices[i]; }
+    }
+    /* "x" is 1 edit from every one-letter choice: near means at most 3
+     * edits and fewer edits than the word has letters */
+    if (bd > 3 || (size_t)bd >= lw) return NULL;
+    return best;
+}
+
+const char *ll_not_one_of(char *buf, size_t cap, const char *word, const char *const *choices, size_t n) {
+    ll_sbuf b = {0};
+    ll_sb_printf(&b, "'%s' is not one of ", word);
+    for (size_t i = 0; i < n; i++) ll_sb_printf(&b, "%s%s", i ? ", " : "", choices[i]);
+    const char *near = ll_did_you_mean(word, choices, n);
+    if (near) ll_sb_printf(&b, " (did you mean %s?)", near);
+    snprintf(buf, cap, "%s", b.s ? b.s : "");
+    free(b.s);
+    return buf;
+}
+
+const char *ll_getenv_renamed(const char *name, const char *old) {
+    const char *v = getenv(name);
+    if (v || !old) return v;
+    v = getenv(old);
+    static char warned[8][64]; /* the old names warned about */
+    if (v) {
+        int k = 0;
+        while (k < 8 && warned[k][0] && strcmp(warned[k], old)) k++;
+        if (k < 8 && !warned[k][0]) {
+            snprintf(warned[k], sizeof warned[k], "%s", old);
+            ll_warn("%s is deprecated: use %s", old, name);
+        }
+    }
+    return v;
 }

@@ -23,6 +23,17 @@ const char *ll_last_error(void);
 typedef void (*ll_warn_fn)(const char *line, void *ud);
 ll_warn_fn ll_set_warn_handler(ll_warn_fn fn, void *ud);
 void ll_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Notices (what a run chose, e.g. "using the CPU backend (...)", "60
+ * classes: ... pooled"): the same, through their own handler; the CLI prints
+ * "layerlaw: LINE".  Dropped when none is installed. */
+ll_warn_fn ll_set_note_handler(ll_warn_fn fn, void *ud);
+void ll_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Environment settings are all LAYERLAW_*.  ll_getenv_renamed(name, old):
+ * getenv(name), or else getenv(old) (a name from before the one prefix, e.g.
+ * LL_CUDA_ATTN_TC), read as a deprecated alias with one ll_warn per process
+ * ("OLD is deprecated: use NAME"). */
+const char *ll_getenv_renamed(const char *name, const char *old);
 
 /* Allocation that never returns NULL: on failure prints and exits(1). */
 void *ll_xmalloc(size_t n);
@@ -81,6 +92,10 @@ void ll_private_discard(ll_private_file *pf);
  * a writable folder.  what names the option in the message ("--dump-hidden").
  * 0 / -1 + error. */
 int ll_check_output_path(const char *path, const char *what);
+/* 0 when an output may be put at path (nothing there, or a regular file);
+ * -1 + error for a FIFO, device, socket, folder or dangling symbolic link.
+ * ll_check_output_path, ll_open_tmp/ll_commit_tmp and ll_private_* call it. */
+int ll_output_replaceable(const char *path);
 /* n files in dir (created if needed) that appear together or not at all
  * (temporary names, then renames; the old set is restored if a rename
  * fails).  0, or -1 + error naming the file. */
@@ -116,6 +131,19 @@ float ll_f16_to_f32(uint16_t h);
 float ll_bf16_to_f32(uint16_t h);
 uint16_t ll_f32_to_bf16(float f);
 uint16_t ll_f32_to_f16(float f);
+
+/* "Did you mean": the choice closest to `word` (Levenshtein distance, a
+ * prefix of at least 3 letters counts as distance <= 2), or NULL when none is
+ * within 3 edits (nor within half the word's length, for short words).  For
+ * every message about an unknown command, option, enumerated value, sweep
+ * key or figure name. */
+const char *ll_did_you_mean(const char *word, const char *const *choices, size_t n);
+/* Levenshtein distance of two strings (99 when either is over 64 bytes). */
+int ll_edit_distance(const char *a, size_t la, const char *b, size_t lb);
+/* One message for a value outside an enumeration, into buf:
+ *   "'nxt' is not one of next, current, previous (did you mean next?)"
+ * Returns buf. */
+const char *ll_not_one_of(char *buf, size_t cap, const char *word, const char *const *choices, size_t n);
 
 #define LL_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define LL_MAX(a, b) ((a) > (b) ? (a) : (b))

@@ -23,14 +23,9 @@
 #include <unistd.h>
 #include "core/ll_util.h"
 #include "dist/topo.h"
-#include "dist/dist_cuda.h"
+#include "backend/dist_device.h" /* the device side: CUDA facts, the NCCL communicator */
 #ifdef LL_HAVE_MPI
 #include <mpi.h>
-#endif
-#if defined(LL_HAVE_NCCL) && defined(LL_HAVE_CUDA) && defined(LL_HAVE_MPI)
-#define LL_DIST_NCCL 1
-#include <cuda_runtime_api.h>
-#include <nccl.h>
 #endif
 
 struct ll_dist {
@@ -40,11 +35,7 @@ struct ll_dist {
 #ifdef LL_HAVE_MPI
     MPI_Comm comm;
 #endif
-#ifdef LL_DIST_NCCL
-    ncclComm_t nccl;
-    cudaStream_t stream;
-    int nccl_device;
-#endif
+    ll_nccl *nccl; /* ll_dist_use_device's communicator (NULL: none) */
     int have_nccl;
     int device_reduce; /* ll_dist_choose_device_reduce said 1: 1 device table, 2 host table */
     char binding[256];
@@ -115,15 +106,11 @@ ll_dist *ll_dist_init(int *argc, char ***argv) {
 
 /* The NCCL communicator of d (ll_dist_use_device), if it joined one. */
 static void release_nccl(ll_dist *d) {
-#ifdef LL_DIST_NCCL
     if (d->have_nccl) {
-        ncclCommDestroy(d->nccl);
-        cudaStreamDestroy(d->stream);
+        ll_nccl_free(d->nccl);
+        d->nccl = NULL;
         d->have_nccl = 0;
     }
-#else
-    (void)d;
-#endif
 }
 
 void ll_dist_finalize(ll_dist *d) {
@@ -213,50 +200,10 @@ static int chain_sum_to(ll_dist *d, double *buf, size_t n, double *tmp, int root
 static int chain_sum(ll_dist *d, double *buf, size_t n, double *tmp) { return chain_sum_to(d, buf, n, tmp, 0); }
 #endif
 
-#ifdef LL_DIST_NCCL
-#define LL_NCCL(call)                                                                                  \
-    do {                                                                                               \
-        ncclResult_t ll_r_ = (call);                                                                   \
-        if (ll_r_ != ncclSuccess) {                                                                    \
-            ll_set_error("NCCL: %s failed: %s (rank %d)", #call, ncclGetErrorString(ll_r_), g_rank);  \
-            return -1;                                                                                 \
-        }                                                                                              \
-    } while (0)
-#define LL_CUDART(call)                                                                                \
-    do {                                                                                               \
-        cudaError_t ll_e_ = (call);                                                                    \
-        if (ll_e_ != cudaSuccess) {                                                                    \
-            ll_set_error("CUDA: %s failed: %s (rank %d)", #call, cudaGetErrorString(ll_e_), g_rank);  \
-            return -1;                                                                                 \
-        }                                                                                              \
-    } while (0)
-
-/* buf on rank root := Σ over ranks with ncclReduce, staged through device
- * memory in chunks (the statistics live on the host once downloaded). */
-static int nccl_sum(ll_dist *d, double *buf, size_t n, int root) {
-    size_t chunk = LL_MIN(n, (size_t)1 << 24); /* 128 MiB of doubles */
-    double *dev = NULL;
-    LL_CUDART(cudaSetDevice(d->nccl_device));
-    LL_CUDART(cudaMalloc((void **)&dev, chunk * sizeof(double)));
-    int rc = 0;
-    for (size_t off = 0; off < n && rc == 0; off += chunk) {
-        size_t m = LL_MIN(chunk, n - off);
-        if (cudaMemcpyAsync(dev, buf + off, m * sizeof(double), cudaMemcpyHostToDevice, d->stream) != cudaSuccess ||
-            ncclReduce(dev, dev, m, ncclDouble, ncclSum, root, d->nccl, d->stream) != ncclSuccess ||
-            cudaMemcpyAsync(buf + off, dev, m * sizeof(double), cudaMemcpyDeviceToHost, d->stream) != cudaSuccess ||
-            cudaStreamSynchronize(d->stream) != cudaSuccess) {
-            ll_set_error("NCCL: the statistics reduce failed at offset %zu of %zu (rank %d)", off, n, g_rank);
-            rc = -1;
-        }
-    }
-    cudaFree(dev);
-    return rc;
-}
-#endif
-
 int ll_dist_device_reduce_possible(const ll_dist *d) {
-#ifdef LL_DIST_NCCL
+#ifdef LL_HAVE_MPI
     const char *e = getenv("LAYERLAW_NCCL");
+    if (!ll_nccl_compiled()) return 0;
     if (!d || (e && !strcmp(e, "0"))) return 0;
     return d->size > 1 || (e && !strcmp(e, "1"));
 #else
@@ -276,7 +223,7 @@ int ll_dist_devstats_usable(const ll_dist *d, const ll_dist_devstats *s) {
 }
 
 int ll_dist_use_device(ll_dist *d, int device) {
-#ifdef LL_DIST_NCCL
+#ifdef LL_HAVE_MPI
     if (!d || d->have_nccl || !ll_dist_device_reduce_possible(d)) return 0;
     if (d->size > 1) {
         /* NCCL takes one rank per GPU: ranks sharing a device (a test of several
@@ -293,13 +240,11 @@ int ll_dist_use_device(ll_dist *d, int device) {
         if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Allgather (devices)");
         if (dup) return 0;
     }
-    ncclUniqueId id;
-    if (d->rank == 0) LL_NCCL(ncclGetUniqueId(&id));
-    if (d->size > 1) LL_MPI(MPI_Bcast(&id, (int)sizeof id, MPI_BYTE, 0, d->comm), "MPI_Bcast (NCCL id)");
-    LL_CUDART(cudaSetDevice(device));
-    LL_CUDART(cudaStreamCreateWithFlags(&d->stream, cudaStreamNonBlocking));
-    LL_NCCL(ncclCommInitRank(&d->nccl, d->size, id, d->rank));
-    d->nccl_device = device;
+    unsigned char id[LL_NCCL_ID_BYTES];
+    if (d->rank == 0 && ll_nccl_unique_id(id, d->rank) != 0) return -1;
+    if (d->size > 1) LL_MPI(MPI_Bcast(id, (int)sizeof id, MPI_BYTE, 0, d->comm), "MPI_Bcast (NCCL id)");
+    d->nccl = ll_nccl_new(id, d->size, d->rank, device);
+    if (!d->nccl) return -1;
     d->have_nccl = 1;
     return 0;
 #else
@@ -311,9 +256,7 @@ int ll_dist_use_device(ll_dist *d, int device) {
 #ifdef LL_HAVE_MPI
 /* Sum of per-rank buffers onto rank root by the job's transport. */
 static int dist_sum(ll_dist *d, double *buf, size_t n, double *tmp, int root) {
-#ifdef LL_DIST_NCCL
-    if (d->have_nccl) return nccl_sum(d, buf, n, root);
-#endif
+    if (d->have_nccl) return ll_nccl_sum_host(d->nccl, buf, n, root);
     return chain_sum_to(d, buf, n, tmp, root);
 }
 
@@ -568,19 +511,17 @@ int ll_dist_choose_device_reduce(ll_dist *d, const ll_dist_devstats *s, int *mix
  * (tmp: scratch of min(cnt, LL_CHAIN_CHUNK) doubles). */
 static int table_sum(ll_dist *d, const ll_dist_devstats *s, double *buf, size_t cnt, int root, double *tmp, int e) {
     if (s->host_memory) return chain_sum_to(d, buf, cnt, tmp, root);
-#ifdef LL_DIST_NCCL
-    ncclResult_t nr = ncclReduce(buf, buf, cnt, ncclDouble, ncclSum, root, d->nccl, (cudaStream_t)s->stream);
-    if (nr != ncclSuccess) {
-        ll_set_error("NCCL: ncclReduce of entry %d's statistics (%zu doubles) onto rank %d failed: %s (rank %d)", e, cnt,
-                     root, ncclGetErrorString(nr), d->rank);
+    if (!d->have_nccl) {
+        ll_set_error("the device reduce needs a CUDA + NCCL build (rank %d)", d->rank);
+        return -1;
+    }
+    if (ll_nccl_reduce(d->nccl, buf, cnt, root, s->stream) != 0) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", ll_last_error());
+        ll_set_error("entry %d's statistics: %s", e, why);
         return -1;
     }
     return 0;
-#else
-    (void)e;
-    ll_set_error("the device reduce needs a CUDA + NCCL build (rank %d)", d->rank);
-    return -1;
-#endif
 }
 #endif
 
@@ -630,15 +571,7 @@ int ll_dist_reduce_solve_device(ll_dist *d, const ll_dist_devstats *s, double ri
         rc = table_sum(d, s, buf, cnt, root, tmp, e);
         if (rc == 0 && d->rank == root) rc = s->unpack(s->ctx, e);
     }
-#ifdef LL_DIST_NCCL
-    if (rc == 0 && !s->host_memory) {
-        cudaError_t ce = cudaStreamSynchronize((cudaStream_t)s->stream);
-        if (ce != cudaSuccess) {
-            ll_set_error("CUDA: the device reduce of the statistics failed: %s (rank %d)", cudaGetErrorString(ce), d->rank);
-            rc = -1;
-        }
-    }
-#endif
+    if (rc == 0 && !s->host_memory && ll_nccl_wait(d->nccl, s->stream) != 0) rc = -1;
     /* a rank that failed inside the reduce stops the others here */
     if (ll_dist_any_failed(d, rc != 0) >= 0) { rc = -1; goto out; }
     /* 4. each rank solves its block where it is; results meet on rank 0 */
@@ -728,13 +661,16 @@ void ll_dist_build_info(char *buf, int cap) {
 #else
     o += snprintf(buf + o, (size_t)(cap - o), "mpi: no (built without an MPI library: one process only)\n");
 #endif
-#ifdef LL_DIST_NCCL
-    int nv = 0;
-    ncclGetVersion(&nv);
-    o += snprintf(buf + o, (size_t)(cap - o), "nccl: yes (%d.%d.%d)\n", nv / 10000, nv / 100 % 100, nv % 100);
+#ifdef LL_HAVE_MPI
+    const int with_nccl = ll_nccl_compiled();
 #else
-    o += snprintf(buf + o, (size_t)(cap - o), "nccl: no\n");
+    const int with_nccl = 0; /* NCCL's communicator is set up over MPI */
 #endif
+    if (with_nccl) {
+        int nv = ll_nccl_version();
+        o += snprintf(buf + o, (size_t)(cap - o), "nccl: yes (%d.%d.%d)\n", nv / 10000, nv / 100 % 100, nv % 100);
+    } else
+        o += snprintf(buf + o, (size_t)(cap - o), "nccl: no\n");
 #ifdef LL_HAVE_HWLOC
     snprintf(buf + o, (size_t)(cap - o), "hwloc: yes\n");
 #else
@@ -926,27 +862,13 @@ void ll_dist_abort(ll_dist *d, int rc) {
 int ll_dist_has_nccl(const ll_dist *d) { return d && d->have_nccl; }
 
 int ll_dist_nccl_send_floats(ll_dist *d, int dest, const float *buf, size_t n) {
-#ifdef LL_DIST_NCCL
-    if (d && d->have_nccl) {
-        LL_NCCL(ncclSend(buf, n, ncclFloat32, dest, d->nccl, d->stream));
-        LL_CUDART(cudaStreamSynchronize(d->stream));
-        return 0;
-    }
-#endif
-    (void)d; (void)dest; (void)buf; (void)n;
+    if (d && d->have_nccl) return ll_nccl_send_floats(d->nccl, dest, buf, n);
     ll_set_error("stage hand-over: no NCCL communicator");
     return -1;
 }
 
 int ll_dist_nccl_recv_floats(ll_dist *d, int src, float *buf, size_t n) {
-#ifdef LL_DIST_NCCL
-    if (d && d->have_nccl) {
-        LL_NCCL(ncclRecv(buf, n, ncclFloat32, src, d->nccl, d->stream));
-        LL_CUDART(cudaStreamSynchronize(d->stream));
-        return 0;
-    }
-#endif
-    (void)d; (void)src; (void)buf; (void)n;
+    if (d && d->have_nccl) return ll_nccl_recv_floats(d->nccl, src, buf, n);
     ll_set_error("stage hand-over: no NCCL communicator");
     return -1;
 }

@@ -3,13 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "backend/dist_device.h"
 #include "core/ll_util.h"
-#ifdef LL_HAVE_CUDA
-#include "dist/dist_cuda.h"
-#endif
 
 #ifdef LL_HAVE_HWLOC
+#include <errno.h>
 #include <hwloc.h>
+#include <libxml/xmlreader.h>
 
 #define LL_MAX_GPUS 64
 struct ll_topo {
@@ -34,7 +34,35 @@ static void busid_str(hwloc_obj_t o, char *buf, size_t cap) {
              o->attr->pcidev.func);
 }
 
+/* hwloc sizes its bitmaps by the largest os_index it reads: a topology
+ * file with os_index 4294967295 costs 512 MB or more.  Checked first with
+ * libxml2's streaming reader (linear, no entity expansion, no network). */
+#define LL_TOPO_MAX_OS_INDEX (1u << 20)
+static int check_topology_xml(const char *path) {
+    xmlTextReaderPtr r = xmlReaderForFile(path, NULL, XML_PARSE_NONET | XML_PARSE_NOWARNING | XML_PARSE_NOERROR);
+    if (!r) { ll_set_error("%s: cannot read as an hwloc XML topology", path); return -1; }
+    int rc = 0, st;
+    while (rc == 0 && (st = xmlTextReaderRead(r)) == 1) {
+        if (xmlTextReaderNodeType(r) != XML_READER_TYPE_ELEMENT) continue;
+        xmlChar *v = xmlTextReaderGetAttribute(r, BAD_CAST "os_index");
+        if (!v) continue;
+        char *end;
+        errno = 0;
+        unsigned long long x = strtoull((const char *)v, &end, 10);
+        if (errno || end == (char *)v || *end || x > LL_TOPO_MAX_OS_INDEX) {
+            ll_set_error("%s: line %d: os_index '%.40s' is not a number up to %u (hwloc would size its sets by it)",
+                         path, xmlTextReaderGetParserLineNumber(r), (const char *)v, LL_TOPO_MAX_OS_INDEX);
+            rc = -1;
+        }
+        xmlFree(v);
+    }
+    if (rc == 0 && st != 0) { ll_set_error("%s: not well-formed XML (an hwloc topology)", path); rc = -1; }
+    xmlFreeTextReader(r);
+    return rc;
+}
+
 ll_topo *ll_topo_load(const char *xml_path) {
+    if (xml_path && check_topology_xml(xml_path) != 0) return NULL;
     ll_topo *t = ll_xcalloc(1, sizeof *t);
     if (hwloc_topology_init(&t->h) != 0) {
         free(t);
@@ -289,11 +317,9 @@ int ll_topo_bind_self(int local_rank, int local_size, int device, ll_topo_bindin
     } else {
         const char *bus = NULL;
         char busbuf[64];
-#ifdef LL_HAVE_CUDA
-        if (device >= 0 && ll_cuda_pci_busid(device, busbuf, sizeof busbuf) == 0) bus = busbuf;
-#else
-        (void)device; (void)busbuf;
-#endif
+        /* no CUDA build: no device (ll_cuda_device_count() is 0) */
+        if (device >= 0 && device < ll_cuda_device_count() && ll_cuda_pci_busid(device, busbuf, sizeof busbuf) == 0)
+            bus = busbuf;
         char why[112] = "";
         hwloc_bitmap_t set = plan_set(t, local_rank, local_size, bus, why, sizeof why);
         if (!set && bus) set = plan_set(t, local_rank, local_size, NULL, why, sizeof why);

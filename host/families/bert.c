@@ -1,5 +1,6 @@
-/* BERT (HF BertModel) and RoBERTa (HF RobertaModel): post-LN encoders with
- * bidirectional attention over the real tokens of each sequence.
+/* BERT (HF BertModel): a post-LN encoder with bidirectional attention over
+ * the real tokens of each sequence (RoBERTa, roberta.c, shares all of it
+ * through families/bert.h).
  *   entry 0 = LayerNorm(word + token_type[0] + position)  (HF's embeddings output)
  *   entries 1..L = the layers' outputs (no final norm)
  * Block: n = LN(x + O·attn(q, k, v)); x' = LN(n + down(gelu(up(n)))), all
@@ -10,11 +11,12 @@
  * authors' 'initialized-LN': none (bert and roberta match no branch). */
 #include <string.h>
 #include "core/ll_util.h"
-#include "families/postln.h"
+#include "families/bert.h"
 
 enum { R_WTE, R_WPE, R_TYPE, R_ELN_W, R_ELN_B, R_Q, R_Q_B, R_K, R_K_B, R_V, R_V_B, R_O, R_O_B, R_LN1_W, R_LN1_B, R_UP,
        R_UP_B, R_DOWN, R_DOWN_B, R_LN2_W, R_LN2_B, N_ROLES };
-static const ll_tensor_role roles[N_ROLES] = {
+_Static_assert(N_ROLES == LL_BERT_N_ROLES, "LL_BERT_N_ROLES");
+const ll_tensor_role ll_bert_roles[LL_BERT_N_ROLES] = {
     [R_WTE] = {"token_embd", "embeddings.word_embeddings.weight", "token_embd.weight"},
     [R_WPE] = {"position_embd", "embeddings.position_embeddings.weight", "position_embd.weight"},
     [R_TYPE] = {"token_types", "embeddings.token_type_embeddings.weight", "token_types.weight"},
@@ -45,7 +47,7 @@ typedef struct {
     ll_postln_spec spec;
 } bert_data;
 
-static int parse_common(ll_model *m, ll_config *r, int roberta) {
+int ll_bert_parse_common(ll_model *m, ll_config *r, int roberta) {
     ll_model_config *c = &m->cfg;
     c->d_model = ll_cfg_size(r, "hidden_size", NULL, LL_CFG_REQUIRED, 1, LL_CFG_MAX_DIM);
     c->n_layer = ll_cfg_size(r, "num_hidden_layers", NULL, LL_CFG_REQUIRED, 1, LL_CFG_MAX_LAYERS);
@@ -73,76 +75,75 @@ static int parse_common(ll_model *m, ll_config *r, int roberta) {
         return ll_cfg_fail(r, "pad_token_id %d leaves no positions in max_position_embeddings %d", pad, c->max_pos);
     return 0;
 }
-static int parse_bert(ll_model *m, ll_config *r) { return parse_common(m, r, 0); }
-static int parse_roberta(ll_model *m, ll_config *r) { return parse_common(m, r, 1); }
+static int parse_bert(ll_model *m, ll_config *r) { return ll_bert_parse_common(m, r, 0); }
 
-static int bind_bert(ll_model *m, ll_loader *ld) {
+int ll_bert_bind(ll_model *m, ll_loader *ld) {
     const ll_model_config *c = &m->cfg;
     bert_data *fd = m->family_data;
     const int64_t C = c->d_model, F = c->d_ff, V = c->vocab, P = c->max_pos, TV = fd->type_emb.rows;
     fd->type_emb.rows = 0;
-    if (ll_bind(ld, &m->embed, &roles[R_WTE], -1, SHAPE2(V, C), 0) ||
-        ll_bind(ld, &m->pos_embed, &roles[R_WPE], -1, SHAPE2(P, C), 0) ||
-        (TV > 0 && ll_bind(ld, &fd->type_emb, &roles[R_TYPE], -1, SHAPE2(TV, C), 0)) ||
-        ll_bind(ld, &m->norm_w, &roles[R_ELN_W], -1, SHAPE1(C), 0) ||
-        ll_bind(ld, &m->norm_b, &roles[R_ELN_B], -1, SHAPE1(C), 0))
+    if (ll_bind(ld, &m->embed, &ll_bert_roles[R_WTE], -1, SHAPE2(V, C), 0) ||
+        ll_bind(ld, &m->pos_embed, &ll_bert_roles[R_WPE], -1, SHAPE2(P, C), 0) ||
+        (TV > 0 && ll_bind(ld, &fd->type_emb, &ll_bert_roles[R_TYPE], -1, SHAPE2(TV, C), 0)) ||
+        ll_bind(ld, &m->norm_w, &ll_bert_roles[R_ELN_W], -1, SHAPE1(C), 0) ||
+        ll_bind(ld, &m->norm_b, &ll_bert_roles[R_ELN_B], -1, SHAPE1(C), 0))
         return -1;
     m->layers = ll_xcalloc(c->n_layer, sizeof(ll_tf_layer));
     for (int l = 0; l < c->n_layer; l++) {
         ll_tf_layer *y = &m->layers[l];
-        if (ll_bind(ld, &y->q, &roles[R_Q], l, SHAPE2(C, C), 0) ||
-            ll_bind(ld, &y->q_b, &roles[R_Q_B], l, SHAPE1(C), 0) ||
-            ll_bind(ld, &y->k, &roles[R_K], l, SHAPE2(C, C), 0) ||
-            ll_bind(ld, &y->k_b, &roles[R_K_B], l, SHAPE1(C), 0) ||
-            ll_bind(ld, &y->v, &roles[R_V], l, SHAPE2(C, C), 0) ||
-            ll_bind(ld, &y->v_b, &roles[R_V_B], l, SHAPE1(C), 0) ||
-            ll_bind(ld, &y->o, &roles[R_O], l, SHAPE2(C, C), 0) ||
-            ll_bind(ld, &y->o_b, &roles[R_O_B], l, SHAPE1(C), 0) ||
-            ll_bind(ld, &y->ln1_w, &roles[R_LN1_W], l, SHAPE1(C), 0) ||
-            ll_bind(ld, &y->ln1_b, &roles[R_LN1_B], l, SHAPE1(C), 0) ||
-            ll_bind(ld, &y->up, &roles[R_UP], l, SHAPE2(F, C), 0) ||
-            ll_bind(ld, &y->up_b, &roles[R_UP_B], l, SHAPE1(F), 0) ||
-            ll_bind(ld, &y->down, &roles[R_DOWN], l, SHAPE2(C, F), 0) ||
-            ll_bind(ld, &y->down_b, &roles[R_DOWN_B], l, SHAPE1(C), 0) ||
-            ll_bind(ld, &y->ln2_w, &roles[R_LN2_W], l, SHAPE1(C), 0) ||
-            ll_bind(ld, &y->ln2_b, &roles[R_LN2_B], l, SHAPE1(C), 0))
+        if (ll_bind(ld, &y->q, &ll_bert_roles[R_Q], l, SHAPE2(C, C), 0) ||
+            ll_bind(ld, &y->q_b, &ll_bert_roles[R_Q_B], l, SHAPE1(C), 0) ||
+            ll_bind(ld, &y->k, &ll_bert_roles[R_K], l, SHAPE2(C, C), 0) ||
+            ll_bind(ld, &y->k_b, &ll_bert_roles[R_K_B], l, SHAPE1(C), 0) ||
+            ll_bind(ld, &y->v, &ll_bert_roles[R_V], l, SHAPE2(C, C), 0) ||
+            ll_bind(ld, &y->v_b, &ll_bert_roles[R_V_B], l, SHAPE1(C), 0) ||
+            ll_bind(ld, &y->o, &ll_bert_roles[R_O], l, SHAPE2(C, C), 0) ||
+            ll_bind(ld, &y->o_b, &ll_bert_roles[R_O_B], l, SHAPE1(C), 0) ||
+            ll_bind(ld, &y->ln1_w, &ll_bert_roles[R_LN1_W], l, SHAPE1(C), 0) ||
+            ll_bind(ld, &y->ln1_b, &ll_bert_roles[R_LN1_B], l, SHAPE1(C), 0) ||
+            ll_bind(ld, &y->up, &ll_bert_roles[R_UP], l, SHAPE2(F, C), 0) ||
+            ll_bind(ld, &y->up_b, &ll_bert_roles[R_UP_B], l, SHAPE1(F), 0) ||
+            ll_bind(ld, &y->down, &ll_bert_roles[R_DOWN], l, SHAPE2(C, F), 0) ||
+            ll_bind(ld, &y->down_b, &ll_bert_roles[R_DOWN_B], l, SHAPE1(C), 0) ||
+            ll_bind(ld, &y->ln2_w, &ll_bert_roles[R_LN2_W], l, SHAPE1(C), 0) ||
+            ll_bind(ld, &y->ln2_b, &ll_bert_roles[R_LN2_B], l, SHAPE1(C), 0))
             return -1;
     }
     return 0;
 }
 
-static int prepare_bert(ll_model *m) {
+int ll_bert_prepare(ll_model *m) {
     ll_tf_fuse_qkv(m);
     return 0;
 }
 
 /* the pooler, the MLM / classification heads and position_ids buffers */
-static int harmless_bert(const char *name) {
+int ll_bert_harmless(const char *name) {
     return strstr(name, "pooler.") != NULL || !strncmp(name, "cls.", 4) || !strncmp(name, "lm_head.", 8) ||
            !strncmp(name, "classifier.", 11) || strstr(name, "embeddings.position_ids") != NULL ||
            strstr(name, "embeddings.token_type_ids") != NULL;
 }
 
-static int forward_bert(ll_model *m, const ll_ops *ops, void *ctx, const int32_t *tokens, const int *lens, int B, int T,
+int ll_bert_forward(ll_model *m, const ll_ops *ops, void *ctx, const int32_t *tokens, const int *lens, int B, int T,
                         ll_capture *cap, float *state, float *logits) {
     bert_data *fd = m->family_data;
     return ll_postln_forward(m, &fd->spec, &fd->type_emb, ops, ctx, tokens, lens, B, T, cap, state, logits);
 }
-static int cost_bert(const ll_model *m, int T, ll_cost *pe) {
+int ll_bert_cost(const ll_model *m, int T, ll_cost *pe) {
     const bert_data *fd = m->family_data;
     if (ll_postln_cost(m, &fd->spec, T, pe)) return -1;
     pe[0].weight_bytes += ll_weight_bytes(&fd->type_emb); /* the token-type table (row 0 read) */
     return 0;
 }
-static int max_positions_bert(const ll_model *m) {
+int ll_bert_max_positions(const ll_model *m) {
     const bert_data *fd = m->family_data;
     return m->cfg.max_pos - fd->spec.pos_offset;
 }
-static ll_norm fresh_none(const ll_model *m, double *eps) {
+ll_norm ll_bert_fresh_none(const ll_model *m, double *eps) {
     *eps = m->cfg.norm_eps;
     return LL_NORM_NONE;
 }
-static void describe_bert(const ll_model *m, cJSON *j) {
+void ll_bert_describe(const ll_model *m, cJSON *j) {
     const bert_data *fd = m->family_data;
     ll_tf_describe(m, j);
     cJSON_AddBoolToObject(j, "bidirectional", 1);
@@ -151,35 +152,8 @@ static void describe_bert(const ll_model *m, cJSON *j) {
 
 const ll_family ll_family_bert = {
     .model_type = "bert",
-    .layer_split = 1,
     .gguf_arch = "bert",
-    .roles = roles,
-    .n_roles = N_ROLES,
     .hf_prefix = "bert.",
-    .harmless = harmless_bert,
     .parse_config = parse_bert,
-    .bind = bind_bert,
-    .prepare = prepare_bert,
-    .forward = forward_bert,
-    .describe = describe_bert,
-    .cost = cost_bert,
-    .fresh_norm = fresh_none,
-    .max_positions = max_positions_bert,
-};
-
-const ll_family ll_family_roberta = {
-    .model_type = "roberta",
-    .layer_split = 1,
-    .roles = roles,
-    .n_roles = N_ROLES,
-    .hf_prefix = "roberta.",
-    .harmless = harmless_bert,
-    .parse_config = parse_roberta,
-    .bind = bind_bert,
-    .prepare = prepare_bert,
-    .forward = forward_bert,
-    .describe = describe_bert,
-    .cost = cost_bert,
-    .fresh_norm = fresh_none,
-    .max_positions = max_positions_bert,
+    LL_BERT_FAMILY_FIELDS,
 };

@@ -1,32 +1,14 @@
-/* Gemma, Gemma-2 (HF GemmaModel, Gemma2Model) and Qwen3 (HF Qwen3Model):
- * llama blocks (tensor names, GQA, RoPE, gated FFN) with
- *   gemma   entry 0 = embeddings · sqrt(hidden) (a float32 constant, as HF),
- *           RMSNorm x·rsqrt(mean x² + eps)·(1 + w) (w + 1 is formed once in
- *           float32 at load: the same products), gelu (tanh) gated FFN;
- *   gemma2  + sandwich norms (post_attention_layernorm on the attention output,
- *           pre_feedforward_layernorm before and post_feedforward_layernorm
- *           after the FFN), scores scaled by query_pre_attn_scalar^-1/2 and
- *           soft-capped (attn_logit_softcapping · tanh(s / cap)), the sliding
- *           window on the "sliding_attention" layers (even layers);
- *   qwen3   per-head RMSNorm of q and k (q_norm, k_norm over head_dim) before
- *           RoPE, explicit head_dim.
- * The authors' pipeline has none of these; the fresh norm is RMSNorm (their
- * choice for RMSNorm models). */
+/* Gemma (HF GemmaModel): llama blocks (tensor names, GQA, RoPE, gated FFN)
+ * with entry 0 = embeddings · sqrt(hidden) (a float32 constant, as HF),
+ * RMSNorm x·rsqrt(mean x² + eps)·(1 + w) (w + 1 is formed once in float32 at
+ * load: the same products), gelu (tanh) gated FFN.  Gemma-2 (gemma2.c) builds
+ * on these (families/gemma.h).  The authors' pipeline has none of these; the
+ * fresh norm is RMSNorm (their choice for RMSNorm models). */
 #include <math.h>
-#include <string.h>
 #include "core/ll_util.h"
-#include "families/llama.h"
+#include "families/gemma.h"
 
-enum { X_QN, X_KN, X_POST_ATTN, X_PRE_FFN, X_POST_FFN, N_X };
-static const ll_tensor_role extra[N_X] = {
-    [X_QN] = {"attn_q_norm", "layers.%d.self_attn.q_norm.weight", "blk.%d.attn_q_norm.weight"},
-    [X_KN] = {"attn_k_norm", "layers.%d.self_attn.k_norm.weight", "blk.%d.attn_k_norm.weight"},
-    [X_POST_ATTN] = {"post_attention_norm", "layers.%d.post_attention_layernorm.weight", "blk.%d.post_attention_norm.weight"},
-    [X_PRE_FFN] = {"ffn_norm", "layers.%d.pre_feedforward_layernorm.weight", "blk.%d.ffn_norm.weight"},
-    [X_POST_FFN] = {"post_ffw_norm", "layers.%d.post_feedforward_layernorm.weight", "blk.%d.post_ffw_norm.weight"},
-};
-
-static int parse_gemma_common(ll_model *m, ll_config *r) {
+int ll_gemma_parse_common(ll_model *m, ll_config *r) {
     ll_model_config *c = &m->cfg;
     if (ll_llama_parse_common(m, r)) return -1;
     /* gemma's key is hidden_activation (hidden_act is a legacy duplicate) */
@@ -38,71 +20,8 @@ static int parse_gemma_common(ll_model *m, ll_config *r) {
 }
 
 static int parse_gemma(ll_model *m, ll_config *r) {
-    if (parse_gemma_common(m, r)) return -1;
+    if (ll_gemma_parse_common(m, r)) return -1;
     return ll_llama_finish(m, r);
-}
-
-static int parse_gemma2(ll_model *m, ll_config *r) {
-    ll_model_config *c = &m->cfg;
-    if (parse_gemma_common(m, r)) return -1;
-    c->attn_softcap = ll_cfg_num(r, NULL, "attn_logit_softcapping", 0);
-    if (!(c->attn_softcap >= 0) || !isfinite(c->attn_softcap))
-        return ll_cfg_fail(r, "'attn_logit_softcapping' is %g (must not be negative)", c->attn_softcap);
-    c->sliding_window = ll_cfg_size(r, "sliding_window", NULL, 4096, 0, INT32_MAX);
-    c->window_alternate = 1;
-    /* layer_types, when given, must be the alternation HF builds by default */
-    cJSON *lt = ll_cfg_item(r, "layer_types");
-    if (lt) {
-        int i = 0;
-        cJSON *x;
-        cJSON_ArrayForEach(x, lt) {
-            const char *want = i % 2 ? "full_attention" : "sliding_attention";
-            if (!cJSON_IsString(x) || strcmp(x->valuestring, want) != 0)
-                return ll_cfg_fail(r, "'layer_types'[%d] is not '%s' (only the alternating pattern is supported)", i,
-                                   want);
-            i++;
-        }
-    }
-    if (ll_llama_finish(m, r)) return -1;
-    double qpas = ll_cfg_num(r, NULL, "query_pre_attn_scalar", c->head_dim);
-    if (!(qpas > 0) || !isfinite(qpas)) return ll_cfg_fail(r, "'query_pre_attn_scalar' is %g (must be positive)", qpas);
-    c->attn_scale_mult = sqrt((double)c->head_dim) / sqrt(qpas); /* scale = qpas^-1/2 */
-    return ll_cfg_ok(r);
-}
-
-static int parse_qwen3(ll_model *m, ll_config *r) {
-    ll_model_config *c = &m->cfg;
-    if (ll_llama_parse_common(m, r)) return -1;
-    if (ll_cfg_bool(r, "use_sliding_window", 0)) return ll_cfg_fail(r, "'use_sliding_window' true is not supported");
-    (void)c;
-    return ll_llama_finish(m, r);
-}
-
-static int bind_gemma2(ll_model *m, ll_loader *ld) {
-    if (ll_llama_bind(m, ld)) return -1;
-    const int64_t C = m->cfg.d_model;
-    for (int l = 0; l < m->cfg.n_layer; l++) {
-        ll_tf_layer *y = &m->layers[l];
-        /* llama's ln2 role is post_attention_layernorm: in gemma2 that is the sandwich norm of the
-         * attention output, and the FFN's input norm is pre_feedforward_layernorm.  Bound into
-         * post_attn_norm here; prepare swaps the two views. */
-        if (ll_bind(ld, &y->post_attn_norm, &extra[X_PRE_FFN], l, SHAPE1(C), 0) ||
-            ll_bind(ld, &y->post_ffn_norm, &extra[X_POST_FFN], l, SHAPE1(C), 0))
-            return -1;
-    }
-    return 0;
-}
-
-static int bind_qwen3(ll_model *m, ll_loader *ld) {
-    if (ll_llama_bind(m, ld)) return -1;
-    const int64_t D = m->cfg.head_dim;
-    for (int l = 0; l < m->cfg.n_layer; l++) {
-        ll_tf_layer *y = &m->layers[l];
-        if (ll_bind(ld, &y->q_norm, &extra[X_QN], l, SHAPE1(D), 0) ||
-            ll_bind(ld, &y->k_norm, &extra[X_KN], l, SHAPE1(D), 0))
-            return -1;
-    }
-    return 0;
 }
 
 static void plus_one(const ll_weight *w) {
@@ -111,7 +30,7 @@ static void plus_one(const ll_weight *w) {
     for (int64_t i = 0; i < w->rows * w->cols; i++) p[i] = 1.0f + p[i];
 }
 
-static int prepare_gemma(ll_model *m) {
+int ll_gemma_prepare(ll_model *m) {
     plus_one(&m->norm_w);
     for (int l = 0; l < m->cfg.n_layer; l++) {
         ll_tf_layer *y = &m->layers[l];
@@ -123,24 +42,12 @@ static int prepare_gemma(ll_model *m) {
     return ll_llama_prepare(m);
 }
 
-static int prepare_gemma2(ll_model *m) {
-    /* ln2 <-> post_attn_norm (see bind_gemma2); both are loader slots, so rebasing follows */
-    for (int l = 0; l < m->cfg.n_layer; l++) {
-        ll_tf_layer *y = &m->layers[l];
-        const ll_weight t = y->ln2_w;
-        y->ln2_w = y->post_attn_norm;
-        y->post_attn_norm = t;
-    }
-    return prepare_gemma(m);
-}
-
-static void describe_gemma(const ll_model *m, cJSON *j) {
+void ll_gemma_describe(const ll_model *m, cJSON *j) {
     const ll_model_config *c = &m->cfg;
     ll_tf_describe(m, j);
     if (c->embed_scale) cJSON_AddNumberToObject(j, "embed_scale", c->embed_scale);
     if (c->attn_softcap) cJSON_AddNumberToObject(j, "attn_logit_softcapping", c->attn_softcap);
     if (c->window_alternate) cJSON_AddStringToObject(j, "window_layers", "even");
-    if (m->layers && m->layers[0].q_norm.data) cJSON_AddBoolToObject(j, "qk_norm", 1);
 }
 
 const ll_family ll_family_gemma = {
@@ -153,38 +60,9 @@ const ll_family ll_family_gemma = {
     .harmless = ll_llama_harmless,
     .parse_config = parse_gemma,
     .bind = ll_llama_bind,
-    .prepare = prepare_gemma,
+    .prepare = ll_gemma_prepare,
     .forward = ll_llama_forward,
-    .describe = describe_gemma,
+    .describe = ll_gemma_describe,
     .cost = ll_llama_cost,
 };
 
-const ll_family ll_family_gemma2 = {
-    .model_type = "gemma2",
-    .layer_split = 1,
-    .roles = ll_llama_roles,
-    .n_roles = LL_LLAMA_N_ROLES,
-    .hf_prefix = "model.",
-    .harmless = ll_llama_harmless,
-    .parse_config = parse_gemma2,
-    .bind = bind_gemma2,
-    .prepare = prepare_gemma2,
-    .forward = ll_llama_forward,
-    .describe = describe_gemma,
-    .cost = ll_llama_cost,
-};
-
-const ll_family ll_family_qwen3 = {
-    .model_type = "qwen3",
-    .layer_split = 1,
-    .roles = ll_llama_roles,
-    .n_roles = LL_LLAMA_N_ROLES,
-    .hf_prefix = "model.",
-    .harmless = ll_llama_harmless,
-    .parse_config = parse_qwen3,
-    .bind = bind_qwen3,
-    .prepare = ll_llama_prepare,
-    .forward = ll_llama_forward,
-    .describe = describe_gemma,
-    .cost = ll_llama_cost,
-};

@@ -91,7 +91,33 @@ static int forward_gpt2(ll_model *m, const ll_ops *ops, void *ctx, const int32_t
 static int cost_gpt2(const ll_model *m, int T, ll_cost *pe) { return ll_tf_cost(m, &spec, T, pe); }
 static int max_positions_gpt2(const ll_model *m) { return m->cfg.max_pos; }
 
+/* ---- GGUF (llama.cpp's GPT2Model) ---- */
+static int gguf_config_gpt2(const ll_gguf *g, cJSON *cfg) {
+    (void)g;
+    const cJSON *ff = cJSON_GetObjectItemCaseSensitive(cfg, "intermediate_size");
+    const cJSON *eps = cJSON_GetObjectItemCaseSensitive(cfg, "layer_norm_eps");
+    if (ff) cJSON_AddNumberToObject(cfg, "n_inner", ff->valuedouble);
+    if (eps) cJSON_AddNumberToObject(cfg, "layer_norm_epsilon", eps->valuedouble);
+    cJSON_AddStringToObject(cfg, "activation_function", "gelu_new");
+    return 0;
+}
+
+/* the converter stores the Conv1D weights ([in, out] in HF) transposed */
+static int gguf_fixup_gpt2(const ll_gguf *g, ll_safetensors *st) {
+    for (int i = 0; i < st->n_tensors; i++) {
+        ll_st_tensor *t = &st->tensors[i];
+        const char *s = ll_gguf_layer_suffix(t->name, NULL);
+        if (s && (!strcmp(s, "attn_qkv.weight") || !strcmp(s, "attn_output.weight") || !strcmp(s, "ffn_up.weight") ||
+                  !strcmp(s, "ffn_down.weight")) &&
+            ll_gguf_transpose(st, t, g->path))
+            return -1;
+    }
+    return 0;
+}
+
 const ll_family ll_family_gpt2 = {
+    .gguf_config = gguf_config_gpt2,
+    .gguf_fixup = gguf_fixup_gpt2,
     .model_type = "gpt2",
     .layer_split = 1,
     .gguf_arch = "gpt2",

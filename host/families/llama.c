@@ -112,9 +112,44 @@ int ll_llama_forward(ll_model *m, const ll_ops *ops, void *ctx, const int32_t *t
 }
 int ll_llama_cost(const ll_model *m, int T, ll_cost *pe) { return ll_tf_cost(m, &ll_llama_spec, T, pe); }
 
+/* ---- GGUF (llama.cpp's LlamaModel) ---- */
+int ll_llama_gguf_config(const ll_gguf *g, cJSON *cfg) {
+    cJSON_AddStringToObject(cfg, "hidden_act", "silu");
+    /* no bias flag in the metadata: the tensors the file carries are the
+     * flag, as llama.cpp's loader treats them (optional tensors) */
+    cJSON_AddBoolToObject(cfg, "attention_bias", ll_gguf_has_tensor(g, "blk.0.attn_q.bias"));
+    cJSON_AddBoolToObject(cfg, "mlp_bias", ll_gguf_has_tensor(g, "blk.0.ffn_up.bias"));
+    return 0;
+}
+
+/* the converter permutes q and k rows (LlamaModel.permute) for ggml's rope */
+static int gguf_fixup_llama(const ll_gguf *g, ll_safetensors *st) {
+    int64_t H, KV;
+    if (ll_gguf_arch_int(g, "attention.head_count", 0, &H, 1) ||
+        ll_gguf_arch_int(g, "attention.head_count_kv", H, &KV, 0))
+        return -1;
+    if (H <= 0 || H > 1 << 20) {
+        ll_set_error("%s: attention.head_count %lld is out of range", g->path, (long long)H);
+        return -1;
+    }
+    if (KV <= 0 || KV > H) KV = H;
+    for (int i = 0; i < st->n_tensors; i++) {
+        ll_st_tensor *t = &st->tensors[i];
+        const char *s = ll_gguf_layer_suffix(t->name, NULL);
+        int nh = !s ? 0
+                 : (!strcmp(s, "attn_q.weight") || !strcmp(s, "attn_q.bias")) ? (int)H
+                 : (!strcmp(s, "attn_k.weight") || !strcmp(s, "attn_k.bias")) ? (int)KV
+                                                                                 : 0;
+        if (nh && ll_gguf_unpermute_heads(st, t, nh, g->path)) return -1;
+    }
+    return 0;
+}
+
 const ll_family ll_family_llama = {
     .model_type = "llama",
     .gguf_arch = "llama",
+    .gguf_config = ll_llama_gguf_config,
+    .gguf_fixup = gguf_fixup_llama,
     .parse_config = parse_llama,
     LL_LLAMA_FAMILY_FIELDS,
 };

@@ -20,6 +20,8 @@ int ll_llama_harmless(const char *name);
 int ll_llama_forward(ll_model *m, const ll_ops *ops, void *ctx, const int32_t *tokens, const int *lens, int B, int T,
                      ll_capture *cap, float *state, float *logits);
 int ll_llama_cost(const ll_model *m, int T, ll_cost *pe);
+/* GGUF: hidden_act silu; attention_bias / mlp_bias from the tensors present. */
+int ll_llama_gguf_config(const ll_gguf *g, cJSON *cfg);
 /* The ll_family fields every llama-style family shares (designated
  * initialisers): a family adds .model_type, .gguf_arch, .parse_config. */
 #define LL_LLAMA_FAMILY_FIELDS                                                                                  \

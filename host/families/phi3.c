@@ -2,10 +2,11 @@
  * qkv_proj [Q + 2·KV, C] (rows q | k | v) and ONE fused gate_up_proj [2F, C]
  * (rows gate | up), both without biases, and RoPE with optional "longrope"
  * scaling ("su" in older hub configs): inv_freq_i = 1 / (ext_i · θ^(2i/dim))
- * with ext = short_factor, or long_factor when the batch's longest sequence
- * exceeds original_max_position_embeddings (HF decides on the padded batch
- * length, which is the same thing for the batch that contains the longest
- * sequence), and cos/sin multiplied by attention_factor (default
+ * with ext = short_factor, or long_factor when THE SEQUENCE is longer than
+ * original_max_position_embeddings (chosen per sequence, as HF does for a
+ * sequence run alone — the authors' pipeline; HF's padded batch would decide
+ * by the padded length, making a sequence's states depend on its batch), and
+ * cos/sin multiplied by attention_factor (default
  * sqrt(1 + ln(max_pos/orig) / ln(orig)) when max_pos > orig).  With the whole
  * head rotating, that equals multiplying the attention scale by
  * attention_factor²; partial rotary with an attention factor != 1 is
@@ -184,10 +185,15 @@ static int forward_phi3(ll_model *m, const ll_ops *ops, void *ctx, const int32_t
                         ll_capture *cap, float *state, float *logits) {
     phi3_data *fd = m->family_data;
     if (fd->longrope && m->cfg.rotary_dims > 0) {
-        int longest = 0;
-        for (int b = 0; b < B; b++) longest = lens[b] > longest ? lens[b] : longest;
-        /* views of the backend copies (slots are rebased on upload) */
-        m->inv_freq.data = longest > fd->orig_max ? fd->inv_long.data : fd->inv_short.data;
+        /* per sequence, by its own length (the authors run every sequence
+         * alone; HF's padded batch would take the long factors for all when
+         * its longest sequence is long): views of the backend copies (slots
+         * are rebased on upload) */
+        ll_tf_spec s = spec;
+        m->inv_freq.data = fd->inv_short.data;
+        s.rope_alt = fd->inv_long.data;
+        s.rope_alt_after = fd->orig_max;
+        return ll_tf_forward(m, &s, ops, ctx, tokens, lens, B, T, cap, state, logits);
     }
     return ll_tf_forward(m, &spec, ops, ctx, tokens, lens, B, T, cap, state, logits);
 }

@@ -18,6 +18,7 @@ static int parse_qwen2(ll_model *m, ll_config *r) {
 const ll_family ll_family_qwen2 = {
     .model_type = "qwen2",
     .gguf_arch = "qwen2",
+    .gguf_config = ll_llama_gguf_config, /* the converter does not permute qwen2's q/k: no fix-up */
     .parse_config = parse_qwen2,
     LL_LLAMA_FAMILY_FIELDS,
 };

@@ -39,12 +39,66 @@ const ll_family *ll_family_by_gguf_arch(const char *arch) {
     return NULL;
 }
 
+const char *ll_family_gguf_supported(void) {
+    static char buf[1024];
+    size_t k = 0;
+    buf[0] = 0;
+    for (int i = 0; i < N_FAMILIES && k < sizeof buf; i++)
+        if (families[i]->gguf_arch && families[i]->gguf_config)
+            k += snprintf(buf + k, sizeof buf - k, "%s%s", k ? ", " : "", families[i]->gguf_arch);
+    return buf;
+}
+
+int ll_family_load_gguf(const char *path, ll_safetensors *st, cJSON **config, const ll_family **fam) {
+    ll_gguf g;
+    memset(st, 0, sizeof *st);
+    *config = NULL;
+    *fam = NULL;
+    if (ll_gguf_open(&g, path)) return -1;
+    const char *arch = ll_gguf_arch(&g);
+    const ll_family *f = ll_family_by_gguf_arch(arch);
+    if (!f || !f->gguf_config) {
+        ll_set_error("%s: GGUF architecture '%s' is not supported (%s)", path, arch ? arch : "(none)",
+                     ll_family_gguf_supported());
+        ll_gguf_close(&g);
+        return -1;
+    }
+    cJSON *cfg = ll_gguf_hf_config(&g);
+    int rc = cfg ? 0 : -1;
+    if (rc == 0) {
+        cJSON_DeleteItemFromObjectCaseSensitive(cfg, "model_type");
+        cJSON_AddStringToObject(cfg, "model_type", f->model_type);
+        rc = f->gguf_config(&g, cfg);
+    }
+    if (rc == 0) rc = ll_gguf_to_store(&g, st);
+    if (rc == 0 && f->gguf_fixup) rc = f->gguf_fixup(&g, st);
+    ll_gguf_close(&g);
+    if (rc) {
+        cJSON_Delete(cfg);
+        ll_st_close(st);
+        return -1;
+    }
+    *config = cfg;
+    *fam = f;
+    return 0;
+}
+
 const char *ll_family_supported(void) {
     static char buf[1024];
     size_t k = 0;
     buf[0] = 0;
     for (int i = 0; i < N_FAMILIES && k < sizeof buf; i++)
         k += snprintf(buf + k, sizeof buf - k, "%s%s", i ? ", " : "", families[i]->model_type);
+    return buf;
+}
+
+const char *ll_family_gguf_supported(void) {
+    static char buf[1024];
+    size_t k = 0;
+    buf[0] = 0;
+    for (int i = 0; i < N_FAMILIES && k < sizeof buf; i++)
+        if (families[i]->gguf_arch)
+            k += snprintf(buf + k, sizeof buf - k, "%s%s", k ? ", " : "", families[i]->gguf_arch);
     return buf;
 }
 

@@ -102,7 +102,7 @@ static void act_inplace(const ll_ops *ops, void *ctx, ll_act a, float *x, size_t
     case LL_ACT_GELU_TANH: ops->gelu_tanh(ctx, x, x, n); break;
     case LL_ACT_GELU_ERF: ops->gelu_erf(ctx, x, x, n); break;
     case LL_ACT_SILU: ops->silu(ctx, x, x, n); break;
-    case LL_ACT_RELU: ops->relu_sq(ctx, x, x, n); break; /* not reached: relu rejected in ll_tf_forward */
+    case LL_ACT_RELU: ops->relu(ctx, x, x, n); break; /* max(x, 0), not the squared ReLU */
     }
 }
 
@@ -141,9 +141,33 @@ static void tf_qkv_views(const ll_tf_spec *spec, const ll_model_config *c, float
 
 /* Attention block: out = o(attn(rope(qkv(h)))) (h already normed); att is
  * scratch [N, max(Q, C)], qkv [N, qkvw]. */
-static void tf_attention(const ll_ops *ops, void *ctx, const ll_model_config *c, const ll_tf_layer *y, float *out,
-                         const float *h, float *qkv, int64_t qkvw, float *att, ll_attn_params *ap,
-                         ll_rope_params *rp, int N) {
+/* RoPE on q or k (rp->x, rs, hs, n_heads set): one call over all rows, or
+ * with an alternative table, one call per run of sequences that take the
+ * same table (rows of sequence b are b·T .. b·T + T - 1). */
+static void tf_rope(const ll_ops *ops, void *ctx, const ll_tf_spec *spec, ll_rope_params *rp, const int *lens, int B,
+                    int T) {
+    if (!spec->rope_alt) {
+        ops->rope(ctx, rp);
+        return;
+    }
+    const ll_rope_params all = *rp;
+    for (int b = 0; b < B;) {
+        const int alt = lens[b] > spec->rope_alt_after;
+        int e = b + 1;
+        while (e < B && (lens[e] > spec->rope_alt_after) == alt) e++;
+        ll_rope_params p = all;
+        p.x = all.x + (int64_t)b * T * all.rs;
+        p.pos = all.pos + (int64_t)b * T;
+        p.N = (e - b) * T;
+        p.inv_freq = alt ? spec->rope_alt : all.inv_freq;
+        ops->rope(ctx, &p);
+        b = e;
+    }
+}
+
+static void tf_attention(const ll_ops *ops, void *ctx, const ll_model_config *c, const ll_tf_spec *spec,
+                         const ll_tf_layer *y, float *out, const float *h, float *qkv, int64_t qkvw, float *att,
+                         ll_attn_params *ap, ll_rope_params *rp, int N, const int *lens) {
     const int64_t Q = (int64_t)c->n_head * c->head_dim, KV = (int64_t)c->n_kv_head * c->head_dim;
     if (y->qkv.data) {
         ops->linear(ctx, qkv, h, &y->qkv, y->qkv_b.data, N);
@@ -168,9 +192,9 @@ static void tf_attention(const ll_ops *ops, void *ctx, const ll_model_config *c,
     }
     if (c->rotary_dims > 0) {
         rp->x = (float *)ap->q; rp->rs = ap->q_rs; rp->hs = ap->q_hs; rp->n_heads = c->n_head;
-        ops->rope(ctx, rp);
+        tf_rope(ops, ctx, spec, rp, lens, ap->B, ap->T);
         rp->x = (float *)ap->k; rp->rs = ap->k_rs; rp->hs = ap->k_hs; rp->n_heads = c->n_kv_head;
-        ops->rope(ctx, rp);
+        tf_rope(ops, ctx, spec, rp, lens, ap->B, ap->T);
     }
     ops->attention(ctx, ap);
     ops->linear(ctx, out, att, &y->o, y->o_b.data, N);
@@ -283,7 +307,7 @@ int ll_tf_forward(ll_model *m, const ll_tf_spec *spec, const ll_ops *ops, void *
         ap.softcap = (float)c->attn_softcap;
 
         tf_norm(ops, ctx, c, h, x, &y->ln1_w, &y->ln1_b, (int)N);
-        tf_attention(ops, ctx, c, y, tmp, h, qkv, QKVW, att, &ap, &rp, (int)N); /* tmp = attn_out */
+        tf_attention(ops, ctx, c, spec, y, tmp, h, qkv, QKVW, att, &ap, &rp, (int)N, lens); /* tmp = attn_out */
         if (c->parallel_residual) {
             /* x = ffn(ln2(x)) + attn_out + x */
             tf_norm(ops, ctx, c, h, x, &y->ln2_w, &y->ln2_b, (int)N);

@@ -28,6 +28,12 @@ typedef struct {
     ll_tf_qkv_layout qkv;
     ll_tf_ffn_kind ffn;
     int learned_positions; /* entry 0 adds m->pos_embed[position] (gpt2) */
+    /* A second RoPE table chosen PER SEQUENCE (Phi-3 longrope: long factors
+     * for a sequence longer than rope_alt_after tokens).  NULL: m->inv_freq
+     * for every sequence.  The choice depends only on the sequence's own
+     * length, never on the batch it shares (the authors run each alone). */
+    const float *rope_alt;  /* [rot_dims/2] backend memory */
+    int rope_alt_after;
 } ll_tf_spec;
 
 /* ---- config ---- */

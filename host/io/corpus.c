@@ -27,6 +27,8 @@ struct ll_corpus {
     int done;
 };
 
+const char *const ll_corpus_split_names[] = {"auto", "line", "paragraph", "file", "jsonl", NULL, NULL};
+
 int ll_corpus_split_from_name(const char *s) {
     if (!s || !strcmp(s, "auto")) return LL_SPLIT_AUTO;
     if (!strcmp(s, "line")) return LL_SPLIT_LINE;

@@ -26,6 +26,9 @@
 enum { LL_SPLIT_AUTO = 0, LL_SPLIT_LINE, LL_SPLIT_PARAGRAPH, LL_SPLIT_FILE, LL_SPLIT_JSONL };
 /* "auto" "line" "paragraph" "file" "jsonl" -> LL_SPLIT_*, or -1 */
 int ll_corpus_split_from_name(const char *name);
+/* The values of --split, NULL-terminated, then an empty alias list (cli/opts.h's
+ * LL_OPT_CHOICE form). */
+extern const char *const ll_corpus_split_names[];
 
 typedef struct ll_corpus ll_corpus;
 

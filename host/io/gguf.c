@@ -372,7 +372,8 @@ const char *ll_gguf_arch(const ll_gguf *g) {
 
 /* ---- the tensor store ---- */
 
-static void *store_own(ll_safetensors *st, size_t bytes) {
+void *ll_gguf_store_own(ll_safetensors *st, size_t bytes);
+void *ll_gguf_store_own(ll_safetensors *st, size_t bytes) {
     void *p = ll_xmalloc(bytes ? bytes : 1);
     st->owned = ll_xrealloc(st->owned, sizeof(void *) * (st->n_owned + 1));
     st->owned[st->n_owned++] = p;
@@ -392,30 +393,47 @@ static void unpermute_rows(const uint8_t *src, uint8_t *dst, int64_t rows, int n
                        row_bytes);
 }
 
-/* blk.N.attn_q.* → head count for the permutation; 0 if not permuted */
-static int permute_heads(const ll_gguf *g, const char *name, int64_t n_head, int64_t n_kv) {
-    const char *p = name;
-    if (strncmp(p, "blk.", 4)) return 0;
-    p += 4;
-    while (*p >= '0' && *p <= '9') p++;
-    if (p == name + 4 || *p != '.') return 0;
-    p++;
-    if (!strcmp(p, "attn_q.weight") || !strcmp(p, "attn_q.bias")) return (int)n_head;
-    if (!strcmp(p, "attn_k.weight") || !strcmp(p, "attn_k.bias")) return (int)n_kv;
-    (void)g;
+const char *ll_gguf_layer_suffix(const char *name, int *layer) {
+    if (strncmp(name, "blk.", 4)) return NULL;
+    const char *p = name + 4;
+    long l = 0;
+    while (*p >= '0' && *p <= '9' && l < 1000000) l = l * 10 + (*p++ - '0');
+    if (p == name + 4 || *p != '.') return NULL;
+    if (layer) *layer = (int)l;
+    return p + 1;
+}
+
+int ll_gguf_unpermute_heads(ll_safetensors *st, ll_st_tensor *t, int n_head, const char *where) {
+    const int64_t rows = t->shape[0];
+    if (n_head <= 0 || t->ndim > 2 || rows % (2 * (int64_t)n_head)) {
+        ll_set_error("%s: tensor '%s': %lld rows do not split into %d heads of even size", where, t->name,
+                     (long long)rows, n_head);
+        return -1;
+    }
+    const size_t row_bytes = t->nbytes / (size_t)rows;
+    void *buf = ll_gguf_store_own(st, t->nbytes);
+    unpermute_rows(t->data, buf, rows, n_head, row_bytes);
+    t->data = buf;
+    t->file = -1;
     return 0;
 }
 
-/* gpt2: llama.cpp's converter stores the Conv1D weights ([in, out] in HF)
- * transposed; these are put back as HF has them. */
-static int gpt2_conv1d(const char *name) {
-    if (strncmp(name, "blk.", 4)) return 0;
-    const char *p = name + 4;
-    while (*p >= '0' && *p <= '9') p++;
-    if (p == name + 4 || *p != '.') return 0;
-    p++;
-    return !strcmp(p, "attn_qkv.weight") || !strcmp(p, "attn_output.weight") || !strcmp(p, "ffn_up.weight") ||
-           !strcmp(p, "ffn_down.weight");
+int ll_gguf_transpose(ll_safetensors *st, ll_st_tensor *t, const char *where) {
+    if (t->ndim != 2) {
+        ll_set_error("%s: tensor '%s' has %d dimensions (2 expected)", where, t->name, t->ndim);
+        return -1;
+    }
+    const int64_t rows = t->shape[0], cols = t->shape[1];
+    const size_t es = t->nbytes / (size_t)t->numel;
+    uint8_t *buf = ll_gguf_store_own(st, t->nbytes);
+    const uint8_t *src = t->data;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) memcpy(buf + ((size_t)c * rows + r) * es, src + ((size_t)r * cols + c) * es, es);
+    t->data = buf;
+    t->file = -1;
+    t->shape[0] = cols;
+    t->shape[1] = rows;
+    return 0;
 }
 
 static int cmp_st(const void *a, const void *b) {
@@ -424,17 +442,6 @@ static int cmp_st(const void *a, const void *b) {
 
 int ll_gguf_to_store(ll_gguf *g, ll_safetensors *st) {
     memset(st, 0, sizeof *st);
-    const char *arch = ll_gguf_arch(g);
-    int llama = arch && !strcmp(arch, "llama"), gpt2 = arch && !strcmp(arch, "gpt2");
-    int64_t n_head = 0, n_kv = 0;
-    if (llama) {
-        if (ll_gguf_get_int(g, "llama.attention.head_count", &n_head) != 0 || n_head <= 0 || n_head > 1 << 20) {
-            ll_set_error("%s: llama.attention.head_count missing or invalid", g->path);
-            return -1;
-        }
-        if (ll_gguf_get_int(g, "llama.attention.head_count_kv", &n_kv) < 0) return -1;
-        if (n_kv <= 0 || n_kv > n_head) n_kv = n_head;
-    }
     st->n_files = 1;
     st->paths = ll_xmalloc(sizeof(char *));
     st->maps = ll_xmalloc(sizeof(void *));
@@ -467,7 +474,7 @@ int ll_gguf_to_store(ll_gguf *g, ll_safetensors *st) {
                 ll_set_error("%s: tensor '%s' too large to dequantise", g->path, t->name);
                 return -1;
             }
-            float *buf = store_own(st, sizeof(float) * (size_t)t->numel);
+            float *buf = ll_gguf_store_own(st, sizeof(float) * (size_t)t->numel);
             if (ll_gguf_dequantize(t->type, t->data, t->numel, buf)) {
                 ll_set_error("%s: tensor '%s': ggml type %s is not supported", g->path, t->name,
                              ll_gguf_type_name(t->type));
@@ -483,32 +490,6 @@ int ll_gguf_to_store(ll_gguf *g, ll_safetensors *st) {
         if (!o->data) {
             o->data = t->data;
             o->nbytes = t->nbytes;
-        }
-        if (gpt2 && t->n_dims == 2 && gpt2_conv1d(t->name)) {
-            const int64_t rows = o->shape[0], cols = o->shape[1];
-            const size_t es = o->nbytes / (size_t)o->numel;
-            uint8_t *buf = store_own(st, o->nbytes);
-            const uint8_t *src = o->data;
-            for (int64_t r = 0; r < rows; r++)
-                for (int64_t c = 0; c < cols; c++) memcpy(buf + ((size_t)c * rows + r) * es, src + ((size_t)r * cols + c) * es, es);
-            o->data = buf;
-            o->file = -1;
-            o->shape[0] = cols;
-            o->shape[1] = rows;
-        }
-        int nh = llama ? permute_heads(g, t->name, n_head, n_kv) : 0;
-        if (nh) {
-            const int64_t rows = t->n_dims >= 2 ? t->ne[t->n_dims - 1] : t->ne[0];
-            if (rows % (2 * nh) || (t->n_dims >= 2 && t->n_dims != 2)) {
-                ll_set_error("%s: tensor '%s': %lld rows do not split into %d heads of even size", g->path, t->name,
-                             (long long)rows, nh);
-                return -1;
-            }
-            const size_t row_bytes = o->nbytes / (size_t)rows;
-            void *buf = store_own(st, o->nbytes);
-            unpermute_rows(o->data, buf, rows, nh, row_bytes);
-            o->data = buf;
-            o->file = -1;
         }
     }
     qsort(st->tensors, st->n_tensors, sizeof(ll_st_tensor), cmp_st);

@@ -105,18 +105,37 @@ int ll_gguf_dequantize(uint32_t type, const void *src, int64_t n, float *out);
  * row-major shape (ne reversed).  F32/F16/BF16/F64/I* point into the mapping
  * (which moves into the store: g's metadata stays valid until BOTH g and st
  * are closed); quantised types are dequantised to F32 buffers owned by the
- * store.  For general.architecture "llama", blk.N.attn_q/attn_k weights (and
- * biases) get llama.cpp's rotary permutation undone, so that rows are in HF
- * order, and for "gpt2" the Conv1D weights (attn_qkv, attn_output, ffn_up,
- * ffn_down) are transposed back to HF's [in, out] (owned buffers).  0, or -1 with an error naming the file. */
+ * store.  Values as in the file: undoing llama.cpp's per-architecture
+ * conversions is the family's gguf_fixup (host/model/family.h), with the
+ * reorders below.  0, or -1 with an error naming the file. */
 int ll_gguf_to_store(ll_gguf *g, ll_safetensors *st);
 
-/* An HF-style config.json object for the model (model_type, hidden_size,
- * num_hidden_layers, num_attention_heads, num_key_value_heads,
- * intermediate_size, rms_norm_eps / layer_norm_epsilon, rope_theta,
- * vocab_size, max_position_embeddings, tie_word_embeddings, ...), from the
- * <arch>.* keys.  Architectures: llama, qwen2, gpt2, gptneox.  NULL + error
- * otherwise.  cJSON_Delete the result. */
+/* ---- generic pieces for the families' GGUF hooks (no architecture here) ---- */
+/* "blk.N.rest" → "rest" (and N into *layer when not NULL); NULL otherwise. */
+const char *ll_gguf_layer_suffix(const char *name, int *layer);
+/* A buffer of `bytes` owned by the store (freed by ll_st_close). */
+void *ll_gguf_store_own(ll_safetensors *st, size_t bytes);
+/* llama.cpp's LlamaModel.permute undone: the rows of each of n_head heads
+ * from interleaved rotary pairs back to HF's [half 0 | half 1] order,
+ *   file row h·hd + 2b + a  →  HF row h·hd + a·hd/2 + b   (a ∈ {0,1}, b < hd/2)
+ * into an owned buffer (weights [rows, cols] or biases [rows]).  0 / -1 +
+ * "WHERE: tensor 'x': R rows do not split into H heads of even size". */
+int ll_gguf_unpermute_heads(ll_safetensors *st, ll_st_tensor *t, int n_head, const char *where);
+/* [rows, cols] → [cols, rows] into an owned buffer.  0 / -1 (not 2-D). */
+int ll_gguf_transpose(ll_safetensors *st, ll_st_tensor *t, const char *where);
+/* "<general.architecture>.key" (as arch_int / arch_float of the config):
+ * 0 found, 1 absent (def stored; -1 + error when required), -1 bad value. */
+int ll_gguf_arch_int(const ll_gguf *g, const char *key, int64_t def, int64_t *out, int required);
+int ll_gguf_arch_float(const ll_gguf *g, const char *key, double def, double *out);
+/* 1 if the file has a tensor of that name. */
+int ll_gguf_has_tensor(const ll_gguf *g, const char *name);
+
+/* An HF-style config.json object from the generic <arch>.* keys
+ * (gguf_architecture, hidden_size, num_hidden_layers, num_attention_heads,
+ * num_key_value_heads, intermediate_size, max_position_embeddings, head_dim,
+ * rms_norm_eps, layer_norm_eps, rope_theta, partial_rotary_factor, linear
+ * rope_scaling, vocab_size, tie_word_embeddings); the family's gguf_config
+ * adds its own (model_type included).  NULL + error.  cJSON_Delete it. */
 struct cJSON;
 struct cJSON *ll_gguf_hf_config(const ll_gguf *g);
 
@@ -128,10 +147,5 @@ char *ll_gguf_tokenizer_json(const ll_gguf *g);
 
 /* 1 if path names a file ending in ".gguf" (case-insensitive). */
 int ll_is_gguf_path(const char *path);
-/* A whole model (architectures llama, qwen2, gpt2): the store under the GGUF
- * tensor names (q/k rows in HF order) and the HF-style config (with a
- * "gguf_architecture" key); the loader renames the tensors with the family's
- * table.  0, or -1 + error naming the file.  cJSON_Delete *config;
- * ll_st_close st. */
-int ll_gguf_load_model(const char *path, ll_safetensors *st, struct cJSON **config);
+
 #endif

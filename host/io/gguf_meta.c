@@ -38,19 +38,21 @@ static int arch_float(const ll_gguf *g, const char *arch, const char *key, doubl
     return 0;
 }
 
+int ll_gguf_arch_int(const ll_gguf *g, const char *key, int64_t def, int64_t *out, int required) {
+    const char *arch = ll_gguf_arch(g);
+    if (!arch) { ll_set_error("%s: metadata 'general.architecture' is missing", g->path); return -1; }
+    return arch_int(g, arch, key, def, out, required);
+}
+int ll_gguf_arch_float(const ll_gguf *g, const char *key, double def, double *out) {
+    const char *arch = ll_gguf_arch(g);
+    if (!arch) { ll_set_error("%s: metadata 'general.architecture' is missing", g->path); return -1; }
+    return arch_float(g, arch, key, def, out);
+}
+int ll_gguf_has_tensor(const ll_gguf *g, const char *name) { return find_tensor(g, name) != NULL; }
+
 cJSON *ll_gguf_hf_config(const ll_gguf *g) {
     const char *arch = ll_gguf_arch(g);
     if (!arch) { ll_set_error("%s: metadata 'general.architecture' is missing", g->path); return NULL; }
-    const char *mt = !strcmp(arch, "llama") ? "llama" : !strcmp(arch, "qwen2") ? "qwen2"
-                   : !strcmp(arch, "gpt2") ? "gpt2" : !strcmp(arch, "gptneox") ? "gpt_neox" : NULL;
-    if (!mt) {
-        ll_set_error("%s: GGUF architecture '%s' is not supported (llama, qwen2, gpt2, gptneox)", g->path, arch);
-        return NULL;
-    }
-    if (find_tensor(g, "rope_freqs.weight")) {
-        ll_set_error("%s: rope_freqs.weight (llama3 rope scaling) is not supported in GGUF files yet", g->path);
-        return NULL;
-    }
     int64_t d, L, H, Hkv, ff, ctx, hd = 0, rdim = 0;
     if (arch_int(g, arch, "embedding_length", 0, &d, 1) || arch_int(g, arch, "block_count", 0, &L, 1) ||
         arch_int(g, arch, "attention.head_count", 0, &H, 1) || arch_int(g, arch, "attention.head_count_kv", H, &Hkv, 0) ||
@@ -78,58 +80,40 @@ cJSON *ll_gguf_hf_config(const ll_gguf *g) {
     char k[256], *stype = NULL;
     snprintf(k, sizeof k, "%s.rope.scaling.type", arch);
     if (ll_gguf_get_str(g, k, &stype) < 0) return NULL;
+    if (stype && strcmp(stype, "none") && (strcmp(stype, "linear") || !(sfactor > 0))) {
+        if (!strcmp(stype, "linear"))
+            ll_set_error("%s: metadata '%s.rope.scaling.factor' is %g (must be positive)", g->path, arch, sfactor);
+        else
+            ll_set_error("%s: rope scaling '%s' is not supported in GGUF files", g->path, stype);
+        free(stype);
+        return NULL;
+    }
     cJSON *c = cJSON_CreateObject();
-    cJSON_AddStringToObject(c, "model_type", mt);
     cJSON_AddStringToObject(c, "gguf_architecture", arch);
     /* tied: no output.weight, or one that is a byte-for-byte copy of token_embd
-     * (llama.cpp's gpt2 converter writes the tied head out as such a copy) */
+     * (llama.cpp's converter writes some tied heads out as such a copy) */
     const ll_gguf_tensor *out_w = find_tensor(g, "output.weight");
     int tied = !out_w || (emb && out_w->type == emb->type && out_w->nbytes == emb->nbytes &&
                           !memcmp(out_w->data, emb->data, emb->nbytes));
-    if (!strcmp(mt, "gpt2")) {
-        cJSON_AddNumberToObject(c, "n_embd", (double)d);
-        cJSON_AddNumberToObject(c, "n_layer", (double)L);
-        cJSON_AddNumberToObject(c, "n_head", (double)H);
-        cJSON_AddNumberToObject(c, "n_inner", (double)ff);
-        cJSON_AddNumberToObject(c, "n_positions", (double)ctx);
-        cJSON_AddNumberToObject(c, "layer_norm_epsilon", eps_ln);
-        cJSON_AddStringToObject(c, "activation_function", "gelu_new");
-    } else {
-        cJSON_AddNumberToObject(c, "hidden_size", (double)d);
-        cJSON_AddNumberToObject(c, "num_hidden_layers", (double)L);
-        cJSON_AddNumberToObject(c, "num_attention_heads", (double)H);
-        cJSON_AddNumberToObject(c, "num_key_value_heads", (double)Hkv);
-        cJSON_AddNumberToObject(c, "intermediate_size", (double)ff);
-        cJSON_AddNumberToObject(c, "max_position_embeddings", (double)ctx);
-        if (hd > 0) cJSON_AddNumberToObject(c, "head_dim", (double)hd);
-        int64_t head_dim = hd > 0 ? hd : d / H;
-        if (!strcmp(mt, "gpt_neox")) {
-            cJSON_AddNumberToObject(c, "layer_norm_eps", eps_ln);
-            cJSON_AddNumberToObject(c, "rotary_emb_base", theta);
-            cJSON_AddNumberToObject(c, "rotary_pct", rdim > 0 && head_dim > 0 ? (double)rdim / (double)head_dim : 1.0);
-            int64_t par = 1;
-            snprintf(k, sizeof k, "%s.use_parallel_residual", arch);
-            if (ll_gguf_get_int(g, k, &par) < 0) { cJSON_Delete(c); free(stype); return NULL; }
-            cJSON_AddBoolToObject(c, "use_parallel_residual", par != 0);
-            cJSON_AddStringToObject(c, "hidden_act", "gelu");
-        } else {
-            cJSON_AddNumberToObject(c, "rms_norm_eps", eps_rms);
-            cJSON_AddNumberToObject(c, "rope_theta", theta);
-            if (rdim > 0 && head_dim > 0 && rdim != head_dim)
-                cJSON_AddNumberToObject(c, "partial_rotary_factor", (double)rdim / (double)head_dim);
-            cJSON_AddStringToObject(c, "hidden_act", "silu");
-            if (stype && strcmp(stype, "none")) {
-                if (strcmp(stype, "linear") || sfactor <= 0) {
-                    ll_set_error("%s: rope scaling '%s' is not supported in GGUF files", g->path, stype);
-                    cJSON_Delete(c);
-                    free(stype);
-                    return NULL;
-                }
-                cJSON *rs = cJSON_AddObjectToObject(c, "rope_scaling");
-                cJSON_AddStringToObject(rs, "rope_type", "linear");
-                cJSON_AddNumberToObject(rs, "factor", sfactor);
-            }
-        }
+    /* the generic keys under HF's common names; a family's gguf_config adds
+     * or renames what it reads differently (host/families/<name>.c) */
+    cJSON_AddNumberToObject(c, "hidden_size", (double)d);
+    cJSON_AddNumberToObject(c, "num_hidden_layers", (double)L);
+    cJSON_AddNumberToObject(c, "num_attention_heads", (double)H);
+    cJSON_AddNumberToObject(c, "num_key_value_heads", (double)Hkv);
+    cJSON_AddNumberToObject(c, "intermediate_size", (double)ff);
+    cJSON_AddNumberToObject(c, "max_position_embeddings", (double)ctx);
+    if (hd > 0) cJSON_AddNumberToObject(c, "head_dim", (double)hd);
+    const int64_t head_dim = hd > 0 ? hd : d / H;
+    cJSON_AddNumberToObject(c, "rms_norm_eps", eps_rms);
+    cJSON_AddNumberToObject(c, "layer_norm_eps", eps_ln);
+    cJSON_AddNumberToObject(c, "rope_theta", theta);
+    if (rdim > 0 && head_dim > 0 && rdim != head_dim)
+        cJSON_AddNumberToObject(c, "partial_rotary_factor", (double)rdim / (double)head_dim);
+    if (stype && !strcmp(stype, "linear")) {
+        cJSON *rs = cJSON_AddObjectToObject(c, "rope_scaling");
+        cJSON_AddStringToObject(rs, "rope_type", "linear");
+        cJSON_AddNumberToObject(rs, "factor", sfactor);
     }
     free(stype);
     cJSON_AddNumberToObject(c, "vocab_size", (double)vocab);

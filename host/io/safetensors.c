@@ -1,6 +1,5 @@
 /* safetensors reader: mmap + checked header (see safetensors.h). */
 #include "io/safetensors.h"
-#include "io/torch_pickle.h"
 #include <cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -247,10 +246,8 @@ int ll_st_open_dir(ll_safetensors *st, const char *dir) {
     char ipath[4096];
     ll_path_join(ipath, sizeof ipath, dir, "model.safetensors.index.json");
     if (!ll_path_exists(ipath)) {
-        /* PyTorch checkpoints (pytorch_model.bin[.index.json]): safe reader, host/torch_pickle.c */
-        int rc = ll_torch_open_dir_as_safetensors(st, dir);
-        if (rc <= 0) return rc;
-        ll_set_error("%s: no model.safetensors, model.safetensors.index.json or pytorch_model.bin", dir);
+        /* other formats (pytorch_model.bin, ...): the model loader's dispatch, host/model/weights.c */
+        ll_set_error("%s: no model.safetensors or model.safetensors.index.json", dir);
         return -1;
     }
     cJSON *root;

@@ -1,11 +1,15 @@
 /* Safe PyTorch zip-checkpoint reader: see torch_pickle.h.
  *
- * Layout of the code: zip directory (EOCD, ZIP64, central and local headers),
- * then the restricted pickle machine, then tensor construction.  The pickle
- * machine allocates every object from one list that is freed at the end; it
- * never calls out of this file, and a global it does not know is an error. */
+ * Layout: the restricted pickle machine, then tensor construction and the
+ * public reader (the zip directory is host/io/zip.c; the checkpoint as a
+ * tensor store, host/io/torch_store.c).  The pickle machine allocates every
+ * object from one list that is freed at the end; it never calls out of this
+ * file except to the zip reader for storages, and a global it does not know
+ * is an error. */
 #include "io/torch_pickle.h"
 #include "core/ll_util.h"
+#include "io/torch_internal.h"
+#include "io/zip.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -13,209 +17,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
-#include <cJSON.h>
-
-/* ------------------------------------------------------------------ zip -- */
-
-typedef struct {
-    char *name;
-    uint64_t csize, usize, local_off;
-    uint32_t crc;
-    int method;
-    const uint8_t *loaded; /* storage data once decoded (each entry is decoded at most once) */
-} zent;
-
-typedef struct {
-    const uint8_t *map;
-    size_t size;
-    zent *ents;
-    size_t n;
-} zipf;
-
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
-static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
-
-static void zip_free(zipf *z) {
-    for (size_t i = 0; i < z->n; i++) free(z->ents[i].name);
-    free(z->ents);
-    z->ents = NULL;
-    z->n = 0;
-}
-
-static int zent_cmp(const void *a, const void *b) {
-    return strcmp(((const zent *)a)->name, ((const zent *)b)->name);
-}
-
-static int zip_parse(zipf *z, const char *path) {
-    const uint8_t *m = z->map;
-    size_t sz = z->size;
-    if (sz < 22) { ll_set_error("%s: not a zip archive (too short, %zu bytes)", path, sz); return -1; }
-    /* end of central directory: last occurrence within the final 64 KiB + 22 */
-    size_t lo = sz > 65557 ? sz - 65557 : 0, eocd = (size_t)-1;
-    for (size_t i = sz - 22 + 1; i-- > lo;)
-        if (rd32(m + i) == 0x06054b50) { eocd = i; break; }
-    if (eocd == (size_t)-1) {
-        if (sz >= 2 && m[0] == 0x80)
-            ll_set_error("%s: legacy (pre-1.6, non-zip) torch.save format is not supported; re-save with torch.save(..., _use_new_zipfile_serialization=True) or convert to safetensors", path);
-        else
-            ll_set_error("%s: not a zip archive (no end-of-central-directory record); truncated or not a PyTorch checkpoint", path);
-        return -1;
-    }
-    uint64_t nent = rd16(m + eocd + 10), cdsize = rd32(m + eocd + 12), cdoff = rd32(m + eocd + 16);
-    if (nent == 0xffff || cdsize == 0xffffffffu || cdoff == 0xffffffffu) {
-        /* ZIP64: locator just before the EOCD */
-        if (eocd < 20 || rd32(m + eocd - 20) != 0x07064b50) {
-            ll_set_error("%s: zip64 archive without zip64 locator", path);
-            return -1;
-        }
-        uint64_t z64 = rd64(m + eocd - 20 + 8);
-        if (z64 > sz || sz - z64 < 56 || rd32(m + z64) != 0x06064b50) {
-            ll_set_error("%s: bad zip64 end-of-central-directory record", path);
-            return -1;
-        }
-        nent = rd64(m + z64 + 32);
-        cdsize = rd64(m + z64 + 40);
-        cdoff = rd64(m + z64 + 48);
-    }
-    if (cdoff > sz || cdsize > sz - cdoff) {
-        ll_set_error("%s: zip central directory out of bounds (truncated file?)", path);
-        return -1;
-    }
-    if (nent > cdsize / 46 + 1) { ll_set_error("%s: zip central directory entry count %llu too large", path, (unsigned long long)nent); return -1; }
-    z->ents = ll_xcalloc(nent ? nent : 1, sizeof(zent));
-    size_t p = cdoff, end = cdoff + cdsize;
-    for (uint64_t i = 0; i < nent; i++) {
-        if (end - p < 46 || rd32(m + p) != 0x02014b50) {
-            ll_set_error("%s: bad zip central directory entry %llu", path, (unsigned long long)i);
-            return -1;
-        }
-        zent *e = &z->ents[z->n];
-        e->method = rd16(m + p + 10);
-        e->crc = rd32(m + p + 16);
-        e->csize = rd32(m + p + 20);
-        e->usize = rd32(m + p + 24);
-        size_t nlen = rd16(m + p + 28), xlen = rd16(m + p + 30), clen = rd16(m + p + 32);
-        e->local_off = rd32(m + p + 42);
-        if (end - p - 46 < nlen + xlen + clen) {
-            ll_set_error("%s: bad zip central directory entry %llu (lengths)", path, (unsigned long long)i);
-            return -1;
-        }
-        e->name = ll_xmalloc(nlen + 1);
-        memcpy(e->name, m + p + 46, nlen);
-        e->name[nlen] = 0;
-        z->n++;
-        if (memchr(e->name, 0, nlen)) { ll_set_error("%s: zip entry name with NUL byte", path); return -1; }
-        /* zip64 extended information */
-        const uint8_t *x = m + p + 46 + nlen, *xe = x + xlen;
-        while (xe - x >= 4) {
-            unsigned id = rd16(x), len = rd16(x + 2);
-            if ((size_t)(xe - x - 4) < len) break;
-            if (id == 0x0001) {
-                const uint8_t *q = x + 4, *qe = q + len;
-                if (e->usize == 0xffffffffu && qe - q >= 8) { e->usize = rd64(q); q += 8; }
-                if (e->csize == 0xffffffffu && qe - q >= 8) { e->csize = rd64(q); q += 8; }
-                if (e->local_off == 0xffffffffu && qe - q >= 8) { e->local_off = rd64(q); q += 8; }
-            }
-            x += 4 + len;
-        }
-        p += 46 + nlen + xlen + clen;
-    }
-    /* sorted by name: lookups by binary search, so that a pickle naming many
-     * storages costs O(P log N), not O(P N) */
-    qsort(z->ents, z->n, sizeof *z->ents, zent_cmp);
-    for (size_t i = 1; i < z->n; i++)
-        if (!strcmp(z->ents[i].name, z->ents[i - 1].name)) {
-            ll_set_error("%s: zip entry '%s' appears twice", path, z->ents[i].name);
-            return -1;
-        }
-    return 0;
-}
-
-static zent *zip_find(const zipf *z, const char *name) {
-    size_t lo = 0, hi = z->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(z->ents[mid].name, name);
-        if (c == 0) return &z->ents[mid];
-        if (c < 0) lo = mid + 1; else hi = mid;
-    }
-    return NULL;
-}
-
-/* Entry data: a pointer into the map (stored) or a malloc'd buffer
- * (deflated, *owned set).  CRC-32 checked.  NULL + error on failure. */
-static const uint8_t *zip_data(const zipf *z, const zent *e, const char *path, uint8_t **owned) {
-    *owned = NULL;
-    const uint8_t *m = z->map;
-    size_t sz = z->size;
-    if (e->local_off > sz || sz - e->local_off < 30 || rd32(m + e->local_off) != 0x04034b50) {
-        ll_set_error("%s: zip entry '%s': bad local header (truncated or corrupt file)", path, e->name);
-        return NULL;
-    }
-    uint64_t start = e->local_off + 30 + (uint64_t)rd16(m + e->local_off + 26) + rd16(m + e->local_off + 28);
-    if (start > sz || e->csize > sz - start) {
-        ll_set_error("%s: zip entry '%s' extends past the end of the file (truncated)", path, e->name);
-        return NULL;
-    }
-    const uint8_t *d = m + start;
-    if (e->method == 0) {
-        if (e->csize != e->usize) { ll_set_error("%s: zip entry '%s': stored sizes differ", path, e->name); return NULL; }
-    } else if (e->method == 8) {
-        /* deflate cannot expand more than 1032:1 (RFC 1951: a 258-byte match
-         * costs at least 2 bits), so a larger declared size is a lie: refuse
-         * it before allocating anything */
-        if (e->usize > ((uint64_t)1 << 40) || e->usize > e->csize * 1032 + 64) {
-            ll_set_error("%s: zip entry '%s' declares %llu bytes uncompressed from %llu compressed (more than deflate can expand)",
-                         path, e->name, (unsigned long long)e->usize, (unsigned long long)e->csize);
-            return NULL;
-        }
-        uint8_t *buf = ll_xmalloc(e->usize ? e->usize : 1);
-        z_stream s;
-        memset(&s, 0, sizeof s);
-        if (inflateInit2(&s, -MAX_WBITS) != Z_OK) { free(buf); ll_set_error("%s: zlib init failed", path); return NULL; }
-        uint64_t in_left = e->csize, out_left = e->usize;
-        const uint8_t *ip = d;
-        uint8_t *op = buf;
-        int rc = Z_OK;
-        while (rc == Z_OK) {
-            unsigned ic = in_left > (1u << 30) ? (1u << 30) : (unsigned)in_left;
-            unsigned oc = out_left > (1u << 30) ? (1u << 30) : (unsigned)out_left;
-            s.next_in = (Bytef *)ip; s.avail_in = ic;
-            s.next_out = op; s.avail_out = oc;
-            rc = inflate(&s, Z_NO_FLUSH);
-            ip += ic - s.avail_in; in_left -= ic - s.avail_in;
-            op += oc - s.avail_out; out_left -= oc - s.avail_out;
-            if (rc == Z_OK && ic == s.avail_in && oc == s.avail_out) rc = Z_BUF_ERROR;
-        }
-        inflateEnd(&s);
-        if (rc != Z_STREAM_END || out_left != 0) {
-            free(buf);
-            ll_set_error("%s: zip entry '%s': corrupt deflate data", path, e->name);
-            return NULL;
-        }
-        *owned = buf;
-        d = buf;
-    } else {
-        ll_set_error("%s: zip entry '%s': unsupported compression method %d", path, e->name, e->method);
-        return NULL;
-    }
-    /* CRC-32 in 1 GiB pieces (zlib takes uInt lengths) */
-    uLong crc = crc32(0L, Z_NULL, 0);
-    for (uint64_t o = 0; o < e->usize;) {
-        uInt c = e->usize - o > (1u << 30) ? (1u << 30) : (uInt)(e->usize - o);
-        crc = crc32(crc, d + o, c);
-        o += c;
-    }
-    if ((uint32_t)crc != e->crc) {
-        free(*owned);
-        *owned = NULL;
-        ll_set_error("%s: zip entry '%s': CRC-32 mismatch (corrupt file)", path, e->name);
-        return NULL;
-    }
-    return d;
-}
 
 /* --------------------------------------------------------------- pickle -- */
 
@@ -251,7 +52,7 @@ typedef struct {
     pobj **memo; size_t memocap, memon; /* memon: defined entries (Python's len(memo)) */
     uint64_t storage_bytes; /* sum of the distinct storages' sizes */
     /* storages */
-    const zipf *z;
+    const ll_zip *z;
     const char *prefix;     /* "archive/" */
     uint8_t **owned; size_t nowned;
     /* tensors built */
@@ -465,7 +266,7 @@ static int load_storage(pm *m, pobj *pid, pobj **out) {
     if (nel->k != PO_INT || nel->i < 0) PERR("%s: persistent id: bad storage size", m->path);
     char name[512];
     snprintf(name, sizeof name, "%sdata/%s", m->prefix, key->s);
-    zent *e = zip_find(m->z, name);
+    ll_zip_entry *e = ll_zip_find(m->z, name);
     if (!e) PERR("%s: storage '%s' missing from the archive", m->path, name);
     size_t es = ll_torch_dtype_size((ll_torch_dtype)ty->dtype);
     if ((uint64_t)nel->i > e->usize / es) PERR("%s: storage '%s' shorter (%llu bytes) than its %lld elements", m->path, name, (unsigned long long)e->usize, (long long)nel->i);
@@ -474,7 +275,7 @@ static int load_storage(pm *m, pobj *pid, pobj **out) {
     const uint8_t *d = e->loaded;
     if (!d) {
         uint8_t *owned = NULL;
-        d = zip_data(m->z, e, m->path, &owned);
+        d = ll_zip_data(m->z, e, m->path, &owned);
         if (!d) return -1;
         if (owned) {
             if (!m->owned) m->owned = ll_xcalloc(m->z->n + 1, sizeof *m->owned); /* one per entry at most */
@@ -539,7 +340,7 @@ static int run_pickle(pm *m, pobj **result) {
         case 'J': /* BININT */
             if (need(m, 4)) return -1;
             a = pnew(m, PO_INT);
-            a->i = (int32_t)rd32(m->p);
+            a->i = (int32_t)ll_le32(m->p);
             m->p += 4;
             if (spush(m, a)) return -1;
             break;
@@ -552,7 +353,7 @@ static int run_pickle(pm *m, pobj **result) {
         case 'M': /* BININT2 */
             if (need(m, 2)) return -1;
             a = pnew(m, PO_INT);
-            a->i = rd16(m->p);
+            a->i = ll_le16(m->p);
             m->p += 2;
             if (spush(m, a)) return -1;
             break;
@@ -581,7 +382,7 @@ static int run_pickle(pm *m, pobj **result) {
         }
         case 'X': /* BINUNICODE */
             if (need(m, 4)) return -1;
-            { size_t n = rd32(m->p); m->p += 4; if (pstring(m, n, PO_STR)) return -1; }
+            { size_t n = ll_le32(m->p); m->p += 4; if (pstring(m, n, PO_STR)) return -1; }
             break;
         case 0x8c: /* SHORT_BINUNICODE */
             if (need(m, 1)) return -1;
@@ -589,11 +390,11 @@ static int run_pickle(pm *m, pobj **result) {
             break;
         case 0x8d: /* BINUNICODE8 */
             if (need(m, 8)) return -1;
-            { uint64_t n = rd64(m->p); m->p += 8; if (n > (uint64_t)(m->end - m->p)) PERR("%s: data.pkl truncated", m->path); if (pstring(m, (size_t)n, PO_STR)) return -1; }
+            { uint64_t n = ll_le64(m->p); m->p += 8; if (n > (uint64_t)(m->end - m->p)) PERR("%s: data.pkl truncated", m->path); if (pstring(m, (size_t)n, PO_STR)) return -1; }
             break;
         case 'T': /* BINSTRING */
             if (need(m, 4)) return -1;
-            { size_t n = rd32(m->p); m->p += 4; if (pstring(m, n, PO_STR)) return -1; }
+            { size_t n = ll_le32(m->p); m->p += 4; if (pstring(m, n, PO_STR)) return -1; }
             break;
         case 'U': /* SHORT_BINSTRING */
             if (need(m, 1)) return -1;
@@ -601,7 +402,7 @@ static int run_pickle(pm *m, pobj **result) {
             break;
         case 'B': /* BINBYTES */
             if (need(m, 4)) return -1;
-            { size_t n = rd32(m->p); m->p += 4; if (pstring(m, n, PO_BYTES)) return -1; }
+            { size_t n = ll_le32(m->p); m->p += 4; if (pstring(m, n, PO_BYTES)) return -1; }
             break;
         case 'C': /* SHORT_BINBYTES */
             if (need(m, 1)) return -1;
@@ -658,7 +459,7 @@ static int run_pickle(pm *m, pobj **result) {
             break;
         case 'r': /* LONG_BINPUT */
             if (need(m, 4) || m->sn == 0) PERR("%s: bad pickle LONG_BINPUT", m->path);
-            if (memo_put(m, rd32(m->p), m->stack[m->sn - 1])) return -1;
+            if (memo_put(m, ll_le32(m->p), m->stack[m->sn - 1])) return -1;
             m->p += 4;
             break;
         case 0x94: /* MEMOIZE */
@@ -672,7 +473,7 @@ static int run_pickle(pm *m, pobj **result) {
             break;
         case 'j': /* LONG_BINGET */
             if (need(m, 4)) return -1;
-            if (memo_get(m, rd32(m->p), &a)) return -1;
+            if (memo_get(m, ll_le32(m->p), &a)) return -1;
             m->p += 4;
             if (spush(m, a)) return -1;
             break;
@@ -751,16 +552,6 @@ static int run_pickle(pm *m, pobj **result) {
 
 /* -------------------------------------------------------------- public -- */
 
-struct ll_torch_file {
-    void *map;
-    size_t size;
-    ll_torch_tensor *t;
-    char **names;
-    size_t n;
-    uint8_t **owned;
-    size_t nowned;
-    uint64_t storage_bytes;
-};
 
 size_t ll_torch_dtype_size(ll_torch_dtype t) {
     switch (t) {
@@ -801,16 +592,16 @@ ll_torch_file *ll_torch_open(const char *path) {
     close(fd);
     if (f->map == MAP_FAILED) { f->map = NULL; ll_torch_close(f); ll_set_error("%s: mmap failed", path); return NULL; }
 
-    zipf z = {.map = f->map, .size = f->size};
+    ll_zip z = {.map = f->map, .size = f->size};
     pm m;
     memset(&m, 0, sizeof m);
     m.path = path;
     uint8_t *pk_owned = NULL;
     pobj *root = NULL;
     char prefix[512];
-    if (zip_parse(&z, path)) goto fail;
+    if (ll_zip_parse(&z, path)) goto fail;
     /* the pickle: "<dir>/data.pkl" (the single top-level folder) */
-    const zent *pk = NULL;
+    const ll_zip_entry *pk = NULL;
     for (size_t i = 0; i < z.n; i++) {
         const char *nm = z.ents[i].name, *sl = strrchr(nm, '/');
         if (sl && strcmp(sl, "/data.pkl") == 0 && memchr(nm, '/', (size_t)(sl - nm)) == NULL && (size_t)(sl - nm) < 400) {
@@ -824,7 +615,7 @@ ll_torch_file *ll_torch_open(const char *path) {
         memcpy(prefix, pk->name, pl);
         prefix[pl] = 0;
     }
-    const uint8_t *pkd = zip_data(&z, pk, path, &pk_owned);
+    const uint8_t *pkd = ll_zip_data(&z, pk, path, &pk_owned);
     if (!pkd) goto fail;
     m.start = m.p = pkd;
     m.end = pkd + pk->usize;
@@ -863,7 +654,7 @@ ll_torch_file *ll_torch_open(const char *path) {
     free(pk_owned);
     free(m.tensors);
     pfree_all(&m);
-    zip_free(&z);
+    ll_zip_free(&z);
     return f;
 fail:
     free(pk_owned);
@@ -871,7 +662,7 @@ fail:
     free(m.owned);
     free(m.tensors);
     pfree_all(&m);
-    zip_free(&z);
+    ll_zip_free(&z);
     ll_torch_close(f);
     return NULL;
 }
@@ -915,143 +706,4 @@ void ll_torch_to_f32(const ll_torch_tensor *t, float *out) {
             idx[d] = 0;
         }
     }
-}
-
-/* ------------------------------------------------ as a safetensors set -- */
-
-static int st_cmp(const void *a, const void *b) {
-    return strcmp(((const ll_st_tensor *)a)->name, ((const ll_st_tensor *)b)->name);
-}
-
-static ll_st_dtype st_dtype(ll_torch_dtype t) {
-    switch (t) {
-    case LL_TT_F32: return LL_ST_F32;
-    case LL_TT_F16: return LL_ST_F16;
-    case LL_TT_BF16: return LL_ST_BF16;
-    case LL_TT_F64: return LL_ST_F64;
-    case LL_TT_I64: return LL_ST_I64;
-    case LL_TT_I32: return LL_ST_I32;
-    case LL_TT_I16: return LL_ST_I16;
-    case LL_TT_I8: return LL_ST_I8;
-    case LL_TT_U8: return LL_ST_U8;
-    default: return LL_ST_BOOL;
-    }
-}
-
-static void st_push_file(ll_safetensors *st, const char *path, void *map, size_t size) {
-    st->paths = ll_xrealloc(st->paths, sizeof(char *) * (st->n_files + 1));
-    st->maps = ll_xrealloc(st->maps, sizeof(void *) * (st->n_files + 1));
-    st->sizes = ll_xrealloc(st->sizes, sizeof(size_t) * (st->n_files + 1));
-    st->paths[st->n_files] = ll_xstrdup(path);
-    st->maps[st->n_files] = map;
-    st->sizes[st->n_files] = size;
-    st->n_files++;
-}
-
-/* Row-major copy of a strided tensor, element by element (any dtype). */
-static void gather_bytes(const ll_torch_tensor *t, uint8_t *dst) {
-    size_t es = ll_torch_dtype_size(t->dtype);
-    int64_t idx[LL_TORCH_MAX_DIMS] = {0};
-    for (int64_t i = 0; i < t->numel; i++) {
-        int64_t off = 0;
-        for (int d = 0; d < t->ndim; d++) off += idx[d] * t->stride[d];
-        memcpy(dst + (size_t)i * es, (const uint8_t *)t->data + (size_t)off * es, es);
-        for (int d = t->ndim - 1; d >= 0; d--) {
-            if (++idx[d] < t->shape[d]) break;
-            idx[d] = 0;
-        }
-    }
-}
-
-int ll_torch_add_to_safetensors(ll_safetensors *st, const char *path) {
-    ll_torch_file *f = ll_torch_open(path);
-    if (!f) { ll_st_close(st); return -1; }
-    const uint8_t *lo = f->map, *hi = lo + f->size;
-    size_t copy_bytes = 0;
-    for (size_t i = 0; i < f->n; i++) {
-        const ll_torch_tensor *t = &f->t[i];
-        size_t nb = (size_t)t->numel * ll_torch_dtype_size(t->dtype); /* <= its storage's bytes (checked) */
-        int inside = (const uint8_t *)t->data >= lo && (const uint8_t *)t->data <= hi && nb <= (size_t)(hi - (const uint8_t *)t->data);
-        if (!t->contiguous || !inside) copy_bytes += (nb + 63) & ~(size_t)63;
-        /* many views of one storage could multiply it: copies are bounded by
-         * twice the storages (a tensor and its transpose) plus alignment */
-        if (copy_bytes > 2 * f->storage_bytes + 64 * (i + 1)) {
-            ll_torch_close(f);
-            ll_st_close(st);
-            ll_set_error("%s: its strided views would copy more than twice the bytes of their storages (not supported)", path);
-            return -1;
-        }
-    }
-    uint8_t *anon = NULL;
-    if (copy_bytes) {
-        anon = mmap(NULL, copy_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (anon == MAP_FAILED) { ll_torch_close(f); ll_st_close(st); ll_set_error("%s: out of memory", path); return -1; }
-    }
-    /* the file mapping moves to st */
-    const int file_idx = st->n_files;
-    st_push_file(st, path, f->map, f->size);
-    if (anon) st_push_file(st, path, anon, copy_bytes);
-    f->map = NULL;
-    st->tensors = ll_xrealloc(st->tensors, sizeof(ll_st_tensor) * (st->n_tensors + f->n + 1));
-    size_t co = 0;
-    for (size_t i = 0; i < f->n; i++) {
-        const ll_torch_tensor *t = &f->t[i];
-        ll_st_tensor *o = &st->tensors[st->n_tensors++];
-        memset(o, 0, sizeof *o);
-        o->name = ll_xstrdup(t->name);
-        o->dtype = st_dtype(t->dtype);
-        o->ndim = t->ndim;
-        for (int d = 0; d < t->ndim; d++) o->shape[d] = t->shape[d];
-        o->numel = t->numel;
-        o->nbytes = (size_t)t->numel * ll_torch_dtype_size(t->dtype);
-        int inside = (const uint8_t *)t->data >= lo && (const uint8_t *)t->data <= hi && o->nbytes <= (size_t)(hi - (const uint8_t *)t->data);
-        if (t->contiguous && inside) {
-            o->data = t->data;
-            o->file = file_idx;
-        } else {
-            gather_bytes(t, anon + co);
-            o->data = anon + co;
-            o->file = file_idx + 1;
-            co += (o->nbytes + 63) & ~(size_t)63;
-        }
-    }
-    ll_torch_close(f);
-    if (anon) mprotect(anon, copy_bytes, PROT_READ);
-    qsort(st->tensors, st->n_tensors, sizeof(ll_st_tensor), st_cmp);
-    for (int i = 1; i < st->n_tensors; i++)
-        if (!strcmp(st->tensors[i].name, st->tensors[i - 1].name)) {
-            ll_set_error("%s: tensor '%s' appears twice", path, st->tensors[i].name);
-            ll_st_close(st);
-            return -1;
-        }
-    return 0;
-}
-
-int ll_torch_open_dir_as_safetensors(ll_safetensors *st, const char *dir) {
-    char path[4096], ipath[4096];
-    memset(st, 0, sizeof *st);
-    ll_path_join(path, sizeof path, dir, "pytorch_model.bin");
-    if (ll_path_exists(path)) return ll_torch_add_to_safetensors(st, path);
-    ll_path_join(ipath, sizeof ipath, dir, "pytorch_model.bin.index.json");
-    if (!ll_path_exists(ipath)) return 1;
-    cJSON *root;
-    const cJSON *wm;
-    const char **files;
-    int nf;
-    if (ll_st_read_index(ipath, &root, &wm, &files, &nf) != 0) return -1;
-    int rc = 0;
-    for (int i = 0; rc == 0 && i < nf; i++) {
-        ll_path_join(path, sizeof path, dir, files[i]);
-        rc = ll_torch_add_to_safetensors(st, path); /* closes st on failure */
-    }
-    /* every weight_map entry must be present */
-    for (cJSON *e = wm->child; e && rc == 0; e = e->next)
-        if (!ll_st_find(st, e->string)) {
-            ll_set_error("%s: tensor '%s' listed in the weight_map is missing from %s", ipath, e->string, e->valuestring);
-            ll_st_close(st);
-            rc = -1;
-        }
-    free((void *)files);
-    cJSON_Delete(root);
-    return rc;
 }

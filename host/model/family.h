@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include "model/config.h"
 #include "ops/ops.h"
+#include "io/gguf.h"
 #include "probe/probe.h" /* ll_norm */
 
 typedef struct ll_model ll_model;
@@ -101,6 +102,16 @@ typedef struct ll_family {
     /* The entry the forward emits after layer l (NULL: l + 1; the last
      * layer's entry may come after a final norm). */
     int (*entry_of_layer)(const ll_model *m, int l);
+    /* GGUF files (llama.cpp; docs/gguf.md).  gguf_config: adds the family's
+     * keys (model_type, its own names, flags the file shows by the tensors
+     * it carries) to the HF-style config that ll_gguf_hf_config made from
+     * the generic <arch>.* keys; it may read any metadata and the tensor
+     * list.  0 / -1 + error.  NULL: the family is not read from GGUF files
+     * (refused with the list of architectures that are).  gguf_fixup: undoes
+     * llama.cpp's conversion of the store's tensors (GGUF names, after
+     * dequantisation) with io/gguf.h's reorders; NULL: nothing to undo. */
+    int (*gguf_config)(const ll_gguf *g, cJSON *cfg);
+    int (*gguf_fixup)(const ll_gguf *g, ll_safetensors *st);
 } ll_family;
 
 /* ---- the registry (host/families/registry.c) ---- */
@@ -112,6 +123,8 @@ const ll_family *ll_family_find(const char *model_type);
 const ll_family *ll_family_by_gguf_arch(const char *arch);
 /* "gpt2, gpt_neox, llama, ..." (every model_type, registry order). */
 const char *ll_family_supported(void);
+/* "llama, gpt2, ..." (every family's GGUF general.architecture, registry order). */
+const char *ll_family_gguf_supported(void);
 /* Renames a GGUF tensor name ("blk.3.attn_q.weight") to the family's HF name
  * ("model.layers.3.self_attn.q_proj.weight", prefix included).  0, or -1 +
  * error when no role of the family has that GGUF name or hf is too small. */
@@ -122,4 +135,11 @@ int ll_family_gguf_to_hf(const ll_family *f, const char *gguf_name, char *hf, si
  * conversions is the reader's job).  0, or -1 + "WHERE: tensor 'x' has no
  * <family> counterpart". */
 int ll_family_rename_gguf(const ll_family *f, void *st /* ll_safetensors * */, const char *where);
+/* "llama, qwen2, ..." — the GGUF architectures that load (gguf_config set). */
+const char *ll_family_gguf_supported(void);
+/* A GGUF model file: its family (by general.architecture), the HF-style
+ * config (generic keys + the family's gguf_config, with "gguf_architecture")
+ * and the store under the GGUF names with the family's gguf_fixup applied.
+ * 0, or -1 + error naming the file.  cJSON_Delete *config; ll_st_close st. */
+int ll_family_load_gguf(const char *path, ll_safetensors *st, cJSON **config, const ll_family **fam);
 #endif

@@ -2,6 +2,7 @@
  * declarations → one arena filled from safetensors (F32/F16/BF16/F64 →
  * F32, GPT-2 Conv1D transposed), and the forward dispatch. */
 #include "model/model.h"
+#include "model/weights.h"
 #include <cJSON.h>
 #include <math.h>
 #include <stdarg.h>
@@ -436,9 +437,9 @@ ll_model *ll_model_load_st(const char *dir, void *store, const char *where, cons
 static ll_model *load_gguf(const char *path, const ll_load_opts *opts) {
     ll_safetensors st;
     cJSON *cj;
-    if (ll_gguf_load_model(path, &st, &cj)) return NULL;
+    const ll_family *fam;
+    if (ll_family_load_gguf(path, &st, &cj, &fam)) return NULL;
     cJSON *ga = cJSON_GetObjectItemCaseSensitive(cj, "gguf_architecture");
-    const ll_family *fam = cJSON_IsString(ga) ? ll_family_by_gguf_arch(ga->valuestring) : NULL;
     ll_model *m = ll_xcalloc(1, sizeof *m);
     m->dir = ll_xstrdup(path);
     const ll_family *pf = NULL;
@@ -461,7 +462,7 @@ ll_model *ll_model_load_ex(const char *dir, const ll_load_opts *opts) {
     if (!probe) return NULL;
     ll_model_free(probe);
     ll_safetensors st;
-    if (ll_st_open_dir(&st, dir)) return NULL;
+    if (ll_model_open_weights(&st, dir)) return NULL; /* the format dispatch: model/weights.c */
     char where[4096];
     if (st.n_files == 1) snprintf(where, sizeof where, "%s", st.paths[0]);
     else ll_path_join(where, sizeof where, dir, "model.safetensors.index.json");

@@ -30,6 +30,29 @@ int openblas_get_num_threads(void);
 
 
 /* ---- linear ---- */
+/* out[rows, M] = in[rows, K]·Wᵀ + beta·out.  OpenBLAS computes a row left
+ * over by its row unrolling (an odd row count) with another kernel whose sums
+ * differ in the last bit from the same row inside a pair, so a sequence's
+ * values would depend on the rows around it (its batch, the thread split):
+ * an odd last row is computed as a pair of two copies instead. */
+static void sgemm_rows(int rows, int M, int K, const float *in, const float *W, float beta, float *out) {
+    const int even = rows & ~1;
+    if (even)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, even, M, K, 1.0f, in, K, W, K, beta, out, M);
+    if (rows & 1) {
+        float *a = ll_xmalloc(sizeof(float) * 2 * ((size_t)K + M)), *c = a + 2 * (size_t)K;
+        const float *last = in + (int64_t)even * K;
+        float *o = out + (int64_t)even * M;
+        memcpy(a, last, sizeof(float) * K);
+        memcpy(a + K, last, sizeof(float) * K);
+        memcpy(c, o, sizeof(float) * M);
+        memcpy(c + M, o, sizeof(float) * M);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 2, M, K, 1.0f, a, K, W, K, beta, c, M);
+        memcpy(o, c, sizeof(float) * M);
+        free(a);
+    }
+}
+
 void ll_cpu_linear(void *ctx, float *out, const float *in, const ll_weight *W, const float *bias, int N) {
     const int M = (int)W->rows, K = (int)W->cols;
     float beta = 0.0f;
@@ -49,11 +72,10 @@ void ll_cpu_linear(void *ctx, float *out, const float *in, const ll_weight *W, c
     if (saved != 1) openblas_set_num_threads(1);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
+        /* blocks of an even number of rows (see sgemm_rows) */
         int t = omp_get_thread_num(), n = omp_get_num_threads();
-        int r0 = (int)((int64_t)N * t / n), r1 = (int)((int64_t)N * (t + 1) / n);
-        if (r1 > r0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, M, K, 1.0f, in + (int64_t)r0 * K, K,
-                        (const float *)W->data, K, beta, out + (int64_t)r0 * M, M);
+        int r0 = (int)((int64_t)N * t / n) & ~1, r1 = t == n - 1 ? N : (int)((int64_t)N * (t + 1) / n) & ~1;
+        if (r1 > r0) sgemm_rows(r1 - r0, M, K, in + (int64_t)r0 * K, (const float *)W->data, beta, out + (int64_t)r0 * M);
     }
     if (saved != 1) openblas_set_num_threads(saved);
 }

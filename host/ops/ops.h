@@ -187,6 +187,20 @@ typedef struct ll_ops {
     void (*ssd_scan)(void *ctx, const ll_ssd_params *p);            /* Mamba-2 (ll_ssd_params) */
 } ll_ops;
 
+/* Every function of ll_ops by name, in the struct's order: a new op is
+ * appended here too (the count is checked below).  tests/gpu/test_gpu_ops.c
+ * walks it: an op without a CUDA parity case there fails. */
+#define LL_OPS_LIST(X)                                                                                     \
+    X(alloc) X(free) X(upload) X(download) X(sync)                                                          \
+    X(linear) X(embedding) X(layernorm) X(rmsnorm) X(add) X(mul) X(scale) X(gelu_tanh) X(gelu_erf) X(silu)  \
+    X(swiglu) X(rope) X(attention) X(copy2d) X(sigmoid) X(relu_sq)                                          \
+    X(rwkv_shift_mix) X(wkv4) X(conv1d_silu) X(selective_scan) X(relu) X(ssd_scan)
+#define LL_OPS_ONE_(op) +1
+#ifndef __cplusplus
+_Static_assert(sizeof(ll_ops) == offsetof(ll_ops, alloc) + (0 LL_OPS_LIST(LL_OPS_ONE_)) * sizeof(void (*)(void)),
+               "LL_OPS_LIST (host/ops/ops.h) names every function of ll_ops");
+#endif
+
 /* ---- the CPU backend (host/ops/cpu_backend.c): OpenBLAS sgemm + OpenMP ---- */
 const ll_ops *ll_cpu_ops(void);
 /* threads <= 0: all cores.  Sets OpenBLAS and OpenMP thread counts. */

@@ -58,7 +58,7 @@ void ll_batcher_window(ll_batcher *b, const int32_t *ids, const int64_t *off, in
     int64_t k = 0;
     for (int64_t q = 0; q < n; q++)
         if (off[q + 1] > off[q]) b->order[k++] = q;
-    if (!keep_order) {
+    if (!keep_order && k > 1) { /* k == 0 (a rank without documents): order may be NULL */
         sort_off = off;
         qsort(b->order, (size_t)k, sizeof(int64_t), by_length_desc);
     }
@@ -86,7 +86,7 @@ int ll_batcher_next(ll_batcher *b, ll_batch *out) {
     }
     for (int i = 0; i < B; i++) {
         const int64_t q = b->seq[i];
-        memcpy(b->tokens + (size_t)i * T, b->ids + b->off[q], sizeof(int32_t) * (size_t)b->lens[i]);
+        if (b->lens[i] > 0) memcpy(b->tokens + (size_t)i * T, b->ids + b->off[q], sizeof(int32_t) * (size_t)b->lens[i]);
         for (int t = b->lens[i]; t < T; t++) b->tokens[(size_t)i * T + t] = b->pad;
     }
     b->i0 += B;

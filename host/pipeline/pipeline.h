@@ -6,8 +6,15 @@
  *     → batches (longest first inside windows of ~1M tokens, or input order)
  *     → ll_model_forward on the chosen backend, every entry handed to the
  *       probe sink (fused capture: statistics, never N×E×d) and the dump sink
- *     → ll_dist_reduce_stats → solve every entry's probe → the law
- *     → ll_run_result (written by host/report/report.h)
+ *     → the solve strategy chosen once (pipeline/solve.h, shared with
+ *       ll_fit_pipeline): reduce across ranks, every entry's probe → the law
+ *     → ll_run_result (written by ll_run_result_write through
+ *       host/report/report.h)
+ *
+ * The steps, one file each: input.c (options, input, pass 1, class plan,
+ * batch plan), sinks.c, forward.c (pass 2), run_solve.c, record.c (costs,
+ * configuration, law.json members via report/run_json.h); pipeline.c calls
+ * them in order (pipeline/run_state.h lists them).
  *
  * Used by `layerlaw run`, the tests, the benchmarks and `layerlaw sweep`.
  * The CLI only parses options into ll_run_opts and prints. */
@@ -88,6 +95,7 @@ typedef struct {
     double load_s, tokenize_s, run_s, solve_s;
     long long tokens, padded_tokens, sequences;
     int rank;               /* this process's rank: only rank 0 holds a result to write */
+    int gpu;                /* the GPU the run computed on (-1: the CPU) */
     int measure;            /* ll_measure of res[].pr (fuzziness: res[].pr = D, rss/tss = tr Sw, tr Sb) */
     double *pr_heldout, *pr_heldout_fold_mean, *pr_heldout_fold_sd; /* [E] with folds, else NULL */
 } ll_run_result;
@@ -97,4 +105,9 @@ typedef struct {
  * 1 a runtime failure. */
 int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r);
 void ll_run_result_free(ll_run_result *r);
+/* law.json + layers.csv of a result into outdir (host/report/report.h), as
+ * one set; its config and extra are taken over.  0, or -1 + error. */
+int ll_run_result_write(const char *outdir, ll_run_result *r);
+/* The former name of ll_run_result_write. */
+static inline int ll_report_write_run(const char *outdir, ll_run_result *r) { return ll_run_result_write(outdir, r); }
 #endif

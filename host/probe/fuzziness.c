@@ -8,6 +8,8 @@
 #include <string.h>
 #include "core/ll_util.h"
 
+const char *const ll_measure_choices[] = {"pr", "fuzziness", "onehot", NULL, "separation-fuzziness", NULL};
+
 int ll_measure_parse(const char *s, ll_measure *out) {
     if (!strcmp(s, "pr")) *out = LL_MEASURE_PR;
     else if (!strcmp(s, "fuzziness") || !strcmp(s, "separation-fuzziness")) *out = LL_MEASURE_FUZZINESS;

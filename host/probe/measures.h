@@ -22,6 +22,8 @@
 
 typedef enum { LL_MEASURE_PR = 0, LL_MEASURE_FUZZINESS, LL_MEASURE_ONEHOT } ll_measure;
 int ll_measure_parse(const char *s, ll_measure *out); /* 0 / -1 with error */
+/* The names, NULL-terminated, then the aliases (cli/opts.h's LL_OPT_CHOICE form). */
+extern const char *const ll_measure_choices[];
 const char *ll_measure_name(ll_measure m);
 /* The statistics' target a measure needs (fuzziness and onehot keep class sums). */
 ll_target ll_measure_target(ll_measure m);

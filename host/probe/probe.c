@@ -471,6 +471,9 @@ const char *ll_norm_name(ll_norm n) {
     return "?";
 }
 
+const char *const ll_norm_choices[] = {"initialized", "layernorm", "rmsnorm", "standardize", "none", NULL,
+                                       "initialized-LN", "standardization", NULL};
+
 int ll_norm_parse(const char *s, ll_norm *out) {
     if (!strcmp(s, "none")) *out = LL_NORM_NONE;
     else if (!strcmp(s, "layernorm")) *out = LL_NORM_LAYERNORM;

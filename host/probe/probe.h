@@ -126,6 +126,9 @@ void ll_vocab_permutation(const ll_classmap *m, uint64_t seed, int64_t *perm);
  * (numpy std, no eps, as the authors). */
 typedef enum { LL_NORM_NONE = 0, LL_NORM_LAYERNORM, LL_NORM_RMSNORM, LL_NORM_STANDARDIZE } ll_norm;
 const char *ll_norm_name(ll_norm n);
-int ll_norm_parse(const char *s, ll_norm *out); /* also accepts "initialized" -> caller decides */
+int ll_norm_parse(const char *s, ll_norm *out); /* "initialized" is the caller's (the model's own norm) */
+/* The values of a --norm option, NULL-terminated, then the aliases,
+ * NULL-terminated (cli/opts.h's LL_OPT_CHOICE form): "initialized" first. */
+extern const char *const ll_norm_choices[];
 void ll_normalize_rows(double *X, long n, int d, ll_norm kind, double eps);
 #endif

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/evp.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,23 +32,24 @@ static void to_hex(const unsigned char *md, unsigned n, char *hex) {
     hex[2 * n] = 0;
 }
 
+/* SHA-256 is libsodium's crypto_hash_sha256 (streaming: init, update,
+ * final).  One crypto library for the whole program: the tokenizer's keyed
+ * hash is libsodium's SipHash-2-4 (crypto_shorthash), which OpenSSL offers
+ * only as an EVP_MAC context per call; libsodium has both, so OpenSSL
+ * (libcrypto) is not linked.  The price: libsodium's SHA-256 is portable C
+ * (no SHA-NI path), slower than OpenSSL's on large checkpoints, which the
+ * hash cache (ll_sha256_file_cached) pays once per file. */
 void ll_sha256_buf(const void *data, size_t n, char hex[65]) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned mdn = 0;
-    EVP_Digest(data, n, md, &mdn, EVP_sha256(), NULL);
-    to_hex(md, mdn, hex);
+    unsigned char md[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(md, data, (unsigned long long)n);
+    to_hex(md, crypto_hash_sha256_BYTES, hex);
 }
 
 int ll_sha256_file(const char *path, char hex[65]) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) { ll_set_error("%s: cannot open (%s)", path, strerror(errno)); return -1; }
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-        EVP_MD_CTX_free(ctx);
-        close(fd);
-        ll_set_error("%s: SHA-256 unavailable in libcrypto", path);
-        return -1;
-    }
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
     const size_t cap = 1 << 20;
     unsigned char *buf = ll_xmalloc(cap);
     int rc = 0;
@@ -57,15 +58,13 @@ int ll_sha256_file(const char *path, char hex[65]) {
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) { ll_set_error("%s: read error (%s)", path, strerror(errno)); rc = -1; break; }
         if (r == 0) break;
-        EVP_DigestUpdate(ctx, buf, (size_t)r);
+        crypto_hash_sha256_update(&st, buf, (unsigned long long)r);
     }
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned mdn = 0;
     if (rc == 0) {
-        EVP_DigestFinal_ex(ctx, md, &mdn);
-        to_hex(md, mdn, hex);
+        unsigned char md[crypto_hash_sha256_BYTES];
+        crypto_hash_sha256_final(&st, md);
+        to_hex(md, crypto_hash_sha256_BYTES, hex);
     }
-    EVP_MD_CTX_free(ctx);
     free(buf);
     close(fd);
     return rc;
@@ -82,35 +81,100 @@ const char *ll_hash_cache_path(void) {
     return buf;
 }
 
-/* cache line: "<hex>\t<size>\t<mtime ns>\t<absolute path>\n" */
-static int cache_lookup(const char *abs, long long size, long long mtime, char hex[65]) {
-    FILE *f = fopen(ll_hash_cache_path(), "r");
-    if (!f) return 0;
-    char line[PATH_MAX + 128];
-    int found = 0;
-    while (fgets(line, sizeof line, f)) {
-        size_t n = strlen(line);
-        if (n == 0 || line[n - 1] != '\n') continue; /* a torn or overlong line */
-        line[n - 1] = 0;
-        char h[65];
-        long long s, m;
-        int off = 0;
-        if (sscanf(line, "%64[0-9a-f]\t%lld\t%lld\t%n", h, &s, &m, &off) != 3 || off == 0 || strlen(h) != 64) continue;
-        if (s == size && m == mtime && !strcmp(line + off, abs)) { memcpy(hex, h, 65); found = 1; } /* last wins */
+/* The cache: one line per hashed file,
+ *   "<hex>\t<dev>\t<inode>\t<size>\t<mtime ns>\t<ctime ns>\t<absolute path>\n"
+ * A file's identity is all of (dev, inode, size, mtime, ctime): a file
+ * rewritten with its size and mtime put back still has a new ctime (which no
+ * user call can set), so it is hashed again.  Lines of another shape (older
+ * versions, torn writes, junk) are ignored. */
+typedef struct {
+    long long dev, ino, size, mtime, ctime;
+} file_id;
+
+#define CACHE_MAX_BYTES (64LL << 20) /* read at most this much of the cache */
+
+static void id_of(const struct stat *st, file_id *id) {
+    id->dev = (long long)st->st_dev;
+    id->ino = (long long)st->st_ino;
+    id->size = (long long)st->st_size;
+    id->mtime = (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+    id->ctime = (long long)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec;
+}
+
+/* The cache file opened without following a link and without blocking (a
+ * FIFO or a link to /dev/zero must not hang or flood the run), and only if
+ * it is a regular file.  -1 when not usable (never an error). */
+static int cache_open(int flags) {
+    int fd = open(ll_hash_cache_path(), flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) { close(fd); return -1; }
+    return fd;
+}
+
+/* One line of the cache, checked field by field: 1 when it is well formed
+ * and about `id` at `abs` (hex copied), else 0. */
+static int cache_line_matches(char *line, const file_id *id, const char *abs, char hex[65]) {
+    for (int i = 0; i < 64; i++)
+        if (!((line[i] >= '0' && line[i] <= '9') || (line[i] >= 'a' && line[i] <= 'f'))) return 0;
+    if (line[64] != '\t') return 0;
+    const char *p = line + 65;
+    long long v[5];
+    for (int k = 0; k < 5; k++) {
+        char *end;
+        if (*p < '0' || *p > '9') return 0;
+        errno = 0;
+        v[k] = strtoll(p, &end, 10);
+        if (errno || *end != '\t') return 0;
+        p = end + 1;
     }
-    fclose(f);
+    if (*p != '/') return 0;
+    if (v[0] != id->dev || v[1] != id->ino || v[2] != id->size || v[3] != id->mtime || v[4] != id->ctime || strcmp(p, abs))
+        return 0;
+    memcpy(hex, line, 64);
+    hex[64] = 0;
+    return 1;
+}
+
+static int cache_lookup(const char *abs, const file_id *id, char hex[65]) {
+    int fd = cache_open(O_RDONLY);
+    if (fd < 0) return 0;
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n == cap) {
+            if ((long long)cap >= CACHE_MAX_BYTES) break;
+            cap = cap ? 2 * cap : 1 << 16;
+            buf = ll_xrealloc(buf, cap + 1);
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        n += (size_t)r;
+    }
+    close(fd);
+    int found = 0;
+    for (size_t i = 0; i < n;) {
+        char *nl = memchr(buf + i, '\n', n - i);
+        if (!nl) break; /* a torn last line */
+        *nl = 0;
+        if (cache_line_matches(buf + i, id, abs, hex)) found = 1; /* last wins */
+        i = (size_t)(nl - buf) + 1;
+    }
+    free(buf);
     return found;
 }
 
-static void cache_store(const char *abs, long long size, long long mtime, const char *hex) {
+static void cache_store(const char *abs, const file_id *id, const char *hex) {
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", ll_hash_cache_path());
     char *slash = strrchr(dir, '/');
     if (slash) { *slash = 0; if (ll_mkdirs(dir) != 0) return; }
-    char line[PATH_MAX + 128];
-    int n = snprintf(line, sizeof line, "%s\t%lld\t%lld\t%s\n", hex, size, mtime, abs);
+    char line[PATH_MAX + 160];
+    int n = snprintf(line, sizeof line, "%s\t%lld\t%lld\t%lld\t%lld\t%lld\t%s\n", hex, id->dev, id->ino, id->size,
+                     id->mtime, id->ctime, abs);
     if (n <= 0 || n >= (int)sizeof line || strchr(abs, '\n')) return;
-    int fd = open(ll_hash_cache_path(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    int fd = cache_open(O_WRONLY | O_APPEND | O_CREAT);
     if (fd < 0) return; /* the cache is an optimisation: never an error */
     ssize_t w = write(fd, line, (size_t)n);
     (void)w;
@@ -122,13 +186,18 @@ int ll_sha256_file_cached(const char *path, char hex[65], int *from_cache) {
     struct stat st;
     char abs[PATH_MAX];
     if (stat(path, &st) != 0 || !realpath(path, abs)) { ll_set_error("%s: cannot stat (%s)", path, strerror(errno)); return -1; }
-    long long mt = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-    if (cache_lookup(abs, (long long)st.st_size, mt, hex)) {
+    file_id id;
+    id_of(&st, &id);
+    if (S_ISREG(st.st_mode) && cache_lookup(abs, &id, hex)) {
         if (from_cache) *from_cache = 1;
         return 0;
     }
     if (ll_sha256_file(path, hex) != 0) return -1;
-    cache_store(abs, (long long)st.st_size, mt, hex);
+    /* remembered only if the file did not change while it was read */
+    struct stat st2;
+    file_id id2;
+    if (S_ISREG(st.st_mode) && stat(path, &st2) == 0 && (id_of(&st2, &id2), !memcmp(&id, &id2, sizeof id)))
+        cache_store(abs, &id, hex);
     return 0;
 }
 

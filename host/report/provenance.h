@@ -6,14 +6,16 @@
  *   driver_cuda_version, runtime_cuda_version, nvidia_driver} or null,
  *   inputs [{path, kind: file|dir|missing, bytes, sha256, files: [...]}]
  *
- * Content hashes are SHA-256 (OpenSSL libcrypto EVP).  A file is hashed once
- * and remembered by (absolute path, size, mtime) in
+ * Content hashes are SHA-256 (libsodium's crypto_hash_sha256).  A file is hashed once
+ * and remembered by (absolute path, device, inode, size, mtime, ctime: a
+ * file rewritten with its size and mtime put back is hashed again) in
  * ${LAYERLAW_CACHE:-~/.cache/layerlaw}/sha256.tsv, so a 70B checkpoint costs
  * its hashing time on the first run only.  A folder's digest is the SHA-256
  * of its `sha256sum` listing ("<hex>  <name>\n" for each regular file at its
  * top level, sorted by name; hidden files left out).  The cache may be shared
  * by concurrent processes: whole lines are appended with one write(2), and a
- * line that does not parse is ignored. */
+ * line that does not parse is ignored; a cache that is not a regular file
+ * (a FIFO, a link) is not used. */
 #ifndef LL_PROVENANCE_H
 #define LL_PROVENANCE_H
 #include <cJSON.h>

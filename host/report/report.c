@@ -16,6 +16,10 @@ static cJSON *num_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v)
 int ll_report_check_outdir(const char *outdir) {
     struct stat st;
     if (!outdir || !*outdir) { ll_set_error("--out: an empty path"); return -1; }
+    if (stat(outdir, &st) != 0 && lstat(outdir, &st) == 0 && S_ISLNK(st.st_mode)) {
+        ll_set_error("%s: a symbolic link to nothing (--out)", outdir);
+        return -1;
+    }
     if (stat(outdir, &st) == 0) {
         if (!S_ISDIR(st.st_mode)) { ll_set_error("%s: exists and is not a folder (--out)", outdir); return -1; }
         if (access(outdir, W_OK | X_OK) != 0) { ll_set_error("%s: not writable (--out)", outdir); return -1; }
@@ -160,7 +164,8 @@ int ll_report_write(const char *outdir, const ll_probe_result *res, int E, const
 
 int ll_report_write_more(const char *outdir, const ll_probe_result *res, int E, const ll_law *law,
                          long n_examples, int dim, cJSON *config, cJSON *extra, const ll_report_more *more) {
-    return write_set(outdir, res, E, law, n_examples, dim, config, extra, NULL, NULL, more);
+    return write_set(outdir, res, E, law, n_examples, dim, config, extra, more ? more->forward_s : NULL,
+                     more ? more->capture_s : NULL, more);
 }
 
 /* ---- measures (docs/measures.md) ---- */
@@ -227,15 +232,6 @@ const ll_report_more *ll_report_more_for(int measure, const double *const *heldo
         buf->cols = heldout_cols;
     }
     return buf;
-}
-
-int ll_report_write_run(const char *outdir, ll_run_result *r) {
-    cJSON *config = r->config, *extra = r->extra;
-    r->config = r->extra = NULL; /* taken over */
-    ll_report_more more;
-    const double *ho[3] = {r->pr_heldout, r->pr_heldout_fold_mean, r->pr_heldout_fold_sd};
-    return write_set(outdir, r->res, r->E, r->have_law ? &r->law : NULL, r->N, r->d, config, extra, r->forward_s,
-                     r->capture_s, ll_report_more_for(r->measure, ho, &more));
 }
 
 void ll_report_print(FILE *f, const ll_probe_result *res, int E, const ll_law *law, long n_examples, int dim) {

@@ -5,7 +5,6 @@
 #define LL_REPORT_H
 #include <stdio.h>
 #include <cJSON.h>
-#include "pipeline/pipeline.h"
 #include "probe/measures.h"
 #include "probe/probe.h"
 
@@ -17,8 +16,6 @@ int ll_report_check_outdir(const char *outdir);
  * the top level of law.json.  Creates outdir if needed. */
 int ll_report_write(const char *outdir, const ll_probe_result *res, int E, const ll_law *law,
                     long n_examples, int dim, cJSON *config, cJSON *extra);
-/* The same for a pipeline result (its config and extra are taken over). */
-int ll_report_write_run(const char *outdir, ll_run_result *r);
 void ll_report_print(FILE *f, const ll_probe_result *res, int E, const ll_law *law, long n_examples, int dim);
 /* The same with a measure other than PR and extra per-layer columns
  * (docs/measures.md).  value_key names the value in law.json/layers.csv
@@ -31,6 +28,9 @@ typedef struct {
     int n_cols;
     const char *const *col_names;
     const double *const *cols;
+    /* per-entry seconds of a run (layers.csv's forward_s, capture_s; NULL:
+     * empty) */
+    const double *forward_s, *capture_s;
 } ll_report_more;
 int ll_report_write_more(const char *outdir, const ll_probe_result *res, int E, const ll_law *law,
                          long n_examples, int dim, cJSON *config, cJSON *extra, const ll_report_more *more);

@@ -1,6 +1,8 @@
 #include "sweep/store.h"
+#include <errno.h>
 #include <math.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,9 +22,90 @@ static const char *SCHEMA =
     "CREATE TABLE IF NOT EXISTS failures("
     " key TEXT, utc TEXT, host TEXT, status INTEGER, message TEXT);";
 
+static void add_col_num(cJSON *o, const char *name, sqlite3_stmt *st, int i);
+
 static int fail(ll_store *s, const char *what) {
     ll_set_error("%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
     return -1;
+}
+
+/* The file itself, before SQLite touches it: absent (created), or a regular
+ * file (through a symbolic link is fine).  A FIFO, a device or a folder is
+ * refused, so that nothing (a -journal beside /dev/null) is created. */
+static int check_store_file(const char *path, int must_exist) {
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT && !must_exist) {
+            struct stat lst;
+            if (lstat(path, &lst) == 0) { ll_set_error("%s: a symbolic link to nothing (results store)", path); return -1; }
+            return 0;
+        }
+        ll_set_error("%s: results store: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ll_set_error("%s: not a regular file (%s): a results store is an SQLite file", path,
+                     S_ISDIR(st.st_mode) ? "a folder" : S_ISFIFO(st.st_mode) ? "a FIFO"
+                     : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "a special file");
+        return -1;
+    }
+    return 0;
+}
+
+/* An existing store must be ours: the points and failures tables with their
+ * columns, every key text.  Anything else (another program's database, rows
+ * without a key) is refused before any point runs. */
+static int check_schema(ll_store *s) {
+    static const char *const want[] = {"key", "sweep", "model", "axes", "config", "result", "slope", "pearson_r",
+                                       "decay_ratio", "tokens_per_s", "n_params", "utc", "host", "pid", "seconds", NULL};
+    sqlite3_stmt *st = NULL;
+    int n = 0, ok = 1;
+    if (sqlite3_prepare_v2(s->db, "SELECT name FROM pragma_table_info('points') ORDER BY cid", -1, &st, NULL) != SQLITE_OK)
+        return fail(s, "not a results store");
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *c = (const char *)sqlite3_column_text(st, 0);
+        if (!want[n] || !c || strcmp(c, want[n])) ok = 0;
+        else n++;
+    }
+    sqlite3_finalize(st);
+    if (!ok || want[n]) {
+        ll_set_error("%s: not a layerlaw results store (no points table with the columns key, sweep, model, ...)", s->path);
+        return -1;
+    }
+    long bad = -1;
+    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM points WHERE typeof(key) != 'text' OR length(key) = 0", -1, &st,
+                           NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        bad = (long)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (bad != 0) {
+        if (bad < 0) return fail(s, "read");
+        ll_set_error("%s: %ld row(s) of the points table without a text key (a damaged or foreign store)", s->path, bad);
+        return -1;
+    }
+    return 0;
+}
+
+/* SQLite's defences for a file that may come from someone else. */
+static void defensive(sqlite3 *db) {
+    sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+    sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+    sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, NULL);
+    sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, NULL);
+}
+
+ll_store *ll_store_open_readonly(const char *path) {
+    if (check_store_file(path, 1) != 0) return NULL;
+    ll_store *s = ll_xcalloc(1, sizeof *s);
+    s->path = ll_xstrdup(path);
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+        ll_set_error("%s: cannot open the results store: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        ll_store_close(s);
+        return NULL;
+    }
+    defensive(s->db);
+    sqlite3_busy_timeout(s->db, 600000);
+    if (check_schema(s) != 0) { ll_store_close(s); return NULL; }
+    return s;
 }
 
 ll_store *ll_store_open(const char *path, const char *journal) {
@@ -30,11 +113,20 @@ ll_store *ll_store_open(const char *path, const char *journal) {
         ll_set_error("%s: unknown journal mode '%s' (wal|delete)", path, journal);
         return NULL;
     }
+    if (check_store_file(path, 0) != 0) return NULL;
     ll_store *s = ll_xcalloc(1, sizeof *s);
     s->path = ll_xstrdup(path);
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
         SQLITE_OK) {
         ll_set_error("%s: cannot open the results store: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        ll_store_close(s);
+        return NULL;
+    }
+    defensive(s->db);
+    /* SQLite falls back to read-only without a word: refused here, before
+     * any point runs (not at the first insert, after its files are written) */
+    if (sqlite3_db_readonly(s->db, "main") == 1) {
+        ll_set_error("%s: the results store is read-only (or its folder is): cannot record points", path);
         ll_store_close(s);
         return NULL;
     }
@@ -56,6 +148,7 @@ ll_store *ll_store_open(const char *path, const char *journal) {
         return NULL;
     }
     sqlite3_finalize(st);
+    if (!fresh && check_schema(s) != 0) { ll_store_close(s); return NULL; }
     if (fresh) {
         char q[64];
         snprintf(q, sizeof q, "PRAGMA journal_mode=%s", journal ? journal : "wal");
@@ -162,6 +255,54 @@ out:
     return rc;
 }
 
+int ll_store_put_locked(ll_store *s, ll_store_record *r, int (*write)(void *ctx, ll_store_record *r), void *ctx) {
+    char *err = NULL;
+    /* the write lock first: of two writers of one key, the second waits here
+     * and then finds the row, so files and row come from the same run */
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &err) != SQLITE_OK) {
+        ll_set_error("%s: cannot lock the results store: %s", s->path, err ? err : "?");
+        sqlite3_free(err);
+        return -1;
+    }
+    int rc = ll_store_has(s, r->key);
+    if (rc == 0) {
+        rc = write(ctx, r) != 0 ? -1 : ll_store_put(s, r);
+        if (rc == 0) rc = -1, ll_set_error("%s: the row of %s appeared inside a transaction", s->path, r->key);
+    } else if (rc == 1) {
+        rc = 0;
+    }
+    if (rc == 1 && sqlite3_exec(s->db, "COMMIT", NULL, NULL, &err) != SQLITE_OK) {
+        ll_set_error("%s: commit: %s", s->path, err ? err : "?");
+        sqlite3_free(err);
+        rc = -1;
+    }
+    if (rc != 1) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+cJSON *ll_store_get(ll_store *s, const char *key) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT result,slope,pearson_r,decay_ratio,tokens_per_s FROM points WHERE key=?1", -1,
+                           &st, NULL) != SQLITE_OK) {
+        fail(s, "read");
+        return NULL;
+    }
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+    cJSON *o = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        o = cJSON_CreateObject();
+        const char *res = (const char *)sqlite3_column_text(st, 0);
+        cJSON *rj = res ? cJSON_Parse(res) : NULL;
+        cJSON_AddItemToObject(o, "result", rj ? rj : cJSON_CreateNull());
+        add_col_num(o, "slope", st, 1);
+        add_col_num(o, "pearson_r", st, 2);
+        add_col_num(o, "decay_ratio", st, 3);
+        add_col_num(o, "tokens_per_s", st, 4);
+    }
+    sqlite3_finalize(st);
+    return o;
+}
+
 int ll_store_put_failure(ll_store *s, const char *key, int status, const char *message) {
     char utc[32], host[256] = "unknown";
     utc_now(utc, sizeof utc);
@@ -211,6 +352,12 @@ static void add_col_num(cJSON *o, const char *name, sqlite3_stmt *st, int i) {
     else cJSON_AddNumberToObject(o, name, sqlite3_column_double(st, i));
 }
 
+/* a text column as a string, NULL as null (never a missing member) */
+static void add_col_text(cJSON *o, const char *name, sqlite3_stmt *st, int i) {
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    cJSON_AddItemToObject(o, name, t ? cJSON_CreateString(t) : cJSON_CreateNull());
+}
+
 cJSON *ll_store_dump(ll_store *s) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
@@ -224,23 +371,24 @@ cJSON *ll_store_dump(ll_store *s) {
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "key", (const char *)sqlite3_column_text(st, 0));
-        cJSON_AddStringToObject(o, "sweep", (const char *)sqlite3_column_text(st, 1));
-        cJSON_AddStringToObject(o, "model", (const char *)sqlite3_column_text(st, 2));
+        add_col_text(o, "key", st, 0);
+        add_col_text(o, "sweep", st, 1);
+        add_col_text(o, "model", st, 2);
         const char *ax = (const char *)sqlite3_column_text(st, 3);
         cJSON *axj = ax ? cJSON_Parse(ax) : NULL;
         cJSON_AddItemToObject(o, "axes", axj ? axj : cJSON_CreateNull());
-        cJSON *cfg = cJSON_Parse((const char *)sqlite3_column_text(st, 4));
+        const char *cs = (const char *)sqlite3_column_text(st, 4), *rs = (const char *)sqlite3_column_text(st, 5);
+        cJSON *cfg = cs ? cJSON_Parse(cs) : NULL;
         cJSON_AddItemToObject(o, "config", cfg ? cfg : cJSON_CreateNull());
-        cJSON *res = cJSON_Parse((const char *)sqlite3_column_text(st, 5));
+        cJSON *res = rs ? cJSON_Parse(rs) : NULL;
         cJSON_AddItemToObject(o, "result", res ? res : cJSON_CreateNull());
         add_col_num(o, "slope", st, 6);
         add_col_num(o, "pearson_r", st, 7);
         add_col_num(o, "decay_ratio", st, 8);
         add_col_num(o, "tokens_per_s", st, 9);
         add_col_num(o, "n_params", st, 10);
-        cJSON_AddStringToObject(o, "utc", (const char *)sqlite3_column_text(st, 11));
-        cJSON_AddStringToObject(o, "host", (const char *)sqlite3_column_text(st, 12));
+        add_col_text(o, "utc", st, 11);
+        add_col_text(o, "host", st, 12);
         cJSON_AddNumberToObject(o, "pid", (double)sqlite3_column_int64(st, 13));
         add_col_num(o, "seconds", st, 14);
         cJSON_AddItemToArray(arr, o);

@@ -34,6 +34,17 @@ void ll_store_close(ll_store *s);
 int ll_store_has(ll_store *s, const char *key);
 /* 1 inserted, 0 the key was already there (nothing changed), -1 error. */
 int ll_store_put(ll_store *s, const ll_store_record *r);
+/* A point's row and its files from the same run, under the store's write
+ * lock: if the key has no row, write(ctx, r) writes the files and fills
+ * r->result (what law.json says), then the row is inserted and committed;
+ * if another writer recorded the key first, nothing is written.  1 inserted,
+ * 0 already there, -1 error (rolled back). */
+int ll_store_put_locked(ll_store *s, ll_store_record *r, int (*write)(void *ctx, ll_store_record *r), void *ctx);
+/* The row of key as {result, slope, pearson_r, decay_ratio, tokens_per_s},
+ * or NULL when there is none. */
+cJSON *ll_store_get(ll_store *s, const char *key);
+/* An existing store opened for reading only (--dry-run): nothing created. */
+ll_store *ll_store_open_readonly(const char *path);
 int ll_store_put_failure(ll_store *s, const char *key, int status, const char *message);
 /* 1 when the key has a failure logged (and no record), 0 not, -1 error. */
 int ll_store_failed(ll_store *s, const char *key);

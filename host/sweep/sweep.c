@@ -39,47 +39,122 @@ static cJSON *scalar_to_json(const yaml_node_t *n) {
     return cJSON_CreateString(s);
 }
 
-static cJSON *node_to_json(yaml_document_t *doc, yaml_node_t *n, int depth, const char *name) {
-    if (!n) { ll_set_error("%s: empty YAML node", name); return NULL; }
-    if (depth > 64) {
-        ll_set_error("%s: line %lu: nesting deeper than 64 (recursive alias?)", name, (unsigned long)n->start_mark.line + 1);
+/* Bounds on what a small file may become: nesting (libyaml's scanner costs
+ * O(depth) per token, so a deep flow collection is quadratic) and the nodes
+ * produced, aliases expanded ("billion laughs": 600 bytes -> 1.4 GB). */
+#define YAML_MAX_DEPTH 64
+typedef struct {
+    yaml_document_t *doc;
+    const char *name;
+    size_t nodes, max_nodes;
+} yaml_walk;
+
+/* Index of the first string equal to an earlier one (sorted copy), or -1. */
+typedef struct { const char *s; int i; } str_idx;
+static int cmp_str_idx(const void *a, const void *b) {
+    const str_idx *x = a, *y = b;
+    int c = strcmp(x->s, y->s);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+static int first_duplicate(const char *const *strs, int n, int *earlier) {
+    if (n < 2) return -1;
+    str_idx *v = ll_xmalloc(sizeof *v * (size_t)n);
+    for (int i = 0; i < n; i++) v[i] = (str_idx){strs[i], i};
+    qsort(v, (size_t)n, sizeof *v, cmp_str_idx);
+    int dup = -1;
+    for (int i = 1; i < n; i++)
+        if (!strcmp(v[i - 1].s, v[i].s) && (dup < 0 || v[i].i < dup)) dup = v[i].i, *earlier = v[i - 1].i;
+    free(v);
+    return dup;
+}
+
+static cJSON *node_to_json(yaml_walk *w, yaml_node_t *n, int depth) {
+    if (!n) { ll_set_error("%s: empty YAML node", w->name); return NULL; }
+    if (depth > YAML_MAX_DEPTH) {
+        ll_set_error("%s: line %lu: nesting deeper than %d (recursive alias?)", w->name,
+                     (unsigned long)n->start_mark.line + 1, YAML_MAX_DEPTH);
+        return NULL;
+    }
+    if (++w->nodes > w->max_nodes) {
+        ll_set_error("%s: line %lu: more than %zu values once aliases are expanded (an alias bomb?)", w->name,
+                     (unsigned long)n->start_mark.line + 1, w->max_nodes);
         return NULL;
     }
     switch (n->type) {
     case YAML_SCALAR_NODE: return scalar_to_json(n);
     case YAML_SEQUENCE_NODE: {
-        cJSON *a = cJSON_CreateArray();
+        cJSON *a = cJSON_CreateArray(), *last = NULL;
         for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
-            cJSON *c = node_to_json(doc, yaml_document_get_node(doc, *it), depth + 1, name);
+            cJSON *c = node_to_json(w, yaml_document_get_node(w->doc, *it), depth + 1);
             if (!c) { cJSON_Delete(a); return NULL; }
-            cJSON_AddItemToArray(a, c);
+            /* appended after the last (cJSON_AddItemToArray walks the list: quadratic) */
+            if (!last) a->child = c;
+            else last->next = c, c->prev = last;
+            last = c;
+            a->child->prev = last;
         }
         return a;
     }
     case YAML_MAPPING_NODE: {
-        cJSON *o = cJSON_CreateObject();
-        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-            yaml_node_t *k = yaml_document_get_node(doc, p->key);
+        cJSON *o = cJSON_CreateObject(), *last = NULL;
+        size_t np = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start), i = 0;
+        const char **keys = ll_xmalloc(sizeof *keys * (np + 1));
+        unsigned long *lines = ll_xmalloc(sizeof *lines * (np + 1));
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++, i++) {
+            yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
             if (!k || k->type != YAML_SCALAR_NODE) {
-                ll_set_error("%s: line %lu: a mapping key must be a plain scalar", name,
+                ll_set_error("%s: line %lu: a mapping key must be a plain scalar", w->name,
                              (unsigned long)(k ? k->start_mark.line : n->start_mark.line) + 1);
                 cJSON_Delete(o);
+                free(keys);
+                free(lines);
                 return NULL;
             }
-            const char *ks = (const char *)k->data.scalar.value;
-            if (cJSON_GetObjectItemCaseSensitive(o, ks)) {
-                ll_set_error("%s: line %lu: duplicate key '%s'", name, (unsigned long)k->start_mark.line + 1, ks);
-                cJSON_Delete(o);
-                return NULL;
-            }
-            cJSON *v = node_to_json(doc, yaml_document_get_node(doc, p->value), depth + 1, name);
-            if (!v) { cJSON_Delete(o); return NULL; }
-            cJSON_AddItemToObject(o, ks, v);
+            cJSON *v = node_to_json(w, yaml_document_get_node(w->doc, p->value), depth + 1);
+            if (!v) { cJSON_Delete(o); free(keys); free(lines); return NULL; }
+            v->string = ll_xstrdup((const char *)k->data.scalar.value);
+            keys[i] = v->string;
+            lines[i] = (unsigned long)k->start_mark.line + 1;
+            if (!last) o->child = v;
+            else last->next = v, v->prev = last;
+            last = v;
+            o->child->prev = last;
         }
+        int e, d = first_duplicate(keys, (int)np, &e);
+        if (d >= 0) ll_set_error("%s: line %lu: duplicate key '%s'", w->name, lines[d], keys[d]);
+        free(keys);
+        free(lines);
+        if (d >= 0) { cJSON_Delete(o); return NULL; }
         return o;
     }
-    default: ll_set_error("%s: empty YAML node", name); return NULL;
+    default: ll_set_error("%s: empty YAML node", w->name); return NULL;
     }
+}
+
+/* A first pass over libyaml's events: nesting deeper than YAML_MAX_DEPTH is
+ * refused as soon as it is seen (before the quadratic part can grow). */
+static int yaml_check_depth(const char *text, size_t len, const char *name) {
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) { ll_set_error("%s: cannot initialise libyaml", name); return -1; }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    int depth = 0, rc = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) break; /* the syntax error is reported by the load */
+        yaml_event_type_t t = ev.type;
+        unsigned long line = (unsigned long)ev.start_mark.line + 1;
+        yaml_event_delete(&ev);
+        if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) depth++;
+        else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) depth--;
+        if (depth > YAML_MAX_DEPTH) {
+            ll_set_error("%s: line %lu: nesting deeper than %d", name, line, YAML_MAX_DEPTH);
+            rc = -1;
+            break;
+        }
+        if (t == YAML_STREAM_END_EVENT) break;
+    }
+    yaml_parser_delete(&parser);
+    return rc;
 }
 
 cJSON *ll_yaml_parse(const char *text, size_t len, const char *name) {
@@ -95,6 +170,7 @@ cJSON *ll_yaml_parse(const char *text, size_t len, const char *name) {
         }
         return j;
     }
+    if (yaml_check_depth(text, len, name) != 0) return NULL;
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser)) { ll_set_error("%s: cannot initialise libyaml", name); return NULL; }
@@ -107,7 +183,9 @@ cJSON *ll_yaml_parse(const char *text, size_t len, const char *name) {
         return NULL;
     }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
-    cJSON *j = root ? node_to_json(&doc, root, 0, name) : NULL;
+    /* a file without aliases has fewer nodes than bytes: 8 per byte is room */
+    yaml_walk w = {.doc = &doc, .name = name, .max_nodes = 1024 + 8 * len};
+    cJSON *j = root ? node_to_json(&w, root, 0) : NULL;
     if (!root) ll_set_error("%s: empty document", name);
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
@@ -441,203 +519,279 @@ static int opt_str(const char *file, const cJSON *root, const char *k, char **ou
     return 0;
 }
 
-ll_sweep *ll_sweep_load(const char *path) {
-    cJSON *root = ll_yaml_load(path);
-    if (!root) return NULL;
-    ll_sweep *s = ll_xcalloc(1, sizeof *s);
-    s->file = ll_xstrdup(path);
-    model_ent *ms = NULL;
-    int nm = 0, mcap = 0;
-    data_ent *ds = NULL;
-    int nd = 0;
-    cJSON *fixed = NULL;        /* option -> normalised value */
-    cJSON **axv = NULL;         /* per axis: array of normalised values */
-    int nax = 0;
-    const opt_def **axo = NULL;
-    int ok = 0;
-    if (!cJSON_IsObject(root)) { ll_set_error("%s: a sweep file is a mapping (name, models, data, axes, options)", path); goto out; }
+/* What ll_sweep_load gathers before the points are made. */
+typedef struct {
+    const char *path;
+    model_ent *ms;
+    int nm, mcap;
+    data_ent *ds;
+    int nd;
+    cJSON *fixed;           /* option -> normalised value */
+    cJSON ***axv;           /* per axis: its normalised values (owned), indexable */
+    int *axn;               /* per axis: number of values */
+    const opt_def **axo;
+    int nax;
+} sweep_build;
+
+/* At most a million points (LAYERLAW_SWEEP_MAX_POINTS may lower it: the
+ * fuzzing harness does, to stay within its memory limit). */
+static long max_points(void) {
+    const char *e = getenv("LAYERLAW_SWEEP_MAX_POINTS");
+    long v = e && *e ? atol(e) : 0;
+    return v > 0 && v < 1000000 ? v : 1000000;
+}
+#define MAX_POINTS max_points()
+
+static void build_free(sweep_build *b) {
+    for (int i = 0; i < b->nm; i++) { free(b->ms[i].name); free(b->ms[i].path); free(b->ms[i].kind); cJSON_Delete(b->ms[i].own_data); }
+    free(b->ms);
+    for (int i = 0; i < b->nd; i++) data_free(&b->ds[i]);
+    free(b->ds);
+    for (int a = 0; a < b->nax; a++) {
+        for (int k = 0; b->axv && k < b->axn[a]; k++) cJSON_Delete(b->axv[a][k]);
+        if (b->axv) free(b->axv[a]);
+    }
+    free(b->axv);
+    free(b->axn);
+    free(b->axo);
+    cJSON_Delete(b->fixed);
+}
+
+/* The top-level keys, name, out, store, journal. */
+static int load_head(sweep_build *b, const cJSON *root, ll_sweep *s) {
+    const char *path = b->path;
+    if (!cJSON_IsObject(root)) { ll_set_error("%s: a sweep file is a mapping (name, models, data, axes, options)", path); return -1; }
     for (const cJSON *c = root->child; c; c = c->next) {
         static const char *const known[] = {"name", "out", "store", "journal", "models", "data", "axes", "options", "comment", "description", NULL};
         if (!plain_is(c->string, known)) {
             ll_set_error("%s: unknown key '%s' (name, out, store, journal, models, data, axes, options, comment)", path, c->string);
-            goto out;
+            return -1;
         }
     }
     if (opt_str(path, root, "name", &s->name) || opt_str(path, root, "out", &s->out) ||
         opt_str(path, root, "store", &s->store) || opt_str(path, root, "journal", &s->journal))
-        goto out;
+        return -1;
     if (!s->name) s->name = base_name(path);
     if (s->journal && strcmp(s->journal, "wal") && strcmp(s->journal, "delete")) {
         ll_set_error("%s: journal: unknown mode '%s' (wal|delete)", path, s->journal);
-        goto out;
+        return -1;
     }
-    /* models */
+    return 0;
+}
+
+static int load_models(sweep_build *b, const cJSON *root) {
     const cJSON *models = cJSON_GetObjectItemCaseSensitive(root, "models");
-    if (cJSON_IsString(models) || (cJSON_IsObject(models))) {
-        if (parse_model(path, models, &ms, &nm, &mcap)) goto out;
-    } else if (cJSON_IsArray(models) && cJSON_GetArraySize(models) > 0) {
+    if (cJSON_IsString(models) || cJSON_IsObject(models)) return parse_model(b->path, models, &b->ms, &b->nm, &b->mcap);
+    if (cJSON_IsArray(models) && models->child) {
         for (const cJSON *it = models->child; it; it = it->next)
-            if (parse_model(path, it, &ms, &nm, &mcap)) goto out;
-    } else {
-        ll_set_error("%s: models: a non-empty list of model folders, .gguf files or {synthetic: shape.json}", path);
-        goto out;
+            if (parse_model(b->path, it, &b->ms, &b->nm, &b->mcap)) return -1;
+        return 0;
     }
-    /* data */
+    ll_set_error("%s: models: a non-empty list of model folders, .gguf files or {synthetic: shape.json}", b->path);
+    return -1;
+}
+
+static int load_data(sweep_build *b, const cJSON *root) {
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
     if (data) {
         int n = cJSON_IsArray(data) ? cJSON_GetArraySize(data) : 1;
-        if (n == 0) { ll_set_error("%s: data: an empty list", path); goto out; }
-        ds = ll_xcalloc((size_t)n, sizeof *ds);
-        for (int i = 0; i < n; i++) {
-            if (parse_data(path, cJSON_IsArray(data) ? cJSON_GetArrayItem(data, i) : data, &ds[i])) goto out;
-            nd++;
+        if (n == 0) { ll_set_error("%s: data: an empty list", b->path); return -1; }
+        b->ds = ll_xcalloc((size_t)n, sizeof *b->ds);
+        const cJSON *it = cJSON_IsArray(data) ? data->child : data;
+        for (int i = 0; i < n; i++, it = it->next) {
+            if (parse_data(b->path, it, &b->ds[i])) return -1;
+            b->nd++;
         }
-        for (int i = 0; i < nd; i++)
-            for (int j = 0; j < i; j++)
-                if (!strcmp(ds[i].name, ds[j].name)) { ll_set_error("%s: data: two entries named '%s' (give them names)", path, ds[i].name); goto out; }
+        const char **names = ll_xmalloc(sizeof *names * (size_t)b->nd);
+        for (int i = 0; i < b->nd; i++) names[i] = b->ds[i].name;
+        int e, d = first_duplicate(names, b->nd, &e);
+        free(names);
+        if (d >= 0) { ll_set_error("%s: data: two entries named '%s' (give them names)", b->path, b->ds[d].name); return -1; }
     }
-    for (int i = 0; i < nm; i++)
-        if (!ms[i].own_data && nd == 0) {
-            ll_set_error("%s: model '%s' has no data (give data: at the top, or tokens:/data: in its entry)", path, ms[i].name);
-            goto out;
+    for (int i = 0; i < b->nm; i++)
+        if (!b->ms[i].own_data && b->nd == 0) {
+            ll_set_error("%s: model '%s' has no data (give data: at the top, or tokens:/data: in its entry)", b->path, b->ms[i].name);
+            return -1;
         }
-    /* options and axes */
-    fixed = cJSON_CreateObject();
+    return 0;
+}
+
+/* One axis: its values checked and normalised, none twice. */
+static int load_axis(sweep_build *b, int a, const cJSON *c) {
+    const char *path = b->path;
+    const opt_def *o = b->axo[a];
+    int n = cJSON_IsArray(c) ? cJSON_GetArraySize(c) : 1;
+    if (n == 0) { ll_set_error("%s: axes: '%s' has no values", path, o->name); return -1; }
+    if (n > MAX_POINTS) { ll_set_error("%s: axes: '%s' has %d values: more than %ld", path, o->name, n, MAX_POINTS); return -1; }
+    b->axv[a] = ll_xcalloc((size_t)n, sizeof(cJSON *));
+    const cJSON *it = cJSON_IsArray(c) ? c->child : c;
+    for (int k = 0; k < n; k++, it = it->next) {
+        if (!(b->axv[a][k] = check_value(path, o, it))) return -1;
+        b->axn[a] = k + 1;
+    }
+    char **txt = ll_xmalloc(sizeof *txt * (size_t)n);
+    for (int k = 0; k < n; k++) txt[k] = cJSON_PrintUnformatted(b->axv[a][k]);
+    int e, d = first_duplicate((const char *const *)txt, n, &e);
+    for (int k = 0; k < n; k++) free(txt[k]);
+    free(txt);
+    if (d >= 0) { ll_set_error("%s: axes: '%s' lists a value twice", path, o->name); return -1; }
+    return 0;
+}
+
+static int load_options_axes(sweep_build *b, const cJSON *root) {
+    const char *path = b->path;
+    b->fixed = cJSON_CreateObject();
     const cJSON *opts = cJSON_GetObjectItemCaseSensitive(root, "options");
     const cJSON *axes = cJSON_GetObjectItemCaseSensitive(root, "axes");
     if ((opts && !cJSON_IsObject(opts)) || (axes && !cJSON_IsObject(axes))) {
         ll_set_error("%s: options and axes are mappings (name: value / name: [values])", path);
-        goto out;
+        return -1;
     }
     char names[512];
     opt_names(names, sizeof names);
     for (const cJSON *c = opts ? opts->child : NULL; c; c = c->next) {
         const opt_def *o = find_opt(c->string);
-        if (!o) { ll_set_error("%s: options: unknown option '%s' (%s)", path, c->string, names); goto out; }
+        if (!o) { ll_set_error("%s: options: unknown option '%s' (%s)", path, c->string, names); return -1; }
         cJSON *v = check_value(path, o, c);
-        if (!v) goto out;
-        cJSON_AddItemToObject(fixed, o->name, v);
+        if (!v) return -1;
+        cJSON_AddItemToObject(b->fixed, o->name, v);
     }
-    nax = axes ? cJSON_GetArraySize(axes) : 0;
-    axv = ll_xcalloc((size_t)(nax > 0 ? nax : 1), sizeof *axv);
-    axo = ll_xcalloc((size_t)(nax > 0 ? nax : 1), sizeof *axo);
-    int ia = 0;
-    for (const cJSON *c = axes ? axes->child : NULL; c; c = c->next, ia++) {
+    int nax = axes ? cJSON_GetArraySize(axes) : 0;
+    b->axv = ll_xcalloc((size_t)nax + 1, sizeof *b->axv);
+    b->axn = ll_xcalloc((size_t)nax + 1, sizeof *b->axn);
+    b->axo = ll_xcalloc((size_t)nax + 1, sizeof *b->axo);
+    for (const cJSON *c = axes ? axes->child : NULL; c; c = c->next) {
         const opt_def *o = find_opt(c->string);
-        if (!o) { ll_set_error("%s: axes: unknown axis '%s' (%s)", path, c->string, names); goto out; }
-        if (cJSON_GetObjectItemCaseSensitive(fixed, o->name)) { ll_set_error("%s: '%s' is both an option and an axis", path, o->name); goto out; }
-        axo[ia] = o;
-        axv[ia] = cJSON_CreateArray();
-        int n = cJSON_IsArray(c) ? cJSON_GetArraySize(c) : 1;
-        if (n == 0) { ll_set_error("%s: axes: '%s' has no values", path, o->name); goto out; }
-        for (int k = 0; k < n; k++) {
-            cJSON *v = check_value(path, o, cJSON_IsArray(c) ? cJSON_GetArrayItem(c, k) : c);
-            if (!v) goto out;
-            for (const cJSON *w = axv[ia]->child; w; w = w->next)
-                if (cJSON_Compare(w, v, 1)) { ll_set_error("%s: axes: '%s' lists a value twice", path, o->name); cJSON_Delete(v); goto out; }
-            cJSON_AddItemToArray(axv[ia], v);
-        }
+        if (!o) { ll_set_error("%s: axes: unknown axis '%s' (%s)", path, c->string, names); return -1; }
+        if (cJSON_GetObjectItemCaseSensitive(b->fixed, o->name)) { ll_set_error("%s: '%s' is both an option and an axis", path, o->name); return -1; }
+        b->axo[b->nax] = o;
+        b->nax++;
+        if (load_axis(b, b->nax - 1, c)) return -1;
     }
-    /* axis names: data first when it varies */
-    const int data_axis = nd > 1;
-    s->n_axes = nax + data_axis;
-    s->axis_names = ll_xcalloc((size_t)(s->n_axes > 0 ? s->n_axes : 1), sizeof(char *));
-    if (data_axis) s->axis_names[0] = ll_xstrdup("data");
-    for (int a = 0; a < nax; a++) s->axis_names[a + data_axis] = ll_xstrdup(axo[a]->name);
-    /* count points */
-    long long per = 1;
-    for (int a = 0; a < nax; a++) per *= cJSON_GetArraySize(axv[a]);
-    long long total = 0;
-    for (int i = 0; i < nm; i++) total += (ms[i].own_data ? 1 : nd) * per;
-    if (total > 1000000) { ll_set_error("%s: %lld points: more than a million", path, total); goto out; }
-    s->points = ll_xcalloc((size_t)(total > 0 ? total : 1), sizeof *s->points);
-    int *idx = ll_xcalloc((size_t)(nax > 0 ? nax : 1), sizeof(int));
-    for (int i = 0; i < nm; i++) {
-        data_ent own = {0};
-        int n_here = ms[i].own_data ? 1 : nd;
-        if (ms[i].own_data && parse_data(path, ms[i].own_data, &own)) { free(idx); goto out; }
-        for (int di = 0; di < n_here; di++) {
-            const data_ent *d = ms[i].own_data ? &own : &ds[di];
-            for (long long q = 0; q < per; q++) {
-                long long r = q;
-                for (int a = nax - 1; a >= 0; a--) {
-                    int na = cJSON_GetArraySize(axv[a]);
-                    idx[a] = (int)(r % na);
-                    r /= na;
-                }
-                ll_sweep_point *p = &s->points[s->n_points];
-                p->index = s->n_points;
-                p->model_name = ll_xstrdup(ms[i].name);
-                p->model_path = ll_xstrdup(ms[i].path);
-                p->model_kind = ll_xstrdup(ms[i].kind);
-                p->data_name = ll_xstrdup(d->name);
-                p->axes = cJSON_CreateObject();
-                if (data_axis) cJSON_AddStringToObject(p->axes, "data", d->name);
-                cJSON *cfg = cJSON_CreateObject();
-                cJSON_AddStringToObject(cfg, "model", ms[i].path);
-                cJSON_AddStringToObject(cfg, "model_kind", ms[i].kind);
-                for (const cJSON *f = d->fields->child; f; f = f->next)
-                    cJSON_AddItemToObject(cfg, f->string, cJSON_Duplicate(f, 1));
-                for (int k = 0; k < N_OPTS; k++) {
-                    const cJSON *v = cJSON_GetObjectItemCaseSensitive(fixed, OPTS[k].name);
-                    for (int a = 0; a < nax; a++)
-                        if (axo[a] == &OPTS[k]) {
-                            v = cJSON_GetArrayItem(axv[a], idx[a]);
-                            cJSON_AddItemToObject(p->axes, OPTS[k].name, cJSON_Duplicate(v, 1));
-                        }
-                    cJSON_AddItemToObject(cfg, OPTS[k].name, v ? cJSON_Duplicate(v, 1) : default_value(&OPTS[k]));
-                }
-                /* as `layerlaw run`: docs and seed sample documents of raw text */
-                if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(cfg, "tokens")) &&
-                    (!cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(cfg, "docs")) ||
-                     cJSON_GetObjectItemCaseSensitive(cfg, "seed")->valuedouble != 0)) {
-                    ll_set_error("%s: model '%s': docs and seed sample documents of data: (raw text), not of a token file",
-                                 path, ms[i].name);
-                    p->config = cfg; /* freed with the point */
-                    s->n_points++;
-                    free(idx);
-                    if (ms[i].own_data) data_free(&own);
-                    goto out;
-                }
-                /* axes in file order (the loop above adds them in table order) */
-                cJSON *ordered = cJSON_CreateObject();
-                for (int a = 0; a < s->n_axes; a++)
-                    cJSON_AddItemToObject(ordered, s->axis_names[a],
-                                          cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(p->axes, s->axis_names[a]), 1));
-                cJSON_Delete(p->axes);
-                p->axes = ordered;
-                p->config = cfg;
-                char *canon = cJSON_PrintUnformatted(cfg);
-                char hex[65];
-                ll_sha256_buf(canon, strlen(canon), hex);
-                free(canon);
-                memcpy(p->key, hex, 16);
-                p->key[16] = 0;
-                s->n_points++;
-            }
+    return 0;
+}
+
+/* The number of points, multiplied with overflow checks: more than
+ * MAX_POINTS is refused (8 axes of 256 values once wrapped to 0). */
+static int count_points(const sweep_build *b, long long *per_out, long long *total_out) {
+    long long per = 1, total = 0;
+    for (int a = 0; a < b->nax; a++) {
+        per *= b->axn[a]; /* both <= MAX_POINTS here: no overflow */
+        if (per > MAX_POINTS) break;
+    }
+    for (int i = 0; i < b->nm && per <= MAX_POINTS && total <= MAX_POINTS; i++) total += (b->ms[i].own_data ? 1 : b->nd) * per;
+    if (per > MAX_POINTS || total > MAX_POINTS) {
+        ll_set_error("%s: more than %ld points (the axes multiply to too many): split the sweep", b->path, MAX_POINTS);
+        return -1;
+    }
+    *per_out = per;
+    *total_out = total;
+    return 0;
+}
+
+/* The configuration of one point: model, data fields, every option (the
+ * axis value where it varies, else the fixed or default value); the axes
+ * the point has go to *axes in file order. */
+static cJSON *point_config(const sweep_build *b, const ll_sweep *s, const model_ent *m, const data_ent *d, const int *idx,
+                           cJSON *axes) {
+    cJSON *cfg = cJSON_CreateObject();
+    cJSON_AddStringToObject(cfg, "model", m->path);
+    cJSON_AddStringToObject(cfg, "model_kind", m->kind);
+    for (const cJSON *f = d->fields->child; f; f = f->next) cJSON_AddItemToObject(cfg, f->string, cJSON_Duplicate(f, 1));
+    for (int k = 0; k < N_OPTS; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(b->fixed, OPTS[k].name);
+        for (int a = 0; a < b->nax; a++)
+            if (b->axo[a] == &OPTS[k]) v = b->axv[a][idx[a]];
+        cJSON_AddItemToObject(cfg, OPTS[k].name, v ? cJSON_Duplicate(v, 1) : default_value(&OPTS[k]));
+    }
+    const int data_axis = s->n_axes > b->nax;
+    if (data_axis) cJSON_AddStringToObject(axes, "data", d->name);
+    for (int a = 0; a < b->nax; a++) cJSON_AddItemToObject(axes, b->axo[a]->name, cJSON_Duplicate(b->axv[a][idx[a]], 1));
+    return cfg;
+}
+
+/* Appends the points of one model and data entry (every combination of the
+ * axes, the last axis fastest). */
+static int expand_model_data(const sweep_build *b, ll_sweep *s, const model_ent *m, const data_ent *d, long long per, int *idx) {
+    for (long long q = 0; q < per; q++) {
+        long long r = q;
+        for (int a = b->nax - 1; a >= 0; a--) {
+            idx[a] = (int)(r % b->axn[a]);
+            r /= b->axn[a];
         }
-        if (ms[i].own_data) data_free(&own);
+        ll_sweep_point *p = &s->points[s->n_points++];
+        p->index = s->n_points - 1;
+        p->model_name = ll_xstrdup(m->name);
+        p->model_path = ll_xstrdup(m->path);
+        p->model_kind = ll_xstrdup(m->kind);
+        p->data_name = ll_xstrdup(d->name);
+        p->axes = cJSON_CreateObject();
+        p->config = point_config(b, s, m, d, idx, p->axes);
+        /* as `layerlaw run`: docs and seed sample documents of raw text */
+        const cJSON *cfg = p->config;
+        if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(cfg, "tokens")) &&
+            (!cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(cfg, "docs")) ||
+             cJSON_GetObjectItemCaseSensitive(cfg, "seed")->valuedouble != 0)) {
+            ll_set_error("%s: model '%s': docs and seed sample documents of data: (raw text), not of a token file",
+                         b->path, m->name);
+            return -1;
+        }
+        char *canon = cJSON_PrintUnformatted(cfg);
+        char hex[65];
+        ll_sha256_buf(canon, strlen(canon), hex);
+        free(canon);
+        memcpy(p->key, hex, 16);
+        p->key[16] = 0;
+    }
+    return 0;
+}
+
+static int expand_points(const sweep_build *b, ll_sweep *s) {
+    long long per, total;
+    if (count_points(b, &per, &total) != 0) return -1;
+    /* axis names: data first when it varies */
+    const int data_axis = b->nd > 1;
+    s->n_axes = b->nax + data_axis;
+    s->axis_names = ll_xcalloc((size_t)s->n_axes + 1, sizeof(char *));
+    if (data_axis) s->axis_names[0] = ll_xstrdup("data");
+    for (int a = 0; a < b->nax; a++) s->axis_names[a + data_axis] = ll_xstrdup(b->axo[a]->name);
+    s->points = ll_xcalloc((size_t)total + 1, sizeof *s->points);
+    int *idx = ll_xcalloc((size_t)b->nax + 1, sizeof(int));
+    int rc = 0;
+    for (int i = 0; i < b->nm && rc == 0; i++) {
+        data_ent own = {0};
+        const model_ent *m = &b->ms[i];
+        if (m->own_data && parse_data(b->path, m->own_data, &own)) { rc = -1; break; }
+        for (int di = 0; di < (m->own_data ? 1 : b->nd) && rc == 0; di++)
+            rc = expand_model_data(b, s, m, m->own_data ? &own : &b->ds[di], per, idx);
+        if (m->own_data) data_free(&own);
     }
     free(idx);
-    /* the same configuration twice (e.g. a model listed twice): an error, or
-     * the store would count one point for two */
-    for (int i = 0; i < s->n_points; i++)
-        for (int j = 0; j < i; j++)
-            if (!strcmp(s->points[i].key, s->points[j].key)) {
-                ll_set_error("%s: points %d and %d are the same configuration (model '%s' listed twice?)", path, j + 1, i + 1,
-                             s->points[i].model_name);
-                goto out;
-            }
-    ok = 1;
-out:
-    for (int i = 0; i < nm; i++) { free(ms[i].name); free(ms[i].path); free(ms[i].kind); cJSON_Delete(ms[i].own_data); }
-    free(ms);
-    for (int i = 0; i < nd; i++) data_free(&ds[i]);
-    free(ds);
-    for (int a = 0; a < nax; a++) cJSON_Delete(axv ? axv[a] : NULL);
-    free(axv);
-    free(axo);
-    cJSON_Delete(fixed);
+    return rc;
+}
+
+/* The same configuration twice (e.g. a model listed twice): an error, or
+ * the store would count one point for two.  Sorted keys: n log n. */
+static int check_unique(const sweep_build *b, const ll_sweep *s) {
+    const char **keys = ll_xmalloc(sizeof *keys * ((size_t)s->n_points + 1));
+    for (int i = 0; i < s->n_points; i++) keys[i] = s->points[i].key;
+    int j, i = first_duplicate(keys, s->n_points, &j);
+    free(keys);
+    if (i < 0) return 0;
+    ll_set_error("%s: points %d and %d are the same configuration (model '%s' listed twice?)", b->path, j + 1, i + 1,
+                 s->points[i].model_name);
+    return -1;
+}
+
+ll_sweep *ll_sweep_load(const char *path) {
+    cJSON *root = ll_yaml_load(path);
+    if (!root) return NULL;
+    ll_sweep *s = ll_xcalloc(1, sizeof *s);
+    s->file = ll_xstrdup(path);
+    sweep_build b = {.path = path};
+    int ok = load_head(&b, root, s) == 0 && load_models(&b, root) == 0 && load_data(&b, root) == 0 &&
+             load_options_axes(&b, root) == 0 && expand_points(&b, s) == 0 && check_unique(&b, s) == 0;
+    build_free(&b);
     cJSON_Delete(root);
     if (!ok) { ll_sweep_free(s); return NULL; }
     return s;

@@ -183,9 +183,7 @@ extern "C" ll_capture *ll_cuda_capture_probe_new(ll_cuda_stats *st, int E, int d
     csink *s = (csink *)calloc(1, sizeof *s);
     c->impl = s;
     c->on_entry = on_entry_host;
-#ifdef LL_CAPTURE_HAS_DEVICE
     c->on_entry_device = ll_cuda_capture_on_entry_device;
-#endif
     s->st = st;
     s->E = E;
     s->d = d;

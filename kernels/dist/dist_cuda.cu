@@ -1,4 +1,4 @@
-/* host/dist/dist_cuda.h: device count, PCI ids, and which kernel image a
+/* host/backend/dist_device.h, CUDA facts: device count, PCI ids, and which kernel image a
  * device gets from the fat binary. */
 #include <cuda_runtime.h>
 #include <ctype.h>
@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "core/ll_cuda.h"
-#include "dist/dist_cuda.h"
+#include "backend/dist_device.h"
 
 #ifndef LL_CUDA_ARCHS
 #define LL_CUDA_ARCHS "unknown"

@@ -3,9 +3,15 @@
  * shapes each, odd ones included.  NMSE = Σ(gpu−cpu)²/Σcpu² with a per-op
  * tolerance (test-backend-ops style).  Every device buffer has a guard of
  * sentinel floats after it (checked after each op: out-of-bounds writes), and
- * outputs are pre-filled with the sentinel (a NaN: unwritten elements fail). */
+ * outputs are pre-filled with the sentinel (a NaN: unwritten elements fail).
+ *
+ * Table-driven: every case is one row of CASES (its name, the ops it
+ * covers, its function), registered as a test of its own; the test
+ * gpu_ops_every_op_has_a_case walks LL_OPS_LIST (host/ops/ops.h) and fails
+ * for an op of ll_ops that no row covers or that either table leaves NULL. */
 #ifdef LL_HAVE_CUDA
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +96,7 @@ static double nmse(const float *a, const float *b, size_t n) {
 static void sync_ok(backends *b) { CHECK_MSG(b->gpu->sync(b->gc) == 0, "sync: %s", ll_last_error()); }
 
 /* ------------------------------------------------------------ elementwise */
-TEST(gpu_ops_elementwise) {
+static void gpu_ops_elementwise(void) {
     backends b;
     REQUIRE(setup(&b, LL_DT_F32) == 0);
     size_t sizes[] = {1, 7, 1000, 65537};
@@ -103,8 +109,8 @@ TEST(gpu_ops_elementwise) {
         struct { const char *name; void (*cf)(void *, float *, const float *, size_t); void (*gf)(void *, float *, const float *, size_t); double tol; } un[] = {
             {"gelu_tanh", b.cpu->gelu_tanh, b.gpu->gelu_tanh, 1e-12}, {"gelu_erf", b.cpu->gelu_erf, b.gpu->gelu_erf, 1e-13},
             {"silu", b.cpu->silu, b.gpu->silu, 1e-12}, {"sigmoid", b.cpu->sigmoid, b.gpu->sigmoid, 1e-12},
-            {"relu_sq", b.cpu->relu_sq, b.gpu->relu_sq, 0}};
-        for (int k = 0; k < 5; k++) {
+            {"relu_sq", b.cpu->relu_sq, b.gpu->relu_sq, 0}, {"relu", b.cpu->relu, b.gpu->relu, 0}};
+        for (int k = 0; k < (int)(sizeof un / sizeof un[0]); k++) {
             REQUIRE_MSG(un[k].gf, "%s missing in the CUDA table", un[k].name);
             un[k].cf(b.cc, c, x, n);
             un[k].gf(b.gc, dout, dx, n);
@@ -139,7 +145,7 @@ TEST(gpu_ops_elementwise) {
 }
 
 /* ------------------------------------------------------------------ norms */
-TEST(gpu_ops_norms) {
+static void gpu_ops_norms(void) {
     backends b;
     REQUIRE(setup(&b, LL_DT_F32) == 0);
     int shapes[][2] = {{1, 1}, {3, 17}, {5, 768}, {2, 4097}, {64, 2048}};
@@ -208,13 +214,13 @@ static void linear_case(ll_dtype compute, ll_dtype wdt, double tol) {
     }
     teardown(&b);
 }
-TEST(gpu_ops_linear_f32) { linear_case(LL_DT_F32, LL_DT_F32, 1e-11); }
-TEST(gpu_ops_linear_bf16_weights) { linear_case(LL_DT_BF16, LL_DT_BF16, 3e-5); }
-TEST(gpu_ops_linear_f16_weights) { linear_case(LL_DT_BF16, LL_DT_F16, 1e-6); }
-TEST(gpu_ops_linear_f32_weights_bf16_compute) { linear_case(LL_DT_BF16, LL_DT_F32, 5e-5); }
+static void gpu_ops_linear_f32(void) { linear_case(LL_DT_F32, LL_DT_F32, 1e-11); }
+static void gpu_ops_linear_bf16_weights(void) { linear_case(LL_DT_BF16, LL_DT_BF16, 3e-5); }
+static void gpu_ops_linear_f16_weights(void) { linear_case(LL_DT_BF16, LL_DT_F16, 1e-6); }
+static void gpu_ops_linear_f32_weights_bf16_compute(void) { linear_case(LL_DT_BF16, LL_DT_F32, 5e-5); }
 
 /* -------------------------------------------------------------- embedding */
-TEST(gpu_ops_embedding) {
+static void gpu_ops_embedding(void) {
     backends b;
     REQUIRE(setup(&b, LL_DT_F32) == 0);
     int Cs[] = {1, 33, 768};
@@ -247,7 +253,7 @@ TEST(gpu_ops_embedding) {
 }
 
 /* ------------------------------------------------------------------- rope */
-TEST(gpu_ops_rope) {
+static void gpu_ops_rope(void) {
     backends b;
     REQUIRE(setup(&b, LL_DT_F32) == 0);
     /* N rows, heads, hd, rot_dims, head stride, row stride (fused layouts) */
@@ -318,7 +324,7 @@ static void attn_run_tol(backends *b, const attn_case *ac, double tol) {
     free(qkv); free(c);
     ll_cuda_free(d); ll_cuda_free(dout); ll_cuda_free(dl);
 }
-TEST(gpu_ops_attention) {
+static void gpu_ops_attention(void) {
     backends b;
     REQUIRE(setup(&b, LL_DT_F32) == 0);
     attn_case cases[] = {
@@ -339,10 +345,10 @@ TEST(gpu_ops_attention) {
     teardown(&b);
 }
 
-/* The bf16 tensor-core kernel (compute BF16, hd 64 / 128, LL_CUDA_ATTN_TC=1):
+/* The bf16 tensor-core kernel (compute BF16, hd 64 / 128, LAYERLAW_CUDA_ATTN_TC=1):
  * bf16 rounding of q, k, v and P bounds the agreement (NMSE ~1e-5). */
-TEST(gpu_ops_attention_tc_bf16) {
-    setenv("LL_CUDA_ATTN_TC", "1", 1);
+static void gpu_ops_attention_tc_bf16(void) {
+    setenv("LAYERLAW_CUDA_ATTN_TC", "1", 1);
     backends b;
     REQUIRE(setup(&b, LL_DT_BF16) == 0);
     attn_case cases[] = {
@@ -358,7 +364,7 @@ TEST(gpu_ops_attention_tc_bf16) {
 }
 
 /* ----------------------------------------------------------------- copy2d */
-TEST(gpu_ops_copy2d) {
+static void gpu_ops_copy2d(void) {
     backends b;
     REQUIRE(setup(&b, LL_DT_F32) == 0);
     int rows = 13, cols = 7, srs = 11, drs = 9;
@@ -374,7 +380,7 @@ TEST(gpu_ops_copy2d) {
 }
 
 /* ------------------------------------------------------ recurrent families */
-TEST(gpu_ops_rwkv_shift_mix) {
+static void gpu_ops_rwkv_shift_mix(void) {
     backends b;
     REQUIRE(setup(&b, LL_DT_F32) == 0);
     REQUIRE_MSG(b.cpu->rwkv_shift_mix && b.gpu->rwkv_shift_mix, "rwkv_shift_mix missing");
@@ -402,7 +408,7 @@ TEST(gpu_ops_rwkv_shift_mix) {
     teardown(&b);
 }
 
-TEST(gpu_ops_wkv4) {
+static void gpu_ops_wkv4(void) {
     backends b;
     REQUIRE(setup(&b, LL_DT_F32) == 0);
     REQUIRE_MSG(b.cpu->wkv4 && b.gpu->wkv4, "wkv4 missing");
@@ -434,7 +440,7 @@ TEST(gpu_ops_wkv4) {
     teardown(&b);
 }
 
-TEST(gpu_ops_conv1d_silu) {
+static void gpu_ops_conv1d_silu(void) {
     backends b;
     REQUIRE(setup(&b, LL_DT_F32) == 0);
     REQUIRE_MSG(b.cpu->conv1d_silu && b.gpu->conv1d_silu, "conv1d_silu missing");
@@ -465,7 +471,7 @@ TEST(gpu_ops_conv1d_silu) {
     teardown(&b);
 }
 
-TEST(gpu_ops_selective_scan) {
+static void gpu_ops_selective_scan(void) {
     backends b;
     REQUIRE(setup(&b, LL_DT_F32) == 0);
     REQUIRE_MSG(b.cpu->selective_scan && b.gpu->selective_scan, "selective_scan missing");
@@ -500,8 +506,84 @@ TEST(gpu_ops_selective_scan) {
     teardown(&b);
 }
 
+/* Mamba-2 SSD (ll_ssd_params): x, B/C, dt and z as views into wider rows
+ * (in_proj's output), groups shared by heads, with and without the state,
+ * D, dt_bias, the gate and the group RMSNorm; N = 130 takes the largest
+ * template (k_ssd_scan<256>).  Same recurrence and order as the CPU: float
+ * rounding of expf/log1pf only (1e-10 as selective_scan). */
+static void gpu_ops_ssd_scan(void) {
+    backends b;
+    REQUIRE(setup(&b, LL_DT_F32) == 0);
+    REQUIRE_MSG(b.cpu->ssd_scan && b.gpu->ssd_scan, "ssd_scan missing");
+    /* B, T, NH, P, N, G, norm_groups */
+    int shapes[][7] = {{1, 1, 1, 1, 1, 1, 1}, {2, 13, 4, 3, 16, 2, 2}, {1, 40, 8, 16, 64, 1, 1}, {2, 7, 6, 5, 130, 3, 3}};
+    for (int si = 0; si < 4; si++) {
+        int B = shapes[si][0], T = shapes[si][1], NH = shapes[si][2], P = shapes[si][3], N = shapes[si][4];
+        int G = shapes[si][5], ng = shapes[si][6];
+        const size_t R = (size_t)B * T, E = (size_t)NH * P, ns = (size_t)B * NH * P * N;
+        const int64_t x_rs = (int64_t)E + 3, bc_rs = 2 * (int64_t)G * N + 1, dt_rs = NH + 2, z_rs = (int64_t)E + 5;
+        float *x = hrand(R * x_rs, 1), *bc = hrand(R * bc_rs, 1), *dt = hrand(R * dt_rs, 2), *z = hrand(R * z_rs, 2);
+        float *dtb = hrand(NH, 1), *Al = hrand(NH, 1), *D = hrand(NH, 1), *nw = hrand(E, 1), *st = hrand(ns, 1);
+        float *c = malloc(4 * R * E);
+        float *dx = dbuf(x, 4 * R * x_rs), *dbc = dbuf(bc, 4 * R * bc_rs), *ddt = dbuf(dt, 4 * R * dt_rs);
+        float *dz = dbuf(z, 4 * R * z_rs), *ddtb = dbuf(dtb, 4 * NH), *dAl = dbuf(Al, 4 * NH), *dD = dbuf(D, 4 * NH);
+        float *dnw = dbuf(nw, 4 * E);
+        REQUIRE(dx && dbc && ddt && dz && ddtb && dAl && dD && dnw);
+        for (int var = 0; var < 3; var++) { /* 0: plain; 1: state, D, dt_bias, clamp; 2: + gate and group norm */
+            float *cst = malloc(4 * ns);
+            memcpy(cst, st, 4 * ns);
+            float *dst = dbuf(st, 4 * ns), *dy = dbuf(NULL, 4 * R * E);
+            REQUIRE(dst && dy);
+            ll_ssd_params pc = {0};
+            pc.x_rs = x_rs; pc.bc_rs = bc_rs; pc.dt_rs = dt_rs; pc.z_rs = z_rs;
+            pc.dt_min = var ? 0.01f : 0.0f; pc.dt_max = var ? 0.5f : 1e30f; pc.norm_eps = 1e-5f; pc.norm_groups = ng;
+            pc.B = B; pc.T = T; pc.NH = NH; pc.P = P; pc.N = N; pc.G = G;
+            ll_ssd_params pg = pc;
+            pc.y = c; pc.x = x; pc.Bm = bc + 1; pc.Cm = bc + 1 + (size_t)G * N; pc.dt = dt; pc.A_log = Al;
+            pg.y = dy; pg.x = dx; pg.Bm = dbc + 1; pg.Cm = dbc + 1 + (size_t)G * N; pg.dt = ddt; pg.A_log = dAl;
+            if (var >= 1) { pc.state = cst; pc.D = D; pc.dt_bias = dtb; pg.state = dst; pg.D = dD; pg.dt_bias = ddtb; }
+            if (var == 2) { pc.z = z; pc.norm_w = nw; pg.z = dz; pg.norm_w = dnw; }
+            b.cpu->ssd_scan(b.cc, &pc);
+            b.gpu->ssd_scan(b.gc, &pg);
+            sync_ok(&b);
+            char lab[128];
+            snprintf(lab, sizeof lab, "ssd_scan B=%d T=%d NH=%d P=%d N=%d G=%d %s", B, T, NH, P, N, G,
+                     var == 0 ? "plain" : var == 1 ? "state, D, dt_bias, clamp" : "+ gate, group norm");
+            COMPARE(lab, dy, c, R * E, 1e-10);
+            if (var) COMPARE("ssd_scan final state", dst, cst, ns, 1e-10);
+            free(cst);
+            ll_cuda_free(dst); ll_cuda_free(dy);
+        }
+        free(x); free(bc); free(dt); free(z); free(dtb); free(Al); free(D); free(nw); free(st); free(c);
+        ll_cuda_free(dx); ll_cuda_free(dbc); ll_cuda_free(ddt); ll_cuda_free(dz); ll_cuda_free(ddtb);
+        ll_cuda_free(dAl); ll_cuda_free(dD); ll_cuda_free(dnw);
+    }
+    teardown(&b);
+}
+
+/* The memory ops of the table: alloc, upload, download, sync, free (a round
+ * trip of odd sizes, bit-exact). */
+static void gpu_ops_memory(void) {
+    backends b;
+    REQUIRE(setup(&b, LL_DT_F32) == 0);
+    size_t sizes[] = {1, 13, 100003};
+    for (int si = 0; si < 3; si++) {
+        size_t n = sizes[si];
+        float *x = hrand(n, 1), *y = malloc(4 * n);
+        void *d = b.gpu->alloc(b.gc, 4 * n);
+        REQUIRE_MSG(d, "alloc: %s", ll_last_error());
+        b.gpu->upload(b.gc, d, x, 4 * n);
+        b.gpu->download(b.gc, y, d, 4 * n);
+        sync_ok(&b);
+        CHECK_MSG(!memcmp(x, y, 4 * n), "memory round trip of %zu floats differs", n);
+        b.gpu->free(b.gc, d);
+        free(x); free(y);
+    }
+    teardown(&b);
+}
+
 /* An unsupported shape is reported by sync(), naming the op; later ops are skipped. */
-TEST(gpu_ops_error_reporting) {
+static void gpu_ops_error_reporting(void) {
     backends b;
     REQUIRE(setup(&b, LL_DT_F32) == 0);
     ll_attn_params p = {0};
@@ -510,5 +592,80 @@ TEST(gpu_ops_error_reporting) {
     CHECK(b.gpu->sync(b.gc) == -1);
     CHECK(strstr(ll_last_error(), "attention") != NULL);
     teardown(&b);
+}
+/* ------------------------------------------------------------------ table */
+typedef struct {
+    const char *name; /* the test's name */
+    const char *ops;  /* the ll_ops functions it compares, space-separated */
+    void (*run)(void);
+} op_case;
+static const op_case CASES[] = {
+    {"gpu_ops_memory", "alloc free upload download sync", gpu_ops_memory},
+    {"gpu_ops_elementwise", "gelu_tanh gelu_erf silu sigmoid relu_sq relu add mul swiglu scale", gpu_ops_elementwise},
+    {"gpu_ops_norms", "layernorm rmsnorm", gpu_ops_norms},
+    {"gpu_ops_linear_f32", "linear", gpu_ops_linear_f32},
+    {"gpu_ops_linear_bf16_weights", "linear", gpu_ops_linear_bf16_weights},
+    {"gpu_ops_linear_f16_weights", "linear", gpu_ops_linear_f16_weights},
+    {"gpu_ops_linear_f32_weights_bf16_compute", "linear", gpu_ops_linear_f32_weights_bf16_compute},
+    {"gpu_ops_embedding", "embedding", gpu_ops_embedding},
+    {"gpu_ops_rope", "rope", gpu_ops_rope},
+    {"gpu_ops_attention", "attention", gpu_ops_attention},
+    {"gpu_ops_attention_tc_bf16", "attention", gpu_ops_attention_tc_bf16},
+    {"gpu_ops_copy2d", "copy2d", gpu_ops_copy2d},
+    {"gpu_ops_rwkv_shift_mix", "rwkv_shift_mix", gpu_ops_rwkv_shift_mix},
+    {"gpu_ops_wkv4", "wkv4", gpu_ops_wkv4},
+    {"gpu_ops_conv1d_silu", "conv1d_silu", gpu_ops_conv1d_silu},
+    {"gpu_ops_selective_scan", "selective_scan", gpu_ops_selective_scan},
+    {"gpu_ops_ssd_scan", "ssd_scan", gpu_ops_ssd_scan},
+    {"gpu_ops_error_reporting", "", gpu_ops_error_reporting},
+};
+#define N_CASES (sizeof CASES / sizeof CASES[0])
+
+__attribute__((constructor)) static void register_cases(void) {
+    for (size_t i = 0; i < N_CASES; i++) ll_test_register(CASES[i].name, __FILE__, CASES[i].run);
+}
+
+/* op as a whole word of a case's list */
+static int case_covers(const op_case *c, const char *op) {
+    const size_t n = strlen(op);
+    for (const char *p = c->ops; (p = strstr(p, op)) != NULL; p += n)
+        if ((p == c->ops || p[-1] == ' ') && (p[n] == 0 || p[n] == ' ')) return 1;
+    return 0;
+}
+
+/* Needs no device: the tables are static.  Every op of ll_ops (LL_OPS_LIST,
+ * in the struct's order: offsets strictly increasing, so none is named
+ * twice) has a case above and an entry in both the CPU and the CUDA table. */
+TEST(gpu_ops_every_op_has_a_case) {
+    const ll_ops *cpu = ll_cpu_ops(), *gpu = ll_cuda_ops();
+    REQUIRE(cpu && gpu);
+    struct { const char *name; size_t off; } ops[] = {
+#define OP_ROW(op) {#op, offsetof(ll_ops, op)},
+        LL_OPS_LIST(OP_ROW)
+#undef OP_ROW
+    };
+    const size_t n_ops = sizeof ops / sizeof ops[0];
+    CHECK_INT(offsetof(ll_ops, alloc) + n_ops * sizeof(void (*)(void)), sizeof(ll_ops));
+    for (size_t i = 0; i < n_ops; i++) {
+        if (i) CHECK_MSG(ops[i].off > ops[i - 1].off, "LL_OPS_LIST: %s out of the struct's order", ops[i].name);
+        int covered = 0;
+        for (size_t k = 0; k < N_CASES; k++) covered |= case_covers(&CASES[k], ops[i].name);
+        CHECK_MSG(covered, "op %s has no CUDA parity case in tests/gpu/test_gpu_ops.c (CASES)", ops[i].name);
+        void *gp, *cp;
+        memcpy(&gp, (const char *)gpu + ops[i].off, sizeof gp);
+        memcpy(&cp, (const char *)cpu + ops[i].off, sizeof cp);
+        CHECK_MSG(gp != NULL, "op %s is NULL in the CUDA table (kernels/ops/)", ops[i].name);
+        CHECK_MSG(cp != NULL, "op %s is NULL in the CPU table", ops[i].name);
+    }
+    /* and every case names only real ops */
+    for (size_t k = 0; k < N_CASES; k++) {
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", CASES[k].ops);
+        for (char *t = strtok(buf, " "); t; t = strtok(NULL, " ")) {
+            int known = 0;
+            for (size_t i = 0; i < n_ops; i++) known |= !strcmp(t, ops[i].name);
+            CHECK_MSG(known, "case %s names %s, not an op of ll_ops", CASES[k].name, t);
+        }
+    }
 }
 #endif
