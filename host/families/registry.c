@@ -92,16 +92,6 @@ const char *ll_family_supported(void) {
     return buf;
 }
 
-const char *ll_family_gguf_supported(void) {
-    static char buf[1024];
-    size_t k = 0;
-    buf[0] = 0;
-    for (int i = 0; i < N_FAMILIES && k < sizeof buf; i++)
-        if (families[i]->gguf_arch)
-            k += snprintf(buf + k, sizeof buf - k, "%s%s", k ? ", " : "", families[i]->gguf_arch);
-    return buf;
-}
-
 /* Matches `name` against a pattern with at most one %d; *layer = the number
  * (-1 when the pattern has none).  1 on a match. */
 static int match_pattern(const char *pat, const char *name, int *layer) {
