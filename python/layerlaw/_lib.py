@@ -38,6 +38,12 @@ def _candidates():
 
 
 def _load():
+    # libgomp reads its settings when it is loaded (with the library, here): its
+    # default spin at every barrier costs milliseconds per parallel region when
+    # the cores are shared, so, as the command line does, a short spin unless
+    # the user chose (OMP_WAIT_POLICY / GOMP_SPINCOUNT)
+    if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+        os.environ["GOMP_SPINCOUNT"] = "1000"
     tried = []
     for p in _candidates():
         tried.append(str(p))

@@ -4,6 +4,7 @@ that ``Stats(...).add(F, Y).solve()`` equals ``layerlaw fit --features F.npy
 --labels Y.npy`` bit for bit."""
 import ctypes
 import os
+import threading
 
 import numpy as np
 
@@ -116,6 +117,7 @@ class Stats:
         self.norm_last, self.target, self.vocab_size = bool(norm_last), target, vocab_size
         self.batch_rows, self.threads = int(batch_rows), int(threads)
         self._h = None
+        self._lock = threading.Lock()  # one call into the library at a time per object (the GIL is released)
         h = _lib.lib.ll_api_stats_new(self.entries, self.dim, NORMS[norm], self.eps, int(self.norm_last),
                                       self.batch_rows, self.threads)
         if not h:
@@ -124,7 +126,7 @@ class Stats:
 
     def __del__(self):
         h, self._h = getattr(self, "_h", None), None
-        if h:
+        if h and _lib is not None and _lib.lib is not None:
             _lib.lib.ll_api_stats_free(h)
 
     def __repr__(self):
@@ -201,7 +203,8 @@ class Stats:
         dev = devs.pop()
         torch.cuda.current_stream(rows[0].device).synchronize()  # the rows are written before the library reads
         base_arr = (ctypes.c_void_p * E)(*[t.data_ptr() for t in rows])
-        rc = _lib.lib.ll_api_stats_add_device(self._h, dev, base_arr, y.ctypes.data, n)
+        with self._lock:
+            rc = _lib.lib.ll_api_stats_add_device(self._h, dev, base_arr, y.ctypes.data, n)
         del rows
         if rc == -2:
             _lib.flush_warnings()
@@ -226,7 +229,8 @@ class Stats:
             return self
         base_arr = (ctypes.c_void_p * self.entries)(*bases)
         str_arr = (ctypes.c_int64 * self.entries)(*rstr)
-        rc = _lib.lib.ll_api_stats_add(self._h, dt, base_arr, str_arr, y.ctypes.data, n)
+        with self._lock:
+            rc = _lib.lib.ll_api_stats_add(self._h, dt, base_arr, str_arr, y.ctypes.data, n)
         del views
         if rc == -2:
             _lib.flush_warnings()
@@ -239,7 +243,12 @@ class Stats:
         (Chan et al.'s pairwise update).  Returns self."""
         if not isinstance(other, Stats):
             raise TypeError("merge: expected a layerlaw.Stats")
-        _lib.check(_lib.lib.ll_api_stats_merge(self._h, other._h))
+        if other is self:
+            raise ValueError("merge: a Stats cannot be merged into itself")
+        first, second = sorted((self, other), key=id)  # one order of the locks: no deadlock
+        with first._lock, second._lock:
+            rc = _lib.lib.ll_api_stats_merge(self._h, other._h)
+        _lib.check(rc)
         return self
 
     def __iadd__(self, other):
@@ -254,7 +263,8 @@ class Stats:
         if not (isinstance(ridge, (int, float, np.floating)) and 0 <= ridge <= 1e300):
             raise ValueError(f"ridge: {ridge!r} is not a number >= 0")
         out = np.zeros((self.entries, 5), dtype=np.float64)
-        rc = _lib.lib.ll_api_stats_solve(self._h, float(ridge), out.ctypes.data)
+        with self._lock:
+            rc = _lib.lib.ll_api_stats_solve(self._h, float(ridge), out.ctypes.data)
         if rc == -2:
             _lib.flush_warnings()
             raise ValueError(_lib.last_error())
@@ -269,7 +279,9 @@ class Stats:
     def __getstate__(self):
         n = _lib.lib.ll_api_stats_pack_len(self._h)
         buf = np.empty(n, dtype=np.float64)
-        _lib.check(_lib.lib.ll_api_stats_pack(self._h, buf.ctypes.data))
+        with self._lock:
+            rc = _lib.lib.ll_api_stats_pack(self._h, buf.ctypes.data)
+        _lib.check(rc)
         keys = ("entries", "dim", "norm", "eps", "norm_last", "target", "vocab_size", "batch_rows", "threads")
         return {"settings": {k: getattr(self, k) for k in keys}, "stats": buf, "count": self.n_examples}
 

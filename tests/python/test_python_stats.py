@@ -214,3 +214,28 @@ def test_cuda_tensors_device_statistics():
     rc = layerlaw._lib.lib.ll_api_stats_add_device(st._h, 0, nul, y.ctypes.data, 5)
     assert rc == -1 and "cuda" in layerlaw._lib.last_error().lower(), layerlaw._lib.last_error()
     assert st.n_examples == 0
+
+
+def test_threads_share_one_stats_and_merge(arrays):
+    """Adds from several threads to one Stats take turns (nothing lost); one
+    Stats per thread merged gives the same PRs to float64 rounding."""
+    _, F, Y = arrays
+    whole = layerlaw.Stats(E, D, norm="rmsnorm").add(F, Y).solve()
+    shared = layerlaw.Stats(E, D, norm="rmsnorm", threads=1)
+    parts = [layerlaw.Stats(E, D, norm="rmsnorm", threads=1) for _ in range(4)]
+    cuts = np.linspace(0, N, 9).astype(int)
+
+    def work(k):
+        for j in (2 * k, 2 * k + 1):
+            shared.add(F[cuts[j]:cuts[j + 1]], Y[cuts[j]:cuts[j + 1]])
+            parts[k].add(F[cuts[j]:cuts[j + 1]], Y[cuts[j]:cuts[j + 1]])
+    ts = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert shared.n_examples == N
+    assert np.allclose(shared.solve().pr, whole.pr, rtol=1e-12, atol=0)
+    for p in parts[1:]:
+        parts[0].merge(p)
+    assert np.allclose(parts[0].solve().pr, whole.pr, rtol=1e-12, atol=0)
