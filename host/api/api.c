@@ -177,11 +177,17 @@ int ll_api_stats_add(ll_api_stats *s, int dtype, const void *const *base, const 
             return -1;
         }
     }
+    int saved = openblas_get_num_threads();
+    openblas_set_num_threads(1);
     for (long i0 = 0; i0 < n;) {
         long m = LL_MIN(s->batch - s->pending, n - i0);
         const long p = s->pending;
+        const int full = p + m == s->batch;
+        for (long i = 0; i < m; i++) s->ylab[p + i] = (double)labels[i0 + i];
+        /* each entry's rows converted into its block and, when the block is
+         * full, normalised and folded by the same thread (fit's loop body) */
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-        for (int e = 0; e < E; e++)
+        for (int e = 0; e < E; e++) {
             for (long i = 0; i < m; i++) {
                 const char *row = (const char *)base[e] + (size_t)(i0 + i) * (size_t)row_stride[e] * es;
                 double *dst = s->blk[e] + (size_t)(p + i) * d;
@@ -194,15 +200,17 @@ int ll_api_stats_add(ll_api_stats *s, int dtype, const void *const *base, const 
                     for (int j = 0; j < d; j++) dst[j] = elem(dtype, row, (size_t)j);
                 }
             }
-        for (long i = 0; i < m; i++) s->ylab[p + i] = (double)labels[i0 + i];
-        s->pending += m;
+            if (full) {
+                int apply = e < E - 1 || s->norm_last;
+                ll_normalize_rows(s->blk[e], s->batch, d, apply ? s->norm : LL_NORM_NONE, s->eps);
+                ll_stats_add(s->st, e, s->blk[e], s->ylab, s->batch);
+            }
+        }
+        s->pending = full ? 0 : p + m;
         s->count += m;
         i0 += m;
-        if (s->pending == s->batch) {
-            fold_block(s, s->st, s->blk, s->ylab, s->batch);
-            s->pending = 0;
-        }
     }
+    openblas_set_num_threads(saved);
     return 0;
 }
 
