@@ -179,8 +179,9 @@ def measure(model, sequences, *, position="next", norm="initialized", eps=None, 
                 if rows.size == 0:
                     continue
                 labels = ids.reshape(-1)[labpos]
-                ridx = torch.from_numpy(rows).to(hs[0].device)
-                feats = [h.reshape(-1, h.shape[-1]).index_select(0, ridx).float().cpu() for h in hs]
+                ridx = torch.from_numpy(rows)
+                # each entry where it is (a model split over devices), the selected rows to the host
+                feats = [h.reshape(-1, h.shape[-1]).index_select(0, ridx.to(h.device)).float().cpu() for h in hs]
                 if st is None:
                     st = Stats(len(hs), feats[0].shape[1], norm=kind, eps=n_eps, norm_last=norm_last,
                                vocab_size=vocab, threads=threads, batch_rows=batch_rows)
