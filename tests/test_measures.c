@@ -475,7 +475,7 @@ TEST(run_heldout_gpt2) {
 
 TEST(run_measures_bad_options) {
     char cmd[2048], out[700];
-    const char *bad[][2] = {{"--measure bogus", "unknown measure"},
+    const char *bad[][2] = {{"--measure bogus", "--measure: 'bogus' is not one of"},
                             {"--folds 3 --measure fuzziness", "--measure pr only"},
                             {"--folds 3 --ridge 1", "no --ridge"},
                             {"--fold-seed 3", "needs --folds"},

@@ -1,5 +1,5 @@
 /* The C ABI of the Python package (layerlaw_api.h): streaming statistics with
- * the arithmetic of `layerlaw fit` (host/cli/cmd_fit.c: rows to float64,
+ * the arithmetic of `layerlaw fit` (host/pipeline/fit.c: rows to float64,
  * blocks of --batch-rows examples, ll_normalize_rows, ll_stats_add per entry,
  * ll_stats_solve), the law, and the result files. */
 #include "api/layerlaw_api.h"

@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "core/ll_util.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/run_options.h"
 #include "report/provenance.h"
 #include "report/report.h"
 #include "sweep/slurm.h"
@@ -49,42 +50,11 @@ static const char *point_status(ll_store *st, const ll_sweep_point *p) {
     return "todo";
 }
 
-/* Options of the pipeline from a resolved point configuration. */
+/* Options of the pipeline from a resolved point configuration: through
+ * run's one option table (pipeline/run_options.h), as `layerlaw run` sets them. */
 static void config_to_opts(const cJSON *c, ll_run_opts *o) {
-#define S(k) (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(c, k)) ? cJSON_GetObjectItemCaseSensitive(c, k)->valuestring : NULL)
-#define N(k) (cJSON_GetObjectItemCaseSensitive(c, k) ? cJSON_GetObjectItemCaseSensitive(c, k)->valuedouble : 0)
-#define B(k) cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, k))
     ll_run_opts_default(o);
-    o->model = S("model");
-    o->tokens = S("tokens");
-    o->data = S("data");
-    o->tokenizer = S("tokenizer");
-    o->split = S("split");
-    o->text_field = S("text_field");
-    o->docs = (long long)N("docs");
-    o->seed = (uint64_t)N("seed");
-    o->max_length = (int)N("max_length");
-    o->batch_size = (int)N("batch_size");
-    o->batch_tokens = (long long)N("batch_tokens");
-    o->keep_order = B("keep_order");
-    ll_position_parse(S("position"), &o->position);
-    const char *nm = S("norm");
-    o->norm_initialized = !strcmp(nm, "initialized");
-    if (!o->norm_initialized) ll_norm_parse(nm, &o->norm);
-    o->norm_last = B("norm_last");
-    o->fit_from = (int)N("fit_from");
-    o->ridge = N("ridge");
-    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(c, "shuffle_vocab");
-    o->have_shuffle = cJSON_IsNumber(sh);
-    o->shuffle_seed = o->have_shuffle ? (uint64_t)sh->valuedouble : 0;
-    o->embedding_entry = B("embedding_entry");
-    o->backend = S("backend");
-    o->device = (int)N("device");
-    o->compute = S("compute");
-    o->threads = (int)N("threads");
-#undef S
-#undef N
-#undef B
+    ll_run_opts_from_config(o, c); /* values checked when the sweep was read */
 }
 
 /* Writes a point's law.json + layers.csv and reads law.json back: the row
@@ -136,6 +106,8 @@ static int run_point(const ll_sweep *sw, const ll_sweep_point *p, const char *ou
     /* the backend notice once per sweep where no live line is shown */
     o.progress = first || isatty(2) ? 1 : -1;
     o.progress_label = label;
+    o.label = p->model_name; /* the figures' labels and series */
+    o.series = p->series;
     double t0 = ll_now();
     ll_run_result r;
     memset(&r, 0, sizeof r);

@@ -123,8 +123,6 @@ const ll_family *ll_family_find(const char *model_type);
 const ll_family *ll_family_by_gguf_arch(const char *arch);
 /* "gpt2, gpt_neox, llama, ..." (every model_type, registry order). */
 const char *ll_family_supported(void);
-/* "llama, gpt2, ..." (every family's GGUF general.architecture, registry order). */
-const char *ll_family_gguf_supported(void);
 /* Renames a GGUF tensor name ("blk.3.attn_q.weight") to the family's HF name
  * ("model.layers.3.self_attn.q_proj.weight", prefix included).  0, or -1 +
  * error when no role of the family has that GGUF name or hf is too small. */
