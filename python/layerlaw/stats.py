@@ -9,7 +9,6 @@ import threading
 import numpy as np
 
 from . import _lib
-from ._lib import Error, InputError  # noqa: F401
 from .result import Result
 
 NORMS = {"none": 0, "layernorm": 1, "rmsnorm": 2, "standardize": 3}
@@ -27,7 +26,6 @@ class _View:
     def __init__(self, x, what):
         self.keep = x
         if _is_torch(x):
-            import torch
             if x.device.type != "cpu":
                 # a library without the CUDA backend: the rows come to host memory
                 x = x.detach().to("cpu")
@@ -42,7 +40,6 @@ class _View:
             self.shape = tuple(x.shape)
             self.strides = tuple(int(s) for s in x.stride())
             self.dtype = _DT[name]
-            del torch
             return
         a = x if isinstance(x, np.ndarray) else np.asarray(x)
         name = a.dtype.name

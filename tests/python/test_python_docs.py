@@ -3,7 +3,6 @@ namespace (as a notebook's cells), from a folder where configs/ is the
 repository's; the table it prints is the one the page shows."""
 import contextlib
 import io
-import os
 import pathlib
 import re
 import sys
