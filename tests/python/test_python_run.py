@@ -32,6 +32,8 @@ def env():
 
 
 def test_run_equals_the_binary(layerlaw_bin, tokens, tmp_path):
+    """Bit for bit: the same code, built with the same flags (-fPIC objects for
+    the library; an -O1 sanitizer build differs in the forward's last bits)."""
     p = subprocess.run([str(layerlaw_bin), "run", "--model", str(MODEL), "--tokens", str(tokens), "--out",
                         str(tmp_path / "cli"), "--quiet", "--backend", "cpu", "--position", "current"],
                        capture_output=True, text=True)
