@@ -72,9 +72,15 @@ echo "repository: $(git rev-parse --short HEAD) ($src), $(du -sh "$ROOT"/src | c
 
 mnt -t proc proc "$ROOT"/proc
 mnt -t sysfs sysfs "$ROOT"/sys
-mnt --bind /dev "$ROOT"/dev
-mnt --bind /dev/pts "$ROOT"/dev/pts
-mkdir -p "$ROOT"/dev/shm
+# the root's own device nodes (debootstrap made them), never this machine's
+# /dev bound in: a command run as root inside must not be able to replace
+# this machine's /dev/null
+for d in null:1:3 zero:1:5 full:1:7 random:1:8 urandom:1:9 tty:5:0; do
+    IFS=: read -r n ma mi <<<"$d"
+    [ -c "$ROOT/dev/$n" ] || { rm -f "$ROOT/dev/$n"; mknod -m 666 "$ROOT/dev/$n" c "$ma" "$mi"; }
+done
+mkdir -p "$ROOT"/dev/pts "$ROOT"/dev/shm
+mnt -t devpts -o newinstance,ptmxmode=0666 devpts "$ROOT"/dev/pts
 mnt -t tmpfs -o size=2g tmpfs "$ROOT"/dev/shm
 
 rc=0

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "harness.h"
@@ -207,9 +208,13 @@ TEST(harden_outputs_never_replace_special_files) {
     rc = ll_run_cmd(cmd, &o);
     CHECK_MSG(rc == 2 && o && strstr(o, "folder") && !strstr(o, "tokens/s"), "bench --out DIR: %d: %s", rc, o ? o : "");
     free(o);
-    /* run --dump-hidden a FIFO, /dev/null */
-    const char *dumps[] = {fifo, "/dev/null"};
-    for (int i = 0; i < 2; i++) {
+    /* run --dump-hidden a FIFO, a device: a private copy of /dev/null made
+     * here (never the real one: a binary with the bug, run as root, would
+     * replace it for the whole machine) */
+    const char *dev = tpath("null-device");
+    int have_dev = mknod(dev, S_IFCHR | 0666, makedev(1, 3)) == 0;
+    const char *dumps[] = {fifo, dev};
+    for (int i = 0; i < 1 + have_dev; i++) {
         char extra[1600];
         snprintf(extra, sizeof extra, "--dump-hidden %s", q(dumps[i]));
         rc = ll_test_run_job(NULL, 0, m, t, tpath("out2"), extra, &o);
@@ -221,7 +226,7 @@ TEST(harden_outputs_never_replace_special_files) {
     }
     CHECK(is_fifo(fifo));
     struct stat st;
-    CHECK(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode));
+    CHECK(!have_dev || (lstat(dev, &st) == 0 && S_ISCHR(st.st_mode)));
     /* run --out a dangling link */
     const char *dl = tpath("dangling");
     REQUIRE(symlink(tpath("nowhere/at/all"), dl) == 0);
@@ -240,8 +245,17 @@ TEST(harden_outputs_never_replace_special_files) {
 /* A device, a FIFO, another program's SQLite file, a row without a key:
  * refused when the store is opened (before any point), nothing created. */
 TEST(harden_store_refuses_devices_and_foreign_files) {
-    CHECK(ll_store_open("/dev/null", NULL) == NULL && strstr(ll_last_error(), "device"));
-    CHECK(!ll_path_exists("/dev/null-journal") && !ll_path_exists("/dev/null-wal"));
+    /* a private device node (mknod needs root; a FIFO below otherwise) */
+    char dj[1500], dw[1500];
+    const char *dev = tpath("null-device");
+    if (mknod(dev, S_IFCHR | 0666, makedev(1, 3)) == 0) {
+        CHECK(ll_store_open(dev, NULL) == NULL && strstr(ll_last_error(), "device"));
+        snprintf(dj, sizeof dj, "%s-journal", dev);
+        snprintf(dw, sizeof dw, "%s-wal", dev);
+        CHECK(!ll_path_exists(dj) && !ll_path_exists(dw));
+        struct stat st;
+        CHECK(lstat(dev, &st) == 0 && S_ISCHR(st.st_mode));
+    }
     const char *fifo = tpath("fifo.sqlite");
     REQUIRE(mkfifo(fifo, 0644) == 0);
     CHECK(ll_store_open(fifo, NULL) == NULL && strstr(ll_last_error(), "FIFO"));
@@ -544,7 +558,22 @@ TEST(harden_mpi_checks_end_every_rank) {
              "[ \"$OMPI_COMM_WORLD_RANK\" = 1 ] && t=%s; exec %s run --backend cpu --threads 1 --model tests/fixtures/models/gpt2 "
              "--tokens $t --out %s --quiet' 2>&1", t2, ll_bin_path(), tpath("out"));
     rc = ll_run_cmd(cmd, &o);
-    CHECK_MSG(rc == 2 && o && strstr(o, "different inputs"), "different tokens per rank: %d: %s", rc, o ? o : "");
+    CHECK_MSG(rc == 2 && o && strstr(o, "rank 1: its command line differs from rank 0's"), "different tokens per rank: %d: %s",
+              rc, o ? o : "");
+    free(o);
+    /* the same path on every rank, another content on rank 1 (a node-local
+     * file): a folder per rank, entered before the run */
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/r0 %s/r1 && cp tests/fixtures/models/gpt2/tokens.jsonl %s/r0/t.jsonl && cp %s %s/r1/t.jsonl",
+             ll_test_tmpdir(), ll_test_tmpdir(), ll_test_tmpdir(), t2, ll_test_tmpdir());
+    REQUIRE(ll_run_cmd(cmd, NULL) == 0);
+    snprintf(cmd, sizeof cmd,
+             "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader ASAN_OPTIONS=detect_leaks=0 "
+             "timeout -s KILL 120 mpirun --oversubscribe -np 2 sh -c 'b=$(realpath %s); m=$(realpath tests/fixtures/models/gpt2); "
+             "cd %s/r$OMPI_COMM_WORLD_RANK && exec $b run --backend cpu --threads 1 --model $m --tokens t.jsonl --out %s --quiet' 2>&1",
+             ll_bin_path(), ll_test_tmpdir(), tpath("out"));
+    rc = ll_run_cmd(cmd, &o);
+    CHECK_MSG(rc == 2 && o && strstr(o, "rank 1: t.jsonl (input 2) differs from rank 0's"), "same path, other content: %d: %s",
+              rc, o ? o : "");
     free(o);
     char lj[1600];
     snprintf(lj, sizeof lj, "%s/law.json", tpath("out"));

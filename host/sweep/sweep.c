@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
+#include "backend/backend.h"
 #include "capture/capture.h"
 #include "core/ll_util.h"
 #include "probe/probe.h"
