@@ -37,6 +37,28 @@ def _candidates():
     yield root / os.environ.get("LAYERLAW_BUILD", "build") / "liblayerlaw.so"
 
 
+def _torch_first(p):
+    """A library built with the CUDA backend needs libcublas/libcusolver; once
+    loaded, those would serve PyTorch too (the dynamic linker matches shared
+    libraries by name), older than the ones torch ships.  So where torch is
+    installed and not yet imported, it is imported first: its CUDA libraries
+    then serve both (newer, backward compatible)."""
+    import importlib.util
+    import sys
+    if "torch" in sys.modules or importlib.util.find_spec("torch") is None:
+        return
+    try:
+        with open(p, "rb") as f:
+            needs_cuda = b"libcublas.so" in f.read()
+    except OSError:
+        return
+    if needs_cuda:
+        try:
+            import torch  # noqa: F401
+        except Exception:  # noqa: BLE001 - a broken torch: the library loads alone
+            pass
+
+
 def _load():
     # libgomp reads its settings when it is loaded (with the library, here): its
     # default spin at every barrier costs milliseconds per parallel region when
@@ -48,6 +70,7 @@ def _load():
     for p in _candidates():
         tried.append(str(p))
         if p.is_file():
+            _torch_first(p)
             lib = ctypes.CDLL(str(p))
             break
     else:

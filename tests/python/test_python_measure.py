@@ -106,3 +106,21 @@ def test_measure_equals_run_every_family(layerlaw_bin, tmp_path, fam):
     r = layerlaw.measure(model, d / "tokens.jsonl", batch_size=4)
     assert r.n_examples == c.n_examples and r.entries == c.entries
     assert np.max(np.abs(r.pr - c.pr)) < 1e-6, (fam, r.pr, c.pr)
+
+
+@pytest.mark.parametrize("first", ["layerlaw", "torch"])
+def test_import_order_with_torch(first):
+    """layerlaw then torch, or torch then layerlaw: both import and work (a
+    library built with CUDA would otherwise hand its system CUDA libraries to
+    torch by their shared names)."""
+    import os
+    other = "torch" if first == "layerlaw" else "layerlaw"
+    code = (f"import {first}, {other}\n"
+            "import numpy as np, torch\n"
+            "r = layerlaw.Stats(2, 4).add(torch.randn(50, 2, 4), np.arange(50) % 7).solve()\n"
+            "print(len(r.pr), torch.ones(2).sum().item())\n")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT / "python") + os.pathsep + env.get("PYTHONPATH", "")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.split() == ["2", "2.0"]
