@@ -147,12 +147,10 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/liblayerlaw.a
 # in their own folder ($(BUILD)/pylib), with the same flags (CUDA when nvcc is
 # found; CUDA=0 without; the CUDA objects are $(BUILD)'s own, already
 # position-independent).  The command line (host/cli) is inside too, for
-# `python -m layerlaw` and layerlaw.run().  Without MPI and NCCL: a Python
-# process is one rank, and a system libnccl/libmpi loaded by the library would
-# serve PyTorch's own by their shared names (torch then fails to import).
+# `python -m layerlaw` and layerlaw.run().
 .PHONY: shared
 shared:
-	$(MAKE) BUILD=$(BUILD)/pylib PIC=1 CUDA=$(CUDA) MPI=0 NCCL=0 CU_BUILD=$(BUILD) $(BUILD)/pylib/liblayerlaw.so
+	$(MAKE) BUILD=$(BUILD)/pylib PIC=1 CUDA=$(CUDA) CU_BUILD=$(BUILD) $(BUILD)/pylib/liblayerlaw.so
 	cp -f $(BUILD)/pylib/liblayerlaw.so $(BUILD)/liblayerlaw.so.tmp && mv -f $(BUILD)/liblayerlaw.so.tmp $(BUILD)/liblayerlaw.so
 ifeq ($(PIC),1)
   CFLAGS += -fPIC

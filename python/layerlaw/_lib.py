@@ -38,11 +38,13 @@ def _candidates():
 
 
 def _torch_first(p):
-    """A library built with the CUDA backend needs libcublas/libcusolver; once
-    loaded, those would serve PyTorch too (the dynamic linker matches shared
-    libraries by name), older than the ones torch ships.  So where torch is
-    installed and not yet imported, it is imported first: its CUDA libraries
-    then serve both (newer, backward compatible)."""
+    """A library built with the CUDA backend needs libcublas, libcusolver and
+    (with MPI) libnccl; once loaded from the CUDA toolkit, those would serve
+    PyTorch too (the dynamic linker matches shared libraries by name), older
+    than the ones torch ships: torch then fails to import (measured: undefined
+    symbol ncclCommResume).  So where torch is installed and not yet imported,
+    it is imported first: its CUDA libraries then serve both (newer, backward
+    compatible)."""
     import importlib.util
     import sys
     if "torch" in sys.modules or importlib.util.find_spec("torch") is None:
