@@ -6,7 +6,7 @@ NVCC    ?= nvcc
 BUILD   ?= build
 # One crypto library: libsodium (SHA-256 for provenance, SipHash-2-4 for the
 # tokenizer's tables); OpenSSL's libcrypto is not linked (host/report/provenance.c).
-PKGS    := libcjson zlib openblas lapacke libpcre2-8 libutf8proc libxml-2.0 yaml-0.1 sqlite3 libsodium
+PKGS    := libcjson zlib openblas lapacke libpcre2-8 libutf8proc libxml-2.0 yaml-0.1 sqlite3 libsodium libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 OPT     ?= -O2

@@ -681,7 +681,7 @@ TEST(plot_mixed_measures_real_runs) {
     const char *T = ll_test_tmpdir();
     static const char *const runs[][2] = {{"base", ""},
                                           {"onehot", "--measure onehot --max-classes 32"},
-                                          {"fuzz", "--measure fuzziness --max-classes 32"},
+                                          {"sepfuzz", "--measure fuzziness --max-classes 32"},
                                           {"shuffle", "--shuffle-vocab 1"},
                                           {"folds", "--folds 3"},
                                           {"none", "--norm none"},
@@ -737,7 +737,7 @@ TEST(plot_mixed_measures_real_runs) {
     /* the base run with the fuzziness run alone: PR and D, nothing empty */
     snprintf(out, sizeof out, "%s/f2", T);
     g_out = out;
-    snprintf(cmd, sizeof cmd, "%s plot %s/r/base %s/r/fuzz --out %s --figures measures 2>&1", ll_bin_path(), T, T, out);
+    snprintf(cmd, sizeof cmd, "%s plot %s/r/base %s/r/sepfuzz --out %s --figures measures 2>&1", ll_bin_path(), T, T, out);
     o = NULL;
     rc = ll_run_cmd(cmd, &o);
     REQUIRE_MSG(rc == 0, "plot: %s", o ? o : "");

@@ -426,8 +426,11 @@ TEST(sweep_provenance_fields) {
 TEST(sweep_shipped_configs_parse) {
     struct { const char *file; int points; } cs[] = {
         {"configs/sweeps/cpu-small.yaml", 8 * 4},        {"configs/sweeps/model-scaling.yaml", 13},
-        {"configs/sweeps/training-steps.yaml", 3 * 18},  {"configs/sweeps/positions.yaml", 3 * 4},
-        {"configs/sweeps/measures.yaml", 2 * 3 * 4 * 2},     {"configs/sweeps/normalisation.yaml", 3 * 5 * 2},
+        {"configs/sweeps/paper-steps.yaml", 3 * 18},     {"configs/sweeps/paper-positions.yaml", 3 * 4},
+        {"configs/sweeps/paper-measures.yaml", 2 * 4 * 2}, {"configs/sweeps/normalisation.yaml", 3 * 5 * 2},
+        {"configs/sweeps/paper-main.yaml", 11},          {"configs/sweeps/paper-scaling.yaml", 8},
+        {"configs/sweeps/paper-pretraining.yaml", 5},
+        {"configs/sweeps/measures.yaml", 2 * 3 * 4 * 2},
         {"configs/sweeps/throughput-gpt2.yaml", 4 * 2},  {"configs/sweeps/throughput-pythia.yaml", 8 * 2},
         {"configs/sweeps/throughput-llama.yaml", 5 * 2}, {"configs/sweeps/throughput-mistral.yaml", 1 * 2},
         {"configs/sweeps/throughput-qwen2.yaml", 3 * 2}, {"configs/sweeps/throughput-rwkv.yaml", 6 * 2},

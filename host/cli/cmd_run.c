@@ -9,6 +9,7 @@
 #include "core/ll_util.h"
 #include "dist/agree.h"
 #include "dist/dist.h"
+#include "hub/hub.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/run_options.h"
 #include "report/provenance.h"
@@ -20,23 +21,40 @@
 #include <stdlib.h>
 #include "report/report.h"
 
+/* words of a ", "-separated list after `head`, wrapped at 88 columns with
+ * continuation lines indented by 8 */
+static void wrapped(ll_sbuf *b, const char *head, const char *list, const char *tail) {
+    size_t col = strlen(head);
+    ll_sb_puts(b, head);
+    for (const char *p = list; *p;) {
+        const char *e = strstr(p, ", ");
+        size_t n = e ? (size_t)(e - p) + 1 : strlen(p); /* the word and its comma */
+        if (col + 1 + n > 88) { ll_sb_puts(b, "\n       "); col = 7; }
+        ll_sb_printf(b, " %.*s", (int)n, p);
+        col += 1 + n;
+        p += e ? n + 1 : n;
+    }
+    ll_sb_puts(b, tail);
+}
+
 /* The usage text; the families and GGUF architectures come from the family
  * registry (host/families/list.h).  Into b (free b->s). */
 static void run_usage(ll_sbuf *b) {
-    ll_sb_printf(b,
-                 "usage: layerlaw run --model DIR --tokens FILE --out DIR [options]\n"
-                 "       layerlaw run --model DIR --data TEXT --out DIR [--docs N --seed S] [options]\n\n"
-                 "  DIR   an HF checkpoint folder: config.json + model.safetensors (or sharded with\n"
-                 "        model.safetensors.index.json, or pytorch_model.bin); model_type one of\n"
-                 "        %s;\n"
-                 "        or a llama.cpp .gguf file (general.architecture one of %s;\n"
-                 "        its metadata gives the config and the tokenizer; docs/gguf.md)\n"
-                 "  FILE  pre-tokenised sequences, one JSON array of token ids per line\n"
-                 "  TEXT  raw text: plain (a document per line, or per paragraph / file: --split), or\n"
-                 "        JSON Lines with a text field (--text-field, default text); either may be .gz.\n"
-                 "        Tokenised with the model folder's tokenizer.json (or --tokenizer) exactly as HF\n"
-                 "        AutoTokenizer does (special tokens added, truncation at --max-length)\n",
-                 ll_family_supported(), ll_family_gguf_supported());
+    ll_sb_puts(b, "usage: layerlaw run --model DIR --tokens FILE --out DIR [options]\n"
+                  "       layerlaw run --model DIR --data TEXT --out DIR [--docs N --seed S] [options]\n\n"
+                  "  DIR   an HF checkpoint folder: config.json + model.safetensors (or sharded with\n"
+                  "        model.safetensors.index.json, or pytorch_model.bin) with model_type one of\n");
+    wrapped(b, "       ", ll_family_supported(), ";\n");
+    ll_sb_puts(b, "        or a llama.cpp .gguf file (its metadata gives the config and the tokenizer;\n"
+                  "        docs/gguf.md) with general.architecture one of\n");
+    wrapped(b, "       ", ll_family_gguf_supported(), ";\n");
+    ll_sb_puts(b, "        or a hub id ORG/NAME[@REVISION] (ORG/NAME/FILE.gguf), fetched into the Hugging\n"
+                  "        Face cache or found there (docs/hub.md)\n");
+    ll_sb_puts(b, "  FILE  pre-tokenised sequences, one JSON array of token ids per line\n"
+                  "  TEXT  raw text: plain (a document per line, or per paragraph / file: --split), or\n"
+                  "        JSON Lines with a text field (--text-field, default text); either may be .gz.\n"
+                  "        Tokenised with the model folder's tokenizer.json (or --tokenizer) exactly as HF\n"
+                  "        AutoTokenizer does (special tokens added, truncation at --max-length)\n");
 }
 
 /* the ll_opt kind of a shared run option (pipeline/run_options.h) */
@@ -56,7 +74,7 @@ static int run_main(ll_dist *dist, int argc, char **argv) {
     ll_run_opts o;
     ll_run_opts_default(&o);
     const char *outdir = NULL;
-    int quiet = 0;
+    int quiet = 0, offline = 0;
     /* the parser is built from run's one option table (shared with sweep
      * files, pipeline/run_options.h): enumerated values and --out are read as
      * text (checked against the library's lists) and set through the table,
@@ -74,6 +92,8 @@ static int run_main(ll_dist *dist, int argc, char **argv) {
                               .arg = d->arg, .help = d->help, .seen = &seen[i], .choices = d->choices};
     }
     opts[no++] = (ll_opt){.name = "quiet", .kind = LL_OPT_FLAG, .dst = &quiet, .help = "no table on stdout"};
+    opts[no++] = (ll_opt){.name = "offline", .kind = LL_OPT_FLAG, .dst = &offline,
+                          .help = "hub ids (ORG/NAME[@REV], docs/hub.md) from the cache only, no network"};
     opts[no++] = (ll_opt){0};
     ll_sbuf usage = {0};
     run_usage(&usage);
@@ -110,12 +130,26 @@ static int run_main(ll_dist *dist, int argc, char **argv) {
         if (ll_dist_rank(dist) == 0) cli_fail_lib();
         return crc;
     }
+    /* hub ids (host/hub/hub.h): from here on local paths */
+    char *hub_model = NULL, *hub_tok = NULL;
+    cJSON *hub_prov = NULL, *hub_tprov = NULL;
+    if (offline) ll_hub_set_offline(1);
+    int hrc = ll_model_path_resolve(o.model, LL_HUB_NEED_MODEL | (o.data && !o.tokenizer ? LL_HUB_NEED_TOKENIZER : 0),
+                                    &hub_model, &hub_prov);
+    if (!hrc && o.tokenizer) hrc = ll_model_path_resolve(o.tokenizer, LL_HUB_NEED_TOKENIZER, &hub_tok, &hub_tprov);
+    if (hrc) { cli_fail_lib(); free(hub_model); cJSON_Delete(hub_prov); return hrc; }
+    o.model = hub_model;
+    if (hub_tok) o.tokenizer = hub_tok;
     if (o.data && !o.tokenizer) { /* the model folder's tokenizer.json, or say how to give one */
         char tj[4200];
         struct stat mst;
         ll_path_join(tj, sizeof tj, o.model, "tokenizer.json");
-        if (stat(o.model, &mst) == 0 && S_ISDIR(mst.st_mode) && !ll_path_exists(tj))
-            return cli_fail("%s: no tokenizer.json in the model folder: give one with --tokenizer FILE (or its folder)", o.model);
+        if (stat(o.model, &mst) == 0 && S_ISDIR(mst.st_mode) && !ll_path_exists(tj)) {
+            int frc = cli_fail("%s: no tokenizer.json in the model folder: give one with --tokenizer FILE (or its folder)", o.model);
+            free(hub_model);
+            cJSON_Delete(hub_prov);
+            return frc;
+        }
     }
     cli_defer_errors(0);
     if (!seen_device && ll_dist_size(dist) > 1) o.device = ll_dist_local_rank(dist);
@@ -132,6 +166,7 @@ static int run_main(ll_dist *dist, int argc, char **argv) {
         const char *inputs[4] = {o.model, o.tokens, o.data, o.tokenizer};
         if (!r.extra) r.extra = cJSON_CreateObject();
         cJSON_AddItemToObject(r.extra, "provenance", ll_provenance(argc0 + 1, argv0 - 1, inputs, 4));
+        ll_hub_annotate(r.extra, hub_prov, hub_tprov);
         if (ll_run_result_write(outdir, &r) != 0) {
             rc = 1;
             cli_fail_lib();
@@ -147,6 +182,10 @@ static int run_main(ll_dist *dist, int argc, char **argv) {
         }
     }
     ll_run_result_free(&r);
+    free(hub_model);
+    free(hub_tok);
+    cJSON_Delete(hub_prov);
+    cJSON_Delete(hub_tprov);
     return rc;
 }
 

@@ -845,15 +845,6 @@ void ll_dist_error_line(const char *msg, char *buf, size_t cap) {
         snprintf(buf, cap, "%s", msg);
 }
 
-/* The CLI's printer (until host/cli formats ll_dist_error_line itself: the
- * one print left in host/dist, allowed in tests/test_rules.c). */
-void ll_dist_print_error(const char *msg) {
-    char line[2100];
-    ll_dist_error_line(msg, line, sizeof line);
-    fprintf(stderr, "layerlaw: %s\n", line);
-    fflush(stderr);
-}
-
 static ll_warn_fn g_abort_fn;
 static void *g_abort_ud;
 ll_warn_fn ll_dist_set_abort_handler(ll_warn_fn fn, void *ud) {
@@ -866,8 +857,13 @@ ll_warn_fn ll_dist_set_abort_handler(ll_warn_fn fn, void *ud) {
 void ll_dist_abort(ll_dist *d, int rc) {
     char line[2100];
     ll_dist_error_line(ll_last_error(), line, sizeof line);
-    if (g_abort_fn) g_abort_fn(line, g_abort_ud);
-    else ll_dist_print_error(ll_last_error()); /* no handler installed (today's CLI): as before */
+    if (g_abort_fn) {
+        g_abort_fn(line, g_abort_ud);
+    } else { /* no handler: the job's last words still reach someone (it ends now,
+              * there is no caller to return to; allowed in tests/test_rules.c) */
+        fprintf(stderr, "layerlaw: %s\n", line);
+        fflush(stderr);
+    }
 #ifdef LL_HAVE_MPI
     if (d && d->size > 1) MPI_Abort(d->comm, rc ? rc : 1);
 #endif

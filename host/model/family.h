@@ -112,6 +112,10 @@ typedef struct ll_family {
      * dequantisation) with io/gguf.h's reorders; NULL: nothing to undo. */
     int (*gguf_config)(const ll_gguf *g, cJSON *cfg);
     int (*gguf_fixup)(const ll_gguf *g, ll_safetensors *st);
+    /* GGUF names whose HF counterpart differs from `roles` (tried first; the
+     * same name may mean another tensor in another architecture). */
+    const ll_tensor_role *gguf_roles;
+    int n_gguf_roles;
 } ll_family;
 
 /* ---- the registry (host/families/registry.c) ---- */

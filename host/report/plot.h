@@ -35,7 +35,7 @@ typedef struct {
     long long step;   /* training step, -1 when unknown */
     int E;
     double *pr;       /* E */
-    double *fuzz;     /* E separation fuzziness (layers[].separation_fuzziness) or NULL */
+    double *sepfuzz;  /* E separation fuzziness (layers[].separation_fuzziness) or NULL */
     double *ho_pr, *ho_sd; /* E held-out PR and its spread over folds (pr_heldout, pr_heldout_fold_sd) or NULL */
     int folds;
     double per_feature; /* examples per feature N/d */

@@ -399,7 +399,7 @@ static void measures_of(const ll_runset *rs, const char *mk, measure_set *m) {
     for (int i = 0; i < rs->n; i++) {
         const ll_run *r = &rs->runs[i];
         if (strcmp(r->model_key, mk) || strcmp(r->position, "next")) continue;
-        if (!strcmp(r->measure, "fuzziness")) { if (r->fuzz) offer(rs, &m->fz, i); continue; }
+        if (!strcmp(r->measure, "fuzziness")) { if (r->sepfuzz) offer(rs, &m->fz, i); continue; }
         if (!strcmp(r->measure, "onehot") || !strcmp(r->target, "onehot")) { if (r->shuffle < 0) offer(rs, &m->onehot, i); continue; }
         if (!is_pr(r)) continue;
         if (r->shuffle >= 0) { offer(rs, &m->shuf, i); continue; }
@@ -474,7 +474,7 @@ static int fig_measures(const ll_runset *rs, const char *outdir, unsigned format
                 const ll_run *r = &rs->runs[m->fz];
                 snprintf(p->title, sizeof p->title, "%s: separation fuzziness", label);
                 layer_axes(p, "D = tr(S_w S_b⁺) (log scale)", 1);
-                values_series(p, r->fuzz, r->E, K_LP, 3, "separation fuzziness D");
+                values_series(p, r->sepfuzz, r->E, K_LP, 3, "separation fuzziness D");
                 if (r->have_fit) {
                     char key[128];
                     snprintf(key, sizeof key, "fitted line (ρ = %.4f)", r->rho);

@@ -127,8 +127,8 @@ static int run_from_json(const char *path, cJSON *root, ll_run *r) {
     r->E = E;
     int nf = 0, nh = 0;
     r->pr = layer_values(layers, E, "pr", NULL);
-    r->fuzz = layer_values(layers, E, "separation_fuzziness", &nf);
-    if (!nf) { free(r->fuzz); r->fuzz = NULL; }
+    r->sepfuzz = layer_values(layers, E, "separation_fuzziness", &nf);
+    if (!nf) { free(r->sepfuzz); r->sepfuzz = NULL; }
     r->ho_pr = layer_values(layers, E, "pr_heldout", &nh);
     r->ho_sd = layer_values(layers, E, "pr_heldout_fold_sd", NULL);
     if (!nh) { free(r->ho_pr); free(r->ho_sd); r->ho_pr = r->ho_sd = NULL; }
@@ -159,7 +159,7 @@ static int run_from_json(const char *path, cJSON *root, ll_run *r) {
     /* what was measured: config.measure, else what the layers hold */
     const char *ms = plt_jstr(cfg, "measure");
     if (!ms) ms = plt_jstr(root, "measure");
-    if (!ms) ms = r->fuzz && !isfinite(r->pr[0]) ? "fuzziness" : !strcmp(r->target, "onehot") ? "onehot" : "pr";
+    if (!ms) ms = r->sepfuzz && !isfinite(r->pr[0]) ? "fuzziness" : !strcmp(r->target, "onehot") ? "onehot" : "pr";
     r->measure = ll_xstrdup(ms);
     r->shuffle = jint(plt_jnum(cfg, "shuffle_vocab_seed"), 0, INT64_MAX / 2, -1);
     r->folds = (int)jint(plt_jnum(cfg, "folds"), 0, 1 << 20, 0);
@@ -277,7 +277,7 @@ void ll_run_free(ll_run *r) {
     free(r->path); free(r->label); free(r->model_key); free(r->series); free(r->lineage); free(r->model_type);
     free(r->measure); free(r->weights); free(r->ho_pr); free(r->ho_sd);
     free(r->data); free(r->command); free(r->position); free(r->norm); free(r->target);
-    free(r->pr); free(r->fuzz); free(r->fwd_s); free(r->cap_s); free(r->gpu_layer_ms); free(r->gpu_cap_ms);
+    free(r->pr); free(r->sepfuzz); free(r->fwd_s); free(r->cap_s); free(r->gpu_layer_ms); free(r->gpu_cap_ms);
     cJSON_Delete(r->root);
     memset(r, 0, sizeof *r);
 }

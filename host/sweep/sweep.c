@@ -354,19 +354,19 @@ static int parse_model(const char *file, const cJSON *it, model_ent **ms, int *n
         path = it->valuestring;
     } else if (cJSON_IsObject(it)) {
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(it, "path"), *s = cJSON_GetObjectItemCaseSensitive(it, "synthetic"),
-                    *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
-        if (!!p == !!s || !cJSON_IsString(p ? p : s)) {
-            ll_set_error("%s: models: each entry needs exactly one of path (a folder or .gguf) and synthetic (a shape file), as a string", file);
+                    *nm = cJSON_GetObjectItemCaseSensitive(it, "name"), *hb = cJSON_GetObjectItemCaseSensitive(it, "hub");
+        if (!!p + !!s + !!hb != 1 || !cJSON_IsString(p ? p : s ? s : hb)) {
+            ll_set_error("%s: models: each entry needs exactly one of path (a folder or .gguf), synthetic (a shape file) and hub (ORG/NAME), as a string", file);
             return -1;
         }
         for (const cJSON *c = it->child; c; c = c->next) {
-            static const char *const known[] = {"path", "synthetic", "name", "series", "weights", "revisions", "tokens", "data",
-                                                "tokenizer", "split", "text_field", NULL};
+            static const char *const known[] = {"path", "synthetic", "hub", "name", "series", "weights", "revisions", "tokens",
+                                                "data", "tokenizer", "split", "text_field", "comment", NULL};
             if (!plain_is(c->string, known)) {
                 const char *m = ll_did_you_mean(c->string, known, sizeof known / sizeof known[0] - 1);
                 char dym[96] = "";
                 if (m) snprintf(dym, sizeof dym, "did you mean '%s'? ", m);
-                ll_set_error("%s: models: unknown key '%s' (%spath, synthetic, name, series, weights, revisions, tokens, data, tokenizer, split, text_field)", file, c->string, dym);
+                ll_set_error("%s: models: unknown key '%s' (%spath, synthetic, hub, name, series, weights, revisions, tokens, data, tokenizer, split, text_field, comment)", file, c->string, dym);
                 return -1;
             }
         }
@@ -375,9 +375,13 @@ static int parse_model(const char *file, const cJSON *it, model_ent **ms, int *n
         if (se && !cJSON_IsString(se)) { ll_set_error("%s: models: series must be a string", file); return -1; }
         series = se ? se->valuestring : NULL;
         we_raw = cJSON_GetObjectItemCaseSensitive(it, "weights");
-        path = (p ? p : s)->valuestring;
+        path = (p ? p : s ? s : hb)->valuestring;
         name = nm ? nm->valuestring : NULL;
-        kind = s ? "synthetic" : NULL;
+        kind = s ? "synthetic" : hb ? "hub" : NULL;
+        if (hb && (strchr(path, '@') || !strchr(path, '/'))) {
+            ll_set_error("%s: models: hub: '%s': ORG/NAME (or ORG/NAME/FILE.gguf), the revision under revisions:", file, path);
+            return -1;
+        }
         revs = cJSON_GetObjectItemCaseSensitive(it, "revisions");
         if (revs && (!cJSON_IsArray(revs) || cJSON_GetArraySize(revs) == 0)) {
             ll_set_error("%s: models: revisions must be a non-empty list", file);
@@ -398,14 +402,14 @@ static int parse_model(const char *file, const cJSON *it, model_ent **ms, int *n
             if (cJSON_IsString(rv)) snprintf(rs, sizeof rs, "%s", rv->valuestring);
             else if (cJSON_IsNumber(rv)) snprintf(rs, sizeof rs, "%.0f", rv->valuedouble);
             else { ll_set_error("%s: models: a revision must be a string or a number", file); cJSON_Delete(weights); return -1; }
-            const char *ph = strstr(path, "{rev}");
+            const char *ph = kind && !strcmp(kind, "hub") ? NULL : strstr(path, "{rev}");
             size_t len = strlen(path) + strlen(rs) + 2;
             char *tmp = ll_xmalloc(len);
             if (ph) snprintf(tmp, len, "%.*s%s%s", (int)(ph - path), path, rs, ph + 5);
-            else snprintf(tmp, len, "%s/%s", path, rs);
-            full = expand_home(tmp);
+            else snprintf(tmp, len, kind && !strcmp(kind, "hub") ? "%s@%s" : "%s/%s", path, rs);
+            full = kind && !strcmp(kind, "hub") ? ll_xstrdup(tmp) : expand_home(tmp);
             free(tmp);
-            char *b = name ? ll_xstrdup(name) : base_name(ph ? path : full);
+            char *b = name ? ll_xstrdup(name) : base_name(ph || !strcmp(kind ? kind : "", "hub") ? path : full);
             if (ph && !name) { /* "pythia-160m/{rev}": the folder above */
                 free(b);
                 char *up = ll_xstrdup(path);
@@ -418,7 +422,7 @@ static int parse_model(const char *file, const cJSON *it, model_ent **ms, int *n
             snprintf(nm, nl, "%s@%s", b, rs);
             free(b);
         } else {
-            full = expand_home(path);
+            full = kind && !strcmp(kind, "hub") ? ll_xstrdup(path) : expand_home(path);
             nm = name ? ll_xstrdup(name) : base_name(full);
         }
         if (kind && !strcmp(kind, "synthetic")) {
@@ -448,6 +452,8 @@ static int parse_model(const char *file, const cJSON *it, model_ent **ms, int *n
         if (m->own_data) { /* keep only the data keys */
             cJSON_DeleteItemFromObjectCaseSensitive(m->own_data, "path");
             cJSON_DeleteItemFromObjectCaseSensitive(m->own_data, "synthetic");
+            cJSON_DeleteItemFromObjectCaseSensitive(m->own_data, "hub");
+            cJSON_DeleteItemFromObjectCaseSensitive(m->own_data, "comment");
             cJSON_DeleteItemFromObjectCaseSensitive(m->own_data, "revisions");
             cJSON_DeleteItemFromObjectCaseSensitive(m->own_data, "name");
             cJSON_DeleteItemFromObjectCaseSensitive(m->own_data, "series");
