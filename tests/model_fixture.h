@@ -56,25 +56,34 @@ typedef struct {
 
 /* Loads tests/fixtures/models/<name> (its folder into dir) and its
  * tokens.jsonl; NULL with msg set on failure. */
-static inline ll_model *fixture_open(const char *name, char *dir, size_t dcap, ll_tokens *tk, char *msg, size_t cap) {
+static inline ll_model *fixture_open_at(const char *name, const char *model, char *dir, size_t dcap, ll_tokens *tk,
+                                        char *msg, size_t cap) {
     char p[1200];
     snprintf(dir, dcap, "tests/fixtures/models/%s", name);
-    ll_model *m = ll_model_load(dir);
+    ll_model *m = ll_model_load(model ? model : dir);
     if (!m) { snprintf(msg, cap, "load: %s", ll_last_error()); return NULL; }
     snprintf(p, sizeof p, "%s/tokens.jsonl", dir);
     if (ll_tokens_read(p, 0, tk)) { snprintf(msg, cap, "tokens: %s", ll_last_error()); ll_model_free(m); return NULL; }
     return m;
 }
 
-/* Runs the whole token file through the model in batches of `bs` sequences
- * (right-padded) and compares with hidden.npy.  rel = max|diff| / max|ref| per entry. */
-static inline int run_fixture(const char *name, int bs, double tol, cmp_result *res, char *msg, size_t cap) {
+static inline ll_model *fixture_open(const char *name, char *dir, size_t dcap, ll_tokens *tk, char *msg, size_t cap) {
+    return fixture_open_at(name, NULL, dir, dcap, tk, msg, cap);
+}
+
+/* Runs the whole token file through the model (the fixture's folder, or
+ * `model` when not NULL: e.g. a GGUF file of the same weights) in batches of
+ * `bs` sequences (right-padded) and compares with hidden.npy.
+ * rel = max|diff| / max|ref| per entry. */
+static inline int run_fixture_ref(const char *name, const char *model, const char *ref_npy, int bs, double tol,
+                                  cmp_result *res, char *msg, size_t cap) {
     char dir[1024], p[1200];
     ll_tokens tk;
-    ll_model *m = fixture_open(name, dir, sizeof dir, &tk, msg, cap);
+    ll_model *m = fixture_open_at(name, model, dir, sizeof dir, &tk, msg, cap);
     if (!m) return -1;
     ll_npy ref;
-    snprintf(p, sizeof p, "%s/hidden.npy", dir);
+    if (ref_npy) snprintf(p, sizeof p, "%s", ref_npy);
+    else snprintf(p, sizeof p, "%s/hidden.npy", dir);
     if (ll_npy_open(p, &ref)) { snprintf(msg, cap, "npy: %s", ll_last_error()); ll_model_free(m); ll_tokens_free(&tk); return -1; }
     const int E = ll_model_n_entries(m), d = ll_model_dim(m);
     if (ref.ndim != 3 || ref.shape[0] != tk.n_ids || ref.shape[1] != E || ref.shape[2] != d || ref.dtype != LL_DT_F32) {
@@ -134,6 +143,14 @@ static inline int run_fixture(const char *name, int bs, double tol, cmp_result *
     ll_tokens_free(&tk);
     ll_model_free(m);
     return rc;
+}
+
+static inline int run_fixture_at(const char *name, const char *model, int bs, double tol, cmp_result *res, char *msg,
+                                 size_t cap) {
+    return run_fixture_ref(name, model, NULL, bs, tol, res, msg, cap);
+}
+static inline int run_fixture(const char *name, int bs, double tol, cmp_result *res, char *msg, size_t cap) {
+    return run_fixture_at(name, NULL, bs, tol, res, msg, cap);
 }
 
 static inline void check_fixture(const char *name, double tol) {

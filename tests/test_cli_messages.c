@@ -3,6 +3,7 @@
  * value names its option; every subcommand answers --help. */
 #include "harness.h"
 #include "core/ll_util.h"
+#include "model/family.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,6 +99,9 @@ TEST(cli_bad_choice_named) {
          "layerlaw: --backend: 'cdua' is not one of auto, cpu, cuda (did you mean cuda?)\n"},
         {"tokenize --tokenizer t --split lines",
          "layerlaw: --split: 'lines' is not one of auto, line, paragraph, file, jsonl (did you mean line?)\n"},
+        {"sweep s.yaml --journal wall", "layerlaw: --journal: 'wall' is not one of wal, delete (did you mean wal?)\n"},
+        {"sweep s.yaml --slurm-chunk 0",
+         "layerlaw: sweep: --slurm-chunk: bad value '0' (an integer from 1 to 2147483647)\n"},
         {"topo --rank 2", "layerlaw: topo: unknown option '--rank' (did you mean --ranks?); see layerlaw topo --help\n"},
         {"topo --ranks 0", "layerlaw: topo: --ranks: bad value '0' (an integer from 1 to 4096)\n"},
         {"report --each x", "layerlaw: report: unknown option '--each'; see layerlaw report --help\n"},
@@ -162,4 +166,31 @@ TEST(env_renamed) {
     CHECK(v && !strcmp(v, "1"));
     CHECK_INT(g_warnings, 1);
     ll_set_warn_handler(NULL, NULL);
+}
+
+/* run --help names every registered family and GGUF architecture (the
+ * registry, host/families/list.h, not a copy) */
+TEST(cli_run_help_lists_registry) {
+    char *out = NULL;
+    REQUIRE(cli2("run --help", &out, NULL) == 0 && out);
+    char *flat = ll_xstrdup(out); /* the wrapped lists as one line */
+    for (char *p = flat; *p; p++)
+        if (*p == '\n') *p = ' ';
+    REQUIRE(ll_family_count() >= 17);
+    for (int i = 0; i < ll_family_count(); i++) {
+        const ll_family *f = ll_family_at(i);
+        char w[128];
+        snprintf(w, sizeof w, " %s", f->model_type); /* followed by ',' or, the last one, ';' */
+        const char *hit = strstr(flat, w);
+        CHECK_MSG(hit && (hit[strlen(w)] == ',' || hit[strlen(w)] == ';'), "run --help lacks model_type %s", f->model_type);
+        if (f->gguf_arch && f->gguf_config) { /* the architectures that load */
+            snprintf(w, sizeof w, " %s", f->gguf_arch);
+            int found = 0;
+            for (const char *q = flat; (q = strstr(q, w)); q++)
+                if (strchr(",; ", q[strlen(w)]) && q[strlen(w)]) found = 1;
+            CHECK_MSG(found, "run --help lacks GGUF architecture %s", f->gguf_arch);
+        }
+    }
+    free(flat);
+    free(out);
 }

@@ -68,6 +68,9 @@ static void check_norm(const char *name, ll_norm want) {
 
 TEST(forward_phi) { check_fixture("phi", TOL); }
 TEST(run_fixture_phi) { check_run_pr("phi"); check_norm("phi", LL_NORM_LAYERNORM); }
+/* qk_layernorm: per-head LayerNorm of q and k before RoPE (HF PhiAttention) */
+TEST(forward_phi_qk_layernorm) { check_fixture("phi_qk_layernorm", TOL); }
+TEST(run_fixture_phi_qk_layernorm) { check_run_pr("phi_qk_layernorm"); }
 TEST(forward_phi3) { check_fixture("phi3", TOL); }
 TEST(forward_phi3_longrope) { check_fixture("phi3_longrope", TOL); }
 TEST(run_fixture_phi3) { check_run_pr("phi3"); check_norm("phi3", LL_NORM_RMSNORM); }

@@ -57,7 +57,7 @@ static void check_law(const cJSON *fit, const cJSON *want, double tol) {
     for (size_t i = 0; i < 6; i++) CHECK_NEAR(jnum(fit, keys[i]), jnum(want, keys[i]), tol);
 }
 
-static void fuzz_case(const char *name, int check_authors32) {
+static void sepfuzz_case(const char *name, int check_authors32) {
     cJSON *exp = NULL, *got = run_case(name, "--measure fuzziness", &exp);
     if (!got) { cJSON_Delete(exp); return; }
     const cJSON *layers = cJSON_GetObjectItem(got, "layers"), *fz = cJSON_GetObjectItem(exp, "fuzz");
@@ -87,12 +87,12 @@ static void fuzz_case(const char *name, int check_authors32) {
     cJSON_Delete(exp);
 }
 
-TEST(fuzziness_raw_few_classes) { fuzz_case("fz_raw", 0); }
-TEST(fuzziness_layernorm_few_classes) { fuzz_case("fz_ln", 0); }
-TEST(fuzziness_many_classes_vs_authors_float32) { fuzz_case("fz_many", 1); }
-TEST(fuzziness_pooled_classes) { fuzz_case("fz_pool", 1); }
-TEST(fuzziness_prenormed_hyperplane_detected) { fuzz_case("fz_prenormed", 1); }
-TEST(fuzziness_gpt2_hidden_states) { fuzz_case("fz_gpt2", 0); }
+TEST(fuzziness_raw_few_classes) { sepfuzz_case("fz_raw", 0); }
+TEST(fuzziness_layernorm_few_classes) { sepfuzz_case("fz_ln", 0); }
+TEST(fuzziness_many_classes_vs_authors_float32) { sepfuzz_case("fz_many", 1); }
+TEST(fuzziness_pooled_classes) { sepfuzz_case("fz_pool", 1); }
+TEST(fuzziness_prenormed_hyperplane_detected) { sepfuzz_case("fz_prenormed", 1); }
+TEST(fuzziness_gpt2_hidden_states) { sepfuzz_case("fz_gpt2", 0); }
 
 static void heldout_case(const char *name) {
     cJSON *exp = NULL, *got = run_case(name, NULL, &exp);
@@ -222,7 +222,7 @@ TEST(fuzziness_hand_derived_1d) {
     double X[4] = {0, 2, 4, 6}, y[4] = {0, 0, 1, 1};
     ll_stats_add(s, 0, X, y, 2);
     ll_stats_add(s, 0, X + 2, y + 2, 2);
-    ll_fuzz_result r;
+    ll_sepfuzz_result r;
     REQUIRE(ll_fuzziness_solve(s, 1, &r) == 0);
     CHECK_REL(r.D, 0.25, 1e-14);
     CHECK_REL(r.tr_sb, 4.0, 1e-14);
@@ -475,7 +475,7 @@ TEST(run_heldout_gpt2) {
 
 TEST(run_measures_bad_options) {
     char cmd[2048], out[700];
-    const char *bad[][2] = {{"--measure bogus", "unknown measure"},
+    const char *bad[][2] = {{"--measure bogus", "--measure: 'bogus' is not one of"},
                             {"--folds 3 --measure fuzziness", "--measure pr only"},
                             {"--folds 3 --ridge 1", "no --ridge"},
                             {"--fold-seed 3", "needs --folds"},

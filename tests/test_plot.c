@@ -11,6 +11,7 @@
  * size (hand-derived from the panel layout); the PDF and EPS headers.
  * gnuplot must be installed: when it is not, these tests fail. */
 #include <cJSON.h>
+#include <dirent.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <stdint.h>
@@ -46,7 +47,7 @@ static double law_tp(const cJSON *j, const char *arr, int e) {
 /* ---- CSV (RFC 4180: quoted fields may hold commas, quotes, newlines) ---- */
 
 typedef struct {
-    char *f[8];
+    char *f[9];
     int nf;
 } row_t;
 typedef struct {
@@ -75,7 +76,7 @@ static int csv_read(const char *path, csv_t *c) {
                 while (*p && *p != ',' && *p != '\n') buf[k++] = *p++;
             }
             buf[k] = 0;
-            if (row.nf < 8) row.f[row.nf++] = buf;
+            if (row.nf < 9) row.f[row.nf++] = buf;
             else free(buf);
             if (*p == ',') { p++; continue; }
             if (*p == '\n') p++;
@@ -93,7 +94,7 @@ static void csv_free(csv_t *c) {
     free(c->r);
 }
 /* figure CSV columns */
-enum { C_FIG, C_PANEL, C_PTITLE, C_SERIES, C_XL, C_YL, C_X, C_Y };
+enum { C_FIG, C_PANEL, C_PTITLE, C_SERIES, C_XL, C_YL, C_X, C_Y, C_YERR };
 static double cx(const row_t *r) { return strtod(r->f[C_X], NULL); }
 static double cy(const row_t *r) { return strtod(r->f[C_Y], NULL); }
 static int starts(const char *s, const char *pre) { return strncmp(s, pre, strlen(pre)) == 0; }
@@ -290,25 +291,46 @@ TEST(plot_all_families) {
     for (int i = 0; i < 6; i++) check_files(names[i], 1);
 
     /* main: one panel per model (12 model fixtures, stories260K, 2 fit
-     * feature sets, 4 synthetic sizes), 3 series each, no key */
+     * feature sets, 4 synthetic sizes), 3 series each (2 when every entry is
+     * in the fit), a key in every panel */
     csv_t c;
     svg_t s;
     REQUIRE(open_fig("main", &c, &s) == 0);
     unsigned w, h;
     char p[1024];
     REQUIRE(png_size(cat_path(p, sizeof p, out, "main.png"), &w, &h) == 0);
-    CHECK_INT(w, 4 * 360); /* 19 panels: 4 columns of 360 px, 5 rows of 300 + 40 */
-    CHECK_INT(h, 5 * 300 + 40);
-    CHECK_INT(s.groups, 19 * 3);
-    int points = 0, maxpanel = -1;
+    CHECK_INT(w, 4 * 380); /* 19 panels: 4 columns of 380 px, 5 rows of 360 + 40 */
+    CHECK_INT(h, 5 * 360 + 40);
+    int points = 0, maxpanel = -1, pser = 0;
+    char lastkey[512] = "";
     for (int i = 0; i < c.n; i++) {
-        points += starts(c.r[i].f[C_SERIES], "PR");
+        int is_pts = starts(c.r[i].f[C_SERIES], "PR");
+        points += is_pts;
+        char k[512];
+        snprintf(k, sizeof k, "%s|%s", c.r[i].f[C_PANEL], c.r[i].f[C_SERIES]);
+        if (is_pts && strcmp(k, lastkey)) { pser++; snprintf(lastkey, sizeof lastkey, "%s", k); }
         maxpanel = LL_MAX(maxpanel, atoi(c.r[i].f[C_PANEL]));
     }
     CHECK_INT(maxpanel, 18);
-    CHECK_INT(s.uses, points); /* one <use> per point */
+    CHECK_INT(s.uses, points + pser); /* one <use> per point, one per key sample of a point series */
     CHECK(strstr(s.text, "layer (hidden-state entry)") && strstr(s.text, "PR (log scale)"));
     CHECK(strstr(s.text, "The law of equi-learning") != NULL);
+    /* random weights and made-up numbers are said; a fit of 3 points gets a note */
+    CHECK(strstr(s.text, "gpt2 (44.3K params), random weights") != NULL);
+    CHECK(strstr(s.text, "synth-pythia-70m (70.4M params), made-up numbers") != NULL);
+    CHECK(strstr(s.text, "fit through 3 points") != NULL);
+    /* the one order: series, size, step, name (fitfrom.F, gpt2, gpt2_sharded, ...) */
+    int pfit = -1, pg2 = -1, pg2s = -1, p14 = -1, p410 = -1;
+    for (int i = 0; i < c.n; i++) {
+        int pn = atoi(c.r[i].f[C_PANEL]);
+        const char *t = c.r[i].f[C_PTITLE];
+        if (starts(t, "fitfrom.F")) pfit = pn;
+        if (starts(t, "gpt2 (")) pg2 = pn;
+        if (starts(t, "gpt2_sharded (")) pg2s = pn;
+        if (starts(t, "synth-pythia-14m (")) p14 = pn;
+        if (starts(t, "synth-pythia-410m (")) p410 = pn;
+    }
+    CHECK(pfit == 0 && pg2 == 1 && pg2s == 2 && p14 >= 0 && p410 == p14 + 3);
     cJSON *j = law("stories260K/position-next");
     CHECK_INT(check_pr_rows(&c, "stories260K-hf", "PR", j), 6);
     cJSON *ff = law("fit/fitfrom");
@@ -360,7 +382,7 @@ TEST(plot_all_families) {
     CHECK_INT(check_pr_rows(&c, "stories260K-hf: normal", "none", nn), 6);
     CHECK_INT(check_pr_rows(&c, "stories260K-hf: normal", "standardization", ns), 6);
     CHECK_INT(check_pr_rows(&c, "stories260K-hf: normal", "initialized", j), 6);
-    CHECK_INT(check_pr_rows(&c, "well.F: PR under", "one-hot target", oh), law_E(oh));
+    CHECK_INT(check_pr_rows(&c, "well.F: PR under", "one-hot PR", oh), law_E(oh));
     CHECK_INT(check_pr_rows(&c, "well.F: PR under", "PR (token id)", wl), law_E(wl));
     CHECK(strstr(s.text, "standardization") && strstr(s.text, "shuffled vocabulary (seed 1)"));
     cJSON_Delete(sh); cJSON_Delete(nn); cJSON_Delete(ns); cJSON_Delete(oh); cJSON_Delete(wl);
@@ -402,23 +424,34 @@ TEST(plot_all_families) {
     csv_free(&c);
     free(s.text);
 
-    /* scaling: the gpt2 family (two fixture sizes), decay ratio against size */
+    /* scaling: one series (synth-pythia: the labels without their sizes),
+     * the decay ratio against size; the fixtures gpt2 and gpt2_sharded are two
+     * series (two names), so no curve joins them */
     REQUIRE(open_fig("scaling", &c, &s) == 0);
-    cJSON *g1 = law("models/gpt2"), *g2 = law("models/gpt2_sharded");
-    REQUIRE(g1 && g2);
+    const char *sizes[] = {"14m", "70m", "160m", "410m"};
     int ng = 0;
     for (int i = 0; i < c.n; i++) {
         const row_t *r = &c.r[i];
-        if (!starts(r->f[C_PTITLE], "gpt2: decay")) continue;
+        CHECK(strstr(r->f[C_PTITLE], "gpt2") == NULL && strstr(r->f[C_SERIES], "gpt2") == NULL);
+        if (!starts(r->f[C_PTITLE], "decay ratio against size")) continue;
+        CHECK(!strcmp(r->f[C_SERIES], "synth-pythia, made-up numbers"));
         ng++;
-        const cJSON *g = cx(r) == 44320 ? g1 : g2;
-        CHECK(cx(r) == cJSON_GetObjectItem(cJSON_GetObjectItem(g, "model"), "n_params")->valuedouble);
-        CHECK(cy(r) == law_fit(g, "decay_ratio"));
+        int found = 0;
+        for (int k = 0; k < 4; k++) {
+            char rel[128];
+            snprintf(rel, sizeof rel, "synthetic/synth-pythia-%s/step143000", sizes[k]);
+            cJSON *g = law(rel);
+            REQUIRE(g);
+            if (cx(r) == cJSON_GetObjectItem(cJSON_GetObjectItem(g, "model"), "n_params")->valuedouble) {
+                found++;
+                CHECK(cy(r) == law_fit(g, "decay_ratio"));
+            }
+            cJSON_Delete(g);
+        }
+        CHECK_INT(found, 1);
     }
-    CHECK_INT(ng, 2);
-    CHECK_INT(check_pr_rows(&c, "gpt2: PR", "gpt2 (", g1), 4);
-    CHECK(strstr(s.text, "model size (parameters, log scale)") && strstr(s.text, "gpt_neox"));
-    cJSON_Delete(g1); cJSON_Delete(g2);
+    CHECK_INT(ng, 4);
+    CHECK(strstr(s.text, "model size (parameters, log scale)") && strstr(s.text, "synth-pythia-410m (405M params)"));
     csv_free(&c);
     free(s.text);
 
@@ -431,10 +464,10 @@ TEST(plot_all_families) {
     for (int i = 0; i < c.n; i++) {
         const row_t *r = &c.r[i];
         int e = (int)cx(r);
-        if (starts(r->f[C_PTITLE], "stories260K-hf (")) {
+        if (starts(r->f[C_PTITLE], "stories260K-hf\n(")) {
             if (!strcmp(r->f[C_SERIES], "forward")) { nf++; CHECK_REL(cy(r), 1e3 * law_tp(tn, "per_entry_forward_s", e), 1e-15); }
             else { nt++; CHECK_REL(cy(r), 1e3 * (law_tp(tn, "per_entry_forward_s", e) + law_tp(tn, "per_entry_capture_s", e)), 1e-15); }
-        } else if (starts(r->f[C_PTITLE], "synth-pythia-410m (") && !strcmp(r->f[C_SERIES], "forward")) {
+        } else if (starts(r->f[C_PTITLE], "synth-pythia-410m, made-up numbers\n(") && !strcmp(r->f[C_SERIES], "forward")) {
             ngpu++;
             const cJSON *pe = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(gp, "gpu_timing"), "per_entry"), e);
             CHECK(cy(r) == cJSON_GetObjectItem(pe, "layer_ms_per_batch")->valuedouble);
@@ -474,8 +507,9 @@ TEST(plot_bad_input_exit_2) {
     struct { const char *args; const char *msg; } cases[] = {
         {"/nonexistent/results", "no such file or folder"},
         {"tests/fixtures/tokenizers", "no law.json"},
-        {RES " --figures main,pie", "unknown word 'pie'"},
-        {RES " --format png,gif", "unknown word 'gif'"},
+        {RES " --figures main,pie", "--figures: 'pie' is not one of main, scaling, steps, flow, measures, throughput, all"},
+        {RES " --figures mian", "'mian' is not one of main, scaling, steps, flow, measures, throughput, all (did you mean main?)"},
+        {RES " --format png,gif", "--format: 'gif' is not one of png, svg, pdf, eps, all"},
         {"tests/fixtures/fit/well.json", "not a layerlaw law.json"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
@@ -575,4 +609,516 @@ TEST(report_html_and_md) {
     CHECK_INT(mrows, 35 + 1); /* header + one row per run */
     free(md);
     cJSON_Delete(j);
+}
+
+/* ==== mixed result sets (issue 22): grouped by what each run measured ==== */
+
+/* rows of `series` in panels titled `panel`...: y == layers[x][key] of j
+ * (and y_err == layers[x][err_key] when err_key); the number of rows */
+static int check_layer_rows(const csv_t *c, const char *panel, const char *series, const cJSON *j, const char *key,
+                            const char *err_key) {
+    int n = 0;
+    const cJSON *L = cJSON_GetObjectItem(j, "layers");
+    for (int i = 0; i < c->n; i++) {
+        const row_t *r = &c->r[i];
+        if (!starts(r->f[C_PTITLE], panel) || !starts(r->f[C_SERIES], series)) continue;
+        int e = (int)cx(r);
+        const cJSON *l = cJSON_GetArrayItem(L, e);
+        CHECK_MSG(l && cy(r) == jnum(l, key), "%s / %s: entry %d: plotted %.17g, law.json %.17g", panel, series, e, cy(r),
+                  jnum(l, key));
+        if (err_key) CHECK_MSG(r->nf == 9 && strtod(r->f[C_YERR], NULL) == jnum(l, err_key), "%s: entry %d: y_err", series, e);
+        n++;
+    }
+    return n;
+}
+
+/* every legend entry of NAME.gp (a "title '...'" on a plot line) names a
+ * series with data in NAME.csv; returns the number of entries */
+static int check_legend(const char *dir, const char *name, const csv_t *c) {
+    char p[1024], nm[128];
+    snprintf(nm, sizeof nm, "%s.gp", name);
+    char *gp = ll_read_file(cat_path(p, sizeof p, dir, nm), NULL);
+    if (!gp) { CHECK_MSG(0, "%s: no script", nm); return -1; }
+    int n = 0;
+    for (char *line = strtok(gp, "\n"); line; line = strtok(NULL, "\n")) {
+        if (!strstr(line, " with ")) continue;
+        char *t = strstr(line, " title '");
+        if (!t) continue;
+        t += 8;
+        char key[512];
+        size_t k = 0;
+        for (; *t && k + 1 < sizeof key; t++) {
+            if (*t == '\'' && t[1] == '\'') { key[k++] = '\''; t++; continue; }
+            if (*t == '\'') break;
+            key[k++] = *t;
+        }
+        key[k] = 0;
+        int rows = 0;
+        for (int i = 0; i < c->n; i++) rows += !strcmp(c->r[i].f[C_SERIES], key);
+        CHECK_MSG(rows > 0, "%s: legend entry '%s' has no data", name, key);
+        n++;
+    }
+    free(gp);
+    return n;
+}
+
+static void run_stories(const char *outdir, const char *extra) {
+    char cmd[2048];
+    char *o = NULL;
+    snprintf(cmd, sizeof cmd, "%s run --model configs/stories260K-hf --tokens configs/stories260K-hf/alice-200x128.tok512.jsonl "
+                              "--out %s --quiet --threads 2 --backend cpu %s 2>&1", ll_bin_path(), outdir, extra);
+    int rc = ll_run_cmd(cmd, &o);
+    REQUIRE_MSG(rc == 0, "%s: %s", cmd, o ? o : "");
+    free(o);
+}
+
+/* Real runs of stories260K with every measure, a shuffled vocabulary, held-out
+ * folds, two norms and two positions: each series of each figure equals the
+ * law.json it came from; fuzziness D has its own panel; no legend entry lacks
+ * data (the case of the issue: one-hot and fuzziness runs both say target
+ * onehot, and the first one-hot run was taken for both). */
+TEST(plot_mixed_measures_real_runs) {
+    const char *T = ll_test_tmpdir();
+    static const char *const runs[][2] = {{"base", ""},
+                                          {"onehot", "--measure onehot --max-classes 32"},
+                                          {"sepfuzz", "--measure fuzziness --max-classes 32"},
+                                          {"shuffle", "--shuffle-vocab 1"},
+                                          {"folds", "--folds 3"},
+                                          {"none", "--norm none"},
+                                          {"current", "--position current"}};
+    cJSON *j[7];
+    char d[1024], p[1024];
+    for (int i = 0; i < 7; i++) {
+        snprintf(d, sizeof d, "%s/r/%s", T, runs[i][0]);
+        run_stories(d, runs[i][1]);
+        j[i] = load_json(cat_path(p, sizeof p, d, "law.json"));
+        REQUIRE(j[i]);
+    }
+    char out[1024], cmd[2048];
+    snprintf(out, sizeof out, "%s/f", T);
+    g_out = out;
+    snprintf(cmd, sizeof cmd, "%s plot %s/r --out %s 2>&1", ll_bin_path(), T, out);
+    char *o = NULL;
+    int rc = ll_run_cmd(cmd, &o);
+    REQUIRE_MSG(rc == 0, "plot: %s", o ? o : "");
+    free(o);
+    csv_t c;
+    svg_t s;
+    REQUIRE(open_fig("measures", &c, &s) == 0);
+    const char *P = "stories260K-hf: PR under each measure";
+    CHECK_INT(check_layer_rows(&c, P, "PR (token id)", j[0], "pr", NULL), 6);
+    CHECK_INT(check_layer_rows(&c, P, "one-hot PR", j[1], "pr", NULL), 6);
+    CHECK_INT(check_layer_rows(&c, P, "shuffled vocabulary (seed 1)", j[3], "pr", NULL), 6);
+    CHECK_INT(check_layer_rows(&c, P, "held-out PR, 3 folds", j[4], "pr_heldout", "pr_heldout_fold_sd"), 6);
+    CHECK_INT(check_layer_rows(&c, "stories260K-hf: separation fuzziness", "separation fuzziness D", j[2],
+                               "separation_fuzziness", NULL), 6);
+    CHECK_INT(check_layer_rows(&c, "stories260K-hf: normalisation", "none", j[5], "pr", NULL), 6);
+    CHECK_INT(check_layer_rows(&c, "stories260K-hf: normalisation", "initialized", j[0], "pr", NULL), 6);
+    /* the one-hot run is not drawn as D, the fuzziness run not as one-hot PR */
+    for (int i = 0; i < c.n; i++)
+        if (starts(c.r[i].f[C_SERIES], "one-hot")) CHECK(strstr(c.r[i].f[C_PTITLE], "fuzziness") == NULL);
+    /* per format (PNG, SVG): 4 PR-type series, D and its line, 2 norms */
+    CHECK_INT(check_legend(out, "measures", &c), 2 * 8);
+    csv_free(&c);
+    free(s.text);
+    /* main: one model, the baseline run (not the fold or norm runs) */
+    REQUIRE(open_fig("main", &c, &s) == 0);
+    CHECK_INT(check_pr_rows(&c, "stories260K-hf", "PR", j[0]), 6);
+    check_legend(out, "main", &c);
+    csv_free(&c);
+    free(s.text);
+    REQUIRE(open_fig("flow", &c, &s) == 0);
+    CHECK_INT(check_layer_rows(&c, "stories260K-hf", "current", j[6], "pr", NULL), 6);
+    CHECK_INT(check_layer_rows(&c, "stories260K-hf", "next", j[0], "pr", NULL), 6);
+    check_legend(out, "flow", &c);
+    csv_free(&c);
+    free(s.text);
+
+    /* the base run with the fuzziness run alone: PR and D, nothing empty */
+    snprintf(out, sizeof out, "%s/f2", T);
+    g_out = out;
+    snprintf(cmd, sizeof cmd, "%s plot %s/r/base %s/r/sepfuzz --out %s --figures measures 2>&1", ll_bin_path(), T, T, out);
+    o = NULL;
+    rc = ll_run_cmd(cmd, &o);
+    REQUIRE_MSG(rc == 0, "plot: %s", o ? o : "");
+    free(o);
+    REQUIRE(open_fig("measures", &c, &s) == 0);
+    CHECK_INT(check_layer_rows(&c, "stories260K-hf: separation fuzziness", "separation fuzziness D", j[2],
+                               "separation_fuzziness", NULL), 6);
+    CHECK_INT(check_legend(out, "measures", &c), 2 * 3); /* PR, D, D's fitted line; PNG and SVG */
+    csv_free(&c);
+    free(s.text);
+    for (int i = 0; i < 7; i++) cJSON_Delete(j[i]);
+}
+
+/* Series and labels the user chose (run --series/--label/--weights): scaling
+ * draws one ρ curve per series, never one through two; every figure and the
+ * report list runs in one order (series, size, step, name). */
+TEST(plot_series_labels_and_order) {
+    const char *T = ll_test_tmpdir();
+    static const char *const runs[][3] = {{"gpt2_sharded", "GPT-2 fixture", "g-big"},
+                                          {"gpt2", "GPT-2 fixture", "g-small"},
+                                          {"llama_gqa", "Llama fixture", "l-small"},
+                                          {"llama_bf16", "Llama fixture", "l-big"}};
+    cJSON *j[4];
+    char cmd[2048], d[1024], p[1024];
+    for (int i = 0; i < 4; i++) {
+        snprintf(d, sizeof d, "%s/r/%d", T, i);
+        snprintf(cmd, sizeof cmd, "%s run --model tests/fixtures/models/%s --tokens tests/fixtures/models/%s/tokens.jsonl "
+                                  "--out %s --quiet --threads 1 --backend cpu --series '%s' --label %s --weights random 2>&1",
+                 ll_bin_path(), runs[i][0], runs[i][0], d, runs[i][1], runs[i][2]);
+        char *o = NULL;
+        int rc = ll_run_cmd(cmd, &o);
+        REQUIRE_MSG(rc == 0, "%s: %s", cmd, o ? o : "");
+        free(o);
+        j[i] = load_json(cat_path(p, sizeof p, d, "law.json"));
+        REQUIRE(j[i]);
+        const cJSON *cfg = cJSON_GetObjectItem(j[i], "config");
+        CHECK(!strcmp(cJSON_GetObjectItem(cfg, "series")->valuestring, runs[i][1]));
+        CHECK(!strcmp(cJSON_GetObjectItem(cfg, "label")->valuestring, runs[i][2]));
+        CHECK(!strcmp(cJSON_GetObjectItem(cfg, "weights")->valuestring, "random"));
+    }
+    char out[1024];
+    snprintf(out, sizeof out, "%s/f", T);
+    g_out = out;
+    snprintf(cmd, sizeof cmd, "%s report %s/r --out %s 2>&1", ll_bin_path(), T, out);
+    char *o = NULL;
+    int rc = ll_run_cmd(cmd, &o);
+    REQUIRE_MSG(rc == 0, "report: %s", o ? o : "");
+    free(o);
+    csv_t c;
+    svg_t s;
+    REQUIRE(open_fig("scaling", &c, &s) == 0);
+    int seen[4] = {0};
+    for (int i = 0; i < c.n; i++) {
+        const row_t *r = &c.r[i];
+        if (!starts(r->f[C_PTITLE], "decay ratio against size")) continue;
+        int hit = -1;
+        for (int k = 0; k < 4; k++)
+            if (cx(r) == cJSON_GetObjectItem(cJSON_GetObjectItem(j[k], "model"), "n_params")->valuedouble &&
+                cy(r) == law_fit(j[k], "decay_ratio"))
+                hit = k;
+        REQUIRE_MSG(hit >= 0, "a ρ point that is no run's: %s %s", r->f[C_X], r->f[C_Y]);
+        char want[128];
+        snprintf(want, sizeof want, "%s, random weights", runs[hit][1]);
+        CHECK_MSG(!strcmp(r->f[C_SERIES], want), "ρ of %s on curve '%s'", runs[hit][2], r->f[C_SERIES]);
+        seen[hit]++;
+    }
+    for (int k = 0; k < 4; k++) CHECK_INT(seen[k], 1);
+    check_legend(out, "scaling", &c);
+    csv_free(&c);
+    free(s.text);
+    /* main: panels in the one order: series, then size */
+    REQUIRE(open_fig("main", &c, &s) == 0);
+    int panel_of[4] = {-1, -1, -1, -1};
+    for (int i = 0; i < c.n; i++)
+        for (int k = 0; k < 4; k++)
+            if (starts(c.r[i].f[C_PTITLE], runs[k][2])) panel_of[k] = atoi(c.r[i].f[C_PANEL]);
+    double n0 = cJSON_GetObjectItem(cJSON_GetObjectItem(j[0], "model"), "n_params")->valuedouble;
+    double n1 = cJSON_GetObjectItem(cJSON_GetObjectItem(j[1], "model"), "n_params")->valuedouble;
+    CHECK(n1 < n0 ? panel_of[1] < panel_of[0] : panel_of[0] < panel_of[1]);
+    CHECK(panel_of[0] < 2 && panel_of[1] < 2 && panel_of[2] >= 2 && panel_of[3] >= 2); /* GPT-2 before Llama */
+    CHECK(strstr(s.text, "random weights") != NULL);
+    csv_free(&c);
+    free(s.text);
+    /* the report's table in the same order, with the series and weights */
+    char *md = ll_read_file(cat_path(p, sizeof p, out, "report.md"), NULL);
+    REQUIRE(md);
+    char *a = strstr(md, "| GPT-2 fixture | g-"), *b = strstr(md, "| Llama fixture | l-");
+    CHECK(a && b && a < b);
+    CHECK(strstr(md, "| random |") != NULL);
+    free(md);
+    for (int i = 0; i < 4; i++) cJSON_Delete(j[i]);
+}
+
+/* bench JSON: per-entry forward and capture time, mean ± sd over the
+ * repetitions, read back from the figure equal to bench's numbers */
+TEST(plot_throughput_from_bench) {
+    const char *T = ll_test_tmpdir();
+    char cmd[2048], p[1024], out[1024];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/b && %s bench --model tests/fixtures/models/gpt2 --tokens tests/fixtures/models/gpt2/tokens.jsonl "
+                              "-r 3 --warmup 0 --threads 1 -o json > %s/b/bench.json 2>/dev/null", T, ll_bin_path(), T);
+    char *o = NULL;
+    REQUIRE(ll_run_cmd(cmd, &o) == 0);
+    free(o);
+    cJSON *b = load_json(cat_path(p, sizeof p, T, "b/bench.json"));
+    REQUIRE(b);
+    snprintf(out, sizeof out, "%s/f", T);
+    g_out = out;
+    snprintf(cmd, sizeof cmd, "%s plot %s/b --out %s --figures throughput 2>&1", ll_bin_path(), T, out);
+    o = NULL;
+    int rc = ll_run_cmd(cmd, &o);
+    REQUIRE_MSG(rc == 0, "plot: %s", o ? o : "");
+    free(o);
+    csv_t c;
+    svg_t s;
+    REQUIRE(open_fig("throughput", &c, &s) == 0);
+    const cJSON *t0 = cJSON_GetArrayItem(cJSON_GetObjectItem(b, "tests"), 0);
+    const cJSON *pe = cJSON_GetObjectItem(t0, "per_entry");
+    int nf = 0, nc = 0, ntok = 0;
+    for (int i = 0; i < c.n; i++) {
+        const row_t *r = &c.r[i];
+        int e = (int)cx(r);
+        const char *what = !strcmp(r->f[C_SERIES], "forward") ? "forward_s" : !strcmp(r->f[C_SERIES], "capture") ? "capture_s" : NULL;
+        if (what) {
+            const cJSON *m = cJSON_GetObjectItem(cJSON_GetArrayItem(pe, e), what);
+            CHECK_REL(cy(r), 1e3 * jnum(m, "mean"), 1e-15);
+            CHECK_REL(strtod(r->f[C_YERR], NULL), 1e3 * jnum(m, "sd"), 1e-15);
+            nf += what[0] == 'f';
+            nc += what[0] == 'c';
+        } else if (strstr(r->f[C_SERIES], "bench, mean ± sd")) {
+            const cJSON *m = cJSON_GetObjectItem(t0, "tokens_per_s");
+            CHECK(cy(r) == jnum(m, "mean") && strtod(r->f[C_YERR], NULL) == jnum(m, "sd"));
+            ntok++;
+        }
+    }
+    CHECK_INT(nf, cJSON_GetArraySize(pe));
+    CHECK_INT(nc, cJSON_GetArraySize(pe));
+    CHECK_INT(ntok, 1);
+    CHECK(strstr(s.text, "3 reps") && strstr(s.text, "mean ± sd"));
+    check_legend(out, "throughput", &c);
+    csv_free(&c);
+    free(s.text);
+    cJSON_Delete(b);
+}
+
+/* ==== hostile result trees (issue 24) ==== */
+
+/* a fixture law.json to edit (aborts the process if the fixture is gone) */
+static cJSON *fixture_copy(const char *rel) {
+    cJSON *j = law(rel);
+    if (!j) { fprintf(stderr, "fixture %s missing\n", rel); abort(); }
+    return j;
+}
+static void save_json(cJSON *j, const char *dir) {
+    char p[2048];
+    REQUIRE_MSG(ll_mkdirs(dir) == 0, "%s", ll_last_error());
+    char *t = cJSON_Print(j);
+    CHECK(ll_write_file_atomic(cat_path(p, sizeof p, dir, "law.json"), t, strlen(t)) == 0);
+    free(t);
+}
+static int plot_cmd(const char *args, char **o) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", ll_bin_path(), args);
+    return ll_run_cmd(cmd, o);
+}
+
+/* symbolic links in a result tree are not followed: a `latest -> run1` link
+ * does not count run1 twice, `self -> .` does not loop */
+TEST(plot_symlinks_not_followed) {
+    const char *T = ll_test_tmpdir();
+    char d[1024], args[2048];
+    snprintf(d, sizeof d, "%s/r/run1", T);
+    cJSON *j = fixture_copy("stories260K/position-next");
+    save_json(j, d);
+    cJSON_Delete(j);
+    snprintf(args, sizeof args, "ln -s run1 %s/r/latest && ln -s . %s/r/self && ln -s %s/r %s/r/run1/up", T, T, T, T);
+    REQUIRE(system(args) == 0);
+    snprintf(args, sizeof args, "plot %s/r --out %s/f --figures main", T, T);
+    char *o = NULL;
+    int rc = plot_cmd(args, &o);
+    CHECK_MSG(rc == 0 && o && strstr(o, "1 result,"), "rc %d: %s", rc, o ? o : "");
+    free(o);
+    /* the same file named twice on the command line counts once too */
+    snprintf(args, sizeof args, "plot %s/r/run1/law.json %s/r/latest/law.json --out %s/f2 --figures main", T, T, T);
+    o = NULL;
+    rc = plot_cmd(args, &o);
+    CHECK_MSG(rc == 0 && o && strstr(o, "1 result,"), "rc %d: %s", rc, o ? o : "");
+    free(o);
+}
+
+/* a device, FIFO or endless stream is refused before reading */
+TEST(report_refuses_non_regular_files) {
+    const char *T = ll_test_tmpdir();
+    char args[2048];
+    snprintf(args, sizeof args, "report /dev/zero --out %s/f", T);
+    char *o = NULL;
+    int rc = plot_cmd(args, &o);
+    CHECK_MSG(rc == 2 && o && strstr(o, "layerlaw: /dev/zero: not a regular file"), "rc %d: %s", rc, o ? o : "");
+    free(o);
+    char fifo[1024];
+    snprintf(fifo, sizeof fifo, "%s/fifo", T);
+    REQUIRE(mkfifo(fifo, 0600) == 0);
+    snprintf(args, sizeof args, "plot %s --out %s/f", fifo, T);
+    o = NULL;
+    rc = plot_cmd(args, &o);
+    CHECK_MSG(rc == 2 && o && strstr(o, "not a regular file"), "rc %d: %s", rc, o ? o : "");
+    free(o);
+}
+
+/* values gnuplot cannot range (near DBL_MAX, near-denormal) are left out of
+ * the figures, which are all drawn (before: gnuplot failed and left half the
+ * figures; UBSan flagged the tick code) */
+TEST(plot_extreme_values) {
+    const char *T = ll_test_tmpdir();
+    char d[1024], args[2048], p[1024];
+    static const double bad[] = {1.7976931348623157e308, 4.9406564584124654e-324, 1e-310, 2.2e-308};
+    for (int k = 0; k < 2; k++) {
+        cJSON *j = fixture_copy(k ? "stories260K/position-current" : "stories260K/position-next");
+        cJSON *L = cJSON_GetObjectItem(j, "layers");
+        for (int e = 0; e < 4; e++) cJSON_ReplaceItemInObject(cJSON_GetArrayItem(L, e + (k ? 2 : 0)), "pr", cJSON_CreateNumber(bad[e]));
+        cJSON_ReplaceItemInObject(cJSON_GetObjectItem(j, "fit"), "decay_ratio", cJSON_CreateNumber(k ? 1.7e308 : 5e-324));
+        cJSON_ReplaceItemInObject(cJSON_GetObjectItem(j, "fit"), "slope", cJSON_CreateNumber(k ? 1e300 : -1e300));
+        snprintf(d, sizeof d, "%s/r/%d", T, k);
+        save_json(j, d);
+        cJSON_Delete(j);
+    }
+    snprintf(args, sizeof args, "report %s/r --out %s/f", T, T);
+    char *o = NULL;
+    int rc = plot_cmd(args, &o);
+    CHECK_MSG(rc == 0, "rc %d: %s", rc, o ? o : "");
+    free(o);
+    snprintf(d, sizeof d, "%s/f", T);
+    CHECK(ll_path_exists(cat_path(p, sizeof p, d, "main.png")) && ll_path_exists(cat_path(p, sizeof p, d, "flow.png")) &&
+          ll_path_exists(cat_path(p, sizeof p, d, "report.html")));
+    csv_t c;
+    REQUIRE(csv_read(cat_path(p, sizeof p, d, "main.csv"), &c) == 0);
+    for (int i = 0; i < c.n; i++) {
+        double y = cy(&c.r[i]);
+        CHECK_MSG(y == 0 || (fabs(y) >= 1e-300 && fabs(y) <= 1e300), "main.csv: %s drawn", c.r[i].f[C_Y]);
+    }
+    CHECK(c.n > 0);
+    csv_free(&c);
+}
+
+/* a long non-ASCII label, cut by a fixed-size buffer, still ends on a whole
+ * character: the SVG stays XML, report.html and the CSV valid UTF-8 */
+TEST(plot_long_utf8_label) {
+    const char *T = ll_test_tmpdir();
+    char d[1024], args[2048], p[1024];
+    cJSON *j = fixture_copy("stories260K/position-next");
+    char label[2001];
+    for (int i = 0; i < 1000; i++) memcpy(label + 2 * i, "é", 2);
+    label[2000] = 0;
+    cJSON *cfg = cJSON_GetObjectItem(j, "config");
+    cJSON_AddStringToObject(cfg, "label", label + 1); /* starts with a stray continuation byte */
+    cJSON_AddStringToObject(cfg, "series", label);
+    snprintf(d, sizeof d, "%s/r/x", T);
+    save_json(j, d);
+    cJSON_Delete(j);
+    snprintf(args, sizeof args, "report %s/r --out %s/f", T, T);
+    char *o = NULL;
+    int rc = plot_cmd(args, &o);
+    CHECK_MSG(rc == 0, "rc %d: %s", rc, o ? o : "");
+    free(o);
+    snprintf(d, sizeof d, "%s/f", T);
+    svg_t s;
+    CHECK_MSG(svg_read(cat_path(p, sizeof p, d, "main.svg"), &s) == 0, "main.svg is not XML");
+    free(s.text);
+    static const char *const files[] = {"main.svg", "main.csv", "main.gp", "report.html", "report.md"};
+    for (int i = 0; i < 5; i++) {
+        char *t = ll_read_file(cat_path(p, sizeof p, d, files[i]), NULL);
+        REQUIRE(t);
+        CHECK_MSG(xmlCheckUTF8((const unsigned char *)t), "%s: not UTF-8", files[i]);
+        free(t);
+    }
+}
+
+/* a backquote or HTML in a path or label gives no raw HTML in report.md */
+TEST(report_md_escapes_paths) {
+    const char *T = ll_test_tmpdir();
+    char d[1024], args[2048], p[1024];
+    cJSON *j = fixture_copy("stories260K/position-next");
+    cJSON_AddStringToObject(cJSON_GetObjectItem(j, "config"), "label", "<b>bold</b> `x` | y");
+    snprintf(d, sizeof d, "%s/r/a`<img src=x onerror=alert(1)>`b", T);
+    save_json(j, d);
+    cJSON_Delete(j);
+    snprintf(args, sizeof args, "report '%s/r' --out %s/f", T, T);
+    char *o = NULL;
+    int rc = plot_cmd(args, &o);
+    CHECK_MSG(rc == 0, "rc %d: %s", rc, o ? o : "");
+    free(o);
+    snprintf(d, sizeof d, "%s/f", T);
+    char *md = ll_read_file(cat_path(p, sizeof p, d, "report.md"), NULL);
+    REQUIRE(md);
+    /* outside code spans (CommonMark: a run of n backquotes up to the next
+     * run of exactly n) there is no '<' at all: no raw HTML */
+    int outside_lt = 0;
+    for (const char *q = md; *q;) {
+        if (*q == '`') {
+            size_t n = strspn(q, "`");
+            const char *e = q + n, *close = NULL;
+            while ((e = strchr(e, '`')) != NULL) {
+                size_t m = strspn(e, "`");
+                if (m == n) { close = e; break; }
+                e += m;
+            }
+            if (close && !memchr(q, '\n', (size_t)(close - q))) { q = close + n; continue; }
+            q += n;
+            continue;
+        }
+        outside_lt += *q == '<' && q[-1] != '\\';
+        q++;
+    }
+    CHECK_INT(outside_lt, 0);
+    /* the path is one code span: opened and closed by a longer fence */
+    CHECK(strstr(md, "`` ") != NULL && strstr(md, "a`<img src=x onerror=alert(1)>`b/law.json ``") != NULL);
+    CHECK(strstr(md, "&lt;b&gt;bold&lt;/b&gt; \\`x\\` \\| y") != NULL);
+    free(md);
+    char *html = ll_read_file(cat_path(p, sizeof p, d, "report.html"), NULL);
+    REQUIRE(html);
+    CHECK(strstr(html, "<img") == NULL && strstr(html, "<b>bold") == NULL);
+    free(html);
+}
+
+/* a full disk (here: a file size limit) leaves the folder as it was: the
+ * figures and the report appear together or not at all */
+TEST(report_all_or_nothing_when_the_disk_fills) {
+    const char *T = ll_test_tmpdir();
+    char args[4096], p[1024], d[1024];
+    /* the sizes of a complete report: the limit lets every figure through
+     * but not report.html (the largest: every SVG inline) */
+    snprintf(args, sizeof args, "report %s/stories260K --out %s/full", RES, T);
+    char *o = NULL;
+    REQUIRE(plot_cmd(args, &o) == 0);
+    free(o);
+    snprintf(d, sizeof d, "%s/full", T);
+    long long biggest = 0, html = 0;
+    static const char *const names[] = {"main.png", "main.svg", "flow.png", "flow.svg", "measures.png", "measures.svg",
+                                        "throughput.png", "throughput.svg", "report.md"};
+    struct stat st;
+    for (int i = 0; i < 9; i++)
+        if (stat(cat_path(p, sizeof p, d, names[i]), &st) == 0) biggest = LL_MAX(biggest, (long long)st.st_size);
+    REQUIRE(stat(cat_path(p, sizeof p, d, "report.html"), &st) == 0);
+    html = st.st_size;
+    REQUIRE_MSG(html > biggest + 2048, "report.html %lld, largest figure %lld", html, biggest);
+    long long kb = (biggest + html) / 2 / 1024;
+    snprintf(args, sizeof args, "bash -c 'ulimit -f %lld; trap \"\" XFSZ; exec %s report %s/stories260K --out %s/lim' 2>&1",
+             kb, ll_bin_path(), RES, T);
+    o = NULL;
+    int rc = ll_run_cmd(args, &o);
+    CHECK_MSG(rc == 1 && o && strstr(o, "report.html: write error"), "rc %d: %s", rc, o ? o : "");
+    free(o);
+    /* nothing visible, nothing left under a temporary name */
+    snprintf(d, sizeof d, "%s/lim", T);
+    DIR *dir = opendir(d);
+    int n = 0;
+    for (struct dirent *de; dir && (de = readdir(dir)) != NULL;)
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) { n++; fprintf(stderr, "    left: %s\n", de->d_name); }
+    if (dir) closedir(dir);
+    CHECK_INT(n, 0);
+}
+
+/* 200k layers are read in linear time (the reader walks each array once) */
+TEST(plot_reads_200k_layers) {
+    const char *T = ll_test_tmpdir();
+    const int E = 200000;
+    ll_sbuf b = {0};
+    ll_sb_puts(&b, "{\"layers\":[");
+    for (int e = 0; e < E; e++) ll_sb_printf(&b, "%s{\"index\":%d,\"pr\":%.17g}", e ? "," : "", e, 0.9 * pow(0.99999, e));
+    ll_sb_puts(&b, "],\"fit\":{\"first_entry\":1,\"slope\":-4e-6,\"intercept\":-0.05,\"decay_ratio\":0.99999},"
+                   "\"config\":{\"command\":\"run\",\"model\":\"/m/big\"}}");
+    char d[1024], p[1024];
+    snprintf(d, sizeof d, "%s/big", T);
+    REQUIRE(ll_mkdirs(d) == 0);
+    REQUIRE(ll_write_file_atomic(cat_path(p, sizeof p, d, "law.json"), b.s, b.n) == 0);
+    free(b.s);
+    ll_runset rs;
+    const char *paths[] = {d};
+    REQUIRE_MSG(ll_runset_load(&rs, paths, 1) == 0, "%s", ll_last_error());
+    CHECK_INT(rs.n, 1);
+    CHECK_INT(rs.runs[0].E, E);
+    CHECK(rs.runs[0].pr[E - 1] == 0.9 * pow(0.99999, E - 1));
+    CHECK(rs.runs[0].pr[12345] == 0.9 * pow(0.99999, 12345));
+    ll_runset_free(&rs);
 }

@@ -249,7 +249,7 @@ TEST(sweep_cli_missing_model_and_bad_file) {
     fclose(f);
     rc = run_sweep(bad, tmp_path("out2"), NULL, &o);
     CHECK_INT(rc, 2);
-    CHECK(o && strstr(o, "layerlaw: ") == o && strstr(o, "bad.yaml: position: unknown value 'sideways'"));
+    CHECK(o && strstr(o, "layerlaw: ") == o && strstr(o, "bad.yaml: position: 'sideways' is not one of next, current, previous, next-next"));
     free(o);
     CHECK(!ll_path_exists(tmp_path("out2")));
     /* a point that fails (ids outside the vocabulary): logged, the others run, exit 1 */

@@ -153,13 +153,16 @@ TEST(sweep_expand_points_and_keys) {
 TEST(sweep_file_errors_name_the_problem) {
     struct { const char *yaml, *msg; } cases[] = {
         {"models: [m]\ndata: {tokens: t}\naxes: {positoin: [next]}\n", "unknown axis 'positoin'"},
-        {"models: [m]\ndata: {tokens: t}\naxes: {position: [sideways]}\n", "unknown value 'sideways'"},
+        {"models: [m]\ndata: {tokens: t}\naxes: {position: [sideways]}\n", "position: 'sideways' is not one of next, current"},
         {"models: [m]\ndata: {tokens: t}\naxes: {max_length: [-1]}\n", "max_length: expected a whole number"},
         {"models: [m]\ndata: {tokens: t}\naxes: {position: [next]}\noptions: {position: next}\n", "both an option and an axis"},
         {"models: [m]\n", "has no data"},
         {"models: [m, m]\ndata: {tokens: t}\n", "same configuration"},
         {"models: [m]\ndata: {tokens: t, data: u}\n", "exactly one of tokens"},
-        {"models: [m]\ndata: {tokens: t}\naxes: {measure: [separation-fuzziness]}\n", "not available in this build"},
+        {"models: [m]\ndata: {tokens: t}\naxes: {measure: [fuzzyness]}\n", "measure: 'fuzzyness' is not one of pr, fuzziness, onehot (did you mean fuzziness?)"},
+        {"models: [m]\ndata: {tokens: t}\noptions: {fold: 3}\n", "unknown option 'fold' (did you mean 'folds'?"},
+        {"models: [m]\ndata: {tokens: t}\noptions: {folds: 1}\n", "folds: 1 is out of range (2..32)"},
+        {"models: [{path: m, weights: trained}]\ndata: {tokens: t}\n", "weights: 'trained' is not one of checkpoint, random"},
         {"modles: [m]\n", "unknown key 'modles'"},
         {"models: [m]\ndata: {tokens: t}\naxes: {seed: [0, 1]}\n", "docs and seed sample documents"},
     };
@@ -423,8 +426,11 @@ TEST(sweep_provenance_fields) {
 TEST(sweep_shipped_configs_parse) {
     struct { const char *file; int points; } cs[] = {
         {"configs/sweeps/cpu-small.yaml", 8 * 4},        {"configs/sweeps/model-scaling.yaml", 13},
-        {"configs/sweeps/training-steps.yaml", 3 * 18},  {"configs/sweeps/positions.yaml", 3 * 4},
-        {"configs/sweeps/measures.yaml", 2 * 4 * 2},     {"configs/sweeps/normalisation.yaml", 3 * 5 * 2},
+        {"configs/sweeps/paper-steps.yaml", 3 * 18},     {"configs/sweeps/paper-positions.yaml", 3 * 4},
+        {"configs/sweeps/paper-measures.yaml", 2 * 4 * 2}, {"configs/sweeps/normalisation.yaml", 3 * 5 * 2},
+        {"configs/sweeps/paper-main.yaml", 11},          {"configs/sweeps/paper-scaling.yaml", 8},
+        {"configs/sweeps/paper-pretraining.yaml", 5},
+        {"configs/sweeps/measures.yaml", 2 * 3 * 4 * 2},
         {"configs/sweeps/throughput-gpt2.yaml", 4 * 2},  {"configs/sweeps/throughput-pythia.yaml", 8 * 2},
         {"configs/sweeps/throughput-llama.yaml", 5 * 2}, {"configs/sweeps/throughput-mistral.yaml", 1 * 2},
         {"configs/sweeps/throughput-qwen2.yaml", 3 * 2}, {"configs/sweeps/throughput-rwkv.yaml", 6 * 2},

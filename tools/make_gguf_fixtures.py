@@ -23,7 +23,7 @@ llama.cpp project's own Python package: GGUFWriter, gguf.quants) as the oracle.
                      llama: pieces, scores, types; no merges), from
                      ../shared/data/tokenizers/mistral-7b-v0.1/tokenizer.model;
   tok_mistral.json   the ids its HF tokenizer.json gives (PyPI tokenizers).
-  tests/fuzz/corpus/gguf/   seeds for tests/fuzz/fuzz_gguf.c (meta.gguf, a
+  tests/fuzz/corpus/fuzz_gguf/   seeds for tests/fuzz/fuzz_gguf.c (meta.gguf, a
                      tiny llama with a Q8_0 embedding and a byte-level tokenizer,
                      a tiny SentencePiece tokenizer).
   tok_smollm.json    texts and the ids PyPI `tokenizers` gives for them with
@@ -298,7 +298,7 @@ def make_spm_tokenizer():
 def make_fuzz_seeds():
     """Small seeds for tests/fuzz/fuzz_gguf.c: a tiny llama with q/k to permute,
     a quantised tensor and a byte-level tokenizer."""
-    d = os.path.join(ROOT, "tests", "fuzz", "corpus", "gguf")
+    d = os.path.join(ROOT, "tests", "fuzz", "corpus", "fuzz_gguf")
     os.makedirs(d, exist_ok=True)
     rng = np.random.default_rng(7)
     w = gguf.GGUFWriter(os.path.join(d, "tiny_llama.gguf"), "llama")

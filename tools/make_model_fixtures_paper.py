@@ -60,6 +60,13 @@ Fixtures (vocab 100, hidden 32 unless said):
                  over 3..5, each dropping its stack's entry 0).
   t5_gated       the same with feed_forward_proj "gated-gelu" (T5 v1.1 / Flan-T5),
                  untied lm_head.
+  phi_qk_layernorm  phi with qk_layernorm: LayerNorm(head_dim) of q and k per
+                 head before the partial RoPE (weights and biases redrawn).
+  gemma2_qpas_hd gemma2 with query_pre_attn_scalar = head_dim (8), as Gemma-2
+                 2B/9B and as llama.cpp assumes for a GGUF file (its converter
+                 does not write the key).
+  t5_gated_maxd128  t5_gated with relative_attention_max_distance 128 (T5's
+                 default, hard-wired in llama.cpp; not in a GGUF file).
 
 Norms for the PRs follow REFERENCE.md: the authors' 'initialized-LN' branch
 matches phi-1.5/2 (LayerNorm), phi-3 and mamba (RMSNorm); openai-gpt, bert,
@@ -89,7 +96,7 @@ torch.set_num_threads(2)
 
 SEEDS = {n: 2000 + i for i, n in enumerate(
     ["phi", "phi3", "phi3_longrope", "openai-gpt", "mamba2", "gemma", "gemma2", "qwen3", "bert",
-     "roberta", "t5", "t5_gated"])}
+     "roberta", "t5", "t5_gated", "gemma2_qpas_hd", "t5_gated_maxd128", "phi_qk_layernorm"])}
 
 
 def specs():
@@ -171,6 +178,22 @@ def specs():
                    cfg=T.T5Config(feed_forward_proj="relu", tie_word_embeddings=True, **t5))
     S["t5_gated"] = dict(cls=T.T5Model, norm="none", eps_key="layer_norm_epsilon", t5=True,
                          cfg=T.T5Config(feed_forward_proj="gated-gelu", tie_word_embeddings=False, **t5))
+    # The settings llama.cpp assumes when it reads a GGUF file (its converter
+    # writes neither query_pre_attn_scalar nor relative_attention_max_distance):
+    # Gemma-2 2B/9B have query_pre_attn_scalar = head_dim; T5 uses max distance
+    # 128.  For the GGUF tests (tests/test_gguf_families.c) of the converter's files.
+    g2 = S["gemma2"]["cfg"].to_dict()
+    g2.update(query_pre_attn_scalar=8)
+    S["gemma2_qpas_hd"] = dict(S["gemma2"], cfg=T.Gemma2Config(**{k: v for k, v in g2.items()
+                                                                  if k in T.Gemma2Config().to_dict()}))
+    S["gemma2_qpas_hd"]["cfg"]._attn_implementation = "eager"
+    ph = S["phi"]["cfg"].to_dict()
+    ph.update(qk_layernorm=True)
+    S["phi_qk_layernorm"] = dict(S["phi"], cfg=T.PhiConfig(**{k: v for k, v in ph.items()
+                                                              if k in T.PhiConfig().to_dict()}))
+    t5m = dict(t5, relative_attention_max_distance=128)
+    S["t5_gated_maxd128"] = dict(cls=T.T5Model, norm="none", eps_key="layer_norm_epsilon", t5=True,
+                                 cfg=T.T5Config(feed_forward_proj="gated-gelu", tie_word_embeddings=False, **t5m))
     return S
 
 

@@ -51,7 +51,7 @@ int ll_cuda_available(char *why, int cap) {
 
 /* the kernel-image lines of `layerlaw info` */
 #ifdef LL_HAVE_CUDA
-#include "dist/dist_cuda.h"
+#include "backend/dist_device.h"
 #include "core/ll_util.h"
 void ll_cuda_kernel_lines(char *buf, size_t cap) {
     ll_sbuf b = {0};

@@ -45,7 +45,7 @@ int ll_cuda_memcpy_h2d(void *dst, const void *src, size_t bytes);  /* synchronou
 int ll_cuda_memcpy_d2h(void *dst, const void *src, size_t bytes);
 int ll_cuda_memset(void *dst, int value, size_t bytes);
 
-/* ---- probe statistics on the device (kernels/probe/probe_stats.cu) ------------
+/* ---- probe statistics on the device (kernels/probe/probe_*.cu) ---------------
  * The device twin of ll_stats (host/probe.h): per entry n, mean, M2 (centred
  * Gram), ȳ, Cxy, Syy — and for the one-hot target class counts and per-class
  * feature sums.  Device memory is E·d² doubles plus batch scratch for
@@ -112,7 +112,7 @@ int ll_cuda_stats_solve(ll_cuda_stats *s, double ridge, int solver, ll_probe_res
  * reduce solves its block of entries where the reduce left them. */
 int ll_cuda_stats_solve_range(ll_cuda_stats *s, int e0, int e1, double ridge, int solver, ll_probe_result *out);
 
-/* ---- the reduce across ranks in device memory (kernels/probe/probe_stats.cu;
+/* ---- the reduce across ranks in device memory (kernels/probe/probe_pack.cu;
  * driven by host/dist/dist.c through backend_cuda.c's ll_dist_devstats) ----
  * Host copies of the per-entry count, means (E·d), label mean and ones-null
  * flag (h_ones == 1): the small download the global means are made from. */
@@ -162,7 +162,7 @@ int ll_cuda_capture_mark_start(ll_capture *c);
  * capture (fold of entry e).  Returns the number of batches timed. */
 long ll_cuda_capture_timing(const ll_capture *c, double *layer_ms, double *capture_ms);
 
-/* ---- op table (kernels/ops/ops_cuda.cu) --------------------------------------
+/* ---- op table (kernels/ops/ops_cuda.cu, the ops in kernels/ops/ops_*.cu) ------
  * The CUDA backend of host/ops/ops.h: same names and signatures as the CPU table,
  * backend pointers are device pointers.  compute: LL_DT_F32 (F32 weights run
  * plain FP32 SGEMM, no TF32) or LL_DT_BF16 (GEMM inputs in bf16, FP32

@@ -39,6 +39,66 @@ static int parse_int(const char *s, long long lo, long long hi, long long *out, 
     return 0;
 }
 
+/* The first run: the entry count and what one run counts per entry. */
+static void first_run(ll_bench_result *b, const ll_run_result *r, int reps) {
+    b->E = r->E;
+    b->ent_fwd = ll_xcalloc((size_t)reps * (size_t)r->E, sizeof(double));
+    b->ent_cap = ll_xcalloc((size_t)reps * (size_t)r->E, sizeof(double));
+    b->ent_sec = ll_xcalloc((size_t)reps * (size_t)r->E, sizeof(double));
+    b->ent_flops = ll_xcalloc((size_t)r->E, sizeof(double));
+    b->ent_bytes = ll_xcalloc((size_t)r->E, sizeof(double));
+    const cJSON *tp = cJSON_GetObjectItemCaseSensitive(r->extra, "throughput");
+    const cJSON *fl = cJSON_GetObjectItemCaseSensitive(tp, "per_entry_flops"),
+                *by = cJSON_GetObjectItemCaseSensitive(tp, "per_entry_bytes");
+    for (int e = 0; e < r->E; e++) {
+        const cJSON *f = cJSON_GetArrayItem(fl, e), *y = cJSON_GetArrayItem(by, e);
+        b->ent_flops[e] = cJSON_IsNumber(f) ? f->valuedouble : NAN;
+        b->ent_bytes[e] = cJSON_IsNumber(y) ? y->valuedouble : NAN;
+    }
+}
+
+/* Timed repetition k: its times, and what the pipeline resolved. */
+static void keep_rep(ll_bench_result *b, const ll_bench_test *t, const ll_run_result *r, int k) {
+    double cap = 0;
+    for (int e = 0; e < r->E && e < b->E; e++) {
+        b->ent_fwd[(size_t)k * b->E + e] = r->forward_s ? r->forward_s[e] : NAN;
+        b->ent_cap[(size_t)k * b->E + e] = r->capture_s ? r->capture_s[e] : NAN;
+        b->ent_sec[(size_t)k * b->E + e] = b->ent_fwd[(size_t)k * b->E + e];
+        cap += r->capture_s ? r->capture_s[e] : 0;
+    }
+    b->run_s[k] = r->run_s;
+    b->tok_s[k] = r->run_s > 0 ? (double)r->tokens / r->run_s : 0;
+    b->fwd_tok_s[k] = r->run_s - cap > 0 ? (double)r->tokens / (r->run_s - cap) : 0;
+    b->capture_s[k] = cap;
+    b->solve_s[k] = r->solve_s;
+    b->load_s[k] = r->load_s;
+    b->n = k + 1;
+    b->tokens = (double)r->tokens;
+    b->padded = (double)r->padded_tokens;
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(r->extra, "model");
+    if (m && !b->model) b->model = cJSON_Duplicate(m, 1);
+    b->n_params = ll_json_num(r->extra, "model", "n_params");
+    const cJSON *cb = cJSON_GetObjectItemCaseSensitive(r->config, "backend"),
+                *cc = cJSON_GetObjectItemCaseSensitive(r->config, "compute");
+    snprintf(b->backend, sizeof b->backend, "%s", cJSON_IsString(cb) ? cb->valuestring : t->backend);
+    snprintf(b->compute, sizeof b->compute, "%s", cJSON_IsString(cc) ? cc->valuestring : t->compute);
+    const cJSON *ct = cJSON_GetObjectItemCaseSensitive(r->config, "threads");
+    b->threads = cJSON_IsNumber(ct) ? (long long)ct->valuedouble : t->threads;
+    b->gpu = r->gpu;
+    double g = ll_json_num(r->extra, "gpu_timing", "peak_bf16_gemm_tflops");
+    if (isfinite(g)) b->gemm_peak_tflops = g;
+    /* on a GPU the host clock sees launches, not work: the device events
+     * per entry (ms per batch x batches) */
+    const cJSON *gt = cJSON_GetObjectItemCaseSensitive(r->extra, "gpu_timing");
+    const cJSON *pe = cJSON_GetObjectItemCaseSensitive(gt, "per_entry");
+    double nb = ll_json_num(r->extra, "gpu_timing", "batches");
+    if (cJSON_IsArray(pe) && nb > 0)
+        for (int e = 0; e < b->E; e++) {
+            double ms = ll_json_num(cJSON_GetArrayItem(pe, e), "layer_ms_per_batch", NULL);
+            if (isfinite(ms)) b->ent_sec[(size_t)k * b->E + e] = ms * nb / 1000;
+        }
+}
+
 int ll_bench_run_test(const ll_bench_test *t, const ll_run_opts *base, int warmup, int reps, ll_bench_result *b) {
     memset(b, 0, sizeof *b);
     b->run_s = ll_xcalloc((size_t)reps, sizeof(double));
@@ -59,65 +119,10 @@ int ll_bench_run_test(const ll_bench_test *t, const ll_run_opts *base, int warmu
         o.threads = (int)t->threads;
         o.progress = -1;
         ll_run_result r;
-        memset(&r, 0, sizeof r);
         int rc = ll_run_pipeline(&o, &r);
         if (rc != 0) { ll_run_result_free(&r); return rc; }
-        if (!b->ent_fwd) {
-            b->E = r.E;
-            b->ent_fwd = ll_xcalloc((size_t)reps * (size_t)r.E, sizeof(double));
-            b->ent_cap = ll_xcalloc((size_t)reps * (size_t)r.E, sizeof(double));
-            b->ent_sec = ll_xcalloc((size_t)reps * (size_t)r.E, sizeof(double));
-            b->ent_flops = ll_xcalloc((size_t)r.E, sizeof(double));
-            b->ent_bytes = ll_xcalloc((size_t)r.E, sizeof(double));
-            const cJSON *tp = cJSON_GetObjectItemCaseSensitive(r.extra, "throughput");
-            const cJSON *fl = cJSON_GetObjectItemCaseSensitive(tp, "per_entry_flops"),
-                        *by = cJSON_GetObjectItemCaseSensitive(tp, "per_entry_bytes");
-            for (int e = 0; e < r.E; e++) {
-                const cJSON *f = cJSON_GetArrayItem(fl, e), *y = cJSON_GetArrayItem(by, e);
-                b->ent_flops[e] = cJSON_IsNumber(f) ? f->valuedouble : NAN;
-                b->ent_bytes[e] = cJSON_IsNumber(y) ? y->valuedouble : NAN;
-            }
-        }
-        if (k >= 0) {
-            double cap = 0;
-            for (int e = 0; e < r.E && e < b->E; e++) {
-                b->ent_fwd[(size_t)k * b->E + e] = r.forward_s ? r.forward_s[e] : NAN;
-                b->ent_cap[(size_t)k * b->E + e] = r.capture_s ? r.capture_s[e] : NAN;
-                b->ent_sec[(size_t)k * b->E + e] = b->ent_fwd[(size_t)k * b->E + e];
-                cap += r.capture_s ? r.capture_s[e] : 0;
-            }
-            b->run_s[k] = r.run_s;
-            b->tok_s[k] = r.run_s > 0 ? (double)r.tokens / r.run_s : 0;
-            b->fwd_tok_s[k] = r.run_s - cap > 0 ? (double)r.tokens / (r.run_s - cap) : 0;
-            b->capture_s[k] = cap;
-            b->solve_s[k] = r.solve_s;
-            b->load_s[k] = r.load_s;
-            b->n = k + 1;
-            b->tokens = (double)r.tokens;
-            b->padded = (double)r.padded_tokens;
-            const cJSON *m = cJSON_GetObjectItemCaseSensitive(r.extra, "model");
-            if (m && !b->model) b->model = cJSON_Duplicate(m, 1);
-            b->n_params = ll_json_num(r.extra, "model", "n_params");
-            const cJSON *cb = cJSON_GetObjectItemCaseSensitive(r.config, "backend"),
-                        *cc = cJSON_GetObjectItemCaseSensitive(r.config, "compute");
-            snprintf(b->backend, sizeof b->backend, "%s", cJSON_IsString(cb) ? cb->valuestring : t->backend);
-            snprintf(b->compute, sizeof b->compute, "%s", cJSON_IsString(cc) ? cc->valuestring : t->compute);
-            const cJSON *ct = cJSON_GetObjectItemCaseSensitive(r.config, "threads");
-            b->threads = cJSON_IsNumber(ct) ? (long long)ct->valuedouble : t->threads;
-            b->gpu = r.gpu;
-            double g = ll_json_num(r.extra, "gpu_timing", "peak_bf16_gemm_tflops");
-            if (isfinite(g)) b->gemm_peak_tflops = g;
-            /* on CUDA the host clock sees launches, not work: the device
-             * events per entry (ms per batch x batches) */
-            const cJSON *gt = cJSON_GetObjectItemCaseSensitive(r.extra, "gpu_timing");
-            const cJSON *pe = cJSON_GetObjectItemCaseSensitive(gt, "per_entry");
-            double nb = ll_json_num(r.extra, "gpu_timing", "batches");
-            if (cJSON_IsArray(pe) && nb > 0)
-                for (int e = 0; e < b->E; e++) {
-                    double ms = ll_json_num(cJSON_GetArrayItem(pe, e), "layer_ms_per_batch", NULL);
-                    if (isfinite(ms)) b->ent_sec[(size_t)k * b->E + e] = ms * nb / 1000;
-                }
-        }
+        if (!b->ent_fwd) first_run(b, &r, reps);
+        if (k >= 0) keep_rep(b, t, &r, k);
         ll_run_result_free(&r);
     }
     b->peak_rss = ll_peak_rss_bytes();

@@ -13,6 +13,7 @@
 #include "cli/opts.h"
 #include "core/ll_util.h"
 #include "pipeline/pipeline.h"
+#include "hub/hub.h"
 #include "report/provenance.h"
 
 static const char *BENCH_USAGE =
@@ -24,7 +25,7 @@ static const char *BENCH_USAGE =
 typedef struct {
     ll_bench_grid grid;
     const char *fmt, *out_path, *tokens, *data, *tokenizer;
-    int reps, warmup, no_peaks;
+    int reps, warmup, no_peaks, offline;
     long long docs;
 } bench_opts;
 
@@ -35,7 +36,7 @@ static int bench_options(bench_opts *b, int argc, char **argv) {
                                .backend = "auto", .compute = "auto"},
                       .fmt = "table", .reps = 5, .warmup = 1};
     const ll_opt opts[] = {
-        {"model", LL_OPT_STR, &g->models, 0, 0, "DIR[,DIR]", "model folders (comma-separated: one test each)"},
+        {"model", LL_OPT_STR, &g->models, 0, 0, "DIR[,DIR]", "model folders or hub ids ORG/NAME[@REV] (comma-separated: one test each)"},
         {"synthetic", LL_OPT_STR, &g->synthetic, 0, 0, "SHAPE[,SHAPE]", "shape folders (configs/shapes/NAME) or config.json files:\nrandom weights at that shape (seed 0)"},
         {"tokens", LL_OPT_STR, &b->tokens, 0, 0, "FILE", "pre-tokenised input (one JSON array per line)"},
         {"data", LL_OPT_STR, &b->data, 0, 0, "TEXT", "raw text input (tokenised with the model's tokenizer.json)"},
@@ -52,6 +53,7 @@ static int bench_options(bench_opts *b, int argc, char **argv) {
         {"output", LL_OPT_STR, &b->fmt, 0, 0, "F", "table (default) | csv | json", NULL, 'o'},
         {"out", LL_OPT_STR, &b->out_path, 0, 0, "FILE", "also write the JSON report (atomically)"},
         {"no-peaks", LL_OPT_FLAG, &b->no_peaks, 0, 0, NULL, "skip the CPU peak measurements"},
+        {"offline", LL_OPT_FLAG, &b->offline, 0, 0, NULL, "hub ids from the cache only, no network (as HF_HUB_OFFLINE=1)"},
         {NULL, 0, NULL, 0, 0, NULL, NULL}};
     /* -r, -o: llama-bench's short forms (short_name) */
     int prc = ll_opts_parse(BENCH_USAGE, opts, argc, argv, NULL);
@@ -153,12 +155,50 @@ static int write_report(const bench_opts *bo, const cJSON *root) {
     return 0;
 }
 
+/* Hub ids (host/hub/hub.h) among the models and the tokenizer → local paths,
+ * kept in *owned (n_models + 1 strings: the tokenizer's last).  0, 1 or 2. */
+static int resolve_hub(bench_opts *bo, ll_bench_plan *plan, char ***owned) {
+    if (bo->offline) ll_hub_set_offline(1);
+    char **hp = *owned = ll_xcalloc((size_t)plan->n_models + 1, sizeof(char *));
+    const int need = LL_HUB_NEED_MODEL | (bo->data && !bo->tokenizer ? LL_HUB_NEED_TOKENIZER : 0);
+    for (int i = 0; i < plan->n_models; i++) {
+        const char *old = plan->models[i];
+        int real = 0;
+        for (int k = 0; k < plan->n; k++) real |= plan->tests[k].model == old && !plan->tests[k].synthetic;
+        if (!real) continue;
+        int hrc = ll_model_path_resolve(old, need, &hp[i], NULL);
+        if (hrc) return hrc;
+        for (int k = 0; k < plan->n; k++)
+            if (plan->tests[k].model == old) plan->tests[k].model = hp[i];
+        plan->models[i] = hp[i];
+    }
+    if (bo->tokenizer) {
+        int hrc = ll_model_path_resolve(bo->tokenizer, LL_HUB_NEED_TOKENIZER, &hp[plan->n_models], NULL);
+        if (hrc) return hrc;
+        bo->tokenizer = hp[plan->n_models];
+    }
+    return 0;
+}
+
+static void free_owned(char **owned, int n) {
+    for (int i = 0; owned && i <= n; i++) free(owned[i]);
+    free(owned);
+}
+
 int cmd_bench(int argc, char **argv) {
     bench_opts bo;
     int prc = bench_options(&bo, argc, argv);
     if (prc) return prc == 1 ? 0 : prc;
     ll_bench_plan plan;
     if (ll_bench_plan_make(&bo.grid, &plan) != 0) { ll_bench_plan_free(&plan); return cli_fail_lib(); }
+    char **hub_owned = NULL;
+    int hrc = resolve_hub(&bo, &plan, &hub_owned);
+    if (hrc) {
+        cli_fail_lib();
+        free_owned(hub_owned, plan.n_models);
+        ll_bench_plan_free(&plan);
+        return hrc;
+    }
     ll_run_opts base;
     ll_run_opts_default(&base);
     base.tokens = bo.tokens;
@@ -191,6 +231,7 @@ int cmd_bench(int argc, char **argv) {
         rc = write_report(&bo, root);
     }
     cJSON_Delete(root);
+    free_owned(hub_owned, plan.n_models);
     ll_bench_plan_free(&plan);
     return rc;
 }

@@ -69,7 +69,15 @@ static int plot_main(int argc, char **argv, int report) {
         fprintf(stderr, "layerlaw: %s\n", ll_last_error());
         goto out;
     }
-    printf("%d result%s, %d figure%s in %s\n", rs.n, rs.n == 1 ? "" : "s", fl.n, fl.n == 1 ? "" : "s", outdir);
+    /* figures and report appear together, after every file was written whole */
+    if (ll_plot_commit(&fl) != 0) {
+        rc = 1;
+        fprintf(stderr, "layerlaw: %s\n", ll_last_error());
+        goto out;
+    }
+    if (rs.nbench) printf("%d result%s and %d bench test%s, %d figure%s in %s\n", rs.n, rs.n == 1 ? "" : "s", rs.nbench,
+                          rs.nbench == 1 ? "" : "s", fl.n, fl.n == 1 ? "" : "s", outdir);
+    else printf("%d result%s, %d figure%s in %s\n", rs.n, rs.n == 1 ? "" : "s", fl.n, fl.n == 1 ? "" : "s", outdir);
     for (int i = 0; i < fl.n; i++) printf("  %s.png  %s\n", fl.figs[i].name, fl.figs[i].title);
     for (int i = 0; i < fl.nnotes; i++) fprintf(stderr, "layerlaw: skipped %s\n", fl.notes[i]);
     if (report) printf("  report.html, report.md\n");

@@ -4,7 +4,6 @@
  * skipped, so a rerun resumes.  docs/sweeps.md. */
 #include <cJSON.h>
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -12,36 +11,33 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "core/ll_util.h"
+#include "hub/hub.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/run_options.h"
 #include "report/provenance.h"
 #include "report/report.h"
 #include "sweep/slurm.h"
 #include "sweep/store.h"
 #include "sweep/sweep.h"
 
-static void sweep_usage(FILE *f) {
-    fprintf(f,
-            "usage: layerlaw sweep CONFIG [options]\n\n"
-            "  CONFIG  a sweep file (YAML or JSON): models, data, axes to cross, options (docs/sweeps.md)\n\n"
-            "options:\n"
-            "  --out DIR          output folder (default: the file's out:); OUT/points/<key>/ per point\n"
-            "  --store FILE       results store (default: the file's store:, else OUT/results.sqlite)\n"
-            "  --journal J        wal (default) | delete (a store on a network file system shared by hosts)\n"
-            "  --dry-run          list the points (key, model, axes, done or not) and run nothing\n"
-            "  --only AXIS=V[,V]  run only matching points (model=NAME, data=NAME, key=PREFIX, any option);\n"
-            "                     repeat to combine (all must match)\n"
-            "  --task I --tasks N run only points with index %% N == I (Slurm array tasks, manual splits)\n"
-            "  --slurm            write OUT/sweep.sbatch, a job array over the points sharing one store, and exit\n"
-            "  --slurm-chunk K    points per array task (default 1)\n"
-            "  --sbatch 'OPT'     an extra '#SBATCH OPT' line (repeat), e.g. --sbatch '--gpus=1'\n"
-            "  --quiet            no summary table\n");
-}
+static const char SWEEP_USAGE[] =
+    "usage: layerlaw sweep CONFIG [options]\n\n"
+    "  CONFIG  a sweep file (YAML or JSON): models, data, axes to cross, options (docs/sweeps.md)\n\n"
+    "options:\n";
 
 static int is_done(const char *status) { return status && !strcmp(status, "done"); }
 
+/* a hub id is missing only when offline and not cached: it is fetched when run */
+static int model_missing(const ll_sweep_point *p) {
+    int hc = ll_hub_cached(p->model_path);
+    if (hc >= 0) return hc == 0 && ll_hub_offline();
+    return !ll_path_exists(p->model_path);
+}
+
 static const char *point_status(ll_store *st, const ll_sweep_point *p) {
-    if (!ll_path_exists(p->model_path)) return "missing";
+    if (model_missing(p)) return "missing";
     if (st) {
         int h = ll_store_has(st, p->key);
         if (h == 1) return "done";
@@ -49,42 +45,11 @@ static const char *point_status(ll_store *st, const ll_sweep_point *p) {
     return "todo";
 }
 
-/* Options of the pipeline from a resolved point configuration. */
+/* Options of the pipeline from a resolved point configuration: through
+ * run's one option table (pipeline/run_options.h), as `layerlaw run` sets them. */
 static void config_to_opts(const cJSON *c, ll_run_opts *o) {
-#define S(k) (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(c, k)) ? cJSON_GetObjectItemCaseSensitive(c, k)->valuestring : NULL)
-#define N(k) (cJSON_GetObjectItemCaseSensitive(c, k) ? cJSON_GetObjectItemCaseSensitive(c, k)->valuedouble : 0)
-#define B(k) cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, k))
     ll_run_opts_default(o);
-    o->model = S("model");
-    o->tokens = S("tokens");
-    o->data = S("data");
-    o->tokenizer = S("tokenizer");
-    o->split = S("split");
-    o->text_field = S("text_field");
-    o->docs = (long long)N("docs");
-    o->seed = (uint64_t)N("seed");
-    o->max_length = (int)N("max_length");
-    o->batch_size = (int)N("batch_size");
-    o->batch_tokens = (long long)N("batch_tokens");
-    o->keep_order = B("keep_order");
-    ll_position_parse(S("position"), &o->position);
-    const char *nm = S("norm");
-    o->norm_initialized = !strcmp(nm, "initialized");
-    if (!o->norm_initialized) ll_norm_parse(nm, &o->norm);
-    o->norm_last = B("norm_last");
-    o->fit_from = (int)N("fit_from");
-    o->ridge = N("ridge");
-    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(c, "shuffle_vocab");
-    o->have_shuffle = cJSON_IsNumber(sh);
-    o->shuffle_seed = o->have_shuffle ? (uint64_t)sh->valuedouble : 0;
-    o->embedding_entry = B("embedding_entry");
-    o->backend = S("backend");
-    o->device = (int)N("device");
-    o->compute = S("compute");
-    o->threads = (int)N("threads");
-#undef S
-#undef N
-#undef B
+    ll_run_opts_from_config(o, c); /* values checked when the sweep was read */
 }
 
 /* Writes a point's law.json + layers.csv and reads law.json back: the row
@@ -125,17 +90,44 @@ static cJSON *sweep_info(const ll_sweep *sw, const ll_sweep_point *p, double t_r
     return si;
 }
 
-/* Runs one point; returns 0, or the pipeline's status (1 / 2). */
+static int run_point_local(const ll_sweep *sw, const ll_sweep_point *p, const ll_run_opts *op, const cJSON *hub_prov,
+                           const char *out, ll_store *st, const char *label, int first, int argc, char **argv);
+
+/* Runs one point; returns 0, or the pipeline's status (1 / 2).  Hub ids
+ * (host/hub/hub.h) are resolved (fetched) first. */
 static int run_point(const ll_sweep *sw, const ll_sweep_point *p, const char *out, ll_store *st, const char *label,
                      int first, int argc, char **argv) {
     ll_run_opts o;
     config_to_opts(p->config, &o);
+    char *model = NULL, *tok = NULL;
+    cJSON *prov = NULL;
+    int rc = 0;
+    if (strcmp(p->model_kind, "synthetic"))
+        rc = ll_model_path_resolve(o.model, LL_HUB_NEED_MODEL | (o.data && !o.tokenizer ? LL_HUB_NEED_TOKENIZER : 0),
+                                   &model, &prov);
+    if (!rc && o.tokenizer) rc = ll_model_path_resolve(o.tokenizer, LL_HUB_NEED_TOKENIZER, &tok, NULL);
+    if (!rc) {
+        if (model) o.model = model;
+        if (tok) o.tokenizer = tok;
+        rc = run_point_local(sw, p, &o, prov, out, st, label, first, argc, argv);
+    }
+    free(model);
+    free(tok);
+    cJSON_Delete(prov);
+    return rc;
+}
+
+static int run_point_local(const ll_sweep *sw, const ll_sweep_point *p, const ll_run_opts *op, const cJSON *hub_prov,
+                           const char *out, ll_store *st, const char *label, int first, int argc, char **argv) {
+    ll_run_opts o = *op;
     /* a shape file: random weights at that shape (seed 0), for throughput */
     o.synthetic = !strcmp(p->model_kind, "synthetic");
     o.synthetic_seed = 0;
     /* the backend notice once per sweep where no live line is shown */
     o.progress = first || isatty(2) ? 1 : -1;
     o.progress_label = label;
+    o.label = p->model_name; /* the figures' labels and series */
+    o.series = p->series;
     double t0 = ll_now();
     ll_run_result r;
     memset(&r, 0, sizeof r);
@@ -153,6 +145,7 @@ static int run_point(const ll_sweep *sw, const ll_sweep_point *p, const char *ou
     if (!r.extra) r.extra = cJSON_CreateObject();
     cJSON_AddItemToObject(r.extra, "provenance", prov);
     cJSON_AddItemToObject(r.extra, "sweep", sweep_info(sw, p, t_run, t_prov));
+    ll_hub_annotate(r.extra, hub_prov, NULL);
     ll_store_record rec = {.key = p->key, .sweep = sw->name, .model = p->model_name, .axes = p->axes,
                            .config = p->config, .slope = r.have_law ? r.law.slope : NAN,
                            .pearson_r = r.have_law ? r.law.pearson_r : NAN,
@@ -182,7 +175,7 @@ static void csv_field(ll_sbuf *b, const char *s) {
 
 static const char *summary_status(ll_store *st, const ll_sweep_point *p, const cJSON *rec) {
     return rec                                      ? "done"
-           : !ll_path_exists(p->model_path)         ? "missing"
+           : model_missing(p)                      ? "missing"
            : st && ll_store_failed(st, p->key) == 1 ? "failed"
                                                     : "not run";
 }
@@ -243,57 +236,36 @@ static void print_summary(FILE *f, const ll_sweep *sw, ll_store *st, const int *
 typedef struct {
     const char *out, *store_path, *journal, *cfg_path;
     int dry, quiet, slurm, chunk, task, tasks;
-    char **only, **sbatch;
-    int n_only, n_sbatch;
+    ll_opt_list only, sbatch; /* --only, --sbatch: every value */
     char store_buf[4096];
 } sweep_args;
 
 /* Parses argv into a; 0, 1 (--help printed), or 2 (one line printed). */
 static int parse_args(int argc, char **argv, sweep_args *a) {
-    enum { O_OUT = 1, O_STORE, O_JOURNAL, O_DRY, O_ONLY, O_TASK, O_TASKS, O_SLURM, O_CHUNK, O_SBATCH, O_QUIET, O_HELP };
-    static const struct option opts[] = {
-        {"out", 1, 0, O_OUT},       {"store", 1, 0, O_STORE},   {"journal", 1, 0, O_JOURNAL},
-        {"dry-run", 0, 0, O_DRY},   {"only", 1, 0, O_ONLY},     {"task", 1, 0, O_TASK},
-        {"tasks", 1, 0, O_TASKS},   {"slurm", 0, 0, O_SLURM},   {"slurm-chunk", 1, 0, O_CHUNK},
-        {"sbatch", 1, 0, O_SBATCH}, {"quiet", 0, 0, O_QUIET},   {"help", 0, 0, O_HELP},
-        {0, 0, 0, 0}};
-    optind = 1;
-    opterr = 0;
-    int c;
-    long v;
-    char *end;
-#define INTARG(dst, lo, name)                                                                          \
-    do {                                                                                               \
-        errno = 0;                                                                                     \
-        v = strtol(optarg, &end, 10);                                                                  \
-        if (end == optarg || *end || errno || v < (lo) || v > INT_MAX)                                 \
-            return cli_fail(name ": bad value '%s' (a whole number from %d to %d)", optarg, lo, INT_MAX); \
-        dst = (int)v;                                                                                  \
-    } while (0)
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case O_OUT: a->out = optarg; break;
-        case O_STORE: a->store_path = optarg; break;
-        case O_JOURNAL: a->journal = optarg; break;
-        case O_DRY: a->dry = 1; break;
-        case O_ONLY: a->only[a->n_only++] = optarg; break;
-        case O_TASK: INTARG(a->task, 0, "--task"); break;
-        case O_TASKS: INTARG(a->tasks, 1, "--tasks"); break;
-        case O_SLURM: a->slurm = 1; break;
-        case O_CHUNK: INTARG(a->chunk, 1, "--slurm-chunk"); break;
-        case O_SBATCH: a->sbatch[a->n_sbatch++] = optarg; break;
-        case O_QUIET: a->quiet = 1; break;
-        case O_HELP: sweep_usage(stdout); return 1;
-        default: sweep_usage(stderr); return cli_fail("sweep: unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-#undef INTARG
-    if (optind != argc - 1) { sweep_usage(stderr); return cli_fail("sweep: give exactly one sweep file"); }
+    int offline = 0;
+    const ll_opt opts[] = {
+        {"out", LL_OPT_STR, &a->out, 0, 0, "DIR", "output folder (default: the file's out:); OUT/points/<key>/ per point"},
+        {"store", LL_OPT_STR, &a->store_path, 0, 0, "FILE", "results store (default: the file's store:, else OUT/results.sqlite)"},
+        {"journal", LL_OPT_CHOICE, &a->journal, 0, 0, "J", "wal (default) | delete (a store on a network file system shared by hosts)", NULL, 0, ll_store_journal_names},
+        {"dry-run", LL_OPT_FLAG, &a->dry, 0, 0, NULL, "list the points (key, model, axes, done or not) and run nothing"},
+        {"only", LL_OPT_LIST, &a->only, 0, 0, "AXIS=V[,V]", "run only matching points (model=NAME, data=NAME, key=PREFIX, any option);\nrepeat to combine (all must match)"},
+        {"task", LL_OPT_INT, &a->task, 0, INT_MAX, "I", "with --tasks N: run only points with index % N == I (Slurm array tasks,\nmanual splits)"},
+        {"tasks", LL_OPT_INT, &a->tasks, 1, INT_MAX, "N", "the number of tasks (with --task)"},
+        {"slurm", LL_OPT_FLAG, &a->slurm, 0, 0, NULL, "write OUT/sweep.sbatch, a job array over the points sharing one store, and exit"},
+        {"slurm-chunk", LL_OPT_INT, &a->chunk, 1, INT_MAX, "K", "points per array task (default 1)"},
+        {"sbatch", LL_OPT_LIST, &a->sbatch, 0, 0, "'OPT'", "an extra '#SBATCH OPT' line (repeat), e.g. --sbatch '--gpus=1'"},
+        {"offline", LL_OPT_FLAG, &offline, 0, 0, NULL, "hub models from the cache only (as HF_HUB_OFFLINE=1)"},
+        {"quiet", LL_OPT_FLAG, &a->quiet, 0, 0, NULL, "no summary table"},
+        {NULL, 0, NULL, 0, 0, NULL, NULL}};
+    int first = -1;
+    int prc = ll_opts_parse(SWEEP_USAGE, opts, argc, argv, &first);
+    if (prc) return prc;
+    if (offline) ll_hub_set_offline(1);
+    if (first < 0 || first != argc - 1)
+        return cli_fail("sweep: give exactly one sweep file; see layerlaw sweep --help");
     if ((a->task >= 0) != (a->tasks > 0)) return cli_fail("sweep: --task and --tasks go together");
     if (a->tasks > 0 && a->task >= a->tasks) return cli_fail("--task %d: must be below --tasks %d", a->task, a->tasks);
-    if (a->journal && strcmp(a->journal, "wal") && strcmp(a->journal, "delete"))
-        return cli_fail("--journal: unknown mode '%s' (wal|delete)", a->journal);
-    a->cfg_path = argv[optind];
+    a->cfg_path = argv[first];
     return 0;
 }
 
@@ -302,7 +274,7 @@ static int parse_args(int argc, char **argv, sweep_args *a) {
 static int select_points(const ll_sweep *sw, const sweep_args *a, int *sel) {
     int nsel = 0, nmatch = 0;
     for (int i = 0; i < sw->n_points; i++) {
-        int m = ll_sweep_point_matches(sw, &sw->points[i], a->only, a->n_only);
+        int m = ll_sweep_point_matches(sw, &sw->points[i], a->only.v, a->only.n);
         if (m < 0) return -1;
         if (m && (a->slurm || a->tasks == 0 || (nmatch / a->chunk) % a->tasks == a->task)) sel[nsel++] = i;
         nmatch += m;
@@ -325,7 +297,7 @@ static int do_slurm(const ll_sweep *sw, const sweep_args *a, int nsel) {
     char sp[4200], sd[4200];
     snprintf(sd, sizeof sd, "%s/slurm", a->out); /* Slurm opens the task logs before the script runs */
     ll_slurm_opts so = {.cfg_path = a->cfg_path, .out = a->out, .store = a->store_path, .chunk = a->chunk,
-                        .only = a->only, .n_only = a->n_only, .sbatch = a->sbatch, .n_sbatch = a->n_sbatch,
+                        .only = a->only.v, .n_only = a->only.n, .sbatch = a->sbatch.v, .n_sbatch = a->sbatch.n,
                         .n_points = nsel};
     if (ll_mkdirs(sd) != 0 || ll_sweep_write_slurm(sw, &so, sp, sizeof sp) != 0) return cli_fail_lib();
     printf("%s: %d points in %d array tasks; submit with: sbatch %s\n", sp, nsel, ll_slurm_tasks(nsel, a->chunk), sp);
@@ -353,6 +325,7 @@ static int do_dry_run(const ll_sweep *sw, const sweep_args *a, const int *sel, i
             printf(" %-12.12s", v);
         }
         if (!strcmp(status, "missing")) printf("  missing: %s\n", p->model_path);
+        else if (!is_done(status) && ll_hub_cached(p->model_path) == 0) printf("  %s (fetched from the hub)\n", status);
         else printf("  %s\n", status);
     }
     printf("%d done, %d to run, %d with a missing model\n", n_done, nsel - n_done - n_missing, n_missing);
@@ -399,8 +372,6 @@ static int run_points(const ll_sweep *sw, const sweep_args *a, ll_store *st, con
 
 int cmd_sweep(int argc, char **argv) {
     sweep_args a = {.chunk = 1, .task = -1};
-    a.only = ll_xcalloc((size_t)argc + 1, sizeof(char *));
-    a.sbatch = ll_xcalloc((size_t)argc + 1, sizeof(char *));
     ll_sweep *sw = NULL;
     ll_store *st = NULL;
     int *sel = NULL, nsel;
@@ -424,7 +395,7 @@ done:
     ll_store_close(st);
     ll_sweep_free(sw);
     free(sel);
-    free(a.only);
-    free(a.sbatch);
+    free(a.only.v);
+    free(a.sbatch.v);
     return rc;
 }

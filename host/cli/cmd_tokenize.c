@@ -9,10 +9,11 @@
 #include "cli/opts.h"
 #include "io/corpus.h"
 #include "core/ll_util.h"
+#include "hub/hub.h"
 #include "tokenizer/tokenizer.h"
 
 static const char TOK_USAGE[] =
-    "usage: layerlaw tokenize --tokenizer DIR|FILE [options] > ids.jsonl\n\n"
+    "usage: layerlaw tokenize --tokenizer DIR|FILE|ORG/NAME[@REV] [options] > ids.jsonl\n\n"
     "Encodes documents with an HF tokenizer.json (BPE) exactly as PyPI `tokenizers`\n"
     "does (add_special_tokens=True, right truncation), one JSON array of ids per\n"
     "document on stdout.\n";
@@ -38,9 +39,9 @@ int cmd_tokenize(int argc, char **argv) {
     const char *tok_path = NULL, *text = "-", *split_s = "auto", *field = "text";
     long long docs = 0;
     uint64_t seed = 0;
-    int max_length = 0, no_special = 0, stats = 0, seen_seed = 0;
+    int max_length = 0, no_special = 0, stats = 0, seen_seed = 0, offline = 0;
     const ll_opt opts[] = {
-        {"tokenizer", LL_OPT_STR, &tok_path, 0, 0, "P", "tokenizer.json, a folder holding it, or a .gguf model (required)"},
+        {"tokenizer", LL_OPT_STR, &tok_path, 0, 0, "P", "tokenizer.json, a folder holding it, a .gguf model, or a hub id (required)"},
         {"text", LL_OPT_STR, &text, 0, 0, "FILE", "input (plain text or JSONL, gzip or not); stdin if absent or '-'"},
         {"split", LL_OPT_CHOICE, &split_s, 0, 0, "S", "auto|line|paragraph|file|jsonl (default auto: jsonl for\nnames ending .jsonl, .ndjson (+ .gz), else line)", NULL, 0, ll_corpus_split_names},
         {"text-field", LL_OPT_STR, &field, 0, 0, "F", "JSONL field holding the text (default text)"},
@@ -49,6 +50,7 @@ int cmd_tokenize(int argc, char **argv) {
         {"max-length", LL_OPT_INT, &max_length, 1, 1 << 30, "N", "truncate to N ids, special tokens included"},
         {"no-special", LL_OPT_FLAG, &no_special, 0, 0, NULL, "do not add BOS/EOS (add_special_tokens=False)"},
         {"stats", LL_OPT_FLAG, &stats, 0, 0, NULL, "print documents, bytes, ids and MB/s on stderr"},
+        {"offline", LL_OPT_FLAG, &offline, 0, 0, NULL, "hub ids from the cache only, no network (as HF_HUB_OFFLINE=1)"},
         {NULL, 0, NULL, 0, 0, NULL, NULL}};
     int prc = ll_opts_parse(TOK_USAGE, opts, argc, argv, NULL);
     if (prc) return prc == 1 ? 0 : 2;
@@ -57,8 +59,14 @@ int cmd_tokenize(int argc, char **argv) {
     if (seen_seed && !docs) return cli_fail("tokenize: --seed chooses which documents --docs samples: give --docs too");
     int split = ll_corpus_split_from_name(split_s);
     if (split < 0) return cli_fail("--split must be auto, line, paragraph, file or jsonl, got '%s'", split_s);
+    /* a hub id ORG/NAME[@REV]: its tokenizer.json (host/hub/hub.h) */
+    char *hub_tok = NULL;
+    if (offline) ll_hub_set_offline(1);
+    int hrc = ll_model_path_resolve(tok_path, LL_HUB_NEED_TOKENIZER, &hub_tok, NULL);
+    if (hrc) { cli_fail_lib(); return hrc; }
     double t0 = ll_now();
-    ll_tokenizer *tk = ll_tokenizer_load(tok_path);
+    ll_tokenizer *tk = ll_tokenizer_load(hub_tok);
+    free(hub_tok);
     if (!tk) return cli_fail_lib();
     if (max_length > 0 && add_special && max_length < ll_tokenizer_num_special(tk)) {
         ll_tokenizer_free(tk);

@@ -24,7 +24,10 @@ int cli_fail(const char *fmt, ...) {
         return 2;
     }
     ll_set_error("%s", msg); /* the line, for ll_api_cli (python/layerlaw) */
-    ll_dist_print_error(msg);
+    char line[2200];
+    ll_dist_error_line(msg, line, sizeof line); /* "rank R: " with several ranks */
+    fprintf(stderr, "layerlaw: %s\n", line);
+    fflush(stderr);
     return 2;
 }
 
@@ -105,6 +108,13 @@ static void usage(FILE *f) {
     for (size_t i = 0; i < N_CMDS; i++) fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].help);
 }
 
+/* ll_dist_abort's last line (the job ends after it) */
+static void cli_print_abort(const char *line, void *ud) {
+    (void)ud;
+    fprintf(stderr, "layerlaw: %s\n", line);
+    fflush(stderr);
+}
+
 /* the library's warnings, printed (only host/cli prints) */
 static void cli_print_warning(const char *line, void *ud) {
     (void)ud;
@@ -117,6 +127,7 @@ static void cli_print_note(const char *line, void *ud) {
 
 int main(int argc, char **argv) {
     ll_set_warn_handler(cli_print_warning, NULL);
+    ll_dist_set_abort_handler(cli_print_abort, NULL);
     ll_set_note_handler(cli_print_note, NULL);
     if (argc < 2) { usage(stderr); return 2; }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }

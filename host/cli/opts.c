@@ -58,6 +58,13 @@ static int set_value(const char *cmd, const ll_opt *o, const char *v) {
     const int bounded = o->min != 0 || o->max != 0;
     switch (o->kind) {
     case LL_OPT_STR: *(const char **)o->dst = v; return 0;
+    case LL_OPT_LIST: {
+        ll_opt_list *l = o->dst;
+        l->v = ll_xrealloc(l->v, sizeof(char *) * (size_t)(l->n + 2));
+        l->v[l->n++] = (char *)v;
+        l->v[l->n] = NULL;
+        return 0;
+    }
     case LL_OPT_CHOICE:
         if (!is_choice(o, v)) return bad_choice(o, v);
         *(const char **)o->dst = v;

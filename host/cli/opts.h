@@ -17,7 +17,14 @@ typedef enum {
     LL_OPT_U64,       /* uint64_t *dst (decimal) */
     LL_OPT_DOUBLE,    /* double *dst, finite, bounds */
     LL_OPT_CHOICE,    /* const char **dst, one of `choices` */
+    LL_OPT_LIST,      /* ll_opt_list *dst: every value of a repeated option, in order */
 } ll_opt_kind;
+
+/* LL_OPT_LIST's destination (zero-initialise; free(v) when done). */
+typedef struct {
+    char **v;
+    int n;
+} ll_opt_list;
 
 typedef struct {
     const char *name; /* without the leading "--" */

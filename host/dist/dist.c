@@ -299,7 +299,7 @@ static int host_solver(void *ctx, const ll_stats *st, double ridge, int threads,
 
 /* ---- the shift to the global means: one formula for the host reduce, its
  * in-place form (ll_dist_shift_host) and, operation for operation, the
- * device kernels (kernels/probe/probe_stats.cu, k_shift_*) ---- */
+ * device kernels (kernels/probe/probe_pack.cu, k_shift_*) ---- */
 /* Row i of M2's upper triangle, shifted: out[j − i] = M2[i][j] + (n·δ_i)·δ_j, j >= i. */
 static inline void shift_row(double *out, const double *row, size_t i, size_t dd, double n, const double *delta) {
     const double a = n * delta[i];
@@ -837,17 +837,33 @@ int ll_dist_recv_floats(ll_dist *d, int src, int tag, float *buf, size_t n) {
     return -1;
 }
 
-void ll_dist_print_error(const char *msg) {
+void ll_dist_error_line(const char *msg, char *buf, size_t cap) {
     /* several ranks: say which one (unless the message names it already) */
     if (ll_dist_world_size() > 1 && strncmp(msg, "rank ", 5) != 0)
-        fprintf(stderr, "layerlaw: rank %d: %s\n", ll_dist_world_rank(), msg);
+        snprintf(buf, cap, "rank %d: %s", ll_dist_world_rank(), msg);
     else
-        fprintf(stderr, "layerlaw: %s\n", msg);
-    fflush(stderr);
+        snprintf(buf, cap, "%s", msg);
+}
+
+static ll_warn_fn g_abort_fn;
+static void *g_abort_ud;
+ll_warn_fn ll_dist_set_abort_handler(ll_warn_fn fn, void *ud) {
+    ll_warn_fn old = g_abort_fn;
+    g_abort_fn = fn;
+    g_abort_ud = ud;
+    return old;
 }
 
 void ll_dist_abort(ll_dist *d, int rc) {
-    ll_dist_print_error(ll_last_error());
+    char line[2100];
+    ll_dist_error_line(ll_last_error(), line, sizeof line);
+    if (g_abort_fn) {
+        g_abort_fn(line, g_abort_ud);
+    } else { /* no handler: the job's last words still reach someone (it ends now,
+              * there is no caller to return to; allowed in tests/test_rules.c) */
+        fprintf(stderr, "layerlaw: %s\n", line);
+        fflush(stderr);
+    }
 #ifdef LL_HAVE_MPI
     if (d && d->size > 1) MPI_Abort(d->comm, rc ? rc : 1);
 #endif

@@ -19,6 +19,7 @@
 #ifndef LL_DIST_H
 #define LL_DIST_H
 #include <stdint.h>
+#include "core/ll_util.h" /* ll_warn_fn */
 #include "probe/probe.h"
 
 typedef struct ll_dist ll_dist;
@@ -215,14 +216,20 @@ int ll_dist_recv_floats(ll_dist *d, int src, int tag, float *buf, size_t n);
 int ll_dist_has_nccl(const ll_dist *d);
 int ll_dist_nccl_send_floats(ll_dist *d, int dest, const float *buf, size_t n);
 int ll_dist_nccl_recv_floats(ll_dist *d, int src, float *buf, size_t n);
-/* The one error line on stderr: "layerlaw: rank R: MSG" when the job has
- * several ranks (unless MSG names its rank already), else "layerlaw: MSG". */
-void ll_dist_print_error(const char *msg);
-/* Ends the whole job now: prints "layerlaw: rank R: <ll_last_error()>" and
+/* The one error line of a job, without the "layerlaw: " prefix: "rank R:
+ * MSG" when the job has several ranks (unless MSG names its rank already),
+ * else MSG.  Prints nothing (the CLI prints it). */
+void ll_dist_error_line(const char *msg, char *buf, size_t cap);
+/* Ends the whole job now: hands ll_dist_error_line(ll_last_error()) to the
+ * abort handler (ll_dist_set_abort_handler; the CLI installs its printer;
+ * none installed: "layerlaw: LINE" on stderr, the job's last words), then
  * MPI_Abort(rc).  For failures in the middle of a pipelined forward, where
  * the other stages are blocked in a hand-over and cannot join a check.
  * Single process: exits with rc.  Does not return. */
 void ll_dist_abort(ll_dist *d, int rc) __attribute__((noreturn));
+/* The handler ll_dist_abort gives its line to (the Python binding, or the
+ * CLI once it prints the line itself).  Returns the previous one. */
+ll_warn_fn ll_dist_set_abort_handler(ll_warn_fn fn, void *ud);
 
 struct cJSON;
 struct cJSON *ll_dist_split_json(ll_dist *d, const int64_t *len, long n, const int *owner);

@@ -150,7 +150,16 @@ void ll_bert_describe(const ll_model *m, cJSON *j) {
     cJSON_AddNumberToObject(j, "position_offset", fd->spec.pos_offset);
 }
 
+/* ---- GGUF (llama.cpp's BertModel) ---- */
+static int gguf_config_bert(const ll_gguf *g, cJSON *cfg) {
+    const ll_gguf_tensor *tt = ll_gguf_find_tensor(g, "token_types.weight");
+    if (tt && tt->n_dims == 2) cJSON_AddNumberToObject(cfg, "type_vocab_size", (double)tt->ne[1]);
+    cJSON_AddStringToObject(cfg, "hidden_act", "gelu");
+    return 0;
+}
+
 const ll_family ll_family_bert = {
+    .gguf_config = gguf_config_bert,
     .model_type = "bert",
     .gguf_arch = "bert",
     .hf_prefix = "bert.",

@@ -5,6 +5,7 @@
  * on these (families/gemma.h).  The authors' pipeline has none of these; the
  * fresh norm is RMSNorm (their choice for RMSNorm models). */
 #include <math.h>
+#include <string.h>
 #include "core/ll_util.h"
 #include "families/gemma.h"
 
@@ -50,7 +51,35 @@ void ll_gemma_describe(const ll_model *m, cJSON *j) {
     if (c->window_alternate) cJSON_AddStringToObject(j, "window_layers", "even");
 }
 
+/* ---- GGUF (llama.cpp's GemmaModel / Qwen3Model) ---- */
+static int gguf_config_gemma(const ll_gguf *g, cJSON *cfg) {
+    (void)g;
+    cJSON_AddStringToObject(cfg, "hidden_activation", "gelu_pytorch_tanh");
+    return 0;
+}
+/* the converter stores gemma's norm weights as 1 + w (ggml multiplies by
+ * the weight): w back (exact: 1 + w lies in [1/2, 2] for these weights,
+ * and prepare forms the same 1 + w again) */
+int ll_gemma_gguf_fixup(const ll_gguf *g, ll_safetensors *st) {
+    for (int i = 0; i < st->n_tensors; i++) {
+        ll_st_tensor *t = &st->tensors[i];
+        const size_t n = strlen(t->name);
+        if (n < 11 || strcmp(t->name + n - 11, "norm.weight")) continue;
+        if (t->dtype != LL_ST_F32) {
+            ll_set_error("%s: tensor '%s' is not float32", g->path, t->name);
+            return -1;
+        }
+        float *w = ll_gguf_store_own(st, t->nbytes);
+        memcpy(w, t->data, t->nbytes);
+        for (int64_t k = 0; k < t->numel; k++) w[k] -= 1.0f;
+        t->data = w;
+        t->file = -1;
+    }
+    return 0;
+}
 const ll_family ll_family_gemma = {
+    .gguf_config = gguf_config_gemma,
+    .gguf_fixup = ll_gemma_gguf_fixup,
     .model_type = "gemma",
     .layer_split = 1,
     .gguf_arch = "gemma",

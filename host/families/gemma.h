@@ -12,4 +12,6 @@ int ll_gemma_parse_common(ll_model *m, ll_config *r);
 int ll_gemma_prepare(ll_model *m);
 /* ll_tf_describe + embed_scale, attn_logit_softcapping, window_layers */
 void ll_gemma_describe(const ll_model *m, cJSON *j);
+/* GGUF: the converter stores the norm weights as 1 + w; w back. */
+int ll_gemma_gguf_fixup(const ll_gguf *g, ll_safetensors *st);
 #endif

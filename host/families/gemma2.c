@@ -70,8 +70,33 @@ static int prepare_gemma2(ll_model *m) {
     return ll_gemma_prepare(m);
 }
 
+/* ---- GGUF (llama.cpp's Gemma2Model) ---- */
+static int gguf_config_gemma2(const ll_gguf *g, cJSON *cfg) {
+    double cap;
+    int64_t win, L, d, H, hd;
+    if (ll_gguf_arch_float(g, "attn_logit_softcapping", 0, &cap) || ll_gguf_arch_int(g, "attention.sliding_window", 4096, &win, 0) < 0 ||
+        ll_gguf_arch_int(g, "block_count", 0, &L, 1) || ll_gguf_arch_int(g, "embedding_length", 0, &d, 1) ||
+        ll_gguf_arch_int(g, "attention.head_count", 0, &H, 1) || ll_gguf_arch_int(g, "attention.key_length", 0, &hd, 0) < 0)
+        return -1;
+    if (H <= 0) {
+        ll_set_error("%s: attention.head_count must be positive", g->path);
+        return -1;
+    }
+    cJSON_AddStringToObject(cfg, "hidden_activation", "gelu_pytorch_tanh");
+    cJSON_AddNumberToObject(cfg, "attn_logit_softcapping", cap);
+    cJSON_AddNumberToObject(cfg, "sliding_window", (double)win);
+    /* not in the file: llama.cpp takes head_dim, and d/H for the 46-layer
+     * (27B) model, as Gemma-2's own configs have it */
+    cJSON_AddNumberToObject(cfg, "query_pre_attn_scalar", (double)(L == 46 || hd <= 0 ? d / H : hd));
+    return 0;
+}
 const ll_family ll_family_gemma2 = {
     .model_type = "gemma2",
+    .gguf_arch = "gemma2",
+    .gguf_config = gguf_config_gemma2,
+    .gguf_fixup = ll_gemma_gguf_fixup,
+    .gguf_roles = extra, /* post_attention_norm, ffn_norm (= the pre-FFN norm here), post_ffw_norm */
+    .n_gguf_roles = N_X,
     .layer_split = 1,
     .roles = ll_llama_roles,
     .n_roles = LL_LLAMA_N_ROLES,

@@ -89,7 +89,43 @@ static int forward_neox(ll_model *m, const ll_ops *ops, void *ctx, const int32_t
 }
 static int cost_neox(const ll_model *m, int T, ll_cost *pe) { return ll_tf_cost(m, &spec, T, pe); }
 
+/* ---- GGUF (llama.cpp's GPTNeoXModel) ---- */
+static int gguf_config_neox(const ll_gguf *g, cJSON *cfg) {
+    int64_t par = 1, rdim = 0, hd = 0, H = 0, d = 0;
+    if (ll_gguf_arch_int(g, "use_parallel_residual", 1, &par, 0) < 0 ||
+        ll_gguf_arch_int(g, "rope.dimension_count", 0, &rdim, 0) < 0 ||
+        ll_gguf_arch_int(g, "embedding_length", 0, &d, 1) || ll_gguf_arch_int(g, "attention.head_count", 0, &H, 1))
+        return -1;
+    hd = H > 0 ? d / H : 0;
+    cJSON_AddBoolToObject(cfg, "use_parallel_residual", par != 0);
+    cJSON_AddStringToObject(cfg, "hidden_act", "gelu");
+    cJSON_DeleteItemFromObjectCaseSensitive(cfg, "partial_rotary_factor");
+    cJSON_AddNumberToObject(cfg, "partial_rotary_factor", rdim > 0 && hd > 0 ? (double)rdim / (double)hd : 1.0);
+    return 0;
+}
+
+/* the converter regroups query_key_value from per head [q_h k_h v_h] into
+ * q | k | v blocks; HF's per-head order back */
+static int gguf_fixup_neox(const ll_gguf *g, ll_safetensors *st) {
+    int64_t H;
+    if (ll_gguf_arch_int(g, "attention.head_count", 0, &H, 1)) return -1;
+    if (H <= 0 || H > 1 << 20) {
+        ll_set_error("%s: attention.head_count %lld is out of range", g->path, (long long)H);
+        return -1;
+    }
+    for (int i = 0; i < st->n_tensors; i++) {
+        ll_st_tensor *t = &st->tensors[i];
+        const char *s = ll_gguf_layer_suffix(t->name, NULL);
+        if (s && (!strcmp(s, "attn_qkv.weight") || !strcmp(s, "attn_qkv.bias")) &&
+            ll_gguf_blocks_to_heads(st, t, 3, (int)H, g->path))
+            return -1;
+    }
+    return 0;
+}
+
 const ll_family ll_family_gpt_neox = {
+    .gguf_config = gguf_config_neox,
+    .gguf_fixup = gguf_fixup_neox,
     .model_type = "gpt_neox",
     .layer_split = 1,
     .gguf_arch = "gptneox",

@@ -145,11 +145,52 @@ static int gguf_fixup_llama(const ll_gguf *g, ll_safetensors *st) {
     return 0;
 }
 
+/* Llama-3.1 rope scaling in GGUF: llama.cpp's converter writes the per
+ * frequency factors (rope_freqs.weight, [rot/2]) instead of the
+ * rope_scaling keys; ggml divides each frequency by its factor.  The tensor
+ * is read when present (an HF checkpoint never has it). */
+static const ll_tensor_role rope_freqs_role[] = {{"rope_freqs", "rope_freqs.weight", "rope_freqs.weight", 1}};
+typedef struct {
+    ll_weight rope_freqs;
+} llama_data;
+
+static int bind_llama(ll_model *m, ll_loader *ld) {
+    if (ll_llama_bind(m, ld)) return -1;
+    llama_data *d = ll_xcalloc(1, sizeof *d);
+    m->family_data = d;
+    if (m->cfg.rotary_dims > 0)
+        return ll_bind(ld, &d->rope_freqs, &rope_freqs_role[0], -1, SHAPE1(m->cfg.rotary_dims / 2),
+                       LL_LOAD_OPTIONAL | LL_LOAD_F32);
+    return 0;
+}
+
+static int prepare_llama(ll_model *m) {
+    const llama_data *d = m->family_data;
+    if (ll_llama_prepare(m)) return -1;
+    if (d && d->rope_freqs.data && m->inv_freq.data) {
+        float *f = (float *)m->inv_freq.data;
+        const float *k = d->rope_freqs.data;
+        for (int i = 0; i < m->cfg.rotary_dims / 2; i++) {
+            if (!(k[i] > 0)) {
+                ll_set_error("%s: rope_freqs[%d] is %g (must be positive)", m->dir, i, k[i]);
+                return -1;
+            }
+            f[i] = f[i] / k[i];
+        }
+    }
+    return 0;
+}
+
 const ll_family ll_family_llama = {
     .model_type = "llama",
     .gguf_arch = "llama",
     .gguf_config = ll_llama_gguf_config,
     .gguf_fixup = gguf_fixup_llama,
+    .gguf_roles = rope_freqs_role,
+    .n_gguf_roles = 1,
     .parse_config = parse_llama,
-    LL_LLAMA_FAMILY_FIELDS,
+    /* LL_LLAMA_FAMILY_FIELDS with its own bind / prepare (rope_freqs) */
+    .roles = ll_llama_roles, .n_roles = LL_LLAMA_N_ROLES, .hf_prefix = "model.", .harmless = ll_llama_harmless,
+    .bind = bind_llama, .prepare = prepare_llama, .forward = ll_llama_forward, .describe = ll_tf_describe,
+    .cost = ll_llama_cost, .layer_split = 1,
 };

@@ -11,6 +11,7 @@
  *   dt_raw = dt_proj(dt_in) (with bias)               [N, E]
  *   y = selective_scan(u, softplus(dt_raw), A = −exp(A_log), Bm, Cm, D) ⊙ silu(z)
  *   h = h + out_proj(y) */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/ll_util.h"
@@ -214,7 +215,28 @@ static void describe_mamba(const ll_model *m, cJSON *j) {
 
 static const ll_family_state mamba_state = {state_floats, NULL};
 
+/* ---- GGUF (llama.cpp's MambaModel) ---- */
+static int gguf_config_mamba(const ll_gguf *g, cJSON *cfg) {
+    static const char *const keys[][2] = {{"ssm.state_size", "state_size"}, {"ssm.conv_kernel", "conv_kernel"},
+                                          {"ssm.inner_size", "intermediate_size"},
+                                          {"ssm.time_step_rank", "time_step_rank"}};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        int64_t v;
+        int rc = ll_gguf_arch_int(g, keys[k][0], 0, &v, 1);
+        if (rc) return -1;
+        cJSON_DeleteItemFromObjectCaseSensitive(cfg, keys[k][1]);
+        cJSON_AddNumberToObject(cfg, keys[k][1], (double)v);
+    }
+    const cJSON *eps = cJSON_GetObjectItemCaseSensitive(cfg, "rms_norm_eps");
+    if (eps) cJSON_AddNumberToObject(cfg, "layer_norm_epsilon", eps->valuedouble);
+    cJSON_AddBoolToObject(cfg, "use_bias", ll_gguf_has_tensor(g, "blk.0.ssm_in.bias"));
+    cJSON_AddBoolToObject(cfg, "use_conv_bias", ll_gguf_has_tensor(g, "blk.0.ssm_conv1d.bias"));
+    return 0;
+}
+
 const ll_family ll_family_mamba = {
+    .gguf_config = gguf_config_mamba,
+    .gguf_fixup = ll_ssm_gguf_fixup,
     .model_type = "mamba",
     .layer_split = 1,
     .entry_of_layer = ll_ssm_cost_entry,

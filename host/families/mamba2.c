@@ -205,7 +205,50 @@ static void describe_mamba2(const ll_model *m, cJSON *j) {
     cJSON_AddBoolToObject(j, "embedding_entry", ll_ssm_embed_entry(m));
 }
 
+/* ---- GGUF (llama.cpp's Mamba2Model) ---- */
+static int gguf_config_mamba2(const ll_gguf *g, cJSON *cfg) {
+    int64_t S, K, E, NH, G, C;
+    if (ll_gguf_arch_int(g, "ssm.state_size", 0, &S, 1) || ll_gguf_arch_int(g, "ssm.conv_kernel", 0, &K, 1) ||
+        ll_gguf_arch_int(g, "ssm.inner_size", 0, &E, 1) || ll_gguf_arch_int(g, "ssm.time_step_rank", 0, &NH, 1) ||
+        ll_gguf_arch_int(g, "ssm.group_count", 1, &G, 0) < 0 || ll_gguf_arch_int(g, "embedding_length", 0, &C, 1))
+        return -1;
+    if (NH <= 0 || C <= 0 || E % NH || E % C) {
+        ll_set_error("%s: ssm.inner_size %lld does not split into %lld heads / embedding_length %lld", g->path,
+                     (long long)E, (long long)NH, (long long)C);
+        return -1;
+    }
+    cJSON_AddNumberToObject(cfg, "state_size", (double)S);
+    cJSON_AddNumberToObject(cfg, "conv_kernel", (double)K);
+    cJSON_AddNumberToObject(cfg, "num_heads", (double)NH);
+    cJSON_DeleteItemFromObjectCaseSensitive(cfg, "head_dim");
+    cJSON_AddNumberToObject(cfg, "head_dim", (double)(E / NH));
+    cJSON_AddNumberToObject(cfg, "expand", (double)(E / C));
+    cJSON_AddNumberToObject(cfg, "n_groups", (double)G);
+    const cJSON *eps = cJSON_GetObjectItemCaseSensitive(cfg, "rms_norm_eps");
+    if (eps) cJSON_AddNumberToObject(cfg, "layer_norm_epsilon", eps->valuedouble);
+    cJSON_AddBoolToObject(cfg, "use_bias", ll_gguf_has_tensor(g, "blk.0.ssm_in.bias"));
+    cJSON_AddBoolToObject(cfg, "use_conv_bias", ll_gguf_has_tensor(g, "blk.0.ssm_conv1d.bias"));
+    return 0;
+}
+
+/* as mamba, and A [NH, 1], D [NH, 1], the group norm [G, E/G] flat again */
+static int gguf_fixup_mamba2(const ll_gguf *g, ll_safetensors *st) {
+    if (ll_ssm_gguf_fixup(g, st)) return -1;
+    for (int i = 0; i < st->n_tensors; i++) {
+        ll_st_tensor *t = &st->tensors[i];
+        const char *s = ll_gguf_layer_suffix(t->name, NULL);
+        if (s && (!strcmp(s, "ssm_a") || !strcmp(s, "ssm_d") || !strcmp(s, "ssm_norm.weight")) && t->ndim == 2) {
+            t->ndim = 1;
+            t->shape[0] = t->numel;
+            t->shape[1] = 0;
+        }
+    }
+    return 0;
+}
+
 const ll_family ll_family_mamba2 = {
+    .gguf_config = gguf_config_mamba2,
+    .gguf_fixup = gguf_fixup_mamba2,
     .model_type = "mamba2",
     .layer_split = 1,
     .entry_of_layer = ll_ssm_cost_entry,

@@ -9,7 +9,7 @@
 #include "families/tf_blocks.h"
 
 enum { R_EMB, R_LNF_W, R_LNF_B, R_LN_W, R_LN_B, R_Q, R_Q_B, R_K, R_K_B, R_V, R_V_B, R_O, R_O_B, R_UP, R_UP_B, R_DOWN,
-       R_DOWN_B, R_HEAD, N_ROLES };
+       R_DOWN_B, R_HEAD, R_QN_W, R_QN_B, R_KN_W, R_KN_B, N_ROLES };
 static const ll_tensor_role roles[N_ROLES] = {
     [R_EMB] = {"token_embd", "embed_tokens.weight", "token_embd.weight"},
     [R_LNF_W] = {"output_norm", "final_layernorm.weight", "output_norm.weight"},
@@ -29,6 +29,11 @@ static const ll_tensor_role roles[N_ROLES] = {
     [R_DOWN] = {"ffn_down", "layers.%d.mlp.fc2.weight", "blk.%d.ffn_down.weight"},
     [R_DOWN_B] = {"ffn_down_b", "layers.%d.mlp.fc2.bias", "blk.%d.ffn_down.bias"},
     [R_HEAD] = {"output", "lm_head.weight", "output.weight", 1},
+    /* qk_layernorm: LayerNorm(head_dim) of q and k per head before RoPE (no GGUF name: llama.cpp's phi2 has none) */
+    [R_QN_W] = {"attn_q_norm", "layers.%d.self_attn.q_layernorm.weight", NULL},
+    [R_QN_B] = {"attn_q_norm_b", "layers.%d.self_attn.q_layernorm.bias", NULL},
+    [R_KN_W] = {"attn_k_norm", "layers.%d.self_attn.k_layernorm.weight", NULL},
+    [R_KN_B] = {"attn_k_norm_b", "layers.%d.self_attn.k_layernorm.bias", NULL},
 };
 
 static const ll_tf_spec spec = {LL_TF_QKV_SEPARATE, LL_TF_FFN_MLP, 0};
@@ -47,7 +52,10 @@ static int parse_phi(ll_model *m, ll_config *r) {
     c->parallel_residual = 1; /* with ln2 = ln1 (prepare) */
     c->qkv_bias = c->o_bias = c->mlp_bias = 1;
     c->tie_embeddings = ll_cfg_bool(r, "tie_word_embeddings", 0);
-    if (ll_cfg_bool(r, "qk_layernorm", 0)) return ll_cfg_fail(r, "'qk_layernorm' true is not supported");
+    /* qk_layernorm: a flag of its own on family_data (bind reads it) */
+    int *qk = ll_xcalloc(1, sizeof *qk);
+    m->family_data = qk;
+    *qk = ll_cfg_bool(r, "qk_layernorm", 0);
     if (ll_cfg_act(r, "hidden_act", "gelu_new", &c->act)) return -1;
     if (ll_tf_heads(m, r)) return -1;
     return ll_tf_rope(m, r, 0.5, 10000.0);
@@ -78,6 +86,13 @@ static int bind_phi(ll_model *m, ll_loader *ld) {
             ll_bind(ld, &y->up_b, &roles[R_UP_B], l, SHAPE1(F), 0) ||
             ll_bind(ld, &y->down, &roles[R_DOWN], l, SHAPE2(C, F), 0) ||
             ll_bind(ld, &y->down_b, &roles[R_DOWN_B], l, SHAPE1(C), 0))
+            return -1;
+        const int64_t D = c->head_dim;
+        if (m->family_data && *(const int *)m->family_data &&
+            (ll_bind(ld, &y->q_norm, &roles[R_QN_W], l, SHAPE1(D), 0) ||
+             ll_bind(ld, &y->q_norm_b, &roles[R_QN_B], l, SHAPE1(D), 0) ||
+             ll_bind(ld, &y->k_norm, &roles[R_KN_W], l, SHAPE1(D), 0) ||
+             ll_bind(ld, &y->k_norm_b, &roles[R_KN_B], l, SHAPE1(D), 0)))
             return -1;
     }
     if (c->rotary_dims > 0) ll_loader_scratch(ld, &m->inv_freq, c->rotary_dims / 2);
@@ -115,7 +130,34 @@ static int cost_phi(const ll_model *m, int T, ll_cost *pe) {
     return 0;
 }
 
+/* ---- GGUF (llama.cpp's Phi2Model) ---- */
+static const ll_tensor_role gguf_roles_phi[] = {
+    {"output_b", "lm_head.bias", "output.bias", 1}, /* the LM head's bias (unused, harmless) */
+};
+
+static int gguf_config_phi(const ll_gguf *g, cJSON *cfg) {
+    /* the converter writes feed_forward_length = 4·n_embd whatever the model
+     * has: the MLP's width is the fc1 tensor's */
+    const ll_gguf_tensor *up = ll_gguf_find_tensor(g, "blk.0.ffn_up.weight");
+    int64_t rdim = 0, d = 0, H = 0;
+    if (ll_gguf_arch_int(g, "rope.dimension_count", 0, &rdim, 0) < 0 ||
+        ll_gguf_arch_int(g, "embedding_length", 0, &d, 1) || ll_gguf_arch_int(g, "attention.head_count", 0, &H, 1))
+        return -1;
+    if (up && up->n_dims == 2) {
+        cJSON_DeleteItemFromObjectCaseSensitive(cfg, "intermediate_size");
+        cJSON_AddNumberToObject(cfg, "intermediate_size", (double)up->ne[1]);
+    }
+    const int64_t hd = H > 0 ? d / H : 0;
+    cJSON_DeleteItemFromObjectCaseSensitive(cfg, "partial_rotary_factor");
+    cJSON_AddNumberToObject(cfg, "partial_rotary_factor", rdim > 0 && hd > 0 ? (double)rdim / (double)hd : 1.0);
+    cJSON_AddStringToObject(cfg, "hidden_act", "gelu_new");
+    return 0;
+}
+
 const ll_family ll_family_phi = {
+    .gguf_config = gguf_config_phi,
+    .gguf_roles = gguf_roles_phi,
+    .n_gguf_roles = 1,
     .model_type = "phi",
     .layer_split = 1,
     .gguf_arch = "phi2",

@@ -178,7 +178,9 @@ static int prepare_phi3(ll_model *m) {
 }
 
 static int harmless_phi3(const char *name) {
-    return strstr(name, ".rotary_emb.inv_freq") != NULL || !strcmp(name, "lm_head.weight");
+    /* rope_factors_*: a GGUF file's longrope factors, already read into the config */
+    return strstr(name, ".rotary_emb.inv_freq") != NULL || !strcmp(name, "lm_head.weight") ||
+           !strncmp(name, "rope_factors_", 13);
 }
 
 static int forward_phi3(ll_model *m, const ll_ops *ops, void *ctx, const int32_t *tokens, const int *lens, int B, int T,
@@ -209,7 +211,60 @@ static void describe_phi3(const ll_model *m, cJSON *j) {
     }
 }
 
+/* ---- GGUF (llama.cpp's Phi3MiniModel; the fused qkv and gate_up are kept
+ * as HF has them).  Longrope: the converter writes the factors as tensors
+ * (rope_factors_long / _short, float32) and rope.scaling.original_context_length
+ * / attn_factor; they become the rope_scaling object parse_phi3 reads. ---- */
+static const ll_tensor_role gguf_roles_phi3[] = {
+    {"rope_factors_long", "rope_factors_long.weight", "rope_factors_long.weight", 1},
+    {"rope_factors_short", "rope_factors_short.weight", "rope_factors_short.weight", 1},
+};
+
+static cJSON *factors(const ll_gguf *g, const char *name) {
+    const ll_gguf_tensor *t = ll_gguf_find_tensor(g, name);
+    if (!t) return NULL;
+    if (t->type != LL_GGML_F32 || t->n_dims != 1 || t->numel > MAX_FACTORS) {
+        ll_set_error("%s: tensor '%s' must be a float32 vector of at most %d factors", g->path, name, MAX_FACTORS);
+        return NULL;
+    }
+    cJSON *a = cJSON_CreateArray();
+    const float *f = t->data;
+    for (int64_t i = 0; i < t->numel; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(f[i]));
+    return a;
+}
+
+static int gguf_config_phi3(const ll_gguf *g, cJSON *cfg) {
+    cJSON_AddStringToObject(cfg, "hidden_act", "silu");
+    const int has_l = ll_gguf_has_tensor(g, "rope_factors_long.weight"),
+              has_s = ll_gguf_has_tensor(g, "rope_factors_short.weight");
+    if (!has_l && !has_s) return 0;
+    if (!has_l || !has_s) {
+        ll_set_error("%s: longrope needs both rope_factors_long and rope_factors_short", g->path);
+        return -1;
+    }
+    int64_t orig;
+    double af;
+    if (ll_gguf_arch_int(g, "rope.scaling.original_context_length", 0, &orig, 1) ||
+        ll_gguf_arch_float(g, "rope.scaling.attn_factor", NAN, &af))
+        return -1;
+    cJSON *lf = factors(g, "rope_factors_long.weight"), *sf = lf ? factors(g, "rope_factors_short.weight") : NULL;
+    if (!lf || !sf) {
+        cJSON_Delete(lf);
+        return -1;
+    }
+    cJSON *rs = cJSON_AddObjectToObject(cfg, "rope_scaling");
+    cJSON_AddStringToObject(rs, "type", "longrope");
+    cJSON_AddItemToObject(rs, "long_factor", lf);
+    cJSON_AddItemToObject(rs, "short_factor", sf);
+    cJSON_AddNumberToObject(rs, "original_max_position_embeddings", (double)orig);
+    if (!isnan(af)) cJSON_AddNumberToObject(rs, "attention_factor", af);
+    return 0;
+}
+
 const ll_family ll_family_phi3 = {
+    .gguf_config = gguf_config_phi3,
+    .gguf_roles = gguf_roles_phi3,
+    .n_gguf_roles = 2,
     .model_type = "phi3",
     .layer_split = 1,
     .gguf_arch = "phi3",

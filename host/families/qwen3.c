@@ -36,8 +36,19 @@ static void describe_qwen3(const ll_model *m, cJSON *j) {
     if (m->layers && m->layers[0].q_norm.data) cJSON_AddBoolToObject(j, "qk_norm", 1);
 }
 
+/* ---- GGUF (llama.cpp's Qwen3Model) ---- */
+static int gguf_config_qwen3(const ll_gguf *g, cJSON *cfg) {
+    (void)g;
+    cJSON_AddStringToObject(cfg, "hidden_act", "silu");
+    return 0;
+}
+
 const ll_family ll_family_qwen3 = {
     .model_type = "qwen3",
+    .gguf_arch = "qwen3",
+    .gguf_config = gguf_config_qwen3,
+    .gguf_roles = extra, /* q_norm, k_norm */
+    .n_gguf_roles = N_X,
     .layer_split = 1,
     .roles = ll_llama_roles,
     .n_roles = LL_LLAMA_N_ROLES,

@@ -114,8 +114,8 @@ static int match_pattern(const char *pat, const char *name, int *layer) {
 }
 
 int ll_family_gguf_to_hf(const ll_family *f, const char *gguf_name, char *hf, size_t cap) {
-    for (int i = 0; i < f->n_roles; i++) {
-        const ll_tensor_role *r = &f->roles[i];
+    for (int i = 0; i < f->n_gguf_roles + f->n_roles; i++) {
+        const ll_tensor_role *r = i < f->n_gguf_roles ? &f->gguf_roles[i] : &f->roles[i - f->n_gguf_roles];
         int layer;
         if (!r->gguf || !r->hf || !match_pattern(r->gguf, gguf_name, &layer)) continue;
         char tail[512];

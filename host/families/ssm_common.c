@@ -1,4 +1,5 @@
 /* Shared pieces of the RWKV-4 and Mamba forwards (see ssm_common.h). */
+#include <math.h>
 #include "families/ssm_common.h"
 #include <stdlib.h>
 #include <string.h>
@@ -53,3 +54,36 @@ int ll_ssm_logits(ll_model *m, const ll_ops *ops, void *ctx, const ll_weight *he
     ops->download(ctx, logits_host, scratch, (size_t)N * (size_t)head->rows * sizeof(float));
     return ops->sync ? ops->sync(ctx) : 0;
 }
+
+/* the converter stores ssm_a = -exp(A_log) and conv1d as [E, K]: A_log =
+ * log(-a) (one float32 rounding from HF's A_log) and the [E, 1, K] shape */
+int ll_ssm_gguf_fixup(const ll_gguf *g, ll_safetensors *st) {
+    for (int i = 0; i < st->n_tensors; i++) {
+        ll_st_tensor *t = &st->tensors[i];
+        const char *s = ll_gguf_layer_suffix(t->name, NULL);
+        if (!s) continue;
+        if (!strcmp(s, "ssm_a")) {
+            if (t->dtype != LL_ST_F32) {
+                ll_set_error("%s: tensor '%s' is not float32", g->path, t->name);
+                return -1;
+            }
+            float *a = ll_gguf_store_own(st, t->nbytes);
+            const float *src = t->data;
+            for (int64_t k = 0; k < t->numel; k++) {
+                if (!(src[k] < 0)) {
+                    ll_set_error("%s: tensor '%s' holds %g (-exp(A_log) must be negative)", g->path, t->name, src[k]);
+                    return -1;
+                }
+                a[k] = (float)log(-(double)src[k]);
+            }
+            t->data = a;
+            t->file = -1;
+        } else if (!strcmp(s, "ssm_conv1d.weight") && t->ndim == 2) {
+            t->ndim = 3;
+            t->shape[2] = t->shape[1];
+            t->shape[1] = 1;
+        }
+    }
+    return 0;
+}
+

@@ -18,6 +18,7 @@
 #define LL_FAMILIES_SSM_COMMON_H
 #include <stdint.h>
 #include "model/model.h"
+#include "io/gguf.h"
 
 /* = ll_model_set_embedding_entry; and the current setting (0 for other families). */
 int ll_ssm_set_embed_entry(ll_model *m, int on);
@@ -49,4 +50,7 @@ int ll_ssm_cost_entry(const ll_model *m, int l);
  * backend memory [N, V]. */
 int ll_ssm_logits(ll_model *m, const ll_ops *ops, void *ctx, const ll_weight *head, const float *hfinal, int N,
                   float *scratch, float *logits_host);
+/* GGUF (llama.cpp's Mamba/Mamba2 converters): ssm_a = -exp(A_log) back to
+ * A_log = log(-a), ssm_conv1d [E, K] back to [E, 1, K]. */
+int ll_ssm_gguf_fixup(const ll_gguf *g, ll_safetensors *st);
 #endif

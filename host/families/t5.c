@@ -347,7 +347,85 @@ static void describe_t5(const ll_model *m, cJSON *j) {
     cJSON_AddStringToObject(j, "decoder_input", "input_ids (same ids as the encoder)");
 }
 
+/* ---- GGUF (llama.cpp's T5Model; "t5" architecture) ---- */
+#define EG "enc.blk.%d."
+#define DG "dec.blk.%d."
+static const ll_tensor_role gguf_roles_t5[] = {
+    {"token_embd", "shared.weight", "token_embd.weight"},
+    {"output", "lm_head.weight", "output.weight", 1},
+    {"enc_rel_bias", "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight", "enc.blk.0.attn_rel_b.weight"},
+    {"dec_rel_bias", "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight", "dec.blk.0.attn_rel_b.weight"},
+    {"enc_output_norm", "encoder.final_layer_norm.weight", "enc.output_norm.weight"},
+    {"dec_output_norm", "decoder.final_layer_norm.weight", "dec.output_norm.weight"},
+    {"enc_attn_norm", EB "0.layer_norm.weight", EG "attn_norm.weight"},
+    {"enc_attn_q", EB "0.SelfAttention.q.weight", EG "attn_q.weight"},
+    {"enc_attn_k", EB "0.SelfAttention.k.weight", EG "attn_k.weight"},
+    {"enc_attn_v", EB "0.SelfAttention.v.weight", EG "attn_v.weight"},
+    {"enc_attn_o", EB "0.SelfAttention.o.weight", EG "attn_o.weight"},
+    {"enc_ffn_norm", EB "1.layer_norm.weight", EG "ffn_norm.weight"},
+    {"enc_ffn_up", EB "1.DenseReluDense.wi.weight", EG "ffn_up.weight"},
+    {"enc_ffn_gate", EB "1.DenseReluDense.wi_0.weight", EG "ffn_gate.weight"},
+    {"enc_ffn_up_gated", EB "1.DenseReluDense.wi_1.weight", EG "ffn_up_gated.weight"}, /* renamed by the fix-up */
+    {"enc_ffn_down", EB "1.DenseReluDense.wo.weight", EG "ffn_down.weight"},
+    {"dec_attn_norm", DB "0.layer_norm.weight", DG "attn_norm.weight"},
+    {"dec_attn_q", DB "0.SelfAttention.q.weight", DG "attn_q.weight"},
+    {"dec_attn_k", DB "0.SelfAttention.k.weight", DG "attn_k.weight"},
+    {"dec_attn_v", DB "0.SelfAttention.v.weight", DG "attn_v.weight"},
+    {"dec_attn_o", DB "0.SelfAttention.o.weight", DG "attn_o.weight"},
+    {"dec_cross_norm", DB "1.layer_norm.weight", DG "cross_attn_norm.weight"},
+    {"dec_cross_q", DB "1.EncDecAttention.q.weight", DG "cross_attn_q.weight"},
+    {"dec_cross_k", DB "1.EncDecAttention.k.weight", DG "cross_attn_k.weight"},
+    {"dec_cross_v", DB "1.EncDecAttention.v.weight", DG "cross_attn_v.weight"},
+    {"dec_cross_o", DB "1.EncDecAttention.o.weight", DG "cross_attn_o.weight"},
+    {"dec_ffn_norm", DB "2.layer_norm.weight", DG "ffn_norm.weight"},
+    {"dec_ffn_up", DB "2.DenseReluDense.wi.weight", DG "ffn_up.weight"},
+    {"dec_ffn_gate", DB "2.DenseReluDense.wi_0.weight", DG "ffn_gate.weight"},
+    {"dec_ffn_up_gated", DB "2.DenseReluDense.wi_1.weight", DG "ffn_up_gated.weight"},
+    {"dec_ffn_down", DB "2.DenseReluDense.wo.weight", DG "ffn_down.weight"},
+};
+
+static int gguf_config_t5(const ll_gguf *g, cJSON *cfg) {
+    static const char *const keys[][2] = {
+        {"embedding_length", "d_model"},        {"block_count", "num_layers"},
+        {"decoder_block_count", "num_decoder_layers"}, {"attention.head_count", "num_heads"},
+        {"attention.key_length", "d_kv"},       {"feed_forward_length", "d_ff"},
+        {"attention.relative_buckets_count", "relative_attention_num_buckets"}};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        int64_t v;
+        if (ll_gguf_arch_int(g, keys[k][0], 0, &v, 1)) return -1;
+        cJSON_AddNumberToObject(cfg, keys[k][1], (double)v);
+    }
+    /* not in the file: llama.cpp hard-wires T5's default */
+    cJSON_AddNumberToObject(cfg, "relative_attention_max_distance", 128);
+    const cJSON *eps = cJSON_GetObjectItemCaseSensitive(cfg, "rms_norm_eps");
+    if (eps) cJSON_AddNumberToObject(cfg, "layer_norm_epsilon", eps->valuedouble);
+    /* llama.cpp: a gate tensor means the gated-gelu FFN (T5 v1.1, Flan-T5), else relu */
+    cJSON_AddStringToObject(cfg, "feed_forward_proj", ll_gguf_has_tensor(g, "enc.blk.0.ffn_gate.weight") ? "gated-gelu" : "relu");
+    return 0;
+}
+
+/* gated files: ffn_up is wi_1 (relu files: wi); a name of its own for the table */
+static int gguf_fixup_t5(const ll_gguf *g, ll_safetensors *st) {
+    if (!ll_gguf_has_tensor(g, "enc.blk.0.ffn_gate.weight")) return 0;
+    for (int i = 0; i < st->n_tensors; i++) {
+        char *n = st->tensors[i].name;
+        const size_t len = strlen(n);
+        if ((strncmp(n, "enc.", 4) && strncmp(n, "dec.", 4)) || len < 14 || strcmp(n + len - 14, ".ffn_up.weight"))
+            continue;
+        char *r = ll_xmalloc(len + 8);
+        snprintf(r, len + 8, "%.*s.ffn_up_gated.weight", (int)(len - 14), n);
+        free(n);
+        st->tensors[i].name = r;
+    }
+    return 0;
+}
+
 const ll_family ll_family_t5 = {
+    .gguf_arch = "t5",
+    .gguf_config = gguf_config_t5,
+    .gguf_fixup = gguf_fixup_t5,
+    .gguf_roles = gguf_roles_t5,
+    .n_gguf_roles = (int)(sizeof gguf_roles_t5 / sizeof gguf_roles_t5[0]),
     .model_type = "t5",
     .roles = roles,
     .n_roles = N_ROLES,

@@ -183,11 +183,15 @@ static void tf_attention(const ll_ops *ops, void *ctx, const ll_model_config *c,
     if (y->q_norm.data) {
         /* per-head RMSNorm of q and k (qwen3): heads as rows of hd, through the contiguous att buffer */
         const int D = c->head_dim;
+        /* RMSNorm (qwen3), or LayerNorm with bias for LayerNorm models (phi qk_layernorm) */
+        const int ln = c->norm == LL_NORM_LAYERNORM;
         ops->copy2d(ctx, att, Q, ap->q, ap->q_rs, N, (int)Q);
-        ops->rmsnorm(ctx, att, att, y->q_norm.data, N * c->n_head, D, (float)c->norm_eps);
+        if (ln) ops->layernorm(ctx, att, att, y->q_norm.data, y->q_norm_b.data, N * c->n_head, D, (float)c->norm_eps);
+        else ops->rmsnorm(ctx, att, att, y->q_norm.data, N * c->n_head, D, (float)c->norm_eps);
         ops->copy2d(ctx, (float *)ap->q, ap->q_rs, att, Q, N, (int)Q);
         ops->copy2d(ctx, att, KV, ap->k, ap->k_rs, N, (int)KV);
-        ops->rmsnorm(ctx, att, att, y->k_norm.data, N * c->n_kv_head, D, (float)c->norm_eps);
+        if (ln) ops->layernorm(ctx, att, att, y->k_norm.data, y->k_norm_b.data, N * c->n_kv_head, D, (float)c->norm_eps);
+        else ops->rmsnorm(ctx, att, att, y->k_norm.data, N * c->n_kv_head, D, (float)c->norm_eps);
         ops->copy2d(ctx, (float *)ap->k, ap->k_rs, att, KV, N, (int)KV);
     }
     if (c->rotary_dims > 0) {

@@ -78,6 +78,19 @@ static void free_value(ll_gguf_value *v) {
     v->v.a.items = NULL;
 }
 
+ll_gguf_value ll_gguf_array_at(const ll_gguf_value *a, uint64_t i) {
+    ll_gguf_value v;
+    memset(&v, 0, sizeof v);
+    if (a->type != LL_GGUF_ARRAY || i >= a->v.a.n) return v;
+    if (a->v.a.items) return a->v.a.items[i];
+    v.type = a->v.a.type;
+    const uint8_t b = a->v.a.raw[i];
+    if (v.type == LL_GGUF_UINT8) v.v.u = b;
+    else if (v.type == LL_GGUF_INT8) v.v.i = (int8_t)b;
+    else v.v.i = b; /* bool */
+    return v;
+}
+
 static int rd_value(cur *c, uint32_t type, ll_gguf_value *v, const char *key, int depth) {
     memset(v, 0, sizeof *v);
     v->type = type;
@@ -116,6 +129,17 @@ static int rd_value(cur *c, uint32_t type, ll_gguf_value *v, const char *key, in
                     (unsigned long long)n, (unsigned long long)c->pos);
     v->v.a.type = et;
     v->v.a.n = n;
+    if (es == 1) {
+        /* bytes (uint8, int8, bool: e.g. a precompiled charsmap) stay in the
+         * mapping, not one 32-byte value each */
+        const uint8_t *b = c->p + c->pos;
+        if (et == LL_GGUF_BOOL)
+            for (uint64_t i = 0; i < n; i++)
+                if (b[i] > 1) return fail(c, "metadata '%s': bool value %u", key, b[i]);
+        v->v.a.raw = b;
+        c->pos += n;
+        return 0;
+    }
     v->v.a.items = ll_xcalloc(n ? n : 1, sizeof(ll_gguf_value));
     for (uint64_t i = 0; i < n; i++)
         if (rd_value(c, et, &v->v.a.items[i], key, depth + 1)) {
@@ -405,7 +429,11 @@ const char *ll_gguf_layer_suffix(const char *name, int *layer) {
 
 int ll_gguf_unpermute_heads(ll_safetensors *st, ll_st_tensor *t, int n_head, const char *where) {
     const int64_t rows = t->shape[0];
-    if (n_head <= 0 || t->ndim > 2 || rows % (2 * (int64_t)n_head)) {
+    if (t->ndim > 2) {
+        ll_set_error("%s: tensor '%s' has %d dimensions (1 or 2 expected)", where, t->name, t->ndim);
+        return -1;
+    }
+    if (n_head <= 0 || rows % (2 * (int64_t)n_head)) {
         ll_set_error("%s: tensor '%s': %lld rows do not split into %d heads of even size", where, t->name,
                      (long long)rows, n_head);
         return -1;
@@ -413,6 +441,26 @@ int ll_gguf_unpermute_heads(ll_safetensors *st, ll_st_tensor *t, int n_head, con
     const size_t row_bytes = t->nbytes / (size_t)rows;
     void *buf = ll_gguf_store_own(st, t->nbytes);
     unpermute_rows(t->data, buf, rows, n_head, row_bytes);
+    t->data = buf;
+    t->file = -1;
+    return 0;
+}
+
+int ll_gguf_blocks_to_heads(ll_safetensors *st, ll_st_tensor *t, int n_parts, int n_head, const char *where) {
+    const int64_t rows = t->shape[0];
+    if (n_parts <= 0 || n_head <= 0 || t->ndim > 2 || rows % ((int64_t)n_parts * n_head)) {
+        ll_set_error("%s: tensor '%s': %lld rows do not split into %d parts of %d heads", where, t->name,
+                     (long long)rows, n_parts, n_head);
+        return -1;
+    }
+    const int64_t hd = rows / ((int64_t)n_parts * n_head);
+    const size_t rb = t->nbytes / (size_t)rows;
+    uint8_t *buf = ll_gguf_store_own(st, t->nbytes);
+    const uint8_t *src = t->data;
+    for (int64_t j = 0; j < n_parts; j++)
+        for (int64_t h = 0; h < n_head; h++)
+            memcpy(buf + (size_t)((h * n_parts + j) * hd) * rb, src + (size_t)((j * n_head + h) * hd) * rb,
+                   (size_t)hd * rb);
     t->data = buf;
     t->file = -1;
     return 0;
@@ -440,8 +488,33 @@ static int cmp_st(const void *a, const void *b) {
     return strcmp(((const ll_st_tensor *)a)->name, ((const ll_st_tensor *)b)->name);
 }
 
+/* Bytes the store must hold in memory: dequantised tensors as float32 (owned
+ * buffers), the others as mapped (the loader copies them).  Checked against
+ * the machine's memory before anything is allocated, so that a sparse file
+ * declaring 100 GB of weights is an input error, not an out-of-memory. */
+static int check_memory(const ll_gguf *g) {
+    double need = 0;
+    for (int i = 0; i < g->n_tensors; i++) {
+        const ll_gguf_tensor *t = &g->tensors[i];
+        const int mapped = t->type == LL_GGML_F32 || t->type == LL_GGML_F16 || t->type == LL_GGML_BF16 ||
+                           t->type == LL_GGML_F64 || t->type == LL_GGML_I8 || t->type == LL_GGML_I16 ||
+                           t->type == LL_GGML_I32 || t->type == LL_GGML_I64;
+        need += mapped ? (double)t->nbytes : 4.0 * (double)t->numel;
+    }
+    const long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    const double have = pages > 0 && psz > 0 ? (double)pages * (double)psz : 0;
+    if (have > 0 && need > have) {
+        ll_set_error("%s: its %d tensors take %.1f GB in memory (quantised ones as float32), more than this "
+                     "machine's %.1f GB",
+                     g->path, g->n_tensors, need / 1e9, have / 1e9);
+        return -1;
+    }
+    return 0;
+}
+
 int ll_gguf_to_store(ll_gguf *g, ll_safetensors *st) {
     memset(st, 0, sizeof *st);
+    if (check_memory(g)) return -1;
     st->n_files = 1;
     st->paths = ll_xmalloc(sizeof(char *));
     st->maps = ll_xmalloc(sizeof(void *));

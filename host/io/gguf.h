@@ -39,7 +39,9 @@ typedef struct ll_gguf_value {
         int64_t i;  /* signed integer types, bool (0/1) */
         double f;   /* FLOAT32 / FLOAT64 */
         struct { const char *p; uint64_t len; } s;                          /* STRING (into the mapping) */
-        struct { uint32_t type; uint64_t n; struct ll_gguf_value *items; } a; /* ARRAY */
+        /* ARRAY: items, or for 1-byte element types (uint8, int8, bool) items
+         * NULL and raw pointing at the n bytes in the mapping (ll_gguf_array_at) */
+        struct { uint32_t type; uint64_t n; struct ll_gguf_value *items; const uint8_t *raw; } a;
     } v;
 } ll_gguf_value;
 
@@ -73,6 +75,9 @@ typedef struct {
     ll_gguf_tensor *tensors; /* file order */
     int n_tensors;
 } ll_gguf;
+
+/* Element i (< a->v.a.n) of an array value, whichever way it is stored. */
+ll_gguf_value ll_gguf_array_at(const ll_gguf_value *a, uint64_t i);
 
 /* Opens and checks the whole file.  0, or -1 with "PATH: problem". */
 int ll_gguf_open(ll_gguf *g, const char *path);
@@ -127,8 +132,13 @@ int ll_gguf_transpose(ll_safetensors *st, ll_st_tensor *t, const char *where);
  * 0 found, 1 absent (def stored; -1 + error when required), -1 bad value. */
 int ll_gguf_arch_int(const ll_gguf *g, const char *key, int64_t def, int64_t *out, int required);
 int ll_gguf_arch_float(const ll_gguf *g, const char *key, double def, double *out);
-/* 1 if the file has a tensor of that name. */
+/* 1 if the file has a tensor of that name; its info (NULL if none). */
 int ll_gguf_has_tensor(const ll_gguf *g, const char *name);
+const ll_gguf_tensor *ll_gguf_find_tensor(const ll_gguf *g, const char *name);
+/* Rows stored as n_parts blocks of n_head heads ([part][head][hd]) back to
+ * per-head groups ([head][part][hd]) into an owned buffer (weights or
+ * biases).  0 / -1 + error (rows not a multiple of n_parts·n_head). */
+int ll_gguf_blocks_to_heads(ll_safetensors *st, ll_st_tensor *t, int n_parts, int n_head, const char *where);
 
 /* An HF-style config.json object from the generic <arch>.* keys
  * (gguf_architecture, hidden_size, num_hidden_layers, num_attention_heads,
@@ -143,7 +153,7 @@ struct cJSON *ll_gguf_hf_config(const ll_gguf *g);
  * tokenizer.ggml.* metadata: model gpt2 (byte-level BPE; pre-tokenizer from
  * tokenizer.ggml.pre as llama.cpp maps it) or llama (SentencePiece BPE with
  * byte fallback).  NULL + error if absent or unsupported. */
-char *ll_gguf_tokenizer_json(const ll_gguf *g);
+char *ll_gguf_tokenizer_json(const ll_gguf *g); /* host/tokenizer/tok_gguf.c */
 
 /* 1 if path names a file ending in ".gguf" (case-insensitive). */
 int ll_is_gguf_path(const char *path);

@@ -112,6 +112,10 @@ typedef struct ll_family {
      * dequantisation) with io/gguf.h's reorders; NULL: nothing to undo. */
     int (*gguf_config)(const ll_gguf *g, cJSON *cfg);
     int (*gguf_fixup)(const ll_gguf *g, ll_safetensors *st);
+    /* GGUF names whose HF counterpart differs from `roles` (tried first; the
+     * same name may mean another tensor in another architecture). */
+    const ll_tensor_role *gguf_roles;
+    int n_gguf_roles;
 } ll_family;
 
 /* ---- the registry (host/families/registry.c) ---- */
@@ -123,8 +127,6 @@ const ll_family *ll_family_find(const char *model_type);
 const ll_family *ll_family_by_gguf_arch(const char *arch);
 /* "gpt2, gpt_neox, llama, ..." (every model_type, registry order). */
 const char *ll_family_supported(void);
-/* "llama, gpt2, ..." (every family's GGUF general.architecture, registry order). */
-const char *ll_family_gguf_supported(void);
 /* Renames a GGUF tensor name ("blk.3.attn_q.weight") to the family's HF name
  * ("model.layers.3.self_attn.q_proj.weight", prefix included).  0, or -1 +
  * error when no role of the family has that GGUF name or hf is too small. */

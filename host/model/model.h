@@ -69,6 +69,7 @@ typedef struct {
     /* appended (absent: data NULL) */
     ll_weight q_norm, k_norm;               /* per-head RMSNorm of q and k before RoPE (qwen3) */
     ll_weight post_attn_norm, post_ffn_norm; /* sandwich norms on the branch outputs (gemma2) */
+    ll_weight q_norm_b, k_norm_b;           /* with cfg.norm LayerNorm: q/k norms are LayerNorms (phi qk_layernorm) */
 } ll_tf_layer;
 
 struct ll_model {

@@ -23,11 +23,11 @@ int run_check_opts(const ll_run_opts *o) {
     }
     /* measures (docs/measures.md) */
     if (o->measure < LL_MEASURE_PR || o->measure > LL_MEASURE_ONEHOT) { ll_set_error("run: unknown measure %d", o->measure); return 2; }
-    const int need_classes = o->measure != LL_MEASURE_PR, fuzz = o->measure == LL_MEASURE_FUZZINESS;
+    const int need_classes = o->measure != LL_MEASURE_PR, sepfuzz = o->measure == LL_MEASURE_FUZZINESS;
     if (o->folds && (o->folds < 2 || o->folds > LL_FOLDS_MAX)) { ll_set_error("--folds: %d, need 2..%d", o->folds, LL_FOLDS_MAX); return 2; }
     if (o->folds && need_classes) { ll_set_error("--folds: held-out PR is defined for --measure pr only"); return 2; }
     if (o->folds && o->ridge != 0) { ll_set_error("--folds: held-out PR uses the OLS probe (no --ridge)"); return 2; }
-    if (fuzz && o->ridge != 0) { ll_set_error("--ridge: not a parameter of --measure fuzziness"); return 2; }
+    if (sepfuzz && o->ridge != 0) { ll_set_error("--ridge: not a parameter of --measure fuzziness"); return 2; }
     /* layer stages (pipeline parallel): the ranks form a grid of replicas x
      * stages */
     const int nst = o->stages > 1 ? o->stages : 1, nranks = ll_dist_size(o->dist);

@@ -166,7 +166,7 @@ int ll_run_pipeline(const ll_run_opts *o, ll_run_result *r) {
     S.stage = rank % S.nst;
     S.replica = rank / S.nst;
     S.need_classes = o->measure != LL_MEASURE_PR;
-    S.fuzz = o->measure == LL_MEASURE_FUZZINESS;
+    S.sepfuzz = o->measure == LL_MEASURE_FUZZINESS;
     r->measure = o->measure;
     if (ll_backend_select(o->backend, o->compute, o->device, &S.bc) != 0) /* the same on every rank */
         return nranks > 1 ? ll_dist_agree(o->dist, 2) : 2;

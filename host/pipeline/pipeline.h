@@ -63,6 +63,9 @@ typedef struct {
     int folds;              /* held-out PR over this many folds of sequences (0: off) */
     uint64_t fold_seed;
     int embedding_entry;
+    /* labels for the figures, recorded in law.json's config (run_options.h) */
+    const char *series, *label; /* NULL: derived by the figures from the model name */
+    const char *weights;        /* "checkpoint" | "random" (NULL: random for synthetic, else checkpoint) */
     /* execution */
     const char *backend;    /* auto|cpu|cuda */
     int device;
@@ -82,6 +85,8 @@ typedef struct {
 /* The defaults of `layerlaw run`. */
 void ll_run_opts_default(ll_run_opts *o);
 
+/* A result of run (ll_run_pipeline) or fit (ll_fit_pipeline, pipeline/fit.h:
+ * no per-entry timings, no token counts). */
 typedef struct {
     int E, d;
     long N;                 /* examples */

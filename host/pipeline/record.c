@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/ll_util.h"
+#include "pipeline/run_options.h"
 #include "pipeline/run_state.h"
 #include "report/report.h"
 #include "report/run_json.h"
@@ -69,6 +70,7 @@ static cJSON *config_json(const ll_run_opts *o, const ll_backend_choice *bc, ll_
     cJSON_AddStringToObject(cfg, "compute", bc->bf16 ? "bf16" : "fp32");
     if (bc->gpu >= 0) cJSON_AddNumberToObject(cfg, "device", bc->gpu);
     cJSON_AddStringToObject(cfg, "backend_requested", o->backend ? o->backend : "auto");
+    ll_run_options_to_config(o, cfg); /* series, label, weights (the figures) */
     return cfg;
 }
 

@@ -34,7 +34,7 @@ static int ranks_totals(run_state *S) {
  * on the way) comes before the collectives. */
 static int choose_ranks(run_state *S, ll_solve_plan *p) {
     const ll_run_opts *o = S->o;
-    int on_dev = !S->fuzz && !S->folds && S->be->probe_devstats && S->be->probe_devstats(S->probe, &p->ds) == 0 &&
+    int on_dev = !S->sepfuzz && !S->folds && S->be->probe_devstats && S->be->probe_devstats(S->probe, &p->ds) == 0 &&
                  ll_dist_devstats_usable(S->dg, &p->ds),
         mixed = 0;
     if (!S->folds && !on_dev && download_stats(S) != 0) return -1; /* folds: already on the host */
@@ -51,7 +51,7 @@ static int choose_ranks(run_state *S, ll_solve_plan *p) {
     p->dist = S->dg;
     p->st = S->host_stats;
     if (S->folds) { p->how = LL_SOLVE_FOLDS; p->st = S->fold_st; p->folds = S->folds; }
-    else if (S->fuzz) p->how = LL_SOLVE_FUZZINESS;
+    else if (S->sepfuzz) p->how = LL_SOLVE_FUZZINESS;
     else if (on_dev) p->how = LL_SOLVE_DEVICE;
     else { p->how = LL_SOLVE_HOST; p->solver = ll_solve_with_backend; p->solver_ctx = S->be; }
     return 0;
@@ -71,7 +71,7 @@ static int choose(run_state *S, ll_solve_plan *p) {
         return 0;
     }
     if (S->nranks > 1) return choose_ranks(S, p);
-    if (S->fuzz) {
+    if (S->sepfuzz) {
         p->how = LL_SOLVE_FUZZINESS;
         if (download_stats(S) != 0) return -1;
         p->st = S->host_stats;

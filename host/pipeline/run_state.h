@@ -80,7 +80,7 @@ typedef struct {
     int64_t *seq_len;       /* [n_seq] */
     int *owner;             /* [n_seq]: the rank (in dg) of each sequence */
     /* measures */
-    int need_classes, fuzz;
+    int need_classes, sepfuzz; /* sepfuzz: --measure fuzziness (separation fuzziness) */
     ll_classmap shuf_ids;   /* --shuffle-vocab: the ids present, and where they go */
     int64_t *shuf_to;
     long *lcount;           /* label counts per vocabulary id */

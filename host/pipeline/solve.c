@@ -14,7 +14,7 @@ int ll_solve_with_backend(void *ctx, const ll_stats *st, double ridge, int threa
 /* Separation fuzziness of host statistics into res (pr = D, rss = tr Sw,
  * tss = tr Sb).  0 / -1. */
 static int fuzz_solve(const ll_stats *st, int threads, ll_probe_result *res) {
-    ll_fuzz_result *fz = ll_xcalloc((size_t)st->E, sizeof *fz);
+    ll_sepfuzz_result *fz = ll_xcalloc((size_t)st->E, sizeof *fz);
     int rc = ll_fuzziness_solve(st, threads, fz);
     if (rc == 0)
         for (int e = 0; e < st->E; e++) {

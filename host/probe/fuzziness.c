@@ -31,7 +31,7 @@ ll_target ll_measure_target(ll_measure m) { return m == LL_MEASURE_PR ? LL_TARGE
 
 #define FUZZ_EIG_RTOL 1e-12 /* as the PR solve: eigenvalues <= 1e-12·λmax are zero */
 
-static int fuzz_entry(const ll_stats *s, int e, ll_fuzz_result *r) {
+static int sepfuzz_entry(const ll_stats *s, int e, ll_sepfuzz_result *r) {
     const int d = s->d, K = s->K;
     const size_t dd = (size_t)d * d;
     const double n = s->n[e];
@@ -101,19 +101,19 @@ static int fuzz_entry(const ll_stats *s, int e, ll_fuzz_result *r) {
     return 0;
 }
 
-typedef struct { const ll_stats *s; ll_fuzz_result *out; } fuzz_job;
+typedef struct { const ll_stats *s; ll_sepfuzz_result *out; } sepfuzz_job;
 
 static int fuzz_one(void *ctx, int e) {
-    const fuzz_job *j = ctx;
-    return fuzz_entry(j->s, e, &j->out[e]);
+    const sepfuzz_job *j = ctx;
+    return sepfuzz_entry(j->s, e, &j->out[e]);
 }
 
-int ll_fuzziness_solve(const ll_stats *s, int threads, ll_fuzz_result *out) {
+int ll_fuzziness_solve(const ll_stats *s, int threads, ll_sepfuzz_result *out) {
     if (s->K <= 0 || !s->class_n) {
         ll_set_error("statistics: separation fuzziness needs per-class sums (one-hot statistics)");
         return -1;
     }
-    fuzz_job j = {s, out};
+    sepfuzz_job j = {s, out};
     return ll_parallel_for(s->E, threads, fuzz_one, &j);
 }
 

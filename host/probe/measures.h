@@ -34,13 +34,13 @@ typedef struct {
     double tr_sw, tr_sb; /* tr(Sw), tr(Sb) (each divided by N, as the authors) */
     int rank;            /* rank of Sb kept by the pseudo-inverse */
     double n;            /* examples */
-} ll_fuzz_result;
+} ll_sepfuzz_result;
 /* Every entry of s (target onehot: class_n/class_sum present); threads <= 0:
  * all cores.  pinv(Sb) keeps the eigenvalues above 1e-12·λmax (the PR
  * solve's threshold); when ones_null[e] the ones direction is projected out
  * of Sb and Sw first.  D = NaN for an entry with fewer than 2 examples or
  * Sb = 0.  0 or -1. */
-int ll_fuzziness_solve(const ll_stats *s, int threads, ll_fuzz_result *out);
+int ll_fuzziness_solve(const ll_stats *s, int threads, ll_sepfuzz_result *out);
 
 /* Class budget: with more than max_classes distinct classes, the
  * max_classes−1 most frequent (ties: smaller id first) keep their own class

@@ -18,7 +18,12 @@ typedef struct {
     char *path;       /* the law.json */
     char *label;      /* short model name for titles and legends */
     char *model_key;  /* model folder (run) or features file (fit) */
-    char *series;     /* model_key without its training-step part */
+    char *lineage;    /* model_key without its training-step part (the steps of one model) */
+    char *series;     /* the model's series (family): config.series (run --series), the sweep's
+                         series:, else the label without its size token ("pythia-70m" -> "pythia") */
+    char *measure;    /* config.measure: pr | fuzziness | onehot */
+    char *weights;    /* "random" (a synthetic shape, run --weights random) or "checkpoint" */
+    int made_up;      /* a top-level "synthetic" note: invented numbers (test fixtures) */
     char *model_type; /* "" when unknown */
     char *data;       /* data / tokens / labels file, base name */
     char *command;    /* "run" or "fit" */
@@ -30,8 +35,11 @@ typedef struct {
     long long step;   /* training step, -1 when unknown */
     int E;
     double *pr;       /* E */
-    double *fuzz;     /* E separation fuzziness (layers[].separation_fuzziness) or NULL */
-    int have_fit, first_entry;
+    double *sepfuzz;  /* E separation fuzziness (layers[].separation_fuzziness) or NULL */
+    double *ho_pr, *ho_sd; /* E held-out PR and its spread over folds (pr_heldout, pr_heldout_fold_sd) or NULL */
+    int folds;
+    double per_feature; /* examples per feature N/d */
+    int have_fit, first_entry, n_fit;
     double slope, intercept, r2, r, rho, overall;
     double n_examples, tokens_per_s;
     double *fwd_s, *cap_s; /* E, throughput.per_entry_{forward,capture}_s */
@@ -40,16 +48,38 @@ typedef struct {
     cJSON *root;      /* the whole law.json (config, provenance for the report) */
 } ll_run;
 
+/* One test of a `layerlaw bench -o json` file: per-entry forward and capture
+ * time (ms, mean and sample sd over the repetitions) and tokens/s. */
 typedef struct {
-    ll_run *runs;
+    char *path, *label, *series, *weights, *backend;
+    double n_params, threads;
+    int E, reps;
+    double *fwd_ms, *fwd_sd, *cap_ms, *cap_sd;
+    double tok_s, tok_s_sd;
+} ll_bench_entry;
+
+typedef struct {
+    ll_run *runs;     /* in ll_run_cmp order */
     int n;
+    ll_bench_entry *bench;
+    int nbench;
 } ll_runset;
 
-/* Reads one law.json.  -1 + ll_set_error when it is not one. */
+/* bounds on what is read: a result file's size and its number of layers */
+#define LL_PLOT_MAX_BYTES (1LL << 30)
+#define LL_PLOT_MAX_ENTRIES (1 << 22)
+
+/* Reads one law.json (a regular file of at most LL_PLOT_MAX_BYTES).  -1 +
+ * ll_set_error when it is not one. */
 int ll_run_load(const char *law_json, ll_run *r);
 void ll_run_free(ll_run *r);
-/* law.json files, or folders searched recursively for files named law.json
- * (sorted by path).  -1 when a path is missing or nothing was found. */
+/* The one order of runs in every figure and table: series, weights, size,
+ * step, label, path. */
+int ll_run_cmp(const ll_run *a, const ll_run *b);
+/* law.json files, bench JSON files (layerlaw bench -o json), or folders
+ * searched recursively for law.json and bench.json (symbolic links inside a
+ * folder are not followed; a file reached twice counts once).  -1 when a
+ * path is missing or nothing was found. */
 int ll_runset_load(ll_runset *rs, const char *const *paths, int npaths);
 void ll_runset_free(ll_runset *rs);
 
@@ -70,7 +100,7 @@ int ll_gnuplot_available(void);
 /* What ll_plot_figures made (for the reports) and skipped (notes). */
 typedef struct {
     char name[64];     /* file stem: NAME.png, NAME.svg, NAME.csv */
-    char title[256];
+    char title[400];
     char caption[1024];
 } ll_fig;
 typedef struct {
@@ -78,12 +108,20 @@ typedef struct {
     int n;
     char **notes; /* "steps: no model with results at 2 or more training steps" */
     int nnotes;
+    struct plt_pending *pending; /* files written under temporary names, not yet in place */
 } ll_figlist;
+/* Frees the list; pending files (not committed) are removed. */
 void ll_figlist_free(ll_figlist *fl);
+/* Puts every pending file in place (renames in one folder: after every file
+ * was written whole, so a full disk leaves the old set or none, never half). */
+int ll_plot_commit(ll_figlist *fl);
+/* Where outdir/name is now: its temporary name while pending. */
+const char *ll_plot_file_path(const ll_figlist *fl, const char *outdir, const char *name, char *buf, size_t cap);
 
-/* Draws the selected figure families into outdir (created).  Families
- * without data are skipped with a note.  0, or -1 + error (gnuplot missing
- * or failing included). */
+/* Draws the selected figure families into outdir (created), pending:
+ * ll_plot_commit puts them in place (after the report, when one is made).
+ * Families without data are skipped with a note.  0, or -1 + error (gnuplot
+ * missing or failing included). */
 int ll_plot_figures(const ll_runset *rs, const char *outdir, unsigned formats, unsigned figures,
                     ll_figlist *out);
 
@@ -93,8 +131,8 @@ int ll_plot_figures(const ll_runset *rs, const char *outdir, unsigned formats, u
 int ll_plot_run_figure(const char *outdir);
 
 /* report.html (self-contained: inline SVG) and report.md (figures referenced
- * as NAME.png beside it) in outdir, over the figures already drawn there
- * (host/report/html.c). */
-int ll_report_html(const ll_runset *rs, const ll_figlist *fl, const char *outdir);
-int ll_report_md(const ll_runset *rs, const ll_figlist *fl, const char *outdir);
+ * as NAME.png beside it) in outdir, over the figures of fl; pending with
+ * them until ll_plot_commit (host/report/html.c). */
+int ll_report_html(const ll_runset *rs, ll_figlist *fl, const char *outdir);
+int ll_report_md(const ll_runset *rs, ll_figlist *fl, const char *outdir);
 #endif

@@ -108,6 +108,8 @@ ll_store *ll_store_open_readonly(const char *path) {
     return s;
 }
 
+const char *const ll_store_journal_names[] = {"wal", "delete", NULL, NULL};
+
 ll_store *ll_store_open(const char *path, const char *journal) {
     if (journal && strcmp(journal, "wal") && strcmp(journal, "delete")) {
         ll_set_error("%s: unknown journal mode '%s' (wal|delete)", path, journal);

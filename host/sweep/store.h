@@ -29,6 +29,9 @@ typedef struct {
  * store on a network file system shared by several hosts, where WAL cannot
  * work).  The mode is set when the database is created and kept after. */
 ll_store *ll_store_open(const char *path, const char *journal);
+/* The journal values, NULL-terminated, then an empty alias list (cli/opts.h's
+ * LL_OPT_CHOICE form). */
+extern const char *const ll_store_journal_names[];
 void ll_store_close(ll_store *s);
 /* 1 done, 0 not, -1 error. */
 int ll_store_has(ll_store *s, const char *key);

@@ -9,6 +9,7 @@
 #include "capture/capture.h"
 #include "core/ll_util.h"
 #include "probe/probe.h"
+#include "pipeline/run_options.h"
 #include "report/provenance.h"
 
 /* ---- YAML -> cJSON ------------------------------------------------------ */
@@ -204,112 +205,63 @@ cJSON *ll_yaml_load(const char *path) {
 
 /* ---- the options a point resolves ---------------------------------------- */
 
-typedef enum { T_STR, T_INT, T_NUM, T_BOOL, T_INT_OR_NULL } opt_type;
-typedef struct {
-    const char *name;
-    opt_type type;
-    const char *def_s;
-    double def_n;   /* T_INT_OR_NULL: NAN = null */
-} opt_def;
-
-/* In the order of the canonical configuration.  The defaults are those of
- * `layerlaw run`. */
-static const opt_def OPTS[] = {
-    {"docs", T_INT_OR_NULL, NULL, NAN},     {"seed", T_INT, NULL, 0},
-    {"max_length", T_INT, NULL, 512},       {"batch_size", T_INT, NULL, 64},
-    {"batch_tokens", T_INT, NULL, 4096},    {"keep_order", T_BOOL, NULL, 0},
-    {"position", T_STR, "next", 0},         {"norm", T_STR, "initialized", 0},
-    {"norm_last", T_BOOL, NULL, 0},         {"fit_from", T_INT, NULL, 1},
-    {"ridge", T_NUM, NULL, 0},              {"shuffle_vocab", T_INT_OR_NULL, NULL, NAN},
-    {"embedding_entry", T_BOOL, NULL, 0},   {"measure", T_STR, "pr", 0},
-    {"backend", T_STR, "auto", 0},          {"device", T_INT, NULL, 0},
-    {"compute", T_STR, "auto", 0},          {"threads", T_INT, NULL, 0},
-};
-#define N_OPTS ((int)(sizeof OPTS / sizeof OPTS[0]))
-
-static const opt_def *find_opt(const char *name) {
-    for (int i = 0; i < N_OPTS; i++)
-        if (!strcmp(OPTS[i].name, name)) return &OPTS[i];
-    return NULL;
+/* The axes and options of a sweep are those of `layerlaw run`, from its one
+ * option table (pipeline/run_options.h): same names (with '_'), values,
+ * checks and defaults. */
+static const ll_run_option *find_opt(const char *name) {
+    const ll_run_option *d = ll_run_option_find(name);
+    return d && d->key && !strcmp(d->key, name) && (d->where & LL_RO_SWEEP) ? d : NULL;
 }
 
+/* the sweep option names, NULL-terminated (for the messages) */
+static const char *const *opt_list(void) {
+    static const char *names[128];
+    if (!names[0]) {
+        int n = 0;
+        for (int i = 0; i < ll_n_run_options && n < 127; i++)
+            if (ll_run_options[i].key && (ll_run_options[i].where & LL_RO_SWEEP)) names[n++] = ll_run_options[i].key;
+        names[n] = NULL;
+    }
+    return names;
+}
 static void opt_names(char *buf, size_t cap) {
     size_t k = 0;
     buf[0] = 0;
-    for (int i = 0; i < N_OPTS && k < cap; i++) k += (size_t)snprintf(buf + k, cap - k, "%s%s", i ? ", " : "", OPTS[i].name);
+    for (const char *const *n = opt_list(); *n && k < cap; n++) k += (size_t)snprintf(buf + k, cap - k, "%s%s", k ? ", " : "", *n);
+}
+/* " (did you mean 'x'?)" or "" */
+static const char *did_you_mean(char *buf, size_t cap, const char *word) {
+    const char *const *l = opt_list();
+    size_t n = 0;
+    while (l[n]) n++;
+    const char *m = ll_did_you_mean(word, l, n);
+    if (m) snprintf(buf, cap, "did you mean '%s'? ", m);
+    else buf[0] = 0;
+    return buf;
 }
 
-/* Checks one value of option `o`; returns a normalised copy or NULL + error. */
-static cJSON *check_value(const char *file, const opt_def *o, const cJSON *v) {
-    switch (o->type) {
-    case T_STR: {
-        if (!cJSON_IsString(v)) { ll_set_error("%s: %s: expected a string", file, o->name); return NULL; }
-        const char *s = v->valuestring;
-        if (!strcmp(o->name, "position")) {
-            ll_position p;
-            if (ll_position_parse(s, &p) != 0) { ll_set_error("%s: position: unknown value '%s' (next|current|previous|next-next)", file, s); return NULL; }
-            return cJSON_CreateString(ll_position_name(p));
-        }
-        if (!strcmp(o->name, "norm")) {
-            ll_norm nm;
-            if (!strcmp(s, "initialized") || !strcmp(s, "initialized-LN")) return cJSON_CreateString("initialized");
-            if (ll_norm_parse(s, &nm) != 0) { ll_set_error("%s: norm: unknown value '%s' (initialized|layernorm|rmsnorm|standardize|none)", file, s); return NULL; }
-            return cJSON_CreateString(ll_norm_name(nm));
-        }
-        if (!strcmp(o->name, "measure") && strcmp(s, "pr")) {
-            ll_set_error("%s: measure: '%s' is not available in this build (pr)", file, s);
-            return NULL;
-        }
-        /* backend and compute: the backend's own tables of values */
-        const char *const *names = !strcmp(o->name, "backend") ? ll_backend_names
-                                   : !strcmp(o->name, "compute") ? ll_compute_names : NULL;
-        if (names && !plain_is(s, names)) {
-            char list[128];
-            size_t k = 0;
-            list[0] = 0;
-            for (int i = 0; names[i] && k < sizeof list; i++) k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i ? "|" : "", names[i]);
-            ll_set_error("%s: %s: unknown value '%s' (%s)", file, o->name, s, list);
-            return NULL;
-        }
-        return cJSON_CreateString(s);
+/* the order of a point's configuration: the options every configuration
+ * holds (their canonical order), then the others in table order */
+static int config_order(const ll_run_option **ord) {
+    int n = 0;
+    for (int c = 1;; c++) {
+        int found = 0;
+        for (int i = 0; i < ll_n_run_options; i++)
+            if (ll_run_option_canon(&ll_run_options[i]) == c) { ord[n++] = &ll_run_options[i]; found = 1; }
+        if (!found) break;
     }
-    case T_BOOL:
-        if (!cJSON_IsBool(v)) { ll_set_error("%s: %s: expected true or false", file, o->name); return NULL; }
-        return cJSON_CreateBool(cJSON_IsTrue(v));
-    case T_INT_OR_NULL:
-        if (cJSON_IsNull(v)) return cJSON_CreateNull();
-        /* fall through */
-    case T_INT:
-        if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 || v->valuedouble > 9.007199254740992e15) {
-            ll_set_error("%s: %s: expected a whole number >= 0%s", file, o->name, o->type == T_INT_OR_NULL ? " or null" : "");
-            return NULL;
-        }
-        if (!strcmp(o->name, "docs") && v->valuedouble == 0) return cJSON_CreateNull(); /* 0: all documents */
-        if ((!strcmp(o->name, "batch_size") || !strcmp(o->name, "batch_tokens")) && v->valuedouble < 1) {
-            ll_set_error("%s: %s: must be at least 1", file, o->name);
-            return NULL;
-        }
-        return cJSON_CreateNumber(v->valuedouble);
-    case T_NUM:
-        if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0)) { ll_set_error("%s: %s: expected a number >= 0", file, o->name); return NULL; }
-        return cJSON_CreateNumber(v->valuedouble);
-    }
-    return NULL;
-}
-
-static cJSON *default_value(const opt_def *o) {
-    switch (o->type) {
-    case T_STR: return cJSON_CreateString(o->def_s);
-    case T_BOOL: return cJSON_CreateBool(o->def_n != 0);
-    case T_INT_OR_NULL: return isnan(o->def_n) ? cJSON_CreateNull() : cJSON_CreateNumber(o->def_n);
-    default: return cJSON_CreateNumber(o->def_n);
-    }
+    for (int i = 0; i < ll_n_run_options; i++)
+        if (ll_run_options[i].key && (ll_run_options[i].where & LL_RO_SWEEP) && !ll_run_option_canon(&ll_run_options[i]))
+            ord[n++] = &ll_run_options[i];
+    return n;
 }
 
 /* ---- models and data ------------------------------------------------------ */
 
 typedef struct {
     char *name, *path, *kind;
+    char *series;    /* series: (figures), or NULL */
+    cJSON *weights;  /* weights: random|checkpoint (checked), or NULL */
     cJSON *own_data; /* a model's own data entry (object) or NULL */
 } model_ent;
 
@@ -394,29 +346,42 @@ static const char *model_kind(const char *path) {
 
 /* Appends the model entries of one item of `models:` (revisions expanded). */
 static int parse_model(const char *file, const cJSON *it, model_ent **ms, int *n, int *cap) {
-    const char *path = NULL, *name = NULL, *kind = NULL;
+    const char *path = NULL, *name = NULL, *kind = NULL, *series = NULL;
+    const cJSON *we_raw = NULL;
+    cJSON *weights = NULL;
     const cJSON *revs = NULL, *own = NULL;
     if (cJSON_IsString(it)) {
         path = it->valuestring;
     } else if (cJSON_IsObject(it)) {
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(it, "path"), *s = cJSON_GetObjectItemCaseSensitive(it, "synthetic"),
-                    *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
-        if (!!p == !!s || !cJSON_IsString(p ? p : s)) {
-            ll_set_error("%s: models: each entry needs exactly one of path (a folder or .gguf) and synthetic (a shape file), as a string", file);
+                    *nm = cJSON_GetObjectItemCaseSensitive(it, "name"), *hb = cJSON_GetObjectItemCaseSensitive(it, "hub");
+        if (!!p + !!s + !!hb != 1 || !cJSON_IsString(p ? p : s ? s : hb)) {
+            ll_set_error("%s: models: each entry needs exactly one of path (a folder or .gguf), synthetic (a shape file) and hub (ORG/NAME), as a string", file);
             return -1;
         }
         for (const cJSON *c = it->child; c; c = c->next) {
-            static const char *const known[] = {"path", "synthetic", "name", "revisions", "tokens", "data",
-                                                "tokenizer", "split", "text_field", NULL};
+            static const char *const known[] = {"path", "synthetic", "hub", "name", "series", "weights", "revisions", "tokens",
+                                                "data", "tokenizer", "split", "text_field", "comment", NULL};
             if (!plain_is(c->string, known)) {
-                ll_set_error("%s: models: unknown key '%s' (path, synthetic, name, revisions, tokens, data, tokenizer, split, text_field)", file, c->string);
+                const char *m = ll_did_you_mean(c->string, known, sizeof known / sizeof known[0] - 1);
+                char dym[96] = "";
+                if (m) snprintf(dym, sizeof dym, "did you mean '%s'? ", m);
+                ll_set_error("%s: models: unknown key '%s' (%spath, synthetic, hub, name, series, weights, revisions, tokens, data, tokenizer, split, text_field, comment)", file, c->string, dym);
                 return -1;
             }
         }
         if (nm && !cJSON_IsString(nm)) { ll_set_error("%s: models: name must be a string", file); return -1; }
-        path = (p ? p : s)->valuestring;
+        const cJSON *se = cJSON_GetObjectItemCaseSensitive(it, "series");
+        if (se && !cJSON_IsString(se)) { ll_set_error("%s: models: series must be a string", file); return -1; }
+        series = se ? se->valuestring : NULL;
+        we_raw = cJSON_GetObjectItemCaseSensitive(it, "weights");
+        path = (p ? p : s ? s : hb)->valuestring;
         name = nm ? nm->valuestring : NULL;
-        kind = s ? "synthetic" : NULL;
+        kind = s ? "synthetic" : hb ? "hub" : NULL;
+        if (hb && (strchr(path, '@') || !strchr(path, '/'))) {
+            ll_set_error("%s: models: hub: '%s': ORG/NAME (or ORG/NAME/FILE.gguf), the revision under revisions:", file, path);
+            return -1;
+        }
         revs = cJSON_GetObjectItemCaseSensitive(it, "revisions");
         if (revs && (!cJSON_IsArray(revs) || cJSON_GetArraySize(revs) == 0)) {
             ll_set_error("%s: models: revisions must be a non-empty list", file);
@@ -427,6 +392,7 @@ static int parse_model(const char *file, const cJSON *it, model_ent **ms, int *n
         ll_set_error("%s: models: each entry is a path or an object", file);
         return -1;
     }
+    if (we_raw && !(weights = ll_run_option_check(ll_run_option_find("weights"), we_raw, file))) return -1;
     int nrev = revs ? cJSON_GetArraySize(revs) : 1;
     for (int r = 0; r < nrev; r++) {
         char *full, *nm;
@@ -435,15 +401,15 @@ static int parse_model(const char *file, const cJSON *it, model_ent **ms, int *n
             char rs[128];
             if (cJSON_IsString(rv)) snprintf(rs, sizeof rs, "%s", rv->valuestring);
             else if (cJSON_IsNumber(rv)) snprintf(rs, sizeof rs, "%.0f", rv->valuedouble);
-            else { ll_set_error("%s: models: a revision must be a string or a number", file); return -1; }
-            const char *ph = strstr(path, "{rev}");
+            else { ll_set_error("%s: models: a revision must be a string or a number", file); cJSON_Delete(weights); return -1; }
+            const char *ph = kind && !strcmp(kind, "hub") ? NULL : strstr(path, "{rev}");
             size_t len = strlen(path) + strlen(rs) + 2;
             char *tmp = ll_xmalloc(len);
             if (ph) snprintf(tmp, len, "%.*s%s%s", (int)(ph - path), path, rs, ph + 5);
-            else snprintf(tmp, len, "%s/%s", path, rs);
-            full = expand_home(tmp);
+            else snprintf(tmp, len, kind && !strcmp(kind, "hub") ? "%s@%s" : "%s/%s", path, rs);
+            full = kind && !strcmp(kind, "hub") ? ll_xstrdup(tmp) : expand_home(tmp);
             free(tmp);
-            char *b = name ? ll_xstrdup(name) : base_name(ph ? path : full);
+            char *b = name ? ll_xstrdup(name) : base_name(ph || !strcmp(kind ? kind : "", "hub") ? path : full);
             if (ph && !name) { /* "pythia-160m/{rev}": the folder above */
                 free(b);
                 char *up = ll_xstrdup(path);
@@ -456,7 +422,7 @@ static int parse_model(const char *file, const cJSON *it, model_ent **ms, int *n
             snprintf(nm, nl, "%s@%s", b, rs);
             free(b);
         } else {
-            full = expand_home(path);
+            full = kind && !strcmp(kind, "hub") ? ll_xstrdup(path) : expand_home(path);
             nm = name ? ll_xstrdup(name) : base_name(full);
         }
         if (kind && !strcmp(kind, "synthetic")) {
@@ -480,14 +446,21 @@ static int parse_model(const char *file, const cJSON *it, model_ent **ms, int *n
         m->path = full;
         m->name = nm;
         m->kind = ll_xstrdup(kind ? kind : model_kind(full));
+        m->series = series ? ll_xstrdup(series) : NULL;
+        m->weights = weights ? cJSON_Duplicate(weights, 1) : NULL;
         m->own_data = own ? cJSON_Duplicate(own, 1) : NULL;
         if (m->own_data) { /* keep only the data keys */
             cJSON_DeleteItemFromObjectCaseSensitive(m->own_data, "path");
             cJSON_DeleteItemFromObjectCaseSensitive(m->own_data, "synthetic");
+            cJSON_DeleteItemFromObjectCaseSensitive(m->own_data, "hub");
+            cJSON_DeleteItemFromObjectCaseSensitive(m->own_data, "comment");
             cJSON_DeleteItemFromObjectCaseSensitive(m->own_data, "revisions");
             cJSON_DeleteItemFromObjectCaseSensitive(m->own_data, "name");
+            cJSON_DeleteItemFromObjectCaseSensitive(m->own_data, "series");
+            cJSON_DeleteItemFromObjectCaseSensitive(m->own_data, "weights");
         }
     }
+    cJSON_Delete(weights);
     return 0;
 }
 
@@ -500,6 +473,7 @@ void ll_sweep_free(ll_sweep *s) {
         free(p->model_name);
         free(p->model_path);
         free(p->model_kind);
+        free(p->series);
         free(p->data_name);
         cJSON_Delete(p->axes);
         cJSON_Delete(p->config);
@@ -533,7 +507,7 @@ typedef struct {
     cJSON *fixed;           /* option -> normalised value */
     cJSON ***axv;           /* per axis: its normalised values (owned), indexable */
     int *axn;               /* per axis: number of values */
-    const opt_def **axo;
+    const ll_run_option **axo;
     int nax;
 } sweep_build;
 
@@ -547,7 +521,10 @@ static long max_points(void) {
 #define MAX_POINTS max_points()
 
 static void build_free(sweep_build *b) {
-    for (int i = 0; i < b->nm; i++) { free(b->ms[i].name); free(b->ms[i].path); free(b->ms[i].kind); cJSON_Delete(b->ms[i].own_data); }
+    for (int i = 0; i < b->nm; i++) {
+        free(b->ms[i].name); free(b->ms[i].path); free(b->ms[i].kind); free(b->ms[i].series);
+        cJSON_Delete(b->ms[i].weights); cJSON_Delete(b->ms[i].own_data);
+    }
     free(b->ms);
     for (int i = 0; i < b->nd; i++) data_free(&b->ds[i]);
     free(b->ds);
@@ -623,14 +600,14 @@ static int load_data(sweep_build *b, const cJSON *root) {
 /* One axis: its values checked and normalised, none twice. */
 static int load_axis(sweep_build *b, int a, const cJSON *c) {
     const char *path = b->path;
-    const opt_def *o = b->axo[a];
+    const ll_run_option *o = b->axo[a];
     int n = cJSON_IsArray(c) ? cJSON_GetArraySize(c) : 1;
-    if (n == 0) { ll_set_error("%s: axes: '%s' has no values", path, o->name); return -1; }
-    if (n > MAX_POINTS) { ll_set_error("%s: axes: '%s' has %d values: more than %ld", path, o->name, n, MAX_POINTS); return -1; }
+    if (n == 0) { ll_set_error("%s: axes: '%s' has no values", path, o->key); return -1; }
+    if (n > MAX_POINTS) { ll_set_error("%s: axes: '%s' has %d values: more than %ld", path, o->key, n, MAX_POINTS); return -1; }
     b->axv[a] = ll_xcalloc((size_t)n, sizeof(cJSON *));
     const cJSON *it = cJSON_IsArray(c) ? c->child : c;
     for (int k = 0; k < n; k++, it = it->next) {
-        if (!(b->axv[a][k] = check_value(path, o, it))) return -1;
+        if (!(b->axv[a][k] = ll_run_option_check(o, it, path))) return -1;
         b->axn[a] = k + 1;
     }
     char **txt = ll_xmalloc(sizeof *txt * (size_t)n);
@@ -638,7 +615,7 @@ static int load_axis(sweep_build *b, int a, const cJSON *c) {
     int e, d = first_duplicate((const char *const *)txt, n, &e);
     for (int k = 0; k < n; k++) free(txt[k]);
     free(txt);
-    if (d >= 0) { ll_set_error("%s: axes: '%s' lists a value twice", path, o->name); return -1; }
+    if (d >= 0) { ll_set_error("%s: axes: '%s' lists a value twice", path, o->key); return -1; }
     return 0;
 }
 
@@ -653,21 +630,22 @@ static int load_options_axes(sweep_build *b, const cJSON *root) {
     }
     char names[512];
     opt_names(names, sizeof names);
+    char dym[96];
     for (const cJSON *c = opts ? opts->child : NULL; c; c = c->next) {
-        const opt_def *o = find_opt(c->string);
-        if (!o) { ll_set_error("%s: options: unknown option '%s' (%s)", path, c->string, names); return -1; }
-        cJSON *v = check_value(path, o, c);
+        const ll_run_option *o = find_opt(c->string);
+        if (!o) { ll_set_error("%s: options: unknown option '%s' (%s%s)", path, c->string, did_you_mean(dym, sizeof dym, c->string), names); return -1; }
+        cJSON *v = ll_run_option_check(o, c, path);
         if (!v) return -1;
-        cJSON_AddItemToObject(b->fixed, o->name, v);
+        cJSON_AddItemToObject(b->fixed, o->key, v);
     }
     int nax = axes ? cJSON_GetArraySize(axes) : 0;
     b->axv = ll_xcalloc((size_t)nax + 1, sizeof *b->axv);
     b->axn = ll_xcalloc((size_t)nax + 1, sizeof *b->axn);
     b->axo = ll_xcalloc((size_t)nax + 1, sizeof *b->axo);
     for (const cJSON *c = axes ? axes->child : NULL; c; c = c->next) {
-        const opt_def *o = find_opt(c->string);
-        if (!o) { ll_set_error("%s: axes: unknown axis '%s' (%s)", path, c->string, names); return -1; }
-        if (cJSON_GetObjectItemCaseSensitive(b->fixed, o->name)) { ll_set_error("%s: '%s' is both an option and an axis", path, o->name); return -1; }
+        const ll_run_option *o = find_opt(c->string);
+        if (!o) { ll_set_error("%s: axes: unknown axis '%s' (%s%s)", path, c->string, did_you_mean(dym, sizeof dym, c->string), names); return -1; }
+        if (cJSON_GetObjectItemCaseSensitive(b->fixed, o->key)) { ll_set_error("%s: '%s' is both an option and an axis", path, o->key); return -1; }
         b->axo[b->nax] = o;
         b->nax++;
         if (load_axis(b, b->nax - 1, c)) return -1;
@@ -702,15 +680,30 @@ static cJSON *point_config(const sweep_build *b, const ll_sweep *s, const model_
     cJSON_AddStringToObject(cfg, "model", m->path);
     cJSON_AddStringToObject(cfg, "model_kind", m->kind);
     for (const cJSON *f = d->fields->child; f; f = f->next) cJSON_AddItemToObject(cfg, f->string, cJSON_Duplicate(f, 1));
-    for (int k = 0; k < N_OPTS; k++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(b->fixed, OPTS[k].name);
+    const ll_run_option *ord[128];
+    const int nord = config_order(ord);
+    for (int k = 0; k < nord; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(b->fixed, ord[k]->key);
         for (int a = 0; a < b->nax; a++)
-            if (b->axo[a] == &OPTS[k]) v = b->axv[a][idx[a]];
-        cJSON_AddItemToObject(cfg, OPTS[k].name, v ? cJSON_Duplicate(v, 1) : default_value(&OPTS[k]));
+            if (b->axo[a] == ord[k]) v = b->axv[a][idx[a]];
+        /* a model entry's weights: (random / checkpoint) */
+        if (!v && m->weights && !strcmp(ord[k]->key, "weights")) v = m->weights;
+        if (v) cJSON_AddItemToObject(cfg, ord[k]->key, cJSON_Duplicate(v, 1));
+        else if (ll_run_option_canon(ord[k])) cJSON_AddItemToObject(cfg, ord[k]->key, ll_run_option_default(ord[k]));
     }
     const int data_axis = s->n_axes > b->nax;
     if (data_axis) cJSON_AddStringToObject(axes, "data", d->name);
-    for (int a = 0; a < b->nax; a++) cJSON_AddItemToObject(axes, b->axo[a]->name, cJSON_Duplicate(b->axv[a][idx[a]], 1));
+    for (int a = 0; a < b->nax; a++) cJSON_AddItemToObject(axes, b->axo[a]->key, cJSON_Duplicate(b->axv[a][idx[a]], 1));
+    /* held-out PR is defined for PR only (run refuses --folds with another
+     * measure): folds and fold_seed apply to the points that measure pr, so
+     * that measure: [pr, fuzziness, onehot] and folds: 5 sweep together */
+    const cJSON *mz = cJSON_GetObjectItemCaseSensitive(cfg, "measure");
+    if (cJSON_IsString(mz) && strcmp(mz->valuestring, "pr")) {
+        cJSON_DeleteItemFromObjectCaseSensitive(cfg, "folds");
+        cJSON_DeleteItemFromObjectCaseSensitive(cfg, "fold_seed");
+        if (cJSON_GetObjectItemCaseSensitive(axes, "folds")) cJSON_ReplaceItemInObjectCaseSensitive(axes, "folds", cJSON_CreateNull());
+        if (cJSON_GetObjectItemCaseSensitive(axes, "fold_seed")) cJSON_ReplaceItemInObjectCaseSensitive(axes, "fold_seed", cJSON_CreateNull());
+    }
     return cfg;
 }
 
@@ -728,6 +721,7 @@ static int expand_model_data(const sweep_build *b, ll_sweep *s, const model_ent 
         p->model_name = ll_xstrdup(m->name);
         p->model_path = ll_xstrdup(m->path);
         p->model_kind = ll_xstrdup(m->kind);
+        p->series = m->series ? ll_xstrdup(m->series) : NULL;
         p->data_name = ll_xstrdup(d->name);
         p->axes = cJSON_CreateObject();
         p->config = point_config(b, s, m, d, idx, p->axes);
@@ -758,7 +752,7 @@ static int expand_points(const sweep_build *b, ll_sweep *s) {
     s->n_axes = b->nax + data_axis;
     s->axis_names = ll_xcalloc((size_t)s->n_axes + 1, sizeof(char *));
     if (data_axis) s->axis_names[0] = ll_xstrdup("data");
-    for (int a = 0; a < b->nax; a++) s->axis_names[a + data_axis] = ll_xstrdup(b->axo[a]->name);
+    for (int a = 0; a < b->nax; a++) s->axis_names[a + data_axis] = ll_xstrdup(b->axo[a]->key);
     s->points = ll_xcalloc((size_t)total + 1, sizeof *s->points);
     int *idx = ll_xcalloc((size_t)b->nax + 1, sizeof(int));
     int rc = 0;

@@ -30,6 +30,7 @@ typedef struct {
     char *model_name;    /* label (default: the path's last component) */
     char *model_path;    /* as written, ~ expanded; for synthetic the shape's config.json */
     char *model_kind;    /* "dir" | "gguf" | "synthetic" */
+    char *series;        /* the model entry's series: (figures), or NULL */
     char *data_name;
     cJSON *axes;         /* {axis: value} for every axis of the sweep (data too when it varies) */
     cJSON *config;       /* the resolved configuration (what the key hashes) */

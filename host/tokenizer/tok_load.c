@@ -625,7 +625,7 @@ ll_tokenizer *ll_tokenizer_load(const char *path_or_dir) {
     if (stat(path_or_dir, &st) == 0 && S_ISDIR(st.st_mode)) path = ll_path_join(buf, sizeof buf, path_or_dir, "tokenizer.json");
     size_t len;
     char *js;
-    if (ll_is_gguf_path(path)) { /* a GGUF model: the tokenizer its metadata describes (host/io/gguf_meta.c) */
+    if (ll_is_gguf_path(path)) { /* a GGUF model: the tokenizer its metadata describes (host/tokenizer/tok_gguf.c) */
         ll_gguf g;
         if (ll_gguf_open(&g, path)) return NULL;
         js = ll_gguf_tokenizer_json(&g);

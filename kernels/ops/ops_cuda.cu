@@ -16,22 +16,7 @@
  * as the CPU backend does. */
 #include "ops/ops_internal.cuh"
 
-<<<<<<< HEAD
-typedef struct {
-    ll_cuda_ctx *c;
-    ll_dtype compute;
-    int attn_tc; /* bf16 tensor-core attention (compute BF16, hd 64/128); default on, env LAYERLAW_CUDA_ATTN_TC=0: off */
-    int sscan_serial; /* env LAYERLAW_CUDA_SSCAN_SERIAL=1: the serial conv1d and unstaged selective-scan kernels (comparison) */
-    int failed;
-    char err[1024];
-    void *scratch;
-    size_t scratch_bytes;
-} opsctx;
-
-static void record(opsctx *x) {
-=======
 void ops_record(opsctx *x) {
->>>>>>> house-split
     if (!x->failed) {
         x->failed = 1;
         snprintf(x->err, sizeof x->err, "%s", ll_last_error());

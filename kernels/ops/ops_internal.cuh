@@ -17,8 +17,8 @@
 typedef struct {
     ll_cuda_ctx *c;
     ll_dtype compute;
-    int attn_tc; /* bf16 tensor-core attention (compute BF16, hd 64/128); default on, env LL_CUDA_ATTN_TC=0: off */
-    int sscan_serial; /* env LL_CUDA_SSCAN_SERIAL=1: the serial conv1d and unstaged selective-scan kernels (comparison) */
+    int attn_tc; /* bf16 tensor-core attention (compute BF16, hd 64/128); default on, env LAYERLAW_CUDA_ATTN_TC=0: off */
+    int sscan_serial; /* env LAYERLAW_CUDA_SSCAN_SERIAL=1: the serial conv1d and unstaged selective-scan kernels (comparison) */
     int failed;
     char err[1024];
     void *scratch;

@@ -1,7 +1,7 @@
 /* libFuzzer: a GGUF file (header, metadata of every type, tensor infos,
  * aligned data).  Every accepted file is also turned into a tensor store
  * (dequantisation, the llama q/k permutation), an HF config and, when it has
- * one, a tokenizer.  Seeds: tests/fuzz/corpus/gguf (tools/make_gguf_fixtures.py). */
+ * one, a tokenizer.  Seeds: tests/fuzz/corpus/fuzz_gguf (tools/make_gguf_fixtures.py). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Op-by-op parity: the CUDA op table (kernels/ops/ops_cuda.cu) against the CPU
+/* Op-by-op parity: the CUDA op table (kernels/ops/) against the CPU
  * table (host/ops/cpu_dense.c, host/ops/cpu_recurrent.c) on the same random inputs, several
  * shapes each, odd ones included.  NMSE = Σ(gpu−cpu)²/Σcpu² with a per-op
  * tolerance (test-backend-ops style).  Every device buffer has a guard of
