@@ -144,14 +144,14 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/liblayerlaw.a
 
 # The library as a shared object for the Python package (pyproject.toml, python/):
 # `make shared` builds $(BUILD)/liblayerlaw.so from position-independent objects
-# in their own folder ($(BUILD)/pic), with the same flags (CUDA when nvcc is
+# in their own folder ($(BUILD)/pylib), with the same flags (CUDA when nvcc is
 # found; CUDA=0 without; the CUDA objects are $(BUILD)'s own, already
 # position-independent).  The command line (host/cli) is inside too, for
 # `python -m layerlaw` and layerlaw.run().
 .PHONY: shared
 shared:
-	$(MAKE) BUILD=$(BUILD)/pic PIC=1 CUDA=$(CUDA) CU_BUILD=$(BUILD) $(BUILD)/pic/liblayerlaw.so
-	cp -f $(BUILD)/pic/liblayerlaw.so $(BUILD)/liblayerlaw.so.tmp && mv -f $(BUILD)/liblayerlaw.so.tmp $(BUILD)/liblayerlaw.so
+	$(MAKE) BUILD=$(BUILD)/pylib PIC=1 CUDA=$(CUDA) CU_BUILD=$(BUILD) $(BUILD)/pylib/liblayerlaw.so
+	cp -f $(BUILD)/pylib/liblayerlaw.so $(BUILD)/liblayerlaw.so.tmp && mv -f $(BUILD)/liblayerlaw.so.tmp $(BUILD)/liblayerlaw.so
 ifeq ($(PIC),1)
   CFLAGS += -fPIC
 endif

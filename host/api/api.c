@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include "backend/backend.h"
 #include "backend/backend_info.h"
 #include "core/ll_util.h"
 #include "probe/probe.h"
@@ -26,6 +27,11 @@ struct ll_api_stats {
     long count;     /* examples added */
     double **blk;   /* [E][batch*d], allocated at the first add */
     double *ylab;   /* [batch] */
+    /* device statistics (ll_api_stats_add_device): the CUDA backend's probe */
+    ll_backend *dev_b;
+    ll_capture *dev_c;
+    int dev_device;
+    int32_t *dev_tok; /* [batch] */
 };
 
 /* ---- warnings: kept until the binding takes them ---- */
@@ -92,6 +98,9 @@ void ll_api_stats_free(ll_api_stats *s) {
         for (int e = 0; e < s->E; e++) free(s->blk[e]);
     free(s->blk);
     free(s->ylab);
+    if (s->dev_c) s->dev_b->probe_free(s->dev_c);
+    if (s->dev_b) ll_backend_close(s->dev_b);
+    free(s->dev_tok);
     ll_stats_free(s->st);
     free(s);
 }
@@ -168,11 +177,17 @@ int ll_api_stats_add(ll_api_stats *s, int dtype, const void *const *base, const 
             return -1;
         }
     }
+    int saved = openblas_get_num_threads();
+    openblas_set_num_threads(1);
     for (long i0 = 0; i0 < n;) {
         long m = LL_MIN(s->batch - s->pending, n - i0);
         const long p = s->pending;
+        const int full = p + m == s->batch;
+        for (long i = 0; i < m; i++) s->ylab[p + i] = (double)labels[i0 + i];
+        /* each entry's rows converted into its block and, when the block is
+         * full, normalised and folded by the same thread (fit's loop body) */
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-        for (int e = 0; e < E; e++)
+        for (int e = 0; e < E; e++) {
             for (long i = 0; i < m; i++) {
                 const char *row = (const char *)base[e] + (size_t)(i0 + i) * (size_t)row_stride[e] * es;
                 double *dst = s->blk[e] + (size_t)(p + i) * d;
@@ -185,15 +200,17 @@ int ll_api_stats_add(ll_api_stats *s, int dtype, const void *const *base, const 
                     for (int j = 0; j < d; j++) dst[j] = elem(dtype, row, (size_t)j);
                 }
             }
-        for (long i = 0; i < m; i++) s->ylab[p + i] = (double)labels[i0 + i];
-        s->pending += m;
+            if (full) {
+                int apply = e < E - 1 || s->norm_last;
+                ll_normalize_rows(s->blk[e], s->batch, d, apply ? s->norm : LL_NORM_NONE, s->eps);
+                ll_stats_add(s->st, e, s->blk[e], s->ylab, s->batch);
+            }
+        }
+        s->pending = full ? 0 : p + m;
         s->count += m;
         i0 += m;
-        if (s->pending == s->batch) {
-            fold_block(s, s->st, s->blk, s->ylab, s->batch);
-            s->pending = 0;
-        }
     }
+    openblas_set_num_threads(saved);
     return 0;
 }
 
@@ -222,7 +239,62 @@ static ll_stats *folded_copy(const ll_api_stats *s) {
         free(tmp);
         if (fail) { ll_stats_free(c); ll_set_error("statistics: out of memory copying the block in progress"); return NULL; }
     }
+    if (s->dev_c) { /* the device statistics, downloaded and merged */
+        ll_stats *h = ll_stats_new(s->E, s->d, LL_TARGET_ID, 0);
+        if (!h) { ll_stats_free(c); return NULL; }
+        int rc = s->dev_b->probe_get_stats(s->dev_c, h);
+        if (rc == 0) rc = ll_stats_merge(c, h);
+        ll_stats_free(h);
+        if (rc != 0) { ll_stats_free(c); return NULL; }
+    }
     return c;
+}
+
+int ll_api_stats_add_device(ll_api_stats *s, int device, const void *const *base, const int64_t *labels, long n) {
+    enter();
+    if (!s || !base || (n > 0 && !labels) || n < 0) { ll_set_error("statistics: bad arguments to add"); return -1; }
+    if (n == 0) return 0;
+    for (long i = 0; i < n; i++)
+        if (labels[i] < 0 || labels[i] > INT32_MAX) {
+            ll_set_error("labels: token id %lld of example %ld outside 0..2147483647 (the device statistics)",
+                         (long long)labels[i], i);
+            return -2;
+        }
+    if (!s->dev_c) {
+        ll_backend_choice ch;
+        if (ll_backend_select("cuda", "fp32", device, &ch) != 0) return -1;
+        ll_backend *b = ll_backend_open(&ch, s->threads);
+        if (!b) return -1;
+        ll_probe_opts o;
+        memset(&o, 0, sizeof o);
+        o.E = s->E; o.d = s->d; o.target = LL_TARGET_ID; o.K = 0; o.max_rows = s->batch;
+        /* one "sequence" of n rows whose token at j is example j's label: position current */
+        o.pos = LL_POS_CURRENT; o.norm = s->norm; o.eps = s->eps; o.norm_last = s->norm_last;
+        ll_capture *c = b->probe_new(b, &o);
+        if (!c) { ll_backend_close(b); return -1; }
+        if (!c->on_entry_device) {
+            b->probe_free(c);
+            ll_backend_close(b);
+            ll_set_error("statistics: the backend has no device statistics");
+            return -1;
+        }
+        s->dev_b = b; s->dev_c = c; s->dev_device = device;
+        s->dev_tok = ll_xmalloc((size_t)s->batch * sizeof(int32_t));
+    } else if (device != s->dev_device) {
+        ll_set_error("statistics: features on CUDA device %d, the statistics are on device %d", device, s->dev_device);
+        return -2;
+    }
+    for (long i0 = 0; i0 < n; i0 += s->batch) {
+        int m = (int)LL_MIN(s->batch, n - i0);
+        for (int i = 0; i < m; i++) s->dev_tok[i] = (int32_t)labels[i0 + i];
+        int len = m;
+        for (int e = 0; e < s->E; e++) /* every entry of a batch, in order (the sink waits at the last) */
+            if (s->dev_c->on_entry_device(s->dev_c, e, (const float *)base[e] + (size_t)i0 * s->d, s->dev_tok, &len, 1, m,
+                                          s->d) != 0)
+                return -1;
+        s->count += m;
+    }
+    return 0;
 }
 
 int ll_api_stats_merge(ll_api_stats *dst, const ll_api_stats *src) {

@@ -42,6 +42,15 @@ enum { LL_API_F32 = 0, LL_API_F64 = 1, LL_API_F16 = 2, LL_API_BF16 = 3 };
  * value (NaN or Inf)", I counted from the first example of this call). */
 int ll_api_stats_add(ll_api_stats *s, int dtype, const void *const *base, const int64_t *row_stride,
                      const int64_t *labels, long n);
+/* n examples in DEVICE memory of CUDA device `device` (a backend built with
+ * CUDA): base[e] the (n, d) row-major float32 rows of entry e, labels[n] in
+ * host memory.  They are normalised and folded by the CUDA backend's
+ * statistics (kernels/probe/, in blocks of at most batch_rows), which are
+ * downloaded and merged into the host statistics at solve / merge / pack
+ * (so the result equals the CPU statistics to float64 rounding, not bit for
+ * bit).  Returns when the device has finished reading base.  -1 + error
+ * when the library has no CUDA backend or no device. */
+int ll_api_stats_add_device(ll_api_stats *s, int device, const void *const *base, const int64_t *labels, long n);
 long ll_api_stats_count(const ll_api_stats *s);
 /* dst ⊕= src: both blocks in progress are folded first (src's into a copy),
  * then the statistics merged (Chan et al.; same E, d and norm settings). */

@@ -37,11 +37,42 @@ def _candidates():
     yield root / os.environ.get("LAYERLAW_BUILD", "build") / "liblayerlaw.so"
 
 
+def _torch_first(p):
+    """A library built with the CUDA backend needs libcublas, libcusolver and
+    (with MPI) libnccl; once loaded from the CUDA toolkit, those would serve
+    PyTorch too (the dynamic linker matches shared libraries by name), older
+    than the ones torch ships: torch then fails to import (measured: undefined
+    symbol ncclCommResume).  So where torch is installed and not yet imported,
+    it is imported first: its CUDA libraries then serve both (newer, backward
+    compatible)."""
+    import importlib.util
+    import sys
+    if "torch" in sys.modules or importlib.util.find_spec("torch") is None:
+        return
+    try:
+        with open(p, "rb") as f:
+            needs_cuda = b"libcublas.so" in f.read()
+    except OSError:
+        return
+    if needs_cuda:
+        try:
+            import torch  # noqa: F401
+        except Exception:  # noqa: BLE001 - a broken torch: the library loads alone
+            pass
+
+
 def _load():
+    # libgomp reads its settings when it is loaded (with the library, here): its
+    # default spin at every barrier costs milliseconds per parallel region when
+    # the cores are shared, so, as the command line does, a short spin unless
+    # the user chose (OMP_WAIT_POLICY / GOMP_SPINCOUNT)
+    if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+        os.environ["GOMP_SPINCOUNT"] = "1000"
     tried = []
     for p in _candidates():
         tried.append(str(p))
         if p.is_file():
+            _torch_first(p)
             lib = ctypes.CDLL(str(p))
             break
     else:
@@ -58,6 +89,7 @@ def _load():
         "ll_api_stats_new": (c_p, [c_i, c_i, c_i, c_d, c_i, c_l, c_i]),
         "ll_api_stats_free": (None, [c_p]),
         "ll_api_stats_add": (c_i, [c_p, c_i, c_p, c_p, c_p, c_l]),
+        "ll_api_stats_add_device": (c_i, [c_p, c_i, c_p, c_p, c_l]),
         "ll_api_stats_count": (c_l, [c_p]),
         "ll_api_stats_merge": (c_i, [c_p, c_p]),
         "ll_api_stats_solve": (c_i, [c_p, c_d, c_p]),

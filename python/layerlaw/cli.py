@@ -55,6 +55,9 @@ def run(model=None, tokens=None, data=None, out=None, *, quiet=True, **options):
         _option("out", out) + (["--quiet"] if quiet else [])
     for k, v in options.items():
         args += _option(k, v)
+    nofig = tmp is not None and "LAYERLAW_NO_FIGURE" not in os.environ
+    if nofig:  # a temporary folder: no figure drawn there (Result.save draws it)
+        os.environ["LAYERLAW_NO_FIGURE"] = "1"
     try:
         rc = cli(args)
         if rc != 0:
@@ -64,6 +67,8 @@ def run(model=None, tokens=None, data=None, out=None, *, quiet=True, **options):
             raise _lib.Error(msg, rc)
         return load(out)
     finally:
+        if nofig:
+            os.environ.pop("LAYERLAW_NO_FIGURE", None)
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
 

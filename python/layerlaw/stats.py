@@ -4,11 +4,11 @@ that ``Stats(...).add(F, Y).solve()`` equals ``layerlaw fit --features F.npy
 --labels Y.npy`` bit for bit."""
 import ctypes
 import os
+import threading
 
 import numpy as np
 
 from . import _lib
-from ._lib import Error, InputError  # noqa: F401
 from .result import Result
 
 NORMS = {"none": 0, "layernorm": 1, "rmsnorm": 2, "standardize": 3}
@@ -26,9 +26,8 @@ class _View:
     def __init__(self, x, what):
         self.keep = x
         if _is_torch(x):
-            import torch
             if x.device.type != "cpu":
-                # no CUDA statistics behind this binding yet: the rows come to host memory
+                # a library without the CUDA backend: the rows come to host memory
                 x = x.detach().to("cpu")
             x = x.detach()
             name = str(x.dtype).replace("torch.", "")
@@ -41,7 +40,6 @@ class _View:
             self.shape = tuple(x.shape)
             self.strides = tuple(int(s) for s in x.stride())
             self.dtype = _DT[name]
-            del torch
             return
         a = x if isinstance(x, np.ndarray) else np.asarray(x)
         name = a.dtype.name
@@ -116,6 +114,7 @@ class Stats:
         self.norm_last, self.target, self.vocab_size = bool(norm_last), target, vocab_size
         self.batch_rows, self.threads = int(batch_rows), int(threads)
         self._h = None
+        self._lock = threading.Lock()  # one call into the library at a time per object (the GIL is released)
         h = _lib.lib.ll_api_stats_new(self.entries, self.dim, NORMS[norm], self.eps, int(self.norm_last),
                                       self.batch_rows, self.threads)
         if not h:
@@ -124,7 +123,7 @@ class Stats:
 
     def __del__(self):
         h, self._h = getattr(self, "_h", None), None
-        if h:
+        if h and _lib is not None and _lib.lib is not None:
             _lib.lib.ll_api_stats_free(h)
 
     def __repr__(self):
@@ -161,19 +160,74 @@ class Stats:
         bases = [v.ptr + e * v.strides[1] * es for e in range(E)]
         return [v], v.shape[0], v.dtype, bases, [v.strides[0]] * E
 
+    def _add_device(self, hidden, labels):
+        """CUDA tensors, handed by pointer (DLPack device and data pointer) to the
+        library's CUDA statistics.  Never run: no GPU where this was written."""
+        import torch
+        E, d = self.entries, self.dim
+        if isinstance(hidden, (list, tuple)):
+            if len(hidden) != E:
+                raise ValueError(f"hidden: {len(hidden)} arrays, expected {E} (one (N, {d}) array per entry)")
+            ents = list(hidden)
+        else:
+            if hidden.ndim != 3 or hidden.shape[1] != E or hidden.shape[2] != d:
+                raise ValueError(f"hidden: shape {tuple(hidden.shape)}, expected (N, {E}, {d}) (examples, entries, features)")
+            ents = [hidden[:, e] for e in range(E)]
+        n = ents[0].shape[0]
+        devs = set()
+        rows = []
+        for e, t in enumerate(ents):
+            if not _is_torch(t) or t.device.type != "cuda":
+                raise ValueError(f"hidden[{e}]: every entry on the same CUDA device, or none")
+            if t.ndim != 2 or t.shape[1] != d or t.shape[0] != n:
+                raise ValueError(f"hidden[{e}]: shape {tuple(t.shape)}, expected ({n}, {d})")
+            name = str(t.dtype).replace("torch.", "")
+            if name not in _DT:
+                raise ValueError(f"hidden[{e}]: dtype {name} is not a float type (float16, bfloat16, float32, float64)")
+            dev_type, dev_id = t.__dlpack_device__()
+            devs.add(int(dev_id))
+            rows.append(t.detach().to(torch.float32).contiguous())
+        if len(devs) != 1:
+            raise ValueError(f"hidden: entries on several CUDA devices {sorted(devs)}")
+        y = _labels(labels, n, self.vocab_size)
+        for e, t in enumerate(rows):
+            ok = torch.isfinite(t).all(dim=1)
+            if not bool(ok.all()):
+                i = int((~ok).nonzero()[0, 0])
+                raise ValueError(f"hidden: example {i}, entry {e}: non-finite value (NaN or Inf)")
+        if n == 0:
+            return self
+        dev = devs.pop()
+        torch.cuda.current_stream(rows[0].device).synchronize()  # the rows are written before the library reads
+        base_arr = (ctypes.c_void_p * E)(*[t.data_ptr() for t in rows])
+        with self._lock:
+            rc = _lib.lib.ll_api_stats_add_device(self._h, dev, base_arr, y.ctypes.data, n)
+        del rows
+        if rc == -2:
+            _lib.flush_warnings()
+            raise ValueError(_lib.last_error())
+        _lib.check(rc)
+        return self
+
     def add(self, hidden, labels):
         """Adds N examples: ``hidden`` of shape (N, E, d), or a list of E arrays
         (N, d) (numpy arrays or torch tensors; float16, bfloat16, float32,
-        float64; read in place when the last axis is contiguous), ``labels``
+        float64; read in place when the last axis is contiguous; CUDA tensors
+        go to the library's CUDA statistics when it has the CUDA backend, else
+        are copied to the host), ``labels``
         (N,) integer token ids.  Nothing is added when a value is NaN or Inf
         (ValueError naming the example and entry).  Returns self."""
+        first = hidden[0] if isinstance(hidden, (list, tuple)) and hidden else hidden
+        if _is_torch(first) and first.device.type == "cuda" and _lib.cuda_compiled():
+            return self._add_device(hidden, labels)
         views, n, dt, bases, rstr = self._views(hidden)
         y = _labels(labels, n, self.vocab_size)
         if n == 0:
             return self
         base_arr = (ctypes.c_void_p * self.entries)(*bases)
         str_arr = (ctypes.c_int64 * self.entries)(*rstr)
-        rc = _lib.lib.ll_api_stats_add(self._h, dt, base_arr, str_arr, y.ctypes.data, n)
+        with self._lock:
+            rc = _lib.lib.ll_api_stats_add(self._h, dt, base_arr, str_arr, y.ctypes.data, n)
         del views
         if rc == -2:
             _lib.flush_warnings()
@@ -186,7 +240,12 @@ class Stats:
         (Chan et al.'s pairwise update).  Returns self."""
         if not isinstance(other, Stats):
             raise TypeError("merge: expected a layerlaw.Stats")
-        _lib.check(_lib.lib.ll_api_stats_merge(self._h, other._h))
+        if other is self:
+            raise ValueError("merge: a Stats cannot be merged into itself")
+        first, second = sorted((self, other), key=id)  # one order of the locks: no deadlock
+        with first._lock, second._lock:
+            rc = _lib.lib.ll_api_stats_merge(self._h, other._h)
+        _lib.check(rc)
         return self
 
     def __iadd__(self, other):
@@ -201,7 +260,8 @@ class Stats:
         if not (isinstance(ridge, (int, float, np.floating)) and 0 <= ridge <= 1e300):
             raise ValueError(f"ridge: {ridge!r} is not a number >= 0")
         out = np.zeros((self.entries, 5), dtype=np.float64)
-        rc = _lib.lib.ll_api_stats_solve(self._h, float(ridge), out.ctypes.data)
+        with self._lock:
+            rc = _lib.lib.ll_api_stats_solve(self._h, float(ridge), out.ctypes.data)
         if rc == -2:
             _lib.flush_warnings()
             raise ValueError(_lib.last_error())
@@ -216,7 +276,9 @@ class Stats:
     def __getstate__(self):
         n = _lib.lib.ll_api_stats_pack_len(self._h)
         buf = np.empty(n, dtype=np.float64)
-        _lib.check(_lib.lib.ll_api_stats_pack(self._h, buf.ctypes.data))
+        with self._lock:
+            rc = _lib.lib.ll_api_stats_pack(self._h, buf.ctypes.data)
+        _lib.check(rc)
         keys = ("entries", "dim", "norm", "eps", "norm_last", "target", "vocab_size", "batch_rows", "threads")
         return {"settings": {k: getattr(self, k) for k in keys}, "stats": buf, "count": self.n_examples}
 

@@ -110,13 +110,15 @@ def _select(position, lens, T):
 
 
 def measure(model, sequences, *, position="next", norm="initialized", eps=None, norm_last=False, batch_size=8,
-            device=None, fit_from=1, ridge=0.0, max_length=None, threads=0, batch_rows=2048, progress=False):
+            device=None, fit_from=1, ridge=0.0, max_length=512, threads=0, batch_rows=2048, progress=False):
     """The authors' pipeline on an HF transformers model: every batch of
     sequences (lists of token ids, or a tokens file of one JSON array per
     line) is forwarded with ``output_hidden_states=True`` (right-padded, with
     an attention mask), the examples of ``position`` selected (next: the
     feature at j predicts token j+1), and streamed into a Stats — never all
-    features at once.  norm: "initialized" (the model's own kind and eps,
+    features at once.  Sequences longer than ``max_length`` are cut to their
+    first max_length tokens (512, as `layerlaw run --max-length`; None: no
+    cut).  norm: "initialized" (the model's own kind and eps,
     ``fresh_norm(model)``, on every entry but the last, as ``layerlaw run``),
     or none / layernorm / rmsnorm / standardize (with ``eps``).
     Returns the Result (config records the model and the settings)."""
@@ -177,8 +179,9 @@ def measure(model, sequences, *, position="next", norm="initialized", eps=None, 
                 if rows.size == 0:
                     continue
                 labels = ids.reshape(-1)[labpos]
-                ridx = torch.from_numpy(rows).to(hs[0].device)
-                feats = [h.reshape(-1, h.shape[-1]).index_select(0, ridx).float().cpu() for h in hs]
+                ridx = torch.from_numpy(rows)
+                # each entry where it is (a model split over devices), the selected rows to the host
+                feats = [h.reshape(-1, h.shape[-1]).index_select(0, ridx.to(h.device)).float().cpu() for h in hs]
                 if st is None:
                     st = Stats(len(hs), feats[0].shape[1], norm=kind, eps=n_eps, norm_last=norm_last,
                                vocab_size=vocab, threads=threads, batch_rows=batch_rows)

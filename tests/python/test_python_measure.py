@@ -85,3 +85,42 @@ def test_measure_errors(setup):
         layerlaw.measure(model, [[5]])
     with pytest.raises(ValueError, match="norm: unknown norm"):
         layerlaw.measure(model, [[1, 2, 3]], norm="batch")
+
+
+FAMILIES = ["gpt2", "neox_sequential", "neox_parallel", "llama_gqa", "llama_mlp_bias", "mistral", "qwen2", "qwen3",
+            "phi", "phi3", "gemma", "gemma2", "openai-gpt", "mamba", "rwkv"]
+
+
+@pytest.mark.parametrize("fam", FAMILIES)
+def test_measure_equals_run_every_family(layerlaw_bin, tmp_path, fam):
+    """Every causal family of tests/fixtures/models (random weights, 206
+    examples of d=32): HF's forward + measure against `layerlaw run` on the
+    same folder and ids, 1e-6 in every PR (measured: at most 6e-8); the fresh
+    norm measure picks is run's (none for openai-gpt, post-LN)."""
+    d = ROOT / "tests" / "fixtures" / "models" / fam
+    p = subprocess.run([str(layerlaw_bin), "run", "--model", str(d), "--tokens", str(d / "tokens.jsonl"), "--out",
+                        str(tmp_path / "run"), "--quiet", "--backend", "cpu"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    c = layerlaw.load(tmp_path / "run")
+    model = transformers.AutoModelForCausalLM.from_pretrained(str(d), dtype=torch.float32)
+    r = layerlaw.measure(model, d / "tokens.jsonl", batch_size=4)
+    assert r.n_examples == c.n_examples and r.entries == c.entries
+    assert np.max(np.abs(r.pr - c.pr)) < 1e-6, (fam, r.pr, c.pr)
+
+
+@pytest.mark.parametrize("first", ["layerlaw", "torch"])
+def test_import_order_with_torch(first):
+    """layerlaw then torch, or torch then layerlaw: both import and work (a
+    library built with CUDA would otherwise hand its system CUDA libraries to
+    torch by their shared names)."""
+    import os
+    other = "torch" if first == "layerlaw" else "layerlaw"
+    code = (f"import {first}, {other}\n"
+            "import numpy as np, torch\n"
+            "r = layerlaw.Stats(2, 4).add(torch.randn(50, 2, 4), np.arange(50) % 7).solve()\n"
+            "print(len(r.pr), torch.ones(2).sum().item())\n")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT / "python") + os.pathsep + env.get("PYTHONPATH", "")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.split() == ["2", "2.0"]

@@ -32,6 +32,8 @@ def env():
 
 
 def test_run_equals_the_binary(layerlaw_bin, tokens, tmp_path):
+    """Bit for bit: the same code, built with the same flags (-fPIC objects for
+    the library; an -O1 sanitizer build differs in the forward's last bits)."""
     p = subprocess.run([str(layerlaw_bin), "run", "--model", str(MODEL), "--tokens", str(tokens), "--out",
                         str(tmp_path / "cli"), "--quiet", "--backend", "cpu", "--position", "current"],
                        capture_output=True, text=True)
@@ -69,3 +71,14 @@ def test_python_m_layerlaw(tokens, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "law (entries 1..5)" in r.stdout          # the table, on this process's stdout
     assert layerlaw.load(tmp_path / "m").entries == 6
+
+
+def test_run_from_text(layerlaw_bin, tmp_path):
+    """data= (raw text, tokenised by the C tokenizer) with --docs/--seed/--max-length: the binary's numbers."""
+    args = ["--docs", "30", "--seed", "3", "--max-length", "64", "--backend", "cpu"]
+    p = subprocess.run([str(layerlaw_bin), "run", "--model", str(MODEL), "--data", str(MODEL / "alice-200.jsonl"),
+                        "--out", str(tmp_path / "cli"), "--quiet", *args], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    c = layerlaw.load(tmp_path / "cli")
+    r = layerlaw.run(model=MODEL, data=MODEL / "alice-200.jsonl", docs=30, seed=3, max_length=64, backend="cpu")
+    assert np.array_equal(r.pr, c.pr) and r.n_examples == c.n_examples > 0

@@ -191,3 +191,51 @@ def test_gil_released_while_adding():
     assert t1 - t0 > 0.15, "the add was too short to tell"
     inside = [s for s in stamps if t0 + 0.05 < s < t1 - 0.05]
     assert inside, f"no other thread ran during the {t1 - t0:.2f} s call: the GIL was held"
+
+
+def test_cuda_tensors_device_statistics():
+    """CUDA tensors go to the library's CUDA statistics when it has the CUDA
+    backend and a device (then: equal to the CPU statistics to float64
+    rounding; the device solve is not used); elsewhere the device call
+    refuses in one line, without touching the pointers."""
+    import ctypes
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    F = rng.standard_normal((3000, 3, 32)).astype(np.float32)
+    Y = rng.integers(0, 300, 3000)
+    if layerlaw.cuda_compiled() and torch.cuda.is_available():
+        host = layerlaw.Stats(3, 32, norm="layernorm").add(F, Y).solve()
+        dev = layerlaw.Stats(3, 32, norm="layernorm").add(torch.from_numpy(F).cuda(), torch.from_numpy(Y).cuda()).solve()
+        assert np.allclose(dev.pr, host.pr, rtol=1e-9, atol=0), (dev.pr, host.pr)
+        return
+    st = layerlaw.Stats(3, 32)
+    nul = (ctypes.c_void_p * 3)(None, None, None)
+    y = np.arange(5, dtype=np.int64)
+    rc = layerlaw._lib.lib.ll_api_stats_add_device(st._h, 0, nul, y.ctypes.data, 5)
+    assert rc == -1 and "cuda" in layerlaw._lib.last_error().lower(), layerlaw._lib.last_error()
+    assert st.n_examples == 0
+
+
+def test_threads_share_one_stats_and_merge(arrays):
+    """Adds from several threads to one Stats take turns (nothing lost); one
+    Stats per thread merged gives the same PRs to float64 rounding."""
+    _, F, Y = arrays
+    whole = layerlaw.Stats(E, D, norm="rmsnorm").add(F, Y).solve()
+    shared = layerlaw.Stats(E, D, norm="rmsnorm", threads=1)
+    parts = [layerlaw.Stats(E, D, norm="rmsnorm", threads=1) for _ in range(4)]
+    cuts = np.linspace(0, N, 9).astype(int)
+
+    def work(k):
+        for j in (2 * k, 2 * k + 1):
+            shared.add(F[cuts[j]:cuts[j + 1]], Y[cuts[j]:cuts[j + 1]])
+            parts[k].add(F[cuts[j]:cuts[j + 1]], Y[cuts[j]:cuts[j + 1]])
+    ts = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert shared.n_examples == N
+    assert np.allclose(shared.solve().pr, whole.pr, rtol=1e-12, atol=0)
+    for p in parts[1:]:
+        parts[0].merge(p)
+    assert np.allclose(parts[0].solve().pr, whole.pr, rtol=1e-12, atol=0)
