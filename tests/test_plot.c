@@ -1090,7 +1090,7 @@ TEST(plot_reads_200k_layers) {
     REQUIRE(ll_mkdirs(d) == 0);
     REQUIRE(ll_write_file_atomic(cat_path(p, sizeof p, d, "law.json"), b.s, b.n) == 0);
     free(b.s);
-    ll_runset rs;
+    ll_result_set rs;
     const char *paths[] = {d};
     REQUIRE_MSG(ll_runset_load(&rs, paths, 1) == 0, "%s", ll_last_error());
     CHECK_INT(rs.n, 1);

@@ -46,7 +46,7 @@ static int plot_main(int argc, char **argv, int report) {
     if (!ll_gnuplot_available())
         return cli_fail("%s: gnuplot with the cairo terminals is not installed (Debian: apt-get install gnuplot-nox; "
                         "or set LAYERLAW_GNUPLOT)", cmd);
-    ll_runset rs;
+    ll_result_set rs;
     if (ll_runset_load(&rs, (const char *const *)argv + optind, argc - optind) != 0) return cli_fail_lib();
     ll_figlist fl = {0};
     int rc = 0;

@@ -89,7 +89,7 @@ static const char *const COLS[NCOL] = {"series", "model", "weights", "step", "da
                                        "tokens/s"};
 #define NTEXT 10 /* the first NTEXT columns are text (left-aligned) */
 #define CELL 256
-static void row(const ll_run *r, char cell[NCOL][CELL]) {
+static void row(const ll_result_file *r, char cell[NCOL][CELL]) {
     const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(r->root, "config");
     snprintf(cell[0], CELL, "%s", r->series);
     snprintf(cell[1], CELL, "%s", r->label);
@@ -118,11 +118,11 @@ static void row(const ll_run *r, char cell[NCOL][CELL]) {
     for (int c = 0; c < NCOL; c++) plt_utf8_trim(cell[c]);
 }
 
-static int by_model(const void *a, const void *b) { return ll_run_cmp(*(ll_run *const *)a, *(ll_run *const *)b); }
-static ll_run **sorted(const ll_runset *rs) {
-    ll_run **v = ll_xmalloc((size_t)(rs->n + 1) * sizeof(ll_run *));
+static int by_model(const void *a, const void *b) { return ll_result_file_cmp(*(ll_result_file *const *)a, *(ll_result_file *const *)b); }
+static ll_result_file **sorted(const ll_result_set *rs) {
+    ll_result_file **v = ll_xmalloc((size_t)(rs->n + 1) * sizeof(ll_result_file *));
     for (int i = 0; i < rs->n; i++) v[i] = &rs->runs[i];
-    qsort(v, (size_t)rs->n, sizeof(ll_run *), by_model);
+    qsort(v, (size_t)rs->n, sizeof(ll_result_file *), by_model);
     return v;
 }
 
@@ -164,7 +164,7 @@ static const char *CSS =
     "pre{background:#f6f6f6;padding:.6em;overflow-x:auto;font-size:.8em}details{margin:.3em 0}"
     "summary{cursor:pointer}code{font-size:.9em}.note{color:#666}\n";
 
-int ll_report_html(const ll_runset *rs, ll_figlist *fl, const char *outdir) {
+int ll_report_html(const ll_result_set *rs, ll_figlist *fl, const char *outdir) {
     ll_sbuf b = {0};
     ll_sb_printf(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                   "<title>layerlaw report: %d run%s</title>\n<style>\n%s</style>\n</head>\n<body>\n",
@@ -185,7 +185,7 @@ int ll_report_html(const ll_runset *rs, ll_figlist *fl, const char *outdir) {
     ll_sb_printf(&b, "<h2 id=\"results\">Results</h2>\n<div class=\"tw\"><table>\n<thead><tr>");
     for (int c = 0; c < NCOL; c++) esc_in(&b, "<th>", COLS[c], "</th>");
     ll_sb_printf(&b, "<th>run</th></tr></thead>\n<tbody>\n");
-    ll_run **v = sorted(rs);
+    ll_result_file **v = sorted(rs);
     for (int i = 0; i < rs->n; i++) {
         char cell[NCOL][CELL];
         row(v[i], cell);
@@ -219,7 +219,7 @@ int ll_report_html(const ll_runset *rs, ll_figlist *fl, const char *outdir) {
     ll_sb_printf(&b, "<h2 id=\"provenance\">Provenance</h2>\n<p>The <code>config</code> object of every law.json "
                   "(and its <code>provenance</code> object when present).</p>\n");
     for (int i = 0; i < rs->n; i++) {
-        const ll_run *r = v[i];
+        const ll_result_file *r = v[i];
         ll_sb_printf(&b, "<details id=\"run-%d\"><summary>%d. ", i + 1, i + 1);
         esc_in(&b, "", r->path, "</summary>\n");
         const char *keys[] = {"config", "provenance", "model"};
@@ -239,7 +239,7 @@ int ll_report_html(const ll_runset *rs, ll_figlist *fl, const char *outdir) {
     return write_out(fl, outdir, "report.html", &b);
 }
 
-int ll_report_md(const ll_runset *rs, ll_figlist *fl, const char *outdir) {
+int ll_report_md(const ll_result_set *rs, ll_figlist *fl, const char *outdir) {
     ll_sbuf b = {0};
     ll_sb_printf(&b, "# layerlaw report\n\n%d result%s (law.json). Slope and intercept of log10 PR against the layer, "
                   "R² and Pearson r of that fit, ρ = 10^slope the decay ratio per layer.\n\n## Results\n\n|",
@@ -248,7 +248,7 @@ int ll_report_md(const ll_runset *rs, ll_figlist *fl, const char *outdir) {
     ll_sb_printf(&b, "\n|");
     for (int c = 0; c < NCOL; c++) ll_sb_printf(&b, "%s", c < NTEXT ? "---|" : "--:|");
     ll_sb_printf(&b, "\n");
-    ll_run **v = sorted(rs);
+    ll_result_file **v = sorted(rs);
     for (int i = 0; i < rs->n; i++) {
         char cell[NCOL][CELL];
         row(v[i], cell);
@@ -266,7 +266,7 @@ int ll_report_md(const ll_runset *rs, ll_figlist *fl, const char *outdir) {
     }
     ll_sb_printf(&b, "\n## Provenance\n\n");
     for (int i = 0; i < rs->n; i++) {
-        const ll_run *r = v[i];
+        const ll_result_file *r = v[i];
         ll_sb_printf(&b, "%d. ", i + 1);
         md_code(&b, r->path);
         ll_sb_puts(&b, "\n");

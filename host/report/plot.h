@@ -12,7 +12,8 @@
 #define LL_PLOT_H
 #include <cJSON.h>
 
-/* One result (a law.json), with what the figures and the report use.
+/* One result file read back from disk (a law.json: ll_result_file_load), with
+ * what the figures and the report use.
  * Missing numbers are NaN, missing arrays NULL. */
 typedef struct {
     char *path;       /* the law.json */
@@ -46,7 +47,7 @@ typedef struct {
     double solve_s;
     double *gpu_layer_ms, *gpu_cap_ms; /* E, gpu_timing.per_entry[] ms/batch */
     cJSON *root;      /* the whole law.json (config, provenance for the report) */
-} ll_run;
+} ll_result_file;
 
 /* One test of a `layerlaw bench -o json` file: per-entry forward and capture
  * time (ms, mean and sample sd over the repetitions) and tokens/s. */
@@ -59,11 +60,11 @@ typedef struct {
 } ll_bench_entry;
 
 typedef struct {
-    ll_run *runs;     /* in ll_run_cmp order */
+    ll_result_file *runs;     /* in ll_result_file_cmp order */
     int n;
     ll_bench_entry *bench;
     int nbench;
-} ll_runset;
+} ll_result_set;
 
 /* bounds on what is read: a result file's size and its number of layers */
 #define LL_PLOT_MAX_BYTES (1LL << 30)
@@ -71,17 +72,17 @@ typedef struct {
 
 /* Reads one law.json (a regular file of at most LL_PLOT_MAX_BYTES).  -1 +
  * ll_set_error when it is not one. */
-int ll_run_load(const char *law_json, ll_run *r);
-void ll_run_free(ll_run *r);
+int ll_result_file_load(const char *law_json, ll_result_file *r);
+void ll_result_file_free(ll_result_file *r);
 /* The one order of runs in every figure and table: series, weights, size,
  * step, label, path. */
-int ll_run_cmp(const ll_run *a, const ll_run *b);
+int ll_result_file_cmp(const ll_result_file *a, const ll_result_file *b);
 /* law.json files, bench JSON files (layerlaw bench -o json), or folders
  * searched recursively for law.json and bench.json (symbolic links inside a
  * folder are not followed; a file reached twice counts once).  -1 when a
  * path is missing or nothing was found. */
-int ll_runset_load(ll_runset *rs, const char *const *paths, int npaths);
-void ll_runset_free(ll_runset *rs);
+int ll_runset_load(ll_result_set *rs, const char *const *paths, int npaths);
+void ll_runset_free(ll_result_set *rs);
 
 enum { LL_FMT_PNG = 1, LL_FMT_SVG = 2, LL_FMT_PDF = 4, LL_FMT_EPS = 8 };
 enum {
@@ -122,7 +123,7 @@ const char *ll_plot_file_path(const ll_figlist *fl, const char *outdir, const ch
  * ll_plot_commit puts them in place (after the report, when one is made).
  * Families without data are skipped with a note.  0, or -1 + error (gnuplot
  * missing or failing included). */
-int ll_plot_figures(const ll_runset *rs, const char *outdir, unsigned formats, unsigned figures,
+int ll_plot_figures(const ll_result_set *rs, const char *outdir, unsigned formats, unsigned figures,
                     ll_figlist *out);
 
 /* The per-run figure: reads outdir/law.json, writes law.png, law.svg,
@@ -133,6 +134,6 @@ int ll_plot_run_figure(const char *outdir);
 /* report.html (self-contained: inline SVG) and report.md (figures referenced
  * as NAME.png beside it) in outdir, over the figures of fl; pending with
  * them until ll_plot_commit (host/report/html.c). */
-int ll_report_html(const ll_runset *rs, ll_figlist *fl, const char *outdir);
-int ll_report_md(const ll_runset *rs, ll_figlist *fl, const char *outdir);
+int ll_report_html(const ll_result_set *rs, ll_figlist *fl, const char *outdir);
+int ll_report_md(const ll_result_set *rs, ll_figlist *fl, const char *outdir);
 #endif

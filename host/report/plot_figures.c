@@ -1,6 +1,6 @@
 /* Figures, part 3: the figure families (main, scaling, steps, flow,
- * measures, throughput) and the per-run figure, over ll_run records and the
- * figure description of plot_internal.h.  Runs come sorted (ll_run_cmp:
+ * measures, throughput) and the per-run figure, over ll_result_file records and the
+ * figure description of plot_internal.h.  Runs come sorted (ll_result_file_cmp:
  * series, weights, size, step, label), so every figure lists them in one
  * order; runs are grouped by what they measured (measure, target, shuffle,
  * norm, position) and by model, lineage (a model across training steps) or
@@ -22,17 +22,17 @@ static int pos_index(const char *p) {
     return 4;
 }
 static int is_default_norm(const char *n) { return !strcmp(n, "initialized") || !strcmp(n, "layernorm") || !strcmp(n, "rmsnorm") || !n[0]; }
-static int is_pr(const ll_run *r) { return !strcmp(r->measure, "pr") && !strcmp(r->target, "id"); }
+static int is_pr(const ll_result_file *r) { return !strcmp(r->measure, "pr") && !strcmp(r->target, "id"); }
 /* the measurement of the paper's main figures: PR of the token id, next token, no shuffle */
-static int is_baseline(const ll_run *r) { return is_pr(r) && !strcmp(r->position, "next") && r->shuffle < 0; }
+static int is_baseline(const ll_result_file *r) { return is_pr(r) && !strcmp(r->position, "next") && r->shuffle < 0; }
 /* preference among runs of one kind for one model: the default norm first
  * (ties: the earlier in the one order) */
-static int better(const ll_run *a, const ll_run *b) {
+static int better(const ll_result_file *a, const ll_result_file *b) {
     int da = is_default_norm(a->norm), db = is_default_norm(b->norm);
     return da > db;
 }
 /* keeps in *slot the preferred of the runs offered */
-static void offer(const ll_runset *rs, int *slot, int i) {
+static void offer(const ll_result_set *rs, int *slot, int i) {
     if (*slot < 0 || better(&rs->runs[i], &rs->runs[*slot])) *slot = i;
 }
 
@@ -45,14 +45,14 @@ static void fmt_params(char *buf, size_t cap, double n) {
     else snprintf(buf, cap, " (%.0f params)", n);
 }
 /* what a reader must know about a run's weights and numbers */
-static const char *weights_tag(const ll_run *r) {
+static const char *weights_tag(const ll_result_file *r) {
     if (r->made_up) return ", made-up numbers";
     if (!strcmp(r->weights, "random")) return ", random weights";
     return "";
 }
 /* warnings about a run's fit, drawn under its panel: few examples per
  * feature (in-sample PR reads low), a law through 3 points or fewer */
-static void run_note(char *buf, size_t cap, const ll_run *r) {
+static void run_note(char *buf, size_t cap, const ll_result_file *r) {
     size_t k = 0;
     buf[0] = 0;
     if (isfinite(r->per_feature) && r->per_feature > 0 && r->per_feature < 20)
@@ -82,12 +82,12 @@ static fseries *values_series(fpanel *p, const double *v, int E, int kind, int s
         if (v[e] > 0) plt_series_add(s, e, v[e]);
     return s;
 }
-static fseries *pr_series(fpanel *p, const ll_run *r, int kind, int style, const char *key) {
+static fseries *pr_series(fpanel *p, const ll_result_file *r, int kind, int style, const char *key) {
     return values_series(p, r->pr, r->E, kind, style, key);
 }
 /* the PR points of a run, those in the fit (style 0) and the rest (style 1,
  * grey open squares); returns the second series */
-static fseries *fit_points(fpanel *p, const ll_run *r, const char *key_in, const char *key_out) {
+static fseries *fit_points(fpanel *p, const ll_result_file *r, const char *key_in, const char *key_out) {
     fseries *in = plt_panel_series(p, K_PTS, 0, key_in);
     fseries *out = plt_panel_series(p, K_PTS, 1, key_out);
     out->pt = 4;
@@ -96,7 +96,7 @@ static fseries *fit_points(fpanel *p, const ll_run *r, const char *key_in, const
         if (r->pr[e] > 0) plt_series_add(r->have_fit && e >= r->first_entry ? in : out, e, r->pr[e]);
     return out;
 }
-static void fit_line(fpanel *p, const ll_run *r, int style, const char *key) {
+static void fit_line(fpanel *p, const ll_result_file *r, int style, const char *key) {
     if (!r->have_fit) return;
     fseries *s = plt_panel_series(p, K_LINE, style, key);
     for (int e = r->first_entry; e < r->E; e++) plt_series_add(s, e, pow(10, r->intercept + r->slope * (e - r->first_entry)));
@@ -156,17 +156,17 @@ const char *ll_plot_file_path(const ll_figlist *fl, const char *outdir, const ch
 
 /* representative baseline run of each lineage (a model without its step):
  * the latest step, the default norm.  Indices in the one order, count in *n. */
-static int *representatives(const ll_runset *rs, int *n) {
+static int *representatives(const ll_result_set *rs, int *n) {
     int *idx = ll_xmalloc((size_t)(rs->n + 1) * sizeof(int));
     *n = 0;
     for (int i = 0; i < rs->n; i++) {
-        const ll_run *r = &rs->runs[i];
+        const ll_result_file *r = &rs->runs[i];
         if (!is_baseline(r) || !r->have_fit) continue;
         int k;
         for (k = 0; k < *n; k++)
             if (!strcmp(rs->runs[idx[k]].lineage, r->lineage)) break;
         if (k == *n) { idx[(*n)++] = i; continue; }
-        const ll_run *o = &rs->runs[idx[k]];
+        const ll_result_file *o = &rs->runs[idx[k]];
         if (r->step > o->step || (r->step == o->step && better(r, o))) idx[k] = i;
     }
     return idx;
@@ -179,7 +179,7 @@ static int grid_cols(int n, int maxc) {
 
 /* ---- the figure families ------------------------------------------------- */
 
-static int fig_main(const ll_runset *rs, const char *outdir, unsigned formats, ll_figlist *fl) {
+static int fig_main(const ll_result_set *rs, const char *outdir, unsigned formats, ll_figlist *fl) {
     int n;
     int *idx = representatives(rs, &n);
     if (n == 0) { free(idx); note(fl, "main: no run of the next-token probe (measure pr, position next, no shuffle) with a law fit"); return 0; }
@@ -190,7 +190,7 @@ static int fig_main(const ll_runset *rs, const char *outdir, unsigned formats, l
     f.pw = 380;
     f.ph = 360;
     for (int k = 0; k < n; k++) {
-        const ll_run *r = &rs->runs[idx[k]];
+        const ll_result_file *r = &rs->runs[idx[k]];
         fpanel *p = plt_fig_panel(&f);
         char par[64];
         fmt_params(par, sizeof par, r->n_params);
@@ -209,16 +209,16 @@ static int fig_main(const ll_runset *rs, const char *outdir, unsigned formats, l
                 "through 3 points or fewer.");
 }
 
-static const ll_runset *g_sort_rs;
+static const ll_result_set *g_sort_rs;
 static int cmp_by_step(const void *a, const void *b) {
     long long x = g_sort_rs->runs[*(const int *)a].step, y = g_sort_rs->runs[*(const int *)b].step;
     return (x > y) - (x < y);
 }
-static int same_series(const ll_run *a, const ll_run *b) {
+static int same_series(const ll_result_file *a, const ll_result_file *b) {
     return !strcmp(a->series, b->series) && !strcmp(a->weights, b->weights) && a->made_up == b->made_up;
 }
 
-static int fig_scaling(const ll_runset *rs, const char *outdir, unsigned formats, ll_figlist *fl) {
+static int fig_scaling(const ll_result_set *rs, const char *outdir, unsigned formats, ll_figlist *fl) {
     int n;
     int *idx = representatives(rs, &n);
     figure f = {.name = "scaling", .title = "Model scaling: the law across sizes, one curve per series", .pw = 520, .ph = 360};
@@ -229,7 +229,7 @@ static int fig_scaling(const ll_runset *rs, const char *outdir, unsigned formats
     /* runs come in (series, weights, size) order: a series is a run of equal keys */
     for (int a = 0; a < n; a++) {
         if (done[a]) continue;
-        const ll_run *ra = &rs->runs[idx[a]];
+        const ll_result_file *ra = &rs->runs[idx[a]];
         int m = 0;
         for (int b = a; b < n; b++)
             if (!done[b] && same_series(&rs->runs[idx[b]], ra) && isfinite(rs->runs[idx[b]].n_params)) {
@@ -245,7 +245,7 @@ static int fig_scaling(const ll_runset *rs, const char *outdir, unsigned formats
         fpanel *p = layer_panel(&f, "PR (log scale)", 1);
         snprintf(p->title, sizeof p->title, "%s%s: PR per layer, %d models", ra->series, weights_tag(ra), m);
         for (int i = 0; i < m; i++) {
-            const ll_run *r = &rs->runs[grp[i]];
+            const ll_result_file *r = &rs->runs[grp[i]];
             char key[256], par[64];
             fmt_params(par, sizeof par, r->n_params);
             snprintf(key, sizeof key, "%s%s", r->label, par);
@@ -262,12 +262,12 @@ static int fig_scaling(const ll_runset *rs, const char *outdir, unsigned formats
         q->si_x = 1;
         q->key = 1;
         for (int g = 0; g < families; g++) {
-            const ll_run *r0 = &rs->runs[all[gstart[g]]];
+            const ll_result_file *r0 = &rs->runs[all[gstart[g]]];
             char key[512];
             snprintf(key, sizeof key, "%s%s", r0->series, weights_tag(r0));
             fseries *s = plt_panel_series(q, K_LP, g, key);
             for (int i = 0; i < glen[g]; i++) {
-                const ll_run *r = &rs->runs[all[gstart[g] + i]];
+                const ll_result_file *r = &rs->runs[all[gstart[g] + i]];
                 plt_series_add(s, r->n_params, r->rho);
             }
         }
@@ -297,16 +297,16 @@ static void viridis(char *out, double t) {
     sprintf(out, "#%02x%02x%02x", c[0], c[1], c[2]);
 }
 
-static int fig_steps(const ll_runset *rs, const char *outdir, unsigned formats, ll_figlist *fl) {
+static int fig_steps(const ll_result_set *rs, const char *outdir, unsigned formats, ll_figlist *fl) {
     figure f = {.name = "steps", .title = "Training dynamics: the law across training steps", .ncols = 3, .pw = 430, .ph = 330};
     int *grp = ll_xmalloc((size_t)(rs->n + 1) * sizeof(int));
     int *done = ll_xcalloc((size_t)(rs->n + 1), sizeof(int)), nser = 0;
     for (int a = 0; a < rs->n; a++) {
-        const ll_run *ra = &rs->runs[a];
+        const ll_result_file *ra = &rs->runs[a];
         if (done[a] || ra->step < 0 || !is_baseline(ra) || !ra->have_fit) continue;
         int m = 0;
         for (int b = a; b < rs->n; b++) {
-            const ll_run *r = &rs->runs[b];
+            const ll_result_file *r = &rs->runs[b];
             if (done[b] || r->step < 0 || !is_baseline(r) || !r->have_fit || strcmp(r->lineage, ra->lineage)) continue;
             done[b] = 1;
             /* one run per step: the default norm */
@@ -324,7 +324,7 @@ static int fig_steps(const ll_runset *rs, const char *outdir, unsigned formats, 
         fpanel *p = layer_panel(&f, "PR (log scale)", 1);
         snprintf(p->title, sizeof p->title, "%s: PR per layer by training step", name);
         for (int i = 0; i < m; i++) {
-            const ll_run *r = &rs->runs[grp[i]];
+            const ll_result_file *r = &rs->runs[grp[i]];
             char key[64];
             snprintf(key, sizeof key, "step %lld", r->step);
             fseries *s = pr_series(p, r, K_LP, i, key);
@@ -342,7 +342,7 @@ static int fig_steps(const ll_runset *rs, const char *outdir, unsigned formats, 
             q->si_x = 1;
             fseries *s = plt_panel_series(q, K_LP, w == 0 ? 0 : 1, w == 0 ? "ρ" : "r");
             for (int i = 0; i < m; i++) {
-                const ll_run *r = &rs->runs[grp[i]];
+                const ll_result_file *r = &rs->runs[grp[i]];
                 if (r->step > 0) plt_series_add(s, (double)r->step, w == 0 ? r->rho : r->r);
             }
         }
@@ -357,16 +357,16 @@ static int fig_steps(const ll_runset *rs, const char *outdir, unsigned formats, 
 }
 
 
-static int fig_flow(const ll_runset *rs, const char *outdir, unsigned formats, ll_figlist *fl) {
+static int fig_flow(const ll_result_set *rs, const char *outdir, unsigned formats, ll_figlist *fl) {
     figure f = {.name = "flow", .title = "Information flow: probing the previous, current, next and next-next token", .pw = 460, .ph = 330};
     int *done = ll_xcalloc((size_t)(rs->n + 1), sizeof(int)), ng = 0;
     int grp[4];
     for (int a = 0; a < rs->n; a++) {
-        const ll_run *ra = &rs->runs[a];
+        const ll_result_file *ra = &rs->runs[a];
         if (done[a] || ra->shuffle >= 0 || !is_pr(ra)) continue;
         int have[4] = {-1, -1, -1, -1}, m = 0;
         for (int b = a; b < rs->n; b++) {
-            const ll_run *r = &rs->runs[b];
+            const ll_result_file *r = &rs->runs[b];
             if (done[b] || strcmp(r->model_key, ra->model_key) || strcmp(r->norm, ra->norm) || r->shuffle >= 0 || !is_pr(r))
                 continue;
             int pi = pos_index(r->position);
@@ -378,7 +378,7 @@ static int fig_flow(const ll_runset *rs, const char *outdir, unsigned formats, l
         fpanel *p = layer_panel(&f, "PR (log scale)", 1);
         snprintf(p->title, sizeof p->title, "%s%s (norm %s)", ra->label, weights_tag(ra), ra->norm[0] ? ra->norm : "?");
         for (int i = 0; i < m; i++) {
-            const ll_run *r = &rs->runs[grp[i]];
+            const ll_result_file *r = &rs->runs[grp[i]];
             char key[128];
             if (r->have_fit) snprintf(key, sizeof key, "%s, ρ = %.3f", r->position, r->rho);
             else snprintf(key, sizeof key, "%s (no fit)", r->position);
@@ -400,11 +400,11 @@ typedef struct {
     int base, shuf, onehot, fz, ho;
     int norms[16], nn;
 } measure_set;
-static void measures_of(const ll_runset *rs, const char *mk, measure_set *m) {
+static void measures_of(const ll_result_set *rs, const char *mk, measure_set *m) {
     m->base = m->shuf = m->onehot = m->fz = m->ho = -1;
     m->nn = 0;
     for (int i = 0; i < rs->n; i++) {
-        const ll_run *r = &rs->runs[i];
+        const ll_result_file *r = &rs->runs[i];
         if (strcmp(r->model_key, mk) || strcmp(r->position, "next")) continue;
         if (!strcmp(r->measure, "fuzziness")) { if (r->sepfuzz) offer(rs, &m->fz, i); continue; }
         if (!strcmp(r->measure, "onehot") || !strcmp(r->target, "onehot")) { if (r->shuffle < 0) offer(rs, &m->onehot, i); continue; }
@@ -423,7 +423,7 @@ static void measures_of(const ll_runset *rs, const char *mk, measure_set *m) {
         }
 }
 
-static int fig_measures(const ll_runset *rs, const char *outdir, unsigned formats, ll_figlist *fl) {
+static int fig_measures(const ll_result_set *rs, const char *outdir, unsigned formats, ll_figlist *fl) {
     figure f = {.name = "measures", .title = "Measures and normalisation", .pw = 500, .ph = 360};
     strlist models = {0};
     for (int i = 0; i < rs->n; i++) plt_sl_add_new(&models, rs->runs[i].model_key);
@@ -447,7 +447,7 @@ static int fig_measures(const ll_runset *rs, const char *outdir, unsigned format
         if (!row[mi]) continue;
         const measure_set *m = &ms[mi];
         int any = m->base >= 0 ? m->base : m->fz >= 0 ? m->fz : m->onehot >= 0 ? m->onehot : m->shuf >= 0 ? m->shuf : m->norms[0];
-        const ll_run *ra = &rs->runs[any];
+        const ll_result_file *ra = &rs->runs[any];
         char label[300];
         snprintf(label, sizeof label, "%s%s", ra->label, weights_tag(ra));
         int npr = (m->base >= 0) + (m->shuf >= 0) + (m->onehot >= 0) + (m->ho >= 0);
@@ -464,7 +464,7 @@ static int fig_measures(const ll_runset *rs, const char *outdir, unsigned format
                 }
                 if (m->onehot >= 0) pr_series(p, &rs->runs[m->onehot], K_LP, 2, "one-hot PR (ΣRSS/ΣTSS over classes)");
                 if (m->ho >= 0) {
-                    const ll_run *r = &rs->runs[m->ho];
+                    const ll_result_file *r = &rs->runs[m->ho];
                     char key[128];
                     snprintf(key, sizeof key, "held-out PR, %d folds (bars: ± sd over folds)", r->folds);
                     fseries *s = plt_panel_series(p, K_ERR, 3, key);
@@ -478,7 +478,7 @@ static int fig_measures(const ll_runset *rs, const char *outdir, unsigned format
         if (col_fz) {
             fpanel *p = plt_fig_panel(&f);
             if (m->fz >= 0) {
-                const ll_run *r = &rs->runs[m->fz];
+                const ll_result_file *r = &rs->runs[m->fz];
                 snprintf(p->title, sizeof p->title, "%s: separation fuzziness", label);
                 layer_axes(p, "D = tr(S_w S_b⁺) (log scale)", 1);
                 values_series(p, r->sepfuzz, r->E, K_LP, 3, "separation fuzziness D");
@@ -497,7 +497,7 @@ static int fig_measures(const ll_runset *rs, const char *outdir, unsigned format
                 snprintf(q->title, sizeof q->title, "%s: normalisation of the features", label);
                 layer_axes(q, "PR (log scale)", 1);
                 for (int k = 0; k < m->nn; k++) {
-                    const ll_run *r = &rs->runs[m->norms[k]];
+                    const ll_result_file *r = &rs->runs[m->norms[k]];
                     char key[128];
                     snprintf(key, sizeof key, "%s", r->norm[0] ? r->norm : "?");
                     if (!strcmp(r->norm, "standardize")) snprintf(key, sizeof key, "standardization");
@@ -530,7 +530,7 @@ static int cmp_bench(const void *a, const void *b) {
     return strcmp(x->label, y->label);
 }
 
-static int fig_throughput(const ll_runset *rs, const char *outdir, unsigned formats, ll_figlist *fl) {
+static int fig_throughput(const ll_result_set *rs, const char *outdir, unsigned formats, ll_figlist *fl) {
     figure f = {.name = "throughput", .title = "Throughput: time per layer, forward and capture", .pw = 420, .ph = 340};
     strlist models = {0};
     int nb = 0, nt = 0;
@@ -561,7 +561,7 @@ static int fig_throughput(const ll_runset *rs, const char *outdir, unsigned form
         }
     }
     for (int i = 0; i < rs->n && nb < 24; i++) {
-        const ll_run *r = &rs->runs[i];
+        const ll_result_file *r = &rs->runs[i];
         int gpu = r->gpu_layer_ms != NULL;
         if (!gpu && !(r->fwd_s && r->cap_s)) continue;
         if (!plt_sl_add_new(&models, r->lineage)) continue; /* one panel per model (its training steps time alike) */
@@ -612,7 +612,7 @@ static int fig_throughput(const ll_runset *rs, const char *outdir, unsigned form
         if (nt) {
             fseries *s = plt_panel_series(q, K_PTS, style, "runs (law.json, one sample each)");
             for (int i = 0; i < rs->n; i++) {
-                const ll_run *r = &rs->runs[i];
+                const ll_result_file *r = &rs->runs[i];
                 if (r->tokens_per_s > 0 && r->n_params > 0) plt_series_add(s, r->n_params, r->tokens_per_s);
             }
         }
@@ -627,14 +627,14 @@ static int fig_throughput(const ll_runset *rs, const char *outdir, unsigned form
                 "runs show device time per batch. Last panel: tokens/s against model size.");
 }
 
-int ll_plot_figures(const ll_runset *rs, const char *outdir, unsigned formats, unsigned figures, ll_figlist *fl) {
+int ll_plot_figures(const ll_result_set *rs, const char *outdir, unsigned formats, unsigned figures, ll_figlist *fl) {
     memset(fl, 0, sizeof *fl);
     if (!ll_gnuplot_available()) {
         ll_set_error("gnuplot with the cairo terminals is not installed (Debian: apt-get install gnuplot-nox; or set LAYERLAW_GNUPLOT)");
         return -1;
     }
     if (ll_mkdirs(outdir) != 0) return -1;
-    typedef int (*famfn)(const ll_runset *, const char *, unsigned, ll_figlist *);
+    typedef int (*famfn)(const ll_result_set *, const char *, unsigned, ll_figlist *);
     static const famfn fams[] = {fig_main, fig_scaling, fig_steps, fig_flow, fig_measures, fig_throughput};
     for (int i = 0; i < 6; i++)
         if ((figures & (1u << i)) && fams[i](rs, outdir, formats, fl) != 0) return -1;
@@ -646,8 +646,8 @@ int ll_plot_figures(const ll_runset *rs, const char *outdir, unsigned formats, u
 int ll_plot_run_figure(const char *outdir) {
     if (!ll_gnuplot_available()) return 1;
     char path[4096];
-    ll_run r;
-    if (ll_run_load(ll_path_join(path, sizeof path, outdir, "law.json"), &r) != 0) return -1;
+    ll_result_file r;
+    if (ll_result_file_load(ll_path_join(path, sizeof path, outdir, "law.json"), &r) != 0) return -1;
     figure f = {0};
     snprintf(f.name, sizeof f.name, "law");
     char par[64];
@@ -690,6 +690,6 @@ int ll_plot_run_figure(const char *outdir) {
     }
     if (rc == 0) rc = plt_pending_commit(&pend);
     else plt_pending_abort(&pend);
-    ll_run_free(&r);
+    ll_result_file_free(&r);
     return rc == 0 ? 0 : -1;
 }

@@ -1,5 +1,5 @@
 /* Figures, part 1: reading results (law.json files, folders of them) into
- * ll_run records (see plot.h and docs/figures.md). */
+ * ll_result_file records (see plot.h and docs/figures.md). */
 #include "report/plot.h"
 #include <dirent.h>
 #include <errno.h>
@@ -117,7 +117,7 @@ static double *jarr(const cJSON *a, int E) {
     return x;
 }
 
-static int run_from_json(const char *path, cJSON *root, ll_run *r) {
+static int run_from_json(const char *path, cJSON *root, ll_result_file *r) {
     const cJSON *layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
     int E = cJSON_IsArray(layers) ? cJSON_GetArraySize(layers) : 0;
     if (E < 1) { ll_set_error("%s: not a layerlaw law.json (no \"layers\")", path); return -1; }
@@ -249,20 +249,20 @@ static int run_from_json(const char *path, cJSON *root, ll_run *r) {
     return 0;
 }
 
-int ll_run_load(const char *path, ll_run *r) {
+int ll_result_file_load(const char *path, ll_result_file *r) {
     memset(r, 0, sizeof *r);
     cJSON *root = load_json_bounded(path);
     if (!root) return -1;
     if (run_from_json(path, root, r) != 0) {
         if (!r->root) cJSON_Delete(root);
-        ll_run_free(r);
+        ll_result_file_free(r);
         return -1;
     }
     return 0;
 }
 
 /* (series, size, step, label, path): one order for every figure and table */
-int ll_run_cmp(const ll_run *x, const ll_run *y) {
+int ll_result_file_cmp(const ll_result_file *x, const ll_result_file *y) {
     int c = strcmp(x->series, y->series);
     if (c) return c;
     if ((c = strcmp(x->weights, y->weights))) return c;
@@ -273,7 +273,7 @@ int ll_run_cmp(const ll_run *x, const ll_run *y) {
     return strcmp(x->path, y->path);
 }
 
-void ll_run_free(ll_run *r) {
+void ll_result_file_free(ll_result_file *r) {
     free(r->path); free(r->label); free(r->model_key); free(r->series); free(r->lineage); free(r->model_type);
     free(r->measure); free(r->weights); free(r->ho_pr); free(r->ho_sd);
     free(r->data); free(r->command); free(r->position); free(r->norm); free(r->target);
@@ -328,7 +328,7 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 static double sum_field(const cJSON *o, const char *k, const char *f) {
     return plt_jnum(cJSON_GetObjectItemCaseSensitive(o, k), f);
 }
-static int bench_from_json(const char *path, const cJSON *root, ll_runset *rs) {
+static int bench_from_json(const char *path, const cJSON *root, ll_result_set *rs) {
     const cJSON *tests = cJSON_GetObjectItemCaseSensitive(root, "tests");
     int reps = (int)jint(plt_jnum(root, "repetitions"), 0, 1 << 30, 0);
     int k = 0;
@@ -381,9 +381,9 @@ static void bench_free(ll_bench_entry *b) {
     free(b->fwd_ms); free(b->fwd_sd); free(b->cap_ms); free(b->cap_sd);
 }
 
-static int cmp_run(const void *a, const void *b) { return ll_run_cmp((const ll_run *)a, (const ll_run *)b); }
+static int cmp_run(const void *a, const void *b) { return ll_result_file_cmp((const ll_result_file *)a, (const ll_result_file *)b); }
 
-int ll_runset_load(ll_runset *rs, const char *const *paths, int npaths) {
+int ll_runset_load(ll_result_set *rs, const char *const *paths, int npaths) {
     memset(rs, 0, sizeof *rs);
     strlist files = {0};
     int rc = -1;
@@ -407,7 +407,7 @@ int ll_runset_load(ll_runset *rs, const char *const *paths, int npaths) {
         }
     }
     if (files.n == 0) { ll_set_error("no results given"); goto out; }
-    rs->runs = ll_xcalloc((size_t)files.n, sizeof(ll_run));
+    rs->runs = ll_xcalloc((size_t)files.n, sizeof(ll_result_file));
     dev_t *dev = ll_xcalloc((size_t)files.n, sizeof(dev_t));
     ino_t *ino = ll_xcalloc((size_t)files.n, sizeof(ino_t));
     int nseen = 0;
@@ -428,17 +428,17 @@ int ll_runset_load(ll_runset *rs, const char *const *paths, int npaths) {
             if (brc != 0) goto fail;
             continue;
         }
-        memset(&rs->runs[rs->n], 0, sizeof(ll_run));
+        memset(&rs->runs[rs->n], 0, sizeof(ll_result_file));
         if (run_from_json(files.v[i], root, &rs->runs[rs->n]) != 0) {
             if (!rs->runs[rs->n].root) cJSON_Delete(root);
-            ll_run_free(&rs->runs[rs->n]);
+            ll_result_file_free(&rs->runs[rs->n]);
             goto fail;
         }
         rs->n++;
     }
     free(dev);
     free(ino);
-    qsort(rs->runs, (size_t)rs->n, sizeof(ll_run), cmp_run);
+    qsort(rs->runs, (size_t)rs->n, sizeof(ll_result_file), cmp_run);
     rc = 0;
     goto out;
 fail:
@@ -450,8 +450,8 @@ out:
     return rc;
 }
 
-void ll_runset_free(ll_runset *rs) {
-    for (int i = 0; i < rs->n; i++) ll_run_free(&rs->runs[i]);
+void ll_runset_free(ll_result_set *rs) {
+    for (int i = 0; i < rs->n; i++) ll_result_file_free(&rs->runs[i]);
     for (int i = 0; i < rs->nbench; i++) bench_free(&rs->bench[i]);
     free(rs->runs);
     free(rs->bench);
