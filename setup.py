@@ -47,5 +47,9 @@ class Wheel(bdist_wheel):
         return "py3", "none", plat
 
 
+# setuptools' own build files stay under build/python (it must exist: egg_info
+# refuses a missing egg_base, as in a fresh clone)
+PYBUILD = ROOT / "build" / "python"
+PYBUILD.mkdir(parents=True, exist_ok=True)
 setup(cmdclass={"build_py": BuildWithMake, "bdist_wheel": Wheel}, distclass=BinaryDistribution,
-      options={"build": {"build_base": "build/python"}, "egg_info": {"egg_base": "build/python"}})
+      options={"build": {"build_base": str(PYBUILD)}, "egg_info": {"egg_base": str(PYBUILD)}})
