@@ -136,10 +136,13 @@ int ll_output_replaceable(const char *path) {
         return 0;
     }
     if (S_ISREG(st.st_mode)) return 0;
-    ll_set_error("%s: exists and is not a regular file (%s): not replaced", path,
-                 S_ISDIR(st.st_mode) ? "a folder" : S_ISFIFO(st.st_mode) ? "a FIFO"
-                 : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : S_ISSOCK(st.st_mode) ? "a socket" : "special");
+    ll_set_error("%s: exists and is not a regular file (%s): not replaced", path, ll_file_kind_name(st.st_mode));
     return -1;
+}
+
+const char *ll_file_kind_name(unsigned mode) {
+    return S_ISDIR(mode) ? "a folder" : S_ISFIFO(mode) ? "a FIFO" : S_ISCHR(mode) || S_ISBLK(mode) ? "a device"
+           : S_ISSOCK(mode) ? "a socket" : "a special file";
 }
 
 FILE *ll_open_tmp(const char *path, char *tmp, size_t cap) {

@@ -96,6 +96,9 @@ int ll_check_output_path(const char *path, const char *what);
  * -1 + error for a FIFO, device, socket, folder or dangling symbolic link.
  * ll_check_output_path, ll_open_tmp/ll_commit_tmp and ll_private_* call it. */
 int ll_output_replaceable(const char *path);
+/* What a file that is not a regular file is, for messages: "a folder", "a
+ * FIFO", "a device", "a socket" or "a special file" (st_mode of stat()). */
+const char *ll_file_kind_name(unsigned mode);
 /* n files in dir (created if needed) that appear together or not at all
  * (temporary names, then renames; the old set is restored if a rename
  * fails).  0, or -1 + error naming the file. */

@@ -47,8 +47,7 @@ static int check_store_file(const char *path, int must_exist) {
     }
     if (!S_ISREG(st.st_mode)) {
         ll_set_error("%s: not a regular file (%s): a results store is an SQLite file", path,
-                     S_ISDIR(st.st_mode) ? "a folder" : S_ISFIFO(st.st_mode) ? "a FIFO"
-                     : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "a special file");
+                     ll_file_kind_name(st.st_mode));
         return -1;
     }
     return 0;
