@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "core/ll_util.h"
+#include "report/provenance.h"
 #include "io/safetensors.h"
 
 #define DEFAULT_ENDPOINT "https://huggingface.co"
@@ -540,28 +541,6 @@ static void hex_of(const unsigned char *d, unsigned n, char *out) {
     out[2 * n] = 0;
 }
 
-/* SHA-256 of a file (libsodium) */
-static int hash_file(const char *path, char sha256[65]) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
-    static const size_t BS = 1 << 20;
-    unsigned char *buf = ll_xmalloc(BS);
-    ssize_t n;
-    int rc = 0;
-    while ((n = read(fd, buf, BS)) != 0) {
-        if (n < 0) { if (errno == EINTR) continue; rc = -1; break; }
-        crypto_hash_sha256_update(&st, buf, (size_t)n);
-    }
-    unsigned char d[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_final(&st, d);
-    hex_of(d, sizeof d, sha256);
-    free(buf);
-    close(fd);
-    return rc;
-}
-
 /* ---- one file ---------------------------------------------------------------- */
 
 typedef struct {
@@ -967,7 +946,7 @@ static cJSON *make_prov(hub_ctx *h, plan *p) {
             if (tl > 0) tgt[tl] = 0;
             const char *base = strrchr(tgt, '/') ? strrchr(tgt, '/') + 1 : tgt;
             if (is_hex(base, 64)) snprintf(s256, sizeof s256, "%s", base); /* the blob's name: the hub's SHA-256 */
-            else if (hash_file(sp, s256) != 0) s256[0] = 0;             /* a small file: hashed */
+            else if (ll_sha256_file(sp, s256) != 0) s256[0] = 0;             /* a small file: hashed */
         }
         cJSON_AddStringToObject(e, "sha256", s256);
         cJSON_AddStringToObject(e, "verified", verified);
